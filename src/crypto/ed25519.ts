@@ -43,28 +43,55 @@ export class Ed25519SigningKey {
   }
 }
 
+const FIELD_PRIME = 2n ** 255n - 19n;
+
+// The canonical encodings of the eight points of small order (the 8-torsion subgroup). With
+// non-canonical encodings refused first, these are the only small-order keys left to refuse.
+const SMALL_ORDER_ENCODINGS: ReadonlySet<string> = (() => {
+  const set = new Set<string>();
+  const generator = ed25519.Point.fromHex('26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc05');
+  let point = generator;
+  for (let i = 0; i < 8; i++, point = point.add(generator))
+    set.add(Buffer.from(point.toBytes()).toString('hex'));
+  return set;
+})();
+
 /**
- * True when `publicKey` is a canonical encoding of a point that is not of small order. OpenSSL
- * accepts some non-canonical encodings and small-order keys (for which signatures can be forged
- * trivially), so every identity key is put through this before it is trusted.
+ * The cheap half of strict key checking: y < p, no "negative zero" x, and not one of the eight
+ * small-order points. OpenSSL accepts some non-canonical encodings and small-order keys (under
+ * which signatures can be forged trivially); it does refuse keys that are not on the curve.
+ */
+function isCanonicalAndNotSmallOrder(publicKey: Uint8Array): boolean {
+  if (publicKey.length !== ED25519_PUBLIC_KEY_LENGTH) return false;
+  let y = 0n;
+  for (let i = 31; i >= 0; i--) y = (y << 8n) | BigInt(i === 31 ? publicKey[i]! & 0x7f : publicKey[i]!);
+  const signBit = (publicKey[31]! & 0x80) !== 0;
+  if (y >= FIELD_PRIME) return false;
+  if (signBit && (y === 1n || y === FIELD_PRIME - 1n)) return false; // x = 0 must have sign bit 0
+  return !SMALL_ORDER_ENCODINGS.has(Buffer.from(publicKey).toString('hex'));
+}
+
+/**
+ * True when `publicKey` is a canonical encoding of a curve point that is not of small order.
+ * Used where a key is accepted without a signature to check it (did:key, generated keys).
  */
 export function isStrictEd25519PublicKey(publicKey: Uint8Array): boolean {
-  if (publicKey.length !== ED25519_PUBLIC_KEY_LENGTH) return false;
+  if (!isCanonicalAndNotSmallOrder(publicKey)) return false;
   try {
-    const point = ed25519.Point.fromBytes(publicKey, false);
-    return !point.isSmallOrder();
+    return !ed25519.Point.fromBytes(publicKey, false).isSmallOrder();
   } catch {
     return false;
   }
 }
 
 /**
- * Strict RFC 8032 verification: the key must pass `isStrictEd25519PublicKey`; OpenSSL then checks
- * S < L and recomputes R, comparing encodings, so a non-canonical R never verifies.
+ * Strict RFC 8032 verification: the key must be canonical and not of small order; OpenSSL then
+ * refuses keys off the curve, checks S < L and recomputes R comparing encodings, so a
+ * non-canonical R never verifies either.
  */
 export function verifyEd25519(publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array): boolean {
   if (signature.length !== ED25519_SIGNATURE_LENGTH) return false;
-  if (!isStrictEd25519PublicKey(publicKey)) return false;
+  if (!isCanonicalAndNotSmallOrder(publicKey)) return false;
   const key = createPublicKey({
     key: Buffer.from(concatBytes(SPKI_PREFIX, publicKey)),
     format: 'der',

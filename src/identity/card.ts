@@ -1,4 +1,4 @@
-import { ED25519_SIGNATURE_LENGTH, isStrictEd25519PublicKey, verifyEd25519 } from '../crypto/ed25519.js';
+import { ED25519_SIGNATURE_LENGTH, verifyEd25519 } from '../crypto/ed25519.js';
 import { LABELS } from '../crypto/labels.js';
 import { X25519_KEY_LENGTH } from '../crypto/x25519.js';
 import { ByteReader, ByteWriter, concatBytes, decodeUtf8, utf8 } from '../encoding/binary.js';
@@ -118,8 +118,6 @@ export function verifyCard(bytes: Uint8Array): Card {
   const bodyLength = bytes.length - reader.remaining;
   const signature = reader.fixed(ED25519_SIGNATURE_LENGTH);
   reader.end();
-  if (!isStrictEd25519PublicKey(signingKey))
-    throw new PairlinkError('BAD_SIGNATURE', 'card key is not acceptable');
   if (!verifyEd25519(signingKey, signedMessage(bytes.subarray(0, bodyLength)), signature)) {
     throw new PairlinkError('BAD_SIGNATURE', 'card signature does not verify');
   }

@@ -1,4 +1,4 @@
-import { ED25519_SIGNATURE_LENGTH, isStrictEd25519PublicKey, verifyEd25519 } from '../crypto/ed25519.js';
+import { ED25519_SIGNATURE_LENGTH, verifyEd25519 } from '../crypto/ed25519.js';
 import { hashSha256, hkdfExpandLabel, hkdfExtract } from '../crypto/hashes.js';
 import { LABELS } from '../crypto/labels.js';
 import { decodeBase64url, encodeBase64url } from '../encoding/base64url.js';
@@ -205,8 +205,6 @@ export function parseInviteUrl(text: string, now: number): UrlInvite {
   } catch {
     throw new PairlinkError('MALFORMED', 'invite fields are out of range');
   }
-  if (!isStrictEd25519PublicKey(issuerKey))
-    throw new PairlinkError('BAD_SIGNATURE', 'invite issuer key is not acceptable');
   if (!verifyEd25519(issuerKey, signedMessage(signedBody(issuerKey, fields)), signature)) {
     throw new PairlinkError('BAD_SIGNATURE', 'invite signature does not verify');
   }
