@@ -1,18 +1,9 @@
-import {
-  createPrivateKey,
-  createPublicKey,
-  type KeyObject,
-  sign as nodeSign,
-  verify as nodeVerify,
-} from 'node:crypto';
+import { type KeyObject, sign as nodeSign, verify as nodeVerify } from 'node:crypto';
 import { ed25519 } from '@noble/curves/ed25519.js';
-import { concatBytes } from '../encoding/binary.js';
-import { fromHex } from '../encoding/hex.js';
+import { importPrivateKey, importPublicKey } from './okp-keys.js';
 
 // Ed25519 runs on node:crypto (OpenSSL) because it is ~15x faster than pure JS here (see
 // DESIGN.md), and noble checks what OpenSSL does not: canonical point encodings and small order.
-const PKCS8_PREFIX = fromHex('302e020100300506032b657004220420');
-const SPKI_PREFIX = fromHex('302a300506032b6570032100');
 
 export const ED25519_PUBLIC_KEY_LENGTH = 32;
 export const ED25519_SEED_LENGTH = 32;
@@ -28,13 +19,8 @@ export class Ed25519SigningKey {
   /** Imports a 32-byte RFC 8032 seed. */
   static fromSeed(seed: Uint8Array): Ed25519SigningKey {
     if (seed.length !== ED25519_SEED_LENGTH) throw new RangeError('Ed25519 seed must be 32 bytes');
-    const key = createPrivateKey({
-      key: Buffer.from(concatBytes(PKCS8_PREFIX, seed)),
-      format: 'der',
-      type: 'pkcs8',
-    });
-    const spki = createPublicKey(key).export({ format: 'der', type: 'spki' });
-    return new Ed25519SigningKey(new Uint8Array(spki.subarray(SPKI_PREFIX.length)), key);
+    const { key, publicKey } = importPrivateKey('Ed25519', seed);
+    return new Ed25519SigningKey(publicKey, key);
   }
 
   /** Deterministic RFC 8032 signature of `message`. */
@@ -43,32 +29,51 @@ export class Ed25519SigningKey {
   }
 }
 
-const FIELD_PRIME = 2n ** 255n - 19n;
-
 // The canonical encodings of the eight points of small order (the 8-torsion subgroup). With
 // non-canonical encodings refused first, these are the only small-order keys left to refuse.
-const SMALL_ORDER_ENCODINGS: ReadonlySet<string> = (() => {
-  const set = new Set<string>();
+const SMALL_ORDER_ENCODINGS: readonly Uint8Array[] = (() => {
+  const encodings: Uint8Array[] = [];
   const generator = ed25519.Point.fromHex('26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc05');
   let point = generator;
-  for (let i = 0; i < 8; i++, point = point.add(generator))
-    set.add(Buffer.from(point.toBytes()).toString('hex'));
-  return set;
+  for (let i = 0; i < 8; i++, point = point.add(generator)) encodings.push(point.toBytes());
+  return encodings;
 })();
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return a.length === b.length;
+}
+
+/** True when the little-endian y (sign bit masked) is >= p = 2^255 - 19, i.e. non-canonical. */
+function isNonCanonicalY(key: Uint8Array): boolean {
+  if ((key[31]! & 0x7f) !== 0x7f) return false;
+  for (let i = 30; i >= 1; i--) if (key[i] !== 0xff) return false;
+  return key[0]! >= 0xed;
+}
+
+/** True for y = 1 or y = p - 1 (x = 0), whose encoding must have a clear sign bit. */
+function isNegativeZeroX(key: Uint8Array): boolean {
+  if ((key[31]! & 0x80) === 0) return false;
+  const top = key[31]! & 0x7f;
+  let middleZero = true;
+  let middleFull = true;
+  for (let i = 1; i <= 30; i++) {
+    middleZero &&= key[i] === 0;
+    middleFull &&= key[i] === 0xff;
+  }
+  return (key[0] === 1 && middleZero && top === 0) || (key[0] === 0xec && middleFull && top === 0x7f);
+}
 
 /**
  * The cheap half of strict key checking: y < p, no "negative zero" x, and not one of the eight
  * small-order points. OpenSSL accepts some non-canonical encodings and small-order keys (under
  * which signatures can be forged trivially); it does refuse keys that are not on the curve.
+ * Key bytes are public, so these early-exit comparisons leak nothing.
  */
 function isCanonicalAndNotSmallOrder(publicKey: Uint8Array): boolean {
   if (publicKey.length !== ED25519_PUBLIC_KEY_LENGTH) return false;
-  let y = 0n;
-  for (let i = 31; i >= 0; i--) y = (y << 8n) | BigInt(i === 31 ? publicKey[i]! & 0x7f : publicKey[i]!);
-  const signBit = (publicKey[31]! & 0x80) !== 0;
-  if (y >= FIELD_PRIME) return false;
-  if (signBit && (y === 1n || y === FIELD_PRIME - 1n)) return false; // x = 0 must have sign bit 0
-  return !SMALL_ORDER_ENCODINGS.has(Buffer.from(publicKey).toString('hex'));
+  if (isNonCanonicalY(publicKey) || isNegativeZeroX(publicKey)) return false;
+  return !SMALL_ORDER_ENCODINGS.some((encoding) => sameBytes(encoding, publicKey));
 }
 
 /**
@@ -92,10 +97,6 @@ export function isStrictEd25519PublicKey(publicKey: Uint8Array): boolean {
 export function verifyEd25519(publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array): boolean {
   if (signature.length !== ED25519_SIGNATURE_LENGTH) return false;
   if (!isCanonicalAndNotSmallOrder(publicKey)) return false;
-  const key = createPublicKey({
-    key: Buffer.from(concatBytes(SPKI_PREFIX, publicKey)),
-    format: 'der',
-    type: 'spki',
-  });
-  return nodeVerify(null, message, key, signature);
+  const key = importPublicKey('Ed25519', publicKey);
+  return key !== null && nodeVerify(null, message, key, signature);
 }

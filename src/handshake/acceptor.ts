@@ -1,7 +1,7 @@
 import { equalBytesConstantTime } from '../crypto/constant-time.js';
 import { openFrame, sealFrame } from '../crypto/frame-cipher.js';
 import { type ErrorCode, PairlinkError } from '../errors.js';
-import { type Card, verifyCard } from '../identity/card.js';
+import { type Card, readVerifiedCard, verifyCard } from '../identity/card.js';
 import { type InviteMode, SESSION_GRACE_SECONDS } from '../invite/invite-policy.js';
 import type { UrlInvite } from '../invite/invite-url.js';
 import { codeInviteId, type ShortCode } from '../invite/short-code.js';
@@ -319,7 +319,7 @@ function onWelcome(
   } catch {
     return unchanged(state); // not from the issuer: only it holds this key
   }
-  const issuer = verifyCard(state.issuerCard!);
+  const issuer = readVerifiedCard(state.issuerCard!);
   if (
     !verifyTranscriptSignature(
       'transcriptSigIssuerWelcome',

@@ -2,7 +2,7 @@ import { equalBytesConstantTime } from '../crypto/constant-time.js';
 import { openFrame, sealFrame } from '../crypto/frame-cipher.js';
 import { toHex } from '../encoding/hex.js';
 import type { ErrorCode } from '../errors.js';
-import { type Card, verifyCard } from '../identity/card.js';
+import { type Card, readVerifiedCard, verifyCard } from '../identity/card.js';
 import { type InviteMode, MAX_FAILED_CODE_ATTEMPTS, SESSION_GRACE_SECONDS } from '../invite/invite-policy.js';
 import type { ShortCode } from '../invite/short-code.js';
 import { codeInviteId } from '../invite/short-code.js';
@@ -319,7 +319,7 @@ function onConfirm(
 
 /** Key confirmation done (and SAS, where required): consume a use, pin, send the welcome. */
 function complete(state: IssuerState, session: IssuerSession, ctx: IssuerStepContext): Step<IssuerState> {
-  const acceptor = verifyCard(session.acceptorCard!);
+  const acceptor = readVerifiedCard(session.acceptorCard!);
   const repeat = state.pairedDids.includes(acceptor.did);
   const reason = statusReason(state.status, ctx.now, state.expiresAt + SESSION_GRACE_SECONDS);
   if (reason) return failSession(state, session, reason, reason);

@@ -1,0 +1,163 @@
+/**
+ * CPU cost of pairlink's primitives and of one full pairing per invite form (both sides, in one
+ * process, no I/O): the physical floor under every latency figure. noble runs beside node:crypto
+ * in the same process as the baseline. Run: npm run bench:crypto
+ */
+import { randomBytes } from 'node:crypto';
+import { xsalsa20poly1305 } from '@noble/ciphers/salsa.js';
+import { ed25519, ristretto255, ristretto255_hasher, x25519 } from '@noble/curves/ed25519.js';
+import { Ed25519SigningKey, verifyEd25519 } from '../src/crypto/ed25519.js';
+import { hkdfExpandLabel, hkdfExtract } from '../src/crypto/hashes.js';
+import { X25519KeyPair } from '../src/crypto/x25519.js';
+import { startAcceptor, stepAcceptor } from '../src/handshake/acceptor.js';
+import type { Effect } from '../src/handshake/effects.js';
+import { stepIssuer } from '../src/handshake/issuer.js';
+import { mintCodeInvite, mintUrlInvite } from '../src/handshake/mint.js';
+import { issueCard } from '../src/identity/card.js';
+import { Identity } from '../src/identity/identity.js';
+import { resolveInvitePolicy } from '../src/invite/invite-policy.js';
+import { parseInviteUrl } from '../src/invite/invite-url.js';
+import { parseShortCode } from '../src/invite/short-code.js';
+import { median, ms, sample } from './stats.js';
+
+const RUNS = Number(process.env.BENCH_RUNS ?? 2000);
+const rows: [string, number, number | null][] = [];
+
+function row(name: string, fn: () => void, baseline?: () => void): void {
+  const ours = median(sample(fn, RUNS));
+  const base = baseline ? median(sample(baseline, RUNS)) : null;
+  rows.push([name, ours, base]);
+}
+
+const seed = randomBytes(32);
+const message = randomBytes(200);
+const signer = Ed25519SigningKey.fromSeed(seed);
+const signature = signer.sign(message);
+const noblePub = ed25519.getPublicKey(seed);
+row(
+  'Ed25519 sign',
+  () => signer.sign(message),
+  () => ed25519.sign(message, seed),
+);
+row(
+  'Ed25519 verify (strict)',
+  () => verifyEd25519(signer.publicKey, message, signature),
+  () => ed25519.verify(signature, message, noblePub, { zip215: false }),
+);
+const peer = X25519KeyPair.fromSecret(randomBytes(32)).publicKey;
+row(
+  'X25519 keygen',
+  () => X25519KeyPair.fromSecret(randomBytes(32)),
+  () => x25519.getPublicKey(randomBytes(32)),
+);
+const own = X25519KeyPair.fromSecret(randomBytes(32));
+const ownSecret = randomBytes(32);
+row(
+  'X25519 shared secret (incl. key import)',
+  () => own.sharedSecret(peer),
+  () => x25519.getSharedSecret(ownSecret, peer),
+);
+const hash64 = randomBytes(64);
+row('ristretto255 deriveToCurve', () => ristretto255_hasher.deriveToCurve!(hash64));
+const point = ristretto255.Point.BASE.multiply(12345n);
+row('ristretto255 point × scalar', () => point.multiply(0x1234567890abcdef1234567890abcdefn));
+row('HKDF-SHA-256 extract + expand 32 B', () =>
+  hkdfExpandLabel(hkdfExtract(hash64, new Uint8Array(32)), 'x', 32),
+);
+const key = randomBytes(32);
+const plaintext = randomBytes(600);
+row('XSalsa20-Poly1305 seal 600 B', () => xsalsa20poly1305(key, new Uint8Array(24)).encrypt(plaintext));
+
+// Full pairings: both machines, every frame, in one process.
+const NOW = Math.floor(Date.now() / 1000);
+function party(name: string) {
+  const { identity } = Identity.generate((n) => randomBytes(n));
+  return { identity, card: issueCard(identity, name, 'https://relay.example', NOW).bytes };
+}
+const alice = party('alice');
+const bob = party('bob');
+const ctx = (p: ReturnType<typeof party>) => ({
+  identity: p.identity,
+  card: p.card,
+  now: NOW,
+  random: (n: number) => randomBytes(n),
+});
+
+function pairOnce(form: 'url' | 'code'): void {
+  let issuer: ReturnType<typeof mintUrlInvite>['issuer'];
+  let acceptorStart: ReturnType<typeof startAcceptor>;
+  if (form === 'url') {
+    const minted = mintUrlInvite(
+      alice.identity,
+      resolveInvitePolicy({}),
+      'https://relay.example',
+      NOW,
+      randomBytes,
+    );
+    issuer = minted.issuer;
+    acceptorStart = startAcceptor(
+      { form: 'url', invite: parseInviteUrl(minted.webUrl, NOW) },
+      false,
+      ctx(bob),
+    );
+  } else {
+    const mailboxId = randomBytes(16);
+    const minted = mintCodeInvite(
+      resolveInvitePolicy({ format: 'code' }),
+      'K7Q',
+      mailboxId,
+      NOW,
+      randomBytes,
+    );
+    issuer = minted.issuer;
+    const target = {
+      form: 'code' as const,
+      code: parseShortCode(minted.text),
+      issuerMailbox: { mailboxId, writeCapability: randomBytes(16) },
+      expiresAt: NOW + 600,
+    };
+    acceptorStart = startAcceptor(target, false, ctx(bob));
+  }
+  let acceptor = acceptorStart.state;
+  let toIssuer = acceptorStart.effects.filter(
+    (e): e is Extract<Effect, { type: 'send' }> => e.type === 'send',
+  );
+  let pinned = 0;
+  while (toIssuer.length > 0) {
+    const toAcceptor: Extract<Effect, { type: 'send' }>[] = [];
+    for (const send of toIssuer) {
+      const step = stepIssuer(issuer, { type: 'frameReceived', frame: send.frame }, ctx(alice));
+      issuer = step.state;
+      for (const e of step.effects) if (e.type === 'send') toAcceptor.push(e);
+    }
+    toIssuer = [];
+    for (const send of toAcceptor) {
+      const step = stepAcceptor(acceptor, { type: 'frameReceived', frame: send.frame }, ctx(bob));
+      acceptor = step.state;
+      for (const e of step.effects) {
+        if (e.type === 'send') toIssuer.push(e);
+        if (e.type === 'pin') pinned++;
+      }
+    }
+  }
+  if (acceptor.phase !== 'paired' || pinned !== 1) throw new Error(`pairing did not complete (${form})`);
+}
+
+const pairRuns = Math.max(200, Math.floor(RUNS / 4));
+const urlPair = median(sample(() => pairOnce('url'), pairRuns));
+const codePair = median(sample(() => pairOnce('code'), pairRuns));
+
+console.log(`pairlink crypto benchmark — node ${process.version}, ${RUNS} runs per primitive, medians`);
+console.log('');
+console.log('primitive                                   ours (node:crypto/noble)   noble only    ratio');
+for (const [name, ours, base] of rows) {
+  const ratio = base === null ? '' : `${(base / ours).toFixed(1)}x`;
+  console.log(
+    `${name.padEnd(44)}${ms(ours).padStart(14)}${(base === null ? '—' : ms(base)).padStart(18)}${ratio.padStart(9)}`,
+  );
+}
+console.log('');
+console.log(`full pairing, URL form  (both sides, all 4 frames): ${ms(urlPair)} CPU (median of ${pairRuns})`);
+console.log(
+  `full pairing, code form (both sides, CPace):        ${ms(codePair)} CPU (median of ${pairRuns})`,
+);
