@@ -9,9 +9,13 @@ import { ed25519, ristretto255, ristretto255_hasher, x25519 } from '@noble/curve
 import { Ed25519SigningKey, verifyEd25519 } from '../src/crypto/ed25519.js';
 import { hkdfExpandLabel, hkdfExtract } from '../src/crypto/hashes.js';
 import { X25519KeyPair } from '../src/crypto/x25519.js';
-import { startAcceptor, stepAcceptor } from '../src/handshake/acceptor.js';
-import type { Effect } from '../src/handshake/effects.js';
-import { stepIssuer } from '../src/handshake/issuer.js';
+import {
+  AcceptorDriver,
+  IssuerDriver,
+  MemoryExchange,
+  type Party,
+  runUntilQuiet,
+} from '../src/handshake/in-memory-host.js';
 import { mintCodeInvite, mintUrlInvite } from '../src/handshake/mint.js';
 import { issueCard } from '../src/identity/card.js';
 import { Identity } from '../src/identity/identity.js';
@@ -68,79 +72,65 @@ const key = randomBytes(32);
 const plaintext = randomBytes(600);
 row('XSalsa20-Poly1305 seal 600 B', () => xsalsa20poly1305(key, new Uint8Array(24)).encrypt(plaintext));
 
-// Full pairings: both machines, every frame, in one process.
+// Full pairings: both machines, every frame, in one process (the in-memory host, no I/O).
 const NOW = Math.floor(Date.now() / 1000);
-function party(name: string) {
-  const { identity } = Identity.generate((n) => randomBytes(n));
-  return { identity, card: issueCard(identity, name, 'https://relay.example', NOW).bytes };
+function party(name: string): Party {
+  const random = (n: number) => new Uint8Array(randomBytes(n));
+  const { identity, secrets } = Identity.generate(random);
+  return {
+    name,
+    identity,
+    secrets,
+    card: issueCard(identity, name, 'https://relay.example', NOW).bytes,
+    random,
+    effects: [],
+  };
 }
 const alice = party('alice');
 const bob = party('bob');
-const ctx = (p: ReturnType<typeof party>) => ({
-  identity: p.identity,
-  card: p.card,
-  now: NOW,
-  random: (n: number) => randomBytes(n),
-});
 
 function pairOnce(form: 'url' | 'code'): void {
-  let issuer: ReturnType<typeof mintUrlInvite>['issuer'];
-  let acceptorStart: ReturnType<typeof startAcceptor>;
+  const exchange = new MemoryExchange(NOW);
+  const issuerParty = { ...alice, effects: [] };
+  const acceptorParty = { ...bob, effects: [] };
+  let issuer: IssuerDriver;
+  let acceptor: AcceptorDriver;
   if (form === 'url') {
     const minted = mintUrlInvite(
       alice.identity,
       resolveInvitePolicy({}),
       'https://relay.example',
       NOW,
-      randomBytes,
+      alice.random,
     );
-    issuer = minted.issuer;
-    acceptorStart = startAcceptor(
+    issuer = new IssuerDriver(issuerParty, minted.issuer, exchange);
+    acceptor = new AcceptorDriver(
+      acceptorParty,
       { form: 'url', invite: parseInviteUrl(minted.webUrl, NOW) },
       false,
-      ctx(bob),
+      exchange,
     );
   } else {
-    const mailboxId = randomBytes(16);
+    const mailboxId = alice.random(16);
     const minted = mintCodeInvite(
       resolveInvitePolicy({ format: 'code' }),
       'K7Q',
       mailboxId,
       NOW,
-      randomBytes,
+      alice.random,
     );
-    issuer = minted.issuer;
+    issuer = new IssuerDriver(issuerParty, minted.issuer, exchange);
+    const issuerMailbox = { mailboxId, writeCapability: alice.random(16) };
     const target = {
       form: 'code' as const,
       code: parseShortCode(minted.text),
-      issuerMailbox: { mailboxId, writeCapability: randomBytes(16) },
+      issuerMailbox,
       expiresAt: NOW + 600,
     };
-    acceptorStart = startAcceptor(target, false, ctx(bob));
+    acceptor = new AcceptorDriver(acceptorParty, target, false, exchange);
   }
-  let acceptor = acceptorStart.state;
-  let toIssuer = acceptorStart.effects.filter(
-    (e): e is Extract<Effect, { type: 'send' }> => e.type === 'send',
-  );
-  let pinned = 0;
-  while (toIssuer.length > 0) {
-    const toAcceptor: Extract<Effect, { type: 'send' }>[] = [];
-    for (const send of toIssuer) {
-      const step = stepIssuer(issuer, { type: 'frameReceived', frame: send.frame }, ctx(alice));
-      issuer = step.state;
-      for (const e of step.effects) if (e.type === 'send') toAcceptor.push(e);
-    }
-    toIssuer = [];
-    for (const send of toAcceptor) {
-      const step = stepAcceptor(acceptor, { type: 'frameReceived', frame: send.frame }, ctx(bob));
-      acceptor = step.state;
-      for (const e of step.effects) {
-        if (e.type === 'send') toIssuer.push(e);
-        if (e.type === 'pin') pinned++;
-      }
-    }
-  }
-  if (acceptor.phase !== 'paired' || pinned !== 1) throw new Error(`pairing did not complete (${form})`);
+  runUntilQuiet(issuer, [acceptor]);
+  if (acceptor.state.phase !== 'paired') throw new Error(`pairing did not complete (${form})`);
 }
 
 const pairRuns = Math.max(200, Math.floor(RUNS / 4));

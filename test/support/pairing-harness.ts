@@ -1,142 +1,28 @@
 import type { RandomSource } from '../../src/crypto/random.js';
-import { toHex } from '../../src/encoding/hex.js';
-import {
-  type AcceptorEvent,
-  type AcceptorState,
-  type AcceptTarget,
-  startAcceptor,
-  stepAcceptor,
-} from '../../src/handshake/acceptor.js';
-import type { Effect, StepContext } from '../../src/handshake/effects.js';
-import {
-  type IssuerEvent,
-  type IssuerState,
-  type IssuerStepContext,
-  stepIssuer,
-} from '../../src/handshake/issuer.js';
+import type { Party } from '../../src/handshake/in-memory-host.js';
 import { issueCard } from '../../src/identity/card.js';
-import { Identity, type IdentitySecrets } from '../../src/identity/identity.js';
+import { Identity } from '../../src/identity/identity.js';
 import { seededRandom } from './seeded-random.js';
 
-/** A party in an in-memory pairing: its identity, card and everything its machine asked for. */
-export interface Party {
-  readonly name: string;
-  readonly identity: Identity;
-  readonly secrets: IdentitySecrets;
-  readonly card: Uint8Array;
-  readonly random: RandomSource;
-  readonly effects: Effect[];
-}
+export {
+  AcceptorDriver,
+  contextOf,
+  effectsOf,
+  IssuerDriver,
+  MemoryExchange,
+  type Party,
+  runUntilQuiet,
+} from '../../src/handshake/in-memory-host.js';
 
-export function makeParty(name: string, now: number, relayUrl = 'https://relay.example'): Party {
-  const random = seededRandom(`party:${name}`);
-  const { identity, secrets } = Identity.generate(random);
+/** A party with a deterministic identity derived from its name. */
+export function makeParty(
+  name: string,
+  now: number,
+  relayUrl = 'https://relay.example',
+  random?: RandomSource,
+): Party {
+  const source = random ?? seededRandom(`party:${name}`);
+  const { identity, secrets } = Identity.generate(source);
   const card = issueCard(identity, name, relayUrl, now).bytes;
-  return { name, identity, secrets, card, random, effects: [] };
-}
-
-export function contextOf(party: Party, now: number): IssuerStepContext & StepContext {
-  return {
-    identity: party.identity,
-    card: party.card,
-    now,
-    random: party.random,
-    deviceBundle: () => ({ ...party.secrets, name: party.name }),
-  };
-}
-
-/**
- * The host side of the machines, in memory: mailboxes are queues keyed by id, `send` effects append
- * to them, and `deliver` feeds queued frames to whichever machine reads that mailbox. `tamper`
- * lets a test play the relay: drop, duplicate or rewrite frames.
- */
-export class MemoryExchange {
-  readonly queues = new Map<string, Uint8Array[]>();
-  now: number;
-  tamper: (frame: Uint8Array, toMailbox: string) => Uint8Array[] = (frame) => [frame];
-
-  constructor(now: number) {
-    this.now = now;
-  }
-
-  perform(party: Party, effects: readonly Effect[]): void {
-    for (const effect of effects) {
-      party.effects.push(effect);
-      if (effect.type === 'send') {
-        const key = toHex(effect.to.mailboxId);
-        const queue = this.queues.get(key) ?? [];
-        queue.push(...this.tamper(effect.frame, key));
-        this.queues.set(key, queue);
-      }
-    }
-  }
-
-  take(mailboxId: Uint8Array): Uint8Array[] {
-    const key = toHex(mailboxId);
-    const frames = this.queues.get(key) ?? [];
-    this.queues.set(key, []);
-    return frames;
-  }
-}
-
-export class IssuerDriver {
-  constructor(
-    readonly party: Party,
-    public state: IssuerState,
-    readonly exchange: MemoryExchange,
-  ) {}
-
-  step(event: IssuerEvent): void {
-    const { state, effects } = stepIssuer(this.state, event, contextOf(this.party, this.exchange.now));
-    this.state = state;
-    this.exchange.perform(this.party, effects);
-  }
-
-  /** Processes every frame waiting in the invite mailbox; returns how many there were. */
-  drain(): number {
-    const frames = this.exchange.take(this.state.mailboxId);
-    for (const frame of frames) this.step({ type: 'frameReceived', frame });
-    return frames.length;
-  }
-}
-
-export class AcceptorDriver {
-  state: AcceptorState;
-
-  constructor(
-    readonly party: Party,
-    target: AcceptTarget,
-    requireSas: boolean,
-    readonly exchange: MemoryExchange,
-  ) {
-    const started = startAcceptor(target, requireSas, contextOf(party, exchange.now));
-    this.state = started.state;
-    exchange.perform(party, started.effects);
-  }
-
-  step(event: AcceptorEvent): void {
-    const { state, effects } = stepAcceptor(this.state, event, contextOf(this.party, this.exchange.now));
-    this.state = state;
-    this.exchange.perform(this.party, effects);
-  }
-
-  drain(): number {
-    const frames = this.exchange.take(this.state.replyBox.mailboxId);
-    for (const frame of frames) this.step({ type: 'frameReceived', frame });
-    return frames.length;
-  }
-}
-
-/** Delivers frames back and forth until both mailboxes stay empty. */
-export function runUntilQuiet(issuer: IssuerDriver, acceptors: readonly AcceptorDriver[]): void {
-  for (let round = 0; round < 50; round++) {
-    let moved = issuer.drain();
-    for (const acceptor of acceptors) moved += acceptor.drain();
-    if (moved === 0) return;
-  }
-  throw new Error('pairing did not settle');
-}
-
-export function effectsOf<T extends Effect['type']>(party: Party, type: T): Extract<Effect, { type: T }>[] {
-  return party.effects.filter((e): e is Extract<Effect, { type: T }> => e.type === type);
+  return { name, identity, secrets, card, random: source, effects: [] };
 }

@@ -1,0 +1,12 @@
+/** Exit codes of the `pairlink` CLI (documented in README.md). */
+export const EXIT = {
+  ok: 0,
+  /** The operation failed with a domain error (expired invite, wrong code, …). */
+  failed: 1,
+  /** The command line was wrong. */
+  usage: 2,
+  /** The agent (or the relay) could not be reached. */
+  unavailable: 3,
+  /** An accept is still pending after --wait; it completes in the background. */
+  pending: 4,
+} as const;

@@ -1,0 +1,73 @@
+import { type ParseArgsConfig, parseArgs } from 'node:util';
+import { EXIT } from './exit-codes.js';
+import { type Io, processIo, reportError, UsageError } from './output.js';
+
+type Options = NonNullable<ParseArgsConfig['options']>;
+
+/** A CLI command: its help, its options (node:util parseArgs), and a lazily loaded handler. */
+export interface Command {
+  readonly summary: string;
+  readonly usage: string;
+  readonly options: Options;
+  readonly allowPositionals: boolean;
+  readonly run: (args: { values: Record<string, unknown>; positionals: string[]; io: Io }) => Promise<number>;
+}
+
+const COMMON: Options = { json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } };
+
+// Handlers are imported on first use so that a quick command loads nothing it does not need.
+const COMMANDS: Record<string, () => Promise<Command>> = {
+  inspect: async () => (await import('./commands/inspect.js')).inspectCommand,
+  demo: async () => (await import('./commands/demo.js')).demoCommand,
+};
+
+function help(): string {
+  return [
+    'pairlink — pair two agents into mutually trusted peers with one paste.',
+    '',
+    'Usage: pairlink <command> [options]   (every command takes --json and --help)',
+    '',
+    'Commands:',
+    '  inspect <invite>   Verify an invite URL or code locally and show what it says',
+    '  demo               Pair two in-memory agents by URL and by code, and show every step',
+    '',
+    'Exit codes: 0 ok, 1 failed, 2 usage, 3 agent or relay unavailable, 4 accept still pending.',
+  ].join('\n');
+}
+
+/** Runs the CLI with `argv` (without node and script) and returns the exit code. */
+export async function main(argv: readonly string[], io: Io = processIo): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
+    io.out(help());
+    return name === undefined ? EXIT.usage : EXIT.ok;
+  }
+  if (name === '--version' || name === '-v') {
+    io.out('pairlink 0.1.0');
+    return EXIT.ok;
+  }
+  const load = COMMANDS[name];
+  const json = rest.includes('--json');
+  if (!load) return reportError(io, new UsageError(`unknown command "${name}" (see pairlink --help)`), json);
+  const command = await load();
+  let parsed: { values: Record<string, unknown>; positionals: string[] };
+  try {
+    parsed = parseArgs({
+      args: [...rest],
+      options: { ...COMMON, ...command.options },
+      allowPositionals: command.allowPositionals,
+      strict: true,
+    });
+  } catch (error) {
+    return reportError(io, new UsageError(`${(error as Error).message}\nUsage: ${command.usage}`), json);
+  }
+  if (parsed.values.help) {
+    io.out(`${command.summary}\n\nUsage: ${command.usage}`);
+    return EXIT.ok;
+  }
+  try {
+    return await command.run({ ...parsed, io });
+  } catch (error) {
+    return reportError(io, error, Boolean(parsed.values.json));
+  }
+}

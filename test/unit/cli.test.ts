@@ -1,0 +1,50 @@
+import { describe, expect, it } from 'vitest';
+import { main } from '../../cli/main.js';
+import { mintUrlInvite } from '../../src/handshake/mint.js';
+import { resolveInvitePolicy } from '../../src/invite/invite-policy.js';
+import { captureIo } from '../support/capture-io.js';
+import { makeParty } from '../support/pairing-harness.js';
+
+describe('pairlink CLI', () => {
+  it('demo pairs by URL and by code and says so in JSON', async () => {
+    const io = captureIo();
+    expect(await main(['demo', '--json'], io)).toBe(0);
+    const result = JSON.parse(io.stdout.join(''));
+    expect(result.paired).toBe(true);
+    expect(result.url.issuerPinned).toEqual([result.url.acceptor]);
+    expect(result.url.acceptorPinned).toEqual([result.url.issuer]);
+    expect(result.code.code).toMatch(/^[0-9A-Z]{4}-[0-9A-Z]{4}-[0-9A-Z]{4}$/);
+    expect(result.code.sas.digits).toMatch(/^\d{6}$/);
+  });
+
+  it('inspect verifies an invite locally; a tampered one fails with a stable code', async () => {
+    const now = Math.floor(Date.now() / 1000);
+    const alice = makeParty('alice', now);
+    const { webUrl } = mintUrlInvite(
+      alice.identity,
+      resolveInvitePolicy({}),
+      'https://relay.example',
+      now,
+      alice.random,
+    );
+    const ok = captureIo();
+    expect(await main(['inspect', webUrl, '--json'], ok)).toBe(0);
+    expect(JSON.parse(ok.stdout[0]!)).toMatchObject({ form: 'url', issuer: { did: alice.identity.did } });
+    const tampered = `${webUrl.slice(0, -3)}${webUrl.at(-3) === 'A' ? 'B' : 'A'}${webUrl.slice(-2)}`;
+    const bad = captureIo();
+    expect(await main(['inspect', tampered, '--json'], bad)).toBe(1);
+    expect(JSON.parse(bad.stdout[0]!).error.code).toMatch(/BAD_SIGNATURE|MALFORMED/);
+    const human = captureIo();
+    expect(await main(['inspect', tampered], human)).toBe(1);
+    expect(human.stderr[0]).toMatch(/^pairlink: /);
+  });
+
+  it('usage errors exit 2 with a message', async () => {
+    const io = captureIo();
+    expect(await main(['inspect', '--bogus'], io)).toBe(2);
+    expect(io.stderr.join('\n')).toContain('Usage: pairlink inspect');
+    expect(await main(['nope', '--json'], io)).toBe(2);
+    expect(JSON.parse(io.stdout.at(-1)!).error.code).toBe('INVALID_PARAMS');
+    expect(await main(['--help'], io)).toBe(0);
+  });
+});
