@@ -1,0 +1,51 @@
+import { z } from 'zod';
+import { DEFAULT_TTL_SECONDS, MAX_TTL_SECONDS } from '../invite/invite-policy.js';
+
+/** The relay address an agent uses when nothing else is configured: the embedded local relay. */
+export const DEFAULT_RELAY_URL = 'http://127.0.0.1:7457';
+
+/**
+ * The one configuration schema: types, defaults and validation in one place. `config.example.json`
+ * is this schema's defaults, checked by a test so it cannot drift. Secrets never appear here
+ * inline: settings that need one name a file or an environment variable instead.
+ */
+export const CONFIG_SCHEMA = z
+  .object({
+    relay: z
+      .object({
+        /** Relay the agent talks to and puts into its invites. */
+        url: z.string().url().default(DEFAULT_RELAY_URL),
+        /** Where `pairlink relay` listens. Loopback by default: put a TLS proxy in front for the Internet. */
+        host: z.string().min(1).default('127.0.0.1'),
+        port: z.number().int().min(0).max(65535).default(7457),
+      })
+      .strict()
+      .prefault({}),
+    agent: z
+      .object({
+        /** Display name in this agent's card; the host name when unset. */
+        name: z.string().min(1).max(64).nullable().default(null),
+        /** `auto` tries the OS keychain, then the encrypted file keystore. */
+        keystore: z.enum(['auto', 'keychain', 'file']).default('auto'),
+        /** File holding the file keystore's passphrase (0600). */
+        passphraseFile: z.string().min(1).nullable().default(null),
+      })
+      .strict()
+      .prefault({}),
+    invites: z
+      .object({
+        format: z.enum(['url', 'code']).default('url'),
+        urlTtlSeconds: z.number().int().min(30).max(MAX_TTL_SECONDS.url).default(DEFAULT_TTL_SECONDS.url),
+        codeTtlSeconds: z.number().int().min(30).max(MAX_TTL_SECONDS.code).default(DEFAULT_TTL_SECONDS.code),
+      })
+      .strict()
+      .prefault({}),
+  })
+  .strict();
+
+export type PairlinkConfig = z.infer<typeof CONFIG_SCHEMA>;
+
+/** The configuration with every default applied. */
+export function defaultConfig(): PairlinkConfig {
+  return CONFIG_SCHEMA.parse({});
+}
