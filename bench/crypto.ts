@@ -5,7 +5,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { xsalsa20poly1305 } from '@noble/ciphers/salsa.js';
-import { ed25519, ristretto255, ristretto255_hasher, x25519 } from '@noble/curves/ed25519.js';
+import { ed25519, ristretto255_hasher, x25519 } from '@noble/curves/ed25519.js';
 import { Ed25519SigningKey, verifyEd25519 } from '../src/crypto/ed25519.js';
 import { hkdfExpandLabel, hkdfExtract } from '../src/crypto/hashes.js';
 import { X25519KeyPair } from '../src/crypto/x25519.js';
@@ -63,8 +63,15 @@ row(
 );
 const hash64 = randomBytes(64);
 row('ristretto255 deriveToCurve', () => ristretto255_hasher.deriveToCurve!(hash64));
-const point = ristretto255.Point.BASE.multiply(12345n);
-row('ristretto255 point × scalar', () => point.multiply(0x1234567890abcdef1234567890abcdefn));
+// A fresh point and a full-size secret scalar each time, as in CPace (no cached precomputation).
+const scalar = () => BigInt(`0x${randomBytes(31).toString('hex')}`) + 1n;
+row('ristretto255 point × scalar (constant time)', () =>
+  ristretto255_hasher.deriveToCurve!(randomBytes(64)).multiply(scalar()),
+);
+row('  of which deriveToCurve + scalar draw', () => {
+  ristretto255_hasher.deriveToCurve!(randomBytes(64));
+  scalar();
+});
 row('HKDF-SHA-256 extract + expand 32 B', () =>
   hkdfExpandLabel(hkdfExtract(hash64, new Uint8Array(32)), 'x', 32),
 );
