@@ -17,6 +17,7 @@ const COMMON: Options = { json: { type: 'boolean' }, help: { type: 'boolean', sh
 
 // Handlers are imported on first use so that a quick command loads nothing it does not need.
 const COMMANDS: Record<string, () => Promise<Command>> = {
+  relay: async () => (await import('./commands/relay.js')).relayCommand,
   inspect: async () => (await import('./commands/inspect.js')).inspectCommand,
   demo: async () => (await import('./commands/demo.js')).demoCommand,
 };
@@ -28,6 +29,7 @@ function help(): string {
     'Usage: pairlink <command> [options]   (every command takes --json and --help)',
     '',
     'Commands:',
+    '  relay              Run a relay (the untrusted mailbox bus) in the foreground',
     '  inspect <invite>   Verify an invite URL or code locally and show what it says',
     '  demo               Pair two in-memory agents by URL and by code, and show every step',
     '',

@@ -22,3 +22,24 @@ describe('the built pairlink executable', () => {
     expect(JSON.parse(failure.stdout).error.code).toBe('MALFORMED');
   });
 });
+
+describe('pairlink relay (real process)', () => {
+  it('answers /healthz, serves /metrics in Prometheus text, and exits 0 on SIGTERM', async () => {
+    const { startRelayProcess } = await import('../support/relay-process.js');
+    const relay = await startRelayProcess();
+    try {
+      const health = await fetch(`${relay.url}/healthz`);
+      expect(health.status).toBe(200);
+      expect(await health.json()).toEqual({ status: 'ok' });
+      const metrics = await fetch(`${relay.url}/metrics`);
+      expect(metrics.headers.get('content-type')).toMatch(/^text\/plain; version=0\.0\.4/);
+      const text = await metrics.text();
+      expect(text).toMatch(/^# HELP pairlink_relay_requests_total /m);
+      expect(text).toMatch(/^# TYPE pairlink_relay_request_duration_seconds histogram$/m);
+      expect(text).toMatch(/^pairlink_relay_mailboxes 0$/m);
+    } finally {
+      expect(await relay.stop('SIGTERM')).toBe(0);
+    }
+    expect(relay.logs.some((line) => line.includes('"relay stopped"'))).toBe(true);
+  });
+});

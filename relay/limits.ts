@@ -1,0 +1,44 @@
+/** Every bound the relay enforces. Defaults suit a public relay on a small machine. */
+export interface RelayLimits {
+  /** Largest message body (a pairing frame is at most 4 KiB; this leaves room). */
+  readonly maxMessageBytes: number;
+  /** Largest JSON request body. */
+  readonly maxJsonBytes: number;
+  readonly maxMessagesPerMailbox: number;
+  /** Longest mailbox life: the longest invite (7 days) plus the session grace. */
+  readonly maxMailboxTtlSeconds: number;
+  /** Live mailboxes one client address may own. */
+  readonly maxMailboxesPerIp: number;
+  /** Token bucket per client address, over HTTP requests and WebSocket operations. */
+  readonly ipRatePerSecond: number;
+  readonly ipBurst: number;
+  /** Token bucket per mailbox, over posts and nameplate claims. */
+  readonly mailboxRatePerSecond: number;
+  readonly mailboxBurst: number;
+  /** Claims one nameplate admits at most (the issuer picks up to this). */
+  readonly maxNameplateClaims: number;
+  readonly maxWatchesPerSocket: number;
+  readonly maxWebSocketPayloadBytes: number;
+  /** Ping interval; a socket that misses one pong is closed. */
+  readonly webSocketPingMs: number;
+  readonly longPollMaxSeconds: number;
+  readonly maxSockets: number;
+}
+
+export const DEFAULT_LIMITS: RelayLimits = {
+  maxMessageBytes: 16 * 1024,
+  maxJsonBytes: 4 * 1024,
+  maxMessagesPerMailbox: 64,
+  maxMailboxTtlSeconds: 7 * 24 * 3600 + 600,
+  maxMailboxesPerIp: 500,
+  ipRatePerSecond: 50,
+  ipBurst: 200,
+  mailboxRatePerSecond: 20,
+  mailboxBurst: 40,
+  maxNameplateClaims: 16,
+  maxWatchesPerSocket: 256,
+  maxWebSocketPayloadBytes: 32 * 1024,
+  webSocketPingMs: 20_000,
+  longPollMaxSeconds: 25,
+  maxSockets: 50_000,
+};

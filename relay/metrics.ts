@@ -1,0 +1,56 @@
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+
+/** The relay's Prometheus metrics, on their own registry (no process-global state). */
+export class RelayMetrics {
+  readonly registry = new Registry();
+  readonly requests = new Counter({
+    name: 'pairlink_relay_requests_total',
+    help: 'HTTP requests and WebSocket operations, by route and status',
+    labelNames: ['route', 'status'] as const,
+    registers: [this.registry],
+  });
+  readonly rejections = new Counter({
+    name: 'pairlink_relay_rejections_total',
+    help: 'Refused requests by reason',
+    labelNames: ['reason'] as const,
+    registers: [this.registry],
+  });
+  readonly latency = new Histogram({
+    name: 'pairlink_relay_request_duration_seconds',
+    help: 'Time to answer a request or WebSocket operation',
+    labelNames: ['route'] as const,
+    buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
+    registers: [this.registry],
+  });
+  readonly sockets = new Gauge({
+    name: 'pairlink_relay_websockets',
+    help: 'Open WebSocket connections on this instance',
+    registers: [this.registry],
+  });
+  readonly messages = new Counter({
+    name: 'pairlink_relay_messages_total',
+    help: 'Messages stored',
+    registers: [this.registry],
+  });
+  readonly pushes = new Counter({
+    name: 'pairlink_relay_pushes_total',
+    help: 'Messages pushed to watchers on this instance',
+    registers: [this.registry],
+  });
+  readonly mailboxes: Gauge;
+
+  constructor(mailboxCount: () => Promise<number>) {
+    this.mailboxes = new Gauge({
+      name: 'pairlink_relay_mailboxes',
+      help: 'Live mailboxes in the store (-1 when the store does not answer)',
+      registers: [this.registry],
+      async collect() {
+        this.set(await mailboxCount().catch(() => -1));
+      },
+    });
+  }
+
+  reject(reason: string): void {
+    this.rejections.inc({ reason });
+  }
+}

@@ -1,0 +1,120 @@
+import { createServer, type IncomingMessage, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Logger } from 'pino';
+import { HttpFront } from './http-front.js';
+import { DEFAULT_LIMITS, type RelayLimits } from './limits.js';
+import { RelayMetrics } from './metrics.js';
+import { RelayService } from './relay-service.js';
+import { MemoryStore } from './store/memory-store.js';
+import { RedisStore } from './store/redis-store.js';
+import type { RelayStore } from './store/store.js';
+import { TokenBuckets } from './token-buckets.js';
+import { WebSocketHub } from './websocket-hub.js';
+
+export interface RelayOptions {
+  readonly host: string;
+  readonly port: number;
+  /** `redis://…` to share state with other instances; in memory when absent. */
+  readonly redisUrl?: string | undefined;
+  /** Key prefix in Redis (lets several relays or tests share one server). */
+  readonly redisPrefix?: string | undefined;
+  /** Take the client address from the last X-Forwarded-For entry (behind a load balancer). */
+  readonly trustProxy: boolean;
+  readonly limits?: Partial<RelayLimits> | undefined;
+  readonly logger: Logger;
+}
+
+/** A running relay. */
+export interface RunningRelay {
+  readonly url: string;
+  readonly port: number;
+  readonly store: RelayStore;
+  readonly service: RelayService;
+  /** Graceful stop: refuse new work, close sockets (1001), finish in-flight requests, close the store. */
+  close(): Promise<void>;
+}
+
+function clientAddress(request: IncomingMessage, trustProxy: boolean): string {
+  if (trustProxy) {
+    const forwarded = request.headers['x-forwarded-for'];
+    const last = (Array.isArray(forwarded) ? forwarded.join(',') : forwarded)?.split(',').at(-1)?.trim();
+    if (last) return last.slice(0, 64);
+  }
+  return request.socket.remoteAddress ?? 'unknown';
+}
+
+/** Starts a relay; resolves once it listens (and, with Redis, once Redis answers). */
+export async function startRelay(options: RelayOptions): Promise<RunningRelay> {
+  const limits: RelayLimits = { ...DEFAULT_LIMITS, ...options.limits };
+  const log = options.logger;
+  let store: RelayStore;
+  if (options.redisUrl) {
+    const redis = new RedisStore(options.redisUrl, options.redisPrefix ?? 'pl:');
+    await redis.connect();
+    store = redis;
+  } else {
+    store = new MemoryStore();
+  }
+  const metrics = new RelayMetrics(() => store.mailboxCount());
+  const service = new RelayService(store, limits, metrics);
+  const ipBuckets = new TokenBuckets(limits.ipRatePerSecond, limits.ipBurst);
+  const hub = new WebSocketHub(service, ipBuckets, log);
+  const front = new HttpFront(service, hub, ipBuckets, log);
+  const pruner = setInterval(() => {
+    ipBuckets.prune();
+    service.mailboxBuckets.prune();
+  }, 10_000);
+  pruner.unref();
+
+  const server: Server = createServer(
+    { requestTimeout: 60_000, headersTimeout: 10_000, keepAliveTimeout: 30_000 },
+    (request, response) => {
+      void front.handle(request, response, clientAddress(request, options.trustProxy));
+    },
+  );
+  server.maxHeadersCount = 50;
+  server.on('upgrade', (request, socket, head) => {
+    const path = new URL(request.url ?? '/', 'http://relay').pathname;
+    if (path !== '/v1/ws') {
+      socket.end('HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n');
+      return;
+    }
+    hub.handleUpgrade(request, socket, head, clientAddress(request, options.trustProxy));
+  });
+  server.on('clientError', (_error, socket) => {
+    if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n');
+  });
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port, options.host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const port = (server.address() as AddressInfo).port;
+  const host = options.host.includes(':') ? `[${options.host}]` : options.host;
+  const url = `http://${host}:${port}`;
+  log.info({ url, store: store.kind, trustProxy: options.trustProxy }, 'relay listening');
+
+  let closing: Promise<void> | null = null;
+  return {
+    url,
+    port,
+    store,
+    service,
+    close() {
+      closing ??= (async () => {
+        log.info('relay shutting down');
+        clearInterval(pruner);
+        const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
+        server.closeIdleConnections();
+        await hub.close();
+        await stopped;
+        await store.close();
+        log.info('relay stopped');
+      })();
+      return closing;
+    },
+  };
+}

@@ -1,0 +1,198 @@
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { isNameplate } from '../src/invite/short-code.js';
+import type { RelayLimits } from './limits.js';
+import type { RelayMetrics } from './metrics.js';
+import type { RelayStore, StoredMessage } from './store/store.js';
+import { TokenBuckets } from './token-buckets.js';
+
+export type RelayErrorCode =
+  | 'not_found'
+  | 'bad_request'
+  | 'too_large'
+  | 'rate_limited'
+  | 'crowded'
+  | 'exists'
+  | 'full'
+  | 'too_many_mailboxes'
+  | 'unavailable';
+
+/** An operation's outcome: a value, or an HTTP status with a stable error code. */
+export type RelayResult<T> =
+  | { readonly ok: true; readonly value: T }
+  | {
+      readonly ok: false;
+      readonly status: number;
+      readonly error: RelayErrorCode;
+      readonly retryAfter?: number;
+    };
+
+const ID = /^[A-Za-z0-9_-]{22}$/; // 16 bytes, base64url
+const HASH = /^[A-Za-z0-9_-]{43}$/; // 32 bytes, base64url
+
+const fail = (status: number, error: RelayErrorCode, retryAfter?: number): RelayResult<never> =>
+  retryAfter === undefined ? { ok: false, status, error } : { ok: false, status, error, retryAfter };
+// Unknown, expired, deleted and wrong-capability all look exactly the same from outside.
+const NOT_FOUND = fail(404, 'not_found');
+
+/** SHA-256 of a capability's text form, base64url: what the store keeps instead of the capability. */
+export function hashCapability(capability: string): string {
+  return createHash('sha256').update(capability).digest('base64url');
+}
+
+/** Constant-time check of a presented capability against stored hashes. */
+function capabilityMatches(presented: string | undefined, hashes: readonly string[]): boolean {
+  if (presented === undefined || !ID.test(presented)) return false;
+  const digest = createHash('sha256').update(presented).digest();
+  let match = false;
+  for (const hash of hashes) {
+    const stored = Buffer.from(hash, 'base64url');
+    // Every stored hash is compared (no early exit), each in constant time.
+    if (stored.length === digest.length && timingSafeEqual(stored, digest)) match = true;
+  }
+  return match;
+}
+
+export interface CreateMailboxRequest {
+  readonly readCapHash: string;
+  readonly writeCapHash?: string;
+  readonly ttlSeconds: number;
+}
+
+/**
+ * The relay's operations, shared by the HTTP and WebSocket front ends. It sees ids, capability
+ * hashes and opaque bodies only, and it never logs any of them.
+ */
+export class RelayService {
+  readonly mailboxBuckets: TokenBuckets;
+
+  constructor(
+    readonly store: RelayStore,
+    readonly limits: RelayLimits,
+    readonly metrics: RelayMetrics,
+    private readonly now: () => number = Date.now,
+  ) {
+    this.mailboxBuckets = new TokenBuckets(limits.mailboxRatePerSecond, limits.mailboxBurst, now);
+  }
+
+  async createMailbox(
+    ip: string,
+    id: string,
+    request: CreateMailboxRequest,
+  ): Promise<RelayResult<{ expiresAt: number }>> {
+    if (
+      !ID.test(id) ||
+      !HASH.test(request.readCapHash) ||
+      (request.writeCapHash !== undefined && !HASH.test(request.writeCapHash))
+    ) {
+      return fail(400, 'bad_request');
+    }
+    if (
+      !Number.isInteger(request.ttlSeconds) ||
+      request.ttlSeconds < 1 ||
+      request.ttlSeconds > this.limits.maxMailboxTtlSeconds
+    ) {
+      return fail(400, 'bad_request');
+    }
+    if ((await this.store.countMailboxes(ip)) >= this.limits.maxMailboxesPerIp) {
+      this.metrics.reject('too_many_mailboxes');
+      return fail(429, 'too_many_mailboxes', 60);
+    }
+    const expiresAt = this.now() + request.ttlSeconds * 1000;
+    const created = await this.store.createMailbox(id, {
+      readCapHash: request.readCapHash,
+      writeCapHashes: request.writeCapHash ? [request.writeCapHash] : [],
+      expiresAt,
+      ownerIp: ip,
+    });
+    if (created === 'exists') return fail(409, 'exists');
+    return { ok: true, value: { expiresAt } };
+  }
+
+  async post(
+    id: string,
+    capability: string | undefined,
+    body: string,
+    bodyBytes: number,
+  ): Promise<RelayResult<{ seq: number }>> {
+    if (bodyBytes > this.limits.maxMessageBytes) return fail(413, 'too_large');
+    if (!ID.test(id)) return NOT_FOUND;
+    const record = await this.store.getMailbox(id);
+    if (!record || !capabilityMatches(capability, record.writeCapHashes)) return NOT_FOUND;
+    const wait = this.mailboxBuckets.take(`mb:${id}`);
+    if (wait > 0) {
+      this.metrics.reject('mailbox_rate');
+      return fail(429, 'rate_limited', wait);
+    }
+    const appended = await this.store.appendMessage(id, body, this.limits.maxMessagesPerMailbox);
+    if (!appended.ok) return appended.reason === 'full' ? fail(409, 'full') : NOT_FOUND;
+    this.metrics.messages.inc();
+    return { ok: true, value: { seq: appended.seq } };
+  }
+
+  /** Checks a read capability; the mailbox's expiry when it matches. */
+  async authorizeRead(
+    id: string,
+    capability: string | undefined,
+  ): Promise<RelayResult<{ expiresAt: number }>> {
+    if (!ID.test(id)) return NOT_FOUND;
+    const record = await this.store.getMailbox(id);
+    if (!record || !capabilityMatches(capability, [record.readCapHash])) return NOT_FOUND;
+    return { ok: true, value: { expiresAt: record.expiresAt } };
+  }
+
+  async read(
+    id: string,
+    capability: string | undefined,
+    afterSeq: number,
+  ): Promise<RelayResult<{ messages: StoredMessage[]; expiresAt: number }>> {
+    const authorized = await this.authorizeRead(id, capability);
+    if (!authorized.ok) return authorized;
+    const messages = await this.store.readMessages(id, afterSeq);
+    if (messages === null) return NOT_FOUND;
+    return { ok: true, value: { messages, expiresAt: authorized.value.expiresAt } };
+  }
+
+  async delete(id: string, capability: string | undefined): Promise<RelayResult<{ deleted: true }>> {
+    const authorized = await this.authorizeRead(id, capability);
+    if (!authorized.ok) return authorized;
+    await this.store.deleteMailbox(id);
+    return { ok: true, value: { deleted: true } };
+  }
+
+  async createNameplate(
+    id: string,
+    capability: string | undefined,
+    maxClaims: number,
+  ): Promise<RelayResult<{ nameplate: string; expiresAt: number }>> {
+    if (!Number.isInteger(maxClaims) || maxClaims < 1 || maxClaims > this.limits.maxNameplateClaims)
+      return fail(400, 'bad_request');
+    const authorized = await this.authorizeRead(id, capability);
+    if (!authorized.ok) return authorized;
+    const nameplate = await this.store.createNameplate(id, maxClaims, authorized.value.expiresAt);
+    if (nameplate === null) return fail(503, 'unavailable', 5);
+    return { ok: true, value: { nameplate, expiresAt: authorized.value.expiresAt } };
+  }
+
+  /**
+   * Claims a nameplate: a fresh write capability, valid for that one claimant, is added to the
+   * mailbox. Only its hash is kept; the capability itself is in this one response.
+   */
+  async claim(
+    nameplate: string,
+  ): Promise<RelayResult<{ mailbox: string; writeCap: string; expiresAt: number }>> {
+    if (!isNameplate(nameplate)) return NOT_FOUND;
+    const wait = this.mailboxBuckets.take(`np:${nameplate}`);
+    if (wait > 0) {
+      this.metrics.reject('nameplate_rate');
+      return fail(429, 'rate_limited', wait);
+    }
+    const claimed = await this.store.claimNameplate(nameplate);
+    if (!claimed.ok) {
+      if (claimed.reason === 'crowded') this.metrics.reject('crowded');
+      return claimed.reason === 'crowded' ? fail(409, 'crowded') : NOT_FOUND;
+    }
+    const writeCap = randomBytes(16).toString('base64url');
+    if (!(await this.store.addWriteCapHash(claimed.mailbox, hashCapability(writeCap)))) return NOT_FOUND;
+    return { ok: true, value: { mailbox: claimed.mailbox, writeCap, expiresAt: claimed.expiresAt } };
+  }
+}

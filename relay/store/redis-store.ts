@@ -1,0 +1,303 @@
+import { Redis } from 'ioredis';
+import { NAMEPLATE_ATTEMPTS, randomNameplate } from './nameplates.js';
+import type {
+  AppendResult,
+  ClaimResult,
+  MailboxEvent,
+  MailboxRecord,
+  RelayStore,
+  StoredMessage,
+} from './store.js';
+
+/*
+ * Redis layout (prefix `pl:` by default; see docs/RELAY.md):
+ *   {p}mb:{id}      hash  r=read-cap hash, e=expiry ms, ip=owner, n=last seq, np=nameplate
+ *   {p}mb:{id}:w    set   write-cap hashes
+ *   {p}mb:{id}:m    list  "seq:base64url body"
+ *   {p}np:{name}    hash  mb=mailbox id, max=claim limit, c=claims so far
+ *   {p}ip:{ip}      zset  mailbox ids owned by the address, scored by expiry
+ *   {p}all          zset  every mailbox id, scored by expiry (for the metrics gauge)
+ *   channel {p}events   JSON MailboxEvent, so a post on one instance reaches sockets on all
+ * Every key carries PEXPIREAT of its mailbox, so Redis itself forgets what expires, and state
+ * survives a relay restart. Each operation is one Lua script: atomic, one round trip.
+ */
+
+const EXPIRE_AT_LEAST = `
+local function expire_at_least(key, at)
+  if redis.call('PTTL', key) == -1 then redis.call('PEXPIREAT', key, at) else redis.call('PEXPIREAT', key, at, 'GT') end
+end
+`;
+
+const SCRIPTS = {
+  // KEYS: mb, w, ipz, all | ARGV: readHash, expiresAt, ip, id, now, writeHash...
+  plCreate: {
+    numberOfKeys: 4,
+    lua: `${EXPIRE_AT_LEAST}
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+redis.call('HSET', KEYS[1], 'r', ARGV[1], 'e', ARGV[2], 'ip', ARGV[3], 'n', 0)
+redis.call('PEXPIREAT', KEYS[1], ARGV[2])
+if #ARGV >= 6 then
+  for i = 6, #ARGV do redis.call('SADD', KEYS[2], ARGV[i]) end
+  redis.call('PEXPIREAT', KEYS[2], ARGV[2])
+end
+redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', ARGV[5])
+redis.call('ZADD', KEYS[3], ARGV[2], ARGV[4])
+expire_at_least(KEYS[3], ARGV[2])
+redis.call('ZREMRANGEBYSCORE', KEYS[4], '-inf', ARGV[5])
+redis.call('ZADD', KEYS[4], ARGV[2], ARGV[4])
+return 1`,
+  },
+  // KEYS: mb, w | ARGV: hash
+  plAddWrite: {
+    numberOfKeys: 2,
+    lua: `
+local e = redis.call('HGET', KEYS[1], 'e')
+if not e then return 0 end
+redis.call('SADD', KEYS[2], ARGV[1])
+redis.call('PEXPIREAT', KEYS[2], e)
+return 1`,
+  },
+  // KEYS: mb, m | ARGV: body, max, channel, id
+  plAppend: {
+    numberOfKeys: 2,
+    lua: `
+local e = redis.call('HGET', KEYS[1], 'e')
+if not e then return {0, 'not_found'} end
+if redis.call('LLEN', KEYS[2]) >= tonumber(ARGV[2]) then return {0, 'full'} end
+local seq = redis.call('HINCRBY', KEYS[1], 'n', 1)
+redis.call('RPUSH', KEYS[2], seq .. ':' .. ARGV[1])
+redis.call('PEXPIREAT', KEYS[2], e)
+redis.call('PUBLISH', ARGV[3], cjson.encode({type = 'message', mailbox = ARGV[4], message = {seq = seq, body = ARGV[1]}}))
+return {1, seq}`,
+  },
+  // KEYS: mb, w, m, all | ARGV: id, channel, prefix
+  plDelete: {
+    numberOfKeys: 4,
+    lua: `
+local fields = redis.call('HMGET', KEYS[1], 'ip', 'np')
+if not fields[1] then return 0 end
+redis.call('DEL', KEYS[1], KEYS[2], KEYS[3])
+if fields[2] then redis.call('DEL', ARGV[3] .. 'np:' .. fields[2]) end
+redis.call('ZREM', ARGV[3] .. 'ip:' .. fields[1], ARGV[1])
+redis.call('ZREM', KEYS[4], ARGV[1])
+redis.call('PUBLISH', ARGV[2], cjson.encode({type = 'closed', mailbox = ARGV[1]}))
+return 1`,
+  },
+  // KEYS: np, mb | ARGV: mailbox id, maxClaims, expiresAt, name, prefix
+  plNameplate: {
+    numberOfKeys: 2,
+    lua: `
+if redis.call('EXISTS', KEYS[2]) == 0 then return -1 end
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+redis.call('HSET', KEYS[1], 'mb', ARGV[1], 'max', ARGV[2], 'c', 0)
+redis.call('PEXPIREAT', KEYS[1], ARGV[3])
+local old = redis.call('HGET', KEYS[2], 'np')
+if old then redis.call('DEL', ARGV[5] .. 'np:' .. old) end
+redis.call('HSET', KEYS[2], 'np', ARGV[4])
+return 1`,
+  },
+  // KEYS: np | ARGV: prefix
+  plClaim: {
+    numberOfKeys: 1,
+    lua: `
+local fields = redis.call('HMGET', KEYS[1], 'mb', 'max')
+if not fields[1] then return {0, 'not_found'} end
+local e = redis.call('HGET', ARGV[1] .. 'mb:' .. fields[1], 'e')
+if not e then return {0, 'not_found'} end
+local claims = redis.call('HINCRBY', KEYS[1], 'c', 1)
+if claims > tonumber(fields[2]) then return {0, 'crowded'} end
+return {1, fields[1], e}`,
+  },
+} as const;
+
+type ScriptName = keyof typeof SCRIPTS;
+type ScriptedRedis = Redis & Record<ScriptName, (...args: (string | number)[]) => Promise<unknown>>;
+
+/** The Redis-backed store; several relay instances may share one Redis. */
+export class RedisStore implements RelayStore {
+  readonly kind = 'redis';
+  private readonly redis: ScriptedRedis;
+  private subscriber: Redis | null = null;
+  private readonly listeners = new Set<(event: MailboxEvent) => void>();
+  private readonly channel: string;
+
+  /** Connects to `url`; every key starts with `prefix` (so tests and tenants can share a Redis). */
+  constructor(
+    url: string,
+    private readonly prefix = 'pl:',
+    private readonly now: () => number = Date.now,
+  ) {
+    this.redis = new Redis(url, {
+      lazyConnect: false,
+      maxRetriesPerRequest: 2,
+      enableAutoPipelining: true,
+    }) as ScriptedRedis;
+    for (const [name, script] of Object.entries(SCRIPTS)) {
+      this.redis.defineCommand(name, { numberOfKeys: script.numberOfKeys, lua: script.lua });
+    }
+    this.channel = `${prefix}events`;
+  }
+
+  /** Resolves once both connections are up and subscribed; rejects if Redis cannot be reached. */
+  async connect(): Promise<void> {
+    await this.redis.ping();
+    this.subscriber = this.redis.duplicate();
+    this.subscriber.on('message', (_channel: string, payload: string) => {
+      let event: MailboxEvent;
+      try {
+        event = JSON.parse(payload) as MailboxEvent;
+      } catch {
+        return;
+      }
+      for (const listener of this.listeners) listener(event);
+    });
+    await this.subscriber.subscribe(this.channel);
+  }
+
+  private key(kind: 'mb' | 'np' | 'ip', id: string, suffix = ''): string {
+    return `${this.prefix}${kind}:${id}${suffix}`;
+  }
+
+  async createMailbox(id: string, record: MailboxRecord): Promise<'created' | 'exists'> {
+    const created = await this.redis.plCreate(
+      this.key('mb', id),
+      this.key('mb', id, ':w'),
+      this.key('ip', record.ownerIp),
+      `${this.prefix}all`,
+      record.readCapHash,
+      record.expiresAt,
+      record.ownerIp,
+      id,
+      this.now(),
+      ...record.writeCapHashes,
+    );
+    return created === 1 ? 'created' : 'exists';
+  }
+
+  async getMailbox(id: string): Promise<MailboxRecord | null> {
+    const [[, fields], [, writes]] = (await this.redis
+      .multi()
+      .hgetall(this.key('mb', id))
+      .smembers(this.key('mb', id, ':w'))
+      .exec()) as [[unknown, Record<string, string>], [unknown, string[]]];
+    if (!fields?.r || !fields.e || Number(fields.e) <= this.now()) return null;
+    return {
+      readCapHash: fields.r,
+      writeCapHashes: writes ?? [],
+      expiresAt: Number(fields.e),
+      ownerIp: fields.ip ?? '',
+    };
+  }
+
+  async addWriteCapHash(id: string, hash: string): Promise<boolean> {
+    return (await this.redis.plAddWrite(this.key('mb', id), this.key('mb', id, ':w'), hash)) === 1;
+  }
+
+  async appendMessage(id: string, body: string, maxMessages: number): Promise<AppendResult> {
+    const [ok, value] = (await this.redis.plAppend(
+      this.key('mb', id),
+      this.key('mb', id, ':m'),
+      body,
+      maxMessages,
+      this.channel,
+      id,
+    )) as [number, string | number];
+    if (ok === 1) return { ok: true, seq: Number(value) };
+    return { ok: false, reason: value === 'full' ? 'full' : 'not_found' };
+  }
+
+  async readMessages(id: string, afterSeq: number): Promise<StoredMessage[] | null> {
+    const [[, exists], [, raw]] = (await this.redis
+      .multi()
+      .exists(this.key('mb', id))
+      .lrange(this.key('mb', id, ':m'), 0, -1)
+      .exec()) as [[unknown, number], [unknown, string[]]];
+    if (exists !== 1) return null;
+    const messages: StoredMessage[] = [];
+    for (const entry of raw) {
+      const colon = entry.indexOf(':');
+      const seq = Number(entry.slice(0, colon));
+      if (seq > afterSeq) messages.push({ seq, body: entry.slice(colon + 1) });
+    }
+    return messages;
+  }
+
+  async deleteMailbox(id: string): Promise<boolean> {
+    const deleted = await this.redis.plDelete(
+      this.key('mb', id),
+      this.key('mb', id, ':w'),
+      this.key('mb', id, ':m'),
+      `${this.prefix}all`,
+      id,
+      this.channel,
+      this.prefix,
+    );
+    return deleted === 1;
+  }
+
+  async countMailboxes(ip: string): Promise<number> {
+    const key = this.key('ip', ip);
+    const [, [, count]] = (await this.redis
+      .multi()
+      .zremrangebyscore(key, '-inf', this.now())
+      .zcard(key)
+      .exec()) as [unknown, [unknown, number]];
+    return count;
+  }
+
+  async createNameplate(mailbox: string, maxClaims: number, expiresAt: number): Promise<string | null> {
+    for (const length of NAMEPLATE_ATTEMPTS) {
+      const name = randomNameplate(length);
+      const result = await this.redis.plNameplate(
+        this.key('np', name),
+        this.key('mb', mailbox),
+        mailbox,
+        maxClaims,
+        expiresAt,
+        name,
+        this.prefix,
+      );
+      if (result === -1) return null;
+      if (result === 1) return name;
+    }
+    return null;
+  }
+
+  async claimNameplate(nameplate: string): Promise<ClaimResult> {
+    const [ok, mailbox, expiresAt] = (await this.redis.plClaim(this.key('np', nameplate), this.prefix)) as [
+      number,
+      string,
+      string?,
+    ];
+    if (ok === 1) return { ok: true, mailbox, expiresAt: Number(expiresAt) };
+    return { ok: false, reason: mailbox === 'crowded' ? 'crowded' : 'not_found' };
+  }
+
+  subscribe(listener: (event: MailboxEvent) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  async mailboxCount(): Promise<number> {
+    const key = `${this.prefix}all`;
+    const [, [, count]] = (await this.redis
+      .multi()
+      .zremrangebyscore(key, '-inf', this.now())
+      .zcard(key)
+      .exec()) as [unknown, [unknown, number]];
+    return count;
+  }
+
+  async ping(): Promise<boolean> {
+    try {
+      return (await this.redis.ping()) === 'PONG';
+    } catch {
+      return false;
+    }
+  }
+
+  async close(): Promise<void> {
+    this.listeners.clear();
+    await Promise.allSettled([this.subscriber?.quit(), this.redis.quit()]);
+  }
+}

@@ -1,0 +1,58 @@
+/**
+ * The relay's storage, one interface with two implementations: in memory (the embedded default)
+ * and Redis (several relay instances behind a load balancer). Ids are base64url text; capability
+ * *hashes* (SHA-256), never capabilities, are stored. Every record has an absolute expiry (Unix ms)
+ * and is gone, to every caller, once it passes.
+ */
+
+export interface MailboxRecord {
+  readonly readCapHash: string;
+  readonly writeCapHashes: readonly string[];
+  readonly expiresAt: number;
+  readonly ownerIp: string;
+}
+
+export interface StoredMessage {
+  readonly seq: number;
+  /** base64url of the opaque message bytes. */
+  readonly body: string;
+}
+
+/** Pushed to every subscriber, on every instance, when a message is stored or a mailbox goes away. */
+export type MailboxEvent =
+  | { readonly type: 'message'; readonly mailbox: string; readonly message: StoredMessage }
+  | { readonly type: 'closed'; readonly mailbox: string };
+
+export type AppendResult =
+  | { readonly ok: true; readonly seq: number }
+  | { readonly ok: false; readonly reason: 'not_found' | 'full' };
+
+export type ClaimResult =
+  | { readonly ok: true; readonly mailbox: string; readonly expiresAt: number }
+  | { readonly ok: false; readonly reason: 'not_found' | 'crowded' };
+
+export interface RelayStore {
+  readonly kind: 'memory' | 'redis';
+  /** Creates a mailbox unless the id exists; counts it against `ownerIp`. */
+  createMailbox(id: string, record: MailboxRecord): Promise<'created' | 'exists'>;
+  getMailbox(id: string): Promise<MailboxRecord | null>;
+  addWriteCapHash(id: string, hash: string): Promise<boolean>;
+  /** Appends a message (up to `maxMessages`) and publishes it to subscribers. */
+  appendMessage(id: string, body: string, maxMessages: number): Promise<AppendResult>;
+  readMessages(id: string, afterSeq: number): Promise<StoredMessage[] | null>;
+  /** Deletes a mailbox, its messages and its nameplate; publishes `closed`. */
+  deleteMailbox(id: string): Promise<boolean>;
+  /** Live mailboxes owned by `ip`. */
+  countMailboxes(ip: string): Promise<number>;
+  /** Binds a fresh nameplate (3 symbols, 4 when crowded) to a mailbox; null if none is free. */
+  createNameplate(mailbox: string, maxClaims: number, expiresAt: number): Promise<string | null>;
+  /** One claim: the mailbox behind the nameplate, or crowded past its claim limit. */
+  claimNameplate(nameplate: string): Promise<ClaimResult>;
+  /** Receives every event; returns an unsubscribe function. */
+  subscribe(listener: (event: MailboxEvent) => void): () => void;
+  /** Live mailbox count (for metrics). */
+  mailboxCount(): Promise<number>;
+  /** True when the backend answers (for /readyz). */
+  ping(): Promise<boolean>;
+  close(): Promise<void>;
+}

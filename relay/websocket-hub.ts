@@ -1,0 +1,315 @@
+import type { IncomingMessage } from 'node:http';
+import type { Logger } from 'pino';
+import { type RawData, WebSocket, WebSocketServer } from 'ws';
+import type { RelayService } from './relay-service.js';
+import type { MailboxEvent, StoredMessage } from './store/store.js';
+import type { TokenBuckets } from './token-buckets.js';
+
+interface Watch {
+  readonly socket: WebSocket;
+  readonly mailbox: string;
+  lastSeq: number;
+  /** Live events that arrived while the backlog was being read, delivered right after it. */
+  queued: StoredMessage[] | null;
+}
+
+interface SocketState {
+  readonly ip: string;
+  readonly watches: Map<string, Watch>;
+  alive: boolean;
+}
+
+type ClientOp =
+  | { op: 'watch'; mailbox: string; cap: string; after?: number }
+  | { op: 'unwatch'; mailbox: string }
+  | { op: 'post'; mailbox: string; cap: string; body: string; ref?: string };
+
+const BODY = /^[A-Za-z0-9_-]*$/;
+
+/** The set stored under `key`, created on first use. */
+function setFor<T>(map: Map<string, Set<T>>, key: string): Set<T> {
+  let set = map.get(key);
+  if (!set) {
+    set = new Set();
+    map.set(key, set);
+  }
+  return set;
+}
+
+function parseOp(data: RawData): ClientOp | null {
+  let value: unknown;
+  try {
+    value = JSON.parse(data.toString());
+  } catch {
+    return null;
+  }
+  if (typeof value !== 'object' || value === null) return null;
+  const v = value as Record<string, unknown>;
+  const str = (x: unknown, max: number) => typeof x === 'string' && x.length <= max;
+  if (
+    v.op === 'watch' &&
+    str(v.mailbox, 64) &&
+    str(v.cap, 64) &&
+    (v.after === undefined || Number.isInteger(v.after))
+  ) {
+    return {
+      op: 'watch',
+      mailbox: v.mailbox as string,
+      cap: v.cap as string,
+      after: (v.after as number | undefined) ?? 0,
+    };
+  }
+  if (v.op === 'unwatch' && str(v.mailbox, 64)) return { op: 'unwatch', mailbox: v.mailbox as string };
+  if (
+    v.op === 'post' &&
+    str(v.mailbox, 64) &&
+    str(v.cap, 64) &&
+    str(v.body, 64 * 1024) &&
+    BODY.test(v.body as string) &&
+    (v.ref === undefined || str(v.ref, 64))
+  ) {
+    return {
+      op: 'post',
+      mailbox: v.mailbox as string,
+      cap: v.cap as string,
+      body: v.body as string,
+      ...(v.ref !== undefined ? { ref: v.ref as string } : {}),
+    };
+  }
+  return null;
+}
+
+/**
+ * WebSocket side of the relay (`/v1/ws`): clients watch mailboxes with their read capability and
+ * receive messages pushed as they are stored (from any instance, via the store's events); they may
+ * also post. Also serves long-poll waiters for the HTTP fallback.
+ */
+export class WebSocketHub {
+  private readonly server: WebSocketServer;
+  private readonly watchers = new Map<string, Set<Watch>>();
+  private readonly waiters = new Map<string, Set<() => void>>();
+  private readonly sockets = new Map<WebSocket, SocketState>();
+  private readonly heartbeat: NodeJS.Timeout;
+  private readonly unsubscribe: () => void;
+
+  constructor(
+    private readonly service: RelayService,
+    private readonly ipBuckets: TokenBuckets,
+    private readonly log: Logger,
+  ) {
+    this.server = new WebSocketServer({
+      noServer: true,
+      maxPayload: service.limits.maxWebSocketPayloadBytes,
+      perMessageDeflate: false,
+    });
+    this.unsubscribe = service.store.subscribe((event) => this.onEvent(event));
+    this.heartbeat = setInterval(() => this.ping(), service.limits.webSocketPingMs);
+    this.heartbeat.unref();
+  }
+
+  get socketCount(): number {
+    return this.sockets.size;
+  }
+
+  /** Takes over an HTTP upgrade for `/v1/ws`. */
+  handleUpgrade(
+    request: IncomingMessage,
+    socket: import('node:stream').Duplex,
+    head: Buffer,
+    ip: string,
+  ): void {
+    if (this.sockets.size >= this.service.limits.maxSockets) {
+      this.service.metrics.reject('too_many_sockets');
+      socket.end('HTTP/1.1 503 Service Unavailable\r\nRetry-After: 10\r\nContent-Length: 0\r\n\r\n');
+      return;
+    }
+    this.server.handleUpgrade(request, socket, head, (ws) => this.onConnection(ws, ip));
+  }
+
+  private onConnection(ws: WebSocket, ip: string): void {
+    const state: SocketState = { ip, watches: new Map(), alive: true };
+    this.sockets.set(ws, state);
+    this.service.metrics.sockets.set(this.sockets.size);
+    ws.on('pong', () => {
+      state.alive = true;
+    });
+    ws.on('message', (data, isBinary) => {
+      if (isBinary) return this.send(ws, { op: 'error', error: 'bad_request' });
+      void this.onMessage(ws, state, data);
+    });
+    ws.on('close', () => this.drop(ws, state));
+    ws.on('error', (error) => this.log.debug({ err: error.message }, 'websocket error'));
+  }
+
+  private async onMessage(ws: WebSocket, state: SocketState, data: RawData): Promise<void> {
+    const started = process.hrtime.bigint();
+    const op = parseOp(data);
+    if (!op) return this.send(ws, { op: 'error', error: 'bad_request' });
+    const wait = this.ipBuckets.take(state.ip);
+    if (wait > 0) {
+      this.service.metrics.reject('ip_rate');
+      return this.send(ws, {
+        op: 'error',
+        error: 'rate_limited',
+        retryAfter: wait,
+        ...('ref' in op && op.ref ? { ref: op.ref } : {}),
+        ...(op.op !== 'post' ? { mailbox: op.mailbox } : {}),
+      });
+    }
+    let status = 'ok';
+    try {
+      if (op.op === 'watch') status = await this.watch(ws, state, op.mailbox, op.cap, op.after ?? 0);
+      else if (op.op === 'unwatch') this.unwatch(state, op.mailbox);
+      else {
+        const bytes = Math.floor((op.body.length * 3) / 4);
+        const posted = await this.service.post(op.mailbox, op.cap, op.body, bytes);
+        status = posted.ok ? 'ok' : posted.error;
+        this.send(
+          ws,
+          posted.ok
+            ? { op: 'posted', ref: op.ref, seq: posted.value.seq }
+            : {
+                op: 'error',
+                ref: op.ref,
+                error: posted.error,
+                ...(posted.retryAfter ? { retryAfter: posted.retryAfter } : {}),
+              },
+        );
+      }
+    } catch (error) {
+      status = 'unavailable';
+      this.log.warn({ err: (error as Error).message }, 'websocket operation failed');
+      this.send(ws, { op: 'error', error: 'unavailable', ...('ref' in op && op.ref ? { ref: op.ref } : {}) });
+    }
+    const route = `ws:${op.op}`;
+    this.service.metrics.requests.inc({ route, status });
+    this.service.metrics.latency.observe({ route }, Number(process.hrtime.bigint() - started) / 1e9);
+  }
+
+  private async watch(
+    ws: WebSocket,
+    state: SocketState,
+    mailbox: string,
+    cap: string,
+    after: number,
+  ): Promise<string> {
+    if (state.watches.has(mailbox)) return 'ok';
+    if (state.watches.size >= this.service.limits.maxWatchesPerSocket) {
+      this.send(ws, { op: 'error', mailbox, error: 'too_many_watches' });
+      return 'too_many_watches';
+    }
+    const authorized = await this.service.authorizeRead(mailbox, cap);
+    if (!authorized.ok) {
+      this.send(ws, { op: 'error', mailbox, error: authorized.error });
+      return authorized.error;
+    }
+    // Register first, then read the backlog; live events meanwhile wait in `queued`, so nothing
+    // posted in between is lost or delivered out of order.
+    const watch: Watch = { socket: ws, mailbox, lastSeq: after, queued: [] };
+    state.watches.set(mailbox, watch);
+    setFor(this.watchers, mailbox).add(watch);
+    this.send(ws, { op: 'watching', mailbox, expiresAt: authorized.value.expiresAt });
+    const backlog = (await this.service.store.readMessages(mailbox, after)) ?? [];
+    const queued = watch.queued ?? [];
+    watch.queued = null;
+    for (const message of [...backlog, ...queued].sort((a, b) => a.seq - b.seq)) this.deliver(watch, message);
+    return 'ok';
+  }
+
+  private unwatch(state: SocketState, mailbox: string): void {
+    const watch = state.watches.get(mailbox);
+    if (!watch) return;
+    state.watches.delete(mailbox);
+    const set = this.watchers.get(mailbox);
+    set?.delete(watch);
+    if (set?.size === 0) this.watchers.delete(mailbox);
+  }
+
+  private deliver(watch: Watch, message: StoredMessage): void {
+    if (watch.queued) {
+      watch.queued.push(message);
+      return;
+    }
+    if (message.seq <= watch.lastSeq) return;
+    watch.lastSeq = message.seq;
+    this.service.metrics.pushes.inc();
+    this.send(watch.socket, { op: 'message', mailbox: watch.mailbox, seq: message.seq, body: message.body });
+  }
+
+  private onEvent(event: MailboxEvent): void {
+    const set = this.watchers.get(event.mailbox);
+    if (set) {
+      for (const watch of set) {
+        if (event.type === 'message') this.deliver(watch, event.message);
+        else {
+          this.send(watch.socket, { op: 'closed', mailbox: event.mailbox });
+          this.sockets.get(watch.socket)?.watches.delete(event.mailbox);
+        }
+      }
+      if (event.type === 'closed') this.watchers.delete(event.mailbox);
+    }
+    const waiting = this.waiters.get(event.mailbox);
+    if (waiting) {
+      this.waiters.delete(event.mailbox);
+      for (const wake of waiting) wake();
+    }
+  }
+
+  /** Resolves when something happens to `mailbox` or after `ms` (HTTP long-poll). */
+  waitForEvent(mailbox: string, ms: number, aborted: AbortSignal): Promise<void> {
+    return new Promise((resolve) => {
+      const set = setFor(this.waiters, mailbox);
+      const done = () => {
+        clearTimeout(timer);
+        aborted.removeEventListener('abort', done);
+        set.delete(done);
+        if (set.size === 0 && this.waiters.get(mailbox) === set) this.waiters.delete(mailbox);
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      aborted.addEventListener('abort', done);
+      set.add(done);
+    });
+  }
+
+  private send(ws: WebSocket, message: object): void {
+    if (ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify(message));
+  }
+
+  private ping(): void {
+    for (const [ws, state] of this.sockets) {
+      if (!state.alive) {
+        ws.terminate();
+        continue;
+      }
+      state.alive = false;
+      ws.ping();
+    }
+  }
+
+  private drop(ws: WebSocket, state: SocketState): void {
+    for (const mailbox of [...state.watches.keys()]) this.unwatch(state, mailbox);
+    this.sockets.delete(ws);
+    this.service.metrics.sockets.set(this.sockets.size);
+  }
+
+  /** Closes every socket with 1001 (going away) so clients reconnect elsewhere. */
+  async close(): Promise<void> {
+    clearInterval(this.heartbeat);
+    this.unsubscribe();
+    for (const wakeAll of this.waiters.values()) for (const wake of wakeAll) wake();
+    const closing = [...this.sockets.keys()].map(
+      (ws) =>
+        new Promise<void>((resolve) => {
+          ws.once('close', () => resolve());
+          ws.close(1001, 'relay shutting down');
+          setTimeout(() => {
+            ws.terminate();
+            resolve();
+          }, 2000).unref();
+        }),
+    );
+    await Promise.all(closing);
+    this.server.close();
+  }
+}

@@ -1,0 +1,355 @@
+import { pino } from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
+import type { RelayLimits } from '../../relay/limits.js';
+import { RelayClient, RelaySocket } from '../../relay/relay-client.js';
+import { type RunningRelay, startRelay } from '../../relay/relay-server.js';
+import { type RedisServer, startRedis } from '../support/redis-server.js';
+import { b64, call, createBody, newMailbox } from '../support/relay-http.js';
+
+const silent = pino({ level: 'silent' });
+let redis: RedisServer;
+let prefixCounter = 0;
+
+beforeAll(async () => {
+  redis = await startRedis();
+});
+afterAll(async () => {
+  await redis?.stop();
+});
+
+async function relayWith(
+  backend: 'memory' | 'redis',
+  limits: Partial<RelayLimits> = {},
+): Promise<RunningRelay> {
+  return startRelay({
+    host: '127.0.0.1',
+    port: 0,
+    trustProxy: true,
+    logger: silent,
+    limits: { ipBurst: 10_000, ipRatePerSecond: 10_000, ...limits },
+    ...(backend === 'redis'
+      ? { redisUrl: redis.url, redisPrefix: `t${process.pid}-${prefixCounter++}:` }
+      : {}),
+  });
+}
+
+function wsOpen(url: string): Promise<{
+  ws: WebSocket;
+  frames: Record<string, unknown>[];
+  next: (op: string) => Promise<Record<string, unknown>>;
+}> {
+  const ws = new WebSocket(`${url.replace('http', 'ws')}/v1/ws`);
+  const frames: Record<string, unknown>[] = [];
+  const waiting: { op: string; resolve: (f: Record<string, unknown>) => void }[] = [];
+  ws.on('message', (data) => {
+    const frame = JSON.parse(String(data)) as Record<string, unknown>;
+    const index = waiting.findIndex((w) => w.op === frame.op);
+    if (index >= 0) waiting.splice(index, 1)[0]!.resolve(frame);
+    else frames.push(frame);
+  });
+  const next = (op: string) =>
+    new Promise<Record<string, unknown>>((resolve) => {
+      const index = frames.findIndex((f) => f.op === op);
+      if (index >= 0) resolve(frames.splice(index, 1)[0]!);
+      else waiting.push({ op, resolve });
+    });
+  return new Promise((resolve, reject) => {
+    ws.once('open', () => resolve({ ws, frames, next }));
+    ws.once('error', reject);
+  });
+}
+
+describe.each(['memory', 'redis'] as const)('relay API (%s store)', (backend) => {
+  let relay: RunningRelay;
+  beforeAll(async () => {
+    relay = await relayWith(backend);
+  });
+  afterAll(async () => {
+    await relay?.close();
+  });
+
+  it('serves health, readiness, Prometheus metrics and the invite page', async () => {
+    expect((await call(relay.url, 'GET', '/healthz')).status).toBe(200);
+    const ready = await call(relay.url, 'GET', '/readyz');
+    expect(ready.status).toBe(200);
+    expect(ready.json.store).toBe(backend);
+    const metrics = await call(relay.url, 'GET', '/metrics');
+    expect(metrics.headers.get('content-type')).toContain('text/plain');
+    for (const name of [
+      'pairlink_relay_requests_total',
+      'pairlink_relay_mailboxes',
+      'pairlink_relay_websockets',
+      'pairlink_relay_request_duration_seconds_bucket',
+      'pairlink_relay_rejections_total',
+    ]) {
+      expect(metrics.text).toContain(name);
+    }
+    const page = await call(relay.url, 'GET', '/i');
+    expect(page.status).toBe(200);
+    expect(page.headers.get('content-security-policy')).toContain("default-src 'none'");
+    expect(page.text).toContain('pairlink accept');
+  });
+
+  it('answers unknown routes with 404 and wrong methods with 405', async () => {
+    expect((await call(relay.url, 'GET', '/nope')).json).toEqual({ error: 'not_found' });
+    expect((await call(relay.url, 'PATCH', `/v1/mailboxes/${b64(newMailbox().id)}`)).status).toBe(405);
+    expect((await call(relay.url, 'GET', '/v1/nameplates/ABC/claim')).status).toBe(405);
+  });
+
+  it('creates a mailbox once, and refuses bad JSON, unknown keys, bad ids and TTLs', async () => {
+    const box = newMailbox();
+    const path = `/v1/mailboxes/${b64(box.id)}`;
+    const created = await call(relay.url, 'PUT', path, { json: createBody(box) });
+    expect(created.status).toBe(201);
+    expect(Number(created.json.expiresAt)).toBeGreaterThan(Date.now());
+    expect((await call(relay.url, 'PUT', path, { json: createBody(box) })).status).toBe(409);
+    const other = `/v1/mailboxes/${b64(newMailbox().id)}`;
+    expect(
+      (
+        await call(relay.url, 'PUT', other, {
+          body: '{not json',
+          headers: { 'content-type': 'application/json' },
+        })
+      ).status,
+    ).toBe(400);
+    expect((await call(relay.url, 'PUT', other, { json: { ...createBody(box), extra: 1 } })).status).toBe(
+      400,
+    );
+    expect(
+      (await call(relay.url, 'PUT', other, { json: { ...createBody(box), ttlSeconds: 10 ** 9 } })).status,
+    ).toBe(400);
+    expect((await call(relay.url, 'PUT', '/v1/mailboxes/short', { json: createBody(box) })).status).toBe(400);
+    expect(
+      (await call(relay.url, 'PUT', other, { json: { ...createBody(box), readCapHash: 'x' } })).status,
+    ).toBe(400);
+    expect(
+      (
+        await call(relay.url, 'PUT', other, {
+          body: 'x'.repeat(5000),
+          headers: { 'content-type': 'application/json' },
+        })
+      ).status,
+    ).toBe(413);
+  });
+
+  it('posts with the write capability only; unknown, wrong and missing capabilities get one identical answer', async () => {
+    const box = newMailbox();
+    await call(relay.url, 'PUT', `/v1/mailboxes/${b64(box.id)}`, { json: createBody(box) });
+    const path = `/v1/mailboxes/${b64(box.id)}/messages`;
+    const posted = await call(relay.url, 'POST', path, { cap: box.write, body: new Uint8Array([1, 2, 3]) });
+    expect(posted.status).toBe(202);
+    expect(posted.json.seq).toBe(1);
+    const answers = await Promise.all([
+      call(relay.url, 'POST', path, { cap: box.read, body: 'x' }),
+      call(relay.url, 'POST', path, { body: 'x' }),
+      call(relay.url, 'POST', `/v1/mailboxes/${b64(newMailbox().id)}/messages`, {
+        cap: box.write,
+        body: 'x',
+      }),
+      call(relay.url, 'POST', path, { cap: newMailbox().write, body: 'x' }),
+    ]);
+    for (const answer of answers) {
+      expect(answer.status).toBe(404);
+      expect(answer.text).toBe(answers[0]!.text);
+    }
+  });
+
+  it('refuses oversized and empty message bodies', async () => {
+    const box = newMailbox();
+    await call(relay.url, 'PUT', `/v1/mailboxes/${b64(box.id)}`, { json: createBody(box) });
+    const path = `/v1/mailboxes/${b64(box.id)}/messages`;
+    expect(
+      (await call(relay.url, 'POST', path, { cap: box.write, body: new Uint8Array(16 * 1024 + 1) })).status,
+    ).toBe(413);
+    expect(
+      (await call(relay.url, 'POST', path, { cap: box.write, body: new Uint8Array(16 * 1024) })).status,
+    ).toBe(202);
+    expect((await call(relay.url, 'POST', path, { cap: box.write, body: '' })).status).toBe(400);
+  });
+
+  it('reads with the read capability only, after a sequence number, and long-polls', async () => {
+    const client = new RelayClient(relay.url);
+    const box = newMailbox();
+    await client.createMailbox(box.id, box.read, box.write, 60);
+    await client.post(box.id, box.write, new Uint8Array([7]));
+    await client.post(box.id, box.write, new Uint8Array([8]));
+    expect((await client.read(box.id, box.read)).map((m) => m.body[0])).toEqual([7, 8]);
+    expect((await client.read(box.id, box.read, 1)).map((m) => m.seq)).toEqual([2]);
+    await expect(client.read(box.id, box.write)).rejects.toMatchObject({ code: 'INVITE_NOT_FOUND' });
+    const started = Date.now();
+    const polled = client.read(box.id, box.read, 2, 10);
+    setTimeout(() => void client.post(box.id, box.write, new Uint8Array([9])), 150);
+    const [message] = await polled;
+    expect(message?.body[0]).toBe(9);
+    expect(Date.now() - started).toBeLessThan(5000); // woken by the post, not by the 10 s timeout
+  });
+
+  it('deletes with the read capability; afterwards the mailbox is indistinguishable from never-was', async () => {
+    const client = new RelayClient(relay.url);
+    const box = newMailbox();
+    await client.createMailbox(box.id, box.read, box.write, 60);
+    await expect(client.deleteMailbox(box.id, box.write)).rejects.toMatchObject({ code: 'INVITE_NOT_FOUND' });
+    await client.deleteMailbox(box.id, box.read);
+    const after = await call(relay.url, 'POST', `/v1/mailboxes/${b64(box.id)}/messages`, {
+      cap: box.write,
+      body: 'x',
+    });
+    const never = await call(relay.url, 'POST', `/v1/mailboxes/${b64(newMailbox().id)}/messages`, {
+      cap: box.write,
+      body: 'x',
+    });
+    expect([after.status, after.text]).toEqual([never.status, never.text]);
+  });
+
+  it('nameplates: bound by the read capability, each claim gets its own write capability, then crowded', async () => {
+    const client = new RelayClient(relay.url);
+    const box = newMailbox();
+    await client.createMailbox(box.id, box.read, null, 60);
+    await expect(client.createNameplate(box.id, box.write, 2)).rejects.toMatchObject({
+      code: 'INVITE_NOT_FOUND',
+    });
+    const { nameplate } = await client.createNameplate(box.id, box.read, 2);
+    expect(nameplate).toMatch(/^[0-9A-HJKMNP-TV-Z]{3,4}$/);
+    const first = await client.claimNameplate(nameplate);
+    const second = await client.claimNameplate(nameplate);
+    expect(b64(first.mailboxId)).toBe(b64(box.id));
+    expect(b64(first.writeCap)).not.toBe(b64(second.writeCap));
+    await client.post(box.id, first.writeCap, new Uint8Array([1]));
+    await client.post(box.id, second.writeCap, new Uint8Array([2]));
+    expect((await client.read(box.id, box.read)).length).toBe(2);
+    await expect(client.claimNameplate(nameplate)).rejects.toMatchObject({ code: 'CROWDED' });
+    await expect(client.claimNameplate('ZZZZ')).rejects.toMatchObject({ code: 'INVITE_NOT_FOUND' });
+    await client.deleteMailbox(box.id, box.read);
+    await expect(client.claimNameplate(nameplate)).rejects.toMatchObject({ code: 'INVITE_NOT_FOUND' });
+  });
+
+  it('expires mailboxes and their nameplates at their TTL', async () => {
+    const client = new RelayClient(relay.url);
+    const box = newMailbox();
+    await client.createMailbox(box.id, box.read, box.write, 1);
+    const { nameplate } = await client.createNameplate(box.id, box.read, 1);
+    await client.post(box.id, box.write, new Uint8Array([1]));
+    await new Promise((r) => setTimeout(r, 1300));
+    await expect(client.post(box.id, box.write, new Uint8Array([2]))).rejects.toMatchObject({
+      code: 'INVITE_NOT_FOUND',
+    });
+    await expect(client.read(box.id, box.read)).rejects.toMatchObject({ code: 'INVITE_NOT_FOUND' });
+    await expect(client.claimNameplate(nameplate)).rejects.toMatchObject({ code: 'INVITE_NOT_FOUND' });
+  });
+
+  it('WebSocket: backlog then live pushes, posts, closed on delete, errors for bad input', async () => {
+    const client = new RelayClient(relay.url);
+    const box = newMailbox();
+    await client.createMailbox(box.id, box.read, box.write, 60);
+    await client.post(box.id, box.write, new Uint8Array([1]));
+    const { ws, next } = await wsOpen(relay.url);
+    ws.send(JSON.stringify({ op: 'watch', mailbox: b64(box.id), cap: b64(box.write) }));
+    expect(await next('error')).toMatchObject({ error: 'not_found', mailbox: b64(box.id) });
+    ws.send(JSON.stringify({ op: 'watch', mailbox: b64(box.id), cap: b64(box.read) }));
+    expect(await next('watching')).toMatchObject({ mailbox: b64(box.id) });
+    expect(await next('message')).toMatchObject({ seq: 1, body: b64(new Uint8Array([1])) });
+    ws.send(
+      JSON.stringify({
+        op: 'post',
+        mailbox: b64(box.id),
+        cap: b64(box.write),
+        body: b64(new Uint8Array([2])),
+        ref: 'r1',
+      }),
+    );
+    expect(await next('posted')).toMatchObject({ ref: 'r1', seq: 2 });
+    expect(await next('message')).toMatchObject({ seq: 2 });
+    ws.send('not json');
+    expect(await next('error')).toMatchObject({ error: 'bad_request' });
+    await client.deleteMailbox(box.id, box.read);
+    expect(await next('closed')).toMatchObject({ mailbox: b64(box.id) });
+    const closed = new Promise<number>((resolve) => ws.once('close', (code) => resolve(code)));
+    ws.send('x'.repeat(40 * 1024));
+    expect(await closed).toBe(1009); // message too big
+  });
+
+  it('RelaySocket resumes after a reconnect without loss or duplicates', async () => {
+    const client = new RelayClient(relay.url);
+    const box = newMailbox();
+    await client.createMailbox(box.id, box.read, box.write, 60);
+    const seen: number[] = [];
+    const socket = new RelaySocket(relay.url, { onMessage: (_id, m) => seen.push(m.body[0]!) });
+    await socket.ready();
+    socket.watch(box.id, box.read);
+    await client.post(box.id, box.write, new Uint8Array([1]));
+    await new Promise((r) => setTimeout(r, 100));
+    // Drop the connection from the relay side; the client reconnects and re-watches from seq 1.
+    (socket as unknown as { socket: WebSocket }).socket.terminate();
+    await client.post(box.id, box.write, new Uint8Array([2]));
+    await new Promise((r) => setTimeout(r, 1500));
+    await client.post(box.id, box.write, new Uint8Array([3]));
+    await new Promise((r) => setTimeout(r, 200));
+    socket.close();
+    expect(seen).toEqual([1, 2, 3]);
+  });
+});
+
+describe.each(['memory', 'redis'] as const)('relay limits (%s store)', (backend) => {
+  it('rate-limits per address with 429 and Retry-After', async () => {
+    const relay = await relayWith(backend, { ipBurst: 3, ipRatePerSecond: 0.5 });
+    try {
+      const statuses: number[] = [];
+      let retryAfter: string | null = null;
+      for (let i = 0; i < 5; i++) {
+        const r = await call(relay.url, 'GET', '/v1/nameplates/ABC/claim', {
+          headers: { 'x-forwarded-for': '203.0.113.7' },
+        });
+        statuses.push(r.status);
+        if (r.status === 429) retryAfter = r.headers.get('retry-after');
+      }
+      expect(statuses.slice(0, 3)).toEqual([405, 405, 405]);
+      expect(statuses.slice(3)).toEqual([429, 429]);
+      expect(Number(retryAfter)).toBeGreaterThanOrEqual(1);
+      // Another address (behind --trust-proxy) has its own bucket; health checks are never limited.
+      expect(
+        (
+          await call(relay.url, 'GET', '/v1/nameplates/ABC/claim', {
+            headers: { 'x-forwarded-for': '203.0.113.8' },
+          })
+        ).status,
+      ).toBe(405);
+      expect(
+        (await call(relay.url, 'GET', '/healthz', { headers: { 'x-forwarded-for': '203.0.113.7' } })).status,
+      ).toBe(200);
+      const metrics = await call(relay.url, 'GET', '/metrics');
+      expect(metrics.text).toMatch(/pairlink_relay_rejections_total\{reason="ip_rate"\} 2/);
+    } finally {
+      await relay.close();
+    }
+  });
+
+  it('limits posts per mailbox, messages per mailbox and mailboxes per address', async () => {
+    const relay = await relayWith(backend, {
+      mailboxBurst: 3,
+      mailboxRatePerSecond: 0.1,
+      maxMessagesPerMailbox: 2,
+      maxMailboxesPerIp: 2,
+    });
+    try {
+      const box = newMailbox();
+      const create = (b = newMailbox()) =>
+        call(relay.url, 'PUT', `/v1/mailboxes/${b64(b.id)}`, { json: createBody(b) });
+      expect((await create(box)).status).toBe(201);
+      const post = () =>
+        call(relay.url, 'POST', `/v1/mailboxes/${b64(box.id)}/messages`, { cap: box.write, body: 'x' });
+      expect((await post()).status).toBe(202);
+      expect((await post()).status).toBe(202);
+      expect((await post()).json).toEqual({ error: 'full' });
+      const limited = await post();
+      expect(limited.status).toBe(429);
+      expect(limited.headers.get('retry-after')).not.toBeNull();
+      expect((await create()).status).toBe(201);
+      const third = await create();
+      expect(third.status).toBe(429);
+      expect(third.json.error).toBe('too_many_mailboxes');
+    } finally {
+      await relay.close();
+    }
+  });
+});

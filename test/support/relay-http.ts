@@ -1,0 +1,54 @@
+import { randomBytes } from 'node:crypto';
+import { capabilityHash } from '../../relay/relay-client.js';
+
+/** Raw HTTP helpers for relay API tests: exact statuses, headers and bodies. */
+export function b64(bytes: Uint8Array): string {
+  return Buffer.from(bytes).toString('base64url');
+}
+
+export interface TestMailbox {
+  readonly id: Uint8Array;
+  readonly read: Uint8Array;
+  readonly write: Uint8Array;
+}
+
+export function newMailbox(): TestMailbox {
+  return { id: randomBytes(16), read: randomBytes(16), write: randomBytes(16) };
+}
+
+export async function call(
+  base: string,
+  method: string,
+  path: string,
+  options: {
+    cap?: Uint8Array;
+    json?: unknown;
+    body?: Uint8Array | string;
+    headers?: Record<string, string>;
+  } = {},
+) {
+  const headers: Record<string, string> = { ...options.headers };
+  if (options.cap) headers.authorization = `Bearer ${b64(options.cap)}`;
+  let body: string | Uint8Array | undefined;
+  if (options.json !== undefined) {
+    headers['content-type'] = 'application/json';
+    body = JSON.stringify(options.json);
+  } else if (options.body !== undefined) body = options.body;
+  const response = await fetch(`${base}${path}`, {
+    method,
+    headers,
+    ...(body !== undefined ? { body } : {}),
+  });
+  const text = await response.text();
+  let json: Record<string, unknown> = {};
+  try {
+    json = JSON.parse(text) as Record<string, unknown>;
+  } catch {
+    // not JSON
+  }
+  return { status: response.status, headers: response.headers, text, json };
+}
+
+export function createBody(box: TestMailbox, ttlSeconds = 60) {
+  return { readCapHash: capabilityHash(box.read), writeCapHash: capabilityHash(box.write), ttlSeconds };
+}
