@@ -1,13 +1,18 @@
-import { createHash } from 'node:crypto';
+import http from 'node:http';
+import https from 'node:https';
 import WebSocket from 'ws';
 import { decodeBase64url, encodeBase64url } from '../src/encoding/base64url.js';
 import { type ErrorCode, PairlinkError } from '../src/errors.js';
+import { hashCapability } from './capabilities.js';
 
 /** A relay message as a client sees it. */
 export interface RelayMessage {
   readonly seq: number;
   readonly body: Uint8Array;
 }
+
+/** Relay answers are small JSON documents; the largest is a read of 64 messages of 16 KiB. */
+const MAX_RESPONSE_BYTES = 2 * 1024 * 1024;
 
 const STATUS_CODES: Record<number, ErrorCode> = {
   404: 'INVITE_NOT_FOUND',
@@ -22,7 +27,7 @@ function b64(bytes: Uint8Array): string {
 
 /** SHA-256 of a capability's text form, as the relay stores it. */
 export function capabilityHash(capability: Uint8Array): string {
-  return createHash('sha256').update(b64(capability)).digest('base64url');
+  return hashCapability(b64(capability));
 }
 
 /**
@@ -31,47 +36,89 @@ export function capabilityHash(capability: Uint8Array): string {
  * say which), CROWDED, RATE_LIMITED, TOO_LARGE.
  */
 export class RelayClient {
+  private readonly base: URL;
+  private readonly agent: http.Agent;
+  private readonly transport: typeof http | typeof https;
+
   constructor(
     readonly baseUrl: string,
     private readonly timeoutMs = 10_000,
-  ) {}
+  ) {
+    this.base = new URL(baseUrl);
+    this.transport = this.base.protocol === 'https:' ? https : http;
+    // node:http with keep-alive: ~7x the requests per second of fetch() here (bench/relay.ts).
+    this.agent = new this.transport.Agent({ keepAlive: true, maxSockets: 64 });
+  }
 
-  private async request(
+  /** Closes idle keep-alive connections. */
+  close(): void {
+    this.agent.destroy();
+  }
+
+  private request(
     method: string,
     path: string,
     options: { cap?: Uint8Array; json?: object; body?: Uint8Array; timeoutMs?: number } = {},
-  ) {
+  ): Promise<Record<string, unknown>> {
     const headers: Record<string, string> = {};
     if (options.cap) headers.authorization = `Bearer ${b64(options.cap)}`;
-    let body: string | Uint8Array | undefined;
+    let body: Buffer | undefined;
     if (options.json) {
       headers['content-type'] = 'application/json';
-      body = JSON.stringify(options.json);
+      body = Buffer.from(JSON.stringify(options.json));
     } else if (options.body) {
       headers['content-type'] = 'application/octet-stream';
-      body = options.body;
+      body = Buffer.from(options.body);
     }
-    let response: Response;
-    try {
-      response = await fetch(`${this.baseUrl}${path}`, {
-        method,
-        headers,
-        ...(body !== undefined ? { body } : {}),
-        signal: AbortSignal.timeout(options.timeoutMs ?? this.timeoutMs),
-      });
-    } catch (error) {
-      throw new PairlinkError('RELAY_UNREACHABLE', `relay ${this.baseUrl}: ${(error as Error).message}`);
-    }
-    const text = await response.text();
-    if (!response.ok) {
-      const code = STATUS_CODES[response.status] ?? 'RELAY_UNREACHABLE';
-      const retry = response.headers.get('retry-after');
-      throw new PairlinkError(
-        code,
-        `relay answered ${response.status}${retry ? ` (retry after ${retry} s)` : ''}`,
+    if (body) headers['content-length'] = String(body.length);
+    const basePath = this.base.pathname.replace(/\/$/, '');
+    return new Promise((resolve, reject) => {
+      const unreachable = (reason: string) =>
+        reject(new PairlinkError('RELAY_UNREACHABLE', `relay ${this.baseUrl}: ${reason}`));
+      const request = this.transport.request(
+        {
+          host: this.base.hostname,
+          port: this.base.port,
+          path: basePath + path,
+          method,
+          headers,
+          agent: this.agent,
+        },
+        (response) => {
+          const chunks: Buffer[] = [];
+          let size = 0;
+          response.on('data', (chunk: Buffer) => {
+            size += chunk.length;
+            if (size > MAX_RESPONSE_BYTES) request.destroy(new Error('response too large'));
+            else chunks.push(chunk);
+          });
+          response.on('end', () => {
+            const status = response.statusCode ?? 0;
+            const text = Buffer.concat(chunks).toString('utf8');
+            if (status < 200 || status >= 300) {
+              const code = STATUS_CODES[status] ?? 'RELAY_UNREACHABLE';
+              const retry = response.headers['retry-after'];
+              reject(
+                new PairlinkError(
+                  code,
+                  `relay answered ${status}${retry ? ` (retry after ${retry} s)` : ''}`,
+                ),
+              );
+              return;
+            }
+            try {
+              resolve(text === '' ? {} : (JSON.parse(text) as Record<string, unknown>));
+            } catch {
+              unreachable('answered with something that is not JSON');
+            }
+          });
+          response.on('error', (error) => unreachable(error.message));
+        },
       );
-    }
-    return text === '' ? {} : (JSON.parse(text) as Record<string, unknown>);
+      request.setTimeout(options.timeoutMs ?? this.timeoutMs, () => request.destroy(new Error('timed out')));
+      request.on('error', (error) => unreachable(error.message));
+      request.end(body);
+    });
   }
 
   /** Creates a mailbox whose read (and optionally write) capability hashes the relay will keep. */

@@ -1,5 +1,6 @@
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { isNameplate } from '../src/invite/short-code.js';
+import { hashCapability, hashMatches, presentedHash } from './capabilities.js';
 import type { RelayLimits } from './limits.js';
 import type { RelayMetrics } from './metrics.js';
 import type { RelayStore, StoredMessage } from './store/store.js';
@@ -34,22 +35,9 @@ const fail = (status: number, error: RelayErrorCode, retryAfter?: number): Relay
 // Unknown, expired, deleted and wrong-capability all look exactly the same from outside.
 const NOT_FOUND = fail(404, 'not_found');
 
-/** SHA-256 of a capability's text form, base64url: what the store keeps instead of the capability. */
-export function hashCapability(capability: string): string {
-  return createHash('sha256').update(capability).digest('base64url');
-}
-
-/** Constant-time check of a presented capability against stored hashes. */
-function capabilityMatches(presented: string | undefined, hashes: readonly string[]): boolean {
-  if (presented === undefined || !ID.test(presented)) return false;
-  const digest = createHash('sha256').update(presented).digest();
-  let match = false;
-  for (const hash of hashes) {
-    const stored = Buffer.from(hash, 'base64url');
-    // Every stored hash is compared (no early exit), each in constant time.
-    if (stored.length === digest.length && timingSafeEqual(stored, digest)) match = true;
-  }
-  return match;
+/** A flat copy of an ASCII string that shares no memory with the string it came from. */
+function copyString(text: string): string {
+  return Buffer.from(text, 'latin1').toString('latin1');
 }
 
 export interface CreateMailboxRequest {
@@ -98,9 +86,11 @@ export class RelayService {
       return fail(429, 'too_many_mailboxes', 60);
     }
     const expiresAt = this.now() + request.ttlSeconds * 1000;
-    const created = await this.store.createMailbox(id, {
-      readCapHash: request.readCapHash,
-      writeCapHashes: request.writeCapHash ? [request.writeCapHash] : [],
+    // Fresh copies: parsed strings are slices that would keep the whole request text alive
+    // for as long as the mailbox waits.
+    const created = await this.store.createMailbox(copyString(id), {
+      readCapHash: copyString(request.readCapHash),
+      writeCapHashes: request.writeCapHash ? [copyString(request.writeCapHash)] : [],
       expiresAt,
       ownerIp: ip,
     });
@@ -116,15 +106,18 @@ export class RelayService {
   ): Promise<RelayResult<{ seq: number }>> {
     if (bodyBytes > this.limits.maxMessageBytes) return fail(413, 'too_large');
     if (!ID.test(id)) return NOT_FOUND;
-    const record = await this.store.getMailbox(id);
-    if (!record || !capabilityMatches(capability, record.writeCapHashes)) return NOT_FOUND;
-    const wait = this.mailboxBuckets.take(`mb:${id}`);
+    const hash = presentedHash(capability);
+    if (hash === null) return NOT_FOUND;
+    // Peek before, charge after: only authorized posts spend a mailbox's tokens, so a stranger
+    // without the capability cannot rate-limit the real sender out.
+    const wait = this.mailboxBuckets.peek(`mb:${id}`);
     if (wait > 0) {
       this.metrics.reject('mailbox_rate');
       return fail(429, 'rate_limited', wait);
     }
-    const appended = await this.store.appendMessage(id, body, this.limits.maxMessagesPerMailbox);
+    const appended = await this.store.appendMessage(id, hash, body, this.limits.maxMessagesPerMailbox);
     if (!appended.ok) return appended.reason === 'full' ? fail(409, 'full') : NOT_FOUND;
+    this.mailboxBuckets.take(`mb:${id}`);
     this.metrics.messages.inc();
     return { ok: true, value: { seq: appended.seq } };
   }
@@ -136,7 +129,7 @@ export class RelayService {
   ): Promise<RelayResult<{ expiresAt: number }>> {
     if (!ID.test(id)) return NOT_FOUND;
     const record = await this.store.getMailbox(id);
-    if (!record || !capabilityMatches(capability, [record.readCapHash])) return NOT_FOUND;
+    if (!record || !hashMatches(presentedHash(capability), [record.readCapHash])) return NOT_FOUND;
     return { ok: true, value: { expiresAt: record.expiresAt } };
   }
 

@@ -25,6 +25,17 @@ export class TokenBuckets {
     return Math.max(1, Math.ceil((1 - bucket.tokens) / this.ratePerSecond));
   }
 
+  /** Like `take`, without spending a token: 0 when one is available. */
+  peek(key: string): number {
+    const bucket = this.buckets.get(key);
+    if (!bucket) return 0;
+    const tokens = Math.min(
+      this.burst,
+      bucket.tokens + ((this.now() - bucket.at) / 1000) * this.ratePerSecond,
+    );
+    return tokens >= 1 ? 0 : Math.max(1, Math.ceil((1 - tokens) / this.ratePerSecond));
+  }
+
   /** Forgets buckets that are full again. */
   prune(): void {
     const now = this.now();

@@ -15,7 +15,8 @@ interface Watch {
 
 interface SocketState {
   readonly ip: string;
-  readonly watches: Map<string, Watch>;
+  /** A small array, not a Map: most sockets watch one mailbox, and a Map costs ~200 B more. */
+  watches: Watch[];
   alive: boolean;
 }
 
@@ -86,7 +87,8 @@ function parseOp(data: RawData): ClientOp | null {
  */
 export class WebSocketHub {
   private readonly server: WebSocketServer;
-  private readonly watchers = new Map<string, Set<Watch>>();
+  /** Watchers per mailbox: one Watch directly (the usual case, no Set allocated) or an array. */
+  private readonly watchers = new Map<string, Watch | Watch[]>();
   private readonly waiters = new Map<string, Set<() => void>>();
   private readonly sockets = new Map<WebSocket, SocketState>();
   private readonly heartbeat: NodeJS.Timeout;
@@ -127,7 +129,7 @@ export class WebSocketHub {
   }
 
   private onConnection(ws: WebSocket, ip: string): void {
-    const state: SocketState = { ip, watches: new Map(), alive: true };
+    const state: SocketState = { ip, watches: [], alive: true };
     this.sockets.set(ws, state);
     this.service.metrics.sockets.set(this.sockets.size);
     ws.on('pong', () => {
@@ -193,8 +195,8 @@ export class WebSocketHub {
     cap: string,
     after: number,
   ): Promise<string> {
-    if (state.watches.has(mailbox)) return 'ok';
-    if (state.watches.size >= this.service.limits.maxWatchesPerSocket) {
+    if (state.watches.some((w) => w.mailbox === mailbox)) return 'ok';
+    if (state.watches.length >= this.service.limits.maxWatchesPerSocket) {
       this.send(ws, { op: 'error', mailbox, error: 'too_many_watches' });
       return 'too_many_watches';
     }
@@ -205,9 +207,17 @@ export class WebSocketHub {
     }
     // Register first, then read the backlog; live events meanwhile wait in `queued`, so nothing
     // posted in between is lost or delivered out of order.
-    const watch: Watch = { socket: ws, mailbox, lastSeq: after, queued: [] };
-    state.watches.set(mailbox, watch);
-    setFor(this.watchers, mailbox).add(watch);
+    // A fresh copy of the id: the parsed one is a slice that would keep the whole request text alive.
+    const watch: Watch = {
+      socket: ws,
+      mailbox: Buffer.from(mailbox, 'latin1').toString('latin1'),
+      lastSeq: after,
+      queued: [],
+    };
+    // push() onto an empty array reserves 17 slots; most sockets only ever watch one mailbox.
+    if (state.watches.length === 0) state.watches = [watch];
+    else state.watches.push(watch);
+    this.addWatcher(watch);
     this.send(ws, { op: 'watching', mailbox, expiresAt: authorized.value.expiresAt });
     const backlog = (await this.service.store.readMessages(mailbox, after)) ?? [];
     const queued = watch.queued ?? [];
@@ -217,12 +227,26 @@ export class WebSocketHub {
   }
 
   private unwatch(state: SocketState, mailbox: string): void {
-    const watch = state.watches.get(mailbox);
-    if (!watch) return;
-    state.watches.delete(mailbox);
-    const set = this.watchers.get(mailbox);
-    set?.delete(watch);
-    if (set?.size === 0) this.watchers.delete(mailbox);
+    const index = state.watches.findIndex((w) => w.mailbox === mailbox);
+    if (index < 0) return;
+    const [watch] = state.watches.splice(index, 1);
+    this.removeWatcher(watch!);
+  }
+
+  private addWatcher(watch: Watch): void {
+    const existing = this.watchers.get(watch.mailbox);
+    if (existing === undefined) this.watchers.set(watch.mailbox, watch);
+    else if (Array.isArray(existing)) existing.push(watch);
+    else this.watchers.set(watch.mailbox, [existing, watch]);
+  }
+
+  private removeWatcher(watch: Watch): void {
+    const existing = this.watchers.get(watch.mailbox);
+    if (existing === watch) this.watchers.delete(watch.mailbox);
+    else if (Array.isArray(existing)) {
+      const remaining = existing.filter((w) => w !== watch);
+      this.watchers.set(watch.mailbox, remaining.length === 1 ? remaining[0]! : remaining);
+    }
   }
 
   private deliver(watch: Watch, message: StoredMessage): void {
@@ -237,16 +261,16 @@ export class WebSocketHub {
   }
 
   private onEvent(event: MailboxEvent): void {
-    const set = this.watchers.get(event.mailbox);
-    if (set) {
-      for (const watch of set) {
+    const found = this.watchers.get(event.mailbox);
+    if (found) {
+      for (const watch of Array.isArray(found) ? [...found] : [found]) {
         if (event.type === 'message') this.deliver(watch, event.message);
         else {
           this.send(watch.socket, { op: 'closed', mailbox: event.mailbox });
-          this.sockets.get(watch.socket)?.watches.delete(event.mailbox);
+          const state = this.sockets.get(watch.socket);
+          if (state) this.unwatch(state, event.mailbox);
         }
       }
-      if (event.type === 'closed') this.watchers.delete(event.mailbox);
     }
     const waiting = this.waiters.get(event.mailbox);
     if (waiting) {
@@ -288,7 +312,8 @@ export class WebSocketHub {
   }
 
   private drop(ws: WebSocket, state: SocketState): void {
-    for (const mailbox of [...state.watches.keys()]) this.unwatch(state, mailbox);
+    for (const watch of state.watches) this.removeWatcher(watch);
+    state.watches.length = 0;
     this.sockets.delete(ws);
     this.service.metrics.sockets.set(this.sockets.size);
   }

@@ -1,4 +1,5 @@
 import { pino } from 'pino';
+import { DEFAULT_LIMITS, type RelayLimits } from '../../relay/limits.js';
 import { startRelay } from '../../relay/relay-server.js';
 import { DEFAULT_RELAY_URL } from '../../src/config/schema.js';
 import type { Command } from '../main.js';
@@ -18,6 +19,10 @@ export const relayCommand: Command = {
     '                       prefer the environment variable when the URL holds a password)',
     '  --trust-proxy        take client addresses from X-Forwarded-For (only behind your own load balancer)',
     '  --log-level <level>  fatal, error, warn, info (default), debug (env PAIRLINK_LOG_LEVEL)',
+    '',
+    'Limits: env PAIRLINK_RELAY_LIMITS takes a JSON object overriding any of:',
+    `  ${Object.keys(DEFAULT_LIMITS).join(', ')}`,
+    '  (see docs/RELAY.md for defaults), e.g. PAIRLINK_RELAY_LIMITS=\'{"ipRatePerSecond":200}\'.',
     '',
     'Logs are JSON lines on stdout and never contain capabilities or message bodies.',
     'Health: GET /healthz, /readyz; metrics: GET /metrics (Prometheus text).',
@@ -46,7 +51,9 @@ export const relayCommand: Command = {
       base: { service: 'pairlink-relay' },
       redact: ['req.headers.authorization'],
     });
+    const limits = parseLimits(env.PAIRLINK_RELAY_LIMITS);
     const relay = await startRelay({
+      limits,
       host: (values.host as string | undefined) ?? env.PAIRLINK_RELAY_HOST ?? '127.0.0.1',
       port,
       redisUrl: (values.redis as string | undefined) ?? env.PAIRLINK_RELAY_REDIS,
@@ -66,3 +73,24 @@ export const relayCommand: Command = {
     return 0;
   },
 };
+
+/** Parses PAIRLINK_RELAY_LIMITS: known keys only, each a positive number. */
+function parseLimits(text: string | undefined): Partial<RelayLimits> {
+  if (!text) return {};
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    throw new UsageError('PAIRLINK_RELAY_LIMITS is not valid JSON');
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value))
+    throw new UsageError('PAIRLINK_RELAY_LIMITS must be a JSON object');
+  const limits: Record<string, number> = {};
+  for (const [key, limit] of Object.entries(value)) {
+    if (!(key in DEFAULT_LIMITS)) throw new UsageError(`PAIRLINK_RELAY_LIMITS: unknown limit "${key}"`);
+    if (typeof limit !== 'number' || !(limit > 0))
+      throw new UsageError(`PAIRLINK_RELAY_LIMITS: ${key} must be a positive number`);
+    limits[key] = limit;
+  }
+  return limits as Partial<RelayLimits>;
+}

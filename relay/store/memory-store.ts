@@ -1,3 +1,4 @@
+import { hashMatches } from '../capabilities.js';
 import { NAMEPLATE_ATTEMPTS, randomNameplate } from './nameplates.js';
 import type {
   AppendResult,
@@ -8,12 +9,20 @@ import type {
   StoredMessage,
 } from './store.js';
 
+/** Mailboxes of one client address share this object (and so one copy of the address). */
+interface Owner {
+  readonly ip: string;
+  count: number;
+}
+
+// Kept small on purpose: 10,000 waiting mailboxes must fit in ~2 KiB each (bench/relay.ts).
 interface MemoryMailbox {
   readCapHash: string;
   writeCapHashes: string[];
   expiresAt: number;
-  ownerIp: string;
-  messages: StoredMessage[];
+  owner: Owner;
+  /** null until the first message, to save an empty array per waiting mailbox. */
+  messages: StoredMessage[] | null;
   nextSeq: number;
   nameplate: string | null;
 }
@@ -34,7 +43,7 @@ export class MemoryStore implements RelayStore {
   readonly kind = 'memory';
   private readonly mailboxes = new Map<string, MemoryMailbox>();
   private readonly nameplates = new Map<string, MemoryNameplate>();
-  private readonly perIp = new Map<string, number>();
+  private readonly owners = new Map<string, Owner>();
   private readonly listeners = new Set<(event: MailboxEvent) => void>();
   private readonly sweeper: NodeJS.Timeout;
 
@@ -45,16 +54,21 @@ export class MemoryStore implements RelayStore {
 
   async createMailbox(id: string, record: MailboxRecord): Promise<'created' | 'exists'> {
     if (this.live(id)) return 'exists';
+    let owner = this.owners.get(record.ownerIp);
+    if (!owner) {
+      owner = { ip: record.ownerIp, count: 0 };
+      this.owners.set(record.ownerIp, owner);
+    }
+    owner.count++;
     this.mailboxes.set(id, {
       readCapHash: record.readCapHash,
       writeCapHashes: [...record.writeCapHashes],
       expiresAt: record.expiresAt,
-      ownerIp: record.ownerIp,
-      messages: [],
+      owner,
+      messages: null,
       nextSeq: 1,
       nameplate: null,
     });
-    this.perIp.set(record.ownerIp, (this.perIp.get(record.ownerIp) ?? 0) + 1);
     return 'created';
   }
 
@@ -65,7 +79,7 @@ export class MemoryStore implements RelayStore {
           readCapHash: box.readCapHash,
           writeCapHashes: box.writeCapHashes,
           expiresAt: box.expiresAt,
-          ownerIp: box.ownerIp,
+          ownerIp: box.owner.ip,
         }
       : null;
   }
@@ -77,9 +91,15 @@ export class MemoryStore implements RelayStore {
     return true;
   }
 
-  async appendMessage(id: string, body: string, maxMessages: number): Promise<AppendResult> {
+  async appendMessage(
+    id: string,
+    writeCapHash: string,
+    body: string,
+    maxMessages: number,
+  ): Promise<AppendResult> {
     const box = this.live(id);
-    if (!box) return { ok: false, reason: 'not_found' };
+    if (!box || !hashMatches(writeCapHash, box.writeCapHashes)) return { ok: false, reason: 'not_found' };
+    box.messages ??= [];
     if (box.messages.length >= maxMessages) return { ok: false, reason: 'full' };
     const message = { seq: box.nextSeq++, body };
     box.messages.push(message);
@@ -89,7 +109,7 @@ export class MemoryStore implements RelayStore {
 
   async readMessages(id: string, afterSeq: number): Promise<StoredMessage[] | null> {
     const box = this.live(id);
-    return box ? box.messages.filter((m) => m.seq > afterSeq) : null;
+    return box ? (box.messages ?? []).filter((m) => m.seq > afterSeq) : null;
   }
 
   async deleteMailbox(id: string): Promise<boolean> {
@@ -100,7 +120,7 @@ export class MemoryStore implements RelayStore {
   }
 
   async countMailboxes(ip: string): Promise<number> {
-    return this.perIp.get(ip) ?? 0;
+    return this.owners.get(ip)?.count ?? 0;
   }
 
   async createNameplate(mailbox: string, maxClaims: number, expiresAt: number): Promise<string | null> {
@@ -156,9 +176,7 @@ export class MemoryStore implements RelayStore {
   private remove(id: string, box: MemoryMailbox): void {
     this.mailboxes.delete(id);
     if (box.nameplate) this.nameplates.delete(box.nameplate);
-    const owned = (this.perIp.get(box.ownerIp) ?? 1) - 1;
-    if (owned > 0) this.perIp.set(box.ownerIp, owned);
-    else this.perIp.delete(box.ownerIp);
+    if (--box.owner.count === 0) this.owners.delete(box.owner.ip);
     this.emit({ type: 'closed', mailbox: id });
   }
 

@@ -57,12 +57,15 @@ redis.call('SADD', KEYS[2], ARGV[1])
 redis.call('PEXPIREAT', KEYS[2], e)
 return 1`,
   },
-  // KEYS: mb, m | ARGV: body, max, channel, id
+  // KEYS: mb, m, w | ARGV: body, max, channel, id, write-cap hash
+  // The capability check is a set lookup of SHA-256(capability): a hash-table probe keyed by a
+  // digest of the caller's own input reveals nothing about any stored capability.
   plAppend: {
-    numberOfKeys: 2,
+    numberOfKeys: 3,
     lua: `
 local e = redis.call('HGET', KEYS[1], 'e')
 if not e then return {0, 'not_found'} end
+if redis.call('SISMEMBER', KEYS[3], ARGV[5]) == 0 then return {0, 'not_found'} end
 if redis.call('LLEN', KEYS[2]) >= tonumber(ARGV[2]) then return {0, 'full'} end
 local seq = redis.call('HINCRBY', KEYS[1], 'n', 1)
 redis.call('RPUSH', KEYS[2], seq .. ':' .. ARGV[1])
@@ -193,14 +196,21 @@ export class RedisStore implements RelayStore {
     return (await this.redis.plAddWrite(this.key('mb', id), this.key('mb', id, ':w'), hash)) === 1;
   }
 
-  async appendMessage(id: string, body: string, maxMessages: number): Promise<AppendResult> {
+  async appendMessage(
+    id: string,
+    writeCapHash: string,
+    body: string,
+    maxMessages: number,
+  ): Promise<AppendResult> {
     const [ok, value] = (await this.redis.plAppend(
       this.key('mb', id),
       this.key('mb', id, ':m'),
+      this.key('mb', id, ':w'),
       body,
       maxMessages,
       this.channel,
       id,
+      writeCapHash,
     )) as [number, string | number];
     if (ok === 1) return { ok: true, seq: Number(value) };
     return { ok: false, reason: value === 'full' ? 'full' : 'not_found' };

@@ -37,8 +37,12 @@ export interface RelayStore {
   createMailbox(id: string, record: MailboxRecord): Promise<'created' | 'exists'>;
   getMailbox(id: string): Promise<MailboxRecord | null>;
   addWriteCapHash(id: string, hash: string): Promise<boolean>;
-  /** Appends a message (up to `maxMessages`) and publishes it to subscribers. */
-  appendMessage(id: string, body: string, maxMessages: number): Promise<AppendResult>;
+  /**
+   * Appends a message if `writeCapHash` is one of the mailbox's write-capability hashes (else
+   * `not_found`, like an unknown mailbox), up to `maxMessages`, and publishes it to subscribers.
+   * Checking and appending in one call makes a post one round trip to Redis.
+   */
+  appendMessage(id: string, writeCapHash: string, body: string, maxMessages: number): Promise<AppendResult>;
   readMessages(id: string, afterSeq: number): Promise<StoredMessage[] | null>;
   /** Deletes a mailbox, its messages and its nameplate; publishes `closed`. */
   deleteMailbox(id: string): Promise<boolean>;

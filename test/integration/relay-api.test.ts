@@ -324,13 +324,26 @@ describe.each(['memory', 'redis'] as const)('relay limits (%s store)', (backend)
     }
   });
 
-  it('limits posts per mailbox, messages per mailbox and mailboxes per address', async () => {
-    const relay = await relayWith(backend, {
-      mailboxBurst: 3,
-      mailboxRatePerSecond: 0.1,
-      maxMessagesPerMailbox: 2,
-      maxMailboxesPerIp: 2,
-    });
+  it('limits posts per mailbox (429 + Retry-After); posts without the capability spend no tokens', async () => {
+    const relay = await relayWith(backend, { mailboxBurst: 2, mailboxRatePerSecond: 0.1 });
+    try {
+      const box = newMailbox();
+      await call(relay.url, 'PUT', `/v1/mailboxes/${b64(box.id)}`, { json: createBody(box) });
+      const post = (cap: Uint8Array) =>
+        call(relay.url, 'POST', `/v1/mailboxes/${b64(box.id)}/messages`, { cap, body: 'x' });
+      for (let i = 0; i < 5; i++) expect((await post(newMailbox().write)).status).toBe(404);
+      expect((await post(box.write)).status).toBe(202);
+      expect((await post(box.write)).status).toBe(202);
+      const limited = await post(box.write);
+      expect(limited.status).toBe(429);
+      expect(Number(limited.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+    } finally {
+      await relay.close();
+    }
+  });
+
+  it('limits messages per mailbox and mailboxes per address', async () => {
+    const relay = await relayWith(backend, { maxMessagesPerMailbox: 2, maxMailboxesPerIp: 2 });
     try {
       const box = newMailbox();
       const create = (b = newMailbox()) =>
@@ -340,10 +353,8 @@ describe.each(['memory', 'redis'] as const)('relay limits (%s store)', (backend)
         call(relay.url, 'POST', `/v1/mailboxes/${b64(box.id)}/messages`, { cap: box.write, body: 'x' });
       expect((await post()).status).toBe(202);
       expect((await post()).status).toBe(202);
-      expect((await post()).json).toEqual({ error: 'full' });
-      const limited = await post();
-      expect(limited.status).toBe(429);
-      expect(limited.headers.get('retry-after')).not.toBeNull();
+      const full = await post();
+      expect([full.status, full.json]).toEqual([409, { error: 'full' }]);
       expect((await create()).status).toBe(201);
       const third = await create();
       expect(third.status).toBe(429);

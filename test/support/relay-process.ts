@@ -1,8 +1,12 @@
 import { type ChildProcess, spawn } from 'node:child_process';
+import { join, resolve, sep } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 
-export const PAIRLINK_BIN = fileURLToPath(new URL('../../dist/bin/pairlink.js', import.meta.url));
+// This file runs from test/support (vitest) or dist/test/support (compiled benches): find the repo.
+const SUPPORT_DIR = fileURLToPath(new URL('.', import.meta.url));
+const REPO_ROOT = resolve(SUPPORT_DIR, SUPPORT_DIR.includes(`${sep}dist${sep}`) ? '../../..' : '../..');
+export const PAIRLINK_BIN = join(REPO_ROOT, 'dist', 'bin', 'pairlink.js');
 
 export interface RelayProcess {
   readonly url: string;

@@ -1,0 +1,294 @@
+/**
+ * Relay throughput and memory, against a real `pairlink relay` child process:
+ *  1. mailbox round trips per second (post → pushed delivery → reply → pushed delivery), memory
+ *     and Redis stores, posting over the WebSocket and over HTTP;
+ *  2. relay RSS per waiting mailbox with 10,000 mailboxes each watched by its own socket, net of
+ *     the sockets themselves (measured separately in the same run).
+ * Run: npm run bench:relay   (needs redis-server installed for the Redis rows)
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import WebSocket from 'ws';
+import { RelayClient, RelaySocket } from '../relay/relay-client.js';
+import { startRedis } from '../test/support/redis-server.js';
+import { PAIRLINK_BIN } from '../test/support/relay-process.js';
+
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
+const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 64);
+const WAITING = Number(process.env.BENCH_WAITING ?? 10_000);
+const SETTLE_MS = Number(process.env.BENCH_SETTLE_MS ?? 12_000);
+const GENEROUS_LIMITS = JSON.stringify({
+  ipRatePerSecond: 1e7,
+  ipBurst: 1e7,
+  mailboxRatePerSecond: 1e7,
+  mailboxBurst: 1e7,
+  maxMessagesPerMailbox: 1e7,
+  maxMailboxesPerIp: 1e7,
+  maxSockets: 1e6,
+});
+
+interface Child {
+  url: string;
+  process: ChildProcess;
+  stop(): Promise<void>;
+}
+
+function startRelayChild(extra: string[], nodeFlags: string[] = []): Promise<Child> {
+  const child = spawn(
+    process.execPath,
+    [...nodeFlags, PAIRLINK_BIN, 'relay', '--port', '0', '--log-level', 'info', ...extra],
+    {
+      env: { ...process.env, PAIRLINK_RELAY_LIMITS: GENEROUS_LIMITS },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    },
+  );
+  return new Promise((resolve, reject) => {
+    createInterface({ input: child.stdout! }).on('line', (line) => {
+      const entry = JSON.parse(line) as { msg?: string; url?: string };
+      if (entry.msg === 'relay listening' && entry.url) {
+        resolve({
+          url: entry.url,
+          process: child,
+          stop: () =>
+            new Promise((done) => {
+              child.once('exit', () => done());
+              child.kill('SIGTERM');
+            }),
+        });
+      }
+    });
+    child.once('exit', (code) => reject(new Error(`relay exited ${code}`)));
+  });
+}
+
+function rssBytes(pid: number): number {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  return Number(/VmRSS:\s+(\d+) kB/.exec(status)![1]) * 1024;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+interface Box {
+  id: Uint8Array;
+  read: Uint8Array;
+  write: Uint8Array;
+}
+const newBox = (): Box => ({ id: randomBytes(16), read: randomBytes(16), write: randomBytes(16) });
+
+async function roundTrips(url: string, transport: 'ws' | 'http'): Promise<number> {
+  const client = new RelayClient(url);
+  const aBoxes = Array.from({ length: CONCURRENCY }, newBox);
+  const bBoxes = Array.from({ length: CONCURRENCY }, newBox);
+  await Promise.all([...aBoxes, ...bBoxes].map((b) => client.createMailbox(b.id, b.read, b.write, 3600)));
+  const indexOf = new Map<string, number>();
+  aBoxes.forEach((b, i) => indexOf.set(Buffer.from(b.id).toString('base64url'), i));
+  bBoxes.forEach((b, i) => indexOf.set(Buffer.from(b.id).toString('base64url'), i));
+  let running = true;
+  let completed = 0;
+  const payload = randomBytes(200); // about the size of a hello frame
+  const post = (socket: RelaySocket, box: Box) =>
+    (transport === 'ws'
+      ? socket.post(box.id, box.write, payload)
+      : client.post(box.id, box.write, payload)
+    ).catch((e: Error) => {
+      if (running) console.error('post failed:', e.message);
+      return 0;
+    });
+  // Side B answers every message; side A counts a round trip and starts the next.
+  const sideB: RelaySocket = new RelaySocket(url, {
+    onMessage: (id) => void post(sideB, aBoxes[indexOf.get(id)!]!),
+  });
+  const sideA: RelaySocket = new RelaySocket(url, {
+    onMessage: (id) => {
+      completed++;
+      if (running) void post(sideA, bBoxes[indexOf.get(id)!]!);
+    },
+  });
+  await Promise.all([sideA.ready(), sideB.ready()]);
+  aBoxes.forEach((b) => sideA.watch(b.id, b.read));
+  bBoxes.forEach((b) => sideB.watch(b.id, b.read));
+  await sleep(300);
+  for (const box of bBoxes) void post(sideA, box);
+  await sleep(1000); // warm-up
+  const start = completed;
+  const began = performance.now();
+  await sleep(SECONDS * 1000);
+  const rate = ((completed - start) * 1000) / (performance.now() - began);
+  running = false;
+  await sleep(200);
+  sideA.close();
+  sideB.close();
+  return rate;
+}
+
+async function openSockets(url: string, count: number): Promise<WebSocket[]> {
+  const sockets: WebSocket[] = [];
+  for (let i = 0; i < count; i += 500) {
+    const batch = await Promise.all(
+      Array.from({ length: Math.min(500, count - i) }, () => {
+        const ws = new WebSocket(`${url.replace('http', 'ws')}/v1/ws`, { perMessageDeflate: false });
+        return new Promise<WebSocket>((resolve, reject) => {
+          ws.once('open', () => resolve(ws));
+          ws.once('error', reject);
+        });
+      }),
+    );
+    sockets.push(...batch);
+  }
+  return sockets;
+}
+
+/** Total self size of a V8 heap snapshot (taken after a full GC, so: retained objects only). */
+function snapshotBytes(file: string): number {
+  const snapshot = JSON.parse(readFileSync(file, 'utf8')) as {
+    snapshot: { meta: { node_fields: string[] } };
+    nodes: number[];
+  };
+  const fields = snapshot.snapshot.meta.node_fields;
+  const selfSize = fields.indexOf('self_size');
+  let total = 0;
+  for (let i = selfSize; i < snapshot.nodes.length; i += fields.length) total += snapshot.nodes[i]!;
+  return total;
+}
+
+/** Makes the relay child write a heap snapshot (SIGUSR2 with --heapsnapshot-signal) and sizes it. */
+async function retainedHeap(child: Child, dir: string): Promise<number> {
+  const before = readdirSync(dir).length;
+  child.process.kill('SIGUSR2');
+  while (readdirSync(dir).length === before) await sleep(100);
+  const file = join(dir, readdirSync(dir).sort().at(-1)!);
+  let size = -1;
+  while (size !== statSync(file).size || size === 0) {
+    size = statSync(file).size;
+    await sleep(500);
+  }
+  const bytes = snapshotBytes(file);
+  rmSync(file);
+  return bytes;
+}
+
+interface MemoryFigures {
+  perSocket: number;
+  perMailbox: number;
+  baseline: number;
+  heapPerMailbox: number | null;
+}
+
+/** Sends one malformed op on each socket and waits for every error reply. */
+function exchangeOnce(sockets: WebSocket[]): Promise<void> {
+  let pending = sockets.length;
+  return new Promise((resolve) => {
+    for (const ws of sockets) {
+      ws.once('message', () => {
+        if (--pending === 0) resolve();
+      });
+      ws.send('{}');
+    }
+  });
+}
+
+async function waitingMemory(nodeFlags: string[], snapshotDir: string | null): Promise<MemoryFigures> {
+  const flags = snapshotDir
+    ? [...nodeFlags, '--heapsnapshot-signal=SIGUSR2', `--diagnostic-dir=${snapshotDir}`]
+    : nodeFlags;
+  const relay = await startRelayChild([], flags);
+  const pid = relay.process.pid!;
+  await sleep(500);
+  const baseline = rssBytes(pid);
+  const sockets = await openSockets(relay.url, WAITING);
+  // One exchange on every socket first, so state a socket allocates on first use counts as the
+  // socket's cost, not the mailbox's: "beyond the socket itself" means a socket in use.
+  await exchangeOnce(sockets);
+  await sleep(SETTLE_MS);
+  const withSockets = rssBytes(pid);
+  const heapBefore = snapshotDir ? await retainedHeap(relay, snapshotDir) : 0;
+  const client = new RelayClient(relay.url);
+  const boxes = Array.from({ length: WAITING }, newBox);
+  for (let i = 0; i < boxes.length; i += 200) {
+    await Promise.all(boxes.slice(i, i + 200).map((b) => client.createMailbox(b.id, b.read, b.write, 3600)));
+  }
+  let watching = 0;
+  await new Promise<void>((resolve) => {
+    sockets.forEach((ws, i) => {
+      ws.on('message', (data) => {
+        if (JSON.parse(String(data)).op === 'watching' && ++watching === WAITING) resolve();
+      });
+      const box = boxes[i]!;
+      ws.send(
+        JSON.stringify({
+          op: 'watch',
+          mailbox: Buffer.from(box.id).toString('base64url'),
+          cap: Buffer.from(box.read).toString('base64url'),
+        }),
+      );
+    });
+  });
+  // Waiting mailboxes are idle: give V8 the idle time in which it collects (memory reducer), and
+  // measure the steady state, not the garbage of the creation burst. The same wait is applied
+  // to the sockets-only phase above, so both figures are like for like.
+  await sleep(SETTLE_MS);
+  const withMailboxes = rssBytes(pid);
+  const heapAfter = snapshotDir ? await retainedHeap(relay, snapshotDir) : 0;
+  for (const ws of sockets) ws.terminate();
+  await relay.stop();
+  return {
+    baseline,
+    perSocket: (withSockets - baseline) / WAITING,
+    perMailbox: (withMailboxes - withSockets) / WAITING,
+    heapPerMailbox: snapshotDir ? (heapAfter - heapBefore) / WAITING : null,
+  };
+}
+
+const results: string[] = [];
+const only = process.env.BENCH_ONLY; // 'throughput' or 'memory' to run one half
+if (only !== 'memory') {
+  for (const store of ['memory', 'redis'] as const) {
+    const redis = store === 'redis' ? await startRedis() : null;
+    const relay = await startRelayChild(redis ? ['--redis', redis.url] : []);
+    for (const transport of ['ws', 'http'] as const) {
+      const rate = await roundTrips(relay.url, transport);
+      results.push(
+        `round trips/s, ${store} store, posts over ${transport.padEnd(4)}: ${rate.toFixed(0).padStart(6)}  (concurrency ${CONCURRENCY}, ${SECONDS} s)`,
+      );
+    }
+    await relay.stop();
+    await redis?.stop();
+  }
+}
+console.log(
+  `pairlink relay benchmark — node ${process.version}; relay in its own process, this process is the load`,
+);
+console.log('');
+for (const line of results) console.log(line);
+if (only !== 'throughput') {
+  const snapshotDir = mkdtempSync(join(tmpdir(), 'pairlink-bench-'));
+  const REPEATS = Number(process.env.BENCH_MEMORY_REPEATS ?? 3);
+  const kib = (bytes: number) => `${(bytes / 1024).toFixed(2)} KiB`;
+  for (const flags of [[], ['--max-semi-space-size=1']]) {
+    // A single RSS delta swings with V8's heap sizing; report the median and range of a few runs.
+    const runs: MemoryFigures[] = [];
+    for (let i = 0; i < (flags.length === 0 ? REPEATS : 1); i++) runs.push(await waitingMemory(flags, null));
+    const perMailbox = runs.map((r) => r.perMailbox).sort((a, b) => a - b);
+    const perSocket = runs.map((r) => r.perSocket).sort((a, b) => a - b);
+    console.log('');
+    console.log(
+      `${WAITING} waiting mailboxes, each watched by its own WebSocket (memory store); relay node flags: ${flags.join(' ') || '(none)'}; ${runs.length} run(s), each measured after ${SETTLE_MS / 1000} s idle`,
+    );
+    console.log(`  relay RSS at start                 ${(runs[0]!.baseline / 1048576).toFixed(1)} MiB`);
+    console.log(`  per open socket (no mailbox)       ${kib(perSocket[Math.floor(perSocket.length / 2)]!)}`);
+    console.log(
+      `  per waiting mailbox beyond socket  ${kib(perMailbox[Math.floor(perMailbox.length / 2)]!)} RSS, median (range ${kib(perMailbox[0]!)} .. ${kib(perMailbox.at(-1)!)}; target <= 2 KiB)`,
+    );
+  }
+  // Writing a snapshot grows RSS itself, so this run reports only the retained heap.
+  const heap = await waitingMemory([], snapshotDir);
+  console.log('');
+  console.log(
+    `retained JS heap per waiting mailbox (post-GC heap snapshots of the relay): ${heap.heapPerMailbox?.toFixed(0)} B`,
+  );
+  rmSync(snapshotDir, { recursive: true, force: true });
+}
