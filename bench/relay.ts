@@ -85,8 +85,9 @@ async function roundTrips(url: string, transport: 'ws' | 'http'): Promise<number
   const bBoxes = Array.from({ length: CONCURRENCY }, newBox);
   await Promise.all([...aBoxes, ...bBoxes].map((b) => client.createMailbox(b.id, b.read, b.write, 3600)));
   const indexOf = new Map<string, number>();
-  aBoxes.forEach((b, i) => indexOf.set(Buffer.from(b.id).toString('base64url'), i));
-  bBoxes.forEach((b, i) => indexOf.set(Buffer.from(b.id).toString('base64url'), i));
+  for (const boxes of [aBoxes, bBoxes]) {
+    for (const [i, b] of boxes.entries()) indexOf.set(Buffer.from(b.id).toString('base64url'), i);
+  }
   let running = true;
   let completed = 0;
   const payload = randomBytes(200); // about the size of a hello frame
@@ -109,8 +110,8 @@ async function roundTrips(url: string, transport: 'ws' | 'http'): Promise<number
     },
   });
   await Promise.all([sideA.ready(), sideB.ready()]);
-  aBoxes.forEach((b) => sideA.watch(b.id, b.read));
-  bBoxes.forEach((b) => sideB.watch(b.id, b.read));
+  for (const b of aBoxes) sideA.watch(b.id, b.read);
+  for (const b of bBoxes) sideB.watch(b.id, b.read);
   await sleep(300);
   for (const box of bBoxes) void post(sideA, box);
   await sleep(1000); // warm-up
