@@ -1,11 +1,9 @@
 import { pino } from 'pino';
 import { DEFAULT_LIMITS, type RelayLimits } from '../../relay/limits.js';
 import { startRelay } from '../../relay/relay-server.js';
-import { DEFAULT_RELAY_URL } from '../../src/config/schema.js';
+import { loadConfigFile } from '../config-file.js';
 import type { Command } from '../main.js';
 import { UsageError } from '../output.js';
-
-const DEFAULT_PORT = Number(new URL(DEFAULT_RELAY_URL).port);
 
 /** `pairlink relay`: runs the relay in the foreground until SIGTERM/SIGINT. */
 export const relayCommand: Command = {
@@ -13,12 +11,15 @@ export const relayCommand: Command = {
     'Run a relay: the untrusted mailbox bus agents pair through (HTTP + WebSocket).',
     '',
     'Options:',
-    `  --host <addr>        listen address (default 127.0.0.1; env PAIRLINK_RELAY_HOST)`,
-    `  --port <n>           listen port, 0 for any free port (default ${DEFAULT_PORT}; env PAIRLINK_RELAY_PORT)`,
+    '  --config <file>      JSON config (see config.example.json; section "relay")',
+    '  --host <addr>        listen address (default 127.0.0.1; env PAIRLINK_RELAY_HOST)',
+    '  --port <n>           listen port, 0 for any free port (default 7457; env PAIRLINK_RELAY_PORT)',
     '  --redis <url>        share state with other relay instances through Redis (env PAIRLINK_RELAY_REDIS;',
     '                       prefer the environment variable when the URL holds a password)',
     '  --trust-proxy        take client addresses from X-Forwarded-For (only behind your own load balancer)',
     '  --log-level <level>  fatal, error, warn, info (default), debug (env PAIRLINK_LOG_LEVEL)',
+    '',
+    'Precedence: flags, then environment, then the config file, then defaults.',
     '',
     'Limits: env PAIRLINK_RELAY_LIMITS takes a JSON object overriding any of:',
     `  ${Object.keys(DEFAULT_LIMITS).join(', ')}`,
@@ -28,8 +29,9 @@ export const relayCommand: Command = {
     'Health: GET /healthz, /readyz; metrics: GET /metrics (Prometheus text).',
   ].join('\n'),
   usage:
-    'pairlink relay [--host 127.0.0.1] [--port 7457] [--redis redis://…] [--trust-proxy] [--log-level info]',
+    'pairlink relay [--config FILE] [--host 127.0.0.1] [--port 7457] [--redis redis://…] [--trust-proxy] [--log-level info]',
   options: {
+    config: { type: 'string' },
     host: { type: 'string' },
     port: { type: 'string' },
     redis: { type: 'string' },
@@ -39,7 +41,8 @@ export const relayCommand: Command = {
   allowPositionals: false,
   async run({ values }) {
     const env = process.env;
-    const portText = (values.port as string | undefined) ?? env.PAIRLINK_RELAY_PORT ?? String(DEFAULT_PORT);
+    const config = loadConfigFile(values.config as string | undefined).relay;
+    const portText = (values.port as string | undefined) ?? env.PAIRLINK_RELAY_PORT ?? String(config.port);
     const port = Number(portText);
     if (!Number.isInteger(port) || port < 0 || port > 65535)
       throw new UsageError(`--port must be 0 to 65535, not "${portText}"`);
@@ -54,10 +57,10 @@ export const relayCommand: Command = {
     const limits = parseLimits(env.PAIRLINK_RELAY_LIMITS);
     const relay = await startRelay({
       limits,
-      host: (values.host as string | undefined) ?? env.PAIRLINK_RELAY_HOST ?? '127.0.0.1',
+      host: (values.host as string | undefined) ?? env.PAIRLINK_RELAY_HOST ?? config.host,
       port,
-      redisUrl: (values.redis as string | undefined) ?? env.PAIRLINK_RELAY_REDIS,
-      trustProxy: Boolean(values['trust-proxy']),
+      redisUrl: (values.redis as string | undefined) ?? env.PAIRLINK_RELAY_REDIS ?? config.redis ?? undefined,
+      trustProxy: Boolean(values['trust-proxy']) || config.trustProxy,
       logger,
     });
     await new Promise<void>((resolve) => {

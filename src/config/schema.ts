@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { PairlinkError } from '../errors.js';
 import { DEFAULT_TTL_SECONDS, MAX_TTL_SECONDS } from '../invite/invite-policy.js';
 
 /** The relay address an agent uses when nothing else is configured: the embedded local relay. */
@@ -18,6 +19,11 @@ export const CONFIG_SCHEMA = z
         /** Where `pairlink relay` listens. Loopback by default: put a TLS proxy in front for the Internet. */
         host: z.string().min(1).default('127.0.0.1'),
         port: z.number().int().min(0).max(65535).default(7457),
+        /** Redis URL to share relay state between instances; in memory when null. A URL with a
+         * password belongs in PAIRLINK_RELAY_REDIS, not in this file. */
+        redis: z.string().startsWith('redis').nullable().default(null),
+        /** Take client addresses from X-Forwarded-For (only behind your own proxy). */
+        trustProxy: z.boolean().default(false),
       })
       .strict()
       .prefault({}),
@@ -48,4 +54,17 @@ export type PairlinkConfig = z.infer<typeof CONFIG_SCHEMA>;
 /** The configuration with every default applied. */
 export function defaultConfig(): PairlinkConfig {
   return CONFIG_SCHEMA.parse({});
+}
+
+/**
+ * Validates parsed config JSON; the error lists every problem with its path, so a typo is
+ * reported at once rather than silently ignored.
+ */
+export function parseConfig(value: unknown, source: string): PairlinkConfig {
+  const result = CONFIG_SCHEMA.safeParse(value);
+  if (result.success) return result.data;
+  const problems = result.error.issues.map(
+    (issue) => `${issue.path.join('.') || '(top level)'}: ${issue.message}`,
+  );
+  throw new PairlinkError('INVALID_PARAMS', `${source}: ${problems.join('; ')}`);
 }

@@ -43,3 +43,23 @@ describe('pairlink relay (real process)', () => {
     expect(relay.logs.some((line) => line.includes('"relay stopped"'))).toBe(true);
   });
 });
+
+describe('pairlink relay configuration', () => {
+  it('refuses a config file with an unknown key, naming it, and a bad port', async () => {
+    const { mkdtempSync, writeFileSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const dir = mkdtempSync(join(tmpdir(), 'pairlink-config-'));
+    const file = join(dir, 'config.json');
+    writeFileSync(file, JSON.stringify({ relay: { prot: 1 } }));
+    const bad = await run(process.execPath, [BIN, 'relay', '--config', file, '--json']).catch((e) => e);
+    expect(bad.code).toBe(1);
+    expect(JSON.parse(bad.stdout).error).toMatchObject({
+      code: 'INVALID_PARAMS',
+      message: expect.stringContaining('prot'),
+    });
+    const port = await run(process.execPath, [BIN, 'relay', '--port', 'x']).catch((e) => e);
+    expect(port.code).toBe(2);
+    expect(port.stderr).toContain('--port must be 0 to 65535');
+  });
+});
