@@ -13,12 +13,10 @@ import {
   AcceptorDriver,
   IssuerDriver,
   MemoryExchange,
-  type Party,
+  newParty,
   runUntilQuiet,
 } from '../src/handshake/in-memory-host.js';
 import { mintCodeInvite, mintUrlInvite } from '../src/handshake/mint.js';
-import { issueCard } from '../src/identity/card.js';
-import { Identity } from '../src/identity/identity.js';
 import { resolveInvitePolicy } from '../src/invite/invite-policy.js';
 import { parseInviteUrl } from '../src/invite/invite-url.js';
 import { parseShortCode } from '../src/invite/short-code.js';
@@ -81,18 +79,8 @@ row('XSalsa20-Poly1305 seal 600 B', () => xsalsa20poly1305(key, new Uint8Array(2
 
 // Full pairings: both machines, every frame, in one process (the in-memory host, no I/O).
 const NOW = Math.floor(Date.now() / 1000);
-function party(name: string): Party {
-  const random = (n: number) => new Uint8Array(randomBytes(n));
-  const { identity, secrets } = Identity.generate(random);
-  return {
-    name,
-    identity,
-    secrets,
-    card: issueCard(identity, name, 'https://relay.example', NOW).bytes,
-    random,
-    effects: [],
-  };
-}
+const party = (name: string) =>
+  newParty(name, 'https://relay.example', NOW, (n: number) => new Uint8Array(randomBytes(n)));
 const alice = party('alice');
 const bob = party('bob');
 

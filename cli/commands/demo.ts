@@ -5,12 +5,12 @@ import {
   effectsOf,
   IssuerDriver,
   MemoryExchange,
+  newParty,
   type Party,
   runUntilQuiet,
 } from '../../src/handshake/in-memory-host.js';
 import { mintCodeInvite, mintUrlInvite } from '../../src/handshake/mint.js';
-import { issueCard } from '../../src/identity/card.js';
-import { fingerprint, Identity } from '../../src/identity/identity.js';
+import { fingerprint } from '../../src/identity/identity.js';
 import { resolveInvitePolicy } from '../../src/invite/invite-policy.js';
 import { parseInviteUrl } from '../../src/invite/invite-url.js';
 import { parseShortCode } from '../../src/invite/short-code.js';
@@ -20,18 +20,7 @@ import { printJson } from '../output.js';
 
 const DEMO_RELAY = 'http://127.0.0.1:7457';
 
-function newParty(name: string, now: number): Party {
-  const random = (n: number) => new Uint8Array(randomBytes(n));
-  const { identity, secrets } = Identity.generate(random);
-  return {
-    name,
-    identity,
-    secrets,
-    card: issueCard(identity, name, DEMO_RELAY, now).bytes,
-    random,
-    effects: [],
-  };
-}
+const secureRandom = (n: number) => new Uint8Array(randomBytes(n));
 
 function outcome(issuer: Party, acceptor: Party) {
   const sas = effectsOf(acceptor, 'sasReady')[0]?.sas;
@@ -55,8 +44,8 @@ export const demoCommand: Command = {
   allowPositionals: false,
   async run({ values, io }) {
     const now = Math.floor(Date.now() / 1000);
-    const alice = newParty('alice', now);
-    const bob = newParty('bob', now);
+    const alice = newParty('alice', DEMO_RELAY, now, secureRandom);
+    const bob = newParty('bob', DEMO_RELAY, now, secureRandom);
     const exchange = new MemoryExchange(now);
     const url = mintUrlInvite(alice.identity, resolveInvitePolicy({}), DEMO_RELAY, now, alice.random);
     const urlIssuer = new IssuerDriver(alice, url.issuer, exchange);
@@ -69,8 +58,8 @@ export const demoCommand: Command = {
     runUntilQuiet(urlIssuer, [urlAcceptor]);
     const byUrl = outcome(alice, bob);
 
-    const carol = newParty('carol', now);
-    const dave = newParty('dave', now);
+    const carol = newParty('carol', DEMO_RELAY, now, secureRandom);
+    const dave = newParty('dave', DEMO_RELAY, now, secureRandom);
     const mailboxId = carol.random(16);
     const code = mintCodeInvite(resolveInvitePolicy({ format: 'code' }), 'K7Q', mailboxId, now, carol.random);
     const codeIssuer = new IssuerDriver(carol, code.issuer, exchange);

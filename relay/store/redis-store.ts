@@ -246,7 +246,11 @@ export class RedisStore implements RelayStore {
   }
 
   async countMailboxes(ip: string): Promise<number> {
-    const key = this.key('ip', ip);
+    return this.countLive(this.key('ip', ip));
+  }
+
+  /** Members of an expiry-scored sorted set that have not expired (dropping those that have). */
+  private async countLive(key: string): Promise<number> {
     const [, [, count]] = (await this.redis
       .multi()
       .zremrangebyscore(key, '-inf', this.now())
@@ -289,13 +293,7 @@ export class RedisStore implements RelayStore {
   }
 
   async mailboxCount(): Promise<number> {
-    const key = `${this.prefix}all`;
-    const [, [, count]] = (await this.redis
-      .multi()
-      .zremrangebyscore(key, '-inf', this.now())
-      .zcard(key)
-      .exec()) as [unknown, [unknown, number]];
-    return count;
+    return this.countLive(`${this.prefix}all`);
   }
 
   async ping(): Promise<boolean> {

@@ -1,6 +1,7 @@
 import type { RandomSource } from '../crypto/random.js';
 import { toHex } from '../encoding/hex.js';
-import type { Identity, IdentitySecrets } from '../identity/identity.js';
+import { issueCard } from '../identity/card.js';
+import { Identity, type IdentitySecrets } from '../identity/identity.js';
 import {
   type AcceptorEvent,
   type AcceptorState,
@@ -24,6 +25,19 @@ export interface Party {
   readonly card: Uint8Array;
   readonly random: RandomSource;
   readonly effects: Effect[];
+}
+
+/** A party with a fresh identity drawn from `random` and a card for `relayUrl`. */
+export function newParty(name: string, relayUrl: string, now: number, random: RandomSource): Party {
+  const { identity, secrets } = Identity.generate(random);
+  return {
+    name,
+    identity,
+    secrets,
+    card: issueCard(identity, name, relayUrl, now).bytes,
+    random,
+    effects: [],
+  };
 }
 
 /** The step context of `party` at `now`, including the device bundle for device invites. */

@@ -1,7 +1,5 @@
 import type { RandomSource } from '../../src/crypto/random.js';
-import type { Party } from '../../src/handshake/in-memory-host.js';
-import { issueCard } from '../../src/identity/card.js';
-import { Identity } from '../../src/identity/identity.js';
+import { newParty, type Party } from '../../src/handshake/in-memory-host.js';
 import { seededRandom } from './seeded-random.js';
 
 export {
@@ -21,8 +19,5 @@ export function makeParty(
   relayUrl = 'https://relay.example',
   random?: RandomSource,
 ): Party {
-  const source = random ?? seededRandom(`party:${name}`);
-  const { identity, secrets } = Identity.generate(source);
-  const card = issueCard(identity, name, relayUrl, now).bytes;
-  return { name, identity, secrets, card, random: source, effects: [] };
+  return newParty(name, relayUrl, now, random ?? seededRandom(`party:${name}`));
 }
