@@ -1,0 +1,10 @@
+/** Where the agent keeps secrets: the OS keychain, or an encrypted file. */
+export interface SecretStore {
+  readonly kind: 'keychain' | 'file';
+  get(name: SecretName): Promise<Uint8Array | null>;
+  set(name: SecretName, value: Uint8Array): Promise<void>;
+  delete(name: SecretName): Promise<void>;
+}
+
+/** The agent's secrets: its identity, and the key that encrypts its state file. */
+export type SecretName = 'identity' | 'state-key';

@@ -1,0 +1,170 @@
+import { fromHex } from '../src/encoding/hex.js';
+import { PairlinkError } from '../src/errors.js';
+import { readVerifiedCard } from '../src/identity/card.js';
+import { fingerprint } from '../src/identity/identity.js';
+import {
+  type InviteAcceptResult,
+  type InviteSummary,
+  METHOD_DESCRIPTIONS,
+  type PeerInfo,
+  PROTOCOL_VERSION,
+  type RpcMethodName,
+  type RpcMethods,
+} from '../src/rpc/protocol.js';
+import { type Agent, isFinished } from './agent.js';
+import type { Connection } from './rpc-server.js';
+import type { AcceptRecord, InviteRecord, PeerRecord } from './state/agent-state.js';
+
+export type RpcHandlers = {
+  [M in RpcMethodName]: (
+    params: RpcMethods[M]['params'],
+    connection: Connection,
+  ) => Promise<RpcMethods[M]['result']>;
+};
+
+const iso = (seconds: number) => new Date(seconds * 1000).toISOString();
+const AGENT_VERSION = '0.1.0';
+
+function inviteSummary(record: InviteRecord): InviteSummary {
+  const issuer = record.issuer;
+  return {
+    id: record.id,
+    format: record.format,
+    mode: record.mode,
+    ...(record.url ? { url: record.url } : {}),
+    ...(record.customUrl ? { customUrl: record.customUrl } : {}),
+    ...(record.code ? { code: record.code } : {}),
+    expiresAt: iso(issuer.expiresAt),
+    usesLeft: issuer.usesLeft,
+    requireSas: issuer.requireSas,
+    status: issuer.status,
+    ...(record.label ? { label: record.label } : {}),
+    createdAt: record.createdAt,
+    sessions: Object.entries(issuer.sessions).map(([id, session]) => {
+      const sas = record.sas[id];
+      const card = session.acceptorCard;
+      return {
+        sessionId: id,
+        status: session.phase,
+        ...(sas ? { sas: { digits: sas.digits, emoji: sas.emoji } } : {}),
+        ...(card ? { peer: peerRef(card) } : {}),
+        ...(session.failure ? { error: session.failure } : {}),
+      };
+    }),
+  };
+}
+
+/** did and name of a card this agent verified when it arrived (not re-verified here). */
+function peerRef(cardBytes: Uint8Array): { did: string; name: string } {
+  const card = readVerifiedCard(cardBytes);
+  return { did: card.did, name: card.name };
+}
+
+function acceptResult(record: AcceptRecord): InviteAcceptResult {
+  const state = record.acceptor;
+  if (state.phase === 'failed') {
+    throw new PairlinkError(
+      state.failure ?? 'PROTOCOL_ERROR',
+      `pairing failed: ${state.failure ?? 'PROTOCOL_ERROR'}`,
+    );
+  }
+  return {
+    status: state.phase === 'paired' ? 'paired' : 'pending',
+    acceptId: record.id,
+    ...(state.issuerCard ? { peer: peerRef(state.issuerCard) } : {}),
+    ...(record.sas ? { sas: { digits: record.sas.digits, emoji: record.sas.emoji } } : {}),
+  };
+}
+
+function peerInfo(peer: PeerRecord): PeerInfo {
+  return {
+    did: peer.did,
+    name: peer.name,
+    fingerprint: fingerprint(peer.card.subarray(1, 33)),
+    pairedAt: peer.pairedAt,
+    relayUrl: peer.relayUrl,
+    relation: peer.relation,
+  };
+}
+
+/** The agent's JSON-RPC methods: thin translations between the contract and the Agent. */
+export function rpcHandlers(agent: Agent): RpcHandlers {
+  return {
+    'agent.info': async () => ({
+      version: AGENT_VERSION,
+      protocolVersion: PROTOCOL_VERSION,
+      did: agent.did,
+      name: agent.name,
+      relayUrl: agent.relayUrl,
+      keystore: agent.keystoreKind,
+      startedAt: agent.startedAt.toISOString(),
+      relayConnected: agent.relayConnected,
+      pendingInvites: agent.snapshot.invites.filter((i) => i.issuer.status === 'pending').length,
+      peers: agent.snapshot.peers.length,
+    }),
+    'agent.methods': async () =>
+      Object.entries(METHOD_DESCRIPTIONS).map(([name, description]) => ({ name, description })),
+    'identity.get': async () => ({
+      did: agent.did,
+      name: agent.name,
+      fingerprint: agent.fingerprint,
+      relayUrl: agent.relayUrl,
+      card: Buffer.from(agent.cardBytes).toString('base64url'),
+    }),
+    'invite.create': async (params) => {
+      const record = await agent.createInvite(params);
+      const {
+        status: _status,
+        sessions: _sessions,
+        createdAt: _createdAt,
+        label: _label,
+        ...created
+      } = inviteSummary(record);
+      return created;
+    },
+    'invite.get': async ({ id }) => inviteSummary(agent.findInvite(id)),
+    'invite.list': async ({ all }) =>
+      agent.snapshot.invites.filter((i) => all || i.issuer.status === 'pending').map(inviteSummary),
+    'invite.cancel': async ({ id }) => {
+      const record = agent.findInvite(id);
+      if (record.issuer.status !== 'pending') {
+        throw new PairlinkError(
+          record.issuer.status === 'cancelled'
+            ? 'INVITE_CANCELLED'
+            : record.issuer.status === 'expired'
+              ? 'INVITE_EXPIRED'
+              : 'INVITE_USED',
+          `invite ${id} is already ${record.issuer.status}`,
+        );
+      }
+      return inviteSummary(await agent.issuerEvent(id, { type: 'cancelRequested' }));
+    },
+    'invite.confirmSas': async ({ id, sessionId, match }) =>
+      inviteSummary(
+        await agent.issuerEvent(id, {
+          type: match ? 'sasConfirmed' : 'sasRejected',
+          sessionId: fromHex(sessionId),
+        }),
+      ),
+    'invite.accept': async ({ invite, requireSas, waitSeconds }) => {
+      const started = await agent.startAccept(invite, requireSas ?? false);
+      const record = isFinished(started) ? started : await agent.waitForAccept(started.id, waitSeconds ?? 30);
+      return acceptResult(record);
+    },
+    'accept.confirmSas': async ({ acceptId, match }) => {
+      await agent.acceptorEvent(acceptId, { type: match ? 'sasConfirmed' : 'sasRejected' });
+      return acceptResult(match ? await agent.waitForAccept(acceptId, 30) : agent.findAccept(acceptId));
+    },
+    'peer.list': async () => agent.snapshot.peers.map(peerInfo),
+    'peer.get': async ({ did }) => peerInfo(agent.peerCard(did).peer),
+    'peer.remove': async ({ did }) => ({ removed: await agent.removePeer(did) }),
+    'events.subscribe': async (_params, connection) => {
+      connection.subscribed = true;
+      return { subscribed: true };
+    },
+    'events.unsubscribe': async (_params, connection) => {
+      connection.subscribed = false;
+      return { subscribed: false };
+    },
+  };
+}

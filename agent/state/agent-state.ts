@@ -1,0 +1,56 @@
+import type { AcceptorState } from '../../src/handshake/acceptor.js';
+import type { IssuerState } from '../../src/handshake/issuer.js';
+import type { Sas } from '../../src/handshake/sas.js';
+import type { InviteFormat, InviteMode } from '../../src/invite/invite-policy.js';
+
+export const STATE_VERSION = 1;
+
+/** A pinned peer (or, with relation "device", another device of this identity). */
+export interface PeerRecord {
+  readonly did: string;
+  readonly name: string;
+  /** The peer's signed card, as verified during pairing. */
+  readonly card: Uint8Array;
+  readonly pairedAt: string;
+  readonly relayUrl: string;
+  readonly relation: InviteMode;
+}
+
+/** An invite this agent issued, with its machine state. */
+export interface InviteRecord {
+  readonly id: string;
+  readonly format: InviteFormat;
+  readonly mode: InviteMode;
+  readonly label?: string;
+  readonly createdAt: string;
+  readonly url?: string;
+  readonly customUrl?: string;
+  readonly code?: string;
+  /** Read capability of the invite's relay mailbox (only this agent holds it). */
+  readonly readCapability: Uint8Array;
+  /** Last relay sequence number processed, to resume after a restart. */
+  readonly afterSeq: number;
+  readonly issuer: IssuerState;
+  /** SAS per session (hex session id). */
+  readonly sas: Readonly<Record<string, Sas>>;
+}
+
+/** An accept in progress or finished, with its machine state. */
+export interface AcceptRecord {
+  readonly id: string;
+  readonly createdAt: string;
+  readonly afterSeq: number;
+  readonly acceptor: AcceptorState;
+  readonly sas?: Sas;
+}
+
+/** Everything the agent persists (sealed under the state key; see state-file.ts). */
+export interface AgentState {
+  readonly version: typeof STATE_VERSION;
+  readonly name: string;
+  /** When this identity's card was first issued (seconds). */
+  readonly createdAt: number;
+  readonly peers: readonly PeerRecord[];
+  readonly invites: readonly InviteRecord[];
+  readonly accepts: readonly AcceptRecord[];
+}

@@ -1,0 +1,70 @@
+import { parseDuration, withAgent } from '../agent-connection.js';
+import type { Command } from '../main.js';
+import { printJson, UsageError } from '../output.js';
+
+export const inviteCommand: Command = {
+  summary: [
+    'Mint an invite: a link (default) or a short code to read aloud.',
+    '',
+    'Options:',
+    '  --format url|code    link (24 h default) or code (10 min default)',
+    '  --ttl <duration>     lifetime, e.g. 600, 10m, 24h',
+    '  --uses <n>           how many distinct peers may use it (default 1)',
+    '  --mode peer|device   device: hand this identity to another device of yours (SAS required)',
+    '  --label <text>       a note for `pairlink invites`',
+    '  --require-sas        pin only after you confirm the security code with the other side',
+  ].join('\n'),
+  usage:
+    'pairlink invite [--format url|code] [--ttl 10m] [--uses N] [--mode peer|device] [--label L] [--require-sas] [--json]',
+  options: {
+    format: { type: 'string' },
+    ttl: { type: 'string' },
+    uses: { type: 'string' },
+    mode: { type: 'string' },
+    label: { type: 'string' },
+    'require-sas': { type: 'boolean' },
+  },
+  allowPositionals: false,
+  run: ({ values, io }) => {
+    const format = values.format as string | undefined;
+    const mode = values.mode as string | undefined;
+    if (format !== undefined && format !== 'url' && format !== 'code')
+      throw new UsageError('--format is url or code');
+    if (mode !== undefined && mode !== 'peer' && mode !== 'device')
+      throw new UsageError('--mode is peer or device');
+    let ttlSeconds: number | undefined;
+    try {
+      ttlSeconds = values.ttl === undefined ? undefined : parseDuration(values.ttl as string, '--ttl');
+    } catch (error) {
+      throw new UsageError((error as Error).message);
+    }
+    const uses = values.uses === undefined ? undefined : Number(values.uses);
+    if (uses !== undefined && !Number.isInteger(uses)) throw new UsageError('--uses is a whole number');
+    return withAgent(async (client) => {
+      const created = await client.call('invite.create', {
+        ...(format ? { format: format as 'url' | 'code' } : {}),
+        ...(mode ? { mode: mode as 'peer' | 'device' } : {}),
+        ...(ttlSeconds !== undefined ? { ttlSeconds } : {}),
+        ...(uses !== undefined ? { uses } : {}),
+        ...(values.label ? { label: values.label as string } : {}),
+        ...(values['require-sas'] ? { requireSas: true } : {}),
+      });
+      if (values.json) {
+        printJson(io, {
+          id: created.id,
+          ...(created.url ? { url: created.url } : { code: created.code }),
+          expiresAt: created.expiresAt,
+          usesLeft: created.usesLeft,
+        });
+        return 0;
+      }
+      io.out(created.url ?? created.code ?? '');
+      if (created.customUrl) io.out(`  (or ${created.customUrl})`);
+      io.out(
+        `  invite ${created.id} · expires ${created.expiresAt} · ${created.usesLeft} use${created.usesLeft === 1 ? '' : 's'}${created.requireSas ? ' · SAS check required' : ''}`,
+      );
+      io.out(`  on the other machine: pairlink accept '${created.url ?? created.code}'`);
+      return 0;
+    });
+  },
+};

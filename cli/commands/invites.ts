@@ -1,0 +1,24 @@
+import { withAgent } from '../agent-connection.js';
+import type { Command } from '../main.js';
+import { printJson } from '../output.js';
+
+export const invitesCommand: Command = {
+  summary: 'List pending invites (--all: finished ones too).',
+  usage: 'pairlink invites [--all] [--json]',
+  options: { all: { type: 'boolean' } },
+  allowPositionals: false,
+  run: ({ values, io }) =>
+    withAgent(async (client) => {
+      const invites = await client.call('invite.list', values.all ? { all: true } : {});
+      if (values.json) printJson(io, invites);
+      else if (invites.length === 0) io.out('No pending invites.');
+      else {
+        for (const i of invites) {
+          io.out(
+            `${i.id}  ${i.status.padEnd(9)} ${i.format.padEnd(4)} ${i.mode.padEnd(6)} uses left ${i.usesLeft}  expires ${i.expiresAt}${i.label ? `  ${i.label}` : ''}`,
+          );
+        }
+      }
+      return 0;
+    }),
+};

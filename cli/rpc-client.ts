@@ -1,0 +1,96 @@
+import { createConnection, type Socket } from 'node:net';
+import { type ErrorCode, isErrorCode, PairlinkError } from '../src/errors.js';
+import type { InviteProgress, RpcMethodName, RpcMethods } from '../src/rpc/protocol.js';
+
+/**
+ * A small JSON-RPC client of the agent's socket for the CLI: newline-delimited JSON, one socket,
+ * typed by the shared method descriptors. It loads nothing but node:net, so commands start fast.
+ */
+export class AgentClient {
+  private nextId = 1;
+  private buffered = '';
+  private readonly pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
+  private progressListener: ((p: InviteProgress) => void) | null = null;
+
+  private constructor(private readonly socket: Socket) {
+    socket.setEncoding('utf8');
+    socket.on('data', (chunk: string) => this.onData(chunk));
+    socket.on('close', () => {
+      for (const waiter of this.pending.values())
+        waiter.reject(new PairlinkError('AGENT_UNAVAILABLE', 'the agent closed the connection'));
+      this.pending.clear();
+    });
+  }
+
+  /** Connects to the agent at `path`; AGENT_UNAVAILABLE when nothing listens there. */
+  static connect(path: string): Promise<AgentClient> {
+    return new Promise((resolve, reject) => {
+      const socket = createConnection(path);
+      socket.once('connect', () => resolve(new AgentClient(socket)));
+      socket.once('error', (error: NodeJS.ErrnoException) =>
+        reject(
+          new PairlinkError('AGENT_UNAVAILABLE', `no agent at ${path} (${error.code ?? error.message})`),
+        ),
+      );
+    });
+  }
+
+  /** Calls a method and resolves with its result, or rejects with a PairlinkError. */
+  call<M extends RpcMethodName>(
+    method: M,
+    params: RpcMethods[M]['params'],
+  ): Promise<RpcMethods[M]['result']> {
+    return this.callRaw(method, params) as Promise<RpcMethods[M]['result']>;
+  }
+
+  /** Calls any method name with any params (for `pairlink rpc`). */
+  callRaw(method: string, params: unknown): Promise<unknown> {
+    const id = this.nextId++;
+    return new Promise((resolve, reject) => {
+      this.pending.set(id, { resolve, reject });
+      this.socket.write(`${JSON.stringify({ jsonrpc: '2.0', id, method, params })}\n`);
+    });
+  }
+
+  /** Receives `invite.progress` notifications (after `events.subscribe`). */
+  onProgress(listener: (p: InviteProgress) => void): void {
+    this.progressListener = listener;
+  }
+
+  close(): void {
+    this.socket.end();
+  }
+
+  private onData(chunk: string): void {
+    this.buffered += chunk;
+    let newline = this.buffered.indexOf('\n');
+    while (newline >= 0) {
+      const line = this.buffered.slice(0, newline);
+      this.buffered = this.buffered.slice(newline + 1);
+      newline = this.buffered.indexOf('\n');
+      let message: {
+        id?: number;
+        result?: unknown;
+        error?: { message: string; data?: { code?: unknown } };
+        method?: string;
+        params?: unknown;
+      };
+      try {
+        message = JSON.parse(line) as typeof message;
+      } catch {
+        continue;
+      }
+      if (message.method === 'invite.progress') {
+        this.progressListener?.(message.params as InviteProgress);
+        continue;
+      }
+      const waiter = message.id === undefined ? undefined : this.pending.get(message.id);
+      if (!waiter) continue;
+      this.pending.delete(message.id!);
+      if (message.error) {
+        const code: ErrorCode = isErrorCode(message.error.data?.code) ? message.error.data.code : 'INTERNAL';
+        waiter.reject(new PairlinkError(code, message.error.message));
+      } else waiter.resolve(message.result);
+    }
+  }
+}
