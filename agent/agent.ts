@@ -456,7 +456,16 @@ export class Agent {
             this.socket.watch(effect.mailbox.mailboxId, effect.mailbox.readCapability, 0);
             break;
           case 'send':
-            await this.send(effect.to.mailboxId, effect.to.writeCapability, effect.frame);
+            try {
+              await this.send(effect.to.mailboxId, effect.to.writeCapability, effect.frame);
+            } catch (error) {
+              // The issuer's mailbox is gone: tell the acceptor machine now instead of timing out.
+              if (owner.kind === 'accept' && (error as PairlinkError).code === 'INVITE_NOT_FOUND') {
+                await this.stepAccept(this.findAccept(owner.id), { type: 'issuerMailboxGone' });
+                return;
+              }
+              throw error;
+            }
             break;
           case 'closeMailbox': {
             this.socket.unwatch(effect.mailboxId);

@@ -32,6 +32,19 @@ function answers(path: string): Promise<boolean> {
   });
 }
 
+/**
+ * Makes `path` ready for a new agent: its directory private (0700, never chmod-ing a shared one);
+ * a stale socket file (nothing answers) removed; a live one means another agent runs there, and
+ * this one must not start.
+ */
+export async function claimSocketPath(path: string): Promise<void> {
+  if (path.startsWith('\\\\.\\pipe\\')) return;
+  await ensurePrivateDir(dirname(path), false);
+  if (await answers(path))
+    throw new PairlinkError('INVALID_PARAMS', `another pairlink agent is already listening on ${path}`);
+  await unlink(path).catch(() => undefined);
+}
+
 /** Turns anything a handler throws into a JSON-RPC error with a stable `data.code`. */
 function toRpcError(error: unknown): JSONRPCErrorException {
   if (error instanceof JSONRPCErrorException) return error;
@@ -84,24 +97,16 @@ export class RpcSocketServer {
   }
 
   /**
-   * Listens on `path`. A stale socket file (nothing answers) is replaced; a live one means another
-   * agent runs there, and this one refuses to start.
+   * Listens on `path`, which `claimSocketPath` must have cleared first (before the agent touched
+   * its state, so a second agent never reads or writes the first one's files).
    */
   static async listen(agent: Agent, path: string, log: Logger): Promise<RpcSocketServer> {
-    const isPipe = path.startsWith('\\\\.\\pipe\\');
-    if (!isPipe) {
-      await ensurePrivateDir(dirname(path), false);
-      if (await answers(path)) {
-        throw new PairlinkError('INVALID_PARAMS', `another pairlink agent is already listening on ${path}`);
-      }
-      await unlink(path).catch(() => undefined);
-    }
     const instance = new RpcSocketServer(agent, path, log);
     await new Promise<void>((resolve, reject) => {
       instance.server.once('error', reject);
       instance.server.listen(path, () => resolve());
     });
-    if (!isPipe) await chmod(path, 0o600);
+    if (!path.startsWith('\\\\.\\pipe\\')) await chmod(path, 0o600);
     return instance;
   }
 

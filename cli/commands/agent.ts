@@ -3,7 +3,7 @@ import { pino } from 'pino';
 import { Agent } from '../../agent/agent.js';
 import { type KeystoreChoice, openKeystore } from '../../agent/keystore/open-keystore.js';
 import { resolveAgentPaths } from '../../agent/paths.js';
-import { RpcSocketServer } from '../../agent/rpc-server.js';
+import { claimSocketPath, RpcSocketServer } from '../../agent/rpc-server.js';
 import { ensurePrivateDir } from '../../agent/secure-files.js';
 import { checkDisplayName, checkRelayUrl } from '../../src/identity/card.js';
 import { loadConfigFile } from '../config-file.js';
@@ -52,6 +52,9 @@ export const agentCommand: Command = {
     const choice = (env.PAIRLINK_KEYSTORE ?? config.agent.keystore) as KeystoreChoice;
     if (!['auto', 'keychain', 'file'].includes(choice))
       throw new UsageError('PAIRLINK_KEYSTORE must be keychain or file');
+    // Claim the socket before touching any state: a second agent must not read or write the
+    // first one's files.
+    await claimSocketPath(paths.socket);
     await ensurePrivateDir(paths.home);
     const { store, note } = await openKeystore({
       choice,
@@ -62,7 +65,13 @@ export const agentCommand: Command = {
     });
     if (note) logger.warn(note);
     const agent = await Agent.start({ stateFile: paths.stateFile, keystore: store, relayUrl, name, logger });
-    const server = await RpcSocketServer.listen(agent, paths.socket, logger);
+    let server: RpcSocketServer;
+    try {
+      server = await RpcSocketServer.listen(agent, paths.socket, logger);
+    } catch (error) {
+      await agent.stop();
+      throw error;
+    }
     logger.info(
       { did: agent.did, socket: paths.socket, relay: relayUrl, keystore: store.kind },
       'agent ready',

@@ -75,7 +75,9 @@ export type AcceptorEvent =
   | { readonly type: 'frameReceived'; readonly frame: Uint8Array }
   | { readonly type: 'sasConfirmed' }
   | { readonly type: 'sasRejected' }
-  | { readonly type: 'clockTicked' };
+  | { readonly type: 'clockTicked' }
+  /** The relay refused a post to the issuer's mailbox: it is gone (used, expired or cancelled). */
+  | { readonly type: 'issuerMailboxGone' };
 
 function targetMailbox(target: AcceptTarget): MailboxAddress {
   return target.form === 'url'
@@ -178,6 +180,9 @@ export function stepAcceptor(
   switch (event.type) {
     case 'clockTicked':
       return onTick(state, ctx);
+    case 'issuerMailboxGone':
+      // The relay cannot say why (by design it answers alike for used, expired and cancelled).
+      return fail(state, 'INVITE_NOT_FOUND', null);
     case 'sasConfirmed':
       return state.phase === 'awaitingSas' ? sendConfirm(state, ctx) : unchanged(state);
     case 'sasRejected':

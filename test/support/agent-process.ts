@@ -1,0 +1,112 @@
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { promisify } from 'node:util';
+import { PAIRLINK_BIN } from './relay-process.js';
+
+const run = promisify(execFile);
+
+export interface AgentProcess {
+  readonly name: string;
+  readonly home: string;
+  readonly socket: string;
+  readonly env: NodeJS.ProcessEnv;
+  readonly logs: string[];
+  child: ChildProcess;
+  /** Runs `pairlink <args>` against this agent; resolves with exit code, stdout and stderr. */
+  cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }>;
+  /** `cli` with --json, parsed. */
+  json<T = unknown>(args: string[]): Promise<{ code: number; value: T }>;
+  stop(): Promise<number | null>;
+  restart(): Promise<void>;
+}
+
+/** A fresh directory for one test's agents (0700, under the OS temp dir). */
+export function testRoot(): string {
+  return mkdtempSync(join(tmpdir(), 'pl-'));
+}
+
+function spawnAgent(
+  env: NodeJS.ProcessEnv,
+  name: string,
+  relayUrl: string,
+  logs: string[],
+): Promise<ChildProcess> {
+  const child = spawn(process.execPath, [PAIRLINK_BIN, 'agent', '--name', name, '--relay', relayUrl], {
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(
+      () => reject(new Error(`agent ${name} did not start:\n${logs.join('\n')}`)),
+      20_000,
+    );
+    createInterface({ input: child.stderr! }).on('line', (line) => logs.push(line));
+    createInterface({ input: child.stdout! }).on('line', (line) => {
+      logs.push(line);
+      if (line.includes('"agent ready"')) {
+        clearTimeout(timer);
+        resolve(child);
+      }
+    });
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`agent ${name} exited with ${code}:\n${logs.join('\n')}`));
+    });
+  });
+}
+
+/** Starts `pairlink agent` with its own home and socket under `root`. */
+export async function startAgent(
+  root: string,
+  name: string,
+  relayUrl: string,
+  extraEnv: NodeJS.ProcessEnv = {},
+): Promise<AgentProcess> {
+  const home = join(root, name);
+  const socket = join(root, `${name}.sock`);
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    PAIRLINK_HOME: home,
+    PAIRLINK_SOCKET: socket,
+    PAIRLINK_KEYSTORE: 'file',
+    PAIRLINK_PASSPHRASE: `passphrase of ${name}`,
+    ...extraEnv,
+  };
+  const logs: string[] = [];
+  const agent: AgentProcess = {
+    name,
+    home,
+    socket,
+    env,
+    logs,
+    child: await spawnAgent(env, name, relayUrl, logs),
+    async cli(args) {
+      try {
+        const { stdout, stderr } = await run(process.execPath, [PAIRLINK_BIN, ...args], { env });
+        return { code: 0, stdout, stderr };
+      } catch (error) {
+        const e = error as { code: number; stdout: string; stderr: string };
+        return { code: e.code, stdout: e.stdout, stderr: e.stderr };
+      }
+    },
+    async json<T>(args: string[]) {
+      const result = await agent.cli([...args, '--json']);
+      return { code: result.code, value: JSON.parse(result.stdout) as T };
+    },
+    stop() {
+      return new Promise((resolve) => {
+        if (agent.child.exitCode !== null) return resolve(agent.child.exitCode);
+        agent.child.once('exit', (code) => resolve(code));
+        agent.child.kill('SIGTERM');
+      });
+    },
+    async restart() {
+      await agent.stop();
+      agent.child = await spawnAgent(env, name, relayUrl, logs);
+    },
+  };
+  return agent;
+}
