@@ -17,6 +17,7 @@ const COMMON: Options = { json: { type: 'boolean' }, help: { type: 'boolean', sh
 
 // Handlers are imported on first use so that a quick command loads nothing it does not need.
 const COMMANDS: Record<string, () => Promise<Command>> = {
+  up: async () => (await import('./commands/up.js')).upCommand,
   relay: async () => (await import('./commands/relay.js')).relayCommand,
   agent: async () => (await import('./commands/agent.js')).agentCommand,
   invite: async () => (await import('./commands/invite.js')).inviteCommand,
@@ -38,6 +39,7 @@ function help(): string {
     'Usage: pairlink <command> [options]   (every command takes --json and --help)',
     '',
     'Commands:',
+    '  up                 Start a local relay and an agent on embedded defaults (what `npm start` runs)',
     '  agent              Run the agent (identity, keystore, pairing, JSON-RPC socket) in the foreground',
     '  invite             Mint an invite link or code',
     '  accept <invite>    Accept an invite link or code',

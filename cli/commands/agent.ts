@@ -1,11 +1,9 @@
 import { hostname } from 'node:os';
 import { pino } from 'pino';
-import { Agent } from '../../agent/agent.js';
-import { type KeystoreChoice, openKeystore } from '../../agent/keystore/open-keystore.js';
+import type { KeystoreChoice } from '../../agent/keystore/open-keystore.js';
 import { resolveAgentPaths } from '../../agent/paths.js';
-import { claimSocketPath, RpcSocketServer } from '../../agent/rpc-server.js';
-import { ensurePrivateDir } from '../../agent/secure-files.js';
 import { checkDisplayName, checkRelayUrl } from '../../src/identity/card.js';
+import { startAgentRuntime, untilSignalled } from '../agent-runtime.js';
 import { loadConfigFile } from '../config-file.js';
 import type { Command } from '../main.js';
 import { UsageError } from '../output.js';
@@ -52,43 +50,17 @@ export const agentCommand: Command = {
     const choice = (env.PAIRLINK_KEYSTORE ?? config.agent.keystore) as KeystoreChoice;
     if (!['auto', 'keychain', 'file'].includes(choice))
       throw new UsageError('PAIRLINK_KEYSTORE must be keychain or file');
-    // Claim the socket before touching any state: a second agent must not read or write the
-    // first one's files.
-    await claimSocketPath(paths.socket);
-    await ensurePrivateDir(paths.home);
-    const { store, note } = await openKeystore({
-      choice,
-      home: paths.home,
-      keystoreFile: paths.keystoreFile,
-      env,
+    const runtime = await startAgentRuntime({
+      paths,
+      keystore: choice,
       passphraseFile: config.agent.passphraseFile,
+      relayUrl,
+      name,
+      env,
+      logger,
     });
-    if (note) logger.warn(note);
-    const agent = await Agent.start({ stateFile: paths.stateFile, keystore: store, relayUrl, name, logger });
-    let server: RpcSocketServer;
-    try {
-      server = await RpcSocketServer.listen(agent, paths.socket, logger);
-    } catch (error) {
-      await agent.stop();
-      throw error;
-    }
-    logger.info(
-      { did: agent.did, socket: paths.socket, relay: relayUrl, keystore: store.kind },
-      'agent ready',
-    );
-    await new Promise<void>((resolve) => {
-      const stop = () => {
-        process.off('SIGTERM', stop);
-        process.off('SIGINT', stop);
-        resolve();
-      };
-      process.on('SIGTERM', stop);
-      process.on('SIGINT', stop);
-    });
-    logger.info('agent shutting down');
-    await server.close();
-    await agent.stop();
-    logger.info('agent stopped');
+    await untilSignalled();
+    await runtime.close();
     return 0;
   },
 };

@@ -1,6 +1,7 @@
 import { pino } from 'pino';
 import { DEFAULT_LIMITS, type RelayLimits } from '../../relay/limits.js';
 import { startRelay } from '../../relay/relay-server.js';
+import { untilSignalled } from '../agent-runtime.js';
 import { loadConfigFile } from '../config-file.js';
 import type { Command } from '../main.js';
 import { UsageError } from '../output.js';
@@ -63,15 +64,7 @@ export const relayCommand: Command = {
       trustProxy: Boolean(values['trust-proxy']) || config.trustProxy,
       logger,
     });
-    await new Promise<void>((resolve) => {
-      const stop = () => {
-        process.off('SIGTERM', stop);
-        process.off('SIGINT', stop);
-        resolve();
-      };
-      process.on('SIGTERM', stop);
-      process.on('SIGINT', stop);
-    });
+    await untilSignalled();
     await relay.close();
     return 0;
   },

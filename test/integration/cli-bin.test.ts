@@ -63,3 +63,40 @@ describe('pairlink relay configuration', () => {
     expect(port.stderr).toContain('--port must be 0 to 65535');
   });
 });
+
+describe('pairlink up (the main job: npm start)', () => {
+  it('starts a relay and an agent on local defaults, says what to type, and stops cleanly on SIGINT', async () => {
+    const { spawn } = await import('node:child_process');
+    const { mkdtempSync, statSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const { freePort } = await import('../support/free-port.js');
+    const dir = join(mkdtempSync(join(tmpdir(), 'pl-up-')), 'local');
+    const port = await freePort();
+    const child = spawn(
+      process.execPath,
+      [BIN, 'up', '--dir', dir, '--port', String(port), '--name', 'upper'],
+      {
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
+    let output = '';
+    child.stdout.on('data', (d) => {
+      output += String(d);
+    });
+    const deadline = Date.now() + 20_000;
+    while (!output.includes('Ctrl-C stops') && Date.now() < deadline)
+      await new Promise((r) => setTimeout(r, 50));
+    expect(output).toContain(`relay   http://127.0.0.1:${port}`);
+    expect(output).toContain('LOCAL DEFAULT');
+    const socket = /export PAIRLINK_SOCKET=(.+)/.exec(output)![1]!.trim();
+    const who = await run(process.execPath, [BIN, 'whoami', '--json'], {
+      env: { ...process.env, PAIRLINK_SOCKET: socket },
+    });
+    expect(JSON.parse(who.stdout).name).toBe('upper');
+    expect(statSync(join(dir, 'passphrase')).mode & 0o777).toBe(0o600);
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    child.kill('SIGINT');
+    expect(await exited).toBe(0);
+  });
+});

@@ -1,0 +1,78 @@
+import type { Logger } from 'pino';
+import { Agent } from '../agent/agent.js';
+import { type KeystoreChoice, openKeystore } from '../agent/keystore/open-keystore.js';
+import type { AgentPaths } from '../agent/paths.js';
+import { claimSocketPath, RpcSocketServer } from '../agent/rpc-server.js';
+import { ensurePrivateDir } from '../agent/secure-files.js';
+
+/** A running agent with its socket server. */
+export interface AgentRuntime {
+  readonly agent: Agent;
+  close(): Promise<void>;
+}
+
+/**
+ * Starts an agent the one way both `pairlink agent` and `pairlink up` do: claim the socket first
+ * (so a second agent never touches the first one's files), open the keystore, load state, listen.
+ */
+export async function startAgentRuntime(options: {
+  paths: AgentPaths;
+  keystore: KeystoreChoice;
+  passphraseFile: string | null;
+  relayUrl: string;
+  name: string;
+  env: NodeJS.ProcessEnv;
+  logger: Logger;
+}): Promise<AgentRuntime> {
+  const { paths, logger } = options;
+  await claimSocketPath(paths.socket);
+  await ensurePrivateDir(paths.home);
+  const { store, note } = await openKeystore({
+    choice: options.keystore,
+    home: paths.home,
+    keystoreFile: paths.keystoreFile,
+    env: options.env,
+    passphraseFile: options.passphraseFile,
+  });
+  if (note) logger.warn(note);
+  const agent = await Agent.start({
+    stateFile: paths.stateFile,
+    keystore: store,
+    relayUrl: options.relayUrl,
+    name: options.name,
+    logger,
+  });
+  let server: RpcSocketServer;
+  try {
+    server = await RpcSocketServer.listen(agent, paths.socket, logger);
+  } catch (error) {
+    await agent.stop();
+    throw error;
+  }
+  logger.info(
+    { did: agent.did, socket: paths.socket, relay: options.relayUrl, keystore: store.kind },
+    'agent ready',
+  );
+  return {
+    agent,
+    async close() {
+      logger.info('agent shutting down');
+      await server.close();
+      await agent.stop();
+      logger.info('agent stopped');
+    },
+  };
+}
+
+/** Resolves on SIGTERM or SIGINT (once). */
+export function untilSignalled(): Promise<void> {
+  return new Promise((resolve) => {
+    const stop = () => {
+      process.off('SIGTERM', stop);
+      process.off('SIGINT', stop);
+      resolve();
+    };
+    process.on('SIGTERM', stop);
+    process.on('SIGINT', stop);
+  });
+}

@@ -1,0 +1,91 @@
+import { randomBytes } from 'node:crypto';
+import { hostname, tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { pino } from 'pino';
+import { resolveAgentPaths } from '../../agent/paths.js';
+import { ensurePrivateDir, readFileIfExists, writeFileAtomic } from '../../agent/secure-files.js';
+import { startRelay } from '../../relay/relay-server.js';
+import { startAgentRuntime, untilSignalled } from '../agent-runtime.js';
+import type { Command } from '../main.js';
+import { UsageError } from '../output.js';
+
+/**
+ * `pairlink up` (what `npm start` runs): a local relay and an agent in one process, on embedded
+ * defaults, so someone can try pairlink with nothing set up. The agent uses the file keystore with
+ * a generated passphrase file: a local default that is labelled as such, not a production setup.
+ */
+export const upCommand: Command = {
+  summary: [
+    'Start a local relay and an agent together, on embedded defaults, and say what to type next.',
+    '',
+    'Options:',
+    '  --dir <path>    where the local home lives (default ./.pairlink-local)',
+    '  --port <n>      relay port (default 7457)',
+    '  --name <name>   agent display name (default: host name)',
+  ].join('\n'),
+  usage: 'pairlink up [--dir ./.pairlink-local] [--port 7457] [--name NAME]',
+  options: { dir: { type: 'string' }, port: { type: 'string' }, name: { type: 'string' } },
+  allowPositionals: false,
+  async run({ values, io }) {
+    const dir = resolve((values.dir as string | undefined) ?? '.pairlink-local');
+    const port = Number((values.port as string | undefined) ?? 7457);
+    if (!Number.isInteger(port) || port < 1 || port > 65535)
+      throw new UsageError('--port must be 1 to 65535');
+    const logger = pino({
+      level: process.env.PAIRLINK_LOG_LEVEL ?? 'warn',
+      base: { service: 'pairlink-up' },
+    });
+    await ensurePrivateDir(dir);
+    const passphraseFile = join(dir, 'passphrase');
+    if (!(await readFileIfExists(passphraseFile)))
+      await writeFileAtomic(passphraseFile, `${randomBytes(24).toString('base64url')}\n`);
+    const home = join(dir, 'home');
+    let socket = join(dir, 'agent.sock');
+    if (Buffer.byteLength(socket) > 100) {
+      const short = join(tmpdir(), `pairlink-${process.getuid?.() ?? 'user'}`);
+      await ensurePrivateDir(short, false);
+      socket = join(short, 'agent.sock');
+    }
+    const paths = resolveAgentPaths({ ...process.env, PAIRLINK_HOME: home, PAIRLINK_SOCKET: socket });
+    const relay = await startRelay({ host: '127.0.0.1', port, trustProxy: false, logger });
+    let runtime: Awaited<ReturnType<typeof startAgentRuntime>>;
+    try {
+      runtime = await startAgentRuntime({
+        paths,
+        keystore: 'file',
+        passphraseFile,
+        relayUrl: relay.url,
+        name: ((values.name as string | undefined) ?? hostname()).slice(0, 64),
+        env: { ...process.env, PAIRLINK_PASSPHRASE: '', PAIRLINK_PASSPHRASE_FILE: '' },
+        logger,
+      });
+    } catch (error) {
+      await relay.close();
+      throw error;
+    }
+    io.out(
+      [
+        'pairlink is up, on local defaults:',
+        `  relay   ${relay.url}  (in memory; stops with this process)`,
+        `  agent   ${runtime.agent.name}  ${runtime.agent.did}`,
+        `  home    ${home}`,
+        `  socket  ${paths.socket}`,
+        `  LOCAL DEFAULT: the keystore passphrase is in ${passphraseFile} (mode 0600). For real use run`,
+        '  `pairlink agent` with the OS keychain, or a passphrase you manage (see README).',
+        '',
+        'In another terminal:',
+        `  export PAIRLINK_SOCKET=${paths.socket}`,
+        '  npx pairlink invite                # a link to paste to the other side',
+        '  npx pairlink invite --format code  # or a code to read aloud',
+        "  npx pairlink accept '<link or code>'   # what the other side runs (against its own agent)",
+        '  npx pairlink peers',
+        '',
+        'Ctrl-C stops the agent and the relay.',
+      ].join('\n'),
+    );
+    await untilSignalled();
+    await runtime.close();
+    await relay.close();
+    return 0;
+  },
+};
