@@ -229,7 +229,7 @@ export class Agent {
         const minted = mintCodeInvite(policy, nameplate, mailboxId, now, random);
         record = this.newInviteRecord(minted.issuer, readCapability, { code: minted.text }, params.label);
       }
-      this.state = { ...this.state, invites: [...this.state.invites, record] };
+      this.state = pruneFinished({ ...this.state, invites: [...this.state.invites, record] });
       await this.file.save(this.state);
       this.socket.watch(record.issuer.mailboxId, readCapability, 0);
       this.emit({ id: record.id, role: 'issuer', status: 'published' });
@@ -303,7 +303,7 @@ export class Agent {
         afterSeq: 0,
         acceptor: started.state,
       };
-      this.state = { ...this.state, accepts: [...this.state.accepts, record] };
+      this.state = pruneFinished({ ...this.state, accepts: [...this.state.accepts, record] });
       await this.file.save(this.state);
       await this.perform(started.effects, { kind: 'accept', id: record.id });
       return record;
@@ -545,6 +545,27 @@ export class Agent {
     if (!peer) throw new PairlinkError('PEER_NOT_FOUND', `no pinned peer ${did}`);
     return { peer, card: readVerifiedCard(peer.card) };
   }
+}
+
+/** Finished invites and accepts kept for `invites --all` and inspection; older ones are dropped. */
+export const FINISHED_RECORDS_KEPT = 100;
+
+/**
+ * Drops all but the most recent finished records, so the state (re-sealed on every step) stays
+ * small however many pairings an agent has done. Pending records are never dropped.
+ */
+export function pruneFinished(state: AgentState): AgentState {
+  const keep = <T>(records: readonly T[], finished: (r: T) => boolean): T[] => {
+    const done = records.filter(finished);
+    if (done.length <= FINISHED_RECORDS_KEPT) return [...records];
+    const dropped = new Set(done.slice(0, done.length - FINISHED_RECORDS_KEPT));
+    return records.filter((r) => !dropped.has(r));
+  };
+  return {
+    ...state,
+    invites: keep(state.invites, (i) => i.issuer.status !== 'pending'),
+    accepts: keep(state.accepts, isFinished),
+  };
 }
 
 /** True once an accept can change no more. */

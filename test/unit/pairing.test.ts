@@ -326,3 +326,19 @@ describe('acceptor: the issuer mailbox disappears', () => {
     expect(effectsOf(bob, 'pin')).toHaveLength(0);
   });
 });
+
+describe('agent state retention', () => {
+  it('keeps every pending record and only the most recent finished ones', async () => {
+    const { pruneFinished, FINISHED_RECORDS_KEPT } = await import('../../agent/agent.js');
+    const invite = (n: number, status: string) => ({ id: `I${n}`, issuer: { status } });
+    const invites = [
+      ...Array.from({ length: FINISHED_RECORDS_KEPT + 5 }, (_, n) => invite(n, 'used')),
+      invite(999, 'pending'),
+    ];
+    const state = { version: 1, name: 'x', createdAt: 0, peers: [], invites, accepts: [] } as never;
+    const pruned = pruneFinished(state) as unknown as { invites: { id: string }[] };
+    expect(pruned.invites).toHaveLength(FINISHED_RECORDS_KEPT + 1);
+    expect(pruned.invites[0]!.id).toBe('I5'); // the five oldest finished ones are gone
+    expect(pruned.invites.at(-1)!.id).toBe('I999');
+  });
+});
