@@ -21,6 +21,7 @@ import type { InviteProgress } from '../src/rpc/protocol.js';
 import type { SecretStore } from './keystore/secret-store.js';
 import type { AcceptRecord, AgentState, InviteRecord, PeerRecord } from './state/agent-state.js';
 import { StateFile } from './state/state-file.js';
+import { wipeFinishedAcceptor, wipeFinishedIssuer } from './state/wipe-finished.js';
 
 export interface AgentOptions {
   readonly stateFile: string;
@@ -32,6 +33,11 @@ export interface AgentOptions {
 }
 
 const random = (n: number) => new Uint8Array(randomBytes(n));
+
+/** Whose effects these are: an invite (with its mailbox read capability) or an accept. */
+type EffectOwner =
+  | { kind: 'invite'; id: string; readCapability: Uint8Array }
+  | { kind: 'accept'; id: string };
 const b64 = (bytes: Uint8Array) => Buffer.from(bytes).toString('base64url');
 /** A short local id from the first 5 bytes of an id: 8 Crockford symbols. */
 const shortId = (bytes: Uint8Array) =>
@@ -156,11 +162,38 @@ export class Agent {
     return () => this.listeners.delete(listener);
   }
 
-  /** Runs `fn` with exclusive access to the state (one machine step at a time). */
-  private exclusive<T>(fn: () => Promise<T>): Promise<T> {
+  /**
+   * Runs `fn` with exclusive access to the state (one machine step at a time). Effects the step
+   * deferred run after the lock is released: the state that caused them is already on disk, and
+   * relay I/O then never holds up other pairings' steps.
+   */
+  private async exclusive<T>(fn: () => Promise<T>): Promise<T> {
     const run = this.lock.then(fn, fn);
     this.lock = run.catch(() => undefined);
-    return run;
+    const result = await run;
+    this.flushDeferred();
+    return result;
+  }
+
+  private readonly deferred: { effects: readonly Effect[]; owner: EffectOwner }[] = [];
+  /** One chain per invite or accept, so each one's effects keep their order. */
+  private readonly effectChains = new Map<string, Promise<void>>();
+
+  private defer(effects: readonly Effect[], owner: EffectOwner): void {
+    if (effects.length > 0) this.deferred.push({ effects, owner });
+  }
+
+  private flushDeferred(): void {
+    for (const { effects, owner } of this.deferred.splice(0)) {
+      const key = `${owner.kind}:${owner.id}`;
+      const chain = (this.effectChains.get(key) ?? Promise.resolve()).then(() =>
+        this.perform(effects, owner),
+      );
+      const tracked = chain.finally(() => {
+        if (this.effectChains.get(key) === tracked) this.effectChains.delete(key);
+      });
+      this.effectChains.set(key, tracked);
+    }
   }
 
   private context(): IssuerStepContext & StepContext {
@@ -186,7 +219,7 @@ export class Agent {
   private pendingDeviceSecrets: Uint8Array | null = null;
 
   /** Mints an invite: registers its mailbox (and nameplate) at the relay, then records it. */
-  createInvite(params: {
+  async createInvite(params: {
     ttlSeconds?: number;
     uses?: number;
     format?: 'url' | 'code';
@@ -195,40 +228,41 @@ export class Agent {
     requireSas?: boolean;
   }): Promise<InviteRecord> {
     const policy = resolveInvitePolicy(params);
+    // Relay calls happen before taking the state lock, so other pairings are not held up by them.
+    const now = this.now();
+    const readCapability = random(16);
+    let record: InviteRecord;
+    if (policy.format === 'url') {
+      const minted = mintUrlInvite(this.identity, policy, this.options.relayUrl, now, random);
+      await this.relay.createMailbox(
+        minted.invite.mailboxId,
+        readCapability,
+        minted.invite.writeCapability,
+        policy.ttlSeconds + SESSION_GRACE_SECONDS,
+      );
+      record = this.newInviteRecord(
+        minted.issuer,
+        readCapability,
+        { url: minted.webUrl, customUrl: minted.customUrl },
+        params.label,
+      );
+    } else {
+      const mailboxId = random(16);
+      await this.relay.createMailbox(
+        mailboxId,
+        readCapability,
+        null,
+        policy.ttlSeconds + SESSION_GRACE_SECONDS,
+      );
+      const { nameplate } = await this.relay.createNameplate(
+        mailboxId,
+        readCapability,
+        Math.min(16, policy.uses + MAX_FAILED_CODE_ATTEMPTS),
+      );
+      const minted = mintCodeInvite(policy, nameplate, mailboxId, now, random);
+      record = this.newInviteRecord(minted.issuer, readCapability, { code: minted.text }, params.label);
+    }
     return this.exclusive(async () => {
-      const now = this.now();
-      const readCapability = random(16);
-      let record: InviteRecord;
-      if (policy.format === 'url') {
-        const minted = mintUrlInvite(this.identity, policy, this.options.relayUrl, now, random);
-        await this.relay.createMailbox(
-          minted.invite.mailboxId,
-          readCapability,
-          minted.invite.writeCapability,
-          policy.ttlSeconds + SESSION_GRACE_SECONDS,
-        );
-        record = this.newInviteRecord(
-          minted.issuer,
-          readCapability,
-          { url: minted.webUrl, customUrl: minted.customUrl },
-          params.label,
-        );
-      } else {
-        const mailboxId = random(16);
-        await this.relay.createMailbox(
-          mailboxId,
-          readCapability,
-          null,
-          policy.ttlSeconds + SESSION_GRACE_SECONDS,
-        );
-        const { nameplate } = await this.relay.createNameplate(
-          mailboxId,
-          readCapability,
-          Math.min(16, policy.uses + MAX_FAILED_CODE_ATTEMPTS),
-        );
-        const minted = mintCodeInvite(policy, nameplate, mailboxId, now, random);
-        record = this.newInviteRecord(minted.issuer, readCapability, { code: minted.text }, params.label);
-      }
       this.state = pruneFinished({ ...this.state, invites: [...this.state.invites, record] });
       await this.file.save(this.state);
       this.socket.watch(record.issuer.mailboxId, readCapability, 0);
@@ -273,29 +307,29 @@ export class Agent {
   }
 
   /** Starts accepting an invite URL or code; resolves with the accept record once started. */
-  startAccept(text: string, requireSas: boolean): Promise<AcceptRecord> {
-    return this.exclusive(async () => {
-      const trimmed = text.trim();
-      let target: AcceptTarget;
-      if (looksLikeInviteUrl(trimmed)) {
-        const invite = parseInviteUrl(trimmed, this.now());
-        if (invite.relayUrl !== this.options.relayUrl) {
-          throw new PairlinkError(
-            'INVALID_PARAMS',
-            `this invite uses the relay ${invite.relayUrl}; this agent uses ${this.options.relayUrl}`,
-          );
-        }
-        target = { form: 'url', invite };
-      } else {
-        const code = parseShortCode(trimmed);
-        const claim = await this.relay.claimNameplate(code.nameplate);
-        target = {
-          form: 'code',
-          code,
-          issuerMailbox: { mailboxId: claim.mailboxId, writeCapability: claim.writeCap },
-          expiresAt: Math.floor(claim.expiresAt / 1000) - SESSION_GRACE_SECONDS,
-        };
+  async startAccept(text: string, requireSas: boolean): Promise<AcceptRecord> {
+    const trimmed = text.trim();
+    let target: AcceptTarget;
+    if (looksLikeInviteUrl(trimmed)) {
+      const invite = parseInviteUrl(trimmed, this.now());
+      if (invite.relayUrl !== this.options.relayUrl) {
+        throw new PairlinkError(
+          'INVALID_PARAMS',
+          `this invite uses the relay ${invite.relayUrl}; this agent uses ${this.options.relayUrl}`,
+        );
       }
+      target = { form: 'url', invite };
+    } else {
+      const code = parseShortCode(trimmed);
+      const claim = await this.relay.claimNameplate(code.nameplate);
+      target = {
+        form: 'code',
+        code,
+        issuerMailbox: { mailboxId: claim.mailboxId, writeCapability: claim.writeCap },
+        expiresAt: Math.floor(claim.expiresAt / 1000) - SESSION_GRACE_SECONDS,
+      };
+    }
+    return this.exclusive(async () => {
       const started = startAcceptor(target, requireSas, this.context());
       const record: AcceptRecord = {
         id: shortId(started.state.sessionId),
@@ -305,7 +339,7 @@ export class Agent {
       };
       this.state = pruneFinished({ ...this.state, accepts: [...this.state.accepts, record] });
       await this.file.save(this.state);
-      await this.perform(started.effects, { kind: 'accept', id: record.id });
+      this.defer(started.effects, { kind: 'accept', id: record.id });
       return record;
     });
   }
@@ -372,7 +406,9 @@ export class Agent {
     const needsBundle =
       record.mode === 'device' && (event.type === 'sasConfirmed' || event.type === 'frameReceived');
     this.pendingDeviceSecrets = needsBundle ? await this.options.keystore.get('identity') : null;
-    const { state, effects } = stepIssuer(record.issuer, event, this.context());
+    const stepped = stepIssuer(record.issuer, event, this.context());
+    const effects = stepped.effects;
+    const state = wipeFinishedIssuer(stepped.state);
     this.pendingDeviceSecrets = null;
     let sas = record.sas;
     for (const effect of effects)
@@ -387,11 +423,13 @@ export class Agent {
     this.state = { ...this.state, invites: this.state.invites.map((i) => (i.id === record.id ? next : i)) };
     this.applyPins(effects, record.mode);
     await this.file.save(this.state);
-    await this.perform(effects, { kind: 'invite', id: record.id, readCapability: record.readCapability });
+    this.defer(effects, { kind: 'invite', id: record.id, readCapability: record.readCapability });
   }
 
   private async stepAccept(record: AcceptRecord, event: Parameters<typeof stepAcceptor>[1]): Promise<void> {
-    const { state, effects } = stepAcceptor(record.acceptor, event, this.context());
+    const stepped = stepAcceptor(record.acceptor, event, this.context());
+    const effects = stepped.effects;
+    const state = wipeFinishedAcceptor(stepped.state);
     const sasEffect = effects.find((e): e is Extract<Effect, { type: 'sasReady' }> => e.type === 'sasReady');
     const next: AcceptRecord = { ...record, acceptor: state, ...(sasEffect ? { sas: sasEffect.sas } : {}) };
     const current = this.findAccept(record.id);
@@ -417,7 +455,7 @@ export class Agent {
       ).bytes;
     }
     await this.file.save(this.state);
-    await this.perform(effects, { kind: 'accept', id: record.id });
+    this.defer(effects, { kind: 'accept', id: record.id });
   }
 
   /** Records pins in the state (persisted with the step, so a pairing is recorded whole or not at all). */
@@ -439,10 +477,7 @@ export class Agent {
   }
 
   /** Performs effects after the state that caused them is safely on disk. */
-  private async perform(
-    effects: readonly Effect[],
-    owner: { kind: 'invite'; id: string; readCapability: Uint8Array } | { kind: 'accept'; id: string },
-  ): Promise<void> {
+  private async perform(effects: readonly Effect[], owner: EffectOwner): Promise<void> {
     for (const effect of effects) {
       try {
         switch (effect.type) {
@@ -461,7 +496,9 @@ export class Agent {
             } catch (error) {
               // The issuer's mailbox is gone: tell the acceptor machine now instead of timing out.
               if (owner.kind === 'accept' && (error as PairlinkError).code === 'INVITE_NOT_FOUND') {
-                await this.stepAccept(this.findAccept(owner.id), { type: 'issuerMailboxGone' });
+                await this.exclusive(() =>
+                  this.stepAccept(this.findAccept(owner.id), { type: 'issuerMailboxGone' }),
+                );
                 return;
               }
               throw error;
@@ -535,6 +572,7 @@ export class Agent {
   async stop(): Promise<void> {
     if (this.ticker) clearInterval(this.ticker);
     await this.exclusive(async () => undefined);
+    await Promise.allSettled([...this.effectChains.values()]);
     this.socket.close();
     this.relay.close();
   }

@@ -342,3 +342,33 @@ describe('agent state retention', () => {
     expect(pruned.invites.at(-1)!.id).toBe('I999');
   });
 });
+
+describe('wiping finished sessions (what the agent persists)', () => {
+  it('erases secrets of finished sessions and invites, and a duplicate confirm is still answered', async () => {
+    const { wipeFinishedIssuer, wipeFinishedAcceptor } = await import('../../agent/state/wipe-finished.js');
+    const { exchange, alice, issuer, target } = urlSetup({ uses: 2 });
+    const bob = makeParty('bob', NOW);
+    const acceptor = new AcceptorDriver(bob, target(), false, exchange);
+    let confirm: Uint8Array | undefined;
+    exchange.tamper = (frame) => {
+      if (frame[1] === 3) confirm = frame;
+      return [frame];
+    };
+    runUntilQuiet(issuer, [acceptor]);
+    issuer.state = wipeFinishedIssuer(issuer.state);
+    const session = Object.values(issuer.state.sessions)[0]!;
+    expect([session.ephemeralSecret.length, session.sessionSecret.length, session.replyFrame.length]).toEqual(
+      [0, 0, 0],
+    );
+    expect(issuer.state.formSecret.form === 'url' && issuer.state.formSecret.secret.length).toBe(16); // still pending: 1 use left
+    const welcomes = effectsOf(alice, 'send').length;
+    issuer.step({ type: 'frameReceived', frame: confirm! });
+    expect(effectsOf(alice, 'send').length).toBe(welcomes + 1); // the stored welcome, resent
+    const wipedAcceptor = wipeFinishedAcceptor(acceptor.state);
+    expect(wipedAcceptor.ephemeralSecret.length).toBe(0);
+    expect(wipedAcceptor.sessionSecret).toBeUndefined();
+    issuer.step({ type: 'cancelRequested' });
+    const finished = wipeFinishedIssuer(issuer.state);
+    expect(finished.formSecret.form === 'url' && finished.formSecret.secret.length).toBe(0);
+  });
+});

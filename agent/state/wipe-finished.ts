@@ -1,0 +1,45 @@
+import type { AcceptorState } from '../../src/handshake/acceptor.js';
+import type { IssuerState } from '../../src/handshake/issuer.js';
+
+const WIPED = new Uint8Array(0);
+
+/**
+ * Erases what a finished session never needs again: its ephemeral secret, session secret and
+ * reply frame (a duplicate confirm is answered from the stored welcome bytes). Once the invite
+ * itself is finished, its secret goes too. Keeping them would only weaken forward secrecy and
+ * grow the state that is re-sealed on every step.
+ */
+export function wipeFinishedIssuer(issuer: IssuerState): IssuerState {
+  let sessions = issuer.sessions;
+  for (const [key, session] of Object.entries(issuer.sessions)) {
+    if ((session.phase === 'completed' || session.phase === 'failed') && session.sessionSecret.length > 0) {
+      sessions = {
+        ...sessions,
+        [key]: { ...session, ephemeralSecret: WIPED, sessionSecret: WIPED, replyFrame: WIPED },
+      };
+    }
+  }
+  let formSecret = issuer.formSecret;
+  if (issuer.status !== 'pending') {
+    formSecret =
+      formSecret.form === 'url'
+        ? { form: 'url', secret: WIPED }
+        : { form: 'code', code: { nameplate: formSecret.code.nameplate, secret: '' } };
+  }
+  const unchanged = sessions === issuer.sessions && (issuer.status === 'pending' || isWiped(issuer));
+  return unchanged ? issuer : { ...issuer, sessions, formSecret };
+}
+
+function isWiped(issuer: IssuerState): boolean {
+  return issuer.formSecret.form === 'url'
+    ? issuer.formSecret.secret.length === 0
+    : issuer.formSecret.code.secret === '';
+}
+
+/** The same for a finished accept: nothing secret or resendable is kept. */
+export function wipeFinishedAcceptor(acceptor: AcceptorState): AcceptorState {
+  if ((acceptor.phase !== 'paired' && acceptor.phase !== 'failed') || acceptor.ephemeralSecret.length === 0)
+    return acceptor;
+  const { sessionSecret: _secret, transcript: _transcript, ...rest } = acceptor;
+  return { ...rest, ephemeralSecret: WIPED, lastSentFrame: WIPED };
+}
