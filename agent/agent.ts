@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { dirname, join } from 'node:path';
 import type { Logger } from 'pino';
 import { RelayClient, RelaySocket } from '../relay/relay-client.js';
 import { writeCrockfordSymbols } from '../src/encoding/crockford.js';
@@ -19,7 +20,13 @@ import { looksLikeInviteUrl, parseInviteUrl } from '../src/invite/invite-url.js'
 import { parseShortCode } from '../src/invite/short-code.js';
 import type { InviteProgress } from '../src/rpc/protocol.js';
 import type { SecretStore } from './keystore/secret-store.js';
-import type { AcceptRecord, AgentState, InviteRecord, PeerRecord } from './state/agent-state.js';
+import type {
+  AcceptRecord,
+  AgentHistory,
+  AgentState,
+  InviteRecord,
+  PeerRecord,
+} from './state/agent-state.js';
 import { StateFile } from './state/state-file.js';
 import { wipeFinishedAcceptor, wipeFinishedIssuer } from './state/wipe-finished.js';
 
@@ -57,6 +64,7 @@ export class Agent {
   private identity!: Identity;
   private card!: Uint8Array;
   private state!: AgentState;
+  private history: AgentHistory = { invites: [], accepts: [] };
   private readonly relay: RelayClient;
   private socket!: RelaySocket;
   private readonly listeners = new Set<(progress: InviteProgress) => void>();
@@ -68,7 +76,8 @@ export class Agent {
 
   private constructor(
     private readonly options: AgentOptions,
-    private readonly file: StateFile,
+    private readonly file: StateFile<AgentState>,
+    private readonly historyFile: StateFile<AgentHistory>,
   ) {
     this.relay = new RelayClient(options.relayUrl);
     this.now = options.now ?? (() => Math.floor(Date.now() / 1000));
@@ -82,7 +91,12 @@ export class Agent {
       stateKey = random(32);
       await store.set('state-key', stateKey);
     }
-    const agent = new Agent(options, new StateFile(options.stateFile, stateKey));
+    const agent = new Agent(
+      options,
+      new StateFile<AgentState>(options.stateFile, stateKey),
+      new StateFile<AgentHistory>(join(dirname(options.stateFile), 'history.json'), stateKey),
+    );
+    agent.history = (await agent.historyFile.load()) ?? { invites: [], accepts: [] };
     const secrets = await store.get('identity');
     if (secrets) {
       agent.identity = Identity.fromSecrets({
@@ -104,7 +118,7 @@ export class Agent {
     };
     if (agent.state.name !== options.name) agent.state = { ...agent.state, name: options.name };
     agent.card = issueCard(agent.identity, agent.state.name, options.relayUrl, agent.state.createdAt).bytes;
-    await agent.file.save(agent.state);
+    await agent.commit();
     agent.socket = new RelaySocket(options.relayUrl, {
       onMessage: (mailbox, message) => void agent.onRelayMessage(mailbox, message.seq, message.body),
       onConnectionChange: (connected) => {
@@ -146,6 +160,35 @@ export class Agent {
 
   get snapshot(): AgentState {
     return this.state;
+  }
+
+  /** Every invite known: pending ones first, then finished ones from the history. */
+  get allInvites(): readonly InviteRecord[] {
+    return [...this.state.invites, ...this.history.invites];
+  }
+
+  /**
+   * Persists the state. Records that finished move to the history first (history written before
+   * the state drops them, so a crash in between only leaves a duplicate, which load resolves).
+   */
+  private async commit(): Promise<void> {
+    const finishedInvites = this.state.invites.filter((i) => i.issuer.status !== 'pending');
+    const finishedAccepts = this.state.accepts.filter(isFinished);
+    if (finishedInvites.length > 0 || finishedAccepts.length > 0) {
+      const movedInvites = new Set(finishedInvites.map((i) => i.id));
+      const movedAccepts = new Set(finishedAccepts.map((a) => a.id));
+      this.history = pruneFinished({
+        invites: [...this.history.invites.filter((i) => !movedInvites.has(i.id)), ...finishedInvites],
+        accepts: [...this.history.accepts.filter((a) => !movedAccepts.has(a.id)), ...finishedAccepts],
+      });
+      await this.historyFile.save(this.history);
+      this.state = {
+        ...this.state,
+        invites: this.state.invites.filter((i) => !movedInvites.has(i.id)),
+        accepts: this.state.accepts.filter((a) => !movedAccepts.has(a.id)),
+      };
+    }
+    await this.file.save(this.state);
   }
 
   get fingerprint(): string {
@@ -263,8 +306,8 @@ export class Agent {
       record = this.newInviteRecord(minted.issuer, readCapability, { code: minted.text }, params.label);
     }
     return this.exclusive(async () => {
-      this.state = pruneFinished({ ...this.state, invites: [...this.state.invites, record] });
-      await this.file.save(this.state);
+      this.state = { ...this.state, invites: [...this.state.invites, record] };
+      await this.commit();
       this.socket.watch(record.issuer.mailboxId, readCapability, 0);
       this.emit({ id: record.id, role: 'issuer', status: 'published' });
       return record;
@@ -292,7 +335,9 @@ export class Agent {
   }
 
   findInvite(id: string): InviteRecord {
-    const invite = this.state.invites.find((i) => i.id === id.toUpperCase());
+    const key = id.toUpperCase();
+    const invite =
+      this.state.invites.find((i) => i.id === key) ?? this.history.invites.find((i) => i.id === key);
     if (!invite) throw new PairlinkError('INVITE_NOT_FOUND', `no invite with id ${id}`);
     return invite;
   }
@@ -337,15 +382,17 @@ export class Agent {
         afterSeq: 0,
         acceptor: started.state,
       };
-      this.state = pruneFinished({ ...this.state, accepts: [...this.state.accepts, record] });
-      await this.file.save(this.state);
+      this.state = { ...this.state, accepts: [...this.state.accepts, record] };
+      await this.commit();
       this.defer(started.effects, { kind: 'accept', id: record.id });
       return record;
     });
   }
 
   findAccept(id: string): AcceptRecord {
-    const accept = this.state.accepts.find((a) => a.id === id.toUpperCase());
+    const key = id.toUpperCase();
+    const accept =
+      this.state.accepts.find((a) => a.id === key) ?? this.history.accepts.find((a) => a.id === key);
     if (!accept) throw new PairlinkError('INVITE_NOT_FOUND', `no accept with id ${id}`);
     return accept;
   }
@@ -381,7 +428,7 @@ export class Agent {
       const before = this.state.peers.length;
       this.state = { ...this.state, peers: this.state.peers.filter((p) => p.did !== did) };
       if (this.state.peers.length === before) return false;
-      await this.file.save(this.state);
+      await this.commit();
       return true;
     });
   }
@@ -422,7 +469,7 @@ export class Agent {
       return;
     this.state = { ...this.state, invites: this.state.invites.map((i) => (i.id === record.id ? next : i)) };
     this.applyPins(effects, record.mode);
-    await this.file.save(this.state);
+    await this.commit();
     this.defer(effects, { kind: 'invite', id: record.id, readCapability: record.readCapability });
   }
 
@@ -454,7 +501,7 @@ export class Agent {
         this.state.createdAt,
       ).bytes;
     }
-    await this.file.save(this.state);
+    await this.commit();
     this.defer(effects, { kind: 'accept', id: record.id });
   }
 
@@ -585,24 +632,14 @@ export class Agent {
   }
 }
 
-/** Finished invites and accepts kept for `invites --all` and inspection; older ones are dropped. */
+/** Finished invites and accepts kept in the history, most recent last. */
 export const FINISHED_RECORDS_KEPT = 100;
 
-/**
- * Drops all but the most recent finished records, so the state (re-sealed on every step) stays
- * small however many pairings an agent has done. Pending records are never dropped.
- */
-export function pruneFinished(state: AgentState): AgentState {
-  const keep = <T>(records: readonly T[], finished: (r: T) => boolean): T[] => {
-    const done = records.filter(finished);
-    if (done.length <= FINISHED_RECORDS_KEPT) return [...records];
-    const dropped = new Set(done.slice(0, done.length - FINISHED_RECORDS_KEPT));
-    return records.filter((r) => !dropped.has(r));
-  };
+/** Keeps the most recent finished records of each kind. */
+export function pruneFinished(history: AgentHistory): AgentHistory {
   return {
-    ...state,
-    invites: keep(state.invites, (i) => i.issuer.status !== 'pending'),
-    accepts: keep(state.accepts, isFinished),
+    invites: history.invites.slice(-FINISHED_RECORDS_KEPT),
+    accepts: history.accepts.slice(-FINISHED_RECORDS_KEPT),
   };
 }
 

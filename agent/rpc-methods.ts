@@ -123,8 +123,7 @@ export function rpcHandlers(agent: Agent): RpcHandlers {
       return created;
     },
     'invite.get': async ({ id }) => inviteSummary(agent.findInvite(id)),
-    'invite.list': async ({ all }) =>
-      agent.snapshot.invites.filter((i) => all || i.issuer.status === 'pending').map(inviteSummary),
+    'invite.list': async ({ all }) => (all ? agent.allInvites : agent.snapshot.invites).map(inviteSummary),
     'invite.cancel': async ({ id }) => {
       const record = agent.findInvite(id);
       if (record.issuer.status !== 'pending') {

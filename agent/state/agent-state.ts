@@ -44,6 +44,15 @@ export interface AcceptRecord {
   readonly sas?: Sas;
 }
 
+/**
+ * Finished invites and accepts, kept for `invites --all` and late lookups in their own sealed
+ * file, so the state re-sealed on every step holds only what is still in flight.
+ */
+export interface AgentHistory {
+  readonly invites: readonly InviteRecord[];
+  readonly accepts: readonly AcceptRecord[];
+}
+
 /** Everything the agent persists (sealed under the state key; see state-file.ts). */
 export interface AgentState {
   readonly version: typeof STATE_VERSION;
@@ -51,6 +60,8 @@ export interface AgentState {
   /** When this identity's card was first issued (seconds). */
   readonly createdAt: number;
   readonly peers: readonly PeerRecord[];
+  /** Invites still pending; finished ones move to the history. */
   readonly invites: readonly InviteRecord[];
+  /** Accepts still in flight; finished ones move to the history. */
   readonly accepts: readonly AcceptRecord[];
 }

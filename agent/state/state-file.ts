@@ -2,22 +2,22 @@ import { randomBytes } from 'node:crypto';
 import { xsalsa20poly1305 } from '@noble/ciphers/salsa.js';
 import { PairlinkError } from '../../src/errors.js';
 import { readFileIfExists, writeFileAtomic } from '../secure-files.js';
-import { type AgentState, STATE_VERSION } from './agent-state.js';
+import { STATE_VERSION } from './agent-state.js';
 import { decodeStateJson, encodeStateJson } from './state-codec.js';
 
 /**
- * The agent's state file: versioned JSON `{version, sealed}` where `sealed` is the whole state,
- * encrypted with XSalsa20-Poly1305 under a 32-byte key held in the keystore. Pending invites carry
- * their secrets, so with the keychain in use nothing secret is readable in the home directory.
- * Every write is atomic (temp file, fsync, rename): a crash leaves the old state or the new one.
+ * A sealed state file: versioned JSON `{version, sealed}` where `sealed` is the document, encrypted
+ * with XSalsa20-Poly1305 under a 32-byte key held in the keystore. Pending invites carry their
+ * secrets, so with the keychain in use nothing secret is readable in the home directory. Every
+ * write is atomic (temp file, fsync, rename): a crash leaves the old document or the new one.
  */
-export class StateFile {
+export class StateFile<T> {
   constructor(
     private readonly path: string,
     private readonly key: Uint8Array,
   ) {}
 
-  async load(): Promise<AgentState | null> {
+  async load(): Promise<T | null> {
     const raw = await readFileIfExists(this.path);
     if (raw === null) return null;
     let outer: { version?: unknown; sealed?: unknown };
@@ -42,10 +42,10 @@ export class StateFile {
         `${this.path} cannot be decrypted with the state key in this keystore`,
       );
     }
-    return decodeStateJson<AgentState>(Buffer.from(plaintext).toString('utf8'));
+    return decodeStateJson<T>(Buffer.from(plaintext).toString('utf8'));
   }
 
-  async save(state: AgentState): Promise<void> {
+  async save(state: T): Promise<void> {
     const nonce = randomBytes(24);
     const sealed = xsalsa20poly1305(this.key, nonce).encrypt(Buffer.from(encodeStateJson(state)));
     const outer = { version: STATE_VERSION, sealed: Buffer.concat([nonce, sealed]).toString('base64url') };
