@@ -5,13 +5,19 @@ import { RelayClient, RelaySocket } from '../relay/relay-client.js';
 import { writeCrockfordSymbols } from '../src/encoding/crockford.js';
 import { toHex } from '../src/encoding/hex.js';
 import { PairlinkError } from '../src/errors.js';
-import { type AcceptTarget, startAcceptor, stepAcceptor } from '../src/handshake/acceptor.js';
+import {
+  type AcceptorEvent,
+  type AcceptTarget,
+  startAcceptor,
+  stepAcceptor,
+} from '../src/handshake/acceptor.js';
 import type { Effect, StepContext } from '../src/handshake/effects.js';
 import { type IssuerEvent, type IssuerStepContext, stepIssuer } from '../src/handshake/issuer.js';
 import { mintCodeInvite, mintUrlInvite } from '../src/handshake/mint.js';
 import { issueCard, readVerifiedCard } from '../src/identity/card.js';
 import { fingerprint, Identity } from '../src/identity/identity.js';
 import {
+  type InviteRequest,
   MAX_FAILED_CODE_ATTEMPTS,
   resolveInvitePolicy,
   SESSION_GRACE_SECONDS,
@@ -27,8 +33,11 @@ import type {
   InviteRecord,
   PeerRecord,
 } from './state/agent-state.js';
+import { DurableState, isFinished } from './state/durable-state.js';
 import { StateFile } from './state/state-file.js';
 import { wipeFinishedAcceptor, wipeFinishedIssuer } from './state/wipe-finished.js';
+
+export { FINISHED_RECORDS_KEPT, isFinished, pruneFinished } from './state/durable-state.js';
 
 export interface AgentOptions {
   readonly stateFile: string;
@@ -39,164 +48,130 @@ export interface AgentOptions {
   readonly now?: () => number;
 }
 
-const random = (n: number) => new Uint8Array(randomBytes(n));
-
 /** Whose effects these are: an invite (with its mailbox read capability) or an accept. */
 type EffectOwner =
   | { kind: 'invite'; id: string; readCapability: Uint8Array }
   | { kind: 'accept'; id: string };
+
+const random = (n: number) => new Uint8Array(randomBytes(n));
 const b64 = (bytes: Uint8Array) => Buffer.from(bytes).toString('base64url');
 /** A short local id from the first 5 bytes of an id: 8 Crockford symbols. */
-const shortId = (bytes: Uint8Array) =>
-  writeCrockfordSymbols(
-    Array.from({ length: 8 }, (_, i) =>
-      Number((BigInt(`0x${toHex(bytes.subarray(0, 5))}`) >> BigInt(35 - 5 * i)) & 31n),
-    ),
+function shortId(bytes: Uint8Array): string {
+  const value = BigInt(`0x${toHex(bytes.subarray(0, 5))}`);
+  return writeCrockfordSymbols(
+    Array.from({ length: 8 }, (_, i) => Number((value >> BigInt(35 - 5 * i)) & 31n)),
   );
+}
 
 /**
  * The agent: one identity, its pinned peers, and every invite and accept in flight. Each event
- * (a frame from the relay, an operator action, the clock) runs one machine step under a lock;
- * the new state is persisted before its effects are performed, and every effect is idempotent,
- * so a crash or restart at any point loses nothing and repeats nothing harmful.
+ * (a frame from the relay, an operator action, the clock) is one synchronous machine step on
+ * the in-memory state; the step's effects run only after a save that includes it (group commit:
+ * concurrent steps share one write), and every effect is idempotent, so a crash or restart at
+ * any point loses nothing and repeats nothing harmful.
  */
 export class Agent {
   private identity!: Identity;
+  /** The identity's raw secrets, for device invites' bundles. */
+  private identitySecrets!: Uint8Array;
   private card!: Uint8Array;
-  private state!: AgentState;
-  private history: AgentHistory = { invites: [], accepts: [] };
+  private store!: DurableState;
   private readonly relay: RelayClient;
   private socket!: RelaySocket;
   private readonly listeners = new Set<(progress: InviteProgress) => void>();
-  private lock: Promise<unknown> = Promise.resolve();
+  /** One chain per invite or accept, so each one's effects keep their order. */
+  private readonly effectChains = new Map<string, Promise<void>>();
   private ticker: NodeJS.Timeout | null = null;
   private readonly now: () => number;
   readonly startedAt = new Date();
   relayConnected = false;
 
-  private constructor(
-    private readonly options: AgentOptions,
-    private readonly file: StateFile<AgentState>,
-    private readonly historyFile: StateFile<AgentHistory>,
-  ) {
+  private constructor(private readonly options: AgentOptions) {
     this.relay = new RelayClient(options.relayUrl);
     this.now = options.now ?? (() => Math.floor(Date.now() / 1000));
   }
 
   /** Opens the keystore's identity (creating one on first start), loads state, connects. */
   static async start(options: AgentOptions): Promise<Agent> {
-    const store = options.keystore;
-    let stateKey = await store.get('state-key');
+    const keystore = options.keystore;
+    let stateKey = await keystore.get('state-key');
     if (!stateKey) {
       stateKey = random(32);
-      await store.set('state-key', stateKey);
+      await keystore.set('state-key', stateKey);
     }
-    const agent = new Agent(
-      options,
+    const agent = new Agent(options);
+    let secrets = await keystore.get('identity');
+    if (!secrets) {
+      const fresh = Identity.generate(random);
+      secrets = Buffer.concat([fresh.secrets.signingSeed, fresh.secrets.agreementSecret]);
+      await keystore.set('identity', secrets);
+    }
+    agent.useIdentity(secrets);
+    agent.store = await DurableState.load(
       new StateFile<AgentState>(options.stateFile, stateKey),
       new StateFile<AgentHistory>(join(dirname(options.stateFile), 'history.json'), stateKey),
+      () => ({ version: 1, name: options.name, createdAt: agent.now(), peers: [], invites: [], accepts: [] }),
     );
-    agent.history = (await agent.historyFile.load()) ?? { invites: [], accepts: [] };
-    const secrets = await store.get('identity');
-    if (secrets) {
-      agent.identity = Identity.fromSecrets({
-        signingSeed: secrets.subarray(0, 32),
-        agreementSecret: secrets.subarray(32, 64),
-      });
-    } else {
-      const fresh = Identity.generate(random);
-      await store.set('identity', Buffer.concat([fresh.secrets.signingSeed, fresh.secrets.agreementSecret]));
-      agent.identity = fresh.identity;
-    }
-    agent.state = (await agent.file.load()) ?? {
-      version: 1,
-      name: options.name,
-      createdAt: agent.now(),
-      peers: [],
-      invites: [],
-      accepts: [],
-    };
-    if (agent.state.name !== options.name) agent.state = { ...agent.state, name: options.name };
-    agent.card = issueCard(agent.identity, agent.state.name, options.relayUrl, agent.state.createdAt).bytes;
-    await agent.commit();
+    agent.store.update((s) => ({ ...s, name: options.name }));
+    agent.card = issueCard(agent.identity, options.name, options.relayUrl, agent.store.state.createdAt).bytes;
+    await agent.store.persist();
     agent.socket = new RelaySocket(options.relayUrl, {
-      onMessage: (mailbox, message) => void agent.onRelayMessage(mailbox, message.seq, message.body),
+      onMessage: (mailbox, message) => agent.onRelayMessage(mailbox, message.seq, message.body),
       onConnectionChange: (connected) => {
         agent.relayConnected = connected;
         options.logger.info({ connected }, connected ? 'relay connected' : 'relay disconnected');
       },
     });
-    for (const invite of agent.state.invites) {
-      if (invite.issuer.status === 'pending')
-        agent.socket.watch(invite.issuer.mailboxId, invite.readCapability, invite.afterSeq);
+    for (const invite of agent.store.state.invites) {
+      agent.socket.watch(invite.issuer.mailboxId, invite.readCapability, invite.afterSeq);
     }
-    for (const accept of agent.state.accepts) {
-      if (!isFinished(accept))
-        agent.socket.watch(
-          accept.acceptor.replyBox.mailboxId,
-          accept.acceptor.replyBox.readCapability,
-          accept.afterSeq,
-        );
+    for (const accept of agent.store.state.accepts) {
+      const box = accept.acceptor.replyBox;
+      agent.socket.watch(box.mailboxId, box.readCapability, accept.afterSeq);
     }
-    agent.ticker = setInterval(() => void agent.tick(), 1000);
+    agent.ticker = setInterval(() => agent.tick(), 1000);
     return agent;
+  }
+
+  private useIdentity(secrets: Uint8Array): void {
+    this.identitySecrets = Uint8Array.from(secrets);
+    this.identity = Identity.fromSecrets({
+      signingSeed: secrets.subarray(0, 32),
+      agreementSecret: secrets.subarray(32, 64),
+    });
   }
 
   get did(): string {
     return this.identity.did;
   }
-
   get name(): string {
-    return this.state.name;
+    return this.store.state.name;
   }
-
   get keystoreKind(): 'keychain' | 'file' {
     return this.options.keystore.kind;
   }
-
   get relayUrl(): string {
     return this.options.relayUrl;
   }
-
   get snapshot(): AgentState {
-    return this.state;
+    return this.store.state;
   }
-
-  /** Every invite known: pending ones first, then finished ones from the history. */
   get allInvites(): readonly InviteRecord[] {
-    return [...this.state.invites, ...this.history.invites];
+    return this.store.allInvites;
   }
-
-  /**
-   * Persists the state. Records that finished move to the history first (history written before
-   * the state drops them, so a crash in between only leaves a duplicate, which load resolves).
-   */
-  private async commit(): Promise<void> {
-    const finishedInvites = this.state.invites.filter((i) => i.issuer.status !== 'pending');
-    const finishedAccepts = this.state.accepts.filter(isFinished);
-    if (finishedInvites.length > 0 || finishedAccepts.length > 0) {
-      const movedInvites = new Set(finishedInvites.map((i) => i.id));
-      const movedAccepts = new Set(finishedAccepts.map((a) => a.id));
-      this.history = pruneFinished({
-        invites: [...this.history.invites.filter((i) => !movedInvites.has(i.id)), ...finishedInvites],
-        accepts: [...this.history.accepts.filter((a) => !movedAccepts.has(a.id)), ...finishedAccepts],
-      });
-      await this.historyFile.save(this.history);
-      this.state = {
-        ...this.state,
-        invites: this.state.invites.filter((i) => !movedInvites.has(i.id)),
-        accepts: this.state.accepts.filter((a) => !movedAccepts.has(a.id)),
-      };
-    }
-    await this.file.save(this.state);
-  }
-
   get fingerprint(): string {
     return fingerprint(this.identity.signing.publicKey);
   }
-
   get cardBytes(): Uint8Array {
     return this.card;
+  }
+
+  findInvite(id: string): InviteRecord {
+    return this.store.findInvite(id);
+  }
+
+  findAccept(id: string): AcceptRecord {
+    return this.store.findAccept(id);
   }
 
   /** Receives every `invite.progress` notification. */
@@ -205,75 +180,27 @@ export class Agent {
     return () => this.listeners.delete(listener);
   }
 
-  /**
-   * Runs `fn` with exclusive access to the state (one machine step at a time). Effects the step
-   * deferred run after the lock is released: the state that caused them is already on disk, and
-   * relay I/O then never holds up other pairings' steps.
-   */
-  private async exclusive<T>(fn: () => Promise<T>): Promise<T> {
-    const run = this.lock.then(fn, fn);
-    this.lock = run.catch(() => undefined);
-    const result = await run;
-    this.flushDeferred();
-    return result;
-  }
-
-  private readonly deferred: { effects: readonly Effect[]; owner: EffectOwner }[] = [];
-  /** One chain per invite or accept, so each one's effects keep their order. */
-  private readonly effectChains = new Map<string, Promise<void>>();
-
-  private defer(effects: readonly Effect[], owner: EffectOwner): void {
-    if (effects.length > 0) this.deferred.push({ effects, owner });
-  }
-
-  private flushDeferred(): void {
-    for (const { effects, owner } of this.deferred.splice(0)) {
-      const key = `${owner.kind}:${owner.id}`;
-      const chain = (this.effectChains.get(key) ?? Promise.resolve()).then(() =>
-        this.perform(effects, owner),
-      );
-      const tracked = chain.finally(() => {
-        if (this.effectChains.get(key) === tracked) this.effectChains.delete(key);
-      });
-      this.effectChains.set(key, tracked);
-    }
-  }
-
   private context(): IssuerStepContext & StepContext {
+    const secrets = this.identitySecrets;
     return {
       identity: this.identity,
       card: this.card,
       now: this.now(),
       random,
-      deviceBundle: () => this.deviceBundle(),
+      deviceBundle: () => ({
+        signingSeed: secrets.subarray(0, 32),
+        agreementSecret: secrets.subarray(32, 64),
+        name: this.name,
+      }),
     };
   }
-
-  private deviceBundle(): { signingSeed: Uint8Array; agreementSecret: Uint8Array; name: string } {
-    const secrets = this.pendingDeviceSecrets;
-    if (!secrets) throw new Error('device bundle requested without identity secrets loaded');
-    return {
-      signingSeed: secrets.subarray(0, 32),
-      agreementSecret: secrets.subarray(32, 64),
-      name: this.state.name,
-    };
-  }
-
-  private pendingDeviceSecrets: Uint8Array | null = null;
 
   /** Mints an invite: registers its mailbox (and nameplate) at the relay, then records it. */
-  async createInvite(params: {
-    ttlSeconds?: number;
-    uses?: number;
-    format?: 'url' | 'code';
-    mode?: 'peer' | 'device';
-    label?: string;
-    requireSas?: boolean;
-  }): Promise<InviteRecord> {
+  async createInvite(params: InviteRequest & { label?: string | undefined }): Promise<InviteRecord> {
     const policy = resolveInvitePolicy(params);
-    // Relay calls happen before taking the state lock, so other pairings are not held up by them.
     const now = this.now();
     const readCapability = random(16);
+    const ttl = policy.ttlSeconds + SESSION_GRACE_SECONDS;
     let record: InviteRecord;
     if (policy.format === 'url') {
       const minted = mintUrlInvite(this.identity, policy, this.options.relayUrl, now, random);
@@ -281,7 +208,7 @@ export class Agent {
         minted.invite.mailboxId,
         readCapability,
         minted.invite.writeCapability,
-        policy.ttlSeconds + SESSION_GRACE_SECONDS,
+        ttl,
       );
       record = this.newInviteRecord(
         minted.issuer,
@@ -291,27 +218,17 @@ export class Agent {
       );
     } else {
       const mailboxId = random(16);
-      await this.relay.createMailbox(
-        mailboxId,
-        readCapability,
-        null,
-        policy.ttlSeconds + SESSION_GRACE_SECONDS,
-      );
-      const { nameplate } = await this.relay.createNameplate(
-        mailboxId,
-        readCapability,
-        Math.min(16, policy.uses + MAX_FAILED_CODE_ATTEMPTS),
-      );
+      await this.relay.createMailbox(mailboxId, readCapability, null, ttl);
+      const maxClaims = Math.min(16, policy.uses + MAX_FAILED_CODE_ATTEMPTS);
+      const { nameplate } = await this.relay.createNameplate(mailboxId, readCapability, maxClaims);
       const minted = mintCodeInvite(policy, nameplate, mailboxId, now, random);
       record = this.newInviteRecord(minted.issuer, readCapability, { code: minted.text }, params.label);
     }
-    return this.exclusive(async () => {
-      this.state = { ...this.state, invites: [...this.state.invites, record] };
-      await this.commit();
-      this.socket.watch(record.issuer.mailboxId, readCapability, 0);
-      this.emit({ id: record.id, role: 'issuer', status: 'published' });
-      return record;
-    });
+    this.store.update((s) => ({ ...s, invites: [...s.invites, record] }));
+    await this.store.persist();
+    this.socket.watch(record.issuer.mailboxId, readCapability, 0);
+    this.emit({ id: record.id, role: 'issuer', status: 'published' });
+    return record;
   }
 
   private newInviteRecord(
@@ -334,24 +251,13 @@ export class Agent {
     };
   }
 
-  findInvite(id: string): InviteRecord {
-    const key = id.toUpperCase();
-    const invite =
-      this.state.invites.find((i) => i.id === key) ?? this.history.invites.find((i) => i.id === key);
-    if (!invite) throw new PairlinkError('INVITE_NOT_FOUND', `no invite with id ${id}`);
-    return invite;
+  /** Feeds an operator event to an invite's machine and waits until its result is saved. */
+  async issuerEvent(id: string, event: IssuerEvent): Promise<InviteRecord> {
+    await this.stepInvite(this.findInvite(id), event);
+    return this.findInvite(id);
   }
 
-  /** Feeds an operator or clock event to an invite's machine. */
-  issuerEvent(id: string, event: IssuerEvent): Promise<InviteRecord> {
-    return this.exclusive(async () => {
-      const record = this.findInvite(id);
-      await this.stepInvite(record, event);
-      return this.findInvite(id);
-    });
-  }
-
-  /** Starts accepting an invite URL or code; resolves with the accept record once started. */
+  /** Starts accepting an invite URL or code; resolves with the accept record once recorded. */
   async startAccept(text: string, requireSas: boolean): Promise<AcceptRecord> {
     const trimmed = text.trim();
     let target: AcceptTarget;
@@ -374,40 +280,26 @@ export class Agent {
         expiresAt: Math.floor(claim.expiresAt / 1000) - SESSION_GRACE_SECONDS,
       };
     }
-    return this.exclusive(async () => {
-      const started = startAcceptor(target, requireSas, this.context());
-      const record: AcceptRecord = {
-        id: shortId(started.state.sessionId),
-        createdAt: new Date(this.now() * 1000).toISOString(),
-        afterSeq: 0,
-        acceptor: started.state,
-      };
-      this.state = { ...this.state, accepts: [...this.state.accepts, record] };
-      await this.commit();
-      this.defer(started.effects, { kind: 'accept', id: record.id });
-      return record;
-    });
+    const started = startAcceptor(target, requireSas, this.context());
+    const record: AcceptRecord = {
+      id: shortId(started.state.sessionId),
+      createdAt: new Date(this.now() * 1000).toISOString(),
+      afterSeq: 0,
+      acceptor: started.state,
+    };
+    this.store.update((s) => ({ ...s, accepts: [...s.accepts, record] }));
+    await this.store.persist();
+    this.schedule(started.effects, { kind: 'accept', id: record.id });
+    return record;
   }
 
-  findAccept(id: string): AcceptRecord {
-    const key = id.toUpperCase();
-    const accept =
-      this.state.accepts.find((a) => a.id === key) ?? this.history.accepts.find((a) => a.id === key);
-    if (!accept) throw new PairlinkError('INVITE_NOT_FOUND', `no accept with id ${id}`);
-    return accept;
+  /** Feeds an operator event to an accept's machine and waits until its result is saved. */
+  async acceptorEvent(id: string, event: AcceptorEvent): Promise<AcceptRecord> {
+    await this.stepAccept(this.findAccept(id), event);
+    return this.findAccept(id);
   }
 
-  acceptorEvent(
-    id: string,
-    event: { type: 'sasConfirmed' } | { type: 'sasRejected' },
-  ): Promise<AcceptRecord> {
-    return this.exclusive(async () => {
-      await this.stepAccept(this.findAccept(id), event);
-      return this.findAccept(id);
-    });
-  }
-
-  /** Resolves when the accept `id` is paired or failed, or after `seconds`. */
+  /** Resolves when the accept `id` is paired, failed or waiting for the SAS, or after `seconds`. */
   waitForAccept(id: string, seconds: number): Promise<AcceptRecord> {
     return new Promise((resolve) => {
       const done = () => {
@@ -423,94 +315,96 @@ export class Agent {
     });
   }
 
-  removePeer(did: string): Promise<boolean> {
-    return this.exclusive(async () => {
-      const before = this.state.peers.length;
-      this.state = { ...this.state, peers: this.state.peers.filter((p) => p.did !== did) };
-      if (this.state.peers.length === before) return false;
-      await this.commit();
-      return true;
-    });
+  async removePeer(did: string): Promise<boolean> {
+    const before = this.store.state.peers.length;
+    this.store.update((s) => ({ ...s, peers: s.peers.filter((p) => p.did !== did) }));
+    if (this.store.state.peers.length === before) return false;
+    await this.store.persist();
+    return true;
   }
 
-  private async onRelayMessage(mailbox: string, seq: number, frame: Uint8Array): Promise<void> {
-    await this.exclusive(async () => {
-      const invite = this.state.invites.find((i) => b64(i.issuer.mailboxId) === mailbox);
-      if (invite) {
-        if (seq > invite.afterSeq)
-          await this.stepInvite({ ...invite, afterSeq: seq }, { type: 'frameReceived', frame });
-        return;
-      }
-      const accept = this.state.accepts.find((a) => b64(a.acceptor.replyBox.mailboxId) === mailbox);
-      if (accept && seq > accept.afterSeq)
-        await this.stepAccept({ ...accept, afterSeq: seq }, { type: 'frameReceived', frame });
-    }).catch((error: Error) =>
-      this.options.logger.error({ err: error.message }, 'processing a relay message failed'),
-    );
+  /** The peer record for `did`, with its card decoded. */
+  peerCard(did: string) {
+    const peer = this.store.state.peers.find((p) => p.did === did);
+    if (!peer) throw new PairlinkError('PEER_NOT_FOUND', `no pinned peer ${did}`);
+    return { peer, card: readVerifiedCard(peer.card) };
   }
 
+  private onRelayMessage(mailbox: string, seq: number, frame: Uint8Array): void {
+    const invite = this.store.state.invites.find((i) => b64(i.issuer.mailboxId) === mailbox);
+    const accept = invite
+      ? undefined
+      : this.store.state.accepts.find((a) => b64(a.acceptor.replyBox.mailboxId) === mailbox);
+    const stepped = invite
+      ? seq > invite.afterSeq &&
+        this.stepInvite({ ...invite, afterSeq: seq }, { type: 'frameReceived', frame })
+      : accept &&
+        seq > accept.afterSeq &&
+        this.stepAccept({ ...accept, afterSeq: seq }, { type: 'frameReceived', frame });
+    if (stepped)
+      stepped.catch((error: Error) =>
+        this.options.logger.error({ err: error.message }, 'saving a pairing step failed'),
+      );
+  }
+
+  /** One issuer step: applied now, saved (with whatever else is pending), then its effects run. */
   private async stepInvite(record: InviteRecord, event: IssuerEvent): Promise<void> {
-    const needsBundle =
-      record.mode === 'device' && (event.type === 'sasConfirmed' || event.type === 'frameReceived');
-    this.pendingDeviceSecrets = needsBundle ? await this.options.keystore.get('identity') : null;
-    const stepped = stepIssuer(record.issuer, event, this.context());
-    const effects = stepped.effects;
-    const state = wipeFinishedIssuer(stepped.state);
-    this.pendingDeviceSecrets = null;
-    let sas = record.sas;
+    const current = this.findInvite(record.id);
+    const { state: stepped, effects } = stepIssuer(current.issuer, event, this.context());
+    const state = wipeFinishedIssuer(stepped);
+    if (state === current.issuer && record.afterSeq === current.afterSeq && effects.length === 0) return;
+    let sas = current.sas;
     for (const effect of effects)
       if (effect.type === 'sasReady') sas = { ...sas, [toHex(effect.sessionId)]: effect.sas };
-    const next: InviteRecord = { ...record, issuer: state, sas };
-    if (
-      state === this.findInvite(record.id).issuer &&
-      next.afterSeq === this.findInvite(record.id).afterSeq &&
-      effects.length === 0
-    )
-      return;
-    this.state = { ...this.state, invites: this.state.invites.map((i) => (i.id === record.id ? next : i)) };
-    this.applyPins(effects, record.mode);
-    await this.commit();
-    this.defer(effects, { kind: 'invite', id: record.id, readCapability: record.readCapability });
+    this.store.replaceInvite({
+      ...current,
+      afterSeq: Math.max(current.afterSeq, record.afterSeq),
+      issuer: state,
+      sas,
+    });
+    this.applyPins(effects);
+    await this.store.persist();
+    this.schedule(effects, { kind: 'invite', id: record.id, readCapability: current.readCapability });
   }
 
-  private async stepAccept(record: AcceptRecord, event: Parameters<typeof stepAcceptor>[1]): Promise<void> {
-    const stepped = stepAcceptor(record.acceptor, event, this.context());
-    const effects = stepped.effects;
-    const state = wipeFinishedAcceptor(stepped.state);
-    const sasEffect = effects.find((e): e is Extract<Effect, { type: 'sasReady' }> => e.type === 'sasReady');
-    const next: AcceptRecord = { ...record, acceptor: state, ...(sasEffect ? { sas: sasEffect.sas } : {}) };
+  /** One acceptor step, likewise. */
+  private async stepAccept(record: AcceptRecord, event: AcceptorEvent): Promise<void> {
     const current = this.findAccept(record.id);
-    if (state === current.acceptor && next.afterSeq === current.afterSeq && effects.length === 0) return;
-    this.state = { ...this.state, accepts: this.state.accepts.map((a) => (a.id === record.id ? next : a)) };
-    this.applyPins(effects, state.mode ?? 'peer');
+    const { state: stepped, effects } = stepAcceptor(current.acceptor, event, this.context());
+    const state = wipeFinishedAcceptor(stepped);
+    if (state === current.acceptor && record.afterSeq === current.afterSeq && effects.length === 0) return;
+    const sasEffect = effects.find((e): e is Extract<Effect, { type: 'sasReady' }> => e.type === 'sasReady');
+    this.store.replaceAccept({
+      ...current,
+      afterSeq: Math.max(current.afterSeq, record.afterSeq),
+      acceptor: state,
+      ...(sasEffect ? { sas: sasEffect.sas } : {}),
+    });
+    this.applyPins(effects);
     const imported = effects.find(
       (e): e is Extract<Effect, { type: 'importIdentity' }> => e.type === 'importIdentity',
     );
     if (imported) {
       // Device mode: this machine becomes another device of the issuer's identity.
-      await this.options.keystore.set(
-        'identity',
-        Buffer.concat([imported.bundle.signingSeed, imported.bundle.agreementSecret]),
-      );
-      this.identity = Identity.fromSecrets(imported.bundle);
-      this.state = { ...this.state, name: imported.bundle.name };
+      const secrets = Buffer.concat([imported.bundle.signingSeed, imported.bundle.agreementSecret]);
+      await this.options.keystore.set('identity', secrets);
+      this.useIdentity(secrets);
+      this.store.update((s) => ({ ...s, name: imported.bundle.name }));
       this.card = issueCard(
         this.identity,
-        this.state.name,
+        imported.bundle.name,
         this.options.relayUrl,
-        this.state.createdAt,
+        this.store.state.createdAt,
       ).bytes;
     }
-    await this.commit();
-    this.defer(effects, { kind: 'accept', id: record.id });
+    await this.store.persist();
+    this.schedule(effects, { kind: 'accept', id: record.id });
   }
 
-  /** Records pins in the state (persisted with the step, so a pairing is recorded whole or not at all). */
-  private applyPins(effects: readonly Effect[], relation: 'peer' | 'device'): void {
+  /** Records pins in the state, in the same save as the step, so a pairing is recorded whole or not at all. */
+  private applyPins(effects: readonly Effect[]): void {
     for (const effect of effects) {
-      if (effect.type !== 'pin') continue;
-      if (effect.mode === 'device' && relation === 'device' && effect.peer.did === this.identity.did)
-        continue;
+      if (effect.type !== 'pin' || effect.peer.did === this.identity.did) continue;
       const peer: PeerRecord = {
         did: effect.peer.did,
         name: effect.peer.name,
@@ -519,33 +413,43 @@ export class Agent {
         relayUrl: effect.peer.relayUrl,
         relation: effect.mode,
       };
-      this.state = { ...this.state, peers: [...this.state.peers.filter((p) => p.did !== peer.did), peer] };
+      this.store.update((s) => ({ ...s, peers: [...s.peers.filter((p) => p.did !== peer.did), peer] }));
     }
   }
 
-  /** Performs effects after the state that caused them is safely on disk. */
+  /** Queues effects behind the owner's earlier ones; they run now that their state is saved. */
+  private schedule(effects: readonly Effect[], owner: EffectOwner): void {
+    if (effects.length === 0) return;
+    const key = `${owner.kind}:${owner.id}`;
+    const chain = (this.effectChains.get(key) ?? Promise.resolve()).then(() => this.perform(effects, owner));
+    const tracked = chain.finally(() => {
+      if (this.effectChains.get(key) === tracked) this.effectChains.delete(key);
+    });
+    this.effectChains.set(key, tracked);
+  }
+
   private async perform(effects: readonly Effect[], owner: EffectOwner): Promise<void> {
     for (const effect of effects) {
       try {
         switch (effect.type) {
-          case 'openMailbox':
+          case 'openMailbox': {
+            const ttl = Math.max(60, effect.expiresAt - this.now());
             await this.relay.createMailbox(
               effect.mailbox.mailboxId,
               effect.mailbox.readCapability,
               effect.mailbox.writeCapability,
-              Math.max(60, effect.expiresAt - this.now()),
+              ttl,
             );
             this.socket.watch(effect.mailbox.mailboxId, effect.mailbox.readCapability, 0);
             break;
+          }
           case 'send':
             try {
               await this.send(effect.to.mailboxId, effect.to.writeCapability, effect.frame);
             } catch (error) {
               // The issuer's mailbox is gone: tell the acceptor machine now instead of timing out.
               if (owner.kind === 'accept' && (error as PairlinkError).code === 'INVITE_NOT_FOUND') {
-                await this.exclusive(() =>
-                  this.stepAccept(this.findAccept(owner.id), { type: 'issuerMailboxGone' }),
-                );
+                await this.stepAccept(this.findAccept(owner.id), { type: 'issuerMailboxGone' });
                 return;
               }
               throw error;
@@ -571,7 +475,7 @@ export class Agent {
             });
             break;
           default:
-            break; // pin, sasReady and importIdentity were applied to the state before persisting
+            break; // pin, sasReady and importIdentity were applied to the state before it was saved
         }
       } catch (error) {
         this.options.logger.warn(
@@ -601,49 +505,20 @@ export class Agent {
     for (const listener of this.listeners) listener(full);
   }
 
-  private async tick(): Promise<void> {
-    for (const invite of this.state.invites) {
-      if (invite.issuer.status === 'pending')
-        await this.issuerEvent(invite.id, { type: 'clockTicked' }).catch(() => undefined);
-    }
-    for (const accept of this.state.accepts) {
-      if (!isFinished(accept)) {
-        await this.exclusive(() =>
-          this.stepAccept(this.findAccept(accept.id), { type: 'clockTicked' }),
-        ).catch(() => undefined);
-      }
-    }
+  private tick(): void {
+    const fail = (error: Error) => this.options.logger.warn({ err: error.message }, 'clock step failed');
+    for (const invite of this.store.state.invites)
+      this.stepInvite(invite, { type: 'clockTicked' }).catch(fail);
+    for (const accept of this.store.state.accepts)
+      this.stepAccept(accept, { type: 'clockTicked' }).catch(fail);
   }
 
-  /** Stops timers and the relay socket after the last state write has finished. */
+  /** Stops timers and the relay socket once the last save and the queued effects are done. */
   async stop(): Promise<void> {
     if (this.ticker) clearInterval(this.ticker);
-    await this.exclusive(async () => undefined);
+    await this.store.persist();
     await Promise.allSettled([...this.effectChains.values()]);
     this.socket.close();
     this.relay.close();
   }
-
-  /** The peer record for `did`, with its card decoded. */
-  peerCard(did: string) {
-    const peer = this.state.peers.find((p) => p.did === did);
-    if (!peer) throw new PairlinkError('PEER_NOT_FOUND', `no pinned peer ${did}`);
-    return { peer, card: readVerifiedCard(peer.card) };
-  }
-}
-
-/** Finished invites and accepts kept in the history, most recent last. */
-export const FINISHED_RECORDS_KEPT = 100;
-
-/** Keeps the most recent finished records of each kind. */
-export function pruneFinished(history: AgentHistory): AgentHistory {
-  return {
-    invites: history.invites.slice(-FINISHED_RECORDS_KEPT),
-    accepts: history.accepts.slice(-FINISHED_RECORDS_KEPT),
-  };
-}
-
-/** True once an accept can change no more. */
-export function isFinished(accept: AcceptRecord): boolean {
-  return accept.acceptor.phase === 'paired' || accept.acceptor.phase === 'failed';
 }
