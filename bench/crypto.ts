@@ -9,17 +9,7 @@ import { ed25519, ristretto255_hasher, x25519 } from '@noble/curves/ed25519.js';
 import { Ed25519SigningKey, verifyEd25519 } from '../src/crypto/ed25519.js';
 import { hkdfExpandLabel, hkdfExtract } from '../src/crypto/hashes.js';
 import { X25519KeyPair } from '../src/crypto/x25519.js';
-import {
-  AcceptorDriver,
-  IssuerDriver,
-  MemoryExchange,
-  newParty,
-  runUntilQuiet,
-} from '../src/handshake/in-memory-host.js';
-import { mintCodeInvite, mintUrlInvite } from '../src/handshake/mint.js';
-import { resolveInvitePolicy } from '../src/invite/invite-policy.js';
-import { parseInviteUrl } from '../src/invite/invite-url.js';
-import { parseShortCode } from '../src/invite/short-code.js';
+import { MemoryExchange, newParty, runUntilQuiet, setUpPairing } from '../src/handshake/in-memory-host.js';
 import { median, ms, sample } from './stats.js';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 2000);
@@ -85,47 +75,14 @@ const alice = party('alice');
 const bob = party('bob');
 
 function pairOnce(form: 'url' | 'code'): void {
-  const exchange = new MemoryExchange(NOW);
-  const issuerParty = { ...alice, effects: [] };
-  const acceptorParty = { ...bob, effects: [] };
-  let issuer: IssuerDriver;
-  let acceptor: AcceptorDriver;
-  if (form === 'url') {
-    const minted = mintUrlInvite(
-      alice.identity,
-      resolveInvitePolicy({}),
-      'https://relay.example',
-      NOW,
-      alice.random,
-    );
-    issuer = new IssuerDriver(issuerParty, minted.issuer, exchange);
-    acceptor = new AcceptorDriver(
-      acceptorParty,
-      { form: 'url', invite: parseInviteUrl(minted.webUrl, NOW) },
-      false,
-      exchange,
-    );
-  } else {
-    const mailboxId = alice.random(16);
-    const minted = mintCodeInvite(
-      resolveInvitePolicy({ format: 'code' }),
-      'K7Q',
-      mailboxId,
-      NOW,
-      alice.random,
-    );
-    issuer = new IssuerDriver(issuerParty, minted.issuer, exchange);
-    const issuerMailbox = { mailboxId, writeCapability: alice.random(16) };
-    const target = {
-      form: 'code' as const,
-      code: parseShortCode(minted.text),
-      issuerMailbox,
-      expiresAt: NOW + 600,
-    };
-    acceptor = new AcceptorDriver(acceptorParty, target, false, exchange);
-  }
-  runUntilQuiet(issuer, [acceptor]);
-  if (acceptor.state.phase !== 'paired') throw new Error(`pairing did not complete (${form})`);
+  const pairing = setUpPairing(
+    form,
+    { ...alice, effects: [] },
+    { ...bob, effects: [] },
+    new MemoryExchange(NOW),
+  );
+  runUntilQuiet(pairing.issuer, [pairing.acceptor]);
+  if (pairing.acceptor.state.phase !== 'paired') throw new Error(`pairing did not complete (${form})`);
 }
 
 const pairRuns = Math.max(200, Math.floor(RUNS / 4));

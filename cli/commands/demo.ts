@@ -1,18 +1,14 @@
 import { randomBytes } from 'node:crypto';
 import { toHex } from '../../src/encoding/hex.js';
 import {
-  AcceptorDriver,
   effectsOf,
-  IssuerDriver,
   MemoryExchange,
   newParty,
   type Party,
   runUntilQuiet,
+  setUpPairing,
 } from '../../src/handshake/in-memory-host.js';
-import { mintCodeInvite, mintUrlInvite } from '../../src/handshake/mint.js';
 import { fingerprint } from '../../src/identity/identity.js';
-import { resolveInvitePolicy } from '../../src/invite/invite-policy.js';
-import { parseInviteUrl } from '../../src/invite/invite-url.js';
 import { parseShortCode } from '../../src/invite/short-code.js';
 import { EXIT } from '../exit-codes.js';
 import type { Command } from '../main.js';
@@ -47,44 +43,27 @@ export const demoCommand: Command = {
     const alice = newParty('alice', DEMO_RELAY, now, secureRandom);
     const bob = newParty('bob', DEMO_RELAY, now, secureRandom);
     const exchange = new MemoryExchange(now);
-    const url = mintUrlInvite(alice.identity, resolveInvitePolicy({}), DEMO_RELAY, now, alice.random);
-    const urlIssuer = new IssuerDriver(alice, url.issuer, exchange);
-    const urlAcceptor = new AcceptorDriver(
-      bob,
-      { form: 'url', invite: parseInviteUrl(url.webUrl, now) },
-      false,
-      exchange,
-    );
-    runUntilQuiet(urlIssuer, [urlAcceptor]);
+    const url = setUpPairing('url', alice, bob, exchange, DEMO_RELAY);
+    runUntilQuiet(url.issuer, [url.acceptor]);
     const byUrl = outcome(alice, bob);
 
     const carol = newParty('carol', DEMO_RELAY, now, secureRandom);
     const dave = newParty('dave', DEMO_RELAY, now, secureRandom);
-    const mailboxId = carol.random(16);
-    const code = mintCodeInvite(resolveInvitePolicy({ format: 'code' }), 'K7Q', mailboxId, now, carol.random);
-    const codeIssuer = new IssuerDriver(carol, code.issuer, exchange);
-    const issuerMailbox = { mailboxId, writeCapability: carol.random(16) };
-    const target = {
-      form: 'code' as const,
-      code: parseShortCode(code.text),
-      issuerMailbox,
-      expiresAt: now + 600,
-    };
-    const codeAcceptor = new AcceptorDriver(dave, target, false, exchange);
-    runUntilQuiet(codeIssuer, [codeAcceptor]);
+    const code = setUpPairing('code', carol, dave, exchange, DEMO_RELAY);
+    runUntilQuiet(code.issuer, [code.acceptor]);
     const byCode = outcome(carol, dave);
 
-    const ok = urlAcceptor.state.phase === 'paired' && codeAcceptor.state.phase === 'paired';
+    const ok = url.acceptor.state.phase === 'paired' && code.acceptor.state.phase === 'paired';
     if (values.json) {
       printJson(io, {
         url: {
-          invite: url.webUrl,
+          invite: url.inviteText,
           customUrl: url.customUrl,
           issuer: alice.identity.did,
           acceptor: bob.identity.did,
           ...byUrl,
         },
-        code: { code: code.text, issuer: carol.identity.did, acceptor: dave.identity.did, ...byCode },
+        code: { code: code.inviteText, issuer: carol.identity.did, acceptor: dave.identity.did, ...byCode },
         paired: ok,
       });
       return ok ? EXIT.ok : EXIT.failed;
@@ -92,7 +71,7 @@ export const demoCommand: Command = {
     io.out('pairlink demo: two in-memory agents pair through the real handshake (no relay, nothing saved).');
     io.out('');
     io.out(`1. alice (${fingerprint(alice.identity.signing.publicKey)}) mints an invite URL:`);
-    io.out(`   ${url.webUrl}`);
+    io.out(`   ${url.inviteText}`);
     io.out(
       `   bob verifies its signature locally, then runs hello → reply → confirm → welcome (${byUrl.frames} frames).`,
     );
@@ -101,7 +80,7 @@ export const demoCommand: Command = {
     io.out(`   bob   pinned ${byUrl.acceptorPinned.join(', ')}`);
     io.out('');
     io.out(
-      `2. carol mints a short code: ${code.text}  (nameplate ${code.code.nameplate}; the rest never reaches a relay)`,
+      `2. carol mints a short code: ${code.inviteText}  (nameplate ${parseShortCode(code.inviteText).nameplate}; the rest never reaches a relay)`,
     );
     io.out(`   dave types it; CPace on ristretto255 turns it into a shared key (${byCode.frames} frames).`);
     io.out(`   SAS: ${byCode.sas?.digits}  ${byCode.sas?.emoji}`);
@@ -110,7 +89,7 @@ export const demoCommand: Command = {
     io.out('');
     io.out(ok ? 'Both pairings completed.' : 'A pairing failed.');
     io.out(
-      `(session ids ${toHex(urlAcceptor.state.sessionId).slice(0, 8)}…, ${toHex(codeAcceptor.state.sessionId).slice(0, 8)}…)`,
+      `(session ids ${toHex(url.acceptor.state.sessionId).slice(0, 8)}…, ${toHex(code.acceptor.state.sessionId).slice(0, 8)}…)`,
     );
     return ok ? EXIT.ok : EXIT.failed;
   },

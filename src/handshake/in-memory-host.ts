@@ -2,6 +2,9 @@ import type { RandomSource } from '../crypto/random.js';
 import { toHex } from '../encoding/hex.js';
 import { issueCard } from '../identity/card.js';
 import { Identity, type IdentitySecrets } from '../identity/identity.js';
+import { resolveInvitePolicy } from '../invite/invite-policy.js';
+import { parseInviteUrl } from '../invite/invite-url.js';
+import { parseShortCode } from '../invite/short-code.js';
 import {
   type AcceptorEvent,
   type AcceptorState,
@@ -11,6 +14,7 @@ import {
 } from './acceptor.js';
 import type { Effect, StepContext } from './effects.js';
 import { type IssuerEvent, type IssuerState, type IssuerStepContext, stepIssuer } from './issuer.js';
+import { mintCodeInvite, mintUrlInvite } from './mint.js';
 
 /**
  * An in-memory host for the two state machines: no relay, no disk. Used by `pairlink demo`, the
@@ -145,4 +149,52 @@ export function runUntilQuiet(issuer: IssuerDriver, acceptors: readonly Acceptor
 
 export function effectsOf<T extends Effect['type']>(party: Party, type: T): Extract<Effect, { type: T }>[] {
   return party.effects.filter((e): e is Extract<Effect, { type: T }> => e.type === type);
+}
+
+/** A minted invite with both machines ready to run in `exchange`. */
+export interface InMemoryPairing {
+  readonly issuer: IssuerDriver;
+  readonly acceptor: AcceptorDriver;
+  /** The invite as a person would paste or type it: the web URL or the code. */
+  readonly inviteText: string;
+  /** The custom-scheme form of a URL invite. */
+  readonly customUrl?: string;
+}
+
+/**
+ * Mints an invite of `form` by `issuer` and starts `acceptor` on it (a code's nameplate is fixed,
+ * as no relay assigns one here), so callers only have to run the exchange.
+ */
+export function setUpPairing(
+  form: 'url' | 'code',
+  issuer: Party,
+  acceptor: Party,
+  exchange: MemoryExchange,
+  relayUrl = 'https://relay.example',
+): InMemoryPairing {
+  const now = exchange.now;
+  if (form === 'url') {
+    const minted = mintUrlInvite(issuer.identity, resolveInvitePolicy({}), relayUrl, now, issuer.random);
+    const target: AcceptTarget = { form: 'url', invite: parseInviteUrl(minted.webUrl, now) };
+    return {
+      issuer: new IssuerDriver(issuer, minted.issuer, exchange),
+      acceptor: new AcceptorDriver(acceptor, target, false, exchange),
+      inviteText: minted.webUrl,
+      customUrl: minted.customUrl,
+    };
+  }
+  const policy = resolveInvitePolicy({ format: 'code' });
+  const mailboxId = issuer.random(16);
+  const minted = mintCodeInvite(policy, 'K7Q', mailboxId, now, issuer.random);
+  const target: AcceptTarget = {
+    form: 'code',
+    code: parseShortCode(minted.text),
+    issuerMailbox: { mailboxId, writeCapability: issuer.random(16) },
+    expiresAt: now + policy.ttlSeconds,
+  };
+  return {
+    issuer: new IssuerDriver(issuer, minted.issuer, exchange),
+    acceptor: new AcceptorDriver(acceptor, target, false, exchange),
+    inviteText: minted.text,
+  };
 }

@@ -304,22 +304,9 @@ describe('pairing through the state machines, in memory', () => {
 
 describe('acceptor: the issuer mailbox disappears', () => {
   it('fails at once with INVITE_NOT_FOUND, pins nothing and closes its reply box', () => {
-    const exchange = new MemoryExchange(NOW);
-    const alice = makeParty('alice', NOW);
-    const minted = mintUrlInvite(
-      alice.identity,
-      resolveInvitePolicy({}),
-      'https://relay.example',
-      NOW,
-      alice.random,
-    );
+    const { exchange, target } = urlSetup();
     const bob = makeParty('bob', NOW);
-    const acceptor = new AcceptorDriver(
-      bob,
-      { form: 'url', invite: parseInviteUrl(minted.webUrl, NOW) },
-      false,
-      exchange,
-    );
+    const acceptor = new AcceptorDriver(bob, target(), false, exchange);
     acceptor.step({ type: 'issuerMailboxGone' });
     expect(acceptor.state.failure).toBe('INVITE_NOT_FOUND');
     expect(effectsOf(bob, 'closeMailbox')).toHaveLength(1);
