@@ -25,6 +25,7 @@ import {
 import { looksLikeInviteUrl, parseInviteUrl } from '../src/invite/invite-url.js';
 import { parseShortCode } from '../src/invite/short-code.js';
 import type { InviteProgress } from '../src/rpc/protocol.js';
+import { EffectRunner } from './effect-runner.js';
 import type { SecretStore } from './keystore/secret-store.js';
 import type {
   AcceptRecord,
@@ -79,8 +80,7 @@ export class Agent {
   private readonly relay: RelayClient;
   private socket!: RelaySocket;
   private readonly listeners = new Set<(progress: InviteProgress) => void>();
-  /** One chain per invite or accept, so each one's effects keep their order. */
-  private readonly effectChains = new Map<string, Promise<void>>();
+  private effects!: EffectRunner;
   private ticker: NodeJS.Timeout | null = null;
   private readonly now: () => number;
   readonly startedAt = new Date();
@@ -129,6 +129,15 @@ export class Agent {
       const box = accept.acceptor.replyBox;
       agent.socket.watch(box.mailboxId, box.readCapability, accept.afterSeq);
     }
+    agent.effects = new EffectRunner({
+      relay: agent.relay,
+      socket: agent.socket,
+      now: agent.now,
+      logger: options.logger,
+      emit: (progress) => agent.emit(progress),
+      acceptReadCapability: (id) => agent.findAccept(id).acceptor.replyBox.readCapability,
+      issuerMailboxGone: (id) => agent.stepAccept(agent.findAccept(id), { type: 'issuerMailboxGone' }),
+    });
     agent.ticker = setInterval(() => agent.tick(), 1000);
     return agent;
   }
@@ -419,85 +428,7 @@ export class Agent {
 
   /** Queues effects behind the owner's earlier ones; they run now that their state is saved. */
   private schedule(effects: readonly Effect[], owner: EffectOwner): void {
-    if (effects.length === 0) return;
-    const key = `${owner.kind}:${owner.id}`;
-    const chain = (this.effectChains.get(key) ?? Promise.resolve()).then(() => this.perform(effects, owner));
-    const tracked = chain.finally(() => {
-      if (this.effectChains.get(key) === tracked) this.effectChains.delete(key);
-    });
-    this.effectChains.set(key, tracked);
-  }
-
-  private async perform(effects: readonly Effect[], owner: EffectOwner): Promise<void> {
-    for (const effect of effects) {
-      try {
-        switch (effect.type) {
-          case 'openMailbox': {
-            const ttl = Math.max(60, effect.expiresAt - this.now());
-            await this.relay.createMailbox(
-              effect.mailbox.mailboxId,
-              effect.mailbox.readCapability,
-              effect.mailbox.writeCapability,
-              ttl,
-            );
-            this.socket.watch(effect.mailbox.mailboxId, effect.mailbox.readCapability, 0);
-            break;
-          }
-          case 'send':
-            try {
-              await this.send(effect.to.mailboxId, effect.to.writeCapability, effect.frame);
-            } catch (error) {
-              // The issuer's mailbox is gone: tell the acceptor machine now instead of timing out.
-              if (owner.kind === 'accept' && (error as PairlinkError).code === 'INVITE_NOT_FOUND') {
-                await this.stepAccept(this.findAccept(owner.id), { type: 'issuerMailboxGone' });
-                return;
-              }
-              throw error;
-            }
-            break;
-          case 'closeMailbox': {
-            this.socket.unwatch(effect.mailboxId);
-            const readCap =
-              owner.kind === 'invite'
-                ? owner.readCapability
-                : this.findAccept(owner.id).acceptor.replyBox.readCapability;
-            await this.relay.deleteMailbox(effect.mailboxId, readCap).catch(() => undefined);
-            break;
-          }
-          case 'progress':
-            this.emit({
-              id: owner.id,
-              role: owner.kind === 'invite' ? 'issuer' : 'acceptor',
-              status: effect.status,
-              ...(effect.sessionId ? { sessionId: toHex(effect.sessionId) } : {}),
-              ...(effect.peer ? { peer: { did: effect.peer.did, name: effect.peer.name } } : {}),
-              ...(effect.code ? { error: { code: effect.code, message: effect.code } } : {}),
-            });
-            break;
-          default:
-            break; // pin, sasReady and importIdentity were applied to the state before it was saved
-        }
-      } catch (error) {
-        this.options.logger.warn(
-          { effect: effect.type, err: (error as Error).message },
-          'effect failed; the machine will retry or time out',
-        );
-      }
-    }
-  }
-
-  /** Posts a frame, over the socket when connected, else over HTTP; one retry after a pause. */
-  private async send(mailboxId: Uint8Array, writeCap: Uint8Array, frame: Uint8Array): Promise<void> {
-    for (let attempt = 0; ; attempt++) {
-      try {
-        if (this.socket.connected) await this.socket.post(mailboxId, writeCap, frame);
-        else await this.relay.post(mailboxId, writeCap, frame);
-        return;
-      } catch (error) {
-        if (attempt >= 1 || (error as PairlinkError).code === 'INVITE_NOT_FOUND') throw error;
-        await new Promise((r) => setTimeout(r, 500));
-      }
-    }
+    this.effects.schedule(effects, owner);
   }
 
   private emit(progress: Omit<InviteProgress, 'at'>): void {
@@ -517,7 +448,7 @@ export class Agent {
   async stop(): Promise<void> {
     if (this.ticker) clearInterval(this.ticker);
     await this.store.persist();
-    await Promise.allSettled([...this.effectChains.values()]);
+    await this.effects.idle();
     this.socket.close();
     this.relay.close();
   }
