@@ -47,6 +47,15 @@ export interface AgentOptions {
   readonly name: string;
   readonly logger: Logger;
   readonly now?: () => number;
+  /** Defaults for invite.create when a caller leaves them out (config `invites`). */
+  readonly inviteDefaults?: InviteDefaults | undefined;
+}
+
+/** Config-level invite defaults. */
+export interface InviteDefaults {
+  readonly format: 'url' | 'code';
+  readonly urlTtlSeconds: number;
+  readonly codeTtlSeconds: number;
 }
 
 /** Whose effects these are: an invite (with its mailbox read capability) or an accept. */
@@ -206,7 +215,16 @@ export class Agent {
 
   /** Mints an invite: registers its mailbox (and nameplate) at the relay, then records it. */
   async createInvite(params: InviteRequest & { label?: string | undefined }): Promise<InviteRecord> {
-    const policy = resolveInvitePolicy(params);
+    const defaults = this.options.inviteDefaults;
+    const format = params.format ?? defaults?.format ?? 'url';
+    const configuredTtl = format === 'url' ? defaults?.urlTtlSeconds : defaults?.codeTtlSeconds;
+    const policy = resolveInvitePolicy({
+      ...params,
+      format,
+      ...(params.ttlSeconds === undefined && params.mode !== 'device' && configuredTtl !== undefined
+        ? { ttlSeconds: configuredTtl }
+        : {}),
+    });
     const now = this.now();
     const readCapability = random(16);
     const ttl = policy.ttlSeconds + SESSION_GRACE_SECONDS;

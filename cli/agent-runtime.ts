@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import { Agent } from '../agent/agent.js';
+import { Agent, type InviteDefaults } from '../agent/agent.js';
 import { type KeystoreChoice, openKeystore } from '../agent/keystore/open-keystore.js';
 import type { AgentPaths } from '../agent/paths.js';
 import { claimSocketPath, RpcSocketServer } from '../agent/rpc-server.js';
@@ -21,6 +21,7 @@ export async function startAgentRuntime(options: {
   passphraseFile: string | null;
   relayUrl: string;
   name: string;
+  inviteDefaults?: InviteDefaults;
   env: NodeJS.ProcessEnv;
   logger: Logger;
 }): Promise<AgentRuntime> {
@@ -41,6 +42,7 @@ export async function startAgentRuntime(options: {
     relayUrl: options.relayUrl,
     name: options.name,
     logger,
+    inviteDefaults: options.inviteDefaults,
   });
   let server: RpcSocketServer;
   try {

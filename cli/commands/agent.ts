@@ -58,6 +58,7 @@ export const agentCommand: Command = {
       name,
       env,
       logger,
+      inviteDefaults: config.invites,
     });
     await untilSignalled();
     await runtime.close();

@@ -214,3 +214,20 @@ describe('the JSON-RPC socket, raw', () => {
     expect((await gina.json<{ name: string }>(['whoami'])).value.name).toBe('gina');
   });
 });
+
+describe('agent configuration', () => {
+  it('takes invite defaults from the config file; explicit options still win', async () => {
+    const { writeFileSync } = await import('node:fs');
+    const configFile = join(root, 'short-codes.json');
+    writeFileSync(configFile, JSON.stringify({ invites: { format: 'code', codeTtlSeconds: 120 } }));
+    const { startAgent: start } = await import('../support/agent-process.js');
+    const hana = await start(root, 'hana', relay.url, {}, ['--config', configFile]);
+    agents.push(hana);
+    const byDefault = await hana.json<Created>(['invite']);
+    expect(byDefault.value.code).toBeDefined();
+    const lifetime = (Date.parse(byDefault.value.expiresAt) - Date.now()) / 1000;
+    expect(lifetime).toBeGreaterThan(100);
+    expect(lifetime).toBeLessThanOrEqual(120);
+    expect((await hana.json<Created>(['invite', '--format', 'url'])).value.url).toBeDefined();
+  });
+});

@@ -33,11 +33,16 @@ function spawnAgent(
   name: string,
   relayUrl: string,
   logs: string[],
+  args: string[],
 ): Promise<ChildProcess> {
-  const child = spawn(process.execPath, [PAIRLINK_BIN, 'agent', '--name', name, '--relay', relayUrl], {
-    env,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const child = spawn(
+    process.execPath,
+    [PAIRLINK_BIN, 'agent', '--name', name, '--relay', relayUrl, ...args],
+    {
+      env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   return new Promise((resolve, reject) => {
     const timer = setTimeout(
       () => reject(new Error(`agent ${name} did not start:\n${logs.join('\n')}`)),
@@ -64,6 +69,7 @@ export async function startAgent(
   name: string,
   relayUrl: string,
   extraEnv: NodeJS.ProcessEnv = {},
+  args: string[] = [],
 ): Promise<AgentProcess> {
   const home = join(root, name);
   const socket = join(root, `${name}.sock`);
@@ -82,7 +88,7 @@ export async function startAgent(
     socket,
     env,
     logs,
-    child: await spawnAgent(env, name, relayUrl, logs),
+    child: await spawnAgent(env, name, relayUrl, logs, args),
     async cli(args) {
       try {
         const { stdout, stderr } = await run(process.execPath, [PAIRLINK_BIN, ...args], { env });
@@ -105,7 +111,7 @@ export async function startAgent(
     },
     async restart() {
       await agent.stop();
-      agent.child = await spawnAgent(env, name, relayUrl, logs);
+      agent.child = await spawnAgent(env, name, relayUrl, logs, args);
     },
   };
   return agent;
