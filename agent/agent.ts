@@ -27,15 +27,8 @@ import { parseShortCode } from '../src/invite/short-code.js';
 import type { InviteProgress } from '../src/rpc/protocol.js';
 import { EffectRunner } from './effect-runner.js';
 import type { SecretStore } from './keystore/secret-store.js';
-import type {
-  AcceptRecord,
-  AgentHistory,
-  AgentState,
-  InviteRecord,
-  PeerRecord,
-} from './state/agent-state.js';
+import type { AcceptRecord, AgentState, InviteRecord, PeerRecord } from './state/agent-state.js';
 import { DurableState, isFinished } from './state/durable-state.js';
-import { StateFile } from './state/state-file.js';
 import { wipeFinishedAcceptor, wipeFinishedIssuer } from './state/wipe-finished.js';
 
 export { FINISHED_RECORDS_KEPT, isFinished, pruneFinished } from './state/durable-state.js';
@@ -117,8 +110,9 @@ export class Agent {
     }
     agent.useIdentity(secrets);
     agent.store = await DurableState.load(
-      new StateFile<AgentState>(options.stateFile, stateKey),
-      new StateFile<AgentHistory>(join(dirname(options.stateFile), 'history.json'), stateKey),
+      options.stateFile,
+      join(dirname(options.stateFile), 'history'),
+      stateKey,
       () => ({ version: 1, name: options.name, createdAt: agent.now(), peers: [], invites: [], accepts: [] }),
     );
     agent.store.update((s) => ({ ...s, name: options.name }));

@@ -1,6 +1,14 @@
+import { readdir, unlink } from 'node:fs/promises';
+import { join } from 'node:path';
 import { PairlinkError } from '../../src/errors.js';
+import { ensurePrivateDir } from '../secure-files.js';
 import type { AcceptRecord, AgentHistory, AgentState, InviteRecord } from './agent-state.js';
-import type { StateFile } from './state-file.js';
+import { StateFile } from './state-file.js';
+
+/** One finished record, as one sealed file in the history directory. */
+type HistoryEntry =
+  | { readonly kind: 'invite'; readonly record: InviteRecord }
+  | { readonly kind: 'accept'; readonly record: AcceptRecord };
 
 /** Finished invites and accepts kept in the history, most recent last. */
 export const FINISHED_RECORDS_KEPT = 100;
@@ -24,9 +32,11 @@ export function isFinished(accept: AcceptRecord): boolean {
  * `persist()` resolves once a save that began after the call has completed. Saves run one at a
  * time and each writes everything applied so far, so many steps share one fsync.
  *
- * Finished records move to a separate history file before a save, so the state sealed on every
- * save holds only what is in flight. The history is written first: a crash in between leaves a
- * record in both, and the state's copy wins on load.
+ * Finished records move to the history before a save: one small sealed file each in a history
+ * directory (the oldest unlinked past FINISHED_RECORDS_KEPT), so finishing a pairing never
+ * rewrites the whole history, and the state sealed on every save holds only what is in flight.
+ * The history file is written first: a crash in between leaves a record in both places, and the
+ * state's copy wins on load.
  */
 export class DurableState {
   private applied = 0;
@@ -34,26 +44,41 @@ export class DurableState {
   private saving: Promise<void> | null = null;
   private readonly waiters: { generation: number; resolve: () => void; reject: (e: Error) => void }[] = [];
 
+  /** History file names per kind, oldest first (names start with a zero-padded time). */
+  private readonly historyFiles: { invite: string[]; accept: string[] } = { invite: [], accept: [] };
+  private historySequence = 0;
+
   private constructor(
     private readonly file: StateFile<AgentState>,
-    private readonly historyFile: StateFile<AgentHistory>,
+    private readonly historyDir: string,
+    private readonly key: Uint8Array,
     public state: AgentState,
     public history: AgentHistory,
   ) {}
 
   static async load(
-    file: StateFile<AgentState>,
-    historyFile: StateFile<AgentHistory>,
+    stateFile: string,
+    historyDir: string,
+    key: Uint8Array,
     initial: () => AgentState,
   ): Promise<DurableState> {
+    const file = new StateFile<AgentState>(stateFile, key);
     const state = (await file.load()) ?? initial();
-    const history = (await historyFile.load()) ?? { invites: [], accepts: [] };
+    await ensurePrivateDir(historyDir);
+    const names = (await readdir(historyDir)).filter((n) => n.endsWith('.json')).sort();
     const pending = new Set([...state.invites.map((i) => i.id), ...state.accepts.map((a) => a.id)]);
-    const deduped = {
-      invites: history.invites.filter((i) => !pending.has(i.id)),
-      accepts: history.accepts.filter((a) => !pending.has(a.id)),
-    };
-    return new DurableState(file, historyFile, state, deduped);
+    const invites: InviteRecord[] = [];
+    const accepts: AcceptRecord[] = [];
+    const durable = new DurableState(file, historyDir, key, state, { invites, accepts });
+    for (const name of names) {
+      const entry = await new StateFile<HistoryEntry>(join(historyDir, name), key).load();
+      if (!entry || pending.has(entry.record.id)) continue;
+      if (entry.kind === 'invite') invites.push(entry.record);
+      else accepts.push(entry.record);
+      durable.historyFiles[entry.kind].push(name);
+    }
+    durable.history = pruneFinished({ invites, accepts });
+    return durable;
   }
 
   /** Applies a change now (synchronously); call `persist()` before acting on it. */
@@ -105,13 +130,14 @@ export class DurableState {
     const finishedInvites = this.state.invites.filter((i) => i.issuer.status !== 'pending');
     const finishedAccepts = this.state.accepts.filter(isFinished);
     if (finishedInvites.length > 0 || finishedAccepts.length > 0) {
+      for (const record of finishedInvites) await this.appendHistory({ kind: 'invite', record });
+      for (const record of finishedAccepts) await this.appendHistory({ kind: 'accept', record });
       const movedInvites = new Set(finishedInvites.map((i) => i.id));
       const movedAccepts = new Set(finishedAccepts.map((a) => a.id));
       this.history = pruneFinished({
         invites: [...this.history.invites.filter((i) => !movedInvites.has(i.id)), ...finishedInvites],
         accepts: [...this.history.accepts.filter((a) => !movedAccepts.has(a.id)), ...finishedAccepts],
       });
-      await this.historyFile.save(this.history);
       // Records that changed again while the history was written stay until the next save.
       this.state = {
         ...this.state,
@@ -120,6 +146,17 @@ export class DurableState {
       };
     }
     await this.file.save(this.state);
+  }
+
+  /** Writes one finished record as its own sealed file and unlinks the oldest past the limit. */
+  private async appendHistory(entry: HistoryEntry): Promise<void> {
+    const name = `${String(Date.now()).padStart(15, '0')}-${String(this.historySequence++).padStart(6, '0')}-${entry.kind}-${entry.record.id}.json`;
+    await new StateFile<HistoryEntry>(join(this.historyDir, name), this.key).save(entry);
+    const files = this.historyFiles[entry.kind];
+    files.push(name);
+    while (files.length > FINISHED_RECORDS_KEPT) {
+      await unlink(join(this.historyDir, files.shift()!)).catch(() => undefined);
+    }
   }
 
   findInvite(id: string): InviteRecord {

@@ -130,10 +130,15 @@ describe('two agents pair through a real relay, driven by the CLI', () => {
 
   it('keeps secrets out of plain sight: the state file is sealed, files are 0600 in a 0700 home', async () => {
     const { statSync } = await import('node:fs');
-    expect(statSync(alice.home).mode & 0o777).toBe(0o700);
-    for (const file of readdirSync(alice.home)) {
-      expect(statSync(join(alice.home, file)).mode & 0o777).toBe(0o600);
-      const text = readFileSync(join(alice.home, file), 'utf8');
+    const files = readdirSync(alice.home, { recursive: true, withFileTypes: true });
+    expect(files.some((f) => f.isFile() && f.parentPath.endsWith('history'))).toBe(true); // finished pairings
+    for (const entry of [
+      { path: alice.home, dir: true },
+      ...files.map((f) => ({ path: join(f.parentPath, f.name), dir: f.isDirectory() })),
+    ]) {
+      expect(statSync(entry.path).mode & 0o777).toBe(entry.dir ? 0o700 : 0o600);
+      if (entry.dir) continue;
+      const text = readFileSync(entry.path, 'utf8');
       expect(text).not.toContain('alice'); // even names and peers are sealed
       expect(text).not.toContain('did:key');
     }

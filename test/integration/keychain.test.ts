@@ -54,8 +54,10 @@ describe('the OS keychain: a real Secret Service (gnome-keyring under dbus-run-s
     expect(result.identity).toMatch(/^[A-Za-z0-9_-]{86}$/); // 64 bytes: seed and X25519 secret
     const secret = Buffer.from(result.identity, 'base64url');
     const seedHex = secret.subarray(0, 32).toString('hex');
-    for (const file of readdirSync(home)) {
-      const bytes = readFileSync(join(home, file));
+    const files = readdirSync(home, { recursive: true, withFileTypes: true }).filter((f) => f.isFile());
+    expect(files.length).toBeGreaterThan(0);
+    for (const file of files) {
+      const bytes = readFileSync(join(file.parentPath, file.name));
       expect(bytes.includes(secret.subarray(0, 32))).toBe(false);
       const text = bytes.toString('utf8');
       expect(text).not.toContain(result.identity);
