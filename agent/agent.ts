@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { dirname, join } from 'node:path';
 import type { Logger } from 'pino';
 import { RelayClient, RelaySocket } from '../relay/relay-client.js';
-import { writeCrockfordSymbols } from '../src/encoding/crockford.js';
+import { crockfordSymbolsFromBits, writeCrockfordSymbols } from '../src/encoding/crockford.js';
 import { toHex } from '../src/encoding/hex.js';
 import { PairlinkError } from '../src/errors.js';
 import {
@@ -60,10 +60,7 @@ const random = (n: number) => new Uint8Array(randomBytes(n));
 const b64 = (bytes: Uint8Array) => Buffer.from(bytes).toString('base64url');
 /** A short local id from the first 5 bytes of an id: 8 Crockford symbols. */
 function shortId(bytes: Uint8Array): string {
-  const value = BigInt(`0x${toHex(bytes.subarray(0, 5))}`);
-  return writeCrockfordSymbols(
-    Array.from({ length: 8 }, (_, i) => Number((value >> BigInt(35 - 5 * i)) & 31n)),
-  );
+  return writeCrockfordSymbols(crockfordSymbolsFromBits(bytes, 8));
 }
 
 /**

@@ -55,6 +55,23 @@ export function writeCrockfordSymbols(values: readonly number[]): string {
     .join('');
 }
 
+/**
+ * The first `count` × 5 bits of `bytes`, big-endian, as symbol values (0..31): how fingerprints,
+ * code secrets and local ids turn random or hashed bytes into Crockford text.
+ */
+export function crockfordSymbolsFromBits(bytes: Uint8Array, count: number): number[] {
+  if (bytes.length * 8 < count * 5)
+    throw new RangeError(`${count} symbols need ${Math.ceil((count * 5) / 8)} bytes`);
+  const symbols: number[] = [];
+  for (let i = 0; i < count; i++) {
+    let value = 0;
+    for (let bit = i * 5; bit < i * 5 + 5; bit++)
+      value = (value << 1) | ((bytes[bit >> 3]! >> (7 - (bit & 7))) & 1);
+    symbols.push(value);
+  }
+  return symbols;
+}
+
 // GF(32) arithmetic over the primitive polynomial x^5 + x^2 + 1, used for the check symbol.
 const GF_EXP: number[] = [];
 const GF_LOG: number[] = new Array(32).fill(0);

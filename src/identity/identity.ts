@@ -5,7 +5,11 @@ import { LABELS } from '../crypto/labels.js';
 import type { RandomSource } from '../crypto/random.js';
 import { X25519KeyPair } from '../crypto/x25519.js';
 import { concatBytes, utf8 } from '../encoding/binary.js';
-import { crockfordCheckSymbol, writeCrockfordSymbols } from '../encoding/crockford.js';
+import {
+  crockfordCheckSymbol,
+  crockfordSymbolsFromBits,
+  writeCrockfordSymbols,
+} from '../encoding/crockford.js';
 import { PairlinkError } from '../errors.js';
 
 /** The secret half of an identity: what the keystore holds and a device bundle carries. */
@@ -86,19 +90,7 @@ export function decodeDidKey(did: string): Uint8Array {
  */
 export function fingerprint(publicKey: Uint8Array): string {
   const digest = hashSha256(concatBytes(utf8(LABELS.fingerprint), publicKey));
-  const symbols: number[] = [];
-  let bits = 0;
-  let acc = 0;
-  for (const byte of digest) {
-    acc = (acc << 8) | byte;
-    bits += 8;
-    while (bits >= 5 && symbols.length < 15) {
-      bits -= 5;
-      symbols.push((acc >>> bits) & 31);
-    }
-    acc &= (1 << bits) - 1;
-    if (symbols.length === 15) break;
-  }
+  const symbols = crockfordSymbolsFromBits(digest, 15);
   symbols.push(crockfordCheckSymbol(symbols));
   return writeCrockfordSymbols(symbols).match(/.{4}/g)!.join('-');
 }

@@ -2,7 +2,12 @@ import { hashSha256 } from '../crypto/hashes.js';
 import { LABELS } from '../crypto/labels.js';
 import type { RandomSource } from '../crypto/random.js';
 import { concatBytes, lvCat, utf8 } from '../encoding/binary.js';
-import { crockfordCheckSymbol, readCrockfordSymbols, writeCrockfordSymbols } from '../encoding/crockford.js';
+import {
+  crockfordCheckSymbol,
+  crockfordSymbolsFromBits,
+  readCrockfordSymbols,
+  writeCrockfordSymbols,
+} from '../encoding/crockford.js';
 import { PairlinkError } from '../errors.js';
 
 /** Symbols of the secret part: 8 × 5 = 40 bits, never sent to the relay. */
@@ -19,12 +24,7 @@ export interface ShortCode {
 
 /** Draws the 8-symbol secret part from 5 random bytes (exactly 40 bits, no modulo bias). */
 export function generateCodeSecret(random: RandomSource): string {
-  const bytes = random(5);
-  let value = 0n;
-  for (const byte of bytes) value = (value << 8n) | BigInt(byte);
-  const symbols: number[] = [];
-  for (let i = CODE_SECRET_SYMBOLS - 1; i >= 0; i--) symbols.push(Number((value >> BigInt(5 * i)) & 31n));
-  return writeCrockfordSymbols(symbols);
+  return writeCrockfordSymbols(crockfordSymbolsFromBits(random(5), CODE_SECRET_SYMBOLS));
 }
 
 /** True for a nameplate the relay may hand out: 3 or 4 canonical Crockford symbols. */

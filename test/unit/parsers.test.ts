@@ -1,7 +1,11 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { decodeBase64url, encodeBase64url } from '../../src/encoding/base64url.js';
-import { crockfordCheckSymbol, readCrockfordSymbols } from '../../src/encoding/crockford.js';
+import {
+  crockfordCheckSymbol,
+  crockfordSymbolsFromBits,
+  readCrockfordSymbols,
+} from '../../src/encoding/crockford.js';
 import { PairlinkError } from '../../src/errors.js';
 import { decodeDeviceBundle } from '../../src/handshake/device-bundle.js';
 import {
@@ -57,6 +61,14 @@ describe('base64url', () => {
 });
 
 describe('Crockford Base32 and short codes', () => {
+  it('takes the first 5·n bits of bytes as symbols, big-endian, and refuses too few bytes', () => {
+    expect(crockfordSymbolsFromBits(Uint8Array.of(0xff, 0x00), 3)).toEqual([31, 28, 0]);
+    expect(crockfordSymbolsFromBits(Uint8Array.of(0x08, 0x42, 0x10, 0x84, 0x21), 8)).toEqual([
+      1, 1, 1, 1, 1, 1, 1, 1,
+    ]);
+    expect(() => crockfordSymbolsFromBits(new Uint8Array(4), 8)).toThrow(RangeError);
+  });
+
   it('reads aliases, case and separators the Crockford way', () => {
     expect(readCrockfordSymbols('oIl-0 1', 10)).toEqual([0, 1, 1, 0, 1]);
     expect(rejects(() => readCrockfordSymbols('U', 10))).toBe(true);
