@@ -35,8 +35,11 @@ const fail = (status: number, error: RelayErrorCode, retryAfter?: number): Relay
 // Unknown, expired, deleted and wrong-capability all look exactly the same from outside.
 const NOT_FOUND = fail(404, 'not_found');
 
-/** A flat copy of an ASCII string that shares no memory with the string it came from. */
-function copyString(text: string): string {
+/**
+ * A flat copy of an ASCII string that shares no memory with the string it came from: ids parsed
+ * out of a request are slices that would keep the whole request text alive while a mailbox waits.
+ */
+export function copyString(text: string): string {
   return Buffer.from(text, 'latin1').toString('latin1');
 }
 

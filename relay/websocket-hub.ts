@@ -1,7 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { Logger } from 'pino';
 import { type RawData, WebSocket, WebSocketServer } from 'ws';
-import type { RelayService } from './relay-service.js';
+import { copyString, type RelayService } from './relay-service.js';
 import type { MailboxEvent, StoredMessage } from './store/store.js';
 import type { TokenBuckets } from './token-buckets.js';
 
@@ -210,7 +210,7 @@ export class WebSocketHub {
     // A fresh copy of the id: the parsed one is a slice that would keep the whole request text alive.
     const watch: Watch = {
       socket: ws,
-      mailbox: Buffer.from(mailbox, 'latin1').toString('latin1'),
+      mailbox: copyString(mailbox),
       lastSeq: after,
       queued: [],
     };
