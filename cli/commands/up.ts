@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { hostname, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pino } from 'pino';
-import { resolveAgentPaths } from '../../agent/paths.js';
+import { checkSocketPath, resolveAgentPaths } from '../../agent/paths.js';
 import { ensurePrivateDir, readFileIfExists, writeFileAtomic } from '../../agent/secure-files.js';
 import { startRelay } from '../../relay/relay-server.js';
 import { startAgentRuntime, untilSignalled } from '../agent-runtime.js';
@@ -41,7 +41,8 @@ export const upCommand: Command = {
       await writeFileAtomic(passphraseFile, `${randomBytes(24).toString('base64url')}\n`);
     const home = join(dir, 'home');
     let socket = join(dir, 'agent.sock');
-    if (Buffer.byteLength(socket) > 100) {
+    if (!fitsSocketPathLimit(socket)) {
+      // A deep working directory: fall back to a short private directory under the temp dir.
       const short = join(tmpdir(), `pairlink-${process.getuid?.() ?? 'user'}`);
       await ensurePrivateDir(short, false);
       socket = join(short, 'agent.sock');
@@ -89,3 +90,13 @@ export const upCommand: Command = {
     return 0;
   },
 };
+
+/** True when `socket` is within the OS limit for Unix socket paths (the agent's own check). */
+function fitsSocketPathLimit(socket: string): boolean {
+  try {
+    checkSocketPath(socket);
+    return true;
+  } catch {
+    return false;
+  }
+}
