@@ -1,10 +1,10 @@
 import { hostname } from 'node:os';
-import { pino } from 'pino';
 import type { KeystoreChoice } from '../../agent/keystore/open-keystore.js';
 import { resolveAgentPaths } from '../../agent/paths.js';
 import { checkDisplayName, checkRelayUrl } from '../../src/identity/card.js';
 import { startAgentRuntime, untilSignalled } from '../agent-runtime.js';
 import { loadConfigFile } from '../config-file.js';
+import { commandLogger } from '../logger.js';
 import type { Command } from '../main.js';
 import { UsageError } from '../output.js';
 
@@ -35,8 +35,7 @@ export const agentCommand: Command = {
   async run({ values }) {
     const env = process.env;
     const config = loadConfigFile(values.config as string | undefined);
-    const level = (values['log-level'] as string | undefined) ?? env.PAIRLINK_LOG_LEVEL ?? 'info';
-    const logger = pino({ level, base: { service: 'pairlink-agent' } });
+    const logger = commandLogger('pairlink-agent', values['log-level'], env);
     const paths = resolveAgentPaths(env);
     const name = checkDisplayName(
       (values.name as string | undefined) ??

@@ -1,8 +1,8 @@
-import { pino } from 'pino';
 import { DEFAULT_LIMITS, type RelayLimits } from '../../relay/limits.js';
 import { startRelay } from '../../relay/relay-server.js';
 import { untilSignalled } from '../agent-runtime.js';
 import { loadConfigFile } from '../config-file.js';
+import { commandLogger } from '../logger.js';
 import type { Command } from '../main.js';
 import { UsageError } from '../output.js';
 
@@ -47,14 +47,7 @@ export const relayCommand: Command = {
     const port = Number(portText);
     if (!Number.isInteger(port) || port < 0 || port > 65535)
       throw new UsageError(`--port must be 0 to 65535, not "${portText}"`);
-    const level = (values['log-level'] as string | undefined) ?? env.PAIRLINK_LOG_LEVEL ?? 'info';
-    if (!['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].includes(level))
-      throw new UsageError(`unknown log level "${level}"`);
-    const logger = pino({
-      level,
-      base: { service: 'pairlink-relay' },
-      redact: ['req.headers.authorization'],
-    });
+    const logger = commandLogger('pairlink-relay', values['log-level'], env);
     const limits = parseLimits(env.PAIRLINK_RELAY_LIMITS);
     const relay = await startRelay({
       limits,

@@ -1,11 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import { hostname, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { pino } from 'pino';
 import { checkSocketPath, resolveAgentPaths } from '../../agent/paths.js';
 import { ensurePrivateDir, readFileIfExists, writeFileAtomic } from '../../agent/secure-files.js';
 import { startRelay } from '../../relay/relay-server.js';
 import { startAgentRuntime, untilSignalled } from '../agent-runtime.js';
+import { commandLogger } from '../logger.js';
 import type { Command } from '../main.js';
 import { UsageError } from '../output.js';
 
@@ -31,10 +31,7 @@ export const upCommand: Command = {
     const port = Number((values.port as string | undefined) ?? 7457);
     if (!Number.isInteger(port) || port < 1 || port > 65535)
       throw new UsageError('--port must be 1 to 65535');
-    const logger = pino({
-      level: process.env.PAIRLINK_LOG_LEVEL ?? 'warn',
-      base: { service: 'pairlink-up' },
-    });
+    const logger = commandLogger('pairlink-up', undefined, process.env, 'warn');
     await ensurePrivateDir(dir);
     const passphraseFile = join(dir, 'passphrase');
     if (!(await readFileIfExists(passphraseFile)))

@@ -61,6 +61,11 @@ describe('pairlink relay configuration', () => {
     const port = await run(process.execPath, [BIN, 'relay', '--port', 'x']).catch((e) => e);
     expect(port.code).toBe(2);
     expect(port.stderr).toContain('--port must be 0 to 65535');
+    for (const command of ['relay', 'agent']) {
+      const level = await run(process.execPath, [BIN, command, '--log-level', 'loud']).catch((e) => e);
+      expect(level.code).toBe(2);
+      expect(level.stderr).toContain('unknown log level "loud"');
+    }
   });
 });
 
