@@ -37,10 +37,9 @@ export function reportError(io: Io, error: unknown, json: boolean): number {
         ? (error as { code: ErrorCode }).code
         : 'INTERNAL';
   const detail = error instanceof Error ? error.message : String(error);
+  // Internal errors show their message plainly; expected ones add it in brackets, as detail.
+  const suffix = code === 'INTERNAL' ? ` ${detail}` : detail ? ` (${detail})` : '';
   if (json) printJson(io, { error: { code, message: detail } });
-  else
-    io.err(
-      `pairlink: ${ERROR_TEXT[code]}${detail && code !== 'INTERNAL' ? ` (${detail})` : code === 'INTERNAL' ? ` ${detail}` : ''}`,
-    );
+  else io.err(`pairlink: ${ERROR_TEXT[code]}${suffix}`);
   return code === 'AGENT_UNAVAILABLE' || code === 'RELAY_UNREACHABLE' ? EXIT.unavailable : EXIT.failed;
 }
