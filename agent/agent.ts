@@ -1,5 +1,4 @@
 import { randomBytes } from 'node:crypto';
-import { dirname, join } from 'node:path';
 import type { Logger } from 'pino';
 import { RelayClient, RelaySocket } from '../relay/relay-client.js';
 import { crockfordSymbolsFromBits, writeCrockfordSymbols } from '../src/encoding/crockford.js';
@@ -106,12 +105,14 @@ export class Agent {
       await keystore.set('identity', secrets);
     }
     agent.useIdentity(secrets);
-    agent.store = await DurableState.load(
-      options.stateFile,
-      join(dirname(options.stateFile), 'history'),
-      stateKey,
-      () => ({ version: 1, name: options.name, createdAt: agent.now(), peers: [], invites: [], accepts: [] }),
-    );
+    agent.store = await DurableState.load(options.stateFile, stateKey, () => ({
+      version: 1,
+      name: options.name,
+      createdAt: agent.now(),
+      peers: [],
+      invites: [],
+      accepts: [],
+    }));
     agent.store.update((s) => ({ ...s, name: options.name }));
     agent.card = issueCard(agent.identity, options.name, options.relayUrl, agent.store.state.createdAt).bytes;
     await agent.store.persist();
@@ -458,6 +459,7 @@ export class Agent {
     if (this.ticker) clearInterval(this.ticker);
     await this.store.persist();
     await this.effects.idle();
+    await this.store.close();
     this.socket.close();
     this.relay.close();
   }

@@ -44,16 +44,13 @@ export interface AcceptRecord {
   readonly sas?: Sas;
 }
 
-/**
- * Finished invites and accepts, kept for `invites --all` and late lookups in their own sealed
- * file, so the state re-sealed on every step holds only what is still in flight.
- */
+/** Finished invites and accepts (the most recent of each), kept for `invites --all` and late lookups. */
 export interface AgentHistory {
   readonly invites: readonly InviteRecord[];
   readonly accepts: readonly AcceptRecord[];
 }
 
-/** Everything the agent persists (sealed under the state key; see state-file.ts). */
+/** Everything the agent persists (sealed under the state key; see state-log.ts). */
 export interface AgentState {
   readonly version: typeof STATE_VERSION;
   readonly name: string;

@@ -1,14 +1,6 @@
-import { readdir, unlink } from 'node:fs/promises';
-import { join } from 'node:path';
 import { PairlinkError } from '../../src/errors.js';
-import { ensurePrivateDir } from '../secure-files.js';
-import type { AcceptRecord, AgentHistory, AgentState, InviteRecord } from './agent-state.js';
-import { StateFile } from './state-file.js';
-
-/** One finished record, as one sealed file in the history directory. */
-type HistoryEntry =
-  | { readonly kind: 'invite'; readonly record: InviteRecord }
-  | { readonly kind: 'accept'; readonly record: AcceptRecord };
+import type { AcceptRecord, AgentHistory, AgentState, InviteRecord, PeerRecord } from './agent-state.js';
+import { SealedLog } from './state-log.js';
 
 /** Finished invites and accepts kept in the history, most recent last. */
 export const FINISHED_RECORDS_KEPT = 100;
@@ -26,59 +18,133 @@ export function isFinished(accept: AcceptRecord): boolean {
   return accept.acceptor.phase === 'paired' || accept.acceptor.phase === 'failed';
 }
 
+const inviteFinished = (invite: InviteRecord) => invite.issuer.status !== 'pending';
+
+/** The whole document: what is in flight, and the recent history. */
+interface Snapshot {
+  readonly state: AgentState;
+  readonly history: AgentHistory;
+}
+
+/** One save's worth of changes, as appended to the log. */
+interface Change {
+  readonly name: string;
+  readonly createdAt: number;
+  readonly put?: { invites?: InviteRecord[]; accepts?: AcceptRecord[]; peers?: PeerRecord[] };
+  readonly del?: { invites?: string[]; accepts?: string[]; peers?: string[] };
+  /** Records that finished: they leave the state and join the history. */
+  readonly done?: { invites?: InviteRecord[]; accepts?: AcceptRecord[] };
+}
+
+type Keyed<T> = ReadonlyMap<string, T>;
+const byId = <T extends { id: string }>(items: readonly T[]): Map<string, T> =>
+  new Map(items.map((i) => [i.id, i]));
+const byDid = (peers: readonly PeerRecord[]): Map<string, PeerRecord> =>
+  new Map(peers.map((p) => [p.did, p]));
+
+/** Records of `now` that are not (the same object) in `before`, and keys of `before` gone from `now`. */
+function diff<T>(before: Keyed<T>, now: Keyed<T>): { put: T[]; del: string[] } {
+  const put: T[] = [];
+  const del: string[] = [];
+  for (const [key, value] of now) if (before.get(key) !== value) put.push(value);
+  for (const key of before.keys()) if (!now.has(key)) del.push(key);
+  return { put, del };
+}
+
+function upsert<T>(
+  items: readonly T[],
+  put: readonly T[] | undefined,
+  del: readonly string[] | undefined,
+  key: (t: T) => string,
+): T[] {
+  const gone = new Set([...(del ?? []), ...(put ?? []).map(key)]);
+  return [...items.filter((i) => !gone.has(key(i))), ...(put ?? [])];
+}
+
+/** Applies one logged change to a snapshot (load replays the log with this). */
+function applyChange(snapshot: Snapshot, change: Change): Snapshot {
+  const done = change.done ?? {};
+  const doneInvites = (done.invites ?? []).map((i) => i.id);
+  const doneAccepts = (done.accepts ?? []).map((a) => a.id);
+  const state: AgentState = {
+    ...snapshot.state,
+    name: change.name,
+    createdAt: change.createdAt,
+    peers: upsert(snapshot.state.peers, change.put?.peers, change.del?.peers, (p) => p.did),
+    invites: upsert(
+      snapshot.state.invites,
+      change.put?.invites,
+      [...(change.del?.invites ?? []), ...doneInvites],
+      (i) => i.id,
+    ),
+    accepts: upsert(
+      snapshot.state.accepts,
+      change.put?.accepts,
+      [...(change.del?.accepts ?? []), ...doneAccepts],
+      (a) => a.id,
+    ),
+  };
+  const history = pruneFinished({
+    invites: upsert(snapshot.history.invites, done.invites, [], (i) => i.id),
+    accepts: upsert(snapshot.history.accepts, done.accepts, [], (a) => a.id),
+  });
+  return { state, history };
+}
+
 /**
  * The agent's state in memory and on disk, with group commit. Changes are applied synchronously
  * (JavaScript runs one of them at a time, so each machine step is atomic without a lock);
  * `persist()` resolves once a save that began after the call has completed. Saves run one at a
- * time and each writes everything applied so far, so many steps share one fsync.
+ * time and each appends everything applied since the last one as a single sealed log entry (one
+ * write, one fdatasync, sized by what changed rather than by the whole state), so many steps share
+ * one sync and a pairing's pins and machine state always land together or not at all.
  *
- * Finished records move to the history before a save: one small sealed file each in a history
- * directory (the oldest unlinked past FINISHED_RECORDS_KEPT), so finishing a pairing never
- * rewrites the whole history, and the state sealed on every save holds only what is in flight.
- * The history file is written first: a crash in between leaves a record in both places, and the
- * state's copy wins on load.
+ * Finished records leave the state for the history (the last FINISHED_RECORDS_KEPT of each kind)
+ * in the same entry. When the log outgrows the snapshot, the next save compacts: a fresh snapshot
+ * and an empty log (state-log.ts).
  */
 export class DurableState {
   private applied = 0;
   private saved = 0;
   private saving: Promise<void> | null = null;
   private readonly waiters: { generation: number; resolve: () => void; reject: (e: Error) => void }[] = [];
-
-  /** History file names per kind, oldest first (names start with a zero-padded time). */
-  private readonly historyFiles: { invite: string[]; accept: string[] } = { invite: [], accept: [] };
-  private historySequence = 0;
+  /** What the log holds: compared by reference with the state to find what changed. */
+  private lastSaved: {
+    name: string;
+    createdAt: number;
+    invites: Keyed<InviteRecord>;
+    accepts: Keyed<AcceptRecord>;
+    peers: Keyed<PeerRecord>;
+  };
+  /** A failed append may have left a partial entry: start afresh with a snapshot. */
+  private mustCompact: boolean;
 
   private constructor(
-    private readonly file: StateFile<AgentState>,
-    private readonly historyDir: string,
-    private readonly key: Uint8Array,
+    private readonly log: SealedLog<Snapshot, Change>,
     public state: AgentState,
     public history: AgentHistory,
-  ) {}
+    fresh: boolean,
+  ) {
+    this.lastSaved = DurableState.keyed(state);
+    this.mustCompact = fresh;
+  }
 
-  static async load(
-    stateFile: string,
-    historyDir: string,
-    key: Uint8Array,
-    initial: () => AgentState,
-  ): Promise<DurableState> {
-    const file = new StateFile<AgentState>(stateFile, key);
-    const state = (await file.load()) ?? initial();
-    await ensurePrivateDir(historyDir);
-    const names = (await readdir(historyDir)).filter((n) => n.endsWith('.json')).sort();
-    const pending = new Set([...state.invites.map((i) => i.id), ...state.accepts.map((a) => a.id)]);
-    const invites: InviteRecord[] = [];
-    const accepts: AcceptRecord[] = [];
-    const durable = new DurableState(file, historyDir, key, state, { invites, accepts });
-    for (const name of names) {
-      const entry = await new StateFile<HistoryEntry>(join(historyDir, name), key).load();
-      if (!entry || pending.has(entry.record.id)) continue;
-      if (entry.kind === 'invite') invites.push(entry.record);
-      else accepts.push(entry.record);
-      durable.historyFiles[entry.kind].push(name);
-    }
-    durable.history = pruneFinished({ invites, accepts });
-    return durable;
+  private static keyed(state: AgentState) {
+    return {
+      name: state.name,
+      createdAt: state.createdAt,
+      invites: byId(state.invites),
+      accepts: byId(state.accepts),
+      peers: byDid(state.peers),
+    };
+  }
+
+  static async load(stateFile: string, key: Uint8Array, initial: () => AgentState): Promise<DurableState> {
+    const log = new SealedLog<Snapshot, Change>(stateFile, key);
+    const loaded = await log.load();
+    let snapshot: Snapshot = loaded.snapshot ?? { state: initial(), history: { invites: [], accepts: [] } };
+    for (const change of loaded.changes) snapshot = applyChange(snapshot, change);
+    return new DurableState(log, snapshot.state, snapshot.history, loaded.snapshot === null);
   }
 
   /** Applies a change now (synchronously); call `persist()` before acting on it. */
@@ -96,6 +162,12 @@ export class DurableState {
     return done;
   }
 
+  /** Closes the log file (after the last save). */
+  async close(): Promise<void> {
+    await this.persist();
+    await this.log.close();
+  }
+
   private async saveLoop(): Promise<void> {
     try {
       while (this.saved < this.applied || this.waiters.length > 0) {
@@ -104,6 +176,7 @@ export class DurableState {
           await this.saveNow();
         } catch (error) {
           // Fail everyone waiting (their effects must not run) and stop; the next persist() retries.
+          this.mustCompact = true;
           this.settle(Number.POSITIVE_INFINITY, error as Error);
           return;
         }
@@ -127,36 +200,40 @@ export class DurableState {
   }
 
   private async saveNow(): Promise<void> {
-    const finishedInvites = this.state.invites.filter((i) => i.issuer.status !== 'pending');
+    // Everything here up to the write is synchronous, so it sees one consistent state.
+    const finishedInvites = this.state.invites.filter(inviteFinished);
     const finishedAccepts = this.state.accepts.filter(isFinished);
-    if (finishedInvites.length > 0 || finishedAccepts.length > 0) {
-      for (const record of finishedInvites) await this.appendHistory({ kind: 'invite', record });
-      for (const record of finishedAccepts) await this.appendHistory({ kind: 'accept', record });
-      const movedInvites = new Set(finishedInvites.map((i) => i.id));
-      const movedAccepts = new Set(finishedAccepts.map((a) => a.id));
-      this.history = pruneFinished({
-        invites: [...this.history.invites.filter((i) => !movedInvites.has(i.id)), ...finishedInvites],
-        accepts: [...this.history.accepts.filter((a) => !movedAccepts.has(a.id)), ...finishedAccepts],
-      });
-      // Records that changed again while the history was written stay until the next save.
-      this.state = {
-        ...this.state,
-        invites: this.state.invites.filter((i) => !(movedInvites.has(i.id) && i.issuer.status !== 'pending')),
-        accepts: this.state.accepts.filter((a) => !(movedAccepts.has(a.id) && isFinished(a))),
-      };
+    const before = { state: this.state, history: this.history };
+    const next = applyChange(before, {
+      name: this.state.name,
+      createdAt: this.state.createdAt,
+      done: { invites: finishedInvites, accepts: finishedAccepts },
+    });
+    const keyed = DurableState.keyed(next.state);
+    const invites = diff(this.lastSaved.invites, keyed.invites);
+    const accepts = diff(this.lastSaved.accepts, keyed.accepts);
+    const peers = diff(this.lastSaved.peers, keyed.peers);
+    const change: Change = {
+      name: next.state.name,
+      createdAt: next.state.createdAt,
+      put: { invites: invites.put, accepts: accepts.put, peers: peers.put },
+      del: { invites: invites.del, accepts: accepts.del, peers: peers.del },
+      done: { invites: finishedInvites, accepts: finishedAccepts },
+    };
+    this.state = next.state;
+    this.history = next.history;
+    const unchanged =
+      change.name === this.lastSaved.name &&
+      change.createdAt === this.lastSaved.createdAt &&
+      invites.put.length + invites.del.length + accepts.put.length + accepts.del.length === 0 &&
+      peers.put.length + peers.del.length + finishedInvites.length + finishedAccepts.length === 0;
+    if (this.mustCompact || this.log.logBytes > Math.max(1 << 20, 4 * this.log.snapshotBytes)) {
+      await this.log.compact(next);
+      this.mustCompact = false;
+    } else if (!unchanged) {
+      await this.log.append(change);
     }
-    await this.file.save(this.state);
-  }
-
-  /** Writes one finished record as its own sealed file and unlinks the oldest past the limit. */
-  private async appendHistory(entry: HistoryEntry): Promise<void> {
-    const name = `${String(Date.now()).padStart(15, '0')}-${String(this.historySequence++).padStart(6, '0')}-${entry.kind}-${entry.record.id}.json`;
-    await new StateFile<HistoryEntry>(join(this.historyDir, name), this.key).save(entry);
-    const files = this.historyFiles[entry.kind];
-    files.push(name);
-    while (files.length > FINISHED_RECORDS_KEPT) {
-      await unlink(join(this.historyDir, files.shift()!)).catch(() => undefined);
-    }
+    this.lastSaved = keyed;
   }
 
   findInvite(id: string): InviteRecord {

@@ -131,7 +131,8 @@ describe('two agents pair through a real relay, driven by the CLI', () => {
   it('keeps secrets out of plain sight: the state file is sealed, files are 0600 in a 0700 home', async () => {
     const { statSync } = await import('node:fs');
     const files = readdirSync(alice.home, { recursive: true, withFileTypes: true });
-    expect(files.some((f) => f.isFile() && f.parentPath.endsWith('history'))).toBe(true); // finished pairings
+    // The sealed snapshot and its append-only log of changes (finished pairings included).
+    expect(files.some((f) => f.isFile() && /^state\.json\.[0-9a-f]{32}\.log$/.test(f.name))).toBe(true);
     for (const entry of [
       { path: alice.home, dir: true },
       ...files.map((f) => ({ path: join(f.parentPath, f.name), dir: f.isDirectory() })),
