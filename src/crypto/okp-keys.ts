@@ -37,14 +37,23 @@ export function importPrivateKey(
   return { key, publicKey: new Uint8Array(Buffer.from(x, 'base64url')) };
 }
 
+/** Recently imported public keys: a pairing verifies the same few keys several times. */
+const publicKeys = new Map<string, KeyObject>();
+const PUBLIC_KEYS_CACHED = 256;
+
 /** Imports a raw 32-byte public key; null when OpenSSL refuses it. */
 export function importPublicKey(curve: Curve, publicKey: Uint8Array): KeyObject | null {
+  const x = Buffer.from(publicKey).toString('base64url');
+  const cacheKey = `${curve}:${x}`;
+  const cached = publicKeys.get(cacheKey);
+  if (cached) return cached;
+  let key: KeyObject;
   try {
-    return createPublicKey({
-      key: { kty: 'OKP', crv: curve, x: Buffer.from(publicKey).toString('base64url') },
-      format: 'jwk',
-    });
+    key = createPublicKey({ key: { kty: 'OKP', crv: curve, x }, format: 'jwk' });
   } catch {
     return null;
   }
+  if (publicKeys.size >= PUBLIC_KEYS_CACHED) publicKeys.delete(publicKeys.keys().next().value!);
+  publicKeys.set(cacheKey, key);
+  return key;
 }
