@@ -14,6 +14,9 @@ import { ensurePrivateDir } from './secure-files.js';
 /** Largest request line accepted on the socket. */
 export const MAX_FRAME_BYTES = 1024 * 1024;
 
+/** Requests one connection may have in progress; past this the agent stops reading it for a while. */
+export const MAX_IN_FLIGHT = 256;
+
 /** Per-connection state passed to every method. */
 export interface Connection {
   subscribed: boolean;
@@ -120,8 +123,14 @@ export class RpcSocketServer {
     };
     (socket as Socket & { pairlink?: Connection }).pairlink = connection;
     let buffered = '';
-    // Requests are answered in the order they arrive on a connection.
-    let queue = Promise.resolve();
+    // Requests run concurrently and each is answered when it is done (JSON-RPC matches answers by
+    // id), so a long invite.accept never holds up an agent.info behind it. A client that keeps
+    // more than MAX_IN_FLIGHT requests open is simply not read until some finish.
+    let inFlight = 0;
+    const finished = () => {
+      inFlight--;
+      if (inFlight < MAX_IN_FLIGHT && socket.isPaused()) socket.resume();
+    };
     socket.setEncoding('utf8');
     socket.on('data', (chunk: string) => {
       buffered += chunk;
@@ -129,9 +138,13 @@ export class RpcSocketServer {
       while (newline >= 0) {
         const line = buffered.slice(0, newline).trim();
         buffered = buffered.slice(newline + 1);
-        if (line.length > 0) queue = queue.then(() => this.handleLine(line, connection));
+        if (line.length > 0) {
+          inFlight++;
+          void this.handleLine(line, connection).finally(finished);
+        }
         newline = buffered.indexOf('\n');
       }
+      if (inFlight >= MAX_IN_FLIGHT) socket.pause();
       if (Buffer.byteLength(buffered) > MAX_FRAME_BYTES) {
         connection.send(
           `${JSON.stringify({ jsonrpc: '2.0', id: null, error: { code: -32600, message: 'request larger than 1 MiB', data: { code: 'TOO_LARGE' } } })}\n`,
