@@ -32,9 +32,10 @@ async function latencies(
   acceptor: AgentClient,
   concurrency: number,
   total: number,
-): Promise<number[]> {
-  const times: number[] = [];
+): Promise<number[] & { perSecond?: number }> {
+  const times: number[] & { perSecond?: number } = [];
   let next = 0;
+  const began = performance.now();
   await Promise.all(
     Array.from({ length: concurrency }, async () => {
       while (next < total) {
@@ -43,11 +44,13 @@ async function latencies(
       }
     }),
   );
+  times.perSecond = (total * 1000) / (performance.now() - began);
   return times.sort((a, b) => a - b);
 }
 
-function row(label: string, times: number[]): string {
-  return `${label.padEnd(44)} p50 ${median(times).toFixed(1).padStart(7)} ms   p99 ${quantile(times, 0.99).toFixed(1).padStart(7)} ms   (n=${times.length})`;
+function row(label: string, times: number[] & { perSecond?: number }): string {
+  const rate = times.perSecond === undefined ? '' : `   ${times.perSecond.toFixed(0)} pairings/s`;
+  return `${label.padEnd(44)} p50 ${median(times).toFixed(1).padStart(7)} ms   p99 ${quantile(times, 0.99).toFixed(1).padStart(7)} ms   (n=${times.length})${rate}`;
 }
 
 const relay = await startRelayProcess([], {
@@ -121,6 +124,9 @@ try {
   console.log('');
   console.log(row('warm pairing, concurrency 1', serial));
   console.log(row('warm pairing, concurrency 100', wide));
+  console.log(
+    `  (with 100 in flight, latency ≈ 100 ÷ throughput: a 5 ms p50 would take ${(100 / 0.005).toFixed(0)} pairings/s)`,
+  );
   console.log(row('CLI-to-CLI pairing (2 processes started)', cli));
   console.log(row('  one CLI round trip (pairlink whoami)', startup));
   console.log(row('  bare `node -e 0` (baseline)', bare));
