@@ -1,6 +1,7 @@
 import { parseDuration, withAgent } from '../agent-connection.js';
 import type { Command } from '../main.js';
 import { printJson, UsageError } from '../output.js';
+import { terminalQr } from '../qr.js';
 
 export const inviteCommand: Command = {
   summary: [
@@ -13,9 +14,10 @@ export const inviteCommand: Command = {
     '  --mode peer|device   device: hand this identity to another device of yours (SAS required)',
     '  --label <text>       a note for `pairlink invites`',
     '  --require-sas        pin only after you confirm the security code with the other side',
+    '  --qr / --no-qr       draw the link as a QR code (default: only when the output is a terminal)',
   ].join('\n'),
   usage:
-    'pairlink invite [--format url|code] [--ttl 10m] [--uses N] [--mode peer|device] [--label L] [--require-sas] [--json]',
+    'pairlink invite [--format url|code] [--ttl 10m] [--uses N] [--mode peer|device] [--label L] [--require-sas] [--qr|--no-qr] [--json]',
   options: {
     format: { type: 'string' },
     ttl: { type: 'string' },
@@ -23,6 +25,8 @@ export const inviteCommand: Command = {
     mode: { type: 'string' },
     label: { type: 'string' },
     'require-sas': { type: 'boolean' },
+    qr: { type: 'boolean' },
+    'no-qr': { type: 'boolean' },
   },
   allowPositionals: false,
   run: ({ values, io }) => {
@@ -58,12 +62,16 @@ export const inviteCommand: Command = {
         });
         return 0;
       }
+      const drawQr = values.qr === true || (io.isTty && values['no-qr'] !== true);
+      if (drawQr && created.url) io.out((await terminalQr(created.url)).replace(/\n+$/, ''));
       io.out(created.url ?? created.code ?? '');
       if (created.customUrl) io.out(`  (or ${created.customUrl})`);
       io.out(
         `  invite ${created.id} · expires ${created.expiresAt} · ${created.usesLeft} use${created.usesLeft === 1 ? '' : 's'}${created.requireSas ? ' · SAS check required' : ''}`,
       );
       io.out(`  on the other machine: pairlink accept '${created.url ?? created.code}'`);
+      if (created.requireSas)
+        io.out(`  then compare the security code: pairlink invites, pairlink confirm ${created.id} yes|no`);
       return 0;
     });
   },

@@ -17,6 +17,14 @@ export const invitesCommand: Command = {
           io.out(
             `${i.id}  ${i.status.padEnd(9)} ${i.format.padEnd(4)} ${i.mode.padEnd(6)} uses left ${i.usesLeft}  expires ${i.expiresAt}${i.label ? `  ${i.label}` : ''}`,
           );
+          for (const s of i.sessions.filter(
+            (session) =>
+              (session.status === 'awaitingSas' || session.status === 'awaitingConfirm') && session.sas,
+          )) {
+            io.out(
+              `    ${s.peer?.name ?? 'someone'} is waiting: security code ${s.sas!.digits}  ${s.sas!.emoji}  → pairlink confirm ${i.id} yes|no --session ${s.sessionId}`,
+            );
+          }
         }
       }
       return 0;
