@@ -105,3 +105,42 @@ describe('pairlink up (the main job: npm start)', () => {
     expect(await exited).toBe(0);
   });
 });
+
+describe('pairlink service install --dry-run', () => {
+  it('prints the unit and, with --url-handler, the desktop entry, and writes nothing', async () => {
+    const { mkdtempSync, readdirSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const home = mkdtempSync(join(tmpdir(), 'pl-svc-'));
+    const env = {
+      ...process.env,
+      HOME: home,
+      XDG_CONFIG_HOME: join(home, 'cfg'),
+      XDG_DATA_HOME: join(home, 'data'),
+    };
+    const { stdout } = await run(
+      process.execPath,
+      [BIN, 'service', 'install', '--url-handler', '--dry-run', '--json'],
+      { env },
+    );
+    const files = JSON.parse(stdout).files as { path: string; content: string }[];
+    expect(files.map((f) => f.path)).toEqual([
+      join(home, 'cfg', 'systemd', 'user', 'pairlink-agent.service'),
+      join(home, 'data', 'applications', 'pairlink-url-handler.desktop'),
+    ]);
+    expect(files[1]!.content).toContain('MimeType=x-scheme-handler/pairlink;');
+    expect(readdirSync(home)).toEqual([]); // nothing written
+    const mac = await run(
+      process.execPath,
+      [BIN, 'service', 'install', '--manager', 'launchd', '--dry-run'],
+      {
+        env,
+      },
+    );
+    expect(mac.stdout).toContain(join(home, 'Library', 'LaunchAgents', 'dev.pairlink.agent.plist'));
+    const refused = await run(process.execPath, [BIN, 'service', 'install', '--system', '--url-handler'], {
+      env,
+    }).catch((e) => e);
+    expect(refused.code).toBe(2);
+  });
+});

@@ -50,3 +50,54 @@ describe('the systemd unit', () => {
     expect(stderr).not.toMatch(/pairlink-agent\.service:\d+/); // no complaints about our lines
   });
 });
+
+describe('the launchd property list (macOS)', () => {
+  it('runs the agent at load, restarts it only after a failure, and escapes XML', async () => {
+    const { launchdPlist, LAUNCHD_LABEL } = await import('../../agent/service/launchd-plist.js');
+    const plist = launchdPlist({
+      node: '/usr/local/bin/node',
+      bin: '/opt/a&b <pairlink>/pairlink.js',
+      scope: 'user',
+      home: '/Users/ann',
+    });
+    expect(plist).toContain(`<string>${LAUNCHD_LABEL}</string>`);
+    expect(plist).toContain('<string>/opt/a&amp;b &lt;pairlink&gt;/pairlink.js</string>');
+    expect(plist).toMatch(/<key>KeepAlive<\/key>\s*<dict>\s*<key>SuccessfulExit<\/key>\s*<false\/>/);
+    expect(plist).toContain('<string>/Users/ann/Library/Logs/pairlink/agent.log</string>');
+    expect(plist).not.toContain('PAIRLINK_KEYSTORE');
+    const system = launchdPlist({
+      node: '/usr/local/bin/node',
+      bin: '/opt/pairlink.js',
+      scope: 'system',
+      home: '/var/root',
+      passphraseFile: '/etc/pairlink/passphrase',
+    });
+    expect(system).toMatch(/<key>PAIRLINK_KEYSTORE<\/key>\s*<string>file<\/string>/);
+    expect(system).toMatch(
+      /<key>PAIRLINK_PASSPHRASE_FILE<\/key>\s*<string>\/etc\/pairlink\/passphrase<\/string>/,
+    );
+    // Well-formed: every element opened is closed, in order.
+    const stack: string[] = [];
+    for (const [, close, name, selfClosing] of plist.matchAll(/<(\/?)([a-z]+)[^>]*?(\/?)>/g)) {
+      if (selfClosing) continue;
+      if (close) expect(stack.pop()).toBe(name);
+      else stack.push(name!);
+    }
+    expect(stack).toEqual([]);
+  });
+});
+
+describe('the pairlink:// URL handler (xdg desktop entry)', () => {
+  it('passes desktop-file-validate and runs `pairlink accept %u` in a terminal', async () => {
+    const { desktopEntry, SCHEME_MIME } = await import('../../agent/service/url-handler.js');
+    const entry = desktopEntry('/usr/bin/node', '/opt/pair link/$bin/pairlink.js');
+    expect(entry).toContain(`MimeType=${SCHEME_MIME};`);
+    expect(entry).toContain('Terminal=true');
+    expect(entry).toContain('Exec=/usr/bin/node "/opt/pair link/\\\\$bin/pairlink.js" accept %u');
+    const dir = mkdtempSync(join(tmpdir(), 'pl-desktop-'));
+    const path = join(dir, 'pairlink-url-handler.desktop');
+    writeFileSync(path, entry);
+    const { stdout, stderr } = await run('desktop-file-validate', [path]);
+    expect(`${stdout}${stderr}`.trim()).toBe('');
+  });
+});
