@@ -19,6 +19,7 @@ const COMMON: Options = { json: { type: 'boolean' }, help: { type: 'boolean', sh
 const COMMANDS: Record<string, () => Promise<Command>> = {
   up: async () => (await import('./commands/up.js')).upCommand,
   relay: async () => (await import('./commands/relay.js')).relayCommand,
+  bot: async () => (await import('./commands/bot.js')).botCommand,
   service: async () => (await import('./commands/service.js')).serviceCommand,
   agent: async () => (await import('./commands/agent.js')).agentCommand,
   invite: async () => (await import('./commands/invite.js')).inviteCommand,
@@ -53,6 +54,7 @@ function help(): string {
     "  whoami             Show this agent's identity",
     '  rpc <method> [json]  Call any agent method',
     '  relay              Run a relay (the untrusted mailbox bus) in the foreground',
+    '  bot discord        Run the Discord bot (/invite into channels, /accept relayed to the agent)',
     '  service install|uninstall|status   The agent as a system service (systemd or launchd)',
     '  inspect <invite>   Verify an invite URL or code locally and show what it says',
     '  demo               Pair two in-memory agents by URL and by code, and show every step',

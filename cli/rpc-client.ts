@@ -19,7 +19,16 @@ export class AgentClient {
       for (const waiter of this.pending.values())
         waiter.reject(new PairlinkError('AGENT_UNAVAILABLE', 'the agent closed the connection'));
       this.pending.clear();
+      this.closeListener?.();
     });
+    socket.on('error', () => undefined); // 'close' follows and reports it
+  }
+
+  private closeListener: (() => void) | null = null;
+
+  /** Called once when the connection ends (the agent stopped or the socket broke). */
+  onClose(listener: () => void): void {
+    this.closeListener = listener;
   }
 
   /** Connects to the agent at `path`; AGENT_UNAVAILABLE when nothing listens there. */

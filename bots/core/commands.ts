@@ -1,0 +1,51 @@
+import { parseDuration } from '../../cli/agent-connection.js';
+import { PairlinkError } from '../../src/errors.js';
+
+/** The options of an invite command, as a chat user typed them. */
+export interface InviteOptions {
+  readonly ttl?: string | undefined;
+  readonly uses?: number | undefined;
+  readonly format?: string | undefined;
+  readonly note?: string | undefined;
+}
+
+/** Validated invite.create params, or INVALID_PARAMS with a message fit for a chat reply. */
+export function inviteParams(options: InviteOptions): {
+  ttlSeconds?: number;
+  uses?: number;
+  format?: 'url' | 'code';
+  label?: string;
+} {
+  const out: { ttlSeconds?: number; uses?: number; format?: 'url' | 'code'; label?: string } = {};
+  if (options.ttl !== undefined) {
+    try {
+      out.ttlSeconds = parseDuration(options.ttl, 'ttl');
+    } catch (error) {
+      throw new PairlinkError('INVALID_PARAMS', (error as Error).message);
+    }
+  }
+  if (options.uses !== undefined) {
+    if (!Number.isInteger(options.uses) || options.uses < 1 || options.uses > 100)
+      throw new PairlinkError('INVALID_PARAMS', 'uses is a whole number from 1 to 100');
+    out.uses = options.uses;
+  }
+  if (options.format !== undefined) {
+    if (options.format !== 'url' && options.format !== 'code')
+      throw new PairlinkError('INVALID_PARAMS', 'format is url or code');
+    out.format = options.format;
+  }
+  if (options.note !== undefined) {
+    const note = options.note.trim();
+    if (note.length > 100) throw new PairlinkError('INVALID_PARAMS', 'the note is at most 100 characters');
+    if (note) out.label = note;
+  }
+  return out;
+}
+
+/** An accept argument: one invite link or code, trimmed, bounded. */
+export function acceptText(text: string | undefined): string {
+  const invite = (text ?? '').trim();
+  if (!invite) throw new PairlinkError('INVALID_PARAMS', 'give the invite link or code to accept');
+  if (invite.length > 1000) throw new PairlinkError('INVALID_PARAMS', 'that is too long to be an invite');
+  return invite;
+}

@@ -1,0 +1,34 @@
+/** Who may do what in a chat: allowlists of user and role ids, else a moderator permission. */
+export interface Allowlist {
+  readonly userIds: readonly string[];
+  readonly roleIds: readonly string[];
+}
+
+export type BotAction = 'invite' | 'accept' | 'cancel' | 'invites' | 'peers';
+
+export interface Actor {
+  readonly userId: string;
+  readonly roleIds: readonly string[];
+  /** The chat's moderator right (Discord: Manage Server; Matrix: the power level threshold). */
+  readonly isModerator: boolean;
+}
+
+/**
+ * Allowed when the actor is on the action's allowlist (by user or role) or is a moderator. An
+ * action with no allowlist configured is for moderators only: the safe default.
+ */
+export function mayDo(
+  actor: Actor,
+  action: BotAction,
+  allow: Partial<Record<BotAction, Allowlist>>,
+): boolean {
+  if (actor.isModerator) return true;
+  const list = allow[action];
+  if (!list) return false;
+  return list.userIds.includes(actor.userId) || actor.roleIds.some((r) => list.roleIds.includes(r));
+}
+
+/** Cancel: the minter of the invite, or a moderator, whatever the allowlists say. */
+export function mayCancel(actor: Actor, minterId: string): boolean {
+  return actor.isModerator || actor.userId === minterId;
+}

@@ -1,0 +1,348 @@
+import { createServer, type Server } from 'node:http';
+import {
+  ActionRowBuilder,
+  AttachmentBuilder,
+  ButtonBuilder,
+  type ButtonInteraction,
+  ButtonStyle,
+  type ChatInputCommandInteraction,
+  Client,
+  GatewayIntentBits,
+  type Interaction,
+  MessageFlags,
+  PermissionFlagsBits,
+  Routes,
+  time,
+} from 'discord.js';
+import type { Logger } from 'pino';
+import type { InviteCreated, InviteProgress } from '../../src/rpc/protocol.js';
+import { AgentLink } from '../core/agent-link.js';
+import { acceptText, inviteParams } from '../core/commands.js';
+import { type Actor, mayCancel, mayDo } from '../core/policy.js';
+import {
+  errorLine,
+  type InviteState,
+  type InviteView,
+  inviteLines,
+  qrPng,
+  stateAfter,
+} from '../core/render.js';
+import type { DiscordConfig } from './config.js';
+import { CANCEL_PREFIX, COMMAND_DEFINITIONS } from './definitions.js';
+
+/** Where an invite's channel message is, to edit it when the invite changes. */
+interface Posted {
+  readonly channelId: string;
+  readonly messageId: string;
+  view: InviteView;
+}
+
+/**
+ * The Discord bot: discord.js v14 with the Guilds intent only. `/invite` defers at once, asks the
+ * agent for an invite and posts it into the channel (a channel message, not the interaction reply,
+ * so it stays editable past the 15-minute interaction token) with a QR image and a Cancel button;
+ * `invite.progress` notifications from the agent edit that message.
+ */
+export class DiscordBot {
+  readonly client: Client;
+  readonly agent: AgentLink;
+  private readonly posted = new Map<string, Posted>();
+  private health: Server | null = null;
+
+  constructor(
+    private readonly config: DiscordConfig,
+    private readonly token: string,
+    agentSocket: string,
+    private readonly log: Logger,
+  ) {
+    this.client = new Client({ intents: [GatewayIntentBits.Guilds], rest: { api: config.apiUrl } });
+    this.agent = new AgentLink(agentSocket);
+    this.client.on('interactionCreate', (interaction) => {
+      this.onInteraction(interaction).catch((error: Error) =>
+        this.log.warn({ err: error.message }, 'handling an interaction failed'),
+      );
+    });
+    this.agent.onProgress((p) => {
+      this.onProgress(p).catch((error: Error) =>
+        this.log.warn({ err: error.message }, 'editing an invite failed'),
+      );
+    });
+  }
+
+  async start(): Promise<void> {
+    await this.agent.start();
+    await this.client.login(this.token);
+    if (this.config.healthPort > 0) {
+      this.health = createServer((req, res) => {
+        if (req.url !== '/healthz') {
+          res.writeHead(404).end();
+          return;
+        }
+        this.healthy().then((ok) => {
+          res.writeHead(ok ? 200 : 503, { 'content-type': 'application/json' });
+          res.end(
+            JSON.stringify({ status: ok ? 'ok' : 'unavailable', gateway: this.client.isReady(), agent: ok }),
+          );
+        });
+      });
+      await new Promise<void>((resolve) => this.health!.listen(this.config.healthPort, '127.0.0.1', resolve));
+    }
+    this.log.info({ user: this.client.user?.tag }, 'discord bot ready');
+  }
+
+  /** Ready on the gateway and the agent answers. */
+  async healthy(): Promise<boolean> {
+    if (!this.client.isReady()) return false;
+    return this.agent.call('agent.info', {}).then(
+      () => true,
+      () => false,
+    );
+  }
+
+  /** Registers the commands: in one guild (instant) or globally. */
+  async register(guildId?: string): Promise<number> {
+    const appId = this.client.application?.id ?? this.client.user?.id;
+    if (!appId) throw new Error('log in first');
+    const route = guildId
+      ? Routes.applicationGuildCommands(appId, guildId)
+      : Routes.applicationCommands(appId);
+    const result = (await this.client.rest.put(route, { body: COMMAND_DEFINITIONS })) as unknown[];
+    return result.length;
+  }
+
+  async stop(): Promise<void> {
+    this.health?.close();
+    this.agent.close();
+    await this.client.destroy();
+  }
+
+  private actor(interaction: ChatInputCommandInteraction | ButtonInteraction): Actor {
+    const roles = interaction.member?.roles;
+    const roleIds = Array.isArray(roles) ? roles : roles ? [...roles.cache.keys()] : [];
+    return {
+      userId: interaction.user.id,
+      roleIds,
+      isModerator: interaction.memberPermissions?.has(PermissionFlagsBits.ManageGuild) ?? false,
+    };
+  }
+
+  private async onInteraction(interaction: Interaction): Promise<void> {
+    if (interaction.isButton() && interaction.customId.startsWith(CANCEL_PREFIX)) {
+      await this.onCancelButton(interaction);
+      return;
+    }
+    if (!interaction.isChatInputCommand()) return;
+    const name = interaction.commandName as 'invite' | 'accept' | 'invites' | 'cancel' | 'peers';
+    if (!mayDo(this.actor(interaction), name, this.config.allow)) {
+      await interaction.reply({
+        content: 'Sorry, you are not allowed to use this command here.',
+        flags: MessageFlags.Ephemeral,
+      });
+      return;
+    }
+    switch (name) {
+      case 'invite':
+        return this.onInvite(interaction);
+      case 'accept':
+        return this.onAccept(interaction);
+      case 'invites':
+        return this.onList(interaction);
+      case 'cancel':
+        return this.onCancel(interaction, interaction.options.getString('id', true));
+      case 'peers':
+        return this.onPeers(interaction);
+      default:
+        await interaction.reply({ content: 'Unknown command.', flags: MessageFlags.Ephemeral });
+    }
+  }
+
+  private async onInvite(interaction: ChatInputCommandInteraction): Promise<void> {
+    const privately = interaction.options.getBoolean('private') ?? this.config.privateInvites;
+    await interaction.deferReply({ flags: MessageFlags.Ephemeral });
+    let invite: InviteCreated;
+    try {
+      const params = inviteParams({
+        ttl: interaction.options.getString('ttl') ?? undefined,
+        uses: interaction.options.getInteger('uses') ?? undefined,
+        format: interaction.options.getString('format') ?? undefined,
+        note: interaction.options.getString('note') ?? undefined,
+      });
+      invite = await this.agent.call('invite.create', params);
+    } catch (error) {
+      await interaction.editReply({ content: errorLine(error) });
+      return;
+    }
+    const view: InviteView = {
+      invite: {
+        ...invite,
+        ...(interaction.options.getString('note') ? { label: interaction.options.getString('note')! } : {}),
+      },
+      minter: `<@${interaction.user.id}>`,
+      state: 'open',
+    };
+    const body = await this.messageBody(view, interaction.user.id, true);
+    if (privately || !interaction.channelId) {
+      await interaction.editReply(body);
+      return;
+    }
+    const message = (await this.client.rest.post(Routes.channelMessages(interaction.channelId), {
+      body: {
+        content: body.content,
+        components: body.components.map((c) => c.toJSON()),
+        allowed_mentions: { parse: [] },
+      },
+      files: body.files.map((f) => ({
+        name: f.name!,
+        data: f.attachment as Buffer,
+        contentType: 'image/png',
+      })),
+    })) as { id: string };
+    this.posted.set(invite.id, { channelId: interaction.channelId, messageId: message.id, view });
+    await interaction.editReply({ content: `Invite \`${invite.id}\` posted in this channel.` });
+  }
+
+  private async messageBody(view: InviteView, minterId: string, withQr: boolean) {
+    const open = view.state === 'open' || view.state === 'accepted';
+    const content = inviteLines(view, (iso) => {
+      const date = new Date(iso);
+      return `${time(date, 'f')} (${time(date, 'R')})`;
+    }).join('\n');
+    const components = open
+      ? [
+          new ActionRowBuilder<ButtonBuilder>().addComponents(
+            new ButtonBuilder()
+              .setCustomId(`${CANCEL_PREFIX}${view.invite.id}:${minterId}`)
+              .setLabel('Cancel')
+              .setStyle(ButtonStyle.Danger),
+          ),
+        ]
+      : [];
+    const files =
+      withQr && view.invite.url
+        ? [new AttachmentBuilder(await qrPng(view.invite.url), { name: `pairlink-${view.invite.id}.png` })]
+        : [];
+    return { content, components, files };
+  }
+
+  private async onProgress(progress: InviteProgress): Promise<void> {
+    if (progress.role !== 'issuer') return;
+    const posted = this.posted.get(progress.id);
+    const state: InviteState | null = stateAfter(progress);
+    if (!posted || !state) return;
+    // A multi-use invite stays open after one pairing while uses are left.
+    posted.view = { ...posted.view, state, ...(progress.peer ? { peerName: progress.peer.name } : {}) };
+    if (state === 'paired') {
+      const summary = await this.agent.call('invite.get', { id: progress.id }).catch(() => null);
+      if (summary && summary.status === 'pending')
+        posted.view = {
+          ...posted.view,
+          state: 'open',
+          invite: { ...posted.view.invite, usesLeft: summary.usesLeft },
+        };
+    }
+    const minterId = posted.view.minter.replace(/[<@>]/g, '');
+    const body = await this.messageBody(posted.view, minterId, false);
+    await this.client.rest.patch(Routes.channelMessage(posted.channelId, posted.messageId), {
+      body: {
+        content: body.content,
+        components: body.components.map((c) => c.toJSON()),
+        allowed_mentions: { parse: [] },
+      },
+    });
+    if (posted.view.state !== 'open' && posted.view.state !== 'accepted') this.posted.delete(progress.id);
+  }
+
+  private async onAccept(interaction: ChatInputCommandInteraction): Promise<void> {
+    await interaction.deferReply({ flags: MessageFlags.Ephemeral });
+    try {
+      const text = acceptText(interaction.options.getString('invite') ?? undefined);
+      await interaction.editReply({ content: 'Pairing… waiting for the issuer’s agent.' });
+      const result = await this.agent.call('invite.accept', { invite: text, waitSeconds: 8 });
+      await interaction.editReply({
+        content:
+          result.status === 'paired' && result.peer
+            ? `Paired with **${result.peer.name}** (\`${result.peer.did}\`).`
+            : `Still pending (accept \`${result.acceptId}\`): it completes in the background when the issuer’s agent answers.`,
+      });
+    } catch (error) {
+      await interaction.editReply({ content: errorLine(error) });
+    }
+  }
+
+  private async onList(interaction: ChatInputCommandInteraction): Promise<void> {
+    await interaction.deferReply({ flags: MessageFlags.Ephemeral });
+    try {
+      const invites = await this.agent.call('invite.list', {});
+      await interaction.editReply({
+        content:
+          invites.length === 0
+            ? 'No pending invites.'
+            : invites
+                .slice(0, 20)
+                .map(
+                  (i) =>
+                    `\`${i.id}\` ${i.format} · ${i.usesLeft} left · expires ${time(new Date(i.expiresAt), 'R')}${i.label ? ` · ${i.label}` : ''}`,
+                )
+                .join('\n'),
+      });
+    } catch (error) {
+      await interaction.editReply({ content: errorLine(error) });
+    }
+  }
+
+  private async onPeers(interaction: ChatInputCommandInteraction): Promise<void> {
+    await interaction.deferReply({ flags: MessageFlags.Ephemeral });
+    try {
+      const peers = await this.agent.call('peer.list', {});
+      await interaction.editReply({
+        content:
+          peers.length === 0
+            ? 'No peers yet.'
+            : peers
+                .slice(0, 20)
+                .map((p) => `**${p.name}** \`${p.did}\``)
+                .join('\n'),
+      });
+    } catch (error) {
+      await interaction.editReply({ content: errorLine(error) });
+    }
+  }
+
+  private async onCancel(
+    interaction: ChatInputCommandInteraction | ButtonInteraction,
+    id: string,
+  ): Promise<void> {
+    await interaction.deferReply({ flags: MessageFlags.Ephemeral });
+    try {
+      await this.agent.call('invite.cancel', { id });
+      await interaction.editReply({ content: `Invite \`${id}\` cancelled.` });
+    } catch (error) {
+      await interaction.editReply({ content: errorLine(error) });
+    }
+  }
+
+  /** The Cancel button: only the minter or a member with Manage Server. */
+  private async onCancelButton(interaction: ButtonInteraction): Promise<void> {
+    const [inviteId, minterId] = interaction.customId.slice(CANCEL_PREFIX.length).split(':');
+    if (!inviteId || !minterId || !mayCancel(this.actor(interaction), minterId)) {
+      await interaction.reply({
+        content: 'Only the member who minted this invite (or a server manager) can cancel it.',
+        flags: MessageFlags.Ephemeral,
+      });
+      return;
+    }
+    if (!this.posted.has(inviteId)) {
+      // After a restart: remember the message so the cancellation notice edits it.
+      this.posted.set(inviteId, {
+        channelId: interaction.channelId,
+        messageId: interaction.message.id,
+        view: {
+          invite: { id: inviteId, expiresAt: new Date().toISOString(), usesLeft: 0 },
+          minter: `<@${minterId}>`,
+          state: 'open',
+        },
+      });
+    }
+    await this.onCancel(interaction, inviteId);
+  }
+}

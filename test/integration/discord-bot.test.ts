@@ -1,0 +1,149 @@
+import pino from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DiscordBot } from '../../bots/discord/bot.js';
+import { DISCORD_CONFIG_SCHEMA } from '../../bots/discord/config.js';
+import { type FakeApp, FakeDiscord, type FakeUser, PERMISSIONS } from '../fakes/discord/fake-discord.js';
+import { type AgentProcess, startAgent, testRoot } from '../support/agent-process.js';
+import { type RelayProcess, startRelayProcess } from '../support/relay-process.js';
+
+// The real discord.js client, unmodified, against test/fakes/discord; real agents and relay.
+
+const moderator: FakeUser = {
+  id: '100000000000000001',
+  username: 'mod',
+  permissions: PERMISSIONS.manageGuild,
+};
+const other: FakeUser = {
+  id: '100000000000000002',
+  username: 'second-mod',
+  permissions: PERMISSIONS.manageGuild,
+};
+const stranger: FakeUser = { id: '100000000000000003', username: 'stranger' };
+const helper: FakeUser = { id: '100000000000000004', username: 'helper', roles: ['200000000000000001'] };
+
+let relay: RelayProcess;
+let discord: FakeDiscord;
+const agents: AgentProcess[] = [];
+const bots: DiscordBot[] = [];
+let appA: FakeApp;
+let appB: FakeApp;
+let agentA: AgentProcess;
+let agentB: AgentProcess;
+
+async function bot(app: FakeApp, agent: AgentProcess, allow = {}): Promise<DiscordBot> {
+  const config = DISCORD_CONFIG_SCHEMA.parse({ apiUrl: discord.api, allow });
+  const instance = new DiscordBot(config, app.token, agent.socket, pino({ level: 'silent' }));
+  await instance.start();
+  bots.push(instance);
+  return instance;
+}
+
+beforeAll(async () => {
+  discord = new FakeDiscord();
+  await discord.start();
+  relay = await startRelayProcess();
+  const root = testRoot();
+  [agentA, agentB] = await Promise.all([
+    startAgent(root, 'agent-a', relay.url),
+    startAgent(root, 'agent-b', relay.url),
+  ]);
+  agents.push(agentA, agentB);
+  appA = discord.addApp('pairlink-a');
+  appB = discord.addApp('pairlink-b');
+  await bot(appA, agentA, { invite: { userIds: [], roleIds: ['200000000000000001'] } });
+  await bot(appB, agentB);
+}, 60_000);
+
+afterAll(async () => {
+  await Promise.all(bots.map((b) => b.stop()));
+  await Promise.all(agents.map((a) => a.stop()));
+  await relay?.stop();
+  await discord?.stop();
+});
+
+describe('the Discord bot (discord.js against a fake Discord)', () => {
+  it('registers its commands for a guild', async () => {
+    expect(await bots[0]!.register(discord.guildId)).toBe(5);
+    const names = (discord.commands.get(`guild:${discord.guildId}`) as { name: string }[]).map((c) => c.name);
+    expect(names.sort()).toEqual(['accept', 'cancel', 'invite', 'invites', 'peers']);
+  });
+
+  it('/invite on bot A posts into the channel; /accept on bot B pairs the agents; A edits its message', async () => {
+    const token = discord.slashCommand(appA, moderator, 'invite', { note: 'ops laptop' });
+    const posted = await discord.until(() => discord.channelMessages(appA)[0], 'the invite in the channel');
+    expect(posted.content).toMatch(/pairlink invite/);
+    expect(posted.content).toContain(`<@${moderator.id}>`);
+    expect(posted.content).toMatch(/<t:\d+:R>/); // expiry as a Discord timestamp
+    expect(posted.attachments.map((a) => a.content_type)).toEqual(['image/png']);
+    expect(JSON.stringify(posted.components)).toContain('pairlink:cancel:');
+    await discord.until(
+      () => discord.responseTo(token)?.content.includes('posted'),
+      'the ephemeral confirmation',
+    );
+    const link = posted.content.match(/Link: (\S+)/)![1]!;
+
+    const acceptToken = discord.slashCommand(appB, other, 'accept', { invite: link });
+    const reply = await discord.until(
+      () =>
+        discord.responseTo(acceptToken)?.content.includes('Paired')
+          ? discord.responseTo(acceptToken)
+          : undefined,
+      'the accept reply',
+    );
+    expect(reply!.content).toContain('agent-a');
+    expect(reply!.flags & 64).toBe(64); // ephemeral
+    await discord.until(() => posted.content.includes('Paired with **agent-b**'), 'the invite message edit');
+    expect(posted.components).toEqual([]); // no Cancel button once paired
+    expect((await agentA.json<{ name: string }[]>(['peers'])).value.map((p) => p.name)).toEqual(['agent-b']);
+    expect((await agentB.json<{ name: string }[]>(['peers'])).value.map((p) => p.name)).toEqual(['agent-a']);
+  });
+
+  it('refuses an unauthorized user politely and ephemerally; an allowlisted role may mint', async () => {
+    const token = discord.slashCommand(appB, stranger, 'invite');
+    const refusal = (await discord.until(() => discord.responseTo(token), 'the refusal'))!;
+    expect(refusal.content).toMatch(/not allowed/);
+    expect(refusal.flags & 64).toBe(64);
+    const before = discord.channelMessages(appA).length;
+    discord.slashCommand(appA, helper, 'invite');
+    await discord.until(() => discord.channelMessages(appA).length > before, 'the helper’s invite');
+  });
+
+  it('Cancel: a non-minter is refused; the minter cancels at the agent and the message is edited', async () => {
+    const before = discord.channelMessages(appA).length;
+    discord.slashCommand(appA, moderator, 'invite');
+    const posted = await discord.until(() => discord.channelMessages(appA)[before], 'the invite');
+    const id = posted.content.match(/invite\*\* `([A-Z0-9]+)`/)![1]!;
+    const customId = `pairlink:cancel:${id}:${moderator.id}`;
+    const refused = discord.pressButton(appA, stranger, posted, customId);
+    const refusal = (await discord.until(() => discord.responseTo(refused), 'the refusal'))!;
+    expect(refusal.content).toMatch(/Only the member who minted/);
+    expect((await agentA.json<{ id: string }[]>(['invites'])).value.map((i) => i.id)).toContain(id);
+    const pressed = discord.pressButton(appA, moderator, posted, customId);
+    await discord.until(() => discord.responseTo(pressed)?.content.includes('cancelled'), 'the cancel reply');
+    await discord.until(() => posted.content.includes('Cancelled.'), 'the edit');
+    expect((await agentA.json<{ id: string }[]>(['invites'])).value.map((i) => i.id)).not.toContain(id);
+  });
+
+  it('an expired invite edits the message', async () => {
+    const before = discord.channelMessages(appA).length;
+    discord.slashCommand(appA, moderator, 'invite', { ttl: '30s' });
+    const posted = await discord.until(() => discord.channelMessages(appA)[before], 'the invite');
+    await discord.until(() => posted.content.includes('Expired'), 'the expiry edit', 45_000);
+    expect(posted.components).toEqual([]);
+  }, 60_000);
+
+  it('says "agent unavailable" when its agent is down, instead of retrying silently', async () => {
+    await agentB.stop();
+    try {
+      const token = discord.slashCommand(appB, other, 'peers');
+      const reply = await discord.until(
+        () => (discord.responseTo(token)?.content ? discord.responseTo(token) : undefined),
+        'the reply',
+      );
+      expect(reply!.content).toMatch(/agent is unavailable/);
+      expect(await bots[1]!.healthy()).toBe(false);
+    } finally {
+      await agentB.restart();
+    }
+  });
+});
