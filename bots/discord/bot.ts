@@ -269,56 +269,51 @@ export class DiscordBot {
     }
   }
 
-  private async onList(interaction: ChatInputCommandInteraction): Promise<void> {
-    await interaction.deferReply({ flags: MessageFlags.Ephemeral });
-    try {
-      const invites = await this.agent.call('invite.list', {});
-      await interaction.editReply({
-        content:
-          invites.length === 0
-            ? 'No pending invites.'
-            : invites
-                .slice(0, 20)
-                .map(
-                  (i) =>
-                    `\`${i.id}\` ${i.format} · ${i.usesLeft} left · expires ${time(new Date(i.expiresAt), 'R')}${i.label ? ` · ${i.label}` : ''}`,
-                )
-                .join('\n'),
-      });
-    } catch (error) {
-      await interaction.editReply({ content: errorLine(error) });
-    }
-  }
-
-  private async onPeers(interaction: ChatInputCommandInteraction): Promise<void> {
-    await interaction.deferReply({ flags: MessageFlags.Ephemeral });
-    try {
-      const peers = await this.agent.call('peer.list', {});
-      await interaction.editReply({
-        content:
-          peers.length === 0
-            ? 'No peers yet.'
-            : peers
-                .slice(0, 20)
-                .map((p) => `**${p.name}** \`${p.did}\``)
-                .join('\n'),
-      });
-    } catch (error) {
-      await interaction.editReply({ content: errorLine(error) });
-    }
-  }
-
-  private async onCancel(
+  /** Defers ephemerally, then answers with `produce()`, or with a short error line. */
+  private async answer(
     interaction: ChatInputCommandInteraction | ButtonInteraction,
-    id: string,
+    produce: () => Promise<string>,
   ): Promise<void> {
     await interaction.deferReply({ flags: MessageFlags.Ephemeral });
+    let content: string;
     try {
-      await this.agent.call('invite.cancel', { id });
-      await interaction.editReply({ content: `Invite \`${id}\` cancelled.` });
+      content = await produce();
     } catch (error) {
-      await interaction.editReply({ content: errorLine(error) });
+      content = errorLine(error);
     }
+    await interaction.editReply({ content });
+  }
+
+  private onList(interaction: ChatInputCommandInteraction): Promise<void> {
+    return this.answer(interaction, async () => {
+      const invites = await this.agent.call('invite.list', {});
+      if (invites.length === 0) return 'No pending invites.';
+      return invites
+        .slice(0, 20)
+        .map(
+          (i) =>
+            `\`${i.id}\` ${i.format} · ${i.usesLeft} left · expires ${time(new Date(i.expiresAt), 'R')}${i.label ? ` · ${i.label}` : ''}`,
+        )
+        .join('\n');
+    });
+  }
+
+  private onPeers(interaction: ChatInputCommandInteraction): Promise<void> {
+    return this.answer(interaction, async () => {
+      const peers = await this.agent.call('peer.list', {});
+      if (peers.length === 0) return 'No peers yet.';
+      return peers
+        .slice(0, 20)
+        .map((p) => `**${p.name}** \`${p.did}\``)
+        .join('\n');
+    });
+  }
+
+  private onCancel(interaction: ChatInputCommandInteraction | ButtonInteraction, id: string): Promise<void> {
+    return this.answer(interaction, async () => {
+      await this.agent.call('invite.cancel', { id });
+      return `Invite \`${id}\` cancelled.`;
+    });
   }
 
   /** The Cancel button: only the minter or a member with Manage Server. */
