@@ -1,6 +1,9 @@
 import { parseDuration } from '../../cli/agent-connection.js';
 import { PairlinkError } from '../../src/errors.js';
 
+/** Uses a chat invite may ask for (a narrower bound than the agent's own MAX_INVITE_USES). */
+export const CHAT_MAX_USES = 100;
+
 /** The options of an invite command, as a chat user typed them. */
 export interface InviteOptions {
   readonly ttl?: string | undefined;
@@ -25,8 +28,8 @@ export function inviteParams(options: InviteOptions): {
     }
   }
   if (options.uses !== undefined) {
-    if (!Number.isInteger(options.uses) || options.uses < 1 || options.uses > 100)
-      throw new PairlinkError('INVALID_PARAMS', 'uses is a whole number from 1 to 100');
+    if (!Number.isInteger(options.uses) || options.uses < 1 || options.uses > CHAT_MAX_USES)
+      throw new PairlinkError('INVALID_PARAMS', `uses is a whole number from 1 to ${CHAT_MAX_USES}`);
     out.uses = options.uses;
   }
   if (options.format !== undefined) {

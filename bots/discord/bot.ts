@@ -34,7 +34,18 @@ import { CANCEL_PREFIX, COMMAND_DEFINITIONS } from './definitions.js';
 interface Posted {
   readonly channelId: string;
   readonly messageId: string;
+  /** Who minted it: the Cancel button's owner. */
+  readonly minterId: string;
   view: InviteView;
+}
+
+/** A message body for the REST API; mentions in it are shown but never ping anyone. */
+function restMessage(body: { content: string; components: { toJSON(): unknown }[] }) {
+  return {
+    content: body.content,
+    components: body.components.map((c) => c.toJSON()),
+    allowed_mentions: { parse: [] },
+  };
 }
 
 /**
@@ -160,8 +171,9 @@ export class DiscordBot {
     const privately = interaction.options.getBoolean('private') ?? this.config.privateInvites;
     await interaction.deferReply({ flags: MessageFlags.Ephemeral });
     let invite: InviteCreated;
+    let params: ReturnType<typeof inviteParams>;
     try {
-      const params = inviteParams({
+      params = inviteParams({
         ttl: interaction.options.getString('ttl') ?? undefined,
         uses: interaction.options.getInteger('uses') ?? undefined,
         format: interaction.options.getString('format') ?? undefined,
@@ -173,10 +185,7 @@ export class DiscordBot {
       return;
     }
     const view: InviteView = {
-      invite: {
-        ...invite,
-        ...(interaction.options.getString('note') ? { label: interaction.options.getString('note')! } : {}),
-      },
+      invite: { ...invite, ...(params.label ? { label: params.label } : {}) },
       minter: `<@${interaction.user.id}>`,
       state: 'open',
     };
@@ -186,18 +195,19 @@ export class DiscordBot {
       return;
     }
     const message = (await this.client.rest.post(Routes.channelMessages(interaction.channelId), {
-      body: {
-        content: body.content,
-        components: body.components.map((c) => c.toJSON()),
-        allowed_mentions: { parse: [] },
-      },
+      body: restMessage(body),
       files: body.files.map((f) => ({
         name: f.name!,
         data: f.attachment as Buffer,
         contentType: 'image/png',
       })),
     })) as { id: string };
-    this.posted.set(invite.id, { channelId: interaction.channelId, messageId: message.id, view });
+    this.posted.set(invite.id, {
+      channelId: interaction.channelId,
+      messageId: message.id,
+      minterId: interaction.user.id,
+      view,
+    });
     await interaction.editReply({ content: `Invite \`${invite.id}\` posted in this channel.` });
   }
 
@@ -240,14 +250,9 @@ export class DiscordBot {
           invite: { ...posted.view.invite, usesLeft: summary.usesLeft },
         };
     }
-    const minterId = posted.view.minter.replace(/[<@>]/g, '');
-    const body = await this.messageBody(posted.view, minterId, false);
+    const body = await this.messageBody(posted.view, posted.minterId, false);
     await this.client.rest.patch(Routes.channelMessage(posted.channelId, posted.messageId), {
-      body: {
-        content: body.content,
-        components: body.components.map((c) => c.toJSON()),
-        allowed_mentions: { parse: [] },
-      },
+      body: restMessage(body),
     });
     if (posted.view.state !== 'open' && posted.view.state !== 'accepted') this.posted.delete(progress.id);
   }
@@ -331,6 +336,7 @@ export class DiscordBot {
       this.posted.set(inviteId, {
         channelId: interaction.channelId,
         messageId: interaction.message.id,
+        minterId,
         view: {
           invite: { id: inviteId, expiresAt: new Date().toISOString(), usesLeft: 0 },
           minter: `<@${minterId}>`,

@@ -1,3 +1,5 @@
+import { CHAT_MAX_USES } from '../core/commands.js';
+
 /**
  * The slash commands, as data (Discord's application command JSON). Handlers are in bot.ts.
  * default_member_permissions "32" (Manage Server): members without it do not see the commands
@@ -28,7 +30,7 @@ export const COMMAND_DEFINITIONS = [
         description: 'How many peers may use it (default 1)',
         required: false,
         min_value: 1,
-        max_value: 100,
+        max_value: CHAT_MAX_USES,
       },
       {
         type: STRING,
