@@ -15,6 +15,7 @@ export class AgentLink {
   private closed = false;
   private timer: NodeJS.Timeout | null = null;
   private readonly listeners = new Set<(p: InviteProgress) => void>();
+  private readonly connectListeners = new Set<() => void>();
 
   constructor(
     readonly socketPath: string,
@@ -35,6 +36,12 @@ export class AgentLink {
     return () => this.listeners.delete(listener);
   }
 
+  /** Called after every successful (re)connection, once subscribed to progress. */
+  onConnect(listener: () => void): () => void {
+    this.connectListeners.add(listener);
+    return () => this.connectListeners.delete(listener);
+  }
+
   private connect(): Promise<void> {
     this.connecting ??= (async () => {
       try {
@@ -49,6 +56,7 @@ export class AgentLink {
         });
         this.client = client;
         this.retryMs = 1000;
+        for (const listener of this.connectListeners) listener();
       } finally {
         this.connecting = null;
       }

@@ -1,4 +1,5 @@
 import { createServer, type Server } from 'node:http';
+import { join } from 'node:path';
 import {
   ActionRowBuilder,
   AttachmentBuilder,
@@ -15,29 +16,18 @@ import {
   time,
 } from 'discord.js';
 import type { Logger } from 'pino';
-import type { InviteCreated, InviteProgress } from '../../src/rpc/protocol.js';
+import type { InviteCreated } from '../../src/rpc/protocol.js';
 import { AgentLink } from '../core/agent-link.js';
 import { acceptText, inviteParams } from '../core/commands.js';
+import { LiveInvites } from '../core/live-invites.js';
 import { type Actor, mayCancel, mayDo } from '../core/policy.js';
-import {
-  errorLine,
-  type InviteState,
-  type InviteView,
-  inviteLines,
-  qrPng,
-  stateAfter,
-} from '../core/render.js';
+import type { PostedInvite } from '../core/posted-invites.js';
+import { errorLine, type InviteView, inviteLines, qrPng } from '../core/render.js';
 import type { DiscordConfig } from './config.js';
 import { CANCEL_PREFIX, COMMAND_DEFINITIONS } from './definitions.js';
 
 /** Where an invite's channel message is, to edit it when the invite changes. */
-interface Posted {
-  readonly channelId: string;
-  readonly messageId: string;
-  /** Who minted it: the Cancel button's owner. */
-  readonly minterId: string;
-  view: InviteView;
-}
+type Where = { channelId: string; messageId: string };
 
 /** A message body for the REST API; mentions in it are shown but never ping anyone. */
 function restMessage(body: { content: string; components: { toJSON(): unknown }[] }) {
@@ -52,35 +42,45 @@ function restMessage(body: { content: string; components: { toJSON(): unknown }[
  * The Discord bot: discord.js v14 with the Guilds intent only. `/invite` defers at once, asks the
  * agent for an invite and posts it into the channel (a channel message, not the interaction reply,
  * so it stays editable past the 15-minute interaction token) with a QR image and a Cancel button;
- * `invite.progress` notifications from the agent edit that message.
+ * `invite.progress` notifications from the agent edit that message, also after a bot restart (the
+ * posted invites are kept in `<stateDir>/discord-posts.json`).
  */
 export class DiscordBot {
   readonly client: Client;
   readonly agent: AgentLink;
-  private readonly posted = new Map<string, Posted>();
+  private readonly stateFile: string;
+  private live: LiveInvites<Where> | null = null;
   private health: Server | null = null;
 
   constructor(
     private readonly config: DiscordConfig,
     private readonly token: string,
-    agentSocket: string,
+    paths: { readonly agentSocket: string; readonly stateDir: string },
     private readonly log: Logger,
   ) {
     this.client = new Client({ intents: [GatewayIntentBits.Guilds], rest: { api: config.apiUrl } });
-    this.agent = new AgentLink(agentSocket);
+    this.agent = new AgentLink(paths.agentSocket);
+    this.stateFile = join(paths.stateDir, 'discord-posts.json');
     this.client.on('interactionCreate', (interaction) => {
       this.onInteraction(interaction).catch((error: Error) =>
         this.log.warn({ err: error.message }, 'handling an interaction failed'),
       );
     });
-    this.agent.onProgress((p) => {
-      this.onProgress(p).catch((error: Error) =>
-        this.log.warn({ err: error.message }, 'editing an invite failed'),
-      );
-    });
+  }
+
+  /** The posted invites and their live edits (after start). */
+  get invites(): LiveInvites<Where> {
+    if (!this.live) throw new Error('start the bot first');
+    return this.live;
   }
 
   async start(): Promise<void> {
+    this.live = await LiveInvites.open<Where>(
+      this.stateFile,
+      this.agent,
+      (entry) => this.editPosted(entry),
+      this.log,
+    );
     await this.agent.start();
     await this.client.login(this.token);
     if (this.config.healthPort > 0) {
@@ -121,8 +121,11 @@ export class DiscordBot {
     return result.length;
   }
 
+  /** Stops taking interactions, lets the edits under way finish, then disconnects. */
   async stop(): Promise<void> {
     this.health?.close();
+    this.client.removeAllListeners('interactionCreate');
+    await this.live?.idle();
     this.agent.close();
     await this.client.destroy();
   }
@@ -202,9 +205,8 @@ export class DiscordBot {
         contentType: 'image/png',
       })),
     })) as { id: string };
-    this.posted.set(invite.id, {
-      channelId: interaction.channelId,
-      messageId: message.id,
+    await this.invites.posted({
+      where: { channelId: interaction.channelId, messageId: message.id },
       minterId: interaction.user.id,
       view,
     });
@@ -234,27 +236,11 @@ export class DiscordBot {
     return { content, components, files };
   }
 
-  private async onProgress(progress: InviteProgress): Promise<void> {
-    if (progress.role !== 'issuer') return;
-    const posted = this.posted.get(progress.id);
-    const state: InviteState | null = stateAfter(progress);
-    if (!posted || !state) return;
-    // A multi-use invite stays open after one pairing while uses are left.
-    posted.view = { ...posted.view, state, ...(progress.peer ? { peerName: progress.peer.name } : {}) };
-    if (state === 'paired') {
-      const summary = await this.agent.call('invite.get', { id: progress.id }).catch(() => null);
-      if (summary && summary.status === 'pending')
-        posted.view = {
-          ...posted.view,
-          state: 'open',
-          invite: { ...posted.view.invite, usesLeft: summary.usesLeft },
-        };
-    }
-    const body = await this.messageBody(posted.view, posted.minterId, false);
-    await this.client.rest.patch(Routes.channelMessage(posted.channelId, posted.messageId), {
+  private async editPosted(entry: PostedInvite<Where>): Promise<void> {
+    const body = await this.messageBody(entry.view, entry.minterId, false);
+    await this.client.rest.patch(Routes.channelMessage(entry.where.channelId, entry.where.messageId), {
       body: restMessage(body),
     });
-    if (posted.view.state !== 'open' && posted.view.state !== 'accepted') this.posted.delete(progress.id);
   }
 
   private async onAccept(interaction: ChatInputCommandInteraction): Promise<void> {
@@ -331,19 +317,17 @@ export class DiscordBot {
       });
       return;
     }
-    if (!this.posted.has(inviteId)) {
-      // After a restart: remember the message so the cancellation notice edits it.
-      this.posted.set(inviteId, {
-        channelId: interaction.channelId,
-        messageId: interaction.message.id,
-        minterId,
-        view: {
-          invite: { id: inviteId, expiresAt: new Date().toISOString(), usesLeft: 0 },
-          minter: `<@${minterId}>`,
-          state: 'open',
-        },
-      });
-    }
+    // A message the bot no longer remembers (its state file was lost): adopt it, so the
+    // cancellation notice still edits it.
+    await this.invites.adopt({
+      where: { channelId: interaction.channelId, messageId: interaction.message.id },
+      minterId,
+      view: {
+        invite: { id: inviteId, expiresAt: new Date().toISOString(), usesLeft: 0 },
+        minter: `<@${minterId}>`,
+        state: 'open',
+      },
+    });
     await this.onCancel(interaction, inviteId);
   }
 }

@@ -17,6 +17,8 @@ export const DISCORD_CONFIG_SCHEMA = z
     apiUrl: z.string().url().default('https://discord.com/api'),
     /** The agent's socket (default: the agent's own default). */
     agentSocket: z.string().optional(),
+    /** Where the bot keeps its posted invites (default: `discord-bot` in the agent's home). */
+    stateDir: z.string().min(1).optional(),
     /** Post invites ephemerally (only the minter sees them) unless `private:false` is given. */
     privateInvites: z.boolean().default(false),
     /** Who may use each command besides members with Manage Server. */

@@ -1,3 +1,4 @@
+import { join } from 'node:path';
 import { resolveAgentPaths } from '../../agent/paths.js';
 import { commandLogger } from '../logger.js';
 import type { Command } from '../main.js';
@@ -12,7 +13,9 @@ export const botCommand: Command = {
     'Options:',
     '  --config FILE    JSON config (see bots/discord/config.example.json): tokenEnv (default',
     '                   DISCORD_TOKEN) or tokenFile, apiUrl (default https://discord.com/api),',
-    '                   agentSocket, privateInvites, allow.{invite,accept,invites,cancel,peers}',
+    '                   agentSocket, stateDir (default: discord-bot in the agent’s home; holds the',
+    '                   posted invites so a restarted bot still edits them), privateInvites,',
+    '                   allow.{invite,accept,invites,cancel,peers}',
     '                   .{userIds,roleIds}, healthPort (loopback /healthz; 0 = off)',
     '  --register       deploy the slash commands, then exit',
     '  --guild ID       with --register: to one server (instant) instead of globally (up to an hour)',
@@ -42,10 +45,14 @@ export const botCommand: Command = {
     const { loadDiscordConfig, discordToken } = await import('../../bots/discord/config.js');
     const { DiscordBot } = await import('../../bots/discord/bot.js');
     const config = loadDiscordConfig(values.config as string | undefined);
+    const agentPaths = resolveAgentPaths(process.env);
     const bot = new DiscordBot(
       config,
       discordToken(config, process.env),
-      config.agentSocket ?? resolveAgentPaths(process.env).socket,
+      {
+        agentSocket: config.agentSocket ?? agentPaths.socket,
+        stateDir: config.stateDir ?? join(agentPaths.home, 'discord-bot'),
+      },
       logger,
     );
     await bot.start();

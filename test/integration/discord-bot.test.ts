@@ -1,10 +1,14 @@
+import { spawn } from 'node:child_process';
+import { mkdtempSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DiscordBot } from '../../bots/discord/bot.js';
 import { DISCORD_CONFIG_SCHEMA } from '../../bots/discord/config.js';
 import { type FakeApp, FakeDiscord, type FakeUser, PERMISSIONS } from '../fakes/discord/fake-discord.js';
 import { type AgentProcess, startAgent, testRoot } from '../support/agent-process.js';
-import { type RelayProcess, startRelayProcess } from '../support/relay-process.js';
+import { freePort } from '../support/free-port.js';
+import { PAIRLINK_BIN, type RelayProcess, startRelayProcess } from '../support/relay-process.js';
 
 // The real discord.js client, unmodified, against test/fakes/discord; real agents and relay.
 
@@ -29,20 +33,31 @@ let appA: FakeApp;
 let appB: FakeApp;
 let agentA: AgentProcess;
 let agentB: AgentProcess;
+let root: string;
+let botA: DiscordBot;
+const allowA = { invite: { userIds: [], roleIds: ['200000000000000001'] } };
 
 async function bot(app: FakeApp, agent: AgentProcess, allow = {}): Promise<DiscordBot> {
   const config = DISCORD_CONFIG_SCHEMA.parse({ apiUrl: discord.api, allow });
-  const instance = new DiscordBot(config, app.token, agent.socket, pino({ level: 'silent' }));
+  const instance = new DiscordBot(
+    config,
+    app.token,
+    { agentSocket: agent.socket, stateDir: join(root, `bot-${app.username}`) },
+    pino({ level: 'silent' }),
+  );
   await instance.start();
   bots.push(instance);
   return instance;
 }
 
+/** The id in a posted invite message. */
+const inviteId = (content: string) => content.match(/invite\*\* `([A-Z0-9]+)`/)![1]!;
+
 beforeAll(async () => {
   discord = new FakeDiscord();
   await discord.start();
   relay = await startRelayProcess();
-  const root = testRoot();
+  root = testRoot();
   [agentA, agentB] = await Promise.all([
     startAgent(root, 'agent-a', relay.url),
     startAgent(root, 'agent-b', relay.url),
@@ -50,7 +65,7 @@ beforeAll(async () => {
   agents.push(agentA, agentB);
   appA = discord.addApp('pairlink-a');
   appB = discord.addApp('pairlink-b');
-  await bot(appA, agentA, { invite: { userIds: [], roleIds: ['200000000000000001'] } });
+  botA = await bot(appA, agentA, allowA);
   await bot(appB, agentB);
 }, 60_000);
 
@@ -112,7 +127,7 @@ describe('the Discord bot (discord.js against a fake Discord)', () => {
     const before = discord.channelMessages(appA).length;
     discord.slashCommand(appA, moderator, 'invite');
     const posted = await discord.until(() => discord.channelMessages(appA)[before], 'the invite');
-    const id = posted.content.match(/invite\*\* `([A-Z0-9]+)`/)![1]!;
+    const id = inviteId(posted.content);
     const customId = `pairlink:cancel:${id}:${moderator.id}`;
     const refused = discord.pressButton(appA, stranger, posted, customId);
     const refusal = (await discord.until(() => discord.responseTo(refused), 'the refusal'))!;
@@ -141,9 +156,104 @@ describe('the Discord bot (discord.js against a fake Discord)', () => {
         'the reply',
       );
       expect(reply!.content).toMatch(/agent is unavailable/);
-      expect(await bots[1]!.healthy()).toBe(false);
+      expect(await bots.find((b) => b.agent.socketPath === agentB.socket)!.healthy()).toBe(false);
     } finally {
       await agentB.restart();
     }
+  });
+
+  it('a restarted bot still edits its earlier invites, and catches up on what happened while it was down', async () => {
+    const before = discord.channelMessages(appA).length;
+    discord.slashCommand(appA, moderator, 'invite');
+    discord.slashCommand(appA, moderator, 'invite');
+    await discord.until(() => discord.channelMessages(appA).length >= before + 2, 'two invites');
+    const [kept, cancelled] = discord.channelMessages(appA).slice(before);
+    await botA.stop();
+    bots.splice(bots.indexOf(botA), 1);
+    const file = join(root, 'bot-pairlink-a', 'discord-posts.json');
+    expect(statSync(file).mode & 0o777).toBe(0o600);
+    expect(statSync(join(root, 'bot-pairlink-a')).mode & 0o777).toBe(0o700);
+
+    // While the bot is down, one invite is cancelled at the agent.
+    expect((await agentA.cli(['cancel', inviteId(cancelled!.content)])).code).toBe(0);
+    botA = await bot(appA, agentA, allowA);
+    await discord.until(() => cancelled!.content.includes('Cancelled.'), 'the catch-up edit');
+    expect(cancelled!.components).toEqual([]);
+
+    // After the restart, the other is accepted: the new bot edits the old message.
+    const link = kept!.content.match(/Link: (\S+)/)![1]!;
+    expect((await agentB.cli(['accept', link])).code).toBe(0);
+    await discord.until(() => kept!.content.includes('Paired with **agent-b**'), 'the edit after restart');
+    await botA.invites.idle();
+    // Finished invites are forgotten.
+    expect(botA.invites.store.ids()).not.toContain(inviteId(kept!.content));
+    expect(botA.invites.store.ids()).not.toContain(inviteId(cancelled!.content));
+  });
+
+  it('honours a 429 from Discord: waits Retry-After, then posts the invite', async () => {
+    const before = discord.channelMessages(appA).length;
+    discord.rateLimitNext('POST', /^\/channels\/\d+\/messages$/, 1);
+    discord.slashCommand(appA, moderator, 'invite');
+    await discord.until(() => discord.channelMessages(appA).length > before, 'the invite after the 429');
+    const limited = discord.limited.at(-1)!;
+    const posts = discord.calls.filter((c) => c.method === 'POST' && c.path === limited.path);
+    expect(posts.length).toBeGreaterThanOrEqual(2);
+    expect(discord.channelMessages(appA).length).toBe(before + 1); // retried once, posted once
+  });
+
+  it('`pairlink bot discord` as a process: /healthz on loopback, a 0600 state file, a clean SIGTERM', async () => {
+    const app = discord.addApp('pairlink-c');
+    const port = await freePort();
+    const dir = mkdtempSync(join(root, 'bot-c-'));
+    const config = join(dir, 'config.json');
+    writeFileSync(
+      config,
+      JSON.stringify({
+        discord: {
+          apiUrl: discord.api,
+          agentSocket: agentB.socket,
+          stateDir: join(dir, 'state'),
+          healthPort: port,
+        },
+      }),
+    );
+    const logs: string[] = [];
+    const child = spawn(process.execPath, [PAIRLINK_BIN, 'bot', 'discord', '--config', config], {
+      env: { ...process.env, DISCORD_TOKEN: app.token },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    child.stdout!.on('data', (d) => logs.push(String(d)));
+    child.stderr!.on('data', (d) => logs.push(String(d)));
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    try {
+      let body: { status: string; gateway: boolean; agent: boolean } | null = null;
+      for (let i = 0; i < 150 && body?.status !== 'ok'; i++) {
+        body = await fetch(`http://127.0.0.1:${port}/healthz`)
+          .then((r) => r.json() as Promise<{ status: string; gateway: boolean; agent: boolean }>)
+          .catch(() => null);
+        if (body?.status !== 'ok') await new Promise((r) => setTimeout(r, 100));
+      }
+      expect(body).toEqual({ status: 'ok', gateway: true, agent: true });
+      expect((await fetch(`http://127.0.0.1:${port}/other`)).status).toBe(404);
+
+      const before = discord.channelMessages(app).length;
+      discord.slashCommand(app, moderator, 'invite');
+      await discord.until(() => discord.channelMessages(app).length > before, 'the invite');
+      await discord.until(() => {
+        try {
+          return statSync(join(dir, 'state', 'discord-posts.json')).mode;
+        } catch {
+          return undefined;
+        }
+      }, 'the state file');
+      expect(statSync(join(dir, 'state', 'discord-posts.json')).mode & 0o777).toBe(0o600);
+      expect(statSync(join(dir, 'state')).mode & 0o777).toBe(0o700);
+    } finally {
+      child.kill('SIGTERM');
+    }
+    expect(await exited).toBe(0);
+    expect(logs.join('')).toContain('discord bot shutting down');
+    expect(logs.join('')).not.toContain(app.token); // the token is never logged
+    await discord.until(() => !discord.connected(app), 'the gateway disconnect');
   });
 });

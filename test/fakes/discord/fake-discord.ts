@@ -15,6 +15,8 @@ import { type WebSocket, WebSocketServer } from 'ws';
  *    webhooks, and channel messages with multipart attachments (`payload_json` + `files[n]`).
  *  - `Authorization: Bot <token>` is required on bot routes; interaction and webhook routes are
  *    authorized by the interaction token, as on Discord.
+ *  - Rate limits on demand (`rateLimitNext`): HTTP 429 with `Retry-After`, the `X-RateLimit-*`
+ *    headers and the JSON body `{ message, retry_after, global, code }` of the Rate Limits page.
  */
 
 export interface FakeUser {
@@ -75,6 +77,9 @@ export class FakeDiscord {
   private readonly server: Server;
   private readonly gateway: WebSocketServer;
   private readonly waiters = new Set<() => void>();
+  private readonly limits: { method: string; path: RegExp; seconds: number }[] = [];
+  /** When each 429 was sent, by path: the retry must come after it plus Retry-After. */
+  readonly limited: { path: string; at: number; seconds: number }[] = [];
   url = '';
 
   constructor() {
@@ -115,6 +120,11 @@ export class FakeDiscord {
     };
     this.apps.set(app.token, app);
     return app;
+  }
+
+  /** The next `method` request whose path matches gets a 429 asking to retry after `seconds`. */
+  rateLimitNext(method: string, path: RegExp, seconds: number): void {
+    this.limits.push({ method, path, seconds });
   }
 
   /** True once the app's bot has identified on the gateway. */
@@ -357,6 +367,30 @@ export class FakeDiscord {
     const path = decodeURIComponent(match[1]!);
     const body = await readBody(req);
     this.calls.push({ method: req.method!, path, body: body.json });
+    const limit = this.limits.findIndex((l) => l.method === req.method && l.path.test(path));
+    if (limit >= 0) {
+      const { seconds } = this.limits.splice(limit, 1)[0]!;
+      this.limited.push({ path, at: Date.now(), seconds });
+      res.writeHead(429, {
+        'content-type': 'application/json',
+        'retry-after': String(seconds),
+        'x-ratelimit-limit': '5',
+        'x-ratelimit-remaining': '0',
+        'x-ratelimit-reset-after': String(seconds),
+        'x-ratelimit-bucket': 'fakebucket',
+        'x-ratelimit-scope': 'user',
+      });
+      res.end(
+        JSON.stringify({
+          message: 'You are being rate limited.',
+          retry_after: seconds,
+          global: false,
+          code: 0,
+        }),
+      );
+      this.changed();
+      return;
+    }
     const botApp = this.apps.get(String(req.headers.authorization ?? '').replace(/^Bot /, ''));
     let m: RegExpMatchArray | null;
 
