@@ -37,8 +37,15 @@ export interface InviteView {
   readonly peerName?: string | undefined;
 }
 
-/** Plain lines (the adapters add their own markup for time stamps and mentions). */
-export function inviteLines(view: InviteView, formatTime: (iso: string) => string): string[] {
+/**
+ * Lines with light markup (`**bold**`, `` `code` ``); the adapter formats times and says how to
+ * accept in its chat (`acceptHint`, e.g. "/accept invite:<the link or code>").
+ */
+export function inviteLines(
+  view: InviteView,
+  formatTime: (iso: string) => string,
+  acceptHint: string,
+): string[] {
   const { invite } = view;
   const lines = [
     `**pairlink invite** \`${invite.id}\` from ${view.minter}${invite.label ? ` — ${invite.label}` : ''}`,
@@ -49,7 +56,7 @@ export function inviteLines(view: InviteView, formatTime: (iso: string) => strin
     lines.push(
       `Expires ${formatTime(invite.expiresAt)} · ${invite.usesLeft} use${invite.usesLeft === 1 ? '' : 's'} left`,
     );
-    lines.push(`Accept with: \`/accept invite:<the link or code>\` (or \`pairlink accept\`)`);
+    lines.push(`Accept with: \`${acceptHint}\` (or \`pairlink accept\`)`);
   }
   lines.push(
     view.state === 'paired' && view.peerName ? `Paired with **${view.peerName}**.` : STATE_TEXT[view.state],

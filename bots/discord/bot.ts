@@ -1,4 +1,4 @@
-import { createServer, type Server } from 'node:http';
+import type { Server } from 'node:http';
 import { join } from 'node:path';
 import {
   ActionRowBuilder,
@@ -19,6 +19,7 @@ import type { Logger } from 'pino';
 import type { InviteCreated } from '../../src/rpc/protocol.js';
 import { AgentLink } from '../core/agent-link.js';
 import { acceptText, inviteParams } from '../core/commands.js';
+import { startHealthServer } from '../core/health.js';
 import { LiveInvites } from '../core/live-invites.js';
 import { type Actor, mayCancel, mayDo } from '../core/policy.js';
 import type { PostedInvite } from '../core/posted-invites.js';
@@ -84,19 +85,10 @@ export class DiscordBot {
     await this.agent.start();
     await this.client.login(this.token);
     if (this.config.healthPort > 0) {
-      this.health = createServer((req, res) => {
-        if (req.url !== '/healthz') {
-          res.writeHead(404).end();
-          return;
-        }
-        this.healthy().then((ok) => {
-          res.writeHead(ok ? 200 : 503, { 'content-type': 'application/json' });
-          res.end(
-            JSON.stringify({ status: ok ? 'ok' : 'unavailable', gateway: this.client.isReady(), agent: ok }),
-          );
-        });
+      this.health = await startHealthServer(this.config.healthPort, async () => {
+        const ok = await this.healthy();
+        return { ok, gateway: this.client.isReady(), agent: ok };
       });
-      await new Promise<void>((resolve) => this.health!.listen(this.config.healthPort, '127.0.0.1', resolve));
     }
     this.log.info({ user: this.client.user?.tag }, 'discord bot ready');
   }
@@ -215,10 +207,14 @@ export class DiscordBot {
 
   private async messageBody(view: InviteView, minterId: string, withQr: boolean) {
     const open = view.state === 'open' || view.state === 'accepted';
-    const content = inviteLines(view, (iso) => {
-      const date = new Date(iso);
-      return `${time(date, 'f')} (${time(date, 'R')})`;
-    }).join('\n');
+    const content = inviteLines(
+      view,
+      (iso) => {
+        const date = new Date(iso);
+        return `${time(date, 'f')} (${time(date, 'R')})`;
+      },
+      '/accept invite:<the link or code>',
+    ).join('\n');
     const components = open
       ? [
           new ActionRowBuilder<ButtonBuilder>().addComponents(

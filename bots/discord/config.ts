@@ -1,6 +1,5 @@
-import { readFileSync } from 'node:fs';
 import { z } from 'zod';
-import { PairlinkError } from '../../src/errors.js';
+import { botSecret, loadBotConfig } from '../core/config.js';
 
 const ids = z
   .array(z.string().regex(/^\d{1,20}$/))
@@ -40,37 +39,12 @@ export const DISCORD_CONFIG_SCHEMA = z
 
 export type DiscordConfig = z.infer<typeof DISCORD_CONFIG_SCHEMA>;
 
-/** Reads and validates a config file; the token is never in it. */
+/** Reads and validates a config file (or its "discord" section); the token is never in it. */
 export function loadDiscordConfig(path: string | undefined): DiscordConfig {
-  let raw: unknown = {};
-  if (path) {
-    try {
-      raw = JSON.parse(readFileSync(path, 'utf8'));
-    } catch (error) {
-      throw new PairlinkError('INVALID_PARAMS', `${path}: ${(error as Error).message}`);
-    }
-    if (raw && typeof raw === 'object' && 'discord' in raw) raw = (raw as { discord: unknown }).discord;
-  }
-  const parsed = DISCORD_CONFIG_SCHEMA.safeParse(raw);
-  if (!parsed.success) {
-    throw new PairlinkError(
-      'INVALID_PARAMS',
-      `discord config: ${parsed.error.issues.map((i) => `${i.path.join('.') || 'config'}: ${i.message}`).join('; ')}`,
-    );
-  }
-  return parsed.data;
+  return loadBotConfig(path, 'discord', DISCORD_CONFIG_SCHEMA);
 }
 
 /** The bot token from the file or the environment variable; a clear error if neither holds one. */
 export function discordToken(config: DiscordConfig, env: NodeJS.ProcessEnv): string {
-  const token = config.tokenFile
-    ? readFileSync(config.tokenFile, 'utf8').trim()
-    : env[config.tokenEnv]?.trim();
-  if (!token) {
-    throw new PairlinkError(
-      'INVALID_PARAMS',
-      `no Discord bot token: set ${config.tokenEnv} or tokenFile in the config (never put the token in the config itself)`,
-    );
-  }
-  return token;
+  return botSecret(config, env, 'Discord bot token');
 }

@@ -1,0 +1,59 @@
+import { readFileSync } from 'node:fs';
+import type { z } from 'zod';
+import { PairlinkError } from '../../src/errors.js';
+
+/** At most this many bytes of config file are read. */
+const MAX_CONFIG_BYTES = 256 * 1024;
+
+/**
+ * Reads a bot's JSON config (the whole file, or its `key` section such as "discord") and
+ * validates it with `schema`; every problem is reported at once, with its path.
+ */
+export function loadBotConfig<S extends z.ZodType>(
+  path: string | undefined,
+  key: string,
+  schema: S,
+): z.infer<S> {
+  let raw: unknown = {};
+  if (path) {
+    try {
+      const text = readFileSync(path);
+      if (text.length > MAX_CONFIG_BYTES) throw new Error(`over ${MAX_CONFIG_BYTES} bytes`);
+      raw = JSON.parse(text.toString('utf8'));
+    } catch (error) {
+      throw new PairlinkError('INVALID_PARAMS', `${path}: ${(error as Error).message}`);
+    }
+    if (raw && typeof raw === 'object' && key in raw) raw = (raw as Record<string, unknown>)[key];
+  }
+  const parsed = schema.safeParse(raw);
+  if (!parsed.success) {
+    throw new PairlinkError(
+      'INVALID_PARAMS',
+      `${key} config: ${parsed.error.issues.map((i) => `${i.path.join('.') || 'config'}: ${i.message}`).join('; ')}`,
+    );
+  }
+  return parsed.data;
+}
+
+/** A bot's secret from the file or the environment variable; a clear error if neither holds one. */
+export function botSecret(
+  source: { readonly tokenEnv: string; readonly tokenFile?: string | undefined },
+  env: NodeJS.ProcessEnv,
+  what: string,
+): string {
+  let token: string | undefined;
+  if (source.tokenFile) {
+    try {
+      token = readFileSync(source.tokenFile, 'utf8').trim();
+    } catch (error) {
+      throw new PairlinkError('INVALID_PARAMS', `${what}: ${(error as Error).message}`);
+    }
+  } else token = env[source.tokenEnv]?.trim();
+  if (!token) {
+    throw new PairlinkError(
+      'INVALID_PARAMS',
+      `no ${what}: set ${source.tokenEnv} or tokenFile in the config (never put the token in the config itself)`,
+    );
+  }
+  return token;
+}
