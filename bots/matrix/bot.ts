@@ -1,0 +1,467 @@
+import type { Server } from 'node:http';
+import { join } from 'node:path';
+import { LogService, MatrixClient } from 'matrix-bot-sdk';
+import type { Logger } from 'pino';
+import { PairlinkError } from '../../src/errors.js';
+import type { InviteCreated } from '../../src/rpc/protocol.js';
+import { AgentLink } from '../core/agent-link.js';
+import { acceptText, inviteParams } from '../core/commands.js';
+import { startHealthServer } from '../core/health.js';
+import { LiveInvites } from '../core/live-invites.js';
+import { type Actor, type BotAction, mayCancel, mayDo } from '../core/policy.js';
+import { isFinished, type PostedInvite } from '../core/posted-invites.js';
+import { errorLine, type InviteView, inviteLines, qrPng } from '../core/render.js';
+import type { MatrixConfig } from './config.js';
+import { addressed, expiryText, formatted, inviteArgs, pngSize } from './format.js';
+import { powerLevelOf } from './power.js';
+import { abortRequests, installRequestWrapper } from './requests.js';
+import { FileSyncStorage } from './storage.js';
+
+/** Where an invite message is: its room, the notice, and the QR image (empty: none). */
+type Where = { roomId: string; eventId: string; imageId: string };
+
+interface RoomEvent {
+  readonly event_id: string;
+  readonly type: string;
+  readonly sender: string;
+  readonly origin_server_ts: number;
+  readonly content: Record<string, unknown>;
+}
+
+const E2EE_NOTICE =
+  'Encrypted rooms are not supported: end-to-end encryption is unavailable in this build of pairlink, so I cannot read this room and will not answer here.';
+const MAX_BODY = 4000;
+const HEALTHY_SYNC_MS = 75_000;
+const COMMANDS = ['invite', 'accept', 'invites', 'cancel', 'peers'] as const;
+
+/** matrix-bot-sdk's client, saving the sync token after each sync is processed, and timing syncs. */
+class SyncClient extends MatrixClient {
+  lastSyncAt = 0;
+
+  constructor(homeserverUrl: string, accessToken: string, storage: FileSyncStorage) {
+    super(homeserverUrl, accessToken, storage);
+    this.persistTokenAfterSync = true;
+  }
+
+  override async doSync(token: string): Promise<unknown> {
+    const response = await super.doSync(token);
+    this.lastSyncAt = Date.now();
+    return response;
+  }
+}
+
+/**
+ * The Matrix bot (matrix-bot-sdk, unencrypted rooms only). Commands start with the prefix (default
+ * `!pair`) or the bot's name; replies are `m.notice` replies (in the command's thread when there is
+ * one) with explicit mentions, and a reaction shows progress (⏳, then ✅ or ❌). `invite` posts
+ * the invite as a notice and its QR code as an `m.image`; the notice is edited (`m.replace`) as
+ * the invite changes, and the image is redacted once the invite is finished.
+ */
+export class MatrixBot {
+  readonly agent: AgentLink;
+  private client: SyncClient | null = null;
+  private storage: FileSyncStorage | null = null;
+  private live: LiveInvites<Where> | null = null;
+  private health: Server | null = null;
+  private stopRetryLog: (() => void) | null = null;
+  private startedAt = 0;
+  private userId = '';
+  private names: string[] = [];
+  private stopping = false;
+  private readonly encrypted = new Set<string>();
+  private readonly createEvents = new Map<string, { sender: string; content: Record<string, unknown> }>();
+
+  constructor(
+    private readonly config: MatrixConfig,
+    private readonly token: string,
+    private readonly paths: { readonly agentSocket: string; readonly stateDir: string },
+    private readonly log: Logger,
+  ) {
+    this.agent = new AgentLink(paths.agentSocket);
+  }
+
+  get invites(): LiveInvites<Where> {
+    if (!this.live) throw new Error('start the bot first');
+    return this.live;
+  }
+
+  private get matrix(): SyncClient {
+    if (!this.client) throw new Error('start the bot first');
+    return this.client;
+  }
+
+  async start(): Promise<void> {
+    routeSdkLogs(this.log);
+    this.stopRetryLog = installRequestWrapper((waitMs, attempt) =>
+      this.log.info({ waitMs, attempt }, 'rate limited by the homeserver; retrying'),
+    );
+    this.storage = await FileSyncStorage.open(join(this.paths.stateDir, 'matrix-sync.json'));
+    this.client = new SyncClient(this.config.homeserverUrl, this.token, this.storage);
+    const whoami = await this.client.getWhoAmI();
+    if (whoami.user_id !== this.config.userId) {
+      throw new PairlinkError(
+        'INVALID_PARAMS',
+        `the access token belongs to ${whoami.user_id}, not to ${this.config.userId} (userId in the config)`,
+      );
+    }
+    this.userId = whoami.user_id;
+    const profile = (await this.client.getUserProfile(this.userId).catch(() => ({}))) as {
+      displayname?: string;
+    };
+    this.names = [profile.displayname ?? '', this.userId.slice(1).split(':')[0]!, this.userId];
+    this.live = await LiveInvites.open<Where>(
+      join(this.paths.stateDir, 'matrix-posts.json'),
+      this.agent,
+      (entry) => this.editPosted(entry),
+      this.log,
+    );
+    await this.agent.start();
+    this.client.on('room.invite', (roomId: string, event: RoomEvent) =>
+      this.safely('an invitation', () => this.onRoomInvite(roomId, event)),
+    );
+    this.client.on('room.event', (roomId: string, event: RoomEvent) =>
+      this.safely('an event', () => this.onRoomEvent(roomId, event)),
+    );
+    this.startedAt = Date.now();
+    await this.client.start({
+      presence: { not_types: ['*'] },
+      room: { ephemeral: { not_types: ['*'] }, timeline: { limit: 20 } },
+    });
+    if (this.config.healthPort > 0) {
+      this.health = await startHealthServer(this.config.healthPort, async () => {
+        const synced = this.synced();
+        const agent = await this.agentAnswers();
+        return { ok: synced && agent, sync: synced, agent };
+      });
+    }
+    this.log.warn('end-to-end encryption is unavailable in this build: encrypted rooms are not supported');
+    this.log.info({ user: this.userId }, 'matrix bot ready');
+  }
+
+  /** Synced within the last 75 s (the long-poll returns at least every 30 s) and the agent answers. */
+  async healthy(): Promise<boolean> {
+    return this.synced() && (await this.agentAnswers());
+  }
+
+  private synced(): boolean {
+    return this.client !== null && Date.now() - this.client.lastSyncAt < HEALTHY_SYNC_MS;
+  }
+
+  private agentAnswers(): Promise<boolean> {
+    return this.agent.call('agent.info', {}).then(
+      () => true,
+      () => false,
+    );
+  }
+
+  /** Stops syncing (aborting the long-poll), lets edits under way finish, saves, disconnects. */
+  async stop(): Promise<void> {
+    this.stopping = true;
+    this.health?.close();
+    this.client?.stop();
+    this.client?.removeAllListeners();
+    abortRequests(this.token);
+    await this.live?.idle();
+    await this.storage?.flush();
+    this.stopRetryLog?.();
+    this.agent.close();
+  }
+
+  private safely(what: string, task: () => Promise<void>): void {
+    task().catch((error: Error) => this.log.warn({ err: error.message }, `handling ${what} failed`));
+  }
+
+  // ---- rooms ---------------------------------------------------------------------------------
+
+  /** Joins when the inviter (or the inviter's server) is allowlisted; declines otherwise. */
+  private async onRoomInvite(roomId: string, event: RoomEvent): Promise<void> {
+    if (this.stopping) return;
+    const sender = event.sender;
+    const server = sender.slice(sender.indexOf(':') + 1);
+    const { userIds, servers } = this.config.joinFrom;
+    if (!userIds.includes(sender) && !servers.includes(server)) {
+      this.log.info(
+        { room: roomId, inviter: sender },
+        'declining an invitation from someone not on joinFrom',
+      );
+      await this.matrix.leaveRoom(roomId, 'pairlink joins rooms only when invited by its operators');
+      return;
+    }
+    await this.matrix.joinRoom(roomId);
+    this.log.info({ room: roomId, inviter: sender }, 'joined a room');
+    const encrypted = await this.matrix.getRoomStateEvent(roomId, 'm.room.encryption', '').then(
+      () => true,
+      () => false,
+    );
+    if (encrypted) await this.saysEncrypted(roomId);
+  }
+
+  /** Says once per room (per run) that encrypted rooms are not supported. */
+  private async saysEncrypted(roomId: string): Promise<void> {
+    if (this.encrypted.has(roomId)) return;
+    this.encrypted.add(roomId);
+    await this.matrix.sendMessage(roomId, { msgtype: 'm.notice', body: E2EE_NOTICE, 'm.mentions': {} });
+  }
+
+  private async onRoomEvent(roomId: string, event: RoomEvent): Promise<void> {
+    if (this.stopping || !event?.event_id || event.sender === this.userId) return;
+    // Events from before the bot started are history, not commands.
+    if (typeof event.origin_server_ts !== 'number' || event.origin_server_ts < this.startedAt) return;
+    if (event.type === 'm.room.encrypted') {
+      await this.saysEncrypted(roomId);
+      return;
+    }
+    if (event.type !== 'm.room.message') return;
+    const content = event.content ?? {};
+    if (content.msgtype !== 'm.text' || typeof content.body !== 'string' || content.body.length > MAX_BODY)
+      return;
+    const relation = content['m.relates_to'] as { rel_type?: string } | undefined;
+    if (relation?.rel_type === 'm.replace') return; // an edit of a message, not a new command
+    const text = addressed(content.body, this.config.prefix, this.names);
+    if (text === null) return;
+    if (this.storage!.seen(event.event_id)) return; // a duplicate delivery
+    await this.command(roomId, event, text);
+  }
+
+  // ---- commands ------------------------------------------------------------------------------
+
+  private async command(roomId: string, event: RoomEvent, text: string): Promise<void> {
+    const [first = 'help', ...args] = text.split(/\s+/).filter(Boolean);
+    const name = first.toLowerCase();
+    if (name === 'help') {
+      await this.reply(roomId, event, this.helpLines());
+      return;
+    }
+    if (!(COMMANDS as readonly string[]).includes(name)) {
+      await this.reply(roomId, event, [
+        `I don’t know “${first.slice(0, 40)}”. Try \`${this.config.prefix} help\`.`,
+      ]);
+      return;
+    }
+    const action = name as BotAction;
+    const actor = await this.actor(roomId, event.sender);
+    const minter = action === 'cancel' && args[0] ? this.invites.store.get(args[0])?.minterId : undefined;
+    const allowed =
+      mayDo(actor, action, this.allowlists()) || (minter !== undefined && mayCancel(actor, minter));
+    if (!allowed) {
+      await this.react(roomId, event.event_id, '❌');
+      await this.reply(roomId, event, [
+        action === 'cancel'
+          ? 'Sorry: only the member who minted this invite, or someone with enough power here, can cancel it.'
+          : `Sorry, you are not allowed to use \`${action}\` here (it needs power level ${this.config.powerLevel}, or the allowlist).`,
+      ]);
+      return;
+    }
+    const hourglass = await this.react(roomId, event.event_id, '⏳');
+    let ok = true;
+    try {
+      const lines = await this.run(roomId, event, action, args);
+      if (lines) await this.reply(roomId, event, lines);
+    } catch (error) {
+      ok = false;
+      await this.reply(roomId, event, [errorLine(error)]);
+    } finally {
+      if (hourglass) await this.matrix.redactEvent(roomId, hourglass).catch(() => undefined);
+      await this.react(roomId, event.event_id, ok ? '✅' : '❌');
+    }
+  }
+
+  /** Runs a command; returns the reply's lines (the invite command posts its own message). */
+  private async run(
+    roomId: string,
+    event: RoomEvent,
+    action: BotAction,
+    args: string[],
+  ): Promise<string[] | null> {
+    switch (action) {
+      case 'invite':
+        await this.mint(roomId, event, args);
+        return null;
+      case 'accept': {
+        const invite = acceptText(args.join(' '));
+        const result = await this.agent.call('invite.accept', { invite, waitSeconds: 8 });
+        return [
+          result.status === 'paired' && result.peer
+            ? `Paired with **${result.peer.name}** (\`${result.peer.did}\`).`
+            : `Still pending (accept \`${result.acceptId}\`): it completes in the background when the issuer’s agent answers.`,
+        ];
+      }
+      case 'invites': {
+        const invites = await this.agent.call('invite.list', {});
+        if (invites.length === 0) return ['No pending invites.'];
+        return invites
+          .slice(0, 20)
+          .map(
+            (i) =>
+              `\`${i.id}\` ${i.format} · ${i.usesLeft} left · expires ${expiryText(i.expiresAt)}${i.label ? ` · ${i.label}` : ''}`,
+          );
+      }
+      case 'cancel': {
+        const id = args[0];
+        if (!id || args.length > 1) throw new PairlinkError('INVALID_PARAMS', 'cancel takes one invite id');
+        await this.agent.call('invite.cancel', { id });
+        return [`Invite \`${id}\` cancelled.`];
+      }
+      case 'peers': {
+        const peers = await this.agent.call('peer.list', {});
+        if (peers.length === 0) return ['No peers yet.'];
+        return peers.slice(0, 20).map((p) => `**${p.name}** \`${p.did}\``);
+      }
+    }
+  }
+
+  /** Mints an invite and posts it: the notice (reply to the command), then the QR image. */
+  private async mint(roomId: string, event: RoomEvent, args: string[]): Promise<void> {
+    const params = inviteParams(inviteArgs(args));
+    const invite: InviteCreated = await this.agent.call('invite.create', params);
+    const view: InviteView = { invite, minter: event.sender, state: 'open' };
+    const eventId = await this.matrix.sendMessage(roomId, {
+      msgtype: 'm.notice',
+      ...formatted(this.inviteText(view)),
+      'm.relates_to': this.relation(event),
+      'm.mentions': { user_ids: [event.sender] },
+    });
+    let imageId = '';
+    if (invite.url) {
+      const png = await qrPng(invite.url);
+      const name = `pairlink-${invite.id}.png`;
+      const url = await this.matrix.uploadContent(png, 'image/png', name);
+      imageId = await this.matrix.sendMessage(roomId, {
+        msgtype: 'm.image',
+        body: name,
+        url,
+        info: { mimetype: 'image/png', size: png.length, ...pngSize(png) },
+        'm.relates_to': this.relation(event),
+        'm.mentions': {},
+      });
+    }
+    await this.invites.posted({ where: { roomId, eventId, imageId }, minterId: event.sender, view });
+  }
+
+  private inviteText(view: InviteView): string[] {
+    return inviteLines(view, (iso) => expiryText(iso), `${this.config.prefix} accept <the link or code>`);
+  }
+
+  /** Edits the invite notice; a finished invite's QR image is redacted. */
+  private async editPosted(entry: PostedInvite<Where>): Promise<void> {
+    const text = formatted(this.inviteText(entry.view));
+    await this.matrix.sendMessage(entry.where.roomId, {
+      msgtype: 'm.notice',
+      body: `* ${text.body}`,
+      format: text.format,
+      formatted_body: `* ${text.formatted_body}`,
+      'm.new_content': { msgtype: 'm.notice', ...text, 'm.mentions': {} },
+      'm.relates_to': { rel_type: 'm.replace', event_id: entry.where.eventId },
+      'm.mentions': {},
+    });
+    if (isFinished(entry.view.state) && entry.where.imageId) {
+      await this.matrix
+        .redactEvent(entry.where.roomId, entry.where.imageId, 'the invite is no longer open')
+        .catch((error: Error) => this.log.warn({ err: error.message }, 'redacting a QR image failed'));
+    }
+  }
+
+  // ---- helpers -------------------------------------------------------------------------------
+
+  private helpLines(): string[] {
+    const p = this.config.prefix;
+    return [
+      '**pairlink**: pairs this bot’s agent with other agents.',
+      `\`${p} invite [ttl] [uses] [url|code]\`: mint an invite here (e.g. \`${p} invite 10m 1 code\`)`,
+      `\`${p} accept <link or code>\`: pair this bot’s agent with the invite’s issuer`,
+      `\`${p} invites\`: pending invites · \`${p} cancel <id>\`: cancel one · \`${p} peers\`: paired agents`,
+      `Who may: power level ${this.config.powerLevel} or more in this room, or the allowlist; an invite’s minter may cancel it.`,
+      'Encrypted rooms are not supported: end-to-end encryption is unavailable in this build.',
+    ];
+  }
+
+  /** An m.notice reply: in the command's thread when it has one, mentioning the sender. */
+  private reply(roomId: string, event: RoomEvent, lines: string[]): Promise<string> {
+    return this.matrix.sendMessage(roomId, {
+      msgtype: 'm.notice',
+      ...formatted(lines),
+      'm.relates_to': this.relation(event),
+      'm.mentions': { user_ids: [event.sender] },
+    });
+  }
+
+  private relation(event: RoomEvent): Record<string, unknown> {
+    const rel = event.content['m.relates_to'] as { rel_type?: string; event_id?: string } | undefined;
+    if (rel?.rel_type === 'm.thread' && typeof rel.event_id === 'string')
+      return {
+        rel_type: 'm.thread',
+        event_id: rel.event_id,
+        is_falling_back: false,
+        'm.in_reply_to': { event_id: event.event_id },
+      };
+    return { 'm.in_reply_to': { event_id: event.event_id } };
+  }
+
+  /** Reacts; returns the reaction's event id, or '' when the reaction could not be sent. */
+  private react(roomId: string, eventId: string, key: string): Promise<string> {
+    return this.matrix
+      .sendEvent(roomId, 'm.reaction', {
+        'm.relates_to': { rel_type: 'm.annotation', event_id: eventId, key },
+      })
+      .catch(() => '');
+  }
+
+  private allowlists() {
+    const out: Partial<Record<BotAction, { userIds: string[]; roleIds: string[] }>> = {};
+    for (const [action, list] of Object.entries(this.config.allow))
+      if (list) out[action as BotAction] = { userIds: list.userIds, roleIds: [] };
+    return out;
+  }
+
+  /** The sender as the policy sees them: moderator when their power level reaches the threshold. */
+  private async actor(roomId: string, userId: string): Promise<Actor> {
+    const create = await this.createEvent(roomId);
+    const levels = (await this.matrix
+      .getRoomStateEvent(roomId, 'm.room.power_levels', '')
+      .catch(() => null)) as Record<string, unknown> | null;
+    return {
+      userId,
+      roleIds: [],
+      isModerator: powerLevelOf(userId, create, levels) >= this.config.powerLevel,
+    };
+  }
+
+  /**
+   * The room's create event (it never changes, so it is cached). Asked for whole with
+   * `?format=event` (spec v1.16); a server that answers with the content only still gives the
+   * creator through `creator` in room versions before 11.
+   */
+  private async createEvent(roomId: string): Promise<{ sender: string; content: Record<string, unknown> }> {
+    const cached = this.createEvents.get(roomId);
+    if (cached) return cached;
+    const raw = (await this.matrix.doRequest(
+      'GET',
+      `/_matrix/client/v3/rooms/${encodeURIComponent(roomId)}/state/m.room.create/`,
+      { format: 'event' },
+    )) as Record<string, unknown>;
+    const event =
+      typeof raw.sender === 'string' && raw.content && typeof raw.content === 'object'
+        ? { sender: raw.sender, content: raw.content as Record<string, unknown> }
+        : { sender: typeof raw.creator === 'string' ? raw.creator : '', content: raw };
+    this.createEvents.set(roomId, event);
+    return event;
+  }
+}
+
+/** matrix-bot-sdk's own logging, into ours: its errors as warnings, the rest at debug. */
+function routeSdkLogs(log: Logger): void {
+  const line = (module: string, messageOrObject: unknown[]) => ({
+    module,
+    msg: messageOrObject
+      .map((m) => (typeof m === 'string' ? m : ((m as Error)?.message ?? JSON.stringify(m))))
+      .join(' ')
+      .slice(0, 500),
+  });
+  LogService.setLogger({
+    trace: () => undefined,
+    debug: () => undefined,
+    info: (module: string, ...rest: unknown[]) => log.debug(line(module, rest), 'matrix-bot-sdk'),
+    warn: (module: string, ...rest: unknown[]) => log.debug(line(module, rest), 'matrix-bot-sdk'),
+    error: (module: string, ...rest: unknown[]) => log.warn(line(module, rest), 'matrix-bot-sdk'),
+  });
+}

@@ -1,0 +1,338 @@
+import { spawn } from 'node:child_process';
+import { mkdtempSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import pino from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { MatrixBot } from '../../bots/matrix/bot.js';
+import { MATRIX_CONFIG_SCHEMA } from '../../bots/matrix/config.js';
+import { FakeHomeserver, type FakeMatrixUser, type MatrixEvent } from '../fakes/matrix/fake-homeserver.js';
+import { type AgentProcess, startAgent, testRoot } from '../support/agent-process.js';
+import { freePort } from '../support/free-port.js';
+import { PAIRLINK_BIN, type RelayProcess, startRelayProcess } from '../support/relay-process.js';
+
+// The real matrix-bot-sdk, unmodified (with the E2EE stand-in), against test/fakes/matrix; real
+// agents and a real relay.
+
+let hs: FakeHomeserver;
+let relay: RelayProcess;
+let root: string;
+let agentA: AgentProcess;
+let agentB: AgentProcess;
+let botA: MatrixBot;
+const bots: MatrixBot[] = [];
+let room: string;
+let botUserA: FakeMatrixUser;
+let botUserB: FakeMatrixUser;
+let alice: FakeMatrixUser; // power 100 in the room
+let dave: FakeMatrixUser; // power 50
+let bob: FakeMatrixUser; // power 0
+let carol: FakeMatrixUser; // creates a room-v12 room
+let mallory: FakeMatrixUser; // another server, not allowlisted
+
+async function bot(user: FakeMatrixUser, agent: AgentProcess, extra: Record<string, unknown> = {}) {
+  const config = MATRIX_CONFIG_SCHEMA.parse({ homeserverUrl: hs.url, userId: user.userId, ...extra });
+  const instance = new MatrixBot(
+    config,
+    user.token,
+    { agentSocket: agent.socket, stateDir: join(root, `bot-${user.displayName}`) },
+    pino({ level: 'silent' }),
+  );
+  await instance.start();
+  bots.push(instance);
+  return instance;
+}
+
+const configA = { joinFrom: { userIds: ['@alice:fake.test', '@carol:fake.test'] } };
+
+/** Sends a message as a test user through the client-server API. */
+async function say(user: FakeMatrixUser, roomId: string, body: string, extra: Record<string, unknown> = {}) {
+  const txn = `t${Math.random().toString(36).slice(2)}`;
+  const res = await fetch(
+    `${hs.url}/_matrix/client/v3/rooms/${encodeURIComponent(roomId)}/send/m.room.message/${txn}`,
+    {
+      method: 'PUT',
+      headers: { authorization: `Bearer ${user.token}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ msgtype: 'm.text', body, ...extra }),
+    },
+  );
+  expect(res.status).toBe(200);
+  return ((await res.json()) as { event_id: string }).event_id;
+}
+
+function repliesTo(roomId: string, eventId: string): MatrixEvent[] {
+  return hs.timeline(roomId).filter((e) => {
+    const rel = e.content['m.relates_to'] as { 'm.in_reply_to'?: { event_id?: string } } | undefined;
+    return e.type === 'm.room.message' && rel?.['m.in_reply_to']?.event_id === eventId;
+  });
+}
+
+function reactionsTo(roomId: string, eventId: string): string[] {
+  return hs
+    .timeline(roomId)
+    .filter((e) => e.type === 'm.reaction' && !e.unsigned?.redacted_because)
+    .map((e) => e.content['m.relates_to'] as { event_id: string; key: string })
+    .filter((r) => r.event_id === eventId)
+    .map((r) => r.key);
+}
+
+async function replyTo(roomId: string, eventId: string, what: string): Promise<MatrixEvent> {
+  return hs.until(() => repliesTo(roomId, eventId).find((e) => e.content.msgtype === 'm.notice'), what);
+}
+
+beforeAll(async () => {
+  hs = new FakeHomeserver();
+  await hs.start();
+  relay = await startRelayProcess();
+  root = testRoot();
+  [agentA, agentB] = await Promise.all([
+    startAgent(root, 'agent-a', relay.url),
+    startAgent(root, 'agent-b', relay.url),
+  ]);
+  botUserA = hs.addUser('pairlink-a');
+  botUserB = hs.addUser('pairlink-b');
+  alice = hs.addUser('alice');
+  dave = hs.addUser('dave');
+  bob = hs.addUser('bob');
+  carol = hs.addUser('carol');
+  mallory = hs.addUser('mallory', 'evil.test');
+  room = hs.createRoom(alice, {
+    name: 'ops',
+    power_level_content_override: { users: { [alice.userId]: 100, [dave.userId]: 50 } },
+  });
+  for (const u of [dave, bob]) {
+    hs.invite(alice, room, u.userId);
+    hs.join(u, room);
+  }
+  botA = await bot(botUserA, agentA, configA);
+  // Bot B answers a different prefix, so the two bots in one room are told apart.
+  await bot(botUserB, agentB, { prefix: '!pb', joinFrom: { servers: ['fake.test'] } });
+}, 60_000);
+
+afterAll(async () => {
+  await Promise.all(bots.map((b) => b.stop()));
+  await Promise.all([agentA, agentB].map((a) => a?.stop()));
+  await relay?.stop();
+  await hs?.stop();
+});
+
+describe('the Matrix bot (matrix-bot-sdk against a fake homeserver)', () => {
+  it('joins rooms it is invited to by allowlisted users or servers, and declines others', async () => {
+    hs.invite(alice, room, botUserA.userId);
+    hs.invite(alice, room, botUserB.userId);
+    await hs.until(() => hs.membership(room, botUserA.userId) === 'join', 'bot A joining');
+    await hs.until(() => hs.membership(room, botUserB.userId) === 'join', 'bot B joining');
+
+    const elsewhere = hs.createRoom(mallory, { name: 'bait' });
+    hs.invite(mallory, elsewhere, botUserA.userId);
+    await hs.until(() => hs.membership(elsewhere, botUserA.userId) === 'leave', 'the declined invite');
+  });
+
+  it('!pair invite on bot A, accept on bot B by mention: both agents paired, A’s notice edited, QR redacted', async () => {
+    const command = await say(alice, room, '!pair invite');
+    const notice = await replyTo(room, command, 'the invite notice');
+    expect(notice.content.msgtype).toBe('m.notice');
+    expect(notice.content['m.mentions']).toEqual({ user_ids: [alice.userId] });
+    expect(String(notice.content.body)).toMatch(/pairlink invite/);
+    expect(String(notice.content.body)).toMatch(
+      /Expires \d{4}-\d\d-\d\d \d\d:\d\d UTC \(in \d+ (minutes|hours)\)/,
+    );
+    expect(String(notice.content.formatted_body)).toContain('<strong>pairlink invite</strong>');
+    const image = await hs.until(
+      () => repliesTo(room, command).find((e) => e.content.msgtype === 'm.image'),
+      'the QR image',
+    );
+    const mxc = String(image.content.url);
+    expect(mxc).toMatch(/^mxc:\/\/fake\.test\//);
+    const media = hs.media.get(mxc.split('/').at(-1)!)!;
+    expect(media.contentType).toBe('image/png');
+    expect(media.data.subarray(1, 4).toString()).toBe('PNG');
+    expect(image.content.info).toMatchObject({ mimetype: 'image/png', size: media.data.length });
+    await hs.until(() => reactionsTo(room, command).includes('✅'), 'the check mark');
+    expect(reactionsTo(room, command)).not.toContain('⏳'); // the hourglass was redacted
+
+    const link = String(notice.content.body).match(/Link: (\S+)/)![1]!;
+    const accept = await say(dave, room, `pairlink-b: accept ${link}`, {
+      'm.mentions': { user_ids: [botUserB.userId] },
+    });
+    const paired = await hs.until(
+      () => repliesTo(room, accept).find((e) => String(e.content.body).includes('Paired')),
+      'bot B’s reply',
+    );
+    expect(String(paired.content.body)).toContain('agent-a');
+    expect(paired.sender).toBe(botUserB.userId);
+    await hs.until(
+      () => String(hs.shown(room, notice.event_id)?.body).includes('Paired with agent-b'),
+      'the m.replace edit',
+    );
+    const edit = hs
+      .timeline(room)
+      .find((e) => (e.content['m.relates_to'] as { rel_type?: string })?.rel_type === 'm.replace')!;
+    expect(edit.sender).toBe(botUserA.userId);
+    expect(String(edit.content.body).startsWith('* ')).toBe(true);
+    await hs.until(() => image.unsigned?.redacted_because, 'the QR image redaction');
+    expect((await agentA.json<{ name: string }[]>(['peers'])).value.map((p) => p.name)).toEqual(['agent-b']);
+    expect((await agentB.json<{ name: string }[]>(['peers'])).value.map((p) => p.name)).toEqual(['agent-a']);
+  });
+
+  it('refuses a user below the power level, in the command’s thread, with a cross', async () => {
+    const root = await say(alice, room, 'a thread about laptops');
+    const command = await say(bob, room, '!pair invite', {
+      'm.relates_to': {
+        rel_type: 'm.thread',
+        event_id: root,
+        is_falling_back: true,
+        'm.in_reply_to': { event_id: root },
+      },
+    });
+    const refusal = await replyTo(room, command, 'the refusal');
+    expect(String(refusal.content.body)).toMatch(/not allowed/);
+    expect(refusal.content['m.relates_to']).toMatchObject({ rel_type: 'm.thread', event_id: root });
+    await hs.until(() => reactionsTo(room, command).includes('❌'), 'the cross');
+    expect(repliesTo(room, command)).toHaveLength(1); // the refusal only: no invite was posted
+  });
+
+  it('allows a room-v12 creator, who has no entry in the power levels', async () => {
+    const v12 = hs.createRoom(carol, { room_version: '12', name: 'v12' });
+    expect(v12).not.toContain(':'); // v12 room ids are the create event's hash
+    hs.invite(carol, v12, botUserA.userId);
+    await hs.until(() => hs.membership(v12, botUserA.userId) === 'join', 'bot A joining the v12 room');
+    const command = await say(carol, v12, '!pair invites');
+    const reply = await replyTo(v12, command, 'the answer');
+    expect(String(reply.content.body)).not.toMatch(/not allowed/);
+    await hs.until(() => reactionsTo(v12, command).includes('✅'), 'the check mark');
+  });
+
+  it('retries a 429, honouring retry_after_ms and Retry-After', async () => {
+    for (const [ms, how] of [
+      [700, 'body'],
+      [1000, 'header'],
+    ] as const) {
+      hs.rateLimitNext('PUT', /\/send\/m\.room\.message\//, ms, how, botUserA);
+      const command = await say(alice, room, '!pair peers');
+      const reply = await replyTo(room, command, 'the reply after a 429');
+      expect(String(reply.content.body)).toContain('agent-b');
+      const limited = hs.limited.at(-1)!;
+      // The retry is the same request (same transaction id, so the send stays idempotent).
+      const retry = hs.requests.find((r) => r.path === limited.path && r.at > limited.at && r.status === 200);
+      expect(retry).toBeDefined();
+      expect(retry!.at - limited.at).toBeGreaterThanOrEqual(ms - 50);
+    }
+  });
+
+  it('ignores events from before it started; after a restart it still edits its earlier invite', async () => {
+    const command = await say(alice, room, '!pair invite 10m 2');
+    const notice = await replyTo(room, command, 'the invite notice');
+    const id = String(notice.content.body).match(/invite `?([A-Z0-9]+)`?/)![1]!;
+    await hs.until(() => reactionsTo(room, command).includes('✅'), 'the check mark');
+    await botA.stop();
+    bots.splice(bots.indexOf(botA), 1);
+    for (const file of ['matrix-sync.json', 'matrix-posts.json'])
+      expect(statSync(join(root, 'bot-pairlink-a', file)).mode & 0o777).toBe(0o600);
+
+    const old = await say(alice, room, '!pair peers'); // while the bot is down
+    botA = await bot(botUserA, agentA, configA);
+    const fresh = await say(alice, room, `!pair cancel ${id}`);
+    await replyTo(room, fresh, 'the cancel reply');
+    await hs.until(
+      () => String(hs.shown(room, notice.event_id)?.body).includes('Cancelled.'),
+      'the edit after the restart',
+    );
+    expect(repliesTo(room, old)).toEqual([]);
+    expect(reactionsTo(room, old)).toEqual([]);
+  });
+
+  it('answers an event delivered twice only once', async () => {
+    const command = await say(alice, room, '!pair invites');
+    await replyTo(room, command, 'the answer');
+    hs.redeliver(room, command);
+    const probe = await say(alice, room, '!pair peers'); // later than the duplicate
+    await replyTo(room, probe, 'the probe’s answer');
+    expect(repliesTo(room, command)).toHaveLength(1);
+  });
+
+  it('says once that an encrypted room is not supported, and answers nothing there', async () => {
+    const secret = hs.createRoom(alice, {
+      name: 'secret',
+      initial_state: [{ type: 'm.room.encryption', content: { algorithm: 'm.megolm.v1.aes-sha2' } }],
+    });
+    hs.invite(alice, secret, botUserA.userId);
+    const notice = await hs.until(
+      () => hs.timeline(secret).find((e) => e.sender === botUserA.userId && e.type === 'm.room.message'),
+      'the E2EE notice',
+    );
+    expect(String(notice.content.body)).toMatch(/Encrypted rooms are not supported/);
+    hs.sendEvent(alice, secret, 'm.room.encrypted', { algorithm: 'm.megolm.v1.aes-sha2', ciphertext: 'x' });
+    const probe = await say(alice, room, '!pair help'); // a later event, in another room, as a clock
+    const help = await replyTo(room, probe, 'the help');
+    expect(String(help.content.body)).toMatch(/Encrypted rooms are not supported/);
+    expect(String(help.content.body)).toContain('!pair invite [ttl] [uses] [url|code]');
+    expect(
+      hs.timeline(secret).filter((e) => e.sender === botUserA.userId && e.type === 'm.room.message'),
+    ).toHaveLength(1);
+  });
+
+  it('`pairlink bot matrix` as a process: --help, /healthz, 0600 state, a clean SIGTERM', async () => {
+    const help = await agentA.cli(['bot', '--help']);
+    for (const option of [
+      'homeserverUrl',
+      'userId',
+      'prefix',
+      'powerLevel',
+      'joinFrom',
+      'healthPort',
+      'stateDir',
+    ])
+      expect(help.stdout).toContain(option);
+    const user = hs.addUser('pairlink-c');
+    hs.invite(alice, room, user.userId);
+    const port = await freePort();
+    const dir = mkdtempSync(join(root, 'bot-c-'));
+    const config = join(dir, 'config.json');
+    writeFileSync(
+      config,
+      JSON.stringify({
+        matrix: {
+          homeserverUrl: hs.url,
+          userId: user.userId,
+          agentSocket: agentB.socket,
+          stateDir: join(dir, 'state'),
+          prefix: '!pc',
+          joinFrom: { userIds: [alice.userId] },
+          healthPort: port,
+        },
+      }),
+    );
+    const logs: string[] = [];
+    const child = spawn(process.execPath, [PAIRLINK_BIN, 'bot', 'matrix', '--config', config], {
+      env: { ...process.env, MATRIX_ACCESS_TOKEN: user.token },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    child.stdout!.on('data', (d) => logs.push(String(d)));
+    child.stderr!.on('data', (d) => logs.push(String(d)));
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    try {
+      let body: { status: string } | null = null;
+      for (let i = 0; i < 150 && body?.status !== 'ok'; i++) {
+        body = await fetch(`http://127.0.0.1:${port}/healthz`)
+          .then((r) => r.json() as Promise<{ status: string }>)
+          .catch(() => null);
+        if (body?.status !== 'ok') await new Promise((r) => setTimeout(r, 100));
+      }
+      expect(body).toEqual({ status: 'ok', sync: true, agent: true });
+      await hs.until(() => hs.membership(room, user.userId) === 'join', 'bot C joining');
+      const command = await say(alice, room, '!pc peers');
+      await replyTo(room, command, 'bot C’s answer');
+      expect(statSync(join(dir, 'state', 'matrix-sync.json')).mode & 0o777).toBe(0o600);
+      expect(statSync(join(dir, 'state')).mode & 0o777).toBe(0o700);
+    } finally {
+      child.kill('SIGTERM');
+    }
+    const started = Date.now();
+    expect(await exited).toBe(0);
+    expect(Date.now() - started).toBeLessThan(10_000); // the long-poll is aborted, not waited out
+    const output = logs.join('');
+    expect(output).toContain('matrix bot shutting down');
+    expect(output).toMatch(/encrypted rooms are not supported/);
+    expect(output).not.toContain(user.token);
+  });
+});
