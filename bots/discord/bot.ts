@@ -82,8 +82,9 @@ export class DiscordBot {
       (entry) => this.editPosted(entry),
       this.log,
     );
-    await this.agent.start();
+    // Log in first: catching up on posted invites (when the agent link connects) edits messages.
     await this.client.login(this.token);
+    await this.agent.start();
     if (this.config.healthPort > 0) {
       this.health = await startHealthServer(this.config.healthPort, async () => {
         const ok = await this.healthy();

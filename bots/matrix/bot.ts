@@ -26,6 +26,7 @@ interface RoomEvent {
   readonly sender: string;
   readonly origin_server_ts: number;
   readonly content: Record<string, unknown>;
+  readonly unsigned?: { readonly age?: number };
 }
 
 const E2EE_NOTICE =
@@ -206,7 +207,7 @@ export class MatrixBot {
   private async onRoomEvent(roomId: string, event: RoomEvent): Promise<void> {
     if (this.stopping || !event?.event_id || event.sender === this.userId) return;
     // Events from before the bot started are history, not commands.
-    if (typeof event.origin_server_ts !== 'number' || event.origin_server_ts < this.startedAt) return;
+    if (sentAt(event) < this.startedAt) return;
     if (event.type === 'm.room.encrypted') {
       await this.saysEncrypted(roomId);
       return;
@@ -239,7 +240,14 @@ export class MatrixBot {
       return;
     }
     const action = name as BotAction;
-    const actor = await this.actor(roomId, event.sender);
+    let actor: Actor;
+    try {
+      actor = await this.actor(roomId, event.sender);
+    } catch (error) {
+      await this.react(roomId, event.event_id, '❌');
+      await this.reply(roomId, event, [errorLine(error)]);
+      return;
+    }
     const minter = action === 'cancel' && args[0] ? this.invites.store.get(args[0])?.minterId : undefined;
     const allowed =
       mayDo(actor, action, this.allowlists()) || (minter !== undefined && mayCancel(actor, minter));
@@ -321,21 +329,29 @@ export class MatrixBot {
       'm.relates_to': this.relation(event),
       'm.mentions': { user_ids: [event.sender] },
     });
-    let imageId = '';
-    if (invite.url) {
-      const png = await qrPng(invite.url);
-      const name = `pairlink-${invite.id}.png`;
-      const url = await this.matrix.uploadContent(png, 'image/png', name);
-      imageId = await this.matrix.sendMessage(roomId, {
-        msgtype: 'm.image',
-        body: name,
-        url,
-        info: { mimetype: 'image/png', size: png.length, ...pngSize(png) },
-        'm.relates_to': this.relation(event),
-        'm.mentions': {},
-      });
-    }
+    const imageId = invite.url
+      ? await this.postQr(roomId, event, invite.id, invite.url).catch((error: Error) => {
+          // The notice has the link and is what gets edited: go on without the image.
+          this.log.warn({ err: error.message }, 'posting the QR image failed');
+          return '';
+        })
+      : '';
     await this.invites.posted({ where: { roomId, eventId, imageId }, minterId: event.sender, view });
+  }
+
+  /** Uploads the QR code and posts it as an `m.image` next to the notice; returns its event id. */
+  private async postQr(roomId: string, event: RoomEvent, id: string, link: string): Promise<string> {
+    const png = await qrPng(link);
+    const name = `pairlink-${id}.png`;
+    const url = await this.matrix.uploadContent(png, 'image/png', name);
+    return this.matrix.sendMessage(roomId, {
+      msgtype: 'm.image',
+      body: name,
+      url,
+      info: { mimetype: 'image/png', size: png.length, ...pngSize(png) },
+      'm.relates_to': this.relation(event),
+      'm.mentions': {},
+    });
   }
 
   private inviteText(view: InviteView): string[] {
@@ -446,6 +462,17 @@ export class MatrixBot {
     this.createEvents.set(roomId, event);
     return event;
   }
+}
+
+/**
+ * When the event was sent, by this machine's clock: now minus `unsigned.age` (which the server
+ * computes when it serves the event), so a homeserver whose clock is off does not make new
+ * commands look old; `origin_server_ts` when the server gives no age.
+ */
+function sentAt(event: RoomEvent): number {
+  const age = event.unsigned?.age;
+  if (typeof age === 'number' && Number.isFinite(age) && age >= 0) return Date.now() - age;
+  return typeof event.origin_server_ts === 'number' ? event.origin_server_ts : 0;
 }
 
 /** matrix-bot-sdk's own logging, into ours: its errors as warnings, the rest at debug. */

@@ -1,5 +1,4 @@
-import { spawn } from 'node:child_process';
-import { mkdtempSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -7,8 +6,9 @@ import { DiscordBot } from '../../bots/discord/bot.js';
 import { DISCORD_CONFIG_SCHEMA } from '../../bots/discord/config.js';
 import { type FakeApp, FakeDiscord, type FakeUser, PERMISSIONS } from '../fakes/discord/fake-discord.js';
 import { type AgentProcess, startAgent, testRoot } from '../support/agent-process.js';
+import { startBotProcess } from '../support/bot-process.js';
 import { freePort } from '../support/free-port.js';
-import { PAIRLINK_BIN, type RelayProcess, startRelayProcess } from '../support/relay-process.js';
+import { type RelayProcess, startRelayProcess } from '../support/relay-process.js';
 
 // The real discord.js client, unmodified, against test/fakes/discord; real agents and relay.
 
@@ -205,35 +205,14 @@ describe('the Discord bot (discord.js against a fake Discord)', () => {
     const app = discord.addApp('pairlink-c');
     const port = await freePort();
     const dir = mkdtempSync(join(root, 'bot-c-'));
-    const config = join(dir, 'config.json');
-    writeFileSync(
-      config,
-      JSON.stringify({
-        discord: {
-          apiUrl: discord.api,
-          agentSocket: agentB.socket,
-          stateDir: join(dir, 'state'),
-          healthPort: port,
-        },
-      }),
+    const bot = startBotProcess(
+      'discord',
+      dir,
+      { apiUrl: discord.api, agentSocket: agentB.socket, stateDir: join(dir, 'state'), healthPort: port },
+      { DISCORD_TOKEN: app.token },
     );
-    const logs: string[] = [];
-    const child = spawn(process.execPath, [PAIRLINK_BIN, 'bot', 'discord', '--config', config], {
-      env: { ...process.env, DISCORD_TOKEN: app.token },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    child.stdout!.on('data', (d) => logs.push(String(d)));
-    child.stderr!.on('data', (d) => logs.push(String(d)));
-    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
     try {
-      let body: { status: string; gateway: boolean; agent: boolean } | null = null;
-      for (let i = 0; i < 150 && body?.status !== 'ok'; i++) {
-        body = await fetch(`http://127.0.0.1:${port}/healthz`)
-          .then((r) => r.json() as Promise<{ status: string; gateway: boolean; agent: boolean }>)
-          .catch(() => null);
-        if (body?.status !== 'ok') await new Promise((r) => setTimeout(r, 100));
-      }
-      expect(body).toEqual({ status: 'ok', gateway: true, agent: true });
+      expect(await bot.healthy()).toEqual({ status: 'ok', gateway: true, agent: true });
       expect((await fetch(`http://127.0.0.1:${port}/other`)).status).toBe(404);
 
       const before = discord.channelMessages(app).length;
@@ -249,11 +228,10 @@ describe('the Discord bot (discord.js against a fake Discord)', () => {
       expect(statSync(join(dir, 'state', 'discord-posts.json')).mode & 0o777).toBe(0o600);
       expect(statSync(join(dir, 'state')).mode & 0o777).toBe(0o700);
     } finally {
-      child.kill('SIGTERM');
+      expect(await bot.terminate()).toBe(0);
     }
-    expect(await exited).toBe(0);
-    expect(logs.join('')).toContain('discord bot shutting down');
-    expect(logs.join('')).not.toContain(app.token); // the token is never logged
+    expect(bot.output()).toContain('discord bot shutting down');
+    expect(bot.output()).not.toContain(app.token); // the token is never logged
     await discord.until(() => !discord.connected(app), 'the gateway disconnect');
   });
 });

@@ -89,6 +89,8 @@ export class FakeHomeserver {
   }[] = [];
   private readonly waiters = new Set<() => void>();
   private stream = 0;
+  /** How far the server's clock is off (its timestamps and ages use now + skew). */
+  clockSkewMs = 0;
   private readonly server: Server;
   url = '';
 
@@ -210,7 +212,7 @@ export class FakeHomeserver {
       type,
       sender,
       content,
-      origin_server_ts: extra.ts ?? Date.now(),
+      origin_server_ts: extra.ts ?? Date.now() + this.clockSkewMs,
       room_id: room.id,
       stream: ++this.stream,
       ...(extra.state_key !== undefined ? { state_key: extra.state_key } : {}),
@@ -558,7 +560,10 @@ export class FakeHomeserver {
 
   /** An event as the client-server API returns it (ClientEvent; `room_id` omitted in sync). */
   private clientEvent(e: MatrixEvent, viewer: FakeMatrixUser, withRoomId = false): Record<string, unknown> {
-    const unsigned: Record<string, unknown> = { ...e.unsigned, age: Date.now() - e.origin_server_ts };
+    const unsigned: Record<string, unknown> = {
+      ...e.unsigned,
+      age: Date.now() + this.clockSkewMs - e.origin_server_ts,
+    };
     if (e.txnId && e.sender === viewer.userId) unsigned.transaction_id = e.txnId;
     return {
       event_id: e.event_id,
