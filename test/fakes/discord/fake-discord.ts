@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { type WebSocket, WebSocketServer } from 'ws';
+import { Changes } from '../changes.js';
 
 /**
  * A protocol-faithful fake of the parts of Discord a bot uses, written from Discord's public API
@@ -76,7 +77,7 @@ export class FakeDiscord {
   private readonly apps = new Map<string, FakeApp>();
   private readonly server: Server;
   private readonly gateway: WebSocketServer;
-  private readonly waiters = new Set<() => void>();
+  private readonly changes = new Changes('fake Discord');
   private readonly limits: { method: string; path: RegExp; seconds: number }[] = [];
   /** When each 429 was sent, by path: the retry must come after it plus Retry-After. */
   readonly limited: { path: string; at: number; seconds: number }[] = [];
@@ -133,26 +134,12 @@ export class FakeDiscord {
   }
 
   /** Resolves when `probe` holds (checked after every REST call or gateway event). */
-  async until<T>(probe: () => T | undefined | false, what: string, ms = 15_000): Promise<T> {
-    const deadline = Date.now() + ms;
-    for (;;) {
-      const value = probe();
-      if (value) return value;
-      if (Date.now() > deadline) throw new Error(`fake Discord: timed out waiting for ${what}`);
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, 100);
-        this.waiters.add(() => {
-          clearTimeout(timer);
-          resolve();
-        });
-      });
-    }
+  until<T>(probe: () => T | undefined | false, what: string, ms = 15_000): Promise<T> {
+    return this.changes.until(probe, what, ms);
   }
 
   private changed(): void {
-    const waiters = [...this.waiters];
-    this.waiters.clear();
-    for (const wake of waiters) wake();
+    this.changes.changed();
   }
 
   // ---- gateway -------------------------------------------------------------------------------

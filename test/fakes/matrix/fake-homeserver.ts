@@ -1,6 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { Changes } from '../changes.js';
 
 /**
  * A fake Matrix homeserver: the subset of the client-server API (spec v1.x) that matrix-bot-sdk
@@ -87,7 +88,7 @@ export class FakeHomeserver {
     how: 'body' | 'header' | 'both';
     token: string | undefined;
   }[] = [];
-  private readonly waiters = new Set<() => void>();
+  private readonly changes = new Changes('fake homeserver');
   private stream = 0;
   /** How far the server's clock is off (its timestamps and ages use now + skew). */
   clockSkewMs = 0;
@@ -137,20 +138,8 @@ export class FakeHomeserver {
   }
 
   /** Resolves when `probe` holds (checked after every event or request). */
-  async until<T>(probe: () => T | undefined | false | null, what: string, ms = 15_000): Promise<T> {
-    const deadline = Date.now() + ms;
-    for (;;) {
-      const value = probe();
-      if (value) return value;
-      if (Date.now() > deadline) throw new Error(`fake homeserver: timed out waiting for ${what}`);
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, 100);
-        this.waiters.add(() => {
-          clearTimeout(timer);
-          resolve();
-        });
-      });
-    }
+  until<T>(probe: () => T | undefined | false | null, what: string, ms = 15_000): Promise<T> {
+    return this.changes.until(probe, what, ms);
   }
 
   /** A room's timeline as stored (content after redactions and without edits applied). */
@@ -195,9 +184,7 @@ export class FakeHomeserver {
   }
 
   private wake(): void {
-    const waiters = [...this.waiters];
-    this.waiters.clear();
-    for (const wake of waiters) wake();
+    this.changes.changed();
   }
 
   private append(
@@ -269,13 +256,7 @@ export class FakeHomeserver {
     const room: Room = { id, version, events: [], state: new Map() };
     this.rooms.set(id, room);
     this.append(room, creator.userId, 'm.room.create', createContent, { state_key: '' });
-    this.append(
-      room,
-      creator.userId,
-      'm.room.member',
-      { membership: 'join', displayname: creator.displayName },
-      { state_key: creator.userId },
-    );
+    this.joined(room, creator);
     const users: Record<string, number> = Number(version) >= 12 ? {} : { [creator.userId]: 100 };
     this.append(
       room,
@@ -330,6 +311,10 @@ export class FakeHomeserver {
     if (current === 'join') return;
     if (current !== 'invite' && rule !== 'public')
       throw new HttpError(403, 'M_FORBIDDEN', 'You are not invited to this room.');
+    this.joined(room, user);
+  }
+
+  private joined(room: Room, user: FakeMatrixUser): void {
     this.append(
       room,
       user.userId,
@@ -592,13 +577,7 @@ export class FakeHomeserver {
           Object.keys(response.rooms.leave).length >
         0;
       if (hasNews || from === null || Date.now() >= deadline) return response;
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, Math.max(0, deadline - Date.now()));
-        this.waiters.add(() => {
-          clearTimeout(timer);
-          resolve();
-        });
-      });
+      await this.changes.next(Math.max(0, deadline - Date.now()));
     }
   }
 
