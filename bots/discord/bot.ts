@@ -24,6 +24,7 @@ import { LiveInvites } from '../core/live-invites.js';
 import { type Actor, mayCancel, mayDo } from '../core/policy.js';
 import type { PostedInvite } from '../core/posted-invites.js';
 import { errorLine, type InviteView, inviteLines, qrPng } from '../core/render.js';
+import { startupError } from '../core/startup-error.js';
 import type { DiscordConfig } from './config.js';
 import { CANCEL_PREFIX, COMMAND_DEFINITIONS } from './definitions.js';
 
@@ -83,7 +84,9 @@ export class DiscordBot {
       this.log,
     );
     // Log in first: catching up on posted invites (when the agent link connects) edits messages.
-    await this.client.login(this.token);
+    await this.client.login(this.token).catch((error: unknown) => {
+      throw startupError(error, 'Discord', this.config.apiUrl);
+    });
     await this.agent.start();
     if (this.config.healthPort > 0) {
       this.health = await startHealthServer(this.config.healthPort, async () => {

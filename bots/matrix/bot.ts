@@ -11,6 +11,7 @@ import { LiveInvites } from '../core/live-invites.js';
 import { type Actor, type BotAction, mayCancel, mayDo } from '../core/policy.js';
 import { isFinished, type PostedInvite } from '../core/posted-invites.js';
 import { errorLine, type InviteView, inviteLines, qrPng } from '../core/render.js';
+import { startupError } from '../core/startup-error.js';
 import type { MatrixConfig } from './config.js';
 import { addressed, expiryText, formatted, inviteArgs, pngSize } from './format.js';
 import { powerLevelOf } from './power.js';
@@ -98,7 +99,9 @@ export class MatrixBot {
     );
     this.storage = await FileSyncStorage.open(join(this.paths.stateDir, 'matrix-sync.json'));
     this.client = new SyncClient(this.config.homeserverUrl, this.token, this.storage);
-    const whoami = await this.client.getWhoAmI();
+    const whoami = await this.client.getWhoAmI().catch((error: unknown) => {
+      throw startupError(error, 'the homeserver', this.config.homeserverUrl);
+    });
     if (whoami.user_id !== this.config.userId) {
       throw new PairlinkError(
         'INVALID_PARAMS',

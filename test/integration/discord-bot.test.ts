@@ -201,6 +201,16 @@ describe('the Discord bot (discord.js against a fake Discord)', () => {
     expect(discord.channelMessages(appA).length).toBe(before + 1); // retried once, posted once
   });
 
+  it('refuses to start with a token Discord does not know, saying so without the token', async () => {
+    const config = DISCORD_CONFIG_SCHEMA.parse({ apiUrl: discord.api });
+    const paths = { agentSocket: agentA.socket, stateDir: join(root, 'bot-refused') };
+    const wrong = new DiscordBot(config, 'not.a.known-token', paths, pino({ level: 'silent' }));
+    const error = await wrong.start().catch((e: Error & { code?: string }) => e);
+    await wrong.stop();
+    expect(error).toMatchObject({ code: 'UNAUTHORIZED', message: /Discord refused the token/ });
+    expect((error as Error).message).not.toContain('not.a.known-token');
+  });
+
   it('`pairlink bot discord` as a process: /healthz on loopback, a 0600 state file, a clean SIGTERM', async () => {
     const app = discord.addApp('pairlink-c');
     const port = await freePort();

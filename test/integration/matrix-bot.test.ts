@@ -281,6 +281,17 @@ describe('the Matrix bot (matrix-bot-sdk against a fake homeserver)', () => {
     ).toHaveLength(1);
   });
 
+  it('refuses to start with a wrong token or another account’s token, saying which', async () => {
+    const config = MATRIX_CONFIG_SCHEMA.parse({ homeserverUrl: hs.url, userId: botUserA.userId });
+    const paths = { agentSocket: agentA.socket, stateDir: join(root, 'bot-refused') };
+    const wrong = new MatrixBot(config, 'syt_wrong_token', paths, pino({ level: 'silent' }));
+    await expect(wrong.start()).rejects.toMatchObject({ code: 'UNAUTHORIZED', message: /refused the token/ });
+    await wrong.stop();
+    const other = new MatrixBot(config, bob.token, paths, pino({ level: 'silent' }));
+    await expect(other.start()).rejects.toThrow(/belongs to @bob:fake\.test, not to @pairlink-a:fake\.test/);
+    await other.stop();
+  });
+
   it('`pairlink bot matrix` as a process: --help, /healthz, 0600 state, a clean SIGTERM', async () => {
     const help = await agentA.cli(['bot', '--help']);
     for (const option of [
