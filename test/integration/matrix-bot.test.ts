@@ -42,7 +42,10 @@ async function bot(user: FakeMatrixUser, agent: AgentProcess, extra: Record<stri
   return instance;
 }
 
-const configA = { joinFrom: { userIds: ['@alice:fake.test', '@carol:fake.test'] } };
+const configA = {
+  joinFrom: { userIds: ['@alice:fake.test', '@carol:fake.test'] },
+  allow: { invites: { userIds: ['@bob:fake.test'] } },
+};
 
 /** Sends a message as a test user through the client-server API. */
 async function say(user: FakeMatrixUser, roomId: string, body: string, extra: Record<string, unknown> = {}) {
@@ -174,7 +177,7 @@ describe('the Matrix bot (matrix-bot-sdk against a fake homeserver)', () => {
     expect((await agentB.json<{ name: string }[]>(['peers'])).value.map((p) => p.name)).toEqual(['agent-a']);
   });
 
-  it('refuses a user below the power level, in the command’s thread, with a cross', async () => {
+  it('refuses a user below the power level, in the command’s thread, with a cross; an allowlist lets one through', async () => {
     const root = await say(alice, room, 'a thread about laptops');
     const command = await say(bob, room, '!pair invite', {
       'm.relates_to': {
@@ -189,6 +192,10 @@ describe('the Matrix bot (matrix-bot-sdk against a fake homeserver)', () => {
     expect(refusal.content['m.relates_to']).toMatchObject({ rel_type: 'm.thread', event_id: root });
     await hs.until(() => reactionsTo(room, command).includes('❌'), 'the cross');
     expect(repliesTo(room, command)).toHaveLength(1); // the refusal only: no invite was posted
+
+    // The allowlist lets bob list invites, and only that.
+    const listed = await say(bob, room, '!pair invites');
+    await hs.until(() => reactionsTo(room, listed).includes('✅'), 'the allowlisted answer');
   });
 
   it('allows a room-v12 creator, who has no entry in the power levels', async () => {
