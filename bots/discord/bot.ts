@@ -18,7 +18,7 @@ import {
 import type { Logger } from 'pino';
 import type { InviteCreated } from '../../src/rpc/protocol.js';
 import { AgentLink } from '../core/agent-link.js';
-import { acceptText, inviteParams } from '../core/commands.js';
+import { acceptText, helpLines, inviteParams } from '../core/commands.js';
 import { startHealthServer } from '../core/health.js';
 import { LiveInvites } from '../core/live-invites.js';
 import { type Actor, mayCancel, mayDo } from '../core/policy.js';
@@ -142,6 +142,10 @@ export class DiscordBot {
       return;
     }
     if (!interaction.isChatInputCommand()) return;
+    if (interaction.commandName === 'help') {
+      await interaction.reply({ content: this.helpText(), flags: MessageFlags.Ephemeral });
+      return;
+    }
     const name = interaction.commandName as 'invite' | 'accept' | 'invites' | 'cancel' | 'peers';
     if (!mayDo(this.actor(interaction), name, this.config.allow)) {
       await interaction.reply({
@@ -164,6 +168,19 @@ export class DiscordBot {
       default:
         await interaction.reply({ content: 'Unknown command.', flags: MessageFlags.Ephemeral });
     }
+  }
+
+  private helpText(): string {
+    return helpLines(
+      {
+        invite: '`/invite [ttl] [uses] [format] [note] [private]`',
+        accept: '`/accept invite:<link or code>`',
+        invites: '`/invites`',
+        cancel: '`/cancel id:<id>` (or the invite’s Cancel button)',
+        peers: '`/peers`',
+      },
+      'members with Manage Server, or the allowlists in the bot’s config',
+    ).join('\n');
   }
 
   private async onInvite(interaction: ChatInputCommandInteraction): Promise<void> {

@@ -86,6 +86,13 @@ export const COMMAND_DEFINITIONS = [
     default_member_permissions: MANAGE_GUILD,
     contexts: [0],
   },
+  {
+    name: 'help',
+    description: 'What the pairlink bot does and who may use it',
+    // Visible to every member: it only explains.
+    default_member_permissions: null,
+    contexts: [0],
+  },
 ] as const;
 
 /** Button custom ids: `pairlink:cancel:<invite id>:<minter user id>` (stateless across restarts). */

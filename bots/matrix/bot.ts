@@ -5,7 +5,7 @@ import type { Logger } from 'pino';
 import { PairlinkError } from '../../src/errors.js';
 import type { InviteCreated } from '../../src/rpc/protocol.js';
 import { AgentLink } from '../core/agent-link.js';
-import { acceptText, inviteParams } from '../core/commands.js';
+import { acceptText, helpLines, inviteParams } from '../core/commands.js';
 import { startHealthServer } from '../core/health.js';
 import { LiveInvites } from '../core/live-invites.js';
 import { type Actor, type BotAction, mayCancel, mayDo } from '../core/policy.js';
@@ -384,14 +384,17 @@ export class MatrixBot {
 
   private helpLines(): string[] {
     const p = this.config.prefix;
-    return [
-      '**pairlink**: pairs this bot’s agent with other agents.',
-      `\`${p} invite [ttl] [uses] [url|code]\`: mint an invite here (e.g. \`${p} invite 10m 1 code\`)`,
-      `\`${p} accept <link or code>\`: pair this bot’s agent with the invite’s issuer`,
-      `\`${p} invites\`: pending invites · \`${p} cancel <id>\`: cancel one · \`${p} peers\`: paired agents`,
-      `Who may: power level ${this.config.powerLevel} or more in this room, or the allowlist; an invite’s minter may cancel it.`,
-      'Encrypted rooms are not supported: end-to-end encryption is unavailable in this build.',
-    ];
+    return helpLines(
+      {
+        invite: `\`${p} invite [ttl] [uses] [url|code]\` (e.g. \`${p} invite 10m 1 code\`)`,
+        accept: `\`${p} accept <link or code>\``,
+        invites: `\`${p} invites\``,
+        cancel: `\`${p} cancel <id>\``,
+        peers: `\`${p} peers\``,
+      },
+      `power level ${this.config.powerLevel} or more in this room, or the allowlist`,
+      ['Encrypted rooms are not supported: end-to-end encryption is unavailable in this build.'],
+    );
   }
 
   /** An m.notice reply: in the command's thread when it has one, mentioning the sender. */

@@ -78,9 +78,17 @@ afterAll(async () => {
 
 describe('the Discord bot (discord.js against a fake Discord)', () => {
   it('registers its commands for a guild', async () => {
-    expect(await bots[0]!.register(discord.guildId)).toBe(5);
+    expect(await bots[0]!.register(discord.guildId)).toBe(6);
     const names = (discord.commands.get(`guild:${discord.guildId}`) as { name: string }[]).map((c) => c.name);
-    expect(names.sort()).toEqual(['accept', 'cancel', 'invite', 'invites', 'peers']);
+    expect(names.sort()).toEqual(['accept', 'cancel', 'help', 'invite', 'invites', 'peers']);
+  });
+
+  it('/help answers anyone, ephemerally', async () => {
+    const token = discord.slashCommand(appA, stranger, 'help');
+    const reply = (await discord.until(() => discord.responseTo(token), 'the help'))!;
+    expect(reply.content).toContain('/accept invite:<link or code>');
+    expect(reply.content).toMatch(/Manage Server/);
+    expect(reply.flags & 64).toBe(64);
   });
 
   it('/invite on bot A posts into the channel; /accept on bot B pairs the agents; A edits its message', async () => {
