@@ -64,12 +64,6 @@ export function inviteLines(
   return lines;
 }
 
-/** A QR code of the invite link as a PNG (for an image attachment). */
-export async function qrPng(text: string): Promise<Buffer> {
-  const { default: QRCode } = await import('qrcode');
-  return QRCode.toBuffer(text, { type: 'png', errorCorrectionLevel: 'M', margin: 2, scale: 6 });
-}
-
 /** A short, human error line for a chat reply. */
 export function errorLine(error: unknown): string {
   const e = error as { code?: string; message?: string };
