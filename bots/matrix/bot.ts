@@ -252,7 +252,14 @@ export class MatrixBot {
       await this.reply(roomId, event, [errorLine(error)]);
       return;
     }
-    const minter = action === 'cancel' && args[0] ? this.invites.store.get(args[0])?.minterId : undefined;
+    const posted = action === 'cancel' && args[0] ? this.invites.store.get(args[0]) : undefined;
+    if (posted && posted.where.roomId !== roomId) {
+      // Power is per room: an invite is cancelled where it was posted, by that room's standards.
+      await this.react(roomId, event.event_id, '❌');
+      await this.reply(roomId, event, ['That invite was posted in another room: cancel it there.']);
+      return;
+    }
+    const minter = posted?.minterId;
     const allowed =
       mayDo(actor, action, this.allowlists()) || (minter !== undefined && mayCancel(actor, minter));
     if (!allowed) {

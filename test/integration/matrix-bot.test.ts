@@ -198,7 +198,7 @@ describe('the Matrix bot (matrix-bot-sdk against a fake homeserver)', () => {
     await hs.until(() => reactionsTo(room, listed).includes('✅'), 'the allowlisted answer');
   });
 
-  it('allows a room-v12 creator, who has no entry in the power levels', async () => {
+  it('allows a room-v12 creator, who has no entry in the power levels, in her room only', async () => {
     const v12 = hs.createRoom(carol, { room_version: '12', name: 'v12' });
     expect(v12).not.toContain(':'); // v12 room ids are the create event's hash
     hs.invite(carol, v12, botUserA.userId);
@@ -207,6 +207,16 @@ describe('the Matrix bot (matrix-bot-sdk against a fake homeserver)', () => {
     const reply = await replyTo(v12, command, 'the answer');
     expect(String(reply.content.body)).not.toMatch(/not allowed/);
     await hs.until(() => reactionsTo(v12, command).includes('✅'), 'the check mark');
+
+    // Power is per room: carol cannot cancel, from her room, an invite posted in the ops room.
+    const minted = await say(alice, room, '!pair invite');
+    const notice = await replyTo(room, minted, 'the invite notice');
+    const id = String(notice.content.body).match(/invite `?([A-Z0-9]+)`?/)![1]!;
+    const cancel = await say(carol, v12, `!pair cancel ${id}`);
+    expect(String((await replyTo(v12, cancel, 'the refusal')).content.body)).toMatch(/another room/);
+    expect((await agentA.json<{ id: string }[]>(['invites'])).value.map((i) => i.id)).toContain(id);
+    const own = await say(alice, room, `!pair cancel ${id}`);
+    await hs.until(() => reactionsTo(room, own).includes('✅'), 'the cancel in the right room');
   });
 
   it('retries a 429, honouring retry_after_ms and Retry-After', async () => {
