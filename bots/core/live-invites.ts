@@ -42,6 +42,20 @@ export class LiveInvites<W extends Record<string, string>> {
     return this.store.set(entry.view.invite.id, entry);
   }
 
+  /**
+   * Changes where a remembered invite's message is (e.g. once its QR image is posted too), in
+   * turn with its edits. False when the invite is no longer remembered (it finished meanwhile).
+   */
+  relocate(id: string, where: W): Promise<boolean> {
+    return new Promise<boolean>((resolve, reject) =>
+      this.enqueue(id, async () => {
+        const entry = this.store.get(id);
+        if (!entry) return resolve(false);
+        await this.store.set(id, { ...entry, where }).then(() => resolve(true), reject);
+      }),
+    );
+  }
+
   /** Remembers a message found later (a Cancel press after a restart lost the file, say). */
   adopt(entry: PostedInvite<W>): Promise<void> {
     if (this.store.get(entry.view.invite.id)) return Promise.resolve();

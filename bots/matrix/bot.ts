@@ -340,14 +340,19 @@ export class MatrixBot {
       'm.relates_to': this.relation(event),
       'm.mentions': { user_ids: [event.sender] },
     });
-    const imageId = invite.url
-      ? await this.postQr(roomId, event, invite.id, invite.url).catch((error: Error) => {
-          // The notice has the link and is what gets edited: go on without the image.
-          this.log.warn({ err: error.message }, 'posting the QR image failed');
-          return '';
-        })
-      : '';
-    await this.invites.posted({ where: { roomId, eventId, imageId }, minterId: event.sender, view });
+    // Remembered at once, so that commands about it (a cancel from another room, say) and its
+    // progress find it while the QR image is still being posted.
+    await this.invites.posted({ where: { roomId, eventId, imageId: '' }, minterId: event.sender, view });
+    if (!invite.url) return;
+    const imageId = await this.postQr(roomId, event, invite.id, invite.url).catch((error: Error) => {
+      // The notice has the link and is what gets edited: go on without the image.
+      this.log.warn({ err: error.message }, 'posting the QR image failed');
+      return '';
+    });
+    if (!imageId) return;
+    const open = await this.invites.relocate(invite.id, { roomId, eventId, imageId });
+    // Finished before its image was up (cancelled at once, say): the image goes too.
+    if (!open) await this.matrix.redactEvent(roomId, imageId, 'the invite is no longer open').catch(() => '');
   }
 
   /** Uploads the QR code and posts it as an `m.image` next to the notice; returns its event id. */
