@@ -212,6 +212,7 @@ describe('the Matrix bot (matrix-bot-sdk against a fake homeserver)', () => {
     const minted = await say(alice, room, '!pair invite');
     const notice = await replyTo(room, minted, 'the invite notice');
     const id = String(notice.content.body).match(/invite `?([A-Z0-9]+)`?/)![1]!;
+    await hs.until(() => reactionsTo(room, minted).includes('✅'), 'the minted invite');
     const cancel = await say(carol, v12, `!pair cancel ${id}`);
     expect(String((await replyTo(v12, cancel, 'the refusal')).content.body)).toMatch(/another room/);
     expect((await agentA.json<{ id: string }[]>(['invites'])).value.map((i) => i.id)).toContain(id);
