@@ -97,6 +97,14 @@ export class AgentLink {
     }
   }
 
+  /** True when the agent answers a cheap call now (for health checks). */
+  answers(): Promise<boolean> {
+    return this.call('agent.info', {}).then(
+      () => true,
+      () => false,
+    );
+  }
+
   close(): void {
     this.closed = true;
     if (this.timer) clearTimeout(this.timer);

@@ -91,8 +91,9 @@ export class DiscordBot {
     await this.agent.start();
     if (this.config.healthPort > 0) {
       this.health = await startHealthServer(this.config.healthPort, async () => {
-        const ok = await this.healthy();
-        return { ok, gateway: this.client.isReady(), agent: ok };
+        const gateway = this.client.isReady();
+        const agent = await this.agent.answers();
+        return { ok: gateway && agent, gateway, agent };
       });
     }
     this.log.info({ user: this.client.user?.tag }, 'discord bot ready');
@@ -100,11 +101,7 @@ export class DiscordBot {
 
   /** Ready on the gateway and the agent answers. */
   async healthy(): Promise<boolean> {
-    if (!this.client.isReady()) return false;
-    return this.agent.call('agent.info', {}).then(
-      () => true,
-      () => false,
-    );
+    return this.client.isReady() && (await this.agent.answers());
   }
 
   /** Registers the commands: in one guild (instant) or globally. */

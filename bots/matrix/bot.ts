@@ -135,7 +135,7 @@ export class MatrixBot {
     if (this.config.healthPort > 0) {
       this.health = await startHealthServer(this.config.healthPort, async () => {
         const synced = this.synced();
-        const agent = await this.agentAnswers();
+        const agent = await this.agent.answers();
         return { ok: synced && agent, sync: synced, agent };
       });
     }
@@ -145,18 +145,11 @@ export class MatrixBot {
 
   /** Synced within the last 75 s (the long-poll returns at least every 30 s) and the agent answers. */
   async healthy(): Promise<boolean> {
-    return this.synced() && (await this.agentAnswers());
+    return this.synced() && (await this.agent.answers());
   }
 
   private synced(): boolean {
     return this.client !== null && Date.now() - this.client.lastSyncAt < HEALTHY_SYNC_MS;
-  }
-
-  private agentAnswers(): Promise<boolean> {
-    return this.agent.call('agent.info', {}).then(
-      () => true,
-      () => false,
-    );
   }
 
   /** Stops syncing (aborting the long-poll), lets edits under way finish, saves, disconnects. */
