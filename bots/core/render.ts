@@ -1,4 +1,4 @@
-import type { InviteProgress, InviteSummary } from '../../src/rpc/protocol.js';
+import type { InviteAcceptResult, InviteProgress, InviteSummary, PeerInfo } from '../../src/rpc/protocol.js';
 
 /** What an invite message says about its state. */
 export type InviteState = 'open' | 'accepted' | 'paired' | 'expired' | 'cancelled' | 'failed';
@@ -62,6 +62,33 @@ export function inviteLines(
     view.state === 'paired' && view.peerName ? `Paired with **${view.peerName}**.` : STATE_TEXT[view.state],
   );
   return lines;
+}
+
+/** The answer to an accept: the peer, or that it completes in the background. */
+export function acceptLine(result: InviteAcceptResult): string {
+  return result.status === 'paired' && result.peer
+    ? `Paired with **${result.peer.name}** (\`${result.peer.did}\`).`
+    : `Still pending (accept \`${result.acceptId}\`): it completes in the background when the issuer’s agent answers.`;
+}
+
+/** Pending invites, at most 20, one a line; the adapter formats the expiry. */
+export function inviteListLines(
+  invites: readonly InviteSummary[],
+  formatTime: (iso: string) => string,
+): string[] {
+  if (invites.length === 0) return ['No pending invites.'];
+  return invites
+    .slice(0, 20)
+    .map(
+      (i) =>
+        `\`${i.id}\` ${i.format} · ${i.usesLeft} left · expires ${formatTime(i.expiresAt)}${i.label ? ` · ${i.label}` : ''}`,
+    );
+}
+
+/** Paired peers, at most 20, one a line. */
+export function peerListLines(peers: readonly PeerInfo[]): string[] {
+  if (peers.length === 0) return ['No peers yet.'];
+  return peers.slice(0, 20).map((p) => `**${p.name}** \`${p.did}\``);
 }
 
 /** A short, human error line for a chat reply. */

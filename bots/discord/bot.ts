@@ -24,7 +24,14 @@ import { LiveInvites } from '../core/live-invites.js';
 import { type Actor, mayCancel, mayDo } from '../core/policy.js';
 import type { PostedInvite } from '../core/posted-invites.js';
 import { qrPng } from '../core/qr-png.js';
-import { errorLine, type InviteView, inviteLines } from '../core/render.js';
+import {
+  acceptLine,
+  errorLine,
+  type InviteView,
+  inviteLines,
+  inviteListLines,
+  peerListLines,
+} from '../core/render.js';
 import { startupError } from '../core/startup-error.js';
 import type { DiscordConfig } from './config.js';
 import { CANCEL_PREFIX, COMMAND_DEFINITIONS } from './definitions.js';
@@ -264,12 +271,7 @@ export class DiscordBot {
       const text = acceptText(interaction.options.getString('invite') ?? undefined);
       await interaction.editReply({ content: 'Pairing… waiting for the issuer’s agent.' });
       const result = await this.agent.call('invite.accept', { invite: text, waitSeconds: 8 });
-      await interaction.editReply({
-        content:
-          result.status === 'paired' && result.peer
-            ? `Paired with **${result.peer.name}** (\`${result.peer.did}\`).`
-            : `Still pending (accept \`${result.acceptId}\`): it completes in the background when the issuer’s agent answers.`,
-      });
+      await interaction.editReply({ content: acceptLine(result) });
     } catch (error) {
       await interaction.editReply({ content: errorLine(error) });
     }
@@ -293,25 +295,13 @@ export class DiscordBot {
   private onList(interaction: ChatInputCommandInteraction): Promise<void> {
     return this.answer(interaction, async () => {
       const invites = await this.agent.call('invite.list', {});
-      if (invites.length === 0) return 'No pending invites.';
-      return invites
-        .slice(0, 20)
-        .map(
-          (i) =>
-            `\`${i.id}\` ${i.format} · ${i.usesLeft} left · expires ${time(new Date(i.expiresAt), 'R')}${i.label ? ` · ${i.label}` : ''}`,
-        )
-        .join('\n');
+      return inviteListLines(invites, (iso) => time(new Date(iso), 'R')).join('\n');
     });
   }
 
   private onPeers(interaction: ChatInputCommandInteraction): Promise<void> {
     return this.answer(interaction, async () => {
-      const peers = await this.agent.call('peer.list', {});
-      if (peers.length === 0) return 'No peers yet.';
-      return peers
-        .slice(0, 20)
-        .map((p) => `**${p.name}** \`${p.did}\``)
-        .join('\n');
+      return peerListLines(await this.agent.call('peer.list', {})).join('\n');
     });
   }
 

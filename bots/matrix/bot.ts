@@ -11,7 +11,14 @@ import { LiveInvites } from '../core/live-invites.js';
 import { type Actor, type BotAction, mayCancel, mayDo } from '../core/policy.js';
 import { isFinished, type PostedInvite } from '../core/posted-invites.js';
 import { qrPng } from '../core/qr-png.js';
-import { errorLine, type InviteView, inviteLines } from '../core/render.js';
+import {
+  acceptLine,
+  errorLine,
+  type InviteView,
+  inviteLines,
+  inviteListLines,
+  peerListLines,
+} from '../core/render.js';
 import { startupError } from '../core/startup-error.js';
 import type { MatrixConfig } from './config.js';
 import { addressed, expiryText, formatted, inviteArgs, pngSize } from './format.js';
@@ -292,33 +299,18 @@ export class MatrixBot {
       case 'accept': {
         const invite = acceptText(args.join(' '));
         const result = await this.agent.call('invite.accept', { invite, waitSeconds: 8 });
-        return [
-          result.status === 'paired' && result.peer
-            ? `Paired with **${result.peer.name}** (\`${result.peer.did}\`).`
-            : `Still pending (accept \`${result.acceptId}\`): it completes in the background when the issuer’s agent answers.`,
-        ];
+        return [acceptLine(result)];
       }
-      case 'invites': {
-        const invites = await this.agent.call('invite.list', {});
-        if (invites.length === 0) return ['No pending invites.'];
-        return invites
-          .slice(0, 20)
-          .map(
-            (i) =>
-              `\`${i.id}\` ${i.format} · ${i.usesLeft} left · expires ${expiryText(i.expiresAt)}${i.label ? ` · ${i.label}` : ''}`,
-          );
-      }
+      case 'invites':
+        return inviteListLines(await this.agent.call('invite.list', {}), (iso) => expiryText(iso));
       case 'cancel': {
         const id = args[0];
         if (!id || args.length > 1) throw new PairlinkError('INVALID_PARAMS', 'cancel takes one invite id');
         await this.agent.call('invite.cancel', { id });
         return [`Invite \`${id}\` cancelled.`];
       }
-      case 'peers': {
-        const peers = await this.agent.call('peer.list', {});
-        if (peers.length === 0) return ['No peers yet.'];
-        return peers.slice(0, 20).map((p) => `**${p.name}** \`${p.did}\``);
-      }
+      case 'peers':
+        return peerListLines(await this.agent.call('peer.list', {}));
     }
   }
 
