@@ -1,8 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AgentClient } from '../../cli/rpc-client.js';
 import type { InviteProgress } from '../../src/rpc/protocol.js';
-import { type AgentProcess, startAgent, testRoot } from '../support/agent-process.js';
-import { type RelayProcess, startRelayProcess } from '../support/relay-process.js';
+import { type AgentProcess, relayWithAgents } from '../support/agent-process.js';
 
 // Security codes, device mode, notifications and expiry, each through real agents and a relay.
 
@@ -23,26 +22,12 @@ interface Summary {
   sessions: { sessionId: string; status: string; sas?: { digits: string; emoji: string } }[];
 }
 
-let relay: RelayProcess;
-let root: string;
-const agents: AgentProcess[] = [];
+const fleet = relayWithAgents();
+const agent = (name: string) => fleet.agent(name);
 const clients: AgentClient[] = [];
-
-beforeAll(async () => {
-  relay = await startRelayProcess();
-  root = testRoot();
-});
-afterAll(async () => {
+afterAll(() => {
   for (const client of clients) client.close();
-  await Promise.all(agents.map((a) => a.stop()));
-  await relay?.stop();
 });
-
-async function agent(name: string): Promise<AgentProcess> {
-  const started = await startAgent(root, name, relay.url);
-  agents.push(started);
-  return started;
-}
 
 /** Every invite.progress notification the agent sends on one subscribed connection. */
 async function progressOf(target: AgentProcess): Promise<InviteProgress[]> {

@@ -1,8 +1,7 @@
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type AgentProcess, startAgent, testRoot } from '../support/agent-process.js';
-import { type RelayProcess, startRelayProcess } from '../support/relay-process.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { type AgentProcess, relayWithAgents, startAgent } from '../support/agent-process.js';
 
 interface Created {
   id: string;
@@ -17,24 +16,8 @@ interface Peer {
   pairedAt: string;
 }
 
-let relay: RelayProcess;
-let root: string;
-const agents: AgentProcess[] = [];
-
-beforeAll(async () => {
-  relay = await startRelayProcess();
-  root = testRoot();
-});
-afterAll(async () => {
-  await Promise.all(agents.map((a) => a.stop()));
-  await relay?.stop();
-});
-
-async function agent(name: string): Promise<AgentProcess> {
-  const started = await startAgent(root, name, relay.url);
-  agents.push(started);
-  return started;
-}
+const fleet = relayWithAgents();
+const agent = (name: string) => fleet.agent(name);
 
 describe('two agents pair through a real relay, driven by the CLI', () => {
   let alice: AgentProcess;
@@ -215,20 +198,16 @@ describe('the JSON-RPC socket, raw', () => {
 
   it('a second agent on the same socket refuses to start', async () => {
     const gina = await agent('gina');
-    const { startAgent: start } = await import('../support/agent-process.js');
-    await expect(start(root, 'gina', relay.url)).rejects.toThrow(/already listening/);
+    await expect(startAgent(fleet.root, 'gina', fleet.relay.url)).rejects.toThrow(/already listening/);
     expect((await gina.json<{ name: string }>(['whoami'])).value.name).toBe('gina');
   });
 });
 
 describe('agent configuration', () => {
   it('takes invite defaults from the config file; explicit options still win', async () => {
-    const { writeFileSync } = await import('node:fs');
-    const configFile = join(root, 'short-codes.json');
+    const configFile = join(fleet.root, 'short-codes.json');
     writeFileSync(configFile, JSON.stringify({ invites: { format: 'code', codeTtlSeconds: 120 } }));
-    const { startAgent: start } = await import('../support/agent-process.js');
-    const hana = await start(root, 'hana', relay.url, {}, ['--config', configFile]);
-    agents.push(hana);
+    const hana = await fleet.agent('hana', {}, ['--config', configFile]);
     const byDefault = await hana.json<Created>(['invite']);
     expect(byDefault.value.code).toBeDefined();
     const lifetime = (Date.parse(byDefault.value.expiresAt) - Date.now()) / 1000;

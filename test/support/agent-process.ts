@@ -4,7 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { promisify } from 'node:util';
-import { PAIRLINK_BIN } from './relay-process.js';
+import { afterAll, beforeAll } from 'vitest';
+import { PAIRLINK_BIN, type RelayProcess, startRelayProcess } from './relay-process.js';
 
 const run = promisify(execFile);
 
@@ -115,4 +116,31 @@ export async function startAgent(
     },
   };
   return agent;
+}
+
+/**
+ * One relay and the agents a test file starts on it, each with its own home under one root;
+ * registers the file's beforeAll (start the relay) and afterAll (stop every agent, then the relay).
+ */
+export function relayWithAgents() {
+  const fleet = {
+    relay: undefined as unknown as RelayProcess,
+    root: '',
+    /** Starts `pairlink agent` on the relay; it is stopped after the file. */
+    async agent(name: string, extraEnv: NodeJS.ProcessEnv = {}, args: string[] = []): Promise<AgentProcess> {
+      const started = await startAgent(fleet.root, name, fleet.relay.url, extraEnv, args);
+      agents.push(started);
+      return started;
+    },
+  };
+  const agents: AgentProcess[] = [];
+  beforeAll(async () => {
+    fleet.relay = await startRelayProcess();
+    fleet.root = testRoot();
+  });
+  afterAll(async () => {
+    await Promise.all(agents.map((a) => a.stop()));
+    await fleet.relay?.stop();
+  });
+  return fleet;
 }
