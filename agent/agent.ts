@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
-import { RelayClient, RelaySocket } from '../relay/relay-client.js';
+import { RelayConnection } from '../relay/relay-connection.js';
 import { crockfordSymbolsFromBits, writeCrockfordSymbols } from '../src/encoding/crockford.js';
 import { toHex } from '../src/encoding/hex.js';
 import { PairlinkError } from '../src/errors.js';
@@ -10,6 +10,7 @@ import {
   startAcceptor,
   stepAcceptor,
 } from '../src/handshake/acceptor.js';
+import { inviteExpiryFromMailbox, inviteMailboxTtl } from '../src/handshake/deadlines.js';
 import type { Effect, StepContext } from '../src/handshake/effects.js';
 import { type IssuerEvent, type IssuerStepContext, stepIssuer } from '../src/handshake/issuer.js';
 import { mintCodeInvite, mintUrlInvite } from '../src/handshake/mint.js';
@@ -19,15 +20,21 @@ import {
   type InviteRequest,
   MAX_FAILED_CODE_ATTEMPTS,
   resolveInvitePolicy,
-  SESSION_GRACE_SECONDS,
 } from '../src/invite/invite-policy.js';
 import { looksLikeInviteUrl, parseInviteUrl } from '../src/invite/invite-url.js';
 import { parseShortCode } from '../src/invite/short-code.js';
 import type { InviteProgress } from '../src/rpc/protocol.js';
-import { EffectRunner } from './effect-runner.js';
+import { type EffectOwner, EffectRunner } from './effect-runner.js';
 import type { SecretStore } from './keystore/secret-store.js';
+import {
+  type AgentClock,
+  type RelayTransport,
+  type RelayTransportFactory,
+  type RelayTransportHandlers,
+  systemClock,
+} from './relay-transport.js';
 import type { AcceptRecord, AgentState, InviteRecord, PeerRecord } from './state/agent-state.js';
-import { DurableState, isFinished } from './state/durable-state.js';
+import { DurableState } from './state/durable-state.js';
 import { wipeFinishedAcceptor, wipeFinishedIssuer } from './state/wipe-finished.js';
 
 export { FINISHED_RECORDS_KEPT, isFinished, pruneFinished } from './state/durable-state.js';
@@ -38,7 +45,10 @@ export interface AgentOptions {
   readonly relayUrl: string;
   readonly name: string;
   readonly logger: Logger;
-  readonly now?: () => number;
+  /** The relay connection; by default a RelayConnection to `relayUrl`. */
+  readonly transport?: RelayTransportFactory;
+  /** Seconds and a repeating timer; by default the system clock. */
+  readonly clock?: AgentClock;
   /** Defaults for invite.create when a caller leaves them out (config `invites`). */
   readonly inviteDefaults?: InviteDefaults | undefined;
 }
@@ -50,11 +60,6 @@ export interface InviteDefaults {
   readonly codeTtlSeconds: number;
 }
 
-/** Whose effects these are: an invite (with its mailbox read capability) or an accept. */
-type EffectOwner =
-  | { kind: 'invite'; id: string; readCapability: Uint8Array }
-  | { kind: 'accept'; id: string };
-
 const random = (n: number) => new Uint8Array(randomBytes(n));
 const b64 = (bytes: Uint8Array) => Buffer.from(bytes).toString('base64url');
 /** A short local id from the first 5 bytes of an id: 8 Crockford symbols. */
@@ -64,10 +69,11 @@ function shortId(bytes: Uint8Array): string {
 
 /**
  * The agent: one identity, its pinned peers, and every invite and accept in flight. Each event
- * (a frame from the relay, an operator action, the clock) is one synchronous machine step on
- * the in-memory state; the step's effects run only after a save that includes it (group commit:
- * concurrent steps share one write), and every effect is idempotent, so a crash or restart at
- * any point loses nothing and repeats nothing harmful.
+ * (a frame from the relay, an operator action, the clock, a failed relay effect) is one
+ * synchronous machine step on the in-memory state; the step's effects run only after a save that
+ * includes it (group commit: concurrent steps share one write). Effects that fail are fed back to
+ * the machine, and after a restart every unfinished machine is told `resumed`, so a crash or a
+ * relay outage at any point loses nothing and ends every pairing on both sides or neither.
  */
 export class Agent {
   private identity!: Identity;
@@ -75,18 +81,24 @@ export class Agent {
   private identitySecrets!: Uint8Array;
   private card!: Uint8Array;
   private store!: DurableState;
-  private readonly relay: RelayClient;
-  private socket!: RelaySocket;
+  private relay!: RelayTransport;
   private readonly listeners = new Set<(progress: InviteProgress) => void>();
   private effects!: EffectRunner;
-  private ticker: NodeJS.Timeout | null = null;
-  private readonly now: () => number;
+  private stopTicker: (() => void) | null = null;
+  private readonly clock: AgentClock;
+  /** Which record reads each mailbox (base64url id), so a frame finds its machine at once. */
+  private readonly readers = new Map<string, { kind: 'invite' | 'accept'; id: string }>();
+  /** Records whose step could not be saved: their effects were dropped, so they resume once a save works. */
+  private readonly unsaved = new Set<string>();
   readonly startedAt = new Date();
   relayConnected = false;
 
   private constructor(private readonly options: AgentOptions) {
-    this.relay = new RelayClient(options.relayUrl);
-    this.now = options.now ?? (() => Math.floor(Date.now() / 1000));
+    this.clock = options.clock ?? systemClock;
+  }
+
+  private now(): number {
+    return this.clock.now();
   }
 
   /** Opens the keystore's identity (creating one on first start), loads state, connects. */
@@ -116,30 +128,33 @@ export class Agent {
     agent.store.update((s) => ({ ...s, name: options.name }));
     agent.card = issueCard(agent.identity, options.name, options.relayUrl, agent.store.state.createdAt).bytes;
     await agent.store.persist();
-    agent.socket = new RelaySocket(options.relayUrl, {
-      onMessage: (mailbox, message) => agent.onRelayMessage(mailbox, message.seq, message.body),
+    const handlers: RelayTransportHandlers = {
+      onMessage: (mailbox, seq, body) => agent.onRelayMessage(mailbox, seq, body),
+      onMailboxGone: (mailbox) => agent.onMailboxGone(mailbox),
       onConnectionChange: (connected) => {
         agent.relayConnected = connected;
         options.logger.info({ connected }, connected ? 'relay connected' : 'relay disconnected');
       },
-    });
-    for (const invite of agent.store.state.invites) {
-      agent.socket.watch(invite.issuer.mailboxId, invite.readCapability, invite.afterSeq);
-    }
-    for (const accept of agent.store.state.accepts) {
-      const box = accept.acceptor.replyBox;
-      agent.socket.watch(box.mailboxId, box.readCapability, accept.afterSeq);
-    }
+    };
+    agent.relay = options.transport
+      ? options.transport(handlers)
+      : new RelayConnection(options.relayUrl, handlers);
     agent.effects = new EffectRunner({
       relay: agent.relay,
-      socket: agent.socket,
-      now: agent.now,
+      now: () => agent.now(),
       logger: options.logger,
       emit: (progress) => agent.emit(progress),
-      acceptReadCapability: (id) => agent.findAccept(id).acceptor.replyBox.readCapability,
-      issuerMailboxGone: (id) => agent.stepAccept(agent.findAccept(id), { type: 'issuerMailboxGone' }),
+      failed: (owner, effect, code) => agent.stepOwner(owner, { type: 'effectFailed', effect, code }),
+      delivered: (owner, frame) => agent.stepOwner(owner, { type: 'frameDelivered', frame }),
     });
-    agent.ticker = setInterval(() => agent.tick(), 1000);
+    for (const invite of agent.store.state.invites) agent.listen(invite);
+    for (const accept of agent.store.state.accepts) agent.listen(accept);
+    // Whatever was in flight when the agent stopped (or was killed) goes out again now.
+    for (const invite of agent.store.state.invites)
+      agent.logFailure(agent.stepInvite(invite, { type: 'resumed' }));
+    for (const accept of agent.store.state.accepts)
+      agent.logFailure(agent.stepAccept(accept, { type: 'resumed' }));
+    agent.stopTicker = agent.clock.every(1000, () => agent.tick());
     return agent;
   }
 
@@ -175,6 +190,10 @@ export class Agent {
   get cardBytes(): Uint8Array {
     return this.card;
   }
+  /** Mailboxes watched at the relay and the sockets carrying them. */
+  get relayWatches(): { watches: number; sockets: number } {
+    return { watches: this.relay.watchCount, sockets: this.relay.socketCount };
+  }
 
   findInvite(id: string): InviteRecord {
     return this.store.findInvite(id);
@@ -205,6 +224,29 @@ export class Agent {
     };
   }
 
+  /** Watches a record's mailbox from where its machine left off. */
+  private listen(record: InviteRecord | AcceptRecord): void {
+    const owner = this.ownerOf(record);
+    this.readers.set(b64(owner.mailboxId), { kind: owner.kind, id: owner.id });
+    this.relay.watch(owner.mailboxId, owner.readCapability, record.afterSeq);
+  }
+
+  private ownerOf(record: InviteRecord | AcceptRecord): EffectOwner {
+    return 'issuer' in record
+      ? {
+          kind: 'invite',
+          id: record.id,
+          mailboxId: record.issuer.mailboxId,
+          readCapability: record.readCapability,
+        }
+      : {
+          kind: 'accept',
+          id: record.id,
+          mailboxId: record.acceptor.replyBox.mailboxId,
+          readCapability: record.acceptor.replyBox.readCapability,
+        };
+  }
+
   /** Mints an invite: registers its mailbox (and nameplate) at the relay, then records it. */
   async createInvite(params: InviteRequest & { label?: string | undefined }): Promise<InviteRecord> {
     const defaults = this.options.inviteDefaults;
@@ -219,7 +261,8 @@ export class Agent {
     });
     const now = this.now();
     const readCapability = random(16);
-    const ttl = policy.ttlSeconds + SESSION_GRACE_SECONDS;
+    // The mailbox outlives the invite by the grace period and the ack windows (deadlines.ts).
+    const ttl = inviteMailboxTtl(policy.ttlSeconds);
     let record: InviteRecord;
     if (policy.format === 'url') {
       const minted = mintUrlInvite(this.identity, policy, this.options.relayUrl, now, random);
@@ -229,12 +272,15 @@ export class Agent {
         minted.invite.writeCapability,
         ttl,
       );
-      record = this.newInviteRecord(
-        minted.issuer,
-        readCapability,
-        { url: minted.webUrl, customUrl: minted.customUrl },
-        params.label,
-      );
+      record = {
+        ...this.newInviteRecord(
+          minted.issuer,
+          readCapability,
+          { url: minted.webUrl, customUrl: minted.customUrl },
+          params.label,
+        ),
+        writeCapability: minted.invite.writeCapability,
+      };
     } else {
       const mailboxId = random(16);
       await this.relay.createMailbox(mailboxId, readCapability, null, ttl);
@@ -245,7 +291,7 @@ export class Agent {
     }
     this.store.update((s) => ({ ...s, invites: [...s.invites, record] }));
     await this.store.persist();
-    this.socket.watch(record.issuer.mailboxId, readCapability, 0);
+    this.listen(record);
     this.emit({ id: record.id, role: 'issuer', status: 'published' });
     return record;
   }
@@ -296,7 +342,7 @@ export class Agent {
         form: 'code',
         code,
         issuerMailbox: { mailboxId: claim.mailboxId, writeCapability: claim.writeCap },
-        expiresAt: Math.floor(claim.expiresAt / 1000) - SESSION_GRACE_SECONDS,
+        expiresAt: inviteExpiryFromMailbox(Math.floor(claim.expiresAt / 1000)),
       };
     }
     const started = startAcceptor(target, requireSas, this.context());
@@ -308,7 +354,8 @@ export class Agent {
     };
     this.store.update((s) => ({ ...s, accepts: [...s.accepts, record] }));
     await this.store.persist();
-    this.schedule(started.effects, { kind: 'accept', id: record.id });
+    this.readers.set(b64(started.state.replyBox.mailboxId), { kind: 'accept', id: record.id });
+    this.schedule(started.effects, this.ownerOf(record));
     return record;
   }
 
@@ -330,7 +377,8 @@ export class Agent {
         if (p.id === id && (p.status === 'paired' || p.status === 'failed' || p.status === 'sas')) done();
       });
       const timer = setTimeout(done, seconds * 1000);
-      if (isFinished(this.findAccept(id))) done();
+      const phase = this.findAccept(id).acceptor.phase;
+      if (phase === 'paired' || phase === 'failed') done();
     });
   }
 
@@ -350,20 +398,64 @@ export class Agent {
   }
 
   private onRelayMessage(mailbox: string, seq: number, frame: Uint8Array): void {
-    const invite = this.store.state.invites.find((i) => b64(i.issuer.mailboxId) === mailbox);
-    const accept = invite
-      ? undefined
-      : this.store.state.accepts.find((a) => b64(a.acceptor.replyBox.mailboxId) === mailbox);
-    const stepped = invite
-      ? seq > invite.afterSeq &&
-        this.stepInvite({ ...invite, afterSeq: seq }, { type: 'frameReceived', frame })
-      : accept &&
-        seq > accept.afterSeq &&
-        this.stepAccept({ ...accept, afterSeq: seq }, { type: 'frameReceived', frame });
-    if (stepped)
-      stepped.catch((error: Error) =>
-        this.options.logger.error({ err: error.message }, 'saving a pairing step failed'),
-      );
+    const reader = this.readers.get(mailbox);
+    if (!reader) return;
+    if (reader.kind === 'invite') {
+      const invite = this.store.state.invites.find((i) => i.id === reader.id);
+      if (invite && seq > invite.afterSeq)
+        this.logFailure(this.stepInvite({ ...invite, afterSeq: seq }, { type: 'frameReceived', frame }));
+    } else {
+      const accept = this.store.state.accepts.find((a) => a.id === reader.id);
+      if (accept && seq > accept.afterSeq)
+        this.logFailure(this.stepAccept({ ...accept, afterSeq: seq }, { type: 'frameReceived', frame }));
+    }
+  }
+
+  /**
+   * The relay no longer has one of our mailboxes (a relay that lost its state, or an expiry). A
+   * re-created mailbox starts again at sequence 1. An accept's machine re-opens its reply box
+   * itself; a link invite's mailbox is re-created here (its write capability is kept for this); a
+   * code's nameplate cannot come back, so its invite learns that nothing more will arrive.
+   */
+  private onMailboxGone(mailbox: string): void {
+    const reader = this.readers.get(mailbox);
+    if (!reader) return;
+    if (reader.kind === 'accept') {
+      const accept = this.store.state.accepts.find((a) => a.id === reader.id);
+      if (accept) this.logFailure(this.stepAccept({ ...accept, afterSeq: 0 }, { type: 'mailboxLost' }, true));
+      return;
+    }
+    const invite = this.store.state.invites.find((i) => i.id === reader.id);
+    if (!invite) return;
+    if (!invite.writeCapability) {
+      this.logFailure(this.stepInvite(invite, { type: 'mailboxLost' }));
+      return;
+    }
+    this.options.logger.warn({ id: invite.id }, 'the relay lost an invite mailbox; re-creating it');
+    this.store.replaceInvite({ ...invite, afterSeq: 0 });
+    const owner = this.ownerOf(invite);
+    const mailbox_ = {
+      mailboxId: owner.mailboxId,
+      writeCapability: invite.writeCapability,
+      readCapability: owner.readCapability,
+    };
+    const expiresAt = invite.issuer.expiresAt + inviteMailboxTtl(0);
+    this.logFailure(
+      this.saveThenRun(`invite:${invite.id}`, [{ type: 'openMailbox', mailbox: mailbox_, expiresAt }], owner),
+    );
+  }
+
+  /** Feeds a host event to whichever machine owns the effects that caused it. */
+  private stepOwner(
+    owner: EffectOwner,
+    event: Extract<IssuerEvent & AcceptorEvent, { type: string }>,
+  ): Promise<void> {
+    if (owner.kind === 'invite') {
+      const invite = this.store.state.invites.find((i) => i.id === owner.id);
+      return invite ? this.stepInvite(invite, event) : Promise.resolve();
+    }
+    const accept = this.store.state.accepts.find((a) => a.id === owner.id);
+    return accept ? this.stepAccept(accept, event) : Promise.resolve();
   }
 
   /** One issuer step: applied now, saved (with whatever else is pending), then its effects run. */
@@ -382,12 +474,11 @@ export class Agent {
       sas,
     });
     this.applyPins(effects);
-    await this.store.persist();
-    this.schedule(effects, { kind: 'invite', id: record.id, readCapability: current.readCapability });
+    await this.saveThenRun(`invite:${record.id}`, effects, this.ownerOf(current));
   }
 
-  /** One acceptor step, likewise. */
-  private async stepAccept(record: AcceptRecord, event: AcceptorEvent): Promise<void> {
+  /** One acceptor step, likewise (`restart` takes the record's afterSeq as given: a re-created box). */
+  private async stepAccept(record: AcceptRecord, event: AcceptorEvent, restart = false): Promise<void> {
     const current = this.findAccept(record.id);
     const { state: stepped, effects } = stepAcceptor(current.acceptor, event, this.context());
     const state = wipeFinishedAcceptor(stepped);
@@ -395,7 +486,7 @@ export class Agent {
     const sasEffect = effects.find((e): e is Extract<Effect, { type: 'sasReady' }> => e.type === 'sasReady');
     this.store.replaceAccept({
       ...current,
-      afterSeq: Math.max(current.afterSeq, record.afterSeq),
+      afterSeq: restart ? record.afterSeq : Math.max(current.afterSeq, record.afterSeq),
       acceptor: state,
       ...(sasEffect ? { sas: sasEffect.sas } : {}),
     });
@@ -416,51 +507,112 @@ export class Agent {
         this.store.state.createdAt,
       ).bytes;
     }
-    await this.store.persist();
-    this.schedule(effects, { kind: 'accept', id: record.id });
+    await this.saveThenRun(`accept:${record.id}`, effects, this.ownerOf(current));
+  }
+
+  /**
+   * Saves, then runs the step's effects. If the save fails, the effects are dropped (they must not
+   * act on state that is not on disk) and the record is resumed once a later save succeeds.
+   */
+  private async saveThenRun(key: string, effects: readonly Effect[], owner: EffectOwner): Promise<void> {
+    try {
+      await this.store.persist();
+    } catch (error) {
+      this.unsaved.add(key);
+      throw error;
+    }
+    this.schedule(effects, owner);
   }
 
   /** Records pins in the state, in the same save as the step, so a pairing is recorded whole or not at all. */
   private applyPins(effects: readonly Effect[]): void {
     for (const effect of effects) {
-      if (effect.type !== 'pin' || effect.peer.did === this.identity.did) continue;
-      const peer: PeerRecord = {
-        did: effect.peer.did,
-        name: effect.peer.name,
-        card: effect.peer.bytes,
-        pairedAt: new Date(this.now() * 1000).toISOString(),
-        relayUrl: effect.peer.relayUrl,
-        relation: effect.mode,
-      };
-      this.store.update((s) => ({ ...s, peers: [...s.peers.filter((p) => p.did !== peer.did), peer] }));
+      if (effect.type === 'pin' && effect.peer.did !== this.identity.did) {
+        const existing = this.store.state.peers.find((p) => p.did === effect.peer.did);
+        const peer: PeerRecord = {
+          did: effect.peer.did,
+          name: effect.peer.name,
+          card: effect.peer.bytes,
+          pairedAt: new Date(this.now() * 1000).toISOString(),
+          relayUrl: effect.peer.relayUrl,
+          relation: effect.mode,
+          // A peer already confirmed by an earlier pairing stays confirmed.
+          confirmed: effect.confirmed || (existing?.confirmed !== false && existing !== undefined),
+          session: toHex(effect.sessionId),
+        };
+        this.store.update((s) => ({ ...s, peers: [...s.peers.filter((p) => p.did !== peer.did), peer] }));
+      } else if (effect.type === 'confirmPin' || effect.type === 'unpin') {
+        const session = toHex(effect.sessionId);
+        const peer = this.store.state.peers.find((p) => p.did === effect.did);
+        // Only the session that made an unconfirmed pin may confirm or withdraw it.
+        if (!peer || peer.session !== session || peer.confirmed !== false) continue;
+        this.store.update((s) => ({
+          ...s,
+          peers:
+            effect.type === 'unpin'
+              ? s.peers.filter((p) => p !== peer)
+              : s.peers.map((p) => (p === peer ? { ...peer, confirmed: true } : p)),
+        }));
+      }
     }
   }
 
   /** Queues effects behind the owner's earlier ones; they run now that their state is saved. */
   private schedule(effects: readonly Effect[], owner: EffectOwner): void {
+    if (effects.some((e) => e.type === 'closeMailbox')) this.readers.delete(b64(owner.mailboxId));
     this.effects.schedule(effects, owner);
   }
 
   private emit(progress: Omit<InviteProgress, 'at'>): void {
-    const full: InviteProgress = { ...progress, at: new Date().toISOString() };
+    const full: InviteProgress = { ...progress, at: new Date(this.now() * 1000).toISOString() };
     for (const listener of this.listeners) listener(full);
   }
 
-  private tick(): void {
-    const fail = (error: Error) => this.options.logger.warn({ err: error.message }, 'clock step failed');
-    for (const invite of this.store.state.invites)
-      this.stepInvite(invite, { type: 'clockTicked' }).catch(fail);
-    for (const accept of this.store.state.accepts)
-      this.stepAccept(accept, { type: 'clockTicked' }).catch(fail);
+  private logFailure(step: Promise<void>): void {
+    step.catch((error: Error) =>
+      this.options.logger.error({ err: error.message }, 'saving a pairing step failed'),
+    );
   }
 
-  /** Stops timers and the relay socket once the last save and the queued effects are done. */
+  private tick(): void {
+    if (this.unsaved.size > 0) this.retryUnsaved();
+    for (const invite of this.store.state.invites)
+      this.logFailure(this.stepInvite(invite, { type: 'clockTicked' }));
+    for (const accept of this.store.state.accepts)
+      this.logFailure(this.stepAccept(accept, { type: 'clockTicked' }));
+  }
+
+  /** A save failed earlier: once one succeeds, the records whose effects were dropped resend. */
+  private retryUnsaved(): void {
+    const keys = [...this.unsaved];
+    this.unsaved.clear();
+    this.logFailure(
+      this.store.persist().then(
+        () => {
+          for (const key of keys) {
+            const [kind, id] = key.split(':') as ['invite' | 'accept', string];
+            this.logFailure(
+              this.stepOwner(
+                { kind, id, mailboxId: new Uint8Array(), readCapability: new Uint8Array() },
+                { type: 'resumed' },
+              ),
+            );
+          }
+        },
+        (error: Error) => {
+          for (const key of keys) this.unsaved.add(key);
+          throw error;
+        },
+      ),
+    );
+  }
+
+  /** Stops timers and the relay connection once the last save and the queued effects are done. */
   async stop(): Promise<void> {
-    if (this.ticker) clearInterval(this.ticker);
+    this.stopTicker?.();
     await this.store.persist();
     await this.effects.idle();
     await this.store.close();
-    this.socket.close();
     this.relay.close();
   }
 }

@@ -1,31 +1,43 @@
 import type { Logger } from 'pino';
-import type { RelayClient, RelaySocket } from '../relay/relay-client.js';
+import { isExistsAnswer } from '../relay/relay-connection.js';
 import { toHex } from '../src/encoding/hex.js';
-import type { PairlinkError } from '../src/errors.js';
-import type { Effect } from '../src/handshake/effects.js';
+import { type ErrorCode, PairlinkError } from '../src/errors.js';
+import type { Effect, RelayEffect } from '../src/handshake/effects.js';
 import type { InviteProgress } from '../src/rpc/protocol.js';
+import type { RelayTransport } from './relay-transport.js';
 
-/** Whose effects these are: an invite (with its mailbox read capability) or an accept. */
-export type EffectOwner =
-  | { kind: 'invite'; id: string; readCapability: Uint8Array }
-  | { kind: 'accept'; id: string };
+/** Whose effects these are: an invite or an accept, with the mailbox it reads and its read capability. */
+export interface EffectOwner {
+  readonly kind: 'invite' | 'accept';
+  readonly id: string;
+  readonly mailboxId: Uint8Array;
+  readonly readCapability: Uint8Array;
+}
 
 /** What the runner needs from the agent. */
 export interface EffectRunnerDeps {
-  readonly relay: RelayClient;
-  readonly socket: RelaySocket;
+  readonly relay: RelayTransport;
   readonly now: () => number;
   readonly logger: Logger;
   readonly emit: (progress: Omit<InviteProgress, 'at'>) => void;
-  readonly acceptReadCapability: (acceptId: string) => Uint8Array;
-  /** Feeds `issuerMailboxGone` to an accept whose hello the relay refused. */
-  readonly issuerMailboxGone: (acceptId: string) => Promise<void>;
+  /** A relay effect failed: feed `effectFailed` to the owner's machine (the rest of the batch was skipped). */
+  readonly failed: (owner: EffectOwner, effect: RelayEffect, code: ErrorCode) => Promise<void>;
+  /** The relay took a frame sent with `track`: feed `frameDelivered` to the owner's machine. */
+  readonly delivered: (owner: EffectOwner, frame: Uint8Array) => Promise<void>;
 }
 
+const isRelayEffect = (effect: Effect): effect is RelayEffect =>
+  effect.type === 'openMailbox' ||
+  effect.type === 'closeMailbox' ||
+  effect.type === 'send' ||
+  effect.type === 'resync';
+
 /**
- * Performs the relay side of machine effects (create, watch and delete mailboxes; post frames;
+ * Performs the relay side of machine effects (open, close and re-read mailboxes; post frames;
  * report progress), after the state that caused them is saved. One chain per invite or accept
- * keeps each one's effects in order; different ones run concurrently.
+ * keeps each one's effects in order; different ones run concurrently. The first relay effect of a
+ * batch that fails ends the batch's relay work (a hello must not go out when its reply mailbox
+ * could not be opened) and is reported to the machine, which decides: retry later or give up.
  */
 export class EffectRunner {
   private readonly chains = new Map<string, Promise<void>>();
@@ -44,76 +56,81 @@ export class EffectRunner {
 
   /** Resolves when every scheduled effect has run. */
   async idle(): Promise<void> {
-    await Promise.allSettled([...this.chains.values()]);
+    while (this.chains.size > 0) await Promise.allSettled([...this.chains.values()]);
   }
 
   private async perform(effects: readonly Effect[], owner: EffectOwner): Promise<void> {
+    let failure: { effect: RelayEffect; code: ErrorCode } | null = null;
+    const delivered: Uint8Array[] = [];
     for (const effect of effects) {
-      try {
-        switch (effect.type) {
-          case 'openMailbox': {
-            const ttl = Math.max(60, effect.expiresAt - this.deps.now());
-            await this.deps.relay.createMailbox(
-              effect.mailbox.mailboxId,
-              effect.mailbox.readCapability,
-              effect.mailbox.writeCapability,
-              ttl,
-            );
-            this.deps.socket.watch(effect.mailbox.mailboxId, effect.mailbox.readCapability, 0);
-            break;
-          }
-          case 'send':
-            try {
-              await this.send(effect.to.mailboxId, effect.to.writeCapability, effect.frame);
-            } catch (error) {
-              // The issuer's mailbox is gone: tell the acceptor machine now instead of timing out.
-              if (owner.kind === 'accept' && (error as PairlinkError).code === 'INVITE_NOT_FOUND') {
-                await this.deps.issuerMailboxGone(owner.id);
-                return;
-              }
-              throw error;
-            }
-            break;
-          case 'closeMailbox': {
-            this.deps.socket.unwatch(effect.mailboxId);
-            const readCap =
-              owner.kind === 'invite' ? owner.readCapability : this.deps.acceptReadCapability(owner.id);
-            await this.deps.relay.deleteMailbox(effect.mailboxId, readCap).catch(() => undefined);
-            break;
-          }
-          case 'progress':
-            this.deps.emit({
-              id: owner.id,
-              role: owner.kind === 'invite' ? 'issuer' : 'acceptor',
-              status: effect.status,
-              ...(effect.sessionId ? { sessionId: toHex(effect.sessionId) } : {}),
-              ...(effect.peer ? { peer: { did: effect.peer.did, name: effect.peer.name } } : {}),
-              ...(effect.code ? { error: { code: effect.code, message: effect.code } } : {}),
-            });
-            break;
-          default:
-            break; // pin, sasReady and importIdentity were applied to the state before it was saved
-        }
-      } catch (error) {
-        this.deps.logger.warn(
-          { effect: effect.type, err: (error as Error).message },
-          'effect failed; the machine will retry or time out',
-        );
+      if (!isRelayEffect(effect)) {
+        if (effect.type === 'progress') this.progress(effect, owner);
+        continue; // pin, sasReady and importIdentity were applied to the state before it was saved
       }
+      if (failure) continue;
+      try {
+        await this.performRelay(effect, owner);
+        if (effect.type === 'send' && effect.track) delivered.push(effect.frame);
+      } catch (error) {
+        const code = error instanceof PairlinkError ? error.code : 'INTERNAL';
+        if (code === 'INTERNAL')
+          this.deps.logger.error(
+            { err: (error as Error).message, effect: effect.type },
+            'relay effect failed',
+          );
+        else
+          this.deps.logger.debug(
+            { code, effect: effect.type, owner: owner.id },
+            'relay effect failed; the machine decides',
+          );
+        failure = { effect, code };
+      }
+    }
+    const report = (done: Promise<void>) =>
+      done.catch((error: Error) =>
+        this.deps.logger.warn({ err: error.message }, 'reporting an effect failed'),
+      );
+    for (const frame of delivered) await report(this.deps.delivered(owner, frame));
+    if (failure) await report(this.deps.failed(owner, failure.effect, failure.code));
+  }
+
+  private async performRelay(effect: RelayEffect, owner: EffectOwner): Promise<void> {
+    const relay = this.deps.relay;
+    switch (effect.type) {
+      case 'openMailbox': {
+        const ttl = Math.max(60, effect.expiresAt - this.deps.now());
+        try {
+          await relay.createMailbox(
+            effect.mailbox.mailboxId,
+            effect.mailbox.readCapability,
+            effect.mailbox.writeCapability,
+            ttl,
+          );
+        } catch (error) {
+          // Our own random id already exists: an earlier attempt made it (opening is idempotent).
+          if (!isExistsAnswer(error)) throw error;
+        }
+        relay.watch(effect.mailbox.mailboxId, effect.mailbox.readCapability, 0);
+        return;
+      }
+      case 'send':
+        return relay.post(effect.to.mailboxId, effect.to.writeCapability, effect.frame);
+      case 'resync':
+        return relay.resync(owner.mailboxId);
+      case 'closeMailbox':
+        relay.unwatch(effect.mailboxId);
+        return relay.deleteMailbox(effect.mailboxId, owner.readCapability);
     }
   }
 
-  /** Posts a frame, over the socket when connected, else over HTTP; one retry after a pause. */
-  private async send(mailboxId: Uint8Array, writeCap: Uint8Array, frame: Uint8Array): Promise<void> {
-    for (let attempt = 0; ; attempt++) {
-      try {
-        if (this.deps.socket.connected) await this.deps.socket.post(mailboxId, writeCap, frame);
-        else await this.deps.relay.post(mailboxId, writeCap, frame);
-        return;
-      } catch (error) {
-        if (attempt >= 1 || (error as PairlinkError).code === 'INVITE_NOT_FOUND') throw error;
-        await new Promise((r) => setTimeout(r, 500));
-      }
-    }
+  private progress(effect: Extract<Effect, { type: 'progress' }>, owner: EffectOwner): void {
+    this.deps.emit({
+      id: owner.id,
+      role: owner.kind === 'invite' ? 'issuer' : 'acceptor',
+      status: effect.status,
+      ...(effect.sessionId ? { sessionId: toHex(effect.sessionId) } : {}),
+      ...(effect.peer ? { peer: { did: effect.peer.did, name: effect.peer.name } } : {}),
+      ...(effect.code ? { error: { code: effect.code, message: effect.code } } : {}),
+    });
   }
 }

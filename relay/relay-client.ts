@@ -4,6 +4,18 @@ import WebSocket from 'ws';
 import { decodeBase64url, encodeBase64url } from '../src/encoding/base64url.js';
 import { type ErrorCode, PairlinkError } from '../src/errors.js';
 import { hashCapability } from './capabilities.js';
+import {
+  claimAnswer,
+  createdAnswer,
+  decodeAnswer,
+  decodeAnswerBytes,
+  deletedAnswer,
+  nameplateAnswer,
+  postedAnswer,
+  readAnswer,
+  type SocketFrame,
+  socketFrame,
+} from './relay-answers.js';
 
 /** A relay message as a client sees it. */
 export interface RelayMessage {
@@ -30,10 +42,23 @@ export function capabilityHash(capability: Uint8Array): string {
   return hashCapability(b64(capability));
 }
 
+/** A relay error answer, with its HTTP status and the relay's error string (for callers that care). */
+export class RelayAnswerError extends PairlinkError {
+  constructor(
+    code: ErrorCode,
+    message: string,
+    readonly status: number,
+    readonly relayError: string,
+  ) {
+    super(code, message);
+  }
+}
+
 /**
- * HTTP client of the relay API (docs/RELAY.md). Failures become PairlinkErrors with stable codes:
- * RELAY_UNREACHABLE, INVITE_NOT_FOUND (unknown, expired or wrong capability: the relay does not
- * say which), CROWDED, RATE_LIMITED, TOO_LARGE.
+ * HTTP client of the relay API (docs/RELAY.md). Every request has a timeout, every answer is
+ * decoded by a schema (relay-answers.ts). Failures become PairlinkErrors with stable codes:
+ * RELAY_UNREACHABLE, RELAY_PROTOCOL, INVITE_NOT_FOUND (unknown, expired or wrong capability: the
+ * relay does not say which), CROWDED, RATE_LIMITED, TOO_LARGE.
  */
 export class RelayClient {
   private readonly base: URL;
@@ -59,7 +84,7 @@ export class RelayClient {
     method: string,
     path: string,
     options: { cap?: Uint8Array; json?: object; body?: Uint8Array; timeoutMs?: number } = {},
-  ): Promise<Record<string, unknown>> {
+  ): Promise<unknown> {
     const headers: Record<string, string> = {};
     if (options.cap) headers.authorization = `Bearer ${b64(options.cap)}`;
     let body: Buffer | undefined;
@@ -72,9 +97,18 @@ export class RelayClient {
     }
     if (body) headers['content-length'] = String(body.length);
     const basePath = this.base.pathname.replace(/\/$/, '');
+    const timeoutMs = options.timeoutMs ?? this.timeoutMs;
     return new Promise((resolve, reject) => {
+      let settled = false;
+      const settle = (error: Error | null, value?: unknown) => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(deadline);
+        if (error) reject(error);
+        else resolve(value);
+      };
       const unreachable = (reason: string) =>
-        reject(new PairlinkError('RELAY_UNREACHABLE', `relay ${this.baseUrl}: ${reason}`));
+        settle(new PairlinkError('RELAY_UNREACHABLE', `relay ${this.baseUrl}: ${reason}`));
       const request = this.transport.request(
         {
           host: this.base.hostname,
@@ -89,33 +123,54 @@ export class RelayClient {
           let size = 0;
           response.on('data', (chunk: Buffer) => {
             size += chunk.length;
-            if (size > MAX_RESPONSE_BYTES) request.destroy(new Error('response too large'));
-            else chunks.push(chunk);
+            if (size > MAX_RESPONSE_BYTES) {
+              settle(new PairlinkError('RELAY_PROTOCOL', `relay ${this.baseUrl}: answer too large`));
+              request.destroy();
+            } else chunks.push(chunk);
           });
           response.on('end', () => {
             const status = response.statusCode ?? 0;
             const text = Buffer.concat(chunks).toString('utf8');
             if (status < 200 || status >= 300) {
+              let relayError = '';
+              try {
+                const parsed = JSON.parse(text) as { error?: unknown };
+                if (typeof parsed.error === 'string' && parsed.error.length <= 64) relayError = parsed.error;
+              } catch {
+                // an error page that is not JSON: the status says enough
+              }
               const code = STATUS_CODES[status] ?? 'RELAY_UNREACHABLE';
               const retry = response.headers['retry-after'];
-              reject(
-                new PairlinkError(
+              settle(
+                new RelayAnswerError(
                   code,
-                  `relay answered ${status}${retry ? ` (retry after ${retry} s)` : ''}`,
+                  `relay answered ${status}${relayError ? ` ${relayError}` : ''}${retry ? ` (retry after ${retry} s)` : ''}`,
+                  status,
+                  relayError,
                 ),
               );
               return;
             }
             try {
-              resolve(text === '' ? {} : (JSON.parse(text) as Record<string, unknown>));
+              settle(null, JSON.parse(text) as unknown);
             } catch {
-              unreachable('answered with something that is not JSON');
+              settle(
+                new PairlinkError(
+                  'RELAY_PROTOCOL',
+                  `relay ${this.baseUrl}: answered with something that is not JSON`,
+                ),
+              );
             }
           });
           response.on('error', (error) => unreachable(error.message));
         },
       );
-      request.setTimeout(options.timeoutMs ?? this.timeoutMs, () => request.destroy(new Error('timed out')));
+      // One deadline for the whole exchange (connect, send, headers, body), not an idle timer:
+      // a relay that trickles one byte a second must not hold a pairing step for ever.
+      const deadline = setTimeout(() => {
+        unreachable(`no answer within ${timeoutMs} ms`);
+        request.destroy();
+      }, timeoutMs);
       request.on('error', (error) => unreachable(error.message));
       request.end(body);
     });
@@ -135,7 +190,7 @@ export class RelayClient {
         ttlSeconds,
       },
     });
-    return Number(result.expiresAt);
+    return decodeAnswer(createdAnswer, result, 'mailbox').expiresAt;
   }
 
   async post(mailboxId: Uint8Array, writeCap: Uint8Array, body: Uint8Array): Promise<number> {
@@ -143,7 +198,7 @@ export class RelayClient {
       cap: writeCap,
       body,
     });
-    return Number(result.seq);
+    return decodeAnswer(postedAnswer, result, 'post').seq;
   }
 
   /** Messages after `afterSeq`; waits up to `waitSeconds` for one (long-poll fallback). */
@@ -161,14 +216,15 @@ export class RelayClient {
         timeoutMs: this.timeoutMs + waitSeconds * 1000,
       },
     );
-    return (result.messages as { seq: number; body: string }[]).map((m) => ({
+    return decodeAnswer(readAnswer, result, 'read').messages.map((m) => ({
       seq: m.seq,
       body: decodeBase64url(m.body, 64 * 1024),
     }));
   }
 
   async deleteMailbox(mailboxId: Uint8Array, readCap: Uint8Array): Promise<void> {
-    await this.request('DELETE', `/v1/mailboxes/${b64(mailboxId)}`, { cap: readCap });
+    const result = await this.request('DELETE', `/v1/mailboxes/${b64(mailboxId)}`, { cap: readCap });
+    decodeAnswer(deletedAnswer, result, 'delete');
   }
 
   async createNameplate(
@@ -180,66 +236,122 @@ export class RelayClient {
       cap: readCap,
       json: { maxClaims },
     });
-    return { nameplate: String(result.nameplate), expiresAt: Number(result.expiresAt) };
+    return decodeAnswer(nameplateAnswer, result, 'nameplate');
   }
 
   async claimNameplate(
     nameplate: string,
   ): Promise<{ mailboxId: Uint8Array; writeCap: Uint8Array; expiresAt: number }> {
     const result = await this.request('POST', `/v1/nameplates/${encodeURIComponent(nameplate)}/claim`);
+    const claim = decodeAnswer(claimAnswer, result, 'claim');
     return {
-      mailboxId: decodeBase64url(String(result.mailbox), 16),
-      writeCap: decodeBase64url(String(result.writeCap), 16),
-      expiresAt: Number(result.expiresAt),
+      mailboxId: decodeAnswerBytes(claim.mailbox),
+      writeCap: decodeAnswerBytes(claim.writeCap),
+      expiresAt: claim.expiresAt,
     };
   }
 }
 
 export interface WatchHandlers {
   readonly onMessage: (mailboxId: string, message: RelayMessage) => void;
-  /** The mailbox is gone (deleted or expired) or the capability is refused. */
+  /** The relay refused the watch for good (`not_found`: gone or wrong capability). */
   readonly onClosed?: (mailboxId: string, reason: string) => void;
+  /** The socket has no room for more watches (`too_many_watches`): the caller moves it elsewhere. */
+  readonly onWatchRejected?: (mailboxId: string) => void;
   readonly onConnectionChange?: (connected: boolean) => void;
 }
 
+/** Timeouts of one socket; tests shorten them. */
+export interface SocketTimings {
+  /** How long a post over the socket may wait for `posted`. */
+  readonly postTimeoutMs: number;
+  /** The client pings this often and drops a socket whose pong has not come back by the next ping. */
+  readonly pingIntervalMs: number;
+  /** The opening handshake's deadline. */
+  readonly connectTimeoutMs: number;
+  /** Reconnect backoff cap. */
+  readonly maxBackoffMs: number;
+}
+
+export const DEFAULT_SOCKET_TIMINGS: SocketTimings = {
+  postTimeoutMs: 10_000,
+  pingIntervalMs: 15_000,
+  connectTimeoutMs: 10_000,
+  maxBackoffMs: 10_000,
+};
+
+interface Watch {
+  cap: string;
+  lastSeq: number;
+}
+
 /**
- * One WebSocket to the relay carrying every watched mailbox. Reconnects with capped exponential
- * backoff and jitter, re-watching each mailbox from the last sequence number it saw, so nothing is
- * lost or delivered twice across reconnects.
+ * One WebSocket to the relay carrying many watched mailboxes. It reconnects with capped
+ * exponential backoff and jitter and re-watches each mailbox from the last sequence number it
+ * delivered, so nothing is lost or delivered twice across reconnects. It pings the relay and
+ * drops a connection that stops answering (a half-open socket would otherwise hold every watch
+ * and post on it for ever), and every post has a deadline. Sequence numbers are contiguous per
+ * mailbox, so a gap means a push was lost: the mailbox is read again from the last one delivered.
  */
 export class RelaySocket {
   private socket: WebSocket | null = null;
-  private readonly watches = new Map<string, { cap: string; lastSeq: number }>();
+  private readonly watches = new Map<string, Watch>();
   private readonly pendingPosts = new Map<
     string,
-    { resolve: (seq: number) => void; reject: (e: Error) => void }
+    { resolve: (seq: number) => void; reject: (e: Error) => void; timer: NodeJS.Timeout }
   >();
   private attempt = 0;
   private closed = false;
   private reconnectTimer: NodeJS.Timeout | null = null;
+  private pingTimer: NodeJS.Timeout | null = null;
+  private awaitingPong = false;
   private nextRef = 0;
+  private readonly readyWaiters = new Set<() => void>();
+  private readonly timings: SocketTimings;
   connected = false;
 
   constructor(
     private readonly baseUrl: string,
     private readonly handlers: WatchHandlers,
+    timings: Partial<SocketTimings> = {},
   ) {
+    this.timings = { ...DEFAULT_SOCKET_TIMINGS, ...timings };
     this.connect();
   }
 
-  /** Watches a mailbox (from `afterSeq`), now and after every reconnect. */
-  watch(mailboxId: Uint8Array, readCap: Uint8Array, afterSeq = 0): void {
-    const id = b64(mailboxId);
-    this.watches.set(id, { cap: b64(readCap), lastSeq: afterSeq });
+  /** How many mailboxes this socket watches. */
+  get watchCount(): number {
+    return this.watches.size;
+  }
+
+  /** Watches a mailbox (from `afterSeq`), now and after every reconnect; a no-op if already watched. */
+  watch(mailboxId: Uint8Array | string, readCap: Uint8Array | string, afterSeq = 0): void {
+    const id = typeof mailboxId === 'string' ? mailboxId : b64(mailboxId);
+    if (this.watches.has(id)) return;
+    this.watches.set(id, { cap: typeof readCap === 'string' ? readCap : b64(readCap), lastSeq: afterSeq });
     this.sendWatch(id);
   }
 
-  unwatch(mailboxId: Uint8Array): void {
-    const id = b64(mailboxId);
+  /** The watched mailbox's capability and position, for moving it to another socket. */
+  watched(id: string): { cap: string; lastSeq: number } | undefined {
+    const watch = this.watches.get(id);
+    return watch ? { ...watch } : undefined;
+  }
+
+  unwatch(mailboxId: Uint8Array | string): void {
+    const id = typeof mailboxId === 'string' ? mailboxId : b64(mailboxId);
     if (this.watches.delete(id)) this.send({ op: 'unwatch', mailbox: id });
   }
 
-  /** Posts over the socket (cheaper than HTTP when one is open). */
+  /** Reads a watched mailbox again from the last message delivered (unwatch, then watch). */
+  resync(mailboxId: Uint8Array | string): void {
+    const id = typeof mailboxId === 'string' ? mailboxId : b64(mailboxId);
+    if (!this.watches.has(id)) return;
+    this.send({ op: 'unwatch', mailbox: id });
+    this.sendWatch(id);
+  }
+
+  /** Posts over the socket (cheaper than HTTP when one is open), within the post timeout. */
   post(mailboxId: Uint8Array, writeCap: Uint8Array, body: Uint8Array): Promise<number> {
     const ref = String(this.nextRef++);
     return new Promise((resolve, reject) => {
@@ -247,7 +359,16 @@ export class RelaySocket {
         reject(new PairlinkError('RELAY_UNREACHABLE', 'relay socket is not connected'));
         return;
       }
-      this.pendingPosts.set(ref, { resolve, reject });
+      const timer = setTimeout(() => {
+        this.pendingPosts.delete(ref);
+        reject(
+          new PairlinkError(
+            'RELAY_UNREACHABLE',
+            `relay did not confirm a post within ${this.timings.postTimeoutMs} ms`,
+          ),
+        );
+      }, this.timings.postTimeoutMs);
+      this.pendingPosts.set(ref, { resolve, reject, timer });
       this.send({ op: 'post', mailbox: b64(mailboxId), cap: b64(writeCap), body: b64(body), ref });
     });
   }
@@ -256,22 +377,23 @@ export class RelaySocket {
   ready(timeoutMs = 5000): Promise<void> {
     if (this.connected) return Promise.resolve();
     return new Promise((resolve, reject) => {
-      const started = Date.now();
-      const poll = setInterval(() => {
-        if (this.connected) {
-          clearInterval(poll);
-          resolve();
-        } else if (Date.now() - started > timeoutMs) {
-          clearInterval(poll);
-          reject(new PairlinkError('RELAY_UNREACHABLE', 'relay socket did not connect'));
-        }
-      }, 5);
+      const done = () => {
+        clearTimeout(timer);
+        this.readyWaiters.delete(done);
+        resolve();
+      };
+      const timer = setTimeout(() => {
+        this.readyWaiters.delete(done);
+        reject(new PairlinkError('RELAY_UNREACHABLE', 'relay socket did not connect'));
+      }, timeoutMs);
+      this.readyWaiters.add(done);
     });
   }
 
   close(): void {
     this.closed = true;
     if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
+    if (this.pingTimer) clearInterval(this.pingTimer);
     this.socket?.close(1000);
   }
 
@@ -279,24 +401,38 @@ export class RelaySocket {
     const socket = new WebSocket(`${this.baseUrl.replace(/^http/, 'ws')}/v1/ws`, {
       perMessageDeflate: false,
       maxPayload: 64 * 1024,
+      handshakeTimeout: this.timings.connectTimeoutMs,
     });
     this.socket = socket;
     socket.on('open', () => {
       this.attempt = 0;
       this.connected = true;
+      this.awaitingPong = false;
+      this.pingTimer = setInterval(() => this.checkAlive(socket), this.timings.pingIntervalMs);
+      this.pingTimer.unref();
       this.handlers.onConnectionChange?.(true);
       for (const id of this.watches.keys()) this.sendWatch(id);
+      for (const wake of [...this.readyWaiters]) wake();
+    });
+    socket.on('pong', () => {
+      this.awaitingPong = false;
     });
     socket.on('message', (data) => this.onFrame(String(data)));
     socket.on('close', () => {
+      if (this.socket !== socket) return;
+      if (this.pingTimer) clearInterval(this.pingTimer);
+      this.pingTimer = null;
       const wasConnected = this.connected;
       this.connected = false;
-      for (const pending of this.pendingPosts.values())
+      for (const pending of this.pendingPosts.values()) {
+        clearTimeout(pending.timer);
         pending.reject(new PairlinkError('RELAY_UNREACHABLE', 'relay socket closed'));
+      }
       this.pendingPosts.clear();
       if (wasConnected) this.handlers.onConnectionChange?.(false);
       if (this.closed) return;
-      const delay = Math.min(30_000, 250 * 2 ** this.attempt++) * (0.5 + Math.random() / 2);
+      const delay =
+        Math.min(this.timings.maxBackoffMs, 250 * 2 ** this.attempt++) * (0.5 + Math.random() / 2);
       this.reconnectTimer = setTimeout(() => this.connect(), delay);
     });
     socket.on('error', () => {
@@ -304,47 +440,94 @@ export class RelaySocket {
     });
   }
 
-  private onFrame(text: string): void {
-    let frame: Record<string, unknown>;
+  /** A socket whose last ping got no pong is treated as dead, even if TCP has not noticed. */
+  private checkAlive(socket: WebSocket): void {
+    if (this.awaitingPong) {
+      socket.terminate();
+      return;
+    }
+    this.awaitingPong = true;
     try {
-      frame = JSON.parse(text) as Record<string, unknown>;
+      socket.ping();
+    } catch {
+      socket.terminate();
+    }
+  }
+
+  private onFrame(text: string): void {
+    let frame: SocketFrame;
+    try {
+      const parsed = socketFrame.safeParse(JSON.parse(text));
+      if (!parsed.success) return; // not a frame of the protocol: ignore it, as a lost one
+      frame = parsed.data;
     } catch {
       return;
     }
-    const mailbox = typeof frame.mailbox === 'string' ? frame.mailbox : '';
-    if (frame.op === 'message') {
-      const watch = this.watches.get(mailbox);
-      const seq = Number(frame.seq);
-      if (!watch || seq <= watch.lastSeq) return;
-      watch.lastSeq = seq;
-      let body: Uint8Array;
-      try {
-        body = decodeBase64url(String(frame.body), 64 * 1024);
-      } catch {
+    switch (frame.op) {
+      case 'watching':
+        return;
+      case 'message': {
+        const watch = this.watches.get(frame.mailbox);
+        if (!watch || frame.seq <= watch.lastSeq) return;
+        if (frame.seq > watch.lastSeq + 1) {
+          // A push was lost (sequence numbers are contiguous): read the backlog again.
+          this.resync(frame.mailbox);
+          return;
+        }
+        let body: Uint8Array;
+        try {
+          body = decodeBase64url(frame.body, 64 * 1024);
+        } catch {
+          return;
+        }
+        watch.lastSeq = frame.seq;
+        this.handlers.onMessage(frame.mailbox, { seq: frame.seq, body });
         return;
       }
-      this.handlers.onMessage(mailbox, { seq, body });
-    } else if (frame.op === 'posted' || (frame.op === 'error' && typeof frame.ref === 'string')) {
-      const pending = this.pendingPosts.get(String(frame.ref));
-      this.pendingPosts.delete(String(frame.ref));
-      if (frame.op === 'posted') pending?.resolve(Number(frame.seq));
-      else
-        pending?.reject(
-          new PairlinkError(
-            frame.error === 'not_found'
-              ? 'INVITE_NOT_FOUND'
-              : frame.error === 'rate_limited'
-                ? 'RATE_LIMITED'
-                : 'RELAY_UNREACHABLE',
-            `relay refused the post: ${String(frame.error)}`,
-          ),
-        );
-    } else if (frame.op === 'error' && mailbox && frame.error === 'rate_limited') {
-      // Watching was refused for now, not for good: try again when the relay says.
-      setTimeout(() => this.sendWatch(mailbox), Number(frame.retryAfter ?? 1) * 1000).unref();
-    } else if (frame.op === 'closed' || (frame.op === 'error' && mailbox)) {
-      if (this.watches.delete(mailbox)) this.handlers.onClosed?.(mailbox, String(frame.error ?? 'closed'));
+      case 'posted':
+        this.settlePost(frame.ref, frame.seq, null);
+        return;
+      case 'closed':
+        if (this.watches.delete(frame.mailbox)) this.handlers.onClosed?.(frame.mailbox, 'closed');
+        return;
+      case 'error':
+        if (frame.ref !== undefined) {
+          this.settlePost(frame.ref, 0, frame.error);
+          return;
+        }
+        if (!frame.mailbox) return;
+        if (frame.error === 'rate_limited' || frame.error === 'unavailable') {
+          // Refused for now, not for good: try again when the relay says.
+          const mailbox = frame.mailbox;
+          setTimeout(() => this.sendWatch(mailbox), (frame.retryAfter ?? 1) * 1000).unref();
+        } else if (frame.error === 'too_many_watches') {
+          if (this.watches.has(frame.mailbox)) this.handlers.onWatchRejected?.(frame.mailbox);
+        } else if (this.watches.delete(frame.mailbox)) {
+          this.handlers.onClosed?.(frame.mailbox, frame.error);
+        }
+        return;
     }
+  }
+
+  private settlePost(ref: string, seq: number, error: string | null): void {
+    const pending = this.pendingPosts.get(ref);
+    if (!pending) return;
+    this.pendingPosts.delete(ref);
+    clearTimeout(pending.timer);
+    if (error === null) pending.resolve(seq);
+    else
+      pending.reject(
+        new PairlinkError(
+          error === 'not_found'
+            ? 'INVITE_NOT_FOUND'
+            : error === 'rate_limited'
+              ? 'RATE_LIMITED'
+              : error === 'too_large'
+                ? 'TOO_LARGE'
+                : 'RELAY_UNREACHABLE',
+          `relay refused the post: ${error}`,
+        ),
+      );
   }
 
   private sendWatch(id: string): void {

@@ -27,6 +27,7 @@ export const ERROR_CODES = [
   'AGENT_UNAVAILABLE',
   'UNAUTHORIZED',
   'INTERNAL',
+  'RELAY_PROTOCOL',
 ] as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[number];

@@ -14,6 +14,13 @@ export interface PeerRecord {
   readonly pairedAt: string;
   readonly relayUrl: string;
   readonly relation: InviteMode;
+  /**
+   * False while the issuer waits for the acceptor's ack (and for good if it never comes): the
+   * acceptor may not hold the pin. Absent in records from before acks existed: confirmed.
+   */
+  readonly confirmed?: boolean;
+  /** The session (hex id) whose pin this is, so only that session's withdrawal removes it. */
+  readonly session?: string;
 }
 
 /** An invite this agent issued, with its machine state. */
@@ -28,6 +35,8 @@ export interface InviteRecord {
   readonly code?: string;
   /** Read capability of the invite's relay mailbox (only this agent holds it). */
   readonly readCapability: Uint8Array;
+  /** URL invites: the mailbox's write capability, to re-create the mailbox if the relay loses it. */
+  readonly writeCapability?: Uint8Array;
   /** Last relay sequence number processed, to resume after a restart. */
   readonly afterSeq: number;
   readonly issuer: IssuerState;

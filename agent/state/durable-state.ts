@@ -1,4 +1,6 @@
 import { PairlinkError } from '../../src/errors.js';
+import { isAcceptorFinished } from '../../src/handshake/acceptor.js';
+import { isIssuerFinished } from '../../src/handshake/issuer.js';
 import type { AcceptRecord, AgentHistory, AgentState, InviteRecord, PeerRecord } from './agent-state.js';
 import { SealedLog } from './state-log.js';
 
@@ -15,10 +17,11 @@ export function pruneFinished(history: AgentHistory): AgentHistory {
 
 /** True once an accept can change no more. */
 export function isFinished(accept: AcceptRecord): boolean {
-  return accept.acceptor.phase === 'paired' || accept.acceptor.phase === 'failed';
+  return isAcceptorFinished(accept.acceptor);
 }
 
-const inviteFinished = (invite: InviteRecord) => invite.issuer.status !== 'pending';
+/** True once an invite can change no more (ended, and no pin waiting for its ack). */
+const inviteFinished = (invite: InviteRecord) => isIssuerFinished(invite.issuer);
 
 /** The whole document: what is in flight, and the recent history. */
 interface Snapshot {

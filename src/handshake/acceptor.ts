@@ -2,16 +2,26 @@ import { equalBytesConstantTime } from '../crypto/constant-time.js';
 import { openFrame, sealFrame } from '../crypto/frame-cipher.js';
 import { type ErrorCode, PairlinkError } from '../errors.js';
 import { type Card, readVerifiedCard, verifyCard } from '../identity/card.js';
-import { type InviteMode, SESSION_GRACE_SECONDS } from '../invite/invite-policy.js';
+import type { InviteMode } from '../invite/invite-policy.js';
 import type { UrlInvite } from '../invite/invite-url.js';
 import { codeInviteId, type ShortCode } from '../invite/short-code.js';
+import { acceptorDeadline, ackDeadline, retryDelaySeconds } from './deadlines.js';
 import { decodeDeviceBundle } from './device-bundle.js';
-import type { Effect, OwnedMailbox, Step, StepContext } from './effects.js';
+import {
+  type Effect,
+  type HostEvent,
+  isPermanentRelayFailure,
+  type OwnedMailbox,
+  type Step,
+  type StepContext,
+} from './effects.js';
 import {
   type AbortReason,
+  decodeAbortReason,
   decodeFrame,
   decodeReplyBody,
   decodeWelcomeBody,
+  encodeAbortReason,
   encodeConfirmBody,
   encodeFrame,
   FRAME_TYPE,
@@ -35,9 +45,6 @@ import {
   verifyTranscriptSignature,
 } from './transcript.js';
 
-/** Resend the last frame when nothing has come back for this long (the relay may have lost it). */
-export const RESEND_AFTER_SECONDS = 20;
-
 /** What the acceptor is accepting: a verified invite URL, or a code plus what the relay said of it. */
 export type AcceptTarget =
   | { readonly form: 'url'; readonly invite: UrlInvite }
@@ -51,6 +58,9 @@ export type AcceptTarget =
 
 export type AcceptorPhase = 'awaitingReply' | 'awaitingSas' | 'awaitingWelcome' | 'paired' | 'failed';
 
+/** Which phases wait on the relay: the last frame is resent (with backoff) until an answer comes. */
+const RESENDING: ReadonlySet<AcceptorPhase> = new Set(['awaitingReply', 'awaitingWelcome']);
+
 /** Everything the acceptor must remember between events (persistable; secrets included). */
 export interface AcceptorState {
   readonly role: 'acceptor';
@@ -61,8 +71,13 @@ export interface AcceptorState {
   readonly replyBox: OwnedMailbox;
   readonly ephemeralSecret: Uint8Array;
   readonly share: Uint8Array;
+  /** The frame to resend until it is answered (hello, confirm, or the ack once paired). */
   readonly lastSentFrame: Uint8Array;
-  readonly lastSentAt: number;
+  /** When to resend it, and how many resends so far (for the backoff). */
+  readonly resendAt: number;
+  readonly resends: number;
+  /** Paired, but the relay has not yet taken the ack: the record is not finished until it has. */
+  readonly ackPending?: boolean;
   readonly issuerShare?: Uint8Array;
   readonly sessionSecret?: Uint8Array;
   readonly transcript?: Uint8Array;
@@ -76,8 +91,12 @@ export type AcceptorEvent =
   | { readonly type: 'sasConfirmed' }
   | { readonly type: 'sasRejected' }
   | { readonly type: 'clockTicked' }
-  /** The relay refused a post to the issuer's mailbox: it is gone (used, expired or cancelled). */
-  | { readonly type: 'issuerMailboxGone' };
+  | HostEvent;
+
+/** True once the accept can change no more (and its reply mailbox may go). */
+export function isAcceptorFinished(state: AcceptorState): boolean {
+  return state.phase === 'failed' || (state.phase === 'paired' && !state.ackPending);
+}
 
 function targetMailbox(target: AcceptTarget): MailboxAddress {
   return target.form === 'url'
@@ -144,28 +163,65 @@ export function startAcceptor(
     ephemeralSecret,
     share,
     lastSentFrame: hello,
-    lastSentAt: ctx.now,
+    resendAt: ctx.now + retryDelaySeconds(0),
+    resends: 0,
   };
-  return {
-    state,
-    effects: [
-      { type: 'openMailbox', mailbox: replyBox, expiresAt: targetExpiry(target) + SESSION_GRACE_SECONDS },
-      { type: 'send', to: targetMailbox(target), frame: hello },
-    ],
-  };
+  return { state, effects: helloEffects(state) };
 }
 
+/** Opening the reply box is idempotent, so every resend of the hello opens it first. */
+function helloEffects(state: AcceptorState): Effect[] {
+  return [
+    { type: 'openMailbox', mailbox: state.replyBox, expiresAt: acceptorDeadline(targetExpiry(state.target)) },
+    { type: 'send', to: targetMailbox(state.target), frame: state.lastSentFrame },
+  ];
+}
+
+/** Sends the last frame again (after a silence, a failure or a restart). */
+function resend(state: AcceptorState, ctx: StepContext): Step<AcceptorState> {
+  const next = {
+    ...state,
+    resends: state.resends + 1,
+    resendAt: ctx.now + retryDelaySeconds(state.resends + 1),
+  };
+  if (state.phase === 'awaitingReply')
+    return { state: next, effects: [...helloEffects(state), { type: 'resync' }] };
+  const send: Effect = {
+    type: 'send',
+    to: targetMailbox(state.target),
+    frame: state.lastSentFrame,
+    ...(state.ackPending ? { track: true } : {}),
+  };
+  // A push the relay sent may have been lost on the way: read the reply box again as well.
+  return { state: next, effects: [send, { type: 'resync' }] };
+}
+
+/**
+ * Ends the accept. Before the reply the acceptor holds no session key, so it can only tell the
+ * issuer in the clear; from the reply on it seals its abort, so the relay cannot forge the one
+ * message that makes an issuer drop a pin.
+ */
 function fail(state: AcceptorState, code: ErrorCode, notifyIssuer: AbortReason | null): Step<AcceptorState> {
   const effects: Effect[] = [];
   if (notifyIssuer !== null) {
-    const frame = encodeFrame({ type: 'abort', sessionId: state.sessionId, reason: notifyIssuer });
+    const frame = state.sessionSecret
+      ? encodeFrame({
+          type: 'sealedAbort',
+          sessionId: state.sessionId,
+          sealed: sealFrame(
+            deriveSessionKeys(state.sessionSecret).acceptorToIssuer,
+            FRAME_TYPE.sealedAbort,
+            encodeAbortReason(notifyIssuer),
+          ),
+        })
+      : encodeFrame({ type: 'abort', sessionId: state.sessionId, reason: notifyIssuer });
     effects.push({ type: 'send', to: targetMailbox(state.target), frame });
   }
   effects.push(
-    { type: 'closeMailbox', mailboxId: state.replyBox.mailboxId },
     { type: 'progress', status: 'failed', sessionId: state.sessionId, code },
+    { type: 'closeMailbox', mailboxId: state.replyBox.mailboxId },
   );
-  return { state: { ...state, phase: 'failed', failure: code }, effects };
+  return { state: { ...state, phase: 'failed', failure: code, ackPending: false }, effects };
 }
 
 const unchanged = (state: AcceptorState): Step<AcceptorState> => ({ state, effects: [] });
@@ -176,13 +232,21 @@ export function stepAcceptor(
   event: AcceptorEvent,
   ctx: StepContext,
 ): Step<AcceptorState> {
-  if (state.phase === 'paired' || state.phase === 'failed') return unchanged(state);
+  if (isAcceptorFinished(state)) return unchanged(state);
   switch (event.type) {
     case 'clockTicked':
       return onTick(state, ctx);
-    case 'issuerMailboxGone':
-      // The relay cannot say why (by design it answers alike for used, expired and cancelled).
-      return fail(state, 'INVITE_NOT_FOUND', null);
+    case 'resumed':
+      return state.phase === 'awaitingSas' ? unchanged(state) : resend(state, ctx);
+    case 'mailboxLost':
+      // Our reply box is gone at the relay (it lost its state): open it again; resends refill it.
+      return state.phase === 'paired' ? unchanged(state) : { state, effects: [helloEffects(state)[0]!] };
+    case 'frameDelivered':
+      return state.ackPending && equalBytesConstantTime(event.frame, state.lastSentFrame)
+        ? finishPaired(state)
+        : unchanged(state);
+    case 'effectFailed':
+      return onEffectFailed(state, event, ctx);
     case 'sasConfirmed':
       return state.phase === 'awaitingSas' ? sendConfirm(state, ctx) : unchanged(state);
     case 'sasRejected':
@@ -195,23 +259,83 @@ export function stepAcceptor(
         return unchanged(state); // garbage in our reply box is the relay's doing: ignore it
       }
       if (!equalBytesConstantTime(frame.sessionId, state.sessionId)) return unchanged(state);
-      if (frame.type === 'reply') return onReply(state, frame, ctx);
-      if (frame.type === 'welcome') return onWelcome(state, frame, ctx);
-      if (frame.type === 'abort') return fail(state, frame.reason, null);
-      return unchanged(state); // our own hello/confirm reflected back: ignore
+      switch (frame.type) {
+        case 'reply':
+          return onReply(state, frame, ctx);
+        case 'welcome':
+          return onWelcome(state, frame, ctx);
+        case 'abort':
+          // A clear abort can come from anyone: it counts only before the reply, when nobody
+          // has pinned anything and the relay could have dropped our hello just as well.
+          return state.phase === 'awaitingReply' ? fail(state, frame.reason, null) : unchanged(state);
+        case 'sealedAbort':
+          return onSealedAbort(state, frame);
+        default:
+          return unchanged(state); // our own hello/confirm/ack reflected back: ignore
+      }
     }
   }
 }
 
 function onTick(state: AcceptorState, ctx: StepContext): Step<AcceptorState> {
-  if (ctx.now >= targetExpiry(state.target) + SESSION_GRACE_SECONDS) return fail(state, 'TIMEOUT', null);
-  if (state.phase !== 'awaitingSas' && ctx.now - state.lastSentAt >= RESEND_AFTER_SECONDS) {
-    return {
-      state: { ...state, lastSentAt: ctx.now },
-      effects: [{ type: 'send', to: targetMailbox(state.target), frame: state.lastSentFrame }],
-    };
-  }
+  const expiresAt = targetExpiry(state.target);
+  if (state.phase !== 'paired' && ctx.now >= acceptorDeadline(expiresAt))
+    return fail(state, 'TIMEOUT', 'TIMEOUT');
+  // Past the issuer's own deadline nobody reads the ack any more.
+  if (state.ackPending && ctx.now >= ackDeadline(expiresAt)) return finishPaired(state);
+  if ((RESENDING.has(state.phase) || state.ackPending) && ctx.now >= state.resendAt)
+    return resend(state, ctx);
   return unchanged(state);
+}
+
+/**
+ * The relay refused or did not take an effect. A mailbox that is gone ends the accept (the relay
+ * answers alike for used, expired and cancelled, so the reason is unknown); anything else (relay
+ * away, rate limit, timeout) is retried on the backoff schedule.
+ */
+function onEffectFailed(
+  state: AcceptorState,
+  event: Extract<HostEvent, { type: 'effectFailed' }>,
+  ctx: StepContext,
+): Step<AcceptorState> {
+  if (event.effect.type === 'closeMailbox' || event.effect.type === 'resync') return unchanged(state);
+  if (event.effect.type === 'send' && isPermanentRelayFailure(event.code)) {
+    // Paired already: the issuer's mailbox is gone, so the ack cannot be delivered any more.
+    return state.phase === 'paired' ? finishPaired(state) : fail(state, 'INVITE_NOT_FOUND', null);
+  }
+  if (state.phase === 'awaitingSas') return unchanged(state);
+  return {
+    state: { ...state, resendAt: Math.min(state.resendAt, ctx.now + retryDelaySeconds(0)) },
+    effects: [],
+  };
+}
+
+function onSealedAbort(
+  state: AcceptorState,
+  frame: Extract<Frame, { type: 'sealedAbort' }>,
+): Step<AcceptorState> {
+  if (!state.sessionSecret || state.phase === 'paired') return unchanged(state);
+  let reason: AbortReason;
+  try {
+    reason = decodeAbortReason(
+      openFrame(
+        deriveSessionKeys(state.sessionSecret).issuerToAcceptor,
+        FRAME_TYPE.sealedAbort,
+        frame.sealed,
+      ),
+    );
+  } catch {
+    return unchanged(state); // not from the issuer of this session
+  }
+  return fail(state, reason, null);
+}
+
+/** The ack is with the relay: nothing more to do but close the reply mailbox. */
+function finishPaired(state: AcceptorState): Step<AcceptorState> {
+  return {
+    state: { ...state, ackPending: false },
+    effects: [{ type: 'closeMailbox', mailboxId: state.replyBox.mailboxId }],
+  };
 }
 
 function onReply(
@@ -223,7 +347,7 @@ function onReply(
     // A duplicate of the reply we acted on: our confirm may have been lost, so send it again.
     const duplicate =
       state.issuerShare !== undefined && equalBytesConstantTime(state.issuerShare, frame.share);
-    return duplicate && state.phase === 'awaitingWelcome'
+    return duplicate && (state.phase === 'awaitingWelcome' || state.phase === 'paired')
       ? { state, effects: [{ type: 'send', to: targetMailbox(state.target), frame: state.lastSentFrame }] }
       : unchanged(state);
   }
@@ -306,7 +430,14 @@ function sendConfirm(state: AcceptorState, ctx: StepContext): Step<AcceptorState
     sealed: sealFrame(keys.acceptorToIssuer, FRAME_TYPE.confirm, body),
   });
   return {
-    state: { ...state, phase: 'awaitingWelcome', transcript: th2, lastSentFrame: frame, lastSentAt: ctx.now },
+    state: {
+      ...state,
+      phase: 'awaitingWelcome',
+      transcript: th2,
+      lastSentFrame: frame,
+      resendAt: ctx.now + retryDelaySeconds(0),
+      resends: 0,
+    },
     effects: [{ type: 'send', to: targetMailbox(state.target), frame }],
   };
 }
@@ -314,8 +445,15 @@ function sendConfirm(state: AcceptorState, ctx: StepContext): Step<AcceptorState
 function onWelcome(
   state: AcceptorState,
   frame: Extract<Frame, { type: 'welcome' }>,
-  _ctx: StepContext,
+  ctx: StepContext,
 ): Step<AcceptorState> {
+  if (state.phase === 'paired') {
+    // Our ack may have been lost: answer a repeated welcome with the same ack bytes.
+    return {
+      state,
+      effects: [{ type: 'send', to: targetMailbox(state.target), frame: state.lastSentFrame }],
+    };
+  }
   if (state.phase !== 'awaitingWelcome') return unchanged(state);
   const keys = deriveSessionKeys(state.sessionSecret!);
   let body: ReturnType<typeof decodeWelcomeBody>;
@@ -333,7 +471,7 @@ function onWelcome(
       body.signature,
     )
   ) {
-    return fail(state, 'BAD_SIGNATURE', null);
+    return fail(state, 'BAD_SIGNATURE', 'BAD_SIGNATURE');
   }
   const effects: Effect[] = [];
   if (state.mode === 'device') {
@@ -344,15 +482,32 @@ function onWelcome(
         issuer,
       });
     } catch {
-      return fail(state, 'PROTOCOL_ERROR', null);
+      return fail(state, 'PROTOCOL_ERROR', 'PROTOCOL_ERROR');
     }
   } else if (body.bundle.length !== 0) {
-    return fail(state, 'PROTOCOL_ERROR', null);
+    return fail(state, 'PROTOCOL_ERROR', 'PROTOCOL_ERROR');
   }
+  // The welcome proves the issuer pinned us (it pins before it sends one): pin, confirmed, and
+  // tell the issuer with a sealed ack, which it needs to mark its own pin confirmed.
+  const ack = encodeFrame({
+    type: 'ack',
+    sessionId: state.sessionId,
+    sealed: sealFrame(keys.acceptorToIssuer, FRAME_TYPE.ack, new Uint8Array(0)),
+  });
   effects.push(
-    { type: 'pin', sessionId: state.sessionId, peer: issuer, mode: state.mode! },
-    { type: 'closeMailbox', mailboxId: state.replyBox.mailboxId },
+    { type: 'pin', sessionId: state.sessionId, peer: issuer, mode: state.mode!, confirmed: true },
     { type: 'progress', status: 'paired', sessionId: state.sessionId, peer: issuer },
+    { type: 'send', to: targetMailbox(state.target), frame: ack, track: true },
   );
-  return { state: { ...state, phase: 'paired' }, effects };
+  return {
+    state: {
+      ...state,
+      phase: 'paired',
+      ackPending: true,
+      lastSentFrame: ack,
+      resendAt: ctx.now + retryDelaySeconds(0),
+      resends: 0,
+    },
+    effects,
+  };
 }

@@ -13,19 +13,48 @@ export interface OwnedMailbox extends MailboxAddress {
 }
 
 /** Where an invite or session stands, as reported to operators (`invite.progress`). */
-export type ProgressStatus = 'accepted' | 'sas' | 'paired' | 'expired' | 'cancelled' | 'failed';
+export type ProgressStatus =
+  | 'accepted'
+  | 'sas'
+  | 'paired'
+  | 'unconfirmed'
+  | 'expired'
+  | 'cancelled'
+  | 'failed';
 
 /**
  * What a state machine asks its host to do, in order. The host persists the new state first, then
  * performs the effects; every effect is safe to repeat after a crash (sends are idempotent at the
- * receiving machine, pins are keyed by did).
+ * receiving machine, pins are keyed by did). The relay effects (open, close, send) run in order
+ * and stop at the first that fails: the host feeds `effectFailed` back to the machine, which
+ * retries with backoff or ends the session; nothing after a failed effect runs.
  */
 export type Effect =
   | { readonly type: 'openMailbox'; readonly mailbox: OwnedMailbox; readonly expiresAt: number }
   | { readonly type: 'closeMailbox'; readonly mailboxId: Uint8Array }
-  | { readonly type: 'send'; readonly to: MailboxAddress; readonly frame: Uint8Array }
+  /** Re-reads the machine's own mailbox from the last processed message (a push may have been lost). */
+  | { readonly type: 'resync' }
+  | {
+      readonly type: 'send';
+      readonly to: MailboxAddress;
+      readonly frame: Uint8Array;
+      /** Feed `frameDelivered` back once the relay has accepted the frame. */
+      readonly track?: boolean;
+    }
   | { readonly type: 'sasReady'; readonly sessionId: Uint8Array; readonly sas: Sas }
-  | { readonly type: 'pin'; readonly sessionId: Uint8Array; readonly peer: Card; readonly mode: InviteMode }
+  /**
+   * Pins a peer. `confirmed` is false on the issuer, which pins before it knows the acceptor
+   * heard its welcome; `confirmPin` (the ack arrived) or `unpin` (the acceptor withdrew) follows.
+   */
+  | {
+      readonly type: 'pin';
+      readonly sessionId: Uint8Array;
+      readonly peer: Card;
+      readonly mode: InviteMode;
+      readonly confirmed: boolean;
+    }
+  | { readonly type: 'confirmPin'; readonly sessionId: Uint8Array; readonly did: string }
+  | { readonly type: 'unpin'; readonly sessionId: Uint8Array; readonly did: string }
   | { readonly type: 'importIdentity'; readonly bundle: DeviceBundle; readonly issuer: Card }
   | {
       readonly type: 'progress';
@@ -34,6 +63,25 @@ export type Effect =
       readonly code?: ErrorCode;
       readonly peer?: Card;
     };
+
+/** Relay effects, the ones that can fail and be reported back. */
+export type RelayEffect = Extract<Effect, { type: 'openMailbox' | 'closeMailbox' | 'send' | 'resync' }>;
+
+/** Events every machine takes from its host, besides frames and operator actions. */
+export type HostEvent =
+  /** A relay effect failed with `code`; the effects after it did not run. */
+  | { readonly type: 'effectFailed'; readonly effect: RelayEffect; readonly code: ErrorCode }
+  /** The relay accepted a frame sent with `track`. */
+  | { readonly type: 'frameDelivered'; readonly frame: Uint8Array }
+  /** The host restarted: resend whatever is outstanding now rather than at the next timer. */
+  | { readonly type: 'resumed' }
+  /** The relay no longer has the machine's own mailbox, and the host cannot re-create it. */
+  | { readonly type: 'mailboxLost' };
+
+/** Relay failures that say the mailbox is gone for good, not that the relay is busy or away. */
+export function isPermanentRelayFailure(code: ErrorCode): boolean {
+  return code === 'INVITE_NOT_FOUND';
+}
 
 /** The result of one step: the next state and what to do. */
 export interface Step<S> {

@@ -13,7 +13,15 @@ export const SHARE_LENGTH = 32;
 export const TAG_LENGTH = 32;
 const POLY1305_TAG_LENGTH = 16;
 
-export const FRAME_TYPE = { hello: 1, reply: 2, confirm: 3, welcome: 4, abort: 5 } as const;
+export const FRAME_TYPE = {
+  hello: 1,
+  reply: 2,
+  confirm: 3,
+  welcome: 4,
+  abort: 5,
+  ack: 6,
+  sealedAbort: 7,
+} as const;
 
 /** Why a session was abandoned; sent in the clear in an abort frame (it is not secret). */
 export const ABORT_REASONS = [
@@ -25,6 +33,8 @@ export const ABORT_REASONS = [
   'PROTOCOL_ERROR',
   'SELF_PAIRING',
   'BAD_SIGNATURE',
+  'TIMEOUT',
+  'CROWDED',
 ] as const satisfies readonly ErrorCode[];
 export type AbortReason = (typeof ABORT_REASONS)[number];
 
@@ -50,7 +60,11 @@ export type Frame =
     }
   | { readonly type: 'confirm'; readonly sessionId: Uint8Array; readonly sealed: Uint8Array }
   | { readonly type: 'welcome'; readonly sessionId: Uint8Array; readonly sealed: Uint8Array }
-  | { readonly type: 'abort'; readonly sessionId: Uint8Array; readonly reason: AbortReason };
+  | { readonly type: 'abort'; readonly sessionId: Uint8Array; readonly reason: AbortReason }
+  /** The acceptor's proof that it pinned the issuer (sealed, empty body). */
+  | { readonly type: 'ack'; readonly sessionId: Uint8Array; readonly sealed: Uint8Array }
+  /** An abort after key confirmation, sealed so the relay cannot forge it (body: u8 reason). */
+  | { readonly type: 'sealedAbort'; readonly sessionId: Uint8Array; readonly sealed: Uint8Array };
 
 const FORM_CODE = { url: 1, code: 2 } as const;
 
@@ -73,6 +87,8 @@ export function encodeFrame(frame: Frame): Uint8Array {
       break;
     case 'confirm':
     case 'welcome':
+    case 'ack':
+    case 'sealedAbort':
       writer.raw(frame.sealed);
       break;
     case 'abort':
@@ -111,6 +127,10 @@ export function decodeFrame(bytes: Uint8Array): Frame {
       return { type: 'confirm', sessionId, sealed: sealedRest(reader) };
     case FRAME_TYPE.welcome:
       return { type: 'welcome', sessionId, sealed: sealedRest(reader) };
+    case FRAME_TYPE.ack:
+      return { type: 'ack', sessionId, sealed: sealedExactly(reader, 0) };
+    case FRAME_TYPE.sealedAbort:
+      return { type: 'sealedAbort', sessionId, sealed: sealedExactly(reader, 1) };
     case FRAME_TYPE.abort: {
       const reason = ABORT_REASONS[reader.u8() - 1];
       reader.end();
@@ -126,6 +146,24 @@ function sealedRest(reader: ByteReader): Uint8Array {
   if (reader.remaining < POLY1305_TAG_LENGTH)
     throw new PairlinkError('MALFORMED', 'frame: truncated ciphertext');
   return Uint8Array.from(reader.rest());
+}
+
+/** A sealed field of exactly `plaintextBytes` bytes (plus the Poly1305 tag) and nothing after it. */
+function sealedExactly(reader: ByteReader, plaintextBytes: number): Uint8Array {
+  const sealed = Uint8Array.from(reader.fixed(POLY1305_TAG_LENGTH + plaintextBytes));
+  reader.end();
+  return sealed;
+}
+
+/** The body of a sealed abort: one reason byte, as in a clear abort. */
+export function encodeAbortReason(reason: AbortReason): Uint8Array {
+  return Uint8Array.of(ABORT_REASONS.indexOf(reason) + 1);
+}
+
+export function decodeAbortReason(bytes: Uint8Array): AbortReason {
+  const reason = bytes.length === 1 ? ABORT_REASONS[bytes[0]! - 1] : undefined;
+  if (reason === undefined) throw new PairlinkError('MALFORMED', 'sealed abort: unknown reason');
+  return reason;
 }
 
 const REPLY_FLAG_DEVICE = 0x01;

@@ -3,15 +3,31 @@ import { openFrame, sealFrame } from '../crypto/frame-cipher.js';
 import { toHex } from '../encoding/hex.js';
 import type { ErrorCode } from '../errors.js';
 import { type Card, readVerifiedCard, verifyCard } from '../identity/card.js';
-import { type InviteMode, MAX_FAILED_CODE_ATTEMPTS, SESSION_GRACE_SECONDS } from '../invite/invite-policy.js';
+import { type InviteMode, MAX_FAILED_CODE_ATTEMPTS } from '../invite/invite-policy.js';
 import type { ShortCode } from '../invite/short-code.js';
 import { codeInviteId } from '../invite/short-code.js';
-import { encodeDeviceBundle } from './device-bundle.js';
-import type { Effect, Step, StepContext } from './effects.js';
 import {
+  ackDeadline,
+  completeBy,
+  EVICTABLE_AFTER_SECONDS,
+  ISSUER_SESSION_TIMEOUT_SECONDS,
+  retryDelaySeconds,
+} from './deadlines.js';
+import { encodeDeviceBundle } from './device-bundle.js';
+import {
+  type Effect,
+  type HostEvent,
+  isPermanentRelayFailure,
+  type Step,
+  type StepContext,
+} from './effects.js';
+import {
+  ABORT_REASONS,
   type AbortReason,
+  decodeAbortReason,
   decodeConfirmBody,
   decodeFrame,
+  encodeAbortReason,
   encodeFrame,
   encodeReplyBody,
   encodeWelcomeBody,
@@ -36,11 +52,22 @@ import {
   verifyTranscriptSignature,
 } from './transcript.js';
 
-/** How many acceptor sessions one invite runs at once; more hellos are turned away. */
+/** How many acceptor sessions one invite runs at once (before key confirmation). */
 export const MAX_CONCURRENT_SESSIONS = 16;
 
 export type InviteStatus = 'pending' | 'used' | 'expired' | 'cancelled' | 'failed';
-export type IssuerSessionPhase = 'awaitingConfirm' | 'awaitingSas' | 'completed' | 'failed';
+/**
+ * `awaitingAck`: the acceptor is pinned (unconfirmed) and welcomed; `completed`: its ack arrived,
+ * so both sides hold the pin; `unconfirmed`: the ack never came before the deadline, and the pin
+ * stays marked unconfirmed; `failed`: nothing is pinned.
+ */
+export type IssuerSessionPhase =
+  | 'awaitingConfirm'
+  | 'awaitingSas'
+  | 'awaitingAck'
+  | 'completed'
+  | 'unconfirmed'
+  | 'failed';
 
 /** One acceptor's run against an invite. */
 export interface IssuerSession {
@@ -56,7 +83,12 @@ export interface IssuerSession {
   readonly sasConfirmed: boolean;
   readonly startedAt: number;
   readonly acceptorCard?: Uint8Array;
+  /** The welcome, or the sealed abort that ended the session: resent when a confirm repeats. */
   readonly welcomeFrame?: Uint8Array;
+  readonly finalFrame?: Uint8Array;
+  /** While awaiting the ack: when to resend the welcome after a failed post, and how often so far. */
+  readonly retryAt?: number;
+  readonly retries?: number;
   readonly failure?: ErrorCode;
 }
 
@@ -75,6 +107,8 @@ export interface IssuerState {
   readonly pairedDids: readonly string[];
   /** Keyed by hex session id. */
   readonly sessions: Readonly<Record<string, IssuerSession>>;
+  /** The invite's mailbox was closed: it is kept open after the invite ends until every ack is in. */
+  readonly mailboxClosed?: boolean;
 }
 
 export type IssuerEvent =
@@ -82,7 +116,8 @@ export type IssuerEvent =
   | { readonly type: 'sasConfirmed'; readonly sessionId: Uint8Array }
   | { readonly type: 'sasRejected'; readonly sessionId: Uint8Array }
   | { readonly type: 'cancelRequested' }
-  | { readonly type: 'clockTicked' };
+  | { readonly type: 'clockTicked' }
+  | HostEvent;
 
 /** Extra input the issuer needs only in device mode: the identity secrets to hand over. */
 export interface IssuerStepContext extends StepContext {
@@ -112,6 +147,7 @@ export function newUrlIssuer(invite: {
     failedAttempts: 0,
     pairedDids: [],
     sessions: {},
+    mailboxClosed: false,
   };
 }
 
@@ -134,18 +170,46 @@ export function newCodeIssuer(
     failedAttempts: 0,
     pairedDids: [],
     sessions: {},
+    mailboxClosed: false,
   };
 }
 
 const unchanged = (state: IssuerState): Step<IssuerState> => ({ state, effects: [] });
+/** Sessions before key confirmation finished: they hold one of the invite's slots. */
 const isOpen = (s: IssuerSession) => s.phase === 'awaitingConfirm' || s.phase === 'awaitingSas';
+const awaitsAck = (s: IssuerSession) => s.phase === 'awaitingAck';
+
+/** True once the invite can change no more: ended, and every pin it made confirmed or timed out. */
+export function isIssuerFinished(state: IssuerState): boolean {
+  return state.status !== 'pending' && !Object.values(state.sessions).some(awaitsAck);
+}
 
 function abortFrame(sessionId: Uint8Array, reason: AbortReason): Uint8Array {
   return encodeFrame({ type: 'abort', sessionId, reason });
 }
 
+function sealedAbortFrame(session: IssuerSession, reason: AbortReason): Uint8Array {
+  return encodeFrame({
+    type: 'sealedAbort',
+    sessionId: session.sessionId,
+    sealed: sealFrame(
+      deriveSessionKeys(session.sessionSecret).issuerToAcceptor,
+      FRAME_TYPE.sealedAbort,
+      encodeAbortReason(reason),
+    ),
+  });
+}
+
 function withSession(state: IssuerState, session: IssuerSession): IssuerState {
   return { ...state, sessions: { ...state.sessions, [toHex(session.sessionId)]: session } };
+}
+
+function sessionOfFrame(state: IssuerState, frame: Uint8Array): IssuerSession | undefined {
+  try {
+    return state.sessions[toHex(decodeFrame(frame).sessionId)];
+  } catch {
+    return undefined;
+  }
 }
 
 /** Advances the issuer by one event. Never throws for anything that arrives from the network. */
@@ -157,6 +221,14 @@ export function stepIssuer(
   switch (event.type) {
     case 'clockTicked':
       return onTick(state, ctx);
+    case 'resumed':
+      return onResumed(state);
+    case 'frameDelivered':
+      return unchanged(state);
+    case 'mailboxLost':
+      return onMailboxLost(state);
+    case 'effectFailed':
+      return onEffectFailed(state, event, ctx);
     case 'cancelRequested':
       return state.status === 'pending' ? finish(state, 'cancelled', 'INVITE_CANCELLED') : unchanged(state);
     case 'sasConfirmed':
@@ -179,9 +251,18 @@ export function stepIssuer(
       if (frame.type === 'hello') return onHello(state, frame, ctx);
       const session = state.sessions[toHex(frame.sessionId)];
       if (!session) return unchanged(state);
-      if (frame.type === 'confirm') return onConfirm(state, session, frame, ctx);
-      if (frame.type === 'abort') return onAbort(state, session, frame.reason);
-      return unchanged(state); // reply/welcome reflected into our mailbox: ignore
+      switch (frame.type) {
+        case 'confirm':
+          return onConfirm(state, session, frame, ctx);
+        case 'ack':
+          return onAck(state, session, frame);
+        case 'sealedAbort':
+          return onSealedAbort(state, session, frame);
+        case 'abort':
+          return onAbort(state, session, frame.reason);
+        default:
+          return unchanged(state); // reply/welcome reflected into our mailbox: ignore
+      }
     }
   }
 }
@@ -193,6 +274,10 @@ function statusReason(status: InviteStatus, now: number, expiresAt: number): Abo
   return null;
 }
 
+function asAbortReason(code: ErrorCode | undefined): AbortReason {
+  return (ABORT_REASONS as readonly string[]).includes(code ?? '') ? (code as AbortReason) : 'PROTOCOL_ERROR';
+}
+
 function onHello(
   state: IssuerState,
   frame: Extract<Frame, { type: 'hello' }>,
@@ -200,9 +285,21 @@ function onHello(
 ): Step<IssuerState> {
   const existing = state.sessions[toHex(frame.sessionId)];
   if (existing) {
-    // Duplicate hello: resend our reply, unchanged, so the acceptor can go on.
-    const same = equalBytesConstantTime(existing.acceptorShare, frame.share);
-    return same && isOpen(existing)
+    if (!equalBytesConstantTime(existing.acceptorShare, frame.share)) return unchanged(state);
+    // A repeated hello means the acceptor never saw our reply: resend it, or, for a session
+    // that has ended, say so in the clear (the acceptor holds no key to open anything else yet).
+    if (existing.phase === 'failed')
+      return {
+        state,
+        effects: [
+          {
+            type: 'send',
+            to: existing.replyTo,
+            frame: abortFrame(frame.sessionId, asAbortReason(existing.failure)),
+          },
+        ],
+      };
+    return existing.replyFrame.length > 0
       ? { state, effects: [{ type: 'send', to: existing.replyTo, frame: existing.replyFrame }] }
       : unchanged(state);
   }
@@ -213,7 +310,19 @@ function onHello(
   const reason = statusReason(state.status, ctx.now, state.expiresAt);
   if (reason) return refuse(reason);
   if (frame.form !== state.formSecret.form) return refuse('PROTOCOL_ERROR');
-  if (Object.values(state.sessions).filter(isOpen).length >= MAX_CONCURRENT_SESSIONS) return unchanged(state);
+  let current = state;
+  const evicted: Effect[] = [];
+  const open = Object.values(state.sessions).filter(isOpen);
+  if (open.length >= MAX_CONCURRENT_SESSIONS) {
+    // Full: make room by ending the oldest session that has waited long for its confirm.
+    const idle = open
+      .filter((s) => s.phase === 'awaitingConfirm' && ctx.now - s.startedAt >= EVICTABLE_AFTER_SECONDS)
+      .sort((a, b) => a.startedAt - b.startedAt)[0];
+    if (!idle) return refuse('CROWDED');
+    const ended = failSession(state, idle, 'CROWDED', 'CROWDED');
+    current = ended.state;
+    evicted.push(...ended.effects);
+  }
 
   const context: SessionContext = {
     inviteId: state.inviteId,
@@ -264,8 +373,9 @@ function onHello(
     startedAt: ctx.now,
   };
   return {
-    state: withSession(state, session),
+    state: withSession(current, session),
     effects: [
+      ...evicted,
       { type: 'send', to: frame.replyTo, frame: replyFrame },
       { type: 'sasReady', sessionId: frame.sessionId, sas: deriveSas(keys.sas) },
       { type: 'progress', status: 'accepted', sessionId: frame.sessionId },
@@ -279,11 +389,13 @@ function onConfirm(
   frame: Extract<Frame, { type: 'confirm' }>,
   ctx: IssuerStepContext,
 ): Step<IssuerState> {
-  if (session.phase === 'completed' && session.welcomeFrame) {
-    // Duplicate confirm: our welcome may have been lost; resend it (same bytes, same nonce).
-    return { state, effects: [{ type: 'send', to: session.replyTo, frame: session.welcomeFrame }] };
+  if (session.phase !== 'awaitingConfirm') {
+    // A repeated confirm: our welcome (or our sealed abort) may have been lost; resend the same bytes.
+    const last = session.welcomeFrame ?? session.finalFrame;
+    return last && session.phase !== 'awaitingSas'
+      ? { state, effects: [{ type: 'send', to: session.replyTo, frame: last }] }
+      : unchanged(state);
   }
-  if (session.phase !== 'awaitingConfirm') return unchanged(state);
   const keys = deriveSessionKeys(session.sessionSecret);
   let body: ReturnType<typeof decodeConfirmBody>;
   try {
@@ -317,11 +429,14 @@ function onConfirm(
   return complete(state, verified, ctx);
 }
 
-/** Key confirmation done (and SAS, where required): consume a use, pin, send the welcome. */
+/**
+ * Key confirmation done (and SAS, where required): consume a use, pin the acceptor (unconfirmed
+ * until its ack), send the welcome. The pin and the new state are saved before the welcome goes.
+ */
 function complete(state: IssuerState, session: IssuerSession, ctx: IssuerStepContext): Step<IssuerState> {
   const acceptor = readVerifiedCard(session.acceptorCard!);
   const repeat = state.pairedDids.includes(acceptor.did);
-  const reason = statusReason(state.status, ctx.now, state.expiresAt + SESSION_GRACE_SECONDS);
+  const reason = statusReason(state.status, ctx.now, completeBy(state.expiresAt));
   if (reason) return failSession(state, session, reason, reason);
   if (!repeat && state.usesLeft === 0) return failSession(state, session, 'INVITE_USED', 'INVITE_USED');
   const keys = deriveSessionKeys(session.sessionSecret);
@@ -343,18 +458,77 @@ function complete(state: IssuerState, session: IssuerSession, ctx: IssuerStepCon
   const usesLeft = repeat ? state.usesLeft : state.usesLeft - 1;
   const next: IssuerState = withSession(
     { ...state, usesLeft, pairedDids: repeat ? state.pairedDids : [...state.pairedDids, acceptor.did] },
-    { ...session, phase: 'completed', welcomeFrame },
+    { ...session, phase: 'awaitingAck', welcomeFrame, retries: 0 },
   );
   const effects: Effect[] = [
-    { type: 'pin', sessionId: session.sessionId, peer: acceptor, mode: state.mode },
+    { type: 'pin', sessionId: session.sessionId, peer: acceptor, mode: state.mode, confirmed: false },
     { type: 'send', to: session.replyTo, frame: welcomeFrame },
-    { type: 'progress', status: 'paired', sessionId: session.sessionId, peer: acceptor },
   ];
   if (usesLeft > 0) return { state: next, effects };
   const done = finish(next, 'used', 'INVITE_USED');
   return { state: done.state, effects: [...effects, ...done.effects] };
 }
 
+/** The acceptor pinned us too: the pin is confirmed and this session is done. */
+function onAck(
+  state: IssuerState,
+  session: IssuerSession,
+  frame: Extract<Frame, { type: 'ack' }>,
+): Step<IssuerState> {
+  if (session.phase !== 'awaitingAck' && session.phase !== 'unconfirmed') return unchanged(state);
+  try {
+    openFrame(deriveSessionKeys(session.sessionSecret).acceptorToIssuer, FRAME_TYPE.ack, frame.sealed);
+  } catch {
+    return unchanged(state); // only the acceptor of this session can make one
+  }
+  const acceptor = readVerifiedCard(session.acceptorCard!);
+  const next = withSession(state, { ...session, phase: 'completed' });
+  const closed = closeIfDone(next);
+  return {
+    state: closed.state,
+    effects: [
+      { type: 'confirmPin', sessionId: session.sessionId, did: acceptor.did },
+      { type: 'progress', status: 'paired', sessionId: session.sessionId, peer: acceptor },
+      ...closed.effects,
+    ],
+  };
+}
+
+/** The acceptor ended the session after the reply (sealed, so it is really the acceptor). */
+function onSealedAbort(
+  state: IssuerState,
+  session: IssuerSession,
+  frame: Extract<Frame, { type: 'sealedAbort' }>,
+): Step<IssuerState> {
+  if (!isOpen(session) && !awaitsAck(session)) return unchanged(state);
+  let reason: AbortReason;
+  try {
+    reason = decodeAbortReason(
+      openFrame(
+        deriveSessionKeys(session.sessionSecret).acceptorToIssuer,
+        FRAME_TYPE.sealedAbort,
+        frame.sealed,
+      ),
+    );
+  } catch {
+    return unchanged(state);
+  }
+  if (isOpen(session)) return failSession(state, session, reason, null);
+  // It gave up before our welcome reached it: it pinned nothing, so neither do we.
+  const acceptor = readVerifiedCard(session.acceptorCard!);
+  const next = withSession(state, { ...session, phase: 'failed', failure: reason });
+  const closed = closeIfDone(next);
+  return {
+    state: closed.state,
+    effects: [
+      { type: 'unpin', sessionId: session.sessionId, did: acceptor.did },
+      { type: 'progress', status: 'failed', sessionId: session.sessionId, code: reason },
+      ...closed.effects,
+    ],
+  };
+}
+
+/** A clear abort: anyone could have sent it, so it only ends sessions that have pinned nothing. */
 function onAbort(state: IssuerState, session: IssuerSession, reason: AbortReason): Step<IssuerState> {
   if (!isOpen(session)) return unchanged(state);
   const failed = failSession(state, session, reason, null);
@@ -367,6 +541,11 @@ function onAbort(state: IssuerState, session: IssuerSession, reason: AbortReason
   return { state: burned.state, effects: [...failed.effects, ...burned.effects] };
 }
 
+/**
+ * Ends a session that has pinned nothing. The acceptor is told with a sealed abort (which it can
+ * open once it has our reply, and which the relay cannot forge) and, while it may still be waiting
+ * for the reply, in the clear as well.
+ */
 function failSession(
   state: IssuerState,
   session: IssuerSession,
@@ -374,13 +553,24 @@ function failSession(
   notify: AbortReason | null,
 ): Step<IssuerState> {
   const effects: Effect[] = [];
-  if (notify)
-    effects.push({ type: 'send', to: session.replyTo, frame: abortFrame(session.sessionId, notify) });
+  let finalFrame: Uint8Array | undefined;
+  if (notify) {
+    if (session.phase === 'awaitingConfirm')
+      effects.push({ type: 'send', to: session.replyTo, frame: abortFrame(session.sessionId, notify) });
+    finalFrame = sealedAbortFrame(session, notify);
+    effects.push({ type: 'send', to: session.replyTo, frame: finalFrame });
+  }
   effects.push({ type: 'progress', status: 'failed', sessionId: session.sessionId, code });
-  return { state: withSession(state, { ...session, phase: 'failed', failure: code }), effects };
+  const failed: IssuerSession = {
+    ...session,
+    phase: 'failed',
+    failure: code,
+    ...(finalFrame ? { finalFrame } : {}),
+  };
+  return { state: withSession(state, failed), effects };
 }
 
-/** Ends the invite: aborts open sessions, closes the mailbox, reports the final status. */
+/** Ends the invite: aborts open sessions, reports the final status, closes the mailbox once no ack is due. */
 function finish(
   state: IssuerState,
   status: Exclude<InviteStatus, 'pending'>,
@@ -395,14 +585,106 @@ function finish(
     effects.push(...failed.effects);
   }
   const progressStatus = status === 'used' ? null : status;
-  effects.push({ type: 'closeMailbox', mailboxId: state.mailboxId });
   if (progressStatus) effects.push({ type: 'progress', status: progressStatus, ...(code ? { code } : {}) });
-  return { state: next, effects };
+  const closed = closeIfDone(next);
+  return { state: closed.state, effects: [...effects, ...closed.effects] };
+}
+
+/** Closes the invite's mailbox once the invite has ended and no session waits for its ack. */
+function closeIfDone(state: IssuerState): Step<IssuerState> {
+  if (state.mailboxClosed || !isIssuerFinished(state)) return unchanged(state);
+  return {
+    state: { ...state, mailboxClosed: true },
+    effects: [{ type: 'closeMailbox', mailboxId: state.mailboxId }],
+  };
+}
+
+function resendWelcome(state: IssuerState, session: IssuerSession): Step<IssuerState> {
+  const { retryAt: _due, ...rest } = session;
+  return {
+    state: withSession(state, { ...rest, retries: (session.retries ?? 0) + 1 }),
+    effects: [{ type: 'send', to: session.replyTo, frame: session.welcomeFrame! }],
+  };
+}
+
+function onResumed(state: IssuerState): Step<IssuerState> {
+  const effects: Effect[] = [];
+  for (const session of Object.values(state.sessions).filter(awaitsAck))
+    effects.push({ type: 'send', to: session.replyTo, frame: session.welcomeFrame! });
+  if (state.status !== 'pending' && !state.mailboxClosed && isIssuerFinished(state))
+    return closeIfDone(state);
+  return effects.length > 0 ? { state, effects: [...effects, { type: 'resync' }] } : unchanged(state);
+}
+
+/**
+ * A relay effect failed. A lost welcome is retried on the backoff schedule (the acceptor's own
+ * resent confirm would also bring it back); a reply box that is gone means the acceptor has ended,
+ * so a session waiting for its ack cannot learn more and its pin stays unconfirmed.
+ */
+function onEffectFailed(
+  state: IssuerState,
+  event: Extract<HostEvent, { type: 'effectFailed' }>,
+  ctx: IssuerStepContext,
+): Step<IssuerState> {
+  if (event.effect.type !== 'send') return unchanged(state);
+  const session = sessionOfFrame(state, event.effect.frame);
+  if (!session) return unchanged(state);
+  if (isPermanentRelayFailure(event.code)) {
+    if (awaitsAck(session)) return markUnconfirmed(state, session);
+    return isOpen(session) ? failSession(state, session, 'INVITE_NOT_FOUND', null) : unchanged(state);
+  }
+  if (!awaitsAck(session) || session.retryAt !== undefined) return unchanged(state);
+  return unchanged(
+    withSession(state, { ...session, retryAt: ctx.now + retryDelaySeconds(session.retries ?? 0) }),
+  );
+}
+
+/** The relay lost the invite's mailbox (and a code's nameplate with it): nothing more can arrive. */
+function onMailboxLost(state: IssuerState): Step<IssuerState> {
+  let step: Step<IssuerState> =
+    state.status === 'pending'
+      ? finish(state, 'failed', 'INVITE_USED', 'INVITE_NOT_FOUND')
+      : unchanged(state);
+  for (const session of Object.values(step.state.sessions).filter(awaitsAck)) {
+    const marked = markUnconfirmed(step.state, session);
+    step = { state: marked.state, effects: [...step.effects, ...marked.effects] };
+  }
+  return step;
+}
+
+function markUnconfirmed(state: IssuerState, session: IssuerSession): Step<IssuerState> {
+  const acceptor = readVerifiedCard(session.acceptorCard!);
+  const next = withSession(state, { ...session, phase: 'unconfirmed' });
+  const closed = closeIfDone(next);
+  return {
+    state: closed.state,
+    effects: [
+      { type: 'progress', status: 'unconfirmed', sessionId: session.sessionId, peer: acceptor },
+      ...closed.effects,
+    ],
+  };
 }
 
 function onTick(state: IssuerState, ctx: IssuerStepContext): Step<IssuerState> {
-  if (state.status !== 'pending' || ctx.now < state.expiresAt) return unchanged(state);
-  const inFlight = Object.values(state.sessions).some(isOpen);
-  if (inFlight && ctx.now < state.expiresAt + SESSION_GRACE_SECONDS) return unchanged(state);
-  return finish(state, 'expired', 'INVITE_EXPIRED', 'INVITE_EXPIRED');
+  let step: Step<IssuerState> = unchanged(state);
+  const then = (next: Step<IssuerState>) => {
+    step = { state: next.state, effects: [...step.effects, ...next.effects] };
+  };
+  for (const session of Object.values(state.sessions)) {
+    const current = step.state.sessions[toHex(session.sessionId)]!;
+    if (current.phase === 'awaitingConfirm' && ctx.now - current.startedAt >= ISSUER_SESSION_TIMEOUT_SECONDS)
+      then(failSession(step.state, current, 'TIMEOUT', 'TIMEOUT'));
+    else if (current.phase === 'awaitingSas' && ctx.now >= completeBy(state.expiresAt))
+      then(failSession(step.state, current, 'TIMEOUT', 'TIMEOUT'));
+    else if (awaitsAck(current) && ctx.now >= ackDeadline(state.expiresAt))
+      then(markUnconfirmed(step.state, current));
+    else if (awaitsAck(current) && current.retryAt !== undefined && ctx.now >= current.retryAt)
+      then(resendWelcome(step.state, current));
+  }
+  const invite = step.state;
+  if (invite.status !== 'pending' || ctx.now < invite.expiresAt) return step;
+  const inFlight = Object.values(invite.sessions).some(isOpen);
+  if (inFlight && ctx.now < completeBy(invite.expiresAt)) return step;
+  then(finish(invite, 'expired', 'INVITE_EXPIRED', 'INVITE_EXPIRED'));
+  return step;
 }

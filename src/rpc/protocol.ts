@@ -5,6 +5,7 @@
  */
 import type { ErrorCode } from '../errors.js';
 import type { ProgressStatus } from '../handshake/effects.js';
+import type { IssuerSessionPhase } from '../handshake/issuer.js';
 import type { InviteFormat, InviteMode } from '../invite/invite-policy.js';
 
 export const PROTOCOL_VERSION = 1;
@@ -62,7 +63,7 @@ export type InviteStatusName = 'pending' | 'used' | 'expired' | 'cancelled' | 'f
 
 export interface SessionSummary {
   readonly sessionId: string;
-  readonly status: 'awaitingConfirm' | 'awaitingSas' | 'completed' | 'failed';
+  readonly status: IssuerSessionPhase;
   readonly sas?: { readonly digits: string; readonly emoji: string };
   readonly peer?: PeerRef;
   readonly error?: ErrorCode;

@@ -307,7 +307,8 @@ describe('acceptor: the issuer mailbox disappears', () => {
     const { exchange, target } = urlSetup();
     const bob = makeParty('bob', NOW);
     const acceptor = new AcceptorDriver(bob, target(), false, exchange);
-    acceptor.step({ type: 'issuerMailboxGone' });
+    const hello = effectsOf(bob, 'send')[0]!;
+    acceptor.step({ type: 'effectFailed', effect: hello, code: 'INVITE_NOT_FOUND' });
     expect(acceptor.state.failure).toBe('INVITE_NOT_FOUND');
     expect(effectsOf(bob, 'closeMailbox')).toHaveLength(1);
     expect(effectsOf(bob, 'pin')).toHaveLength(0);

@@ -22,7 +22,7 @@ describe('docs/test-vectors.json', () => {
     expect(v.url.pinned.bob).toEqual([v.parties.alice.did]);
     expect(v.code.pinned.carol).toEqual([v.parties.dave.did]);
     expect(v.code.pinned.dave).toEqual([v.parties.carol.did]);
-    expect(v.url.frames.map((f) => f.type)).toEqual(['hello', 'reply', 'confirm', 'welcome']);
-    expect(v.code.frames.map((f) => f.type)).toEqual(['hello', 'reply', 'confirm', 'welcome']);
+    expect(v.url.frames.map((f) => f.type)).toEqual(['hello', 'reply', 'confirm', 'welcome', 'ack']);
+    expect(v.code.frames.map((f) => f.type)).toEqual(['hello', 'reply', 'confirm', 'welcome', 'ack']);
   });
 });

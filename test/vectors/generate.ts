@@ -21,7 +21,7 @@ import {
 
 const NOW = 1_800_000_000;
 const RELAY = 'https://relay.example.org';
-const FRAME_NAMES = ['', 'hello', 'reply', 'confirm', 'welcome', 'abort'];
+const FRAME_NAMES = ['', 'hello', 'reply', 'confirm', 'welcome', 'abort', 'ack', 'sealedAbort'];
 
 function partyVector(party: Party) {
   const card = verifyCard(party.card);

@@ -1,0 +1,66 @@
+import type { ErrorCode } from '../src/errors.js';
+
+/** What the agent hears from the relay. */
+export interface RelayTransportHandlers {
+  /** A message in a watched mailbox, in sequence order, each once. */
+  onMessage(mailbox: string, seq: number, body: Uint8Array): void;
+  /** The relay refused a watch for good: the mailbox is gone or the capability is refused. */
+  onMailboxGone(mailbox: string): void;
+  onConnectionChange(connected: boolean): void;
+}
+
+/**
+ * The agent's view of the relay: the mailbox operations it performs and the mailboxes it watches.
+ * Every operation has a deadline and every failure is a PairlinkError with a stable code; the
+ * production implementation is `RelayConnection` (relay/relay-connection.ts), tests pass fakes.
+ */
+export interface RelayTransport {
+  createMailbox(
+    mailboxId: Uint8Array,
+    readCap: Uint8Array,
+    writeCap: Uint8Array | null,
+    ttlSeconds: number,
+  ): Promise<void>;
+  createNameplate(
+    mailboxId: Uint8Array,
+    readCap: Uint8Array,
+    maxClaims: number,
+  ): Promise<{ nameplate: string; expiresAt: number }>;
+  claimNameplate(
+    nameplate: string,
+  ): Promise<{ mailboxId: Uint8Array; writeCap: Uint8Array; expiresAt: number }>;
+  post(mailboxId: Uint8Array, writeCap: Uint8Array, body: Uint8Array): Promise<void>;
+  deleteMailbox(mailboxId: Uint8Array, readCap: Uint8Array): Promise<void>;
+  /** Watches a mailbox from after `afterSeq`, across reconnects, until unwatched or gone. */
+  watch(mailboxId: Uint8Array, readCap: Uint8Array, afterSeq: number): void;
+  unwatch(mailboxId: Uint8Array): void;
+  /** Reads a watched mailbox again from the last message delivered (a push may have been lost). */
+  resync(mailboxId: Uint8Array): void;
+  readonly connected: boolean;
+  /** Watched mailboxes, and the sockets carrying them (for agent.info). */
+  readonly watchCount: number;
+  readonly socketCount: number;
+  close(): void;
+}
+
+export type RelayTransportFactory = (handlers: RelayTransportHandlers) => RelayTransport;
+
+/** The agent's clock: seconds for the machines, and a repeating timer for the ticks. */
+export interface AgentClock {
+  /** Unix seconds. */
+  now(): number;
+  every(ms: number, run: () => void): () => void;
+}
+
+export const systemClock: AgentClock = {
+  now: () => Math.floor(Date.now() / 1000),
+  every(ms, run) {
+    const timer = setInterval(run, ms);
+    return () => clearInterval(timer);
+  },
+};
+
+/** Relay failures worth another try later (the relay is away, busy or slow), as opposed to final answers. */
+export function isTransientRelayFailure(code: ErrorCode): boolean {
+  return code === 'RELAY_UNREACHABLE' || code === 'RATE_LIMITED' || code === 'RELAY_PROTOCOL';
+}

@@ -1,0 +1,174 @@
+import type { RelayTransport, RelayTransportHandlers } from '../agent/relay-transport.js';
+import { encodeBase64url } from '../src/encoding/base64url.js';
+import { PairlinkError } from '../src/errors.js';
+import { RelayAnswerError, RelayClient, RelaySocket, type SocketTimings } from './relay-client.js';
+
+export interface RelayConnectionOptions {
+  /** Watches per socket before another socket is opened; the relay's default limit is 256. */
+  readonly watchesPerSocket?: number;
+  readonly httpTimeoutMs?: number;
+  readonly socket?: Partial<SocketTimings>;
+}
+
+interface Shard {
+  readonly socket: RelaySocket;
+  /** Lowered to what the relay accepted when it refuses a watch as one too many. */
+  capacity: number;
+  /** Watches it carries. */
+  count: number;
+}
+
+/**
+ * The agent's connection to its relay: HTTP for mailbox management and, when no socket is up,
+ * posts; WebSockets for pushes and posts. Watches are spread over as many sockets as they need
+ * (the relay caps watches per socket), so an agent with 10,000 pending invites hears every one.
+ * A socket is opened only when the ones before it are full; the first one always exists, so
+ * posts can use it.
+ */
+export class RelayConnection implements RelayTransport {
+  private readonly client: RelayClient;
+  private readonly shards: Shard[] = [];
+  /** Which shard carries each watched mailbox (base64url id). */
+  private readonly shardOf = new Map<string, Shard>();
+  private readonly watchesPerSocket: number;
+
+  constructor(
+    private readonly baseUrl: string,
+    private readonly handlers: RelayTransportHandlers,
+    private readonly options: RelayConnectionOptions = {},
+  ) {
+    this.client = new RelayClient(baseUrl, options.httpTimeoutMs ?? 10_000);
+    this.watchesPerSocket = options.watchesPerSocket ?? 256;
+    this.addShard();
+  }
+
+  get connected(): boolean {
+    return this.shards[0]?.socket.connected ?? false;
+  }
+
+  get watchCount(): number {
+    return this.shardOf.size;
+  }
+
+  get socketCount(): number {
+    return this.shards.length;
+  }
+
+  async createMailbox(
+    mailboxId: Uint8Array,
+    readCap: Uint8Array,
+    writeCap: Uint8Array | null,
+    ttlSeconds: number,
+  ): Promise<void> {
+    await this.client.createMailbox(mailboxId, readCap, writeCap, ttlSeconds);
+  }
+
+  createNameplate(mailboxId: Uint8Array, readCap: Uint8Array, maxClaims: number) {
+    return this.client.createNameplate(mailboxId, readCap, maxClaims);
+  }
+
+  claimNameplate(nameplate: string) {
+    return this.client.claimNameplate(nameplate);
+  }
+
+  /** Over the first socket when it is up, else over HTTP. */
+  async post(mailboxId: Uint8Array, writeCap: Uint8Array, body: Uint8Array): Promise<void> {
+    const socket = this.shards[0]!.socket;
+    if (socket.connected) await socket.post(mailboxId, writeCap, body);
+    else await this.client.post(mailboxId, writeCap, body);
+  }
+
+  async deleteMailbox(mailboxId: Uint8Array, readCap: Uint8Array): Promise<void> {
+    try {
+      await this.client.deleteMailbox(mailboxId, readCap);
+    } catch (error) {
+      // Already gone is what we wanted.
+      if (!(error instanceof PairlinkError) || error.code !== 'INVITE_NOT_FOUND') throw error;
+    }
+  }
+
+  watch(mailboxId: Uint8Array, readCap: Uint8Array, afterSeq: number): void {
+    const id = encodeBase64url(mailboxId);
+    let shard = this.shardOf.get(id);
+    if (!shard) {
+      shard = this.shardWithRoom();
+      this.assign(id, shard);
+    }
+    shard.socket.watch(id, readCap, afterSeq);
+  }
+
+  unwatch(mailboxId: Uint8Array): void {
+    const id = encodeBase64url(mailboxId);
+    const shard = this.shardOf.get(id);
+    if (!shard) return;
+    this.release(id, shard);
+    shard.socket.unwatch(id);
+  }
+
+  resync(mailboxId: Uint8Array): void {
+    const id = encodeBase64url(mailboxId);
+    this.shardOf.get(id)?.socket.resync(id);
+  }
+
+  close(): void {
+    for (const shard of this.shards) shard.socket.close();
+    this.client.close();
+  }
+
+  private shardWithRoom(): Shard {
+    return this.shards.find((s) => s.count < s.capacity) ?? this.addShard();
+  }
+
+  private assign(id: string, shard: Shard): void {
+    this.shardOf.set(id, shard);
+    shard.count++;
+  }
+
+  private release(id: string, shard: Shard): void {
+    this.shardOf.delete(id);
+    shard.count--;
+  }
+
+  private addShard(): Shard {
+    const shard: Shard = {
+      capacity: this.watchesPerSocket,
+      count: 0,
+      socket: new RelaySocket(
+        this.baseUrl,
+        {
+          onMessage: (mailbox, message) => this.handlers.onMessage(mailbox, message.seq, message.body),
+          onClosed: (mailbox) => {
+            if (this.shardOf.get(mailbox) !== shard) return;
+            this.release(mailbox, shard);
+            this.handlers.onMailboxGone(mailbox);
+          },
+          onWatchRejected: (mailbox) => this.move(shard, mailbox),
+          // Posts go over the first socket: its state is the connection's.
+          onConnectionChange: (connected) => {
+            if (shard === this.shards[0]) this.handlers.onConnectionChange(connected);
+          },
+        },
+        this.options.socket,
+      ),
+    };
+    this.shards.push(shard);
+    return shard;
+  }
+
+  /** The relay refused one more watch on `from`: it is full at what it holds now. */
+  private move(from: Shard, mailbox: string): void {
+    const position = from.socket.watched(mailbox);
+    if (!position || this.shardOf.get(mailbox) !== from) return;
+    from.socket.unwatch(mailbox);
+    this.release(mailbox, from);
+    from.capacity = Math.max(1, from.count);
+    const to = this.shardWithRoom();
+    this.assign(mailbox, to);
+    to.socket.watch(mailbox, position.cap, position.lastSeq);
+  }
+}
+
+/** True when a relay error says a mailbox id is taken, which for our own random ids means we made it. */
+export function isExistsAnswer(error: unknown): boolean {
+  return error instanceof RelayAnswerError && error.status === 409 && error.relayError === 'exists';
+}
