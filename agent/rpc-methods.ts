@@ -84,6 +84,7 @@ function peerInfo(peer: PeerRecord): PeerInfo {
     pairedAt: peer.pairedAt,
     relayUrl: peer.relayUrl,
     relation: peer.relation,
+    confirmed: peer.confirmed !== false,
   };
 }
 
@@ -99,6 +100,8 @@ export function rpcHandlers(agent: Agent): RpcHandlers {
       keystore: agent.keystoreKind,
       startedAt: agent.startedAt.toISOString(),
       relayConnected: agent.relayConnected,
+      relayWatches: agent.relayWatches.watches,
+      relaySockets: agent.relayWatches.sockets,
       pendingInvites: agent.snapshot.invites.filter((i) => i.issuer.status === 'pending').length,
       peers: agent.snapshot.peers.length,
     }),

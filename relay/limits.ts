@@ -23,6 +23,8 @@ export interface RelayLimits {
   readonly webSocketPingMs: number;
   readonly longPollMaxSeconds: number;
   readonly maxSockets: number;
+  /** Open WebSockets one client address may hold (an agent shards its watches over a few). */
+  readonly maxSocketsPerIp: number;
 }
 
 export const DEFAULT_LIMITS: RelayLimits = {
@@ -41,4 +43,5 @@ export const DEFAULT_LIMITS: RelayLimits = {
   webSocketPingMs: 20_000,
   longPollMaxSeconds: 25,
   maxSockets: 50_000,
+  maxSocketsPerIp: 256,
 };

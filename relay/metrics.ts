@@ -27,6 +27,11 @@ export class RelayMetrics {
     help: 'Open WebSocket connections on this instance',
     registers: [this.registry],
   });
+  readonly watches = new Gauge({
+    name: 'pairlink_relay_watches',
+    help: 'Mailbox watches held by WebSocket clients on this instance',
+    registers: [this.registry],
+  });
   readonly messages = new Counter({
     name: 'pairlink_relay_messages_total',
     help: 'Messages stored',

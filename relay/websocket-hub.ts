@@ -66,6 +66,7 @@ function parseOp(data: RawData): ClientOp | null {
     str(v.mailbox, 64) &&
     str(v.cap, 64) &&
     str(v.body, 64 * 1024) &&
+    (v.body as string).length > 0 && // an empty message is refused, as over HTTP
     BODY.test(v.body as string) &&
     (v.ref === undefined || str(v.ref, 64))
   ) {
@@ -91,6 +92,9 @@ export class WebSocketHub {
   private readonly watchers = new Map<string, Watch | Watch[]>();
   private readonly waiters = new Map<string, Set<() => void>>();
   private readonly sockets = new Map<WebSocket, SocketState>();
+  /** Open sockets per client address (the per-address cap). */
+  private readonly socketsPerIp = new Map<string, number>();
+  private watchCount = 0;
   private readonly heartbeat: NodeJS.Timeout;
   private readonly unsubscribe: () => void;
 
@@ -120,7 +124,10 @@ export class WebSocketHub {
     head: Buffer,
     ip: string,
   ): void {
-    if (this.sockets.size >= this.service.limits.maxSockets) {
+    if (
+      this.sockets.size >= this.service.limits.maxSockets ||
+      (this.socketsPerIp.get(ip) ?? 0) >= this.service.limits.maxSocketsPerIp
+    ) {
       this.service.metrics.reject('too_many_sockets');
       socket.end('HTTP/1.1 503 Service Unavailable\r\nRetry-After: 10\r\nContent-Length: 0\r\n\r\n');
       return;
@@ -131,6 +138,7 @@ export class WebSocketHub {
   private onConnection(ws: WebSocket, ip: string): void {
     const state: SocketState = { ip, watches: [], alive: true };
     this.sockets.set(ws, state);
+    this.socketsPerIp.set(ip, (this.socketsPerIp.get(ip) ?? 0) + 1);
     this.service.metrics.sockets.set(this.sockets.size);
     ws.on('pong', () => {
       state.alive = true;
@@ -181,7 +189,12 @@ export class WebSocketHub {
     } catch (error) {
       status = 'unavailable';
       this.log.warn({ err: (error as Error).message }, 'websocket operation failed');
-      this.send(ws, { op: 'error', error: 'unavailable', ...('ref' in op && op.ref ? { ref: op.ref } : {}) });
+      this.send(ws, {
+        op: 'error',
+        error: 'unavailable',
+        ...('ref' in op && op.ref ? { ref: op.ref } : {}),
+        ...(op.op === 'watch' ? { mailbox: op.mailbox, retryAfter: 1 } : {}),
+      });
     }
     const route = `ws:${op.op}`;
     this.service.metrics.requests.inc({ route, status });
@@ -218,8 +231,17 @@ export class WebSocketHub {
     if (state.watches.length === 0) state.watches = [watch];
     else state.watches.push(watch);
     this.addWatcher(watch);
+    let backlog: StoredMessage[];
+    try {
+      backlog = (await this.service.store.readMessages(mailbox, after)) ?? [];
+    } catch (error) {
+      // Undo the registration: a watch that never got its backlog must not linger, queueing
+      // live messages it will never deliver while a re-watch is answered "ok".
+      this.unwatch(state, mailbox);
+      throw error;
+    }
+    if (!state.watches.includes(watch)) return 'ok'; // unwatched (or the socket closed) meanwhile
     this.send(ws, { op: 'watching', mailbox, expiresAt: authorized.value.expiresAt });
-    const backlog = (await this.service.store.readMessages(mailbox, after)) ?? [];
     const queued = watch.queued ?? [];
     watch.queued = null;
     for (const message of [...backlog, ...queued].sort((a, b) => a.seq - b.seq)) this.deliver(watch, message);
@@ -234,6 +256,7 @@ export class WebSocketHub {
   }
 
   private addWatcher(watch: Watch): void {
+    this.service.metrics.watches.set(++this.watchCount);
     const existing = this.watchers.get(watch.mailbox);
     if (existing === undefined) this.watchers.set(watch.mailbox, watch);
     else if (Array.isArray(existing)) existing.push(watch);
@@ -241,6 +264,7 @@ export class WebSocketHub {
   }
 
   private removeWatcher(watch: Watch): void {
+    this.service.metrics.watches.set(--this.watchCount);
     const existing = this.watchers.get(watch.mailbox);
     if (existing === watch) this.watchers.delete(watch.mailbox);
     else if (Array.isArray(existing)) {
@@ -315,6 +339,9 @@ export class WebSocketHub {
     for (const watch of state.watches) this.removeWatcher(watch);
     state.watches.length = 0;
     this.sockets.delete(ws);
+    const left = (this.socketsPerIp.get(state.ip) ?? 1) - 1;
+    if (left > 0) this.socketsPerIp.set(state.ip, left);
+    else this.socketsPerIp.delete(state.ip);
     this.service.metrics.sockets.set(this.sockets.size);
   }
 

@@ -1,4 +1,4 @@
-import type { AcceptorState } from '../../src/handshake/acceptor.js';
+import { type AcceptorState, isAcceptorFinished } from '../../src/handshake/acceptor.js';
 import type { IssuerState } from '../../src/handshake/issuer.js';
 
 const WIPED = new Uint8Array(0);
@@ -36,10 +36,12 @@ function isWiped(issuer: IssuerState): boolean {
     : issuer.formSecret.code.secret === '';
 }
 
-/** The same for a finished accept: nothing secret or resendable is kept. */
+/**
+ * The same for a finished accept: nothing secret or resendable is kept. A paired accept whose ack
+ * the relay has not yet taken is not finished: it still needs the ack's bytes to resend them.
+ */
 export function wipeFinishedAcceptor(acceptor: AcceptorState): AcceptorState {
-  if ((acceptor.phase !== 'paired' && acceptor.phase !== 'failed') || acceptor.ephemeralSecret.length === 0)
-    return acceptor;
+  if (!isAcceptorFinished(acceptor) || acceptor.ephemeralSecret.length === 0) return acceptor;
   const { sessionSecret: _secret, transcript: _transcript, ...rest } = acceptor;
   return { ...rest, ephemeralSecret: WIPED, lastSentFrame: WIPED };
 }

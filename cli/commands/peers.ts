@@ -13,13 +13,13 @@ export const peersCommand: Command = {
       if (values.json)
         printJson(
           io,
-          peers.map((p) => ({ did: p.did, name: p.name, pairedAt: p.pairedAt })),
+          peers.map((p) => ({ did: p.did, name: p.name, pairedAt: p.pairedAt, confirmed: p.confirmed })),
         );
       else if (peers.length === 0) io.out('No peers yet.');
       else
         for (const p of peers)
           io.out(
-            `${p.name}  ${p.did}  ${p.fingerprint}  since ${p.pairedAt}${p.relation === 'device' ? '  (device)' : ''}`,
+            `${p.name}  ${p.did}  ${p.fingerprint}  since ${p.pairedAt}${p.relation === 'device' ? '  (device)' : ''}${p.confirmed ? '' : '  (unconfirmed: the peer never acknowledged this pairing)'}`,
           );
       return 0;
     }),

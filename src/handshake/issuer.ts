@@ -89,6 +89,9 @@ export interface IssuerSession {
   /** While awaiting the ack: when to resend the welcome after a failed post, and how often so far. */
   readonly retryAt?: number;
   readonly retries?: number;
+  /** While awaiting the ack: when to read the mailbox again (a push of the ack may have been lost). */
+  readonly resyncAt?: number;
+  readonly resyncs?: number;
   readonly failure?: ErrorCode;
 }
 
@@ -458,7 +461,7 @@ function complete(state: IssuerState, session: IssuerSession, ctx: IssuerStepCon
   const usesLeft = repeat ? state.usesLeft : state.usesLeft - 1;
   const next: IssuerState = withSession(
     { ...state, usesLeft, pairedDids: repeat ? state.pairedDids : [...state.pairedDids, acceptor.did] },
-    { ...session, phase: 'awaitingAck', welcomeFrame, retries: 0 },
+    { ...session, phase: 'awaitingAck', welcomeFrame, retries: 0, resyncs: 0, resyncAt: ctx.now + retryDelaySeconds(0) },
   );
   const effects: Effect[] = [
     { type: 'pin', sessionId: session.sessionId, peer: acceptor, mode: state.mode, confirmed: false },
@@ -618,8 +621,7 @@ function onResumed(state: IssuerState): Step<IssuerState> {
 
 /**
  * A relay effect failed. A lost welcome is retried on the backoff schedule (the acceptor's own
- * resent confirm would also bring it back); a reply box that is gone means the acceptor has ended,
- * so a session waiting for its ack cannot learn more and its pin stays unconfirmed.
+ * resent confirm would also bring it back); a reply box that is gone means the acceptor has ended.
  */
 function onEffectFailed(
   state: IssuerState,
@@ -630,7 +632,8 @@ function onEffectFailed(
   const session = sessionOfFrame(state, event.effect.frame);
   if (!session) return unchanged(state);
   if (isPermanentRelayFailure(event.code)) {
-    if (awaitsAck(session)) return markUnconfirmed(state, session);
+    // The reply box is gone: the acceptor has finished. Its ack (or sealed abort) may still be in
+    // our mailbox, so a session awaiting it keeps reading until its deadline; others end now.
     return isOpen(session) ? failSession(state, session, 'INVITE_NOT_FOUND', null) : unchanged(state);
   }
   if (!awaitsAck(session) || session.retryAt !== undefined) return unchanged(state);
@@ -680,6 +683,13 @@ function onTick(state: IssuerState, ctx: IssuerStepContext): Step<IssuerState> {
       then(markUnconfirmed(step.state, current));
     else if (awaitsAck(current) && current.retryAt !== undefined && ctx.now >= current.retryAt)
       then(resendWelcome(step.state, current));
+    else if (awaitsAck(current) && current.resyncAt !== undefined && ctx.now >= current.resyncAt) {
+      const resyncs = (current.resyncs ?? 0) + 1;
+      then({
+        state: withSession(step.state, { ...current, resyncs, resyncAt: ctx.now + retryDelaySeconds(resyncs) }),
+        effects: [{ type: 'resync' }],
+      });
+    }
   }
   const invite = step.state;
   if (invite.status !== 'pending' || ctx.now < invite.expiresAt) return step;

@@ -22,6 +22,9 @@ export interface AgentInfo {
   readonly keystore: 'keychain' | 'file';
   readonly startedAt: IsoTime;
   readonly relayConnected: boolean;
+  /** Mailboxes watched at the relay (one per pending invite and accept) and the sockets carrying them. */
+  readonly relayWatches: number;
+  readonly relaySockets: number;
   readonly pendingInvites: number;
   readonly peers: number;
 }
@@ -101,6 +104,11 @@ export interface PeerInfo extends PeerRef {
   readonly pairedAt: IsoTime;
   readonly relayUrl: string;
   readonly relation: InviteMode;
+  /**
+   * False while this agent (as issuer) has not heard the acceptor's acknowledgement, and for good
+   * if it never did: the peer may not hold the pin (docs/PROTOCOL.md §6.6).
+   */
+  readonly confirmed: boolean;
 }
 
 /** `invite.progress` notification params. */

@@ -1,0 +1,49 @@
+import { parseArgs } from 'node:util';
+import { faultRun } from '../support/fault-run.js';
+import { startRedis } from '../support/redis-server.js';
+
+/**
+ * `npm run faults -- --runs 1000 [--seed N] [--concurrency 8] [--redis-share 0.3]`: seeded fault
+ * runs (test/support/fault-run.ts), several at a time; prints a summary and the seed of every
+ * failing run, so `--seed N --runs 1` reproduces it. Exits 1 if any run broke an invariant.
+ */
+const { values } = parseArgs({
+  options: {
+    runs: { type: 'string', default: '100' },
+    seed: { type: 'string', default: '1' },
+    concurrency: { type: 'string', default: '8' },
+    'redis-share': { type: 'string', default: '0.3' },
+  },
+});
+const runs = Number(values.runs);
+const first = Number(values.seed);
+const concurrency = Number(values.concurrency);
+const redisShare = Number(values['redis-share']);
+const redis = redisShare > 0 ? await startRedis() : null;
+const started = Date.now();
+const outcomes: Record<string, number> = {};
+const failures: { seed: number; violations: string[]; events: string[] }[] = [];
+let next = 0;
+let done = 0;
+async function worker(): Promise<void> {
+  while (next < runs) {
+    const seed = first + next++;
+    const useRedis = redis !== null && (seed % 10) / 10 < redisShare;
+    const result = await faultRun({ seed, redisUrl: useRedis ? redis.url : undefined });
+    outcomes[result.outcome] = (outcomes[result.outcome] ?? 0) + 1;
+    if (result.violations.length > 0) {
+      failures.push({ seed, violations: result.violations, events: result.events });
+      console.log(`seed ${seed} FAILED (${result.form}, ${useRedis ? 'redis' : 'memory'}): ${result.violations.join('; ')} [${result.events.join(', ')}]`);
+    }
+    done++;
+    if (done % 50 === 0) console.log(`${done}/${runs} runs, ${Math.round((Date.now() - started) / 1000)} s`);
+  }
+}
+await Promise.all(Array.from({ length: Math.min(concurrency, runs) }, () => worker()));
+await redis?.stop();
+const seconds = ((Date.now() - started) / 1000).toFixed(1);
+console.log(`fault runs: ${runs} in ${seconds} s; outcomes ${JSON.stringify(outcomes)}; ${failures.length} with violations`);
+if (failures.length > 0) {
+  console.log(`failing seeds: ${failures.map((f) => f.seed).join(' ')}`);
+  process.exit(1);
+}
