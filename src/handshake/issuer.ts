@@ -461,7 +461,14 @@ function complete(state: IssuerState, session: IssuerSession, ctx: IssuerStepCon
   const usesLeft = repeat ? state.usesLeft : state.usesLeft - 1;
   const next: IssuerState = withSession(
     { ...state, usesLeft, pairedDids: repeat ? state.pairedDids : [...state.pairedDids, acceptor.did] },
-    { ...session, phase: 'awaitingAck', welcomeFrame, retries: 0, resyncs: 0, resyncAt: ctx.now + retryDelaySeconds(0) },
+    {
+      ...session,
+      phase: 'awaitingAck',
+      welcomeFrame,
+      retries: 0,
+      resyncs: 0,
+      resyncAt: ctx.now + retryDelaySeconds(0),
+    },
   );
   const effects: Effect[] = [
     { type: 'pin', sessionId: session.sessionId, peer: acceptor, mode: state.mode, confirmed: false },
@@ -686,7 +693,11 @@ function onTick(state: IssuerState, ctx: IssuerStepContext): Step<IssuerState> {
     else if (awaitsAck(current) && current.resyncAt !== undefined && ctx.now >= current.resyncAt) {
       const resyncs = (current.resyncs ?? 0) + 1;
       then({
-        state: withSession(step.state, { ...current, resyncs, resyncAt: ctx.now + retryDelaySeconds(resyncs) }),
+        state: withSession(step.state, {
+          ...current,
+          resyncs,
+          resyncAt: ctx.now + retryDelaySeconds(resyncs),
+        }),
         effects: [{ type: 'resync' }],
       });
     }

@@ -33,7 +33,9 @@ async function worker(): Promise<void> {
     outcomes[result.outcome] = (outcomes[result.outcome] ?? 0) + 1;
     if (result.violations.length > 0) {
       failures.push({ seed, violations: result.violations, events: result.events });
-      console.log(`seed ${seed} FAILED (${result.form}, ${useRedis ? 'redis' : 'memory'}): ${result.violations.join('; ')} [${result.events.join(', ')}]`);
+      console.log(
+        `seed ${seed} FAILED (${result.form}, ${useRedis ? 'redis' : 'memory'}): ${result.violations.join('; ')} [${result.events.join(', ')}]`,
+      );
     }
     done++;
     if (done % 50 === 0) console.log(`${done}/${runs} runs, ${Math.round((Date.now() - started) / 1000)} s`);
@@ -42,7 +44,9 @@ async function worker(): Promise<void> {
 await Promise.all(Array.from({ length: Math.min(concurrency, runs) }, () => worker()));
 await redis?.stop();
 const seconds = ((Date.now() - started) / 1000).toFixed(1);
-console.log(`fault runs: ${runs} in ${seconds} s; outcomes ${JSON.stringify(outcomes)}; ${failures.length} with violations`);
+console.log(
+  `fault runs: ${runs} in ${seconds} s; outcomes ${JSON.stringify(outcomes)}; ${failures.length} with violations`,
+);
 if (failures.length > 0) {
   console.log(`failing seeds: ${failures.map((f) => f.seed).join(' ')}`);
   process.exit(1);

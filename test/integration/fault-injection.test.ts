@@ -54,7 +54,9 @@ describe('a lost welcome is never a half-pairing (real agents, real relay, a fau
   };
   const peersOf = async (a: AgentProcess) => (await a.json<Peer[]>(['peers'])).value;
 
-  it('the relay drops the issuer\'s welcome once: both end paired and confirmed', { timeout: 60_000 }, async () => {
+  it("the relay drops the issuer's welcome once: both end paired and confirmed", {
+    timeout: 60_000,
+  }, async () => {
     const [alice, bob] = await Promise.all([agent('alice-w'), agent('bob-w')]);
     let dropped = 0;
     proxy.setFilter((text) => (postedFrameType(text) === WELCOME && dropped++ === 0 ? 'drop' : 'pass'));
@@ -63,12 +65,17 @@ describe('a lost welcome is never a half-pairing (real agents, real relay, a fau
     proxy.setFilter(null);
     expect(dropped).toBeGreaterThan(0);
     expect(accepted.value.status).toBe('paired');
-    const alicePeers = await until(() => peersOf(alice), (p) => p.length === 1 && p[0]!.confirmed);
+    const alicePeers = await until(
+      () => peersOf(alice),
+      (p) => p.length === 1 && p[0]!.confirmed,
+    );
     expect(alicePeers.map((p) => [p.name, p.confirmed])).toEqual([['bob-w', true]]);
     expect((await peersOf(bob)).map((p) => p.name)).toEqual(['alice-w']);
   });
 
-  it('the issuer is SIGKILLed right after it pinned, before its welcome went out: both end paired', { timeout: 90_000 }, async () => {
+  it('the issuer is SIGKILLed right after it pinned, before its welcome went out: both end paired', {
+    timeout: 90_000,
+  }, async () => {
     const [carol, dave] = await Promise.all([agent('carol-k'), agent('dave-k')]);
     let killed = false;
     proxy.setFilter((text) => {
@@ -79,11 +86,17 @@ describe('a lost welcome is never a half-pairing (real agents, real relay, a fau
     });
     const invite = await carol.json<{ url: string }>(['invite']);
     const accepting = dave.json<{ status: string }>(['accept', invite.value.url, '--wait', '60']);
-    await until(async () => killed, (k) => k);
+    await until(
+      async () => killed,
+      (k) => k,
+    );
     proxy.setFilter(null);
     await carol.restart();
     expect((await accepting).value.status).toBe('paired');
-    const carolPeers = await until(() => peersOf(carol), (p) => p.length === 1 && p[0]!.confirmed);
+    const carolPeers = await until(
+      () => peersOf(carol),
+      (p) => p.length === 1 && p[0]!.confirmed,
+    );
     expect(carolPeers.map((p) => [p.name, p.confirmed])).toEqual([['dave-k', true]]);
     expect((await peersOf(dave)).map((p) => p.name)).toEqual(['carol-k']);
   });
@@ -114,7 +127,9 @@ describe('seeded fault runs: drops, duplicates, delays, reordering, cuts, half-o
       }
     };
     await Promise.all(Array.from({ length: CONCURRENCY }, worker));
-    console.log(`fault runs: ${RUNS}, outcomes ${JSON.stringify(outcomes)}; reproduce one with npm run faults -- --seed N --runs 1`);
+    console.log(
+      `fault runs: ${RUNS}, outcomes ${JSON.stringify(outcomes)}; reproduce one with npm run faults -- --seed N --runs 1`,
+    );
     expect(failures).toEqual([]);
     expect(outcomes.both ?? 0).toBeGreaterThan(RUNS / 2); // the faults must not simply stop every pairing
   }, 300_000);

@@ -105,7 +105,8 @@ export async function startAgent(
     },
     stop() {
       return new Promise((resolve) => {
-        if (agent.child.exitCode !== null || agent.child.signalCode !== null) return resolve(agent.child.exitCode);
+        if (agent.child.exitCode !== null || agent.child.signalCode !== null)
+          return resolve(agent.child.exitCode);
         agent.child.once('exit', (code) => resolve(code));
         agent.child.kill('SIGTERM');
       });

@@ -190,7 +190,11 @@ export class FaultProxy {
     client.on('data', (chunk: Buffer) => {
       if (this.silent) return;
       if (!pair.upgraded) {
-        if (firstRequestChunk && !chunk.includes('Upgrade: websocket') && this.random() < this.rates.cutHttp) {
+        if (
+          firstRequestChunk &&
+          !chunk.includes('Upgrade: websocket') &&
+          this.random() < this.rates.cutHttp
+        ) {
           this.cut(pair);
           return;
         }
@@ -245,9 +249,12 @@ export class FaultProxy {
     if (roll < drop + duplicate + delay) {
       this.counts.delayed++;
       const copy = Buffer.from(frame);
-      setTimeout(() => {
-        if (!to.destroyed) to.write(copy);
-      }, Math.floor(this.random() * this.rates.maxDelayMs));
+      setTimeout(
+        () => {
+          if (!to.destroyed) to.write(copy);
+        },
+        Math.floor(this.random() * this.rates.maxDelayMs),
+      );
       return;
     }
     to.write(frame);
