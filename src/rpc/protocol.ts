@@ -106,7 +106,7 @@ export interface PeerInfo extends PeerRef {
   readonly relation: InviteMode;
   /**
    * False while this agent (as issuer) has not heard the acceptor's acknowledgement, and for good
-   * if it never did: the peer may not hold the pin (docs/PROTOCOL.md §6.6).
+   * if it never did: the peer may not hold the pin (docs/PROTOCOL.md §6.2).
    */
   readonly confirmed: boolean;
 }
