@@ -1,0 +1,58 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pino from 'pino';
+import { afterAll, describe, expect, it } from 'vitest';
+import { Agent } from '../../agent/agent.js';
+import { FileKeystore } from '../../agent/keystore/file-keystore.js';
+import { type RunningRelay, startRelay } from '../../relay/relay-server.js';
+
+const logger = pino({ level: 'silent' });
+
+async function agentOn(relay: RunningRelay, name: string): Promise<Agent> {
+  const home = mkdtempSync(join(tmpdir(), `pl-many-${name}-`));
+  return Agent.start({
+    stateFile: join(home, 'state.json'),
+    keystore: await FileKeystore.open(join(home, 'keystore.json'), `passphrase of ${name}`),
+    relayUrl: relay.url,
+    name,
+    logger,
+  });
+}
+
+describe('an agent with more pending invites than one socket may watch', () => {
+  const running: { stop(): Promise<void> }[] = [];
+  afterAll(async () => {
+    for (const r of running.reverse()) await r.stop();
+  });
+
+  it('hears every mailbox: 600 pending invites, then a pairing on the newest completes', async () => {
+    // The relay's defaults cap 256 watches per socket and 500 mailboxes per address; this operator
+    // raised the mailbox cap (a bot minting many invites), as docs/RELAY.md describes.
+    const relay = await startRelay({
+      host: '127.0.0.1',
+      port: 0,
+      trustProxy: false,
+      limits: { maxMailboxesPerIp: 20_000, ipRatePerSecond: 100_000, ipBurst: 100_000 },
+      logger,
+    });
+    running.push({ stop: () => relay.close() });
+    const issuer = await agentOn(relay, 'issuer');
+    const acceptor = await agentOn(relay, 'acceptor');
+    running.push(issuer, acceptor);
+    const invites = [];
+    const COUNT = Number(process.env.PL_MANY_INVITES ?? 600);
+    for (let i = 0; i < COUNT; i++) invites.push(await issuer.createInvite({ ttlSeconds: 3600 }));
+    expect(issuer.relayWatches.watches).toBe(COUNT);
+    expect(issuer.relayWatches.sockets).toBeGreaterThanOrEqual(3);
+    const accept = await acceptor.startAccept(invites.at(-1)!.url!, false);
+    const done = await acceptor.waitForAccept(accept.id, 20);
+    expect(done.acceptor.phase).toBe('paired');
+    // The first invite's mailbox is on the first socket, the last on another: both are heard.
+    const first = await acceptor.startAccept(invites[0]!.url!, false);
+    expect((await acceptor.waitForAccept(first.id, 20)).acceptor.phase).toBe('paired');
+    const metrics = await (await fetch(`${relay.url}/metrics`)).text();
+    expect(metrics).toMatch(/pairlink_relay_watches \d+/);
+    expect(Number(/pairlink_relay_watches (\d+)/.exec(metrics)![1])).toBeGreaterThanOrEqual(COUNT);
+  }, 120_000);
+});
