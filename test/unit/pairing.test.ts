@@ -349,7 +349,12 @@ describe('wiping finished sessions (what the agent persists)', () => {
     const welcomes = effectsOf(alice, 'send').length;
     issuer.step({ type: 'frameReceived', frame: confirm! });
     expect(effectsOf(alice, 'send').length).toBe(welcomes + 1); // the stored welcome, resent
+    // Paired, but the relay has not taken the ack yet: its bytes are kept for a resend…
+    expect(wipeFinishedAcceptor(acceptor.state).lastSentFrame.length).toBe(34);
+    // …and once it has, nothing secret or resendable is left.
+    acceptor.step({ type: 'frameDelivered', frame: acceptor.state.lastSentFrame });
     const wipedAcceptor = wipeFinishedAcceptor(acceptor.state);
+    expect(wipedAcceptor.lastSentFrame.length).toBe(0);
     expect(wipedAcceptor.ephemeralSecret.length).toBe(0);
     expect(wipedAcceptor.sessionSecret).toBeUndefined();
     issuer.step({ type: 'cancelRequested' });
