@@ -11,7 +11,7 @@ import {
   stepAcceptor,
 } from '../src/handshake/acceptor.js';
 import { inviteExpiryFromMailbox, inviteMailboxTtl } from '../src/handshake/deadlines.js';
-import type { Effect, StepContext } from '../src/handshake/effects.js';
+import type { Effect, HostEvent, StepContext } from '../src/handshake/effects.js';
 import { type IssuerEvent, type IssuerStepContext, stepIssuer } from '../src/handshake/issuer.js';
 import { mintCodeInvite, mintUrlInvite } from '../src/handshake/mint.js';
 import { issueCard, readVerifiedCard } from '../src/identity/card.js';
@@ -434,22 +434,19 @@ export class Agent {
     this.options.logger.warn({ id: invite.id }, 'the relay lost an invite mailbox; re-creating it');
     this.store.replaceInvite({ ...invite, afterSeq: 0 });
     const owner = this.ownerOf(invite);
-    const mailbox_ = {
+    const box = {
       mailboxId: owner.mailboxId,
       writeCapability: invite.writeCapability,
       readCapability: owner.readCapability,
     };
     const expiresAt = invite.issuer.expiresAt + inviteMailboxTtl(0);
     this.logFailure(
-      this.saveThenRun(`invite:${invite.id}`, [{ type: 'openMailbox', mailbox: mailbox_, expiresAt }], owner),
+      this.saveThenRun(`invite:${invite.id}`, [{ type: 'openMailbox', mailbox: box, expiresAt }], owner),
     );
   }
 
   /** Feeds a host event to whichever machine owns the effects that caused it. */
-  private stepOwner(
-    owner: EffectOwner,
-    event: Extract<IssuerEvent & AcceptorEvent, { type: string }>,
-  ): Promise<void> {
+  private stepOwner(owner: Pick<EffectOwner, 'kind' | 'id'>, event: HostEvent): Promise<void> {
     if (owner.kind === 'invite') {
       const invite = this.store.state.invites.find((i) => i.id === owner.id);
       return invite ? this.stepInvite(invite, event) : Promise.resolve();
@@ -537,7 +534,7 @@ export class Agent {
           relayUrl: effect.peer.relayUrl,
           relation: effect.mode,
           // A peer already confirmed by an earlier pairing stays confirmed.
-          confirmed: effect.confirmed || (existing?.confirmed !== false && existing !== undefined),
+          confirmed: effect.confirmed || (existing !== undefined && existing.confirmed !== false),
           session: toHex(effect.sessionId),
         };
         this.store.update((s) => ({ ...s, peers: [...s.peers.filter((p) => p.did !== peer.did), peer] }));
@@ -591,12 +588,7 @@ export class Agent {
         () => {
           for (const key of keys) {
             const [kind, id] = key.split(':') as ['invite' | 'accept', string];
-            this.logFailure(
-              this.stepOwner(
-                { kind, id, mailboxId: new Uint8Array(), readCapability: new Uint8Array() },
-                { type: 'resumed' },
-              ),
-            );
+            this.logFailure(this.stepOwner({ kind, id }, { type: 'resumed' }));
           }
         },
         (error: Error) => {

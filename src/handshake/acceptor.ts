@@ -17,7 +17,6 @@ import {
 } from './effects.js';
 import {
   type AbortReason,
-  decodeAbortReason,
   decodeFrame,
   decodeReplyBody,
   decodeWelcomeBody,
@@ -27,6 +26,7 @@ import {
   FRAME_TYPE,
   type Frame,
   type MailboxAddress,
+  openSealedAbort,
 } from './frames.js';
 import { deriveSas } from './sas.js';
 import {
@@ -169,12 +169,18 @@ export function startAcceptor(
   return { state, effects: helloEffects(state) };
 }
 
-/** Opening the reply box is idempotent, so every resend of the hello opens it first. */
+/** Opens (or re-opens: it is idempotent) the reply box, for as long as this accept may wait. */
+function openReplyBox(state: AcceptorState): Effect {
+  return {
+    type: 'openMailbox',
+    mailbox: state.replyBox,
+    expiresAt: acceptorDeadline(targetExpiry(state.target)),
+  };
+}
+
+/** Every resend of the hello opens the reply box first. */
 function helloEffects(state: AcceptorState): Effect[] {
-  return [
-    { type: 'openMailbox', mailbox: state.replyBox, expiresAt: acceptorDeadline(targetExpiry(state.target)) },
-    { type: 'send', to: targetMailbox(state.target), frame: state.lastSentFrame },
-  ];
+  return [openReplyBox(state), { type: 'send', to: targetMailbox(state.target), frame: state.lastSentFrame }];
 }
 
 /** Sends the last frame again (after a silence, a failure or a restart). */
@@ -240,7 +246,7 @@ export function stepAcceptor(
       return state.phase === 'awaitingSas' ? unchanged(state) : resend(state, ctx);
     case 'mailboxLost':
       // Our reply box is gone at the relay (it lost its state): open it again; resends refill it.
-      return state.phase === 'paired' ? unchanged(state) : { state, effects: [helloEffects(state)[0]!] };
+      return state.phase === 'paired' ? unchanged(state) : { state, effects: [openReplyBox(state)] };
     case 'frameDelivered':
       return state.ackPending && equalBytesConstantTime(event.frame, state.lastSentFrame)
         ? finishPaired(state)
@@ -315,19 +321,8 @@ function onSealedAbort(
   frame: Extract<Frame, { type: 'sealedAbort' }>,
 ): Step<AcceptorState> {
   if (!state.sessionSecret || state.phase === 'paired') return unchanged(state);
-  let reason: AbortReason;
-  try {
-    reason = decodeAbortReason(
-      openFrame(
-        deriveSessionKeys(state.sessionSecret).issuerToAcceptor,
-        FRAME_TYPE.sealedAbort,
-        frame.sealed,
-      ),
-    );
-  } catch {
-    return unchanged(state); // not from the issuer of this session
-  }
-  return fail(state, reason, null);
+  const reason = openSealedAbort(deriveSessionKeys(state.sessionSecret).issuerToAcceptor, frame.sealed);
+  return reason === null ? unchanged(state) : fail(state, reason, null); // null: not from this issuer
 }
 
 /** The ack is with the relay: nothing more to do but close the reply mailbox. */

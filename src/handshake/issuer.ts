@@ -24,7 +24,6 @@ import {
 import {
   ABORT_REASONS,
   type AbortReason,
-  decodeAbortReason,
   decodeConfirmBody,
   decodeFrame,
   encodeAbortReason,
@@ -34,6 +33,7 @@ import {
   FRAME_TYPE,
   type Frame,
   type MailboxAddress,
+  openSealedAbort,
 } from './frames.js';
 import { deriveSas } from './sas.js';
 import {
@@ -492,16 +492,16 @@ function onAck(
     return unchanged(state); // only the acceptor of this session can make one
   }
   const acceptor = readVerifiedCard(session.acceptorCard!);
-  const next = withSession(state, { ...session, phase: 'completed' });
-  const closed = closeIfDone(next);
-  return {
-    state: closed.state,
-    effects: [
-      { type: 'confirmPin', sessionId: session.sessionId, did: acceptor.did },
-      { type: 'progress', status: 'paired', sessionId: session.sessionId, peer: acceptor },
-      ...closed.effects,
-    ],
-  };
+  return endAwaitedSession(state, { ...session, phase: 'completed' }, [
+    { type: 'confirmPin', sessionId: session.sessionId, did: acceptor.did },
+    { type: 'progress', status: 'paired', sessionId: session.sessionId, peer: acceptor },
+  ]);
+}
+
+/** A session that awaited its ack ends as `ended`; the mailbox closes if it was the last one due. */
+function endAwaitedSession(state: IssuerState, ended: IssuerSession, effects: Effect[]): Step<IssuerState> {
+  const closed = closeIfDone(withSession(state, ended));
+  return { state: closed.state, effects: [...effects, ...closed.effects] };
 }
 
 /** The acceptor ended the session after the reply (sealed, so it is really the acceptor). */
@@ -511,31 +511,15 @@ function onSealedAbort(
   frame: Extract<Frame, { type: 'sealedAbort' }>,
 ): Step<IssuerState> {
   if (!isOpen(session) && !awaitsAck(session)) return unchanged(state);
-  let reason: AbortReason;
-  try {
-    reason = decodeAbortReason(
-      openFrame(
-        deriveSessionKeys(session.sessionSecret).acceptorToIssuer,
-        FRAME_TYPE.sealedAbort,
-        frame.sealed,
-      ),
-    );
-  } catch {
-    return unchanged(state);
-  }
+  const reason = openSealedAbort(deriveSessionKeys(session.sessionSecret).acceptorToIssuer, frame.sealed);
+  if (reason === null) return unchanged(state);
   if (isOpen(session)) return failSession(state, session, reason, null);
   // It gave up before our welcome reached it: it pinned nothing, so neither do we.
   const acceptor = readVerifiedCard(session.acceptorCard!);
-  const next = withSession(state, { ...session, phase: 'failed', failure: reason });
-  const closed = closeIfDone(next);
-  return {
-    state: closed.state,
-    effects: [
-      { type: 'unpin', sessionId: session.sessionId, did: acceptor.did },
-      { type: 'progress', status: 'failed', sessionId: session.sessionId, code: reason },
-      ...closed.effects,
-    ],
-  };
+  return endAwaitedSession(state, { ...session, phase: 'failed', failure: reason }, [
+    { type: 'unpin', sessionId: session.sessionId, did: acceptor.did },
+    { type: 'progress', status: 'failed', sessionId: session.sessionId, code: reason },
+  ]);
 }
 
 /** A clear abort: anyone could have sent it, so it only ends sessions that have pinned nothing. */
@@ -621,9 +605,8 @@ function onResumed(state: IssuerState): Step<IssuerState> {
   const effects: Effect[] = [];
   for (const session of Object.values(state.sessions).filter(awaitsAck))
     effects.push({ type: 'send', to: session.replyTo, frame: session.welcomeFrame! });
-  if (state.status !== 'pending' && !state.mailboxClosed && isIssuerFinished(state))
-    return closeIfDone(state);
-  return effects.length > 0 ? { state, effects: [...effects, { type: 'resync' }] } : unchanged(state);
+  if (effects.length === 0) return closeIfDone(state); // an ended invite whose mailbox is still open
+  return { state, effects: [...effects, { type: 'resync' }] };
 }
 
 /**
@@ -664,15 +647,9 @@ function onMailboxLost(state: IssuerState): Step<IssuerState> {
 
 function markUnconfirmed(state: IssuerState, session: IssuerSession): Step<IssuerState> {
   const acceptor = readVerifiedCard(session.acceptorCard!);
-  const next = withSession(state, { ...session, phase: 'unconfirmed' });
-  const closed = closeIfDone(next);
-  return {
-    state: closed.state,
-    effects: [
-      { type: 'progress', status: 'unconfirmed', sessionId: session.sessionId, peer: acceptor },
-      ...closed.effects,
-    ],
-  };
+  return endAwaitedSession(state, { ...session, phase: 'unconfirmed' }, [
+    { type: 'progress', status: 'unconfirmed', sessionId: session.sessionId, peer: acceptor },
+  ]);
 }
 
 function onTick(state: IssuerState, ctx: IssuerStepContext): Step<IssuerState> {

@@ -4,7 +4,12 @@ import { join } from 'node:path';
 import pino from 'pino';
 import { Agent } from '../../agent/agent.js';
 import { FileKeystore } from '../../agent/keystore/file-keystore.js';
-import type { AgentClock, RelayTransport, RelayTransportHandlers } from '../../agent/relay-transport.js';
+import {
+  type AgentClock,
+  isTransientRelayFailure,
+  type RelayTransport,
+  type RelayTransportHandlers,
+} from '../../agent/relay-transport.js';
 import { RelayConnection } from '../../relay/relay-connection.js';
 import { type RunningRelay, startRelay } from '../../relay/relay-server.js';
 import { PairlinkError } from '../../src/errors.js';
@@ -143,11 +148,7 @@ async function retried<T>(run: () => Promise<T>, attempts = 6): Promise<T> {
     try {
       return await run();
     } catch (error) {
-      if (
-        i + 1 >= attempts ||
-        !(error instanceof PairlinkError) ||
-        !['RELAY_UNREACHABLE', 'RATE_LIMITED', 'RELAY_PROTOCOL'].includes(error.code)
-      )
+      if (i + 1 >= attempts || !(error instanceof PairlinkError) || !isTransientRelayFailure(error.code))
         throw error;
       await sleep(200);
     }
@@ -286,24 +287,6 @@ export async function faultRun(options: FaultRunOptions): Promise<FaultRunResult
         violations.push(`${when}: one-sided unconfirmed pin though the relay lost nothing for good`);
       return 'unconfirmed';
     };
-    if (process.env.PL_DEBUG) {
-      const inv = issuer.agent.allInvites.find((i) => i.id === invite.id)!;
-      const box = Buffer.from(inv.issuer.mailboxId).toString('base64url');
-      console.log(
-        'issuer invite',
-        inv.issuer.status,
-        inv.afterSeq,
-        Object.values(inv.issuer.sessions).map((x) => x.phase),
-        'relay has',
-        JSON.stringify(
-          (await relay.store.readMessages(box, 0))?.map((m) => [m.seq, m.body.length, m.body.slice(0, 6)]),
-        ),
-        'watches',
-        issuer.agent.relayWatches,
-      );
-      const acc = acceptId ? acceptor.agent.findAccept(acceptId) : null;
-      console.log('acceptor', acc?.acceptor.phase, acc?.acceptor.ackPending);
-    }
     const before = check('settled');
     // Past every deadline (ack deadline of a 60 s invite: 60 + 300 + 240 s), every record is final.
     for (const a of [issuer, acceptor]) a.clock.offset += 3600;
