@@ -147,7 +147,8 @@ export class DurableState {
     const loaded = await log.load();
     let snapshot: Snapshot = loaded.snapshot ?? { state: initial(), history: { invites: [], accepts: [] } };
     for (const change of loaded.changes) snapshot = applyChange(snapshot, change);
-    return new DurableState(log, snapshot.state, snapshot.history, loaded.snapshot === null);
+    // A fresh state, or files of an older format, start with a snapshot of the current format.
+    return new DurableState(log, snapshot.state, snapshot.history, loaded.snapshot === null || log.outdated);
   }
 
   /** Applies a change now (synchronously); call `persist()` before acting on it. */

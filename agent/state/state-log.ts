@@ -6,7 +6,9 @@ import { readFileIfExists, writeFileAtomic } from '../secure-files.js';
 import { decodeStateJson, encodeStateJson } from './state-codec.js';
 
 /** Version of the snapshot and log formats (docs/ARCHITECTURE.md, "State on disk"). */
-export const STORE_FORMAT_VERSION = 2;
+export const STORE_FORMAT_VERSION = 3;
+/** Format 2 logs have no header; they are read once and replaced by a format 3 snapshot. */
+const READABLE_VERSIONS: readonly number[] = [2, 3];
 
 const NONCE = 12;
 const TAG = 16;
@@ -14,6 +16,14 @@ const TAG = 16;
 const MAX_ENTRY_BYTES = 16 * 1024 * 1024;
 const SNAPSHOT_AAD = 'pairlink state snapshot v2';
 const LOG_AAD = 'pairlink state log v2';
+/**
+ * A format 3 log starts with `magic (8) || u32 acknowledged entries || u32 0`. The count is
+ * rewritten after each append's fdatasync (without a sync of its own: the next append's sync
+ * carries it), so it never names an entry that is not durable, and load can tell a torn last
+ * append (beyond the count: dropped) from acknowledged changes that went missing (refused).
+ */
+const LOG_MAGIC = Buffer.from('PLLOG\x003\x00', 'latin1');
+const LOG_HEADER = 16;
 
 /** ChaCha20-Poly1305 (node:crypto) with a random 96-bit nonce: nonce || ciphertext || tag. */
 function seal(key: Uint8Array, aad: Buffer, plaintext: Buffer): Buffer {
@@ -36,6 +46,13 @@ function openSealed(key: Uint8Array, aad: Buffer, sealed: Buffer): Buffer | null
   } catch {
     return null;
   }
+}
+
+function logHeader(acknowledged: number): Buffer {
+  const header = Buffer.alloc(LOG_HEADER);
+  LOG_MAGIC.copy(header);
+  header.writeUInt32BE(acknowledged, LOG_MAGIC.length);
+  return header;
 }
 
 function logAad(logId: string, index: number): Buffer {
@@ -70,6 +87,8 @@ export class SealedLog<S, C> {
   private logId = '';
   private handle: FileHandle | null = null;
   private entries = 0;
+  /** The log has the format 3 header (false for a format 2 log until the next compaction). */
+  private headered = true;
   /** Bytes in the current log, and in the last snapshot (compaction keeps the ratio bounded). */
   logBytes = 0;
   snapshotBytes = 0;
@@ -85,7 +104,15 @@ export class SealedLog<S, C> {
 
   async load(): Promise<LoadedLog<S, C>> {
     const raw = await readFileIfExists(this.file);
-    if (raw === null) return { snapshot: null, changes: [] };
+    if (raw === null) {
+      const strays = await this.logNames();
+      if (strays.length > 0)
+        throw new PairlinkError(
+          'INTERNAL',
+          `${this.file} is missing but its change log ${strays[0]} is there: refusing to start from nothing (restore ${this.file}, or move the logs away to start afresh)`,
+        );
+      return { snapshot: null, changes: [] };
+    }
     let outer: { version?: unknown; log?: unknown; sealed?: unknown };
     try {
       outer = JSON.parse(raw.toString('utf8')) as typeof outer;
@@ -93,7 +120,8 @@ export class SealedLog<S, C> {
       throw new PairlinkError('INTERNAL', `${this.file} is not a pairlink state file`);
     }
     if (
-      outer.version !== STORE_FORMAT_VERSION ||
+      typeof outer.version !== 'number' ||
+      !READABLE_VERSIONS.includes(outer.version) ||
       typeof outer.sealed !== 'string' ||
       typeof outer.log !== 'string' ||
       !/^[0-9a-f]{32}$/.test(outer.log)
@@ -116,17 +144,41 @@ export class SealedLog<S, C> {
     }
     this.logId = outer.log;
     this.snapshotBytes = raw.length;
+    this.headered = outer.version === STORE_FORMAT_VERSION;
     const snapshot = decodeStateJson<S>(plaintext.toString('utf8'));
     const changes = await this.readLog();
     return { snapshot, changes };
   }
 
-  /** Reads the current log, truncating a torn last entry. */
+  /** True when the loaded files are of an older format: the caller should compact soon. */
+  get outdated(): boolean {
+    return !this.headered;
+  }
+
+  /** Reads the current log, truncating a torn last entry; refuses if acknowledged entries are missing. */
   private async readLog(): Promise<C[]> {
-    const data = await readFileIfExists(this.logPath(this.logId));
+    const path = this.logPath(this.logId);
+    const data = await readFileIfExists(path);
     const changes: C[] = [];
-    if (data === null) return changes;
+    if (data === null) {
+      // Compaction creates the log before the snapshot that names it: a missing log lost changes.
+      if (!this.headered) return changes;
+      throw new PairlinkError(
+        'INTERNAL',
+        `${path} is missing: the changes saved since ${this.file} was written are gone; restore it (refusing to start without them)`,
+      );
+    }
+    let acknowledged = 0;
     let offset = 0;
+    if (this.headered) {
+      if (data.length < LOG_HEADER || !data.subarray(0, LOG_MAGIC.length).equals(LOG_MAGIC))
+        throw new PairlinkError(
+          'INTERNAL',
+          `${path} is not a pairlink state log (damaged header); refusing to guess`,
+        );
+      acknowledged = data.readUInt32BE(LOG_MAGIC.length);
+      offset = LOG_HEADER;
+    }
     while (offset < data.length) {
       const length = offset + 4 <= data.length ? data.readUInt32BE(offset) : -1;
       const end = offset + 4 + length;
@@ -138,7 +190,7 @@ export class SealedLog<S, C> {
         if (complete && end < data.length) {
           throw new PairlinkError(
             'INTERNAL',
-            `${this.logPath(this.logId)}: entry ${changes.length} is damaged and is not the last one; refusing to guess (restore the file or move it away to drop the changes it holds)`,
+            `${path}: entry ${changes.length} is damaged and is not the last one; refusing to guess (restore the file or move it away to drop the changes it holds)`,
           );
         }
         break; // a torn last entry: never acknowledged
@@ -146,10 +198,16 @@ export class SealedLog<S, C> {
       changes.push(decodeStateJson<C>(plaintext.toString('utf8')));
       offset = end;
     }
+    if (changes.length < acknowledged) {
+      throw new PairlinkError(
+        'INTERNAL',
+        `${path} holds ${changes.length} of the ${acknowledged} changes it acknowledged (truncated or damaged); restore it (refusing to start without them)`,
+      );
+    }
     this.entries = changes.length;
-    this.logBytes = offset;
+    this.logBytes = offset - (this.headered ? LOG_HEADER : 0);
     if (offset < data.length) {
-      const handle = await open(this.logPath(this.logId), 'r+');
+      const handle = await open(path, 'r+');
       try {
         await handle.truncate(offset);
         await handle.sync();
@@ -160,18 +218,21 @@ export class SealedLog<S, C> {
     return changes;
   }
 
-  /** Appends one change durably (write + fdatasync). */
+  /** Appends one change durably (write + fdatasync), then counts it in the header. */
   async append(change: C): Promise<void> {
     if (!this.logId) throw new PairlinkError('INTERNAL', 'state log: append before the first snapshot');
-    this.handle ??= await open(this.logPath(this.logId), 'a', 0o600);
+    if (!this.headered)
+      throw new PairlinkError('INTERNAL', 'state log: compact an old-format log before appending');
+    this.handle ??= await open(this.logPath(this.logId), 'r+');
     const sealed = seal(this.key, logAad(this.logId, this.entries), Buffer.from(encodeStateJson(change)));
     const entry = Buffer.allocUnsafe(4 + sealed.length);
     entry.writeUInt32BE(sealed.length, 0);
     sealed.copy(entry, 4);
-    await this.handle.write(entry);
+    await this.handle.write(entry, 0, entry.length, LOG_HEADER + this.logBytes);
     await this.handle.datasync();
     this.entries++;
     this.logBytes += entry.length;
+    await this.handle.write(logHeader(this.entries), 0, LOG_HEADER, 0);
   }
 
   /** Writes `snapshot` as the whole document and starts a new, empty log. */
@@ -179,7 +240,9 @@ export class SealedLog<S, C> {
     const previous = this.logId;
     const next = randomBytes(16).toString('hex');
     await this.handle?.close();
-    this.handle = await open(this.logPath(next), 'wx', 0o600);
+    this.handle = await open(this.logPath(next), 'wx+', 0o600);
+    await this.handle.write(logHeader(0), 0, LOG_HEADER, 0);
+    await this.handle.sync();
     const sealed = seal(
       this.key,
       Buffer.from(`${SNAPSHOT_AAD}\0${next}`, 'latin1'),
@@ -188,6 +251,7 @@ export class SealedLog<S, C> {
     const text = `${JSON.stringify({ version: STORE_FORMAT_VERSION, log: next, sealed: sealed.toString('base64url') })}\n`;
     await writeFileAtomic(this.file, text);
     this.logId = next;
+    this.headered = true;
     this.entries = 0;
     this.logBytes = 0;
     this.snapshotBytes = text.length;
@@ -195,14 +259,18 @@ export class SealedLog<S, C> {
     await this.removeStrayLogs();
   }
 
-  /** Deletes logs no snapshot names (left by a crash during compaction). */
-  private async removeStrayLogs(): Promise<void> {
+  /** Logs of this state file in its directory (file names). */
+  private async logNames(): Promise<string[]> {
     const prefix = `${basename(this.file)}.`;
     const names = await readdir(dirname(this.file)).catch(() => [] as string[]);
-    for (const name of names) {
-      if (name.startsWith(prefix) && name.endsWith('.log') && name !== basename(this.logPath(this.logId))) {
+    return names.filter((name) => name.startsWith(prefix) && name.endsWith('.log'));
+  }
+
+  /** Deletes logs no snapshot names (left by a crash during compaction). */
+  private async removeStrayLogs(): Promise<void> {
+    for (const name of await this.logNames()) {
+      if (name !== basename(this.logPath(this.logId)))
         await unlink(join(dirname(this.file), name)).catch(() => undefined);
-      }
     }
   }
 

@@ -1,4 +1,4 @@
-import { mkdtempSync, readdirSync, readFileSync, statSync, truncateSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -36,27 +36,74 @@ describe('sealed snapshot + append-only log (agent state on disk)', () => {
     expect(readFileSync(logFile(file)).includes(Buffer.from('snapshot'))).toBe(false);
   });
 
-  it('drops a torn last entry (never acknowledged) and truncates it away', async () => {
+  it('drops a torn last entry (an append that never returned) and truncates it away', async () => {
     const file = fresh();
     await written(file, 3);
     const size = statSync(logFile(file)).size;
-    truncateSync(logFile(file), size - 5);
+    // A crash in the middle of a fourth append: its length prefix and part of its body.
+    const torn = Buffer.alloc(4 + 20, 1);
+    torn.writeUInt32BE(100, 0);
+    writeFileSync(logFile(file), Buffer.concat([readFileSync(logFile(file)), torn]));
     const loaded = await reload(file);
-    expect(loaded.changes.map((c) => c.n)).toEqual([0, 1]);
-    expect(statSync(logFile(file)).size).toBeLessThan(size - 5);
+    expect(loaded.changes.map((c) => c.n)).toEqual([0, 1, 2]);
+    expect(statSync(logFile(file)).size).toBe(size);
     // Appending after the repair continues the log.
     const log = new SealedLog<{ base: string }, { n: number }>(file, key);
     await log.load();
     await log.append({ n: 9 });
     await log.close();
-    expect((await reload(file)).changes.map((c) => c.n)).toEqual([0, 1, 9]);
+    expect((await reload(file)).changes.map((c) => c.n)).toEqual([0, 1, 2, 9]);
+  });
+
+  it('refuses to start when acknowledged changes are missing: a truncated log, or none at all', async () => {
+    const file = fresh();
+    await written(file, 5);
+    const full = readFileSync(logFile(file));
+    // Cut to 60 %: whole entries are gone, and what is left could pass for a torn tail.
+    writeFileSync(logFile(file), full.subarray(0, Math.floor(full.length * 0.6)));
+    await expect(reload(file)).rejects.toThrow(/holds \d of the 5 changes it acknowledged/);
+    // Cut exactly at an entry boundary: still refused.
+    writeFileSync(logFile(file), full);
+    expect((await reload(file)).changes).toHaveLength(5);
+    const entryEnd = 16 + 4 + full.readUInt32BE(16);
+    writeFileSync(logFile(file), full.subarray(0, entryEnd));
+    await expect(reload(file)).rejects.toThrow(/holds 1 of the 5 changes/);
+    // The log deleted: refused, naming it.
+    const log = logFile(file);
+    unlinkSync(log);
+    await expect(reload(file)).rejects.toThrow(/is missing: the changes saved since/);
+  });
+
+  it('reads a format 2 state (no log header) and says it is outdated, so the first save compacts', async () => {
+    const file = fresh();
+    await written(file, 2);
+    const outer = JSON.parse(readFileSync(file, 'utf8')) as { version: number };
+    writeFileSync(file, JSON.stringify({ ...outer, version: 2 }));
+    writeFileSync(logFile(file), readFileSync(logFile(file)).subarray(16));
+    const log = new SealedLog<{ base: string }, { n: number }>(file, key);
+    const loaded = await log.load();
+    expect(loaded.changes.map((c) => c.n)).toEqual([0, 1]);
+    expect(log.outdated).toBe(true);
+    await expect(log.append({ n: 2 })).rejects.toThrow(/compact an old-format log/);
+    await log.compact({ base: 'migrated' });
+    expect(log.outdated).toBe(false);
+    await log.close();
+    expect(JSON.parse(readFileSync(file, 'utf8')).version).toBe(3);
+  });
+
+  it('refuses to start from nothing when state.json is gone but its log is there', async () => {
+    const file = fresh();
+    await written(file, 2);
+    unlinkSync(file);
+    await expect(reload(file)).rejects.toThrow(/is missing but its change log/);
+    expect(readdirSync(join(file, '..')).filter((n) => n.endsWith('.log'))).toHaveLength(1); // left as it was
   });
 
   it('refuses a damaged entry in the middle instead of silently dropping what follows', async () => {
     const file = fresh();
     await written(file, 3);
     const bytes = readFileSync(logFile(file));
-    bytes[10] = (bytes[10] ?? 0) ^ 1; // inside entry 0
+    bytes[16 + 10] = (bytes[16 + 10] ?? 0) ^ 1; // inside entry 0 (after the 16-byte header)
     writeFileSync(logFile(file), bytes);
     await expect(reload(file)).rejects.toThrow(/entry 0 is damaged/);
   });
