@@ -7,12 +7,18 @@ import { PairlinkError } from '../src/errors.js';
 import {
   type AcceptorEvent,
   type AcceptTarget,
+  acceptorWakeAt,
   startAcceptor,
   stepAcceptor,
 } from '../src/handshake/acceptor.js';
 import { inviteExpiryFromMailbox, inviteMailboxTtl } from '../src/handshake/deadlines.js';
 import type { Effect, HostEvent, StepContext } from '../src/handshake/effects.js';
-import { type IssuerEvent, type IssuerStepContext, stepIssuer } from '../src/handshake/issuer.js';
+import {
+  type IssuerEvent,
+  type IssuerStepContext,
+  issuerWakeAt,
+  stepIssuer,
+} from '../src/handshake/issuer.js';
 import { mintCodeInvite, mintUrlInvite } from '../src/handshake/mint.js';
 import { issueCard, readVerifiedCard } from '../src/identity/card.js';
 import { fingerprint, Identity } from '../src/identity/identity.js';
@@ -573,10 +579,14 @@ export class Agent {
 
   private tick(): void {
     if (this.unsaved.size > 0) this.retryUnsaved();
+    const now = this.now();
+    // Only records whose machine has something due: an agent may hold thousands that wait.
     for (const invite of this.store.state.invites)
-      this.logFailure(this.stepInvite(invite, { type: 'clockTicked' }));
+      if (issuerWakeAt(invite.issuer) <= now)
+        this.logFailure(this.stepInvite(invite, { type: 'clockTicked' }));
     for (const accept of this.store.state.accepts)
-      this.logFailure(this.stepAccept(accept, { type: 'clockTicked' }));
+      if (acceptorWakeAt(accept.acceptor) <= now)
+        this.logFailure(this.stepAccept(accept, { type: 'clockTicked' }));
   }
 
   /** A save failed earlier: once one succeeds, the records whose effects were dropped resend. */

@@ -283,6 +283,15 @@ export function stepAcceptor(
   }
 }
 
+/** The earliest time a clock tick can change this accept (onTick below is a no-op before it). */
+export function acceptorWakeAt(state: AcceptorState): number {
+  if (isAcceptorFinished(state)) return Number.POSITIVE_INFINITY;
+  const expiresAt = targetExpiry(state.target);
+  let wake = state.phase === 'paired' ? ackDeadline(expiresAt) : acceptorDeadline(expiresAt);
+  if (RESENDING.has(state.phase) || state.ackPending) wake = Math.min(wake, state.resendAt);
+  return wake;
+}
+
 function onTick(state: AcceptorState, ctx: StepContext): Step<AcceptorState> {
   const expiresAt = targetExpiry(state.target);
   if (state.phase !== 'paired' && ctx.now >= acceptorDeadline(expiresAt))

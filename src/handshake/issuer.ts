@@ -652,6 +652,27 @@ function markUnconfirmed(state: IssuerState, session: IssuerSession): Step<Issue
   ]);
 }
 
+/**
+ * The earliest time a clock tick can change this invite (onTick below is a no-op before it), so a
+ * host with thousands of waiting invites steps only the few that are due.
+ */
+export function issuerWakeAt(state: IssuerState): number {
+  let wake = state.status === 'pending' ? state.expiresAt : Number.POSITIVE_INFINITY;
+  for (const session of Object.values(state.sessions)) {
+    if (session.phase === 'awaitingConfirm')
+      wake = Math.min(wake, session.startedAt + ISSUER_SESSION_TIMEOUT_SECONDS);
+    else if (session.phase === 'awaitingSas') wake = Math.min(wake, completeBy(state.expiresAt));
+    else if (awaitsAck(session))
+      wake = Math.min(
+        wake,
+        ackDeadline(state.expiresAt),
+        session.retryAt ?? Number.POSITIVE_INFINITY,
+        session.resyncAt ?? Number.POSITIVE_INFINITY,
+      );
+  }
+  return wake;
+}
+
 function onTick(state: IssuerState, ctx: IssuerStepContext): Step<IssuerState> {
   let step: Step<IssuerState> = unchanged(state);
   const then = (next: Step<IssuerState>) => {
