@@ -230,7 +230,16 @@ describe.each(['memory', 'redis'] as const)('relay API (%s store)', (backend) =>
     await client.createMailbox(box.id, box.read, box.write, 1);
     const { nameplate } = await client.createNameplate(box.id, box.read, 1);
     await client.post(box.id, box.write, new Uint8Array([1]));
-    await new Promise((r) => setTimeout(r, 1300));
+    // Wait for the expiry itself (1 s TTL), not a guess of how long it takes.
+    const deadline = Date.now() + 5000;
+    while (
+      Date.now() < deadline &&
+      (await client.read(box.id, box.read).then(
+        () => true,
+        () => false,
+      ))
+    )
+      await new Promise((r) => setTimeout(r, 50));
     await expect(client.post(box.id, box.write, new Uint8Array([2]))).rejects.toMatchObject({
       code: 'INVITE_NOT_FOUND',
     });
@@ -277,14 +286,19 @@ describe.each(['memory', 'redis'] as const)('relay API (%s store)', (backend) =>
     const socket = new RelaySocket(relay.url, { onMessage: (_id, m) => seen.push(m.body[0]!) });
     await socket.ready();
     socket.watch(box.id, box.read);
+    const seenAtLeast = async (n: number) => {
+      const deadline = Date.now() + 10_000;
+      while (seen.length < n && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    };
     await client.post(box.id, box.write, new Uint8Array([1]));
-    await new Promise((r) => setTimeout(r, 100));
-    // Drop the connection from the relay side; the client reconnects and re-watches from seq 1.
+    await seenAtLeast(1);
+    // Drop the connection; the client reconnects and re-watches after the last seq it delivered.
     (socket as unknown as { socket: WebSocket }).socket.terminate();
     await client.post(box.id, box.write, new Uint8Array([2]));
-    await new Promise((r) => setTimeout(r, 1500));
+    await seenAtLeast(2); // delivered from the backlog once the socket is back
     await client.post(box.id, box.write, new Uint8Array([3]));
-    await new Promise((r) => setTimeout(r, 200));
+    await seenAtLeast(3);
+    await new Promise((r) => setTimeout(r, 100)); // room for a duplicate to show up, if there were one
     socket.close();
     expect(seen).toEqual([1, 2, 3]);
   });

@@ -22,28 +22,28 @@ async function relayProcess(): Promise<RelayProcess> {
 }
 
 describe('several relay processes on one real Redis', () => {
-  it('pushes a frame posted on instance 2 to a socket watching on instance 1, within 100 ms', async () => {
+  it('pushes frames posted on instance 2 to a socket watching on instance 1, in order', async () => {
     const [one, two] = await Promise.all([relayProcess(), relayProcess()]);
     const box = newMailbox();
     await new RelayClient(one!.url).createMailbox(box.id, box.read, box.write, 60);
-    const arrivals: { body: number; at: number }[] = [];
-    const socket = new RelaySocket(one!.url, {
-      onMessage: (_id, m) => arrivals.push({ body: m.body[0]!, at: performance.now() }),
-    });
+    const arrivals: number[] = [];
+    const socket = new RelaySocket(one!.url, { onMessage: (_id, m) => arrivals.push(m.body[0]!) });
     await socket.ready();
     socket.watch(box.id, box.read);
-    await new Promise((r) => setTimeout(r, 100)); // the watch is registered
-    const latencies: number[] = [];
-    for (let i = 1; i <= 5; i++) {
-      const sent = performance.now();
+    const arrived = async (n: number) => {
+      const deadline = Date.now() + 5000;
+      while (arrivals.length < n && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+    };
+    // The first frame may come with the watch's backlog; once it is in, the watch is live and
+    // every later frame can only come as a push from the other instance (through Redis pub/sub).
+    await new RelayClient(two!.url).post(box.id, box.write, new Uint8Array([1]));
+    await arrived(1);
+    for (let i = 2; i <= 5; i++) {
       await new RelayClient(two!.url).post(box.id, box.write, new Uint8Array([i]));
-      const deadline = Date.now() + 1000;
-      while (arrivals.length < i && Date.now() < deadline) await new Promise((r) => setTimeout(r, 1));
-      expect(arrivals[i - 1]?.body).toBe(i);
-      latencies.push(arrivals[i - 1]!.at - sent);
+      await arrived(i);
     }
     socket.close();
-    expect(Math.max(...latencies)).toBeLessThan(100);
+    expect(arrivals).toEqual([1, 2, 3, 4, 5]);
   });
 
   it('keeps pending mailboxes, messages and nameplates across a relay restart', async () => {
