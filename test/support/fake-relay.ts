@@ -1,0 +1,148 @@
+import type { AgentClock, RelayTransport, RelayTransportHandlers } from '../../agent/relay-transport.js';
+import { encodeBase64url } from '../../src/encoding/base64url.js';
+import { PairlinkError } from '../../src/errors.js';
+
+/**
+ * An in-memory relay for unit tests of the Agent: mailboxes with capabilities and sequence
+ * numbers, pushes to watchers on the next microtask, and failures on demand. It follows the
+ * RelayTransport contract (docs/RELAY.md semantics), so the agent cannot tell it from the real
+ * connection except by timing.
+ */
+export class FakeRelay {
+  private readonly boxes = new Map<string, { read: string; writes: Set<string>; messages: Uint8Array[] }>();
+  private readonly watchers = new Map<string, Set<{ handlers: RelayTransportHandlers; after: number }>>();
+  /** Each transport's hook for a lost mailbox: it drops the watch, then tells its agent. */
+  private readonly losers = new Set<(id: string) => void>();
+  /** Operations that fail next, with their error code, in order. */
+  private readonly failures: { op: string; code: PairlinkError['code'] }[] = [];
+  /** Drops posts for which this returns true (a relay that loses frames). */
+  dropPost: (body: Uint8Array) => boolean = () => false;
+  readonly posts: Uint8Array[] = [];
+
+  failNext(
+    op: 'createMailbox' | 'post' | 'deleteMailbox',
+    code: PairlinkError['code'] = 'RELAY_UNREACHABLE',
+  ): void {
+    this.failures.push({ op, code });
+  }
+
+  /** Forgets every mailbox, as a memory relay that restarted. */
+  loseEverything(): void {
+    const ids = [...this.boxes.keys()];
+    this.boxes.clear();
+    this.watchers.clear();
+    for (const id of ids) for (const lose of this.losers) lose(id);
+  }
+
+  private check(op: string): void {
+    const index = this.failures.findIndex((f) => f.op === op);
+    if (index >= 0) {
+      const [failure] = this.failures.splice(index, 1);
+      throw new PairlinkError(failure!.code, `fake relay: ${op} failed`);
+    }
+  }
+
+  transport(handlers: RelayTransportHandlers): RelayTransport {
+    const relay = this;
+    const mine = new Map<string, { handlers: RelayTransportHandlers; after: number }>();
+    this.losers.add((id) => {
+      // As the real connection does: a watch the relay refuses is dropped, then reported.
+      if (mine.delete(id)) queueMicrotask(() => handlers.onMailboxGone(id));
+    });
+    const deliver = (id: string, watch: { handlers: RelayTransportHandlers; after: number }) => {
+      const box = relay.boxes.get(id);
+      if (!box) return;
+      while (watch.after < box.messages.length) {
+        const seq = ++watch.after;
+        const body = box.messages[seq - 1]!;
+        queueMicrotask(() => watch.handlers.onMessage(id, seq, body));
+      }
+    };
+    return {
+      async createMailbox(mailboxId, readCap, writeCap) {
+        relay.check('createMailbox');
+        const id = encodeBase64url(mailboxId);
+        if (relay.boxes.has(id)) return; // our own ids: an earlier attempt made it
+        relay.boxes.set(id, {
+          read: encodeBase64url(readCap),
+          writes: new Set(writeCap ? [encodeBase64url(writeCap)] : []),
+          messages: [],
+        });
+      },
+      async createNameplate() {
+        throw new PairlinkError('INTERNAL', 'fake relay: no nameplates');
+      },
+      async claimNameplate() {
+        throw new PairlinkError('INTERNAL', 'fake relay: no nameplates');
+      },
+      async post(mailboxId, writeCap, body) {
+        relay.check('post');
+        const id = encodeBase64url(mailboxId);
+        const box = relay.boxes.get(id);
+        if (!box || !box.writes.has(encodeBase64url(writeCap)))
+          throw new PairlinkError('INVITE_NOT_FOUND', 'not found');
+        relay.posts.push(body);
+        if (relay.dropPost(body)) return;
+        box.messages.push(body);
+        for (const watch of relay.watchers.get(id) ?? []) deliver(id, watch);
+      },
+      async deleteMailbox(mailboxId) {
+        relay.check('deleteMailbox');
+        relay.boxes.delete(encodeBase64url(mailboxId));
+      },
+      watch(mailboxId, _readCap, afterSeq) {
+        const id = encodeBase64url(mailboxId);
+        if (mine.has(id)) return;
+        const watch = { handlers, after: afterSeq };
+        mine.set(id, watch);
+        let set = relay.watchers.get(id);
+        if (!set) relay.watchers.set(id, (set = new Set()));
+        set.add(watch);
+        if (relay.boxes.has(id)) deliver(id, watch);
+        else {
+          mine.delete(id);
+          set.delete(watch);
+          queueMicrotask(() => handlers.onMailboxGone(id));
+        }
+      },
+      unwatch(mailboxId) {
+        const id = encodeBase64url(mailboxId);
+        const watch = mine.get(id);
+        if (watch) relay.watchers.get(id)?.delete(watch);
+        mine.delete(id);
+      },
+      resync(mailboxId) {
+        const id = encodeBase64url(mailboxId);
+        const watch = mine.get(id);
+        if (watch) deliver(id, watch);
+      },
+      connected: true,
+      get watchCount() {
+        return mine.size;
+      },
+      socketCount: 1,
+      close() {
+        for (const [id, watch] of mine) relay.watchers.get(id)?.delete(watch);
+        mine.clear();
+      },
+    };
+  }
+}
+
+/** A clock that moves only when the test says, running the agent's timers as it does. */
+export class ManualClock implements AgentClock {
+  private readonly timers = new Set<() => void>();
+  constructor(public seconds: number) {}
+  now(): number {
+    return this.seconds;
+  }
+  every(_ms: number, run: () => void): () => void {
+    this.timers.add(run);
+    return () => this.timers.delete(run);
+  }
+  /** Moves `by` seconds ahead and fires every timer once. */
+  advance(by: number): void {
+    this.seconds += by;
+    for (const run of this.timers) run();
+  }
+}

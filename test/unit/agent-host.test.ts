@@ -1,0 +1,138 @@
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pino from 'pino';
+import { describe, expect, it } from 'vitest';
+import { Agent } from '../../agent/agent.js';
+import { FileKeystore } from '../../agent/keystore/file-keystore.js';
+import { DurableState } from '../../agent/state/durable-state.js';
+import { acceptorDeadline } from '../../src/handshake/deadlines.js';
+import { FRAME_TYPE } from '../../src/handshake/frames.js';
+import { FakeRelay, ManualClock } from '../support/fake-relay.js';
+
+/**
+ * The Agent as a host of the machines, with a fake relay and a manual clock: effects after a
+ * failure, retries, deadlines and restarts, without sleeps or processes. (The handshake
+ * machines' own cases are in handshake-faults.test.ts.)
+ */
+const RELAY = 'http://relay.test';
+const logger = pino({ level: 'silent' });
+const settle = () => new Promise((r) => setTimeout(r, 20)); // let queued saves and effects run
+/** Waits (real time, bounded) until `check` holds: saves and crypto take a few milliseconds. */
+async function eventually(check: () => boolean): Promise<void> {
+  const deadline = Date.now() + 5000;
+  while (!check() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+}
+
+async function agentOn(
+  relay: FakeRelay,
+  clock: ManualClock,
+  name: string,
+  home = mkdtempSync(join(tmpdir(), `pl-host-${name}-`)),
+) {
+  const agent = await Agent.start({
+    stateFile: join(home, 'state.json'),
+    keystore: await FileKeystore.open(join(home, 'keystore.json'), `passphrase of ${name}`),
+    relayUrl: RELAY,
+    name,
+    logger,
+    clock,
+    transport: (handlers) => relay.transport(handlers),
+  });
+  return { agent, home };
+}
+
+const posted = (relay: FakeRelay) => relay.posts.map((p) => p[1]);
+
+describe('the agent hosting the machines (fake relay, manual clock)', () => {
+  it('a failed reply-box open stops the hello; the retry opens it, sends the hello, and the pairing completes', async () => {
+    const relay = new FakeRelay();
+    const clock = new ManualClock(1_800_000_000);
+    const { agent: alice } = await agentOn(relay, clock, 'alice');
+    const { agent: bob } = await agentOn(relay, clock, 'bob');
+    const invite = await alice.createInvite({});
+    relay.failNext('createMailbox');
+    const accept = await bob.startAccept(invite.url!, false);
+    await settle();
+    expect(posted(relay)).toEqual([]); // nothing ran after the failed open
+    clock.advance(2);
+    await eventually(() => alice.snapshot.peers[0]?.confirmed === true && bob.snapshot.accepts.length === 0);
+    expect(bob.findAccept(accept.id).acceptor.phase).toBe('paired');
+    expect(posted(relay)).toEqual([
+      FRAME_TYPE.hello,
+      FRAME_TYPE.reply,
+      FRAME_TYPE.confirm,
+      FRAME_TYPE.welcome,
+      FRAME_TYPE.ack,
+    ]);
+    expect(alice.snapshot.peers.map((p) => [p.name, p.confirmed])).toEqual([['bob', true]]);
+    expect(bob.snapshot.peers.map((p) => [p.name, p.confirmed])).toEqual([['alice', true]]);
+    await Promise.all([alice.stop(), bob.stop()]);
+  });
+
+  it('a relay that loses every hello: resends with backoff, then TIMEOUT at the deadline, nothing pinned', async () => {
+    const relay = new FakeRelay();
+    const clock = new ManualClock(1_800_000_000);
+    const { agent: alice } = await agentOn(relay, clock, 'alice');
+    const { agent: bob } = await agentOn(relay, clock, 'bob');
+    const invite = await alice.createInvite({ ttlSeconds: 60 });
+    relay.dropPost = () => true;
+    const accept = await bob.startAccept(invite.url!, false);
+    await settle();
+    for (const step of [2, 4, 8, 16]) {
+      clock.advance(step);
+      await settle();
+    }
+    expect(posted(relay)).toEqual([1, 1, 1, 1, 1]); // the hello, and four resends at 2, 4, 8, 16 s
+    clock.seconds = acceptorDeadline(invite.issuer.expiresAt) - 1;
+    clock.advance(1);
+    await settle();
+    expect(bob.findAccept(accept.id).acceptor.failure).toBe('TIMEOUT');
+    expect(bob.snapshot.accepts).toHaveLength(0); // final, so in the history
+    expect([alice.snapshot.peers, bob.snapshot.peers]).toEqual([[], []]);
+    await Promise.all([alice.stop(), bob.stop()]);
+  });
+
+  it('a failed save rejects its waiters (so no effect runs) and the next save writes it after all', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'pl-save-'));
+    const file = join(dir, 'state.json');
+    const key = new Uint8Array(32).fill(3);
+    const initial = () => ({
+      version: 1 as const,
+      name: 'a',
+      createdAt: 1,
+      peers: [],
+      invites: [],
+      accepts: [],
+    });
+    const state = await DurableState.load(file, key, initial);
+    rmSync(dir, { recursive: true }); // the first save (a snapshot) has nowhere to go
+    state.update((s) => ({ ...s, name: 'renamed' }));
+    await expect(state.persist()).rejects.toThrow();
+    mkdirSync(dir, { mode: 0o700 });
+    await state.persist();
+    await state.close();
+    const reloaded = await DurableState.load(file, key, initial);
+    expect(reloaded.state.name).toBe('renamed');
+    await reloaded.close();
+  });
+
+  it('a relay that lost its state: the link invite and the reply box are re-created, and the pairing completes', async () => {
+    const relay = new FakeRelay();
+    const clock = new ManualClock(1_800_000_000);
+    const { agent: alice } = await agentOn(relay, clock, 'alice');
+    const { agent: bob } = await agentOn(relay, clock, 'bob');
+    const invite = await alice.createInvite({});
+    relay.dropPost = (body) => body[1] === FRAME_TYPE.reply;
+    const accept = await bob.startAccept(invite.url!, false);
+    await settle();
+    relay.loseEverything();
+    relay.dropPost = () => false;
+    await settle();
+    clock.advance(2);
+    await eventually(() => alice.snapshot.peers[0]?.confirmed === true);
+    expect(bob.findAccept(accept.id).acceptor.phase).toBe('paired');
+    expect(alice.snapshot.peers.map((p) => [p.name, p.confirmed])).toEqual([['bob', true]]);
+    await Promise.all([alice.stop(), bob.stop()]);
+  });
+});
