@@ -79,7 +79,7 @@ export class FakeRelay {
         relay.check('post');
         const id = encodeBase64url(mailboxId);
         const box = relay.boxes.get(id);
-        if (!box || !box.writes.has(encodeBase64url(writeCap)))
+        if (!box?.writes.has(encodeBase64url(writeCap)))
           throw new PairlinkError('INVITE_NOT_FOUND', 'not found');
         relay.posts.push(body);
         if (relay.dropPost(body)) return;
@@ -95,8 +95,8 @@ export class FakeRelay {
         if (mine.has(id)) return;
         const watch = { handlers, after: afterSeq };
         mine.set(id, watch);
-        let set = relay.watchers.get(id);
-        if (!set) relay.watchers.set(id, (set = new Set()));
+        const set = relay.watchers.get(id) ?? new Set();
+        relay.watchers.set(id, set);
         set.add(watch);
         if (relay.boxes.has(id)) deliver(id, watch);
         else {
