@@ -178,28 +178,30 @@ function openReplyBox(state: AcceptorState): Effect {
   };
 }
 
-/** Every resend of the hello opens the reply box first. */
+/** The first hello goes out once its reply box is open. */
 function helloEffects(state: AcceptorState): Effect[] {
   return [openReplyBox(state), { type: 'send', to: targetMailbox(state.target), frame: state.lastSentFrame }];
 }
 
-/** Sends the last frame again (after a silence, a failure or a restart). */
+/**
+ * Sends the last frame again (after a silence, a failure or a restart). Every resend opens the
+ * reply box first (idempotent): if an earlier open failed, or the relay lost or refused our watch,
+ * the box is watched again before anything is waited for; then it is read again in case a push
+ * was lost on the way.
+ */
 function resend(state: AcceptorState, ctx: StepContext): Step<AcceptorState> {
   const next = {
     ...state,
     resends: state.resends + 1,
     resendAt: ctx.now + retryDelaySeconds(state.resends + 1),
   };
-  if (state.phase === 'awaitingReply')
-    return { state: next, effects: [...helloEffects(state), { type: 'resync' }] };
   const send: Effect = {
     type: 'send',
     to: targetMailbox(state.target),
     frame: state.lastSentFrame,
     ...(state.ackPending ? { track: true } : {}),
   };
-  // A push the relay sent may have been lost on the way: read the reply box again as well.
-  return { state: next, effects: [send, { type: 'resync' }] };
+  return { state: next, effects: [openReplyBox(state), send, { type: 'resync' }] };
 }
 
 /**

@@ -231,6 +231,22 @@ describe('deadlines and slots', () => {
 });
 
 describe('failed relay effects go back to the machine', () => {
+  it('a reply box lost while awaiting the welcome, whose re-open fails, is re-opened by the next resend', () => {
+    const { exchange, issuer, accept } = setup();
+    const bob = accept('bob');
+    exchange.tamper = (frame) => (frame[1] === FRAME_TYPE.welcome ? [] : [frame]);
+    runUntilQuiet(issuer, [bob]);
+    expect(bob.state.phase).toBe('awaitingWelcome');
+    bob.step({ type: 'mailboxLost' });
+    const reopen = effectsOf(bob.party, 'openMailbox').at(-1)!;
+    bob.step({ type: 'effectFailed', effect: reopen, code: 'RELAY_UNREACHABLE' });
+    exchange.now = bob.state.resendAt;
+    const before = bob.party.effects.length;
+    bob.step({ type: 'clockTicked' });
+    // Seed 844 of the fault runs: the box was never watched again, so every welcome sat unread.
+    expect(bob.party.effects.slice(before).map((e) => e.type)).toEqual(['openMailbox', 'send', 'resync']);
+  });
+
   it('a failed open of the reply box is retried with the hello, and a gone issuer mailbox ends the accept', () => {
     const { exchange, accept } = setup();
     const bob = accept('bob');
