@@ -31,6 +31,8 @@ async function until<T>(probe: () => Promise<T>, ok: (value: T) => boolean, ms =
   }
 }
 
+const peersOf = async (a: AgentProcess) => (await a.json<Peer[]>(['peers'])).value;
+
 describe('a lost welcome is never a half-pairing (real agents, real relay, a fault proxy)', () => {
   let relay: RelayProcess;
   let proxy: FaultProxy;
@@ -99,6 +101,74 @@ describe('a lost welcome is never a half-pairing (real agents, real relay, a fau
     );
     expect(carolPeers.map((p) => [p.name, p.confirmed])).toEqual([['dave-k', true]]);
     expect((await peersOf(dave)).map((p) => p.name)).toEqual(['carol-k']);
+  });
+});
+
+describe('a Redis-backed relay SIGKILLed in the middle of six accepts', () => {
+  let redis: RedisServer;
+  const agents: AgentProcess[] = [];
+  const relays: RelayProcess[] = [];
+  let proxy: FaultProxy;
+  beforeAll(async () => {
+    redis = await startRedis();
+  });
+  afterAll(async () => {
+    await Promise.all(agents.map((a) => a.stop()));
+    await proxy?.close();
+    await Promise.all(relays.map((r) => r.stop()));
+    await redis?.stop();
+  });
+
+  it('every accept ends paired on both sides once the relay is back', { timeout: 120_000 }, async () => {
+    const relayOn = async () => {
+      const relay = await startRelayProcess(['--redis', redis.url]);
+      relays.push(relay);
+      return relay;
+    };
+    const first = await relayOn();
+    proxy = new FaultProxy({ host: '127.0.0.1', port: Number(new URL(first.url).port) }, 2);
+    await proxy.listen();
+    const root = testRoot();
+    const [issuer, ...acceptors] = await Promise.all(
+      ['iris', 'a1', 'a2', 'a3', 'a4', 'a5', 'a6'].map(async (name) => {
+        const started = await startAgent(root, name, proxy.url);
+        agents.push(started);
+        return started;
+      }),
+    );
+    const invites = await Promise.all(acceptors.map(() => issuer!.json<{ url: string }>(['invite'])));
+    // Kill the relay at the first confirm, mid-pairing for all six.
+    let killed = false;
+    proxy.setFilter((text) => {
+      if (!killed && postedFrameType(text) === 3) {
+        killed = true;
+        first.child.kill('SIGKILL');
+      }
+      return 'pass';
+    });
+    const accepting = acceptors.map((a, i) =>
+      a.json<{ status: string }>(['accept', invites[i]!.value.url, '--wait', '90']),
+    );
+    await until(
+      async () => killed,
+      (k) => k,
+    );
+    proxy.setFilter(null);
+    proxy.setRefusing(true);
+    proxy.cutAll();
+    const second = await relayOn(); // the same Redis: pending mailboxes and frames survive
+    proxy.retarget({ host: '127.0.0.1', port: Number(new URL(second.url).port) });
+    proxy.setRefusing(false);
+    const results = await Promise.all(accepting);
+    expect(results.map((r) => r.value.status)).toEqual(Array(6).fill('paired'));
+    const names = acceptors.map((a) => a.name).sort();
+    const issuerPeers = await until(
+      () => peersOf(issuer!),
+      (p) => p.length === 6 && p.every((x) => x.confirmed),
+      60_000,
+    );
+    expect(issuerPeers.map((p) => p.name).sort()).toEqual(names);
+    for (const a of acceptors) expect((await peersOf(a)).map((p) => p.name)).toEqual(['iris']);
   });
 });
 

@@ -24,7 +24,7 @@ export function startRelayProcess(args: string[] = [], env: NodeJS.ProcessEnv = 
   const logs: string[] = [];
   const stop = (signal: NodeJS.Signals = 'SIGTERM') =>
     new Promise<number | null>((resolve) => {
-      if (child.exitCode !== null) return resolve(child.exitCode);
+      if (child.exitCode !== null || child.signalCode !== null) return resolve(child.exitCode);
       child.once('exit', (code) => resolve(code));
       child.kill(signal);
     });
