@@ -8,7 +8,7 @@ import { FaultProxy } from '../support/fault-proxy.js';
 import { b64, call, createBody, newMailbox } from '../support/relay-http.js';
 
 const logger = pino({ level: 'silent' });
-const closers: (() => Promise<unknown> | void)[] = [];
+const closers: (() => unknown)[] = [];
 afterAll(async () => {
   for (const close of closers.reverse()) await close();
 });
