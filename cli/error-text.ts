@@ -23,6 +23,7 @@ export const ERROR_TEXT: Readonly<Record<ErrorCode, string>> = {
   TIMEOUT: 'The other side did not answer in time.',
   RELAY_UNREACHABLE: 'The relay cannot be reached.',
   RELAY_PROTOCOL: 'The relay sent an answer that does not follow the protocol.',
+  STATE_DAMAGED: "The agent's saved state is damaged or incomplete; it will not start without it.",
   RATE_LIMITED: 'Too many requests; try again shortly.',
   KEYSTORE_UNAVAILABLE: 'No keystore is available for the identity secrets.',
   PEER_NOT_FOUND: 'No such peer.',

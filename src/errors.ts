@@ -28,6 +28,7 @@ export const ERROR_CODES = [
   'UNAUTHORIZED',
   'INTERNAL',
   'RELAY_PROTOCOL',
+  'STATE_DAMAGED',
 ] as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[number];

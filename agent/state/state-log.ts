@@ -108,7 +108,7 @@ export class SealedLog<S, C> {
       const strays = await this.logNames();
       if (strays.length > 0)
         throw new PairlinkError(
-          'INTERNAL',
+          'STATE_DAMAGED',
           `${this.file} is missing but its change log ${strays[0]} is there: refusing to start from nothing (restore ${this.file}, or move the logs away to start afresh)`,
         );
       return { snapshot: null, changes: [] };
@@ -117,7 +117,7 @@ export class SealedLog<S, C> {
     try {
       outer = JSON.parse(raw.toString('utf8')) as typeof outer;
     } catch {
-      throw new PairlinkError('INTERNAL', `${this.file} is not a pairlink state file`);
+      throw new PairlinkError('STATE_DAMAGED', `${this.file} is not a pairlink state file`);
     }
     if (
       typeof outer.version !== 'number' ||
@@ -164,7 +164,7 @@ export class SealedLog<S, C> {
       // Compaction creates the log before the snapshot that names it: a missing log lost changes.
       if (!this.headered) return changes;
       throw new PairlinkError(
-        'INTERNAL',
+        'STATE_DAMAGED',
         `${path} is missing: the changes saved since ${this.file} was written are gone; restore it (refusing to start without them)`,
       );
     }
@@ -173,7 +173,7 @@ export class SealedLog<S, C> {
     if (this.headered) {
       if (data.length < LOG_HEADER || !data.subarray(0, LOG_MAGIC.length).equals(LOG_MAGIC))
         throw new PairlinkError(
-          'INTERNAL',
+          'STATE_DAMAGED',
           `${path} is not a pairlink state log (damaged header); refusing to guess`,
         );
       acknowledged = data.readUInt32BE(LOG_MAGIC.length);
@@ -189,7 +189,7 @@ export class SealedLog<S, C> {
       if (!plaintext) {
         if (complete && end < data.length) {
           throw new PairlinkError(
-            'INTERNAL',
+            'STATE_DAMAGED',
             `${path}: entry ${changes.length} is damaged and is not the last one; refusing to guess (restore the file or move it away to drop the changes it holds)`,
           );
         }
@@ -200,7 +200,7 @@ export class SealedLog<S, C> {
     }
     if (changes.length < acknowledged) {
       throw new PairlinkError(
-        'INTERNAL',
+        'STATE_DAMAGED',
         `${path} holds ${changes.length} of the ${acknowledged} changes it acknowledged (truncated or damaged); restore it (refusing to start without them)`,
       );
     }

@@ -62,6 +62,7 @@ describe('sealed snapshot + append-only log (agent state on disk)', () => {
     // Cut to 60 %: whole entries are gone, and what is left could pass for a torn tail.
     writeFileSync(logFile(file), full.subarray(0, Math.floor(full.length * 0.6)));
     await expect(reload(file)).rejects.toThrow(/holds \d of the 5 changes it acknowledged/);
+    await expect(reload(file)).rejects.toMatchObject({ code: 'STATE_DAMAGED' });
     // Cut exactly at an entry boundary: still refused.
     writeFileSync(logFile(file), full);
     expect((await reload(file)).changes).toHaveLength(5);
@@ -96,6 +97,7 @@ describe('sealed snapshot + append-only log (agent state on disk)', () => {
     await written(file, 2);
     unlinkSync(file);
     await expect(reload(file)).rejects.toThrow(/is missing but its change log/);
+    await expect(reload(file)).rejects.toMatchObject({ code: 'STATE_DAMAGED' });
     expect(readdirSync(join(file, '..')).filter((n) => n.endsWith('.log'))).toHaveLength(1); // left as it was
   });
 
