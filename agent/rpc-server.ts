@@ -1,13 +1,20 @@
-import { chmod, unlink } from 'node:fs/promises';
+import { chmod, lstat, unlink } from 'node:fs/promises';
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
 import { dirname } from 'node:path';
-import { JSONRPCErrorException, JSONRPCServer } from 'json-rpc-2.0';
 import type { Logger } from 'pino';
 import { PairlinkError } from '../src/errors.js';
-import { applicationErrorNumber } from '../src/rpc/errors.js';
 import { PROGRESS_NOTIFICATION, type RpcMethodName } from '../src/rpc/protocol.js';
 import { PARAM_SCHEMAS } from '../src/rpc/schemas.js';
 import type { Agent } from './agent.js';
+import {
+  type CallOutcome,
+  dispatch,
+  domainError,
+  errorAnswer,
+  type Handler,
+  protocolError,
+  readRequest,
+} from './rpc-dispatch.js';
 import { type RpcHandlers, rpcHandlers } from './rpc-methods.js';
 import { ensurePrivateDir } from './secure-files.js';
 
@@ -16,6 +23,10 @@ export const MAX_FRAME_BYTES = 1024 * 1024;
 
 /** Requests one connection may have in progress; past this the agent stops reading it for a while. */
 export const MAX_IN_FLIGHT = 256;
+
+function tooLarge(): string {
+  return errorAnswer(null, domainError('TOO_LARGE', 'request larger than 1 MiB'));
+}
 
 /** Per-connection state passed to every method. */
 export interface Connection {
@@ -43,26 +54,31 @@ function answers(path: string): Promise<boolean> {
 export async function claimSocketPath(path: string): Promise<void> {
   if (path.startsWith('\\\\.\\pipe\\')) return;
   await ensurePrivateDir(dirname(path), false);
+  const found = await lstat(path).catch((error: NodeJS.ErrnoException) => {
+    if (error.code === 'ENOENT') return null;
+    throw error;
+  });
+  if (found === null) return;
+  // Only a socket is ours to replace: a file, a symlink or a directory there is someone's data
+  // (or a trap), and is left exactly as it is.
+  if (!found.isSocket())
+    throw new PairlinkError(
+      'INVALID_PARAMS',
+      `${path} exists and is not a socket; move it away or set PAIRLINK_SOCKET to another path`,
+    );
   if (await answers(path))
     throw new PairlinkError('INVALID_PARAMS', `another pairlink agent is already listening on ${path}`);
-  await unlink(path).catch(() => undefined);
-}
-
-/** Turns anything a handler throws into a JSON-RPC error with a stable `data.code`. */
-function toRpcError(error: unknown): JSONRPCErrorException {
-  if (error instanceof JSONRPCErrorException) return error;
-  const code = error instanceof PairlinkError ? error.code : 'INTERNAL';
-  const message = error instanceof PairlinkError ? error.message : 'internal error';
-  return new JSONRPCErrorException(message, applicationErrorNumber(code), { code });
+  await unlink(path);
 }
 
 /**
  * JSON-RPC 2.0 on a local socket (a Unix socket, mode 0600 in a 0700 directory; a named pipe on
  * Windows): newline-delimited JSON, at most 1 MiB a line, batches, notifications after
- * `events.subscribe`. Params are checked by strict schemas before a handler sees them.
+ * `events.subscribe`. Params are checked by strict schemas before a handler sees them. Every
+ * request gets an answer (or none, for a notification) and a failed call is one log line.
  */
 export class RpcSocketServer {
-  private readonly rpc = new JSONRPCServer<Connection>();
+  private readonly handlers: RpcHandlers;
   private readonly server: Server;
   private readonly connections = new Set<Socket>();
   private readonly unsubscribe: () => void;
@@ -72,23 +88,7 @@ export class RpcSocketServer {
     private readonly path: string,
     private readonly log: Logger,
   ) {
-    const handlers = rpcHandlers(agent);
-    for (const name of Object.keys(PARAM_SCHEMAS) as RpcMethodName[]) {
-      this.rpc.addMethod(name, async (params: unknown, connection: Connection) => {
-        const parsed = PARAM_SCHEMAS[name].safeParse(params ?? {});
-        if (!parsed.success) {
-          const detail = parsed.error.issues
-            .map((i) => `${i.path.join('.') || 'params'}: ${i.message}`)
-            .join('; ');
-          throw new JSONRPCErrorException(`invalid params: ${detail}`, -32602, { code: 'INVALID_PARAMS' });
-        }
-        try {
-          return await (handlers[name] as RpcHandlers[RpcMethodName])(parsed.data as never, connection);
-        } catch (error) {
-          throw toRpcError(error);
-        }
-      });
-    }
+    this.handlers = rpcHandlers(agent);
     this.server = createServer((socket) => this.onConnection(socket));
     this.unsubscribe = agent.onProgress((progress) => {
       const line = `${JSON.stringify({ jsonrpc: '2.0', method: PROGRESS_NOTIFICATION, params: progress })}\n`;
@@ -97,6 +97,25 @@ export class RpcSocketServer {
         if (connection?.subscribed) connection.send(line);
       }
     });
+  }
+
+  /** The methods, each checking its params before the handler runs, bound to one connection. */
+  private handlersFor(connection: Connection): ReadonlyMap<string, Handler> {
+    const map = new Map<string, Handler>();
+    for (const name of Object.keys(PARAM_SCHEMAS) as RpcMethodName[]) {
+      map.set(name, async (params: unknown) => {
+        const parsed = PARAM_SCHEMAS[name].safeParse(params ?? {});
+        if (!parsed.success) {
+          const detail = parsed.error.issues
+            .slice(0, 5)
+            .map((i) => `${i.path.slice(0, 8).join('.') || 'params'}: ${i.message}`)
+            .join('; ');
+          throw new PairlinkError('INVALID_PARAMS', `invalid params: ${detail.slice(0, 500)}`);
+        }
+        return (this.handlers[name] as RpcHandlers[RpcMethodName])(parsed.data as never, connection);
+      });
+    }
+    return map;
   }
 
   /**
@@ -122,13 +141,15 @@ export class RpcSocketServer {
       },
     };
     (socket as Socket & { pairlink?: Connection }).pairlink = connection;
+    const handlers = this.handlersFor(connection);
     let buffered = '';
     // Requests run concurrently and each is answered when it is done (JSON-RPC matches answers by
-    // id), so a long invite.accept never holds up an agent.info behind it. A client that keeps
-    // more than MAX_IN_FLIGHT requests open is simply not read until some finish.
+    // id), so a long invite.accept never holds up an agent.info behind it. Every request counts
+    // against MAX_IN_FLIGHT, a batch as many as it has entries; a client past it is not read
+    // until some finish.
     let inFlight = 0;
-    const finished = () => {
-      inFlight--;
+    const finished = (count: number) => {
+      inFlight -= count;
       if (inFlight < MAX_IN_FLIGHT && socket.isPaused()) socket.resume();
     };
     socket.setEncoding('utf8');
@@ -136,19 +157,22 @@ export class RpcSocketServer {
       buffered += chunk;
       let newline = buffered.indexOf('\n');
       while (newline >= 0) {
-        const line = buffered.slice(0, newline).trim();
+        const line = buffered.slice(0, newline);
         buffered = buffered.slice(newline + 1);
-        if (line.length > 0) {
-          inFlight++;
-          void this.handleLine(line, connection).finally(finished);
+        if (line.trim().length > 0) {
+          const run = this.handleLine(line, handlers);
+          inFlight += run.count;
+          void run.done.then((answer) => {
+            if (answer !== null) connection.send(`${answer}\n`);
+            finished(run.count);
+          });
         }
         newline = buffered.indexOf('\n');
       }
       if (inFlight >= MAX_IN_FLIGHT) socket.pause();
-      if (Buffer.byteLength(buffered) > MAX_FRAME_BYTES) {
-        connection.send(
-          `${JSON.stringify({ jsonrpc: '2.0', id: null, error: { code: -32600, message: 'request larger than 1 MiB', data: { code: 'TOO_LARGE' } } })}\n`,
-        );
+      if (buffered.length > MAX_FRAME_BYTES && Buffer.byteLength(buffered) > MAX_FRAME_BYTES) {
+        // No end of line in sight: answer once and close, since the stream cannot be resynchronised.
+        connection.send(`${tooLarge()}\n`);
         socket.end();
         buffered = '';
       }
@@ -157,15 +181,47 @@ export class RpcSocketServer {
     socket.on('error', () => this.connections.delete(socket));
   }
 
-  private async handleLine(line: string, connection: Connection): Promise<void> {
-    if (Buffer.byteLength(line) > MAX_FRAME_BYTES) return;
+  /** One line: a request or a batch. Resolves with the answer line, or null when none is due. */
+  private handleLine(
+    line: string,
+    handlers: ReadonlyMap<string, Handler>,
+  ): { count: number; done: Promise<string | null> } {
+    const now = (answer: string | null) => ({ count: 1, done: Promise.resolve(answer) });
+    if (line.length > MAX_FRAME_BYTES && Buffer.byteLength(line) > MAX_FRAME_BYTES) return now(tooLarge());
+    let value: unknown;
     try {
-      const response = await this.rpc.receiveJSON(line, connection);
-      if (response !== null && !(Array.isArray(response) && response.length === 0))
-        connection.send(`${JSON.stringify(response)}\n`);
-    } catch (error) {
-      this.log.error({ err: (error as Error).message }, 'rpc dispatch failed');
+      value = JSON.parse(line);
+    } catch {
+      return now(errorAnswer(null, protocolError('parseError', 'not valid JSON')));
     }
+    const onFailure = (outcome: CallOutcome) => this.log.info({ rpc: outcome }, 'rpc call failed');
+    if (!Array.isArray(value)) {
+      const request = readRequest(value);
+      if ('invalid' in request) return now(request.invalid);
+      return { count: 1, done: dispatch(request, handlers, onFailure) };
+    }
+    if (value.length === 0) return now(errorAnswer(null, protocolError('invalidRequest', 'empty batch')));
+    if (value.length > MAX_IN_FLIGHT)
+      return now(
+        errorAnswer(
+          null,
+          domainError(
+            'TOO_LARGE',
+            `a batch holds at most ${MAX_IN_FLIGHT} requests; this one has ${value.length}`,
+          ),
+        ),
+      );
+    const answers = value.map((entry) => {
+      const request = readRequest(entry);
+      return 'invalid' in request ? Promise.resolve(request.invalid) : dispatch(request, handlers, onFailure);
+    });
+    return {
+      count: value.length,
+      done: Promise.all(answers).then((all) => {
+        const due = all.filter((a): a is string => a !== null);
+        return due.length === 0 ? null : `[${due.join(',')}]`;
+      }),
+    };
   }
 
   /** Stops accepting connections and closes the open ones. */
