@@ -157,6 +157,12 @@ export function rpcHandlers(agent: Agent): RpcHandlers {
       await agent.acceptorEvent(acceptId, { type: match ? 'sasConfirmed' : 'sasRejected' });
       return acceptResult(match ? await agent.waitForAccept(acceptId, 30) : agent.findAccept(acceptId));
     },
+    'accept.get': async ({ acceptId, waitSeconds }) => {
+      const record = agent.findAccept(acceptId);
+      return acceptResult(
+        isFinished(record) || !waitSeconds ? record : await agent.waitForAccept(acceptId, waitSeconds),
+      );
+    },
     'peer.list': async () => agent.snapshot.peers.map(peerInfo),
     'peer.get': async ({ did }) => peerInfo(agent.peerCard(did).peer),
     'peer.remove': async ({ did }) => ({ removed: await agent.removePeer(did) }),

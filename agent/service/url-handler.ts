@@ -14,8 +14,11 @@ function execArg(arg: string): string {
 }
 
 /**
- * A hidden application that runs `pairlink accept <link>` in a terminal (so its progress and
- * security code are visible), registered for the pairlink URL scheme.
+ * A hidden application, registered for the pairlink URL scheme, that runs `pairlink accept
+ * --url-handler` with the link in PAIRLINK_INVITE: the environment of a process is readable only
+ * by its owner, while its arguments are public (and a Terminal=true entry would hand them to a
+ * terminal emulator, which keeps them in its own process list entry for the whole session). The
+ * handler hands the link to the agent at once and opens a terminal on `accept --follow <id>`.
  */
 export function desktopEntry(node: string, bin: string): string {
   return [
@@ -24,8 +27,8 @@ export function desktopEntry(node: string, bin: string): string {
     'Version=1.0',
     'Name=pairlink',
     'Comment=Accept a pairlink invite: pair this machine with the one that sent it',
-    `Exec=${[node, bin, 'accept'].map(execArg).join(' ')} %u`,
-    'Terminal=true',
+    `Exec=env PAIRLINK_INVITE=%u ${[node, bin, 'accept', '--url-handler'].map(execArg).join(' ')}`,
+    'Terminal=false',
     'NoDisplay=true',
     `MimeType=${SCHEME_MIME};`,
     'Categories=Network;',

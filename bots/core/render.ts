@@ -56,7 +56,7 @@ export function inviteLines(
     lines.push(
       `Expires ${formatTime(invite.expiresAt)} · ${invite.usesLeft} use${invite.usesLeft === 1 ? '' : 's'} left`,
     );
-    lines.push(`Accept with: \`${acceptHint}\` (or \`pairlink accept\`)`);
+    lines.push(`Accept with: \`${acceptHint}\` (or run \`pairlink accept\` and paste it)`);
   }
   lines.push(
     view.state === 'paired' && view.peerName ? `Paired with **${view.peerName}**.` : STATE_TEXT[view.state],

@@ -1,7 +1,13 @@
+import type { InviteAcceptResult } from '../../src/rpc/protocol.js';
 import { parseDuration, withAgent } from '../agent-connection.js';
 import { EXIT } from '../exit-codes.js';
 import type { Command } from '../main.js';
-import { printJson, UsageError } from '../output.js';
+import { type Io, printJson, UsageError } from '../output.js';
+import type { AgentClient } from '../rpc-client.js';
+import { MAX_INVITE_INPUT_BYTES, promptSecret, readPipedSecret } from '../secret-input.js';
+
+/** The environment variable an invite may arrive in (only its owner can read a process's environment). */
+export const INVITE_ENV = 'PAIRLINK_INVITE';
 
 async function askYesNo(question: string): Promise<boolean> {
   const { createInterface } = await import('node:readline/promises');
@@ -13,9 +19,80 @@ async function askYesNo(question: string): Promise<boolean> {
   }
 }
 
+/**
+ * Where the invite comes from. The argument form is visible to other local users in the process
+ * list until bin/pairlink.ts scrubs it (the first thing it does); stdin, the no-echo prompt and
+ * PAIRLINK_INVITE are never visible to them (docs/SECURITY.md §Local users).
+ */
+async function readInvite(positional: string | undefined, io: Io): Promise<string> {
+  if (positional !== undefined && positional !== '-') return positional;
+  const fromEnv = process.env[INVITE_ENV];
+  if (positional === undefined && fromEnv) {
+    delete process.env[INVITE_ENV]; // nothing this process starts inherits it
+    return fromEnv;
+  }
+  const invite =
+    process.stdin.isTTY && io.isTty
+      ? await promptSecret('Paste the invite link or code (not shown): ')
+      : await readPipedSecret();
+  if (invite.length === 0)
+    throw new UsageError(`no invite given: pass it on stdin, in ${INVITE_ENV}, or as the argument`);
+  return invite;
+}
+
+/** After a hand-off: the SAS question in a terminal, then the outcome. */
+async function finishAccept(
+  client: AgentClient,
+  first: InviteAcceptResult,
+  values: Record<string, unknown>,
+  io: Io,
+): Promise<number> {
+  let result = first;
+  if (result.status === 'pending' && result.sas && !values.json && io.isTty && process.stdin.isTTY) {
+    io.out(`Security code: ${result.sas.digits}  ${result.sas.emoji}`);
+    const match = await askYesNo('Does the other side show the same code? [y/N] ');
+    if (!match) {
+      await client.call('accept.confirmSas', { acceptId: result.acceptId, match }).catch(() => undefined);
+      io.out('Rejected: nothing was pinned on either side.');
+      return EXIT.failed;
+    }
+    result = await client.call('accept.confirmSas', { acceptId: result.acceptId, match });
+  }
+  if (values.json)
+    printJson(io, {
+      status: result.status,
+      ...(result.peer ? { peer: result.peer } : {}),
+      // Pending only: the accept id to confirm with, and the code when one is required.
+      ...(result.status === 'pending' ? { acceptId: result.acceptId } : {}),
+      ...(result.status === 'pending' && result.sas ? { sas: result.sas } : {}),
+    });
+  else if (result.status === 'paired') io.out(`Paired with ${result.peer?.name} (${result.peer?.did})`);
+  else if (result.sas) {
+    io.out(`Security code: ${result.sas.digits}  ${result.sas.emoji}`);
+    io.out(`  compare it with the other side, then: pairlink confirm ${result.acceptId} yes|no`);
+  } else {
+    io.out(
+      `Still pending (accept ${result.acceptId}); it completes in the background when the issuer's agent answers.`,
+    );
+  }
+  return result.status === 'paired' ? EXIT.ok : EXIT.pending;
+}
+
+function watchProgress(client: AgentClient, io: Io): Promise<unknown> {
+  client.onProgress((p) => {
+    if (p.role === 'acceptor' && p.status === 'sas')
+      io.err('  security code ready: compare it with the other side');
+  });
+  return client.call('events.subscribe', {});
+}
+
 export const acceptCommand: Command = {
   summary: [
     'Accept an invite link or code: pair with its issuer.',
+    '',
+    'The invite: with no argument (or `-`) it is read from stdin; in a terminal you are asked for',
+    `it and it is not shown. ${INVITE_ENV} is used when set and there is no argument. These forms`,
+    'keep it out of the process list; an argument is scrubbed from it as soon as pairlink starts.',
     '',
     'Options:',
     '  --wait <duration>   how long to wait for the issuer (default 30s); after that the pairing',
@@ -23,60 +100,52 @@ export const acceptCommand: Command = {
     '  --require-sas       stop at the security code (also when the issuer asks for one): in a',
     '                      terminal you are asked whether it matches; otherwise this exits 4 and',
     '                      you answer with `pairlink confirm <accept-id> yes|no`',
+    '  --follow <id>       follow an accept already handed to the agent (as the URL handler does)',
+    '  --url-handler       what the pairlink:// handler runs: takes the link from PAIRLINK_INVITE,',
+    '                      hands it to the agent at once, then follows it in a terminal',
   ].join('\n'),
-  usage: "pairlink accept '<invite-url-or-code>' [--wait 30s] [--require-sas] [--json]",
-  options: { wait: { type: 'string' }, 'require-sas': { type: 'boolean' } },
+  usage:
+    'pairlink accept [<invite> | -] [--wait 30s] [--require-sas] [--json]   (no argument: stdin or a prompt)',
+  options: {
+    wait: { type: 'string' },
+    'require-sas': { type: 'boolean' },
+    follow: { type: 'string' },
+    'url-handler': { type: 'boolean' },
+  },
   allowPositionals: true,
-  run: ({ values, positionals, io }) => {
-    if (positionals.length !== 1) throw new UsageError('accept takes exactly one invite (quote it)');
+  run: async ({ values, positionals, io }) => {
+    if (positionals.length > 1)
+      throw new UsageError('accept takes one invite (quote it), or none to read stdin');
     let waitSeconds: number;
     try {
       waitSeconds = values.wait === undefined ? 30 : parseDuration(values.wait as string, '--wait');
     } catch (error) {
       throw new UsageError((error as Error).message);
     }
+    if (values['url-handler']) return (await import('./accept-handler.js')).handleLink(io);
+    const follow = values.follow as string | undefined;
+    if (follow !== undefined) {
+      if (positionals.length > 0) throw new UsageError('--follow takes an accept id and no invite');
+      return withAgent(async (client) => {
+        if (!values.json) await watchProgress(client, io);
+        const result = await client.call('accept.get', { acceptId: follow, waitSeconds });
+        return finishAccept(client, result, values, io);
+      });
+    }
+    const invite = await readInvite(positionals[0], io);
+    if (Buffer.byteLength(invite) > MAX_INVITE_INPUT_BYTES) throw new UsageError('the invite is too long');
     return withAgent(async (client) => {
-      if (!values.json) {
-        await client.call('events.subscribe', {});
-        client.onProgress((p) => {
-          if (p.role === 'acceptor' && p.status === 'sas')
-            io.err('  security code ready: compare it with the other side');
-        });
-        io.err('Pairing… (waiting for the issuer’s agent)');
-      }
-      let result = await client.call('invite.accept', {
-        invite: positionals[0]!,
+      // The invite goes to the agent first, so it holds the secret before anything else happens.
+      const accepted = client.call('invite.accept', {
+        invite,
         waitSeconds,
         ...(values['require-sas'] ? { requireSas: true } : {}),
       });
-      if (result.status === 'pending' && result.sas && !values.json && io.isTty && process.stdin.isTTY) {
-        io.out(`Security code: ${result.sas.digits}  ${result.sas.emoji}`);
-        const match = await askYesNo('Does the other side show the same code? [y/N] ');
-        if (!match) {
-          await client.call('accept.confirmSas', { acceptId: result.acceptId, match }).catch(() => undefined);
-          io.out('Rejected: nothing was pinned on either side.');
-          return EXIT.failed;
-        }
-        result = await client.call('accept.confirmSas', { acceptId: result.acceptId, match });
+      if (!values.json) {
+        await watchProgress(client, io);
+        io.err('Pairing… (waiting for the issuer’s agent)');
       }
-      if (values.json)
-        printJson(io, {
-          status: result.status,
-          ...(result.peer ? { peer: result.peer } : {}),
-          // Pending only: the accept id to confirm with, and the code when one is required.
-          ...(result.status === 'pending' ? { acceptId: result.acceptId } : {}),
-          ...(result.status === 'pending' && result.sas ? { sas: result.sas } : {}),
-        });
-      else if (result.status === 'paired') io.out(`Paired with ${result.peer?.name} (${result.peer?.did})`);
-      else if (result.sas) {
-        io.out(`Security code: ${result.sas.digits}  ${result.sas.emoji}`);
-        io.out(`  compare it with the other side, then: pairlink confirm ${result.acceptId} yes|no`);
-      } else {
-        io.out(
-          `Still pending (accept ${result.acceptId}); it completes in the background when the issuer's agent answers.`,
-        );
-      }
-      return result.status === 'paired' ? EXIT.ok : EXIT.pending;
+      return finishAccept(client, await accepted, values, io);
     });
   },
 };

@@ -57,6 +57,7 @@ export const inviteCommand: Command = {
         printJson(io, {
           id: created.id,
           ...(created.url ? { url: created.url } : { code: created.code }),
+          ...(created.customUrl ? { customUrl: created.customUrl } : {}),
           expiresAt: created.expiresAt,
           usesLeft: created.usesLeft,
         });
@@ -69,7 +70,7 @@ export const inviteCommand: Command = {
       io.out(
         `  invite ${created.id} · expires ${created.expiresAt} · ${created.usesLeft} use${created.usesLeft === 1 ? '' : 's'}${created.requireSas ? ' · SAS check required' : ''}`,
       );
-      io.out(`  on the other machine: pairlink accept '${created.url ?? created.code}'`);
+      io.out('  on the other machine: pairlink accept   (and paste it when asked: it stays off screen)');
       if (created.requireSas)
         io.out(`  then compare the security code: pairlink invites, pairlink confirm ${created.id} yes|no`);
       return 0;

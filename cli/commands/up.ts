@@ -75,7 +75,7 @@ export const upCommand: Command = {
         `  export PAIRLINK_SOCKET=${paths.socket}`,
         '  npx pairlink invite                # a link to paste to the other side',
         '  npx pairlink invite --format code  # or a code to read aloud',
-        "  npx pairlink accept '<link or code>'   # what the other side runs (against its own agent)",
+        '  npx pairlink accept                # the other side runs this and pastes the link or code',
         '  npx pairlink peers',
         '',
         'Ctrl-C stops the agent and the relay.',

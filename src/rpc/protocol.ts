@@ -139,6 +139,7 @@ export interface RpcMethods {
   'invite.confirmSas': { params: { id: string; sessionId: string; match: boolean }; result: InviteSummary };
   'invite.accept': { params: InviteAcceptParams; result: InviteAcceptResult };
   'accept.confirmSas': { params: { acceptId: string; match: boolean }; result: InviteAcceptResult };
+  'accept.get': { params: { acceptId: string; waitSeconds?: number }; result: InviteAcceptResult };
   'peer.list': { params: Record<string, never>; result: readonly PeerInfo[] };
   'peer.get': { params: { did: string }; result: PeerInfo };
   'peer.remove': { params: { did: string }; result: { removed: boolean } };
@@ -160,6 +161,7 @@ export const METHOD_DESCRIPTIONS: Readonly<Record<RpcMethodName, string>> = {
   'invite.confirmSas': 'Issuer side: confirm (match: true) or reject the SAS of one session.',
   'invite.accept': 'Accept an invite URL or code; waits up to waitSeconds, then answers pending.',
   'accept.confirmSas': 'Acceptor side: confirm or reject the SAS of a pending accept.',
+  'accept.get': 'One accept by id; waits up to waitSeconds (default 0) while it is pending.',
   'peer.list': 'Pinned peers and devices.',
   'peer.get': 'One pinned peer.',
   'peer.remove': 'Unpin a peer.',

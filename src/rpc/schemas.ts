@@ -36,6 +36,7 @@ export const PARAM_SCHEMAS = {
     })
     .strict(),
   'accept.confirmSas': z.object({ acceptId: id, match: z.boolean() }).strict(),
+  'accept.get': z.object({ acceptId: id, waitSeconds: z.number().min(0).max(600).optional() }).strict(),
   'peer.list': empty,
   'peer.get': z.object({ did: z.string().min(1).max(64) }).strict(),
   'peer.remove': z.object({ did: z.string().min(1).max(64) }).strict(),

@@ -88,12 +88,14 @@ describe('the launchd property list (macOS)', () => {
 });
 
 describe('the pairlink:// URL handler (xdg desktop entry)', () => {
-  it('passes desktop-file-validate and runs `pairlink accept %u` in a terminal', async () => {
+  it('passes desktop-file-validate and passes the link in PAIRLINK_INVITE, never as an argument', async () => {
     const { desktopEntry, SCHEME_MIME } = await import('../../agent/service/url-handler.js');
     const entry = desktopEntry('/usr/bin/node', '/opt/pair link/$bin/pairlink.js');
     expect(entry).toContain(`MimeType=${SCHEME_MIME};`);
-    expect(entry).toContain('Terminal=true');
-    expect(entry).toContain('Exec=/usr/bin/node "/opt/pair link/\\\\$bin/pairlink.js" accept %u');
+    expect(entry).toContain('Terminal=false');
+    expect(entry).toContain(
+      'Exec=env PAIRLINK_INVITE=%u /usr/bin/node "/opt/pair link/\\\\$bin/pairlink.js" accept --url-handler',
+    );
     const dir = mkdtempSync(join(tmpdir(), 'pl-desktop-'));
     const path = join(dir, 'pairlink-url-handler.desktop');
     writeFileSync(path, entry);

@@ -1,0 +1,150 @@
+import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { type AgentProcess, relayWithAgents } from '../support/agent-process.js';
+import { PAIRLINK_BIN } from '../support/relay-process.js';
+
+// An invite is a bearer secret: no other local user may see it in the process list while
+// `pairlink accept` runs (croc's CVE-2023-43621). docs/SECURITY.md §Local users.
+
+interface Created {
+  id: string;
+  url?: string;
+  customUrl?: string;
+  code?: string;
+}
+
+const fleet = relayWithAgents();
+let ann: AgentProcess;
+let ben: AgentProcess;
+beforeAll(async () => {
+  [ann, ben] = await Promise.all([fleet.agent('ann'), fleet.agent('ben')]);
+});
+
+/** The secret part of an invite URL (its fragment payload) or a code's symbols. */
+function secretOf(invite: Created): string {
+  return invite.url ? invite.url.split('#')[1]! : invite.code!.replace(/-/g, '');
+}
+
+function runAccept(args: string[], opts: { stdin?: string; env?: NodeJS.ProcessEnv } = {}) {
+  const child = spawn(process.execPath, [PAIRLINK_BIN, 'accept', ...args], {
+    env: { ...ben.env, ...opts.env },
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d) => {
+    stdout += d;
+  });
+  child.stderr.on('data', (d) => {
+    stderr += d;
+  });
+  if (opts.stdin !== undefined) child.stdin.end(opts.stdin);
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  return {
+    child,
+    exited,
+    output: () => ({ stdout, stderr }),
+  };
+}
+
+async function pairedWith(agent: AgentProcess, name: string): Promise<boolean> {
+  const peers = (await agent.json<{ name: string }[]>(['peers'])).value;
+  return peers.some((p) => p.name === name);
+}
+
+describe('the invite never shows in the process list', () => {
+  it('the argument form is scrubbed from /proc/<pid>/cmdline while accept waits', async () => {
+    const invite = (await ann.json<Created>(['invite'])).value;
+    const secret = secretOf(invite);
+    // The issuer is away, so accept waits for it; meanwhile another user reads the process list.
+    await ann.stop();
+    const run = runAccept([invite.url!, '--wait', '20s']);
+    try {
+      const deadline = Date.now() + 10_000;
+      let cmdline = '';
+      // Wait until the CLI has started (its title changed from what exec set), then look.
+      while (Date.now() < deadline) {
+        cmdline = readFileSync(`/proc/${run.child.pid}/cmdline`, 'latin1');
+        if (cmdline.startsWith('pairlink accept')) break;
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      await new Promise((r) => setTimeout(r, 500));
+      cmdline = readFileSync(`/proc/${run.child.pid}/cmdline`, 'latin1');
+      expect(cmdline.replace(/\0+/g, ' ').trim()).toBe('pairlink accept');
+      expect(cmdline).not.toContain(secret);
+      expect(cmdline).not.toContain(secret.slice(0, 12));
+    } finally {
+      run.child.kill('SIGTERM');
+      await run.exited;
+      await ann.restart();
+    }
+  });
+
+  it('`accept -` reads the invite from stdin and pairs', async () => {
+    const invite = (await ann.json<Created>(['invite'])).value;
+    const run = runAccept(['-', '--wait', '15s'], { stdin: `${invite.url}\n` });
+    expect(await run.exited).toBe(0);
+    expect(run.output().stdout).toMatch(/Paired with ann/);
+  });
+
+  it('`accept` with no argument reads a piped code from stdin and pairs', async () => {
+    const invite = (await ann.json<Created>(['invite', '--format', 'code'])).value;
+    const run = runAccept(['--wait', '15s', '--json'], { stdin: invite.code! });
+    expect(await run.exited).toBe(0);
+    expect(JSON.parse(run.output().stdout).status).toBe('paired');
+  });
+
+  it('PAIRLINK_INVITE is used when there is no argument, and pairs', async () => {
+    const invite = (await ann.json<Created>(['invite'])).value;
+    const run = runAccept(['--wait', '15s'], { env: { PAIRLINK_INVITE: invite.url! }, stdin: '' });
+    expect(await run.exited).toBe(0);
+    expect(await pairedWith(ben, 'ann')).toBe(true);
+  });
+
+  it('in a terminal it prompts and does not echo the invite', async () => {
+    const invite = (await ann.json<Created>(['invite'])).value;
+    // script(1) gives the command a real pseudo-terminal; what it prints is the terminal's screen.
+    const command = `'${process.execPath}' '${PAIRLINK_BIN}' accept --wait 15s`;
+    const child = spawn('script', ['-qec', command, '/dev/null'], {
+      env: ben.env,
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    let screen = '';
+    child.stdout.on('data', (d) => {
+      screen += d;
+    });
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    const deadline = Date.now() + 10_000;
+    while (!screen.includes('not shown') && Date.now() < deadline)
+      await new Promise((r) => setTimeout(r, 20));
+    child.stdin.write(`${invite.url}\r`);
+    expect(await exited).toBe(0);
+    expect(screen).toContain('Paste the invite');
+    expect(screen).toMatch(/Paired with ann/);
+    expect(screen).not.toContain(secretOf(invite).slice(0, 12));
+  });
+
+  it('an over-long invite on stdin is refused in one line, without a stack', async () => {
+    const run = runAccept(['-'], { stdin: 'x'.repeat(20_000) });
+    expect(await run.exited).not.toBe(0);
+    const { stderr } = run.output();
+    expect(stderr.trim().split('\n')).toHaveLength(1);
+    expect(stderr).not.toMatch(/\bat .*:\d+/);
+  });
+
+  it('the URL handler takes the link from PAIRLINK_INVITE, hands it over, and the pairing completes', async () => {
+    const invite = (await ann.json<Created>(['invite'])).value;
+    // No terminal emulator on PATH here: the handler says how to follow the accept instead.
+    const run = runAccept(['--url-handler'], {
+      env: { PAIRLINK_INVITE: invite.customUrl!, PATH: '/nonexistent' },
+      stdin: '',
+    });
+    expect(await run.exited, JSON.stringify(run.output())).toBe(4);
+    expect(run.output().stderr).toMatch(/accept --follow \w+/);
+    const id = /--follow (\w+)/.exec(run.output().stderr)![1]!;
+    const followed = runAccept(['--follow', id, '--wait', '15s', '--json'], { stdin: '' });
+    expect(await followed.exited).toBe(0);
+    expect(JSON.parse(followed.output().stdout).status).toBe('paired');
+  });
+});
