@@ -17,6 +17,7 @@ import {
   type IssuerEvent,
   type IssuerStepContext,
   issuerWakeAt,
+  refusePeer,
   stepIssuer,
 } from '../src/handshake/issuer.js';
 import { mintCodeInvite, mintUrlInvite } from '../src/handshake/mint.js';
@@ -390,7 +391,16 @@ export class Agent {
 
   async removePeer(did: string): Promise<boolean> {
     const before = this.store.state.peers.length;
-    this.store.update((s) => ({ ...s, peers: s.peers.filter((p) => p.did !== did) }));
+    if (!this.store.state.peers.some((p) => p.did === did)) return false;
+    // In the same save: every invite minted before now refuses this peer from here on.
+    this.store.update((s) => ({
+      ...s,
+      peers: s.peers.filter((p) => p.did !== did),
+      invites: s.invites.map((i) => {
+        const issuer = refusePeer(i.issuer, did);
+        return issuer === i.issuer ? i : { ...i, issuer };
+      }),
+    }));
     if (this.store.state.peers.length === before) return false;
     await this.store.persist();
     return true;

@@ -40,6 +40,7 @@ function inviteSummary(record: InviteRecord): InviteSummary {
     status: issuer.status,
     ...(record.label ? { label: record.label } : {}),
     createdAt: record.createdAt,
+    ...(record.format === 'code' ? { failedAttempts: issuer.failedAttempts } : {}),
     sessions: Object.entries(issuer.sessions).map(([id, session]) => {
       const sas = record.sas[id];
       const card = session.acceptorCard;
@@ -121,6 +122,7 @@ export function rpcHandlers(agent: Agent): RpcHandlers {
         sessions: _sessions,
         createdAt: _createdAt,
         label: _label,
+        failedAttempts: _failed,
         ...created
       } = inviteSummary(record);
       return created;

@@ -23,6 +23,8 @@ export const ERROR_TEXT: Readonly<Record<ErrorCode, string>> = {
   TIMEOUT: 'The other side did not answer in time.',
   RELAY_UNREACHABLE: 'The relay cannot be reached.',
   RELAY_PROTOCOL: 'The relay sent an answer that does not follow the protocol.',
+  PEER_REMOVED:
+    'The other side removed this agent as a peer; invites it made before that no longer work for you. Ask for a new invite.',
   STATE_DAMAGED: "The agent's saved state is damaged or incomplete; it will not start without it.",
   RATE_LIMITED: 'Too many requests; try again shortly.',
   KEYSTORE_UNAVAILABLE: 'No keystore is available for the identity secrets.',

@@ -9,10 +9,12 @@ export interface RelayLimits {
   readonly maxMailboxTtlSeconds: number;
   /** Live mailboxes one client address may own. */
   readonly maxMailboxesPerIp: number;
+  /** Mailboxes (and tombstones of deleted ones) the whole relay holds at most. */
+  readonly maxMailboxes: number;
   /** Token bucket per client address, over HTTP requests and WebSocket operations. */
   readonly ipRatePerSecond: number;
   readonly ipBurst: number;
-  /** Token bucket per mailbox, over posts and nameplate claims. */
+  /** Token bucket per mailbox, over authorized posts. */
   readonly mailboxRatePerSecond: number;
   readonly mailboxBurst: number;
   /** Claims one nameplate admits at most (the issuer picks up to this). */
@@ -33,6 +35,7 @@ export const DEFAULT_LIMITS: RelayLimits = {
   maxMessagesPerMailbox: 64,
   maxMailboxTtlSeconds: 7 * 24 * 3600 + 600,
   maxMailboxesPerIp: 500,
+  maxMailboxes: 100_000,
   ipRatePerSecond: 50,
   ipBurst: 200,
   mailboxRatePerSecond: 20,

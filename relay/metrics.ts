@@ -43,11 +43,16 @@ export class RelayMetrics {
     registers: [this.registry],
   });
   readonly mailboxes: Gauge;
+  readonly mailboxLimit = new Gauge({
+    name: 'pairlink_relay_mailbox_limit',
+    help: 'The global mailbox cap (maxMailboxes): creates past it get 503 (rejections reason mailbox_cap)',
+    registers: [this.registry],
+  });
 
   constructor(mailboxCount: () => Promise<number>) {
     this.mailboxes = new Gauge({
       name: 'pairlink_relay_mailboxes',
-      help: 'Live mailboxes in the store (-1 when the store does not answer)',
+      help: 'Mailboxes in the store, tombstones of deleted ones included (-1 when the store does not answer)',
       registers: [this.registry],
       async collect() {
         this.set(await mailboxCount().catch(() => -1));

@@ -56,6 +56,7 @@ export async function startRelay(options: RelayOptions): Promise<RunningRelay> {
     store = new MemoryStore();
   }
   const metrics = new RelayMetrics(() => store.mailboxCount());
+  metrics.mailboxLimit.set(limits.maxMailboxes);
   const service = new RelayService(store, limits, metrics);
   const ipBuckets = new TokenBuckets(limits.ipRatePerSecond, limits.ipBurst);
   const hub = new WebSocketHub(service, ipBuckets, log);

@@ -88,6 +88,11 @@ export class RelayService {
       this.metrics.reject('too_many_mailboxes');
       return fail(429, 'too_many_mailboxes', 60);
     }
+    // The global cap bounds memory whatever the number of addresses an attacker holds.
+    if ((await this.store.mailboxCount()) >= this.limits.maxMailboxes) {
+      this.metrics.reject('mailbox_cap');
+      return fail(503, 'unavailable', 60);
+    }
     const expiresAt = this.now() + request.ttlSeconds * 1000;
     // Fresh copies: parsed strings are slices that would keep the whole request text alive
     // for as long as the mailbox waits.
@@ -119,7 +124,10 @@ export class RelayService {
       return fail(429, 'rate_limited', wait);
     }
     const appended = await this.store.appendMessage(id, hash, body, this.limits.maxMessagesPerMailbox);
-    if (!appended.ok) return appended.reason === 'full' ? fail(409, 'full') : NOT_FOUND;
+    if (!appended.ok) {
+      if (appended.reason === 'crowded') this.metrics.reject('crowded');
+      return appended.reason === 'not_found' ? NOT_FOUND : fail(409, appended.reason);
+    }
     this.mailboxBuckets.take(`mb:${id}`);
     this.metrics.messages.inc();
     return { ok: true, value: { seq: appended.seq } };
@@ -170,25 +178,22 @@ export class RelayService {
   }
 
   /**
-   * Claims a nameplate: a fresh write capability, valid for that one claimant, is added to the
-   * mailbox. Only its hash is kept; the capability itself is in this one response.
+   * Claims a nameplate: a fresh write capability, valid for that one claimant, joins the
+   * mailbox's unused claims. Only its hash is kept; the capability itself is in this one
+   * response. A claim counts against the issuer's claim limit only when it first posts (the
+   * CPace hello), so claims alone (a sweep, a stranger) cannot crowd out the real acceptor. There
+   * is no per-nameplate rate limit either (a stranger could drain it); the per-address limit applies.
    */
   async claim(
     nameplate: string,
   ): Promise<RelayResult<{ mailbox: string; writeCap: string; expiresAt: number }>> {
     if (!isNameplate(nameplate)) return NOT_FOUND;
-    const wait = this.mailboxBuckets.take(`np:${nameplate}`);
-    if (wait > 0) {
-      this.metrics.reject('nameplate_rate');
-      return fail(429, 'rate_limited', wait);
-    }
-    const claimed = await this.store.claimNameplate(nameplate);
+    const writeCap = randomBytes(16).toString('base64url');
+    const claimed = await this.store.claimNameplate(nameplate, hashCapability(writeCap));
     if (!claimed.ok) {
       if (claimed.reason === 'crowded') this.metrics.reject('crowded');
       return claimed.reason === 'crowded' ? fail(409, 'crowded') : NOT_FOUND;
     }
-    const writeCap = randomBytes(16).toString('base64url');
-    if (!(await this.store.addWriteCapHash(claimed.mailbox, hashCapability(writeCap)))) return NOT_FOUND;
     return { ok: true, value: { mailbox: claimed.mailbox, writeCap, expiresAt: claimed.expiresAt } };
   }
 }

@@ -29,6 +29,7 @@ export const ERROR_CODES = [
   'INTERNAL',
   'RELAY_PROTOCOL',
   'STATE_DAMAGED',
+  'PEER_REMOVED',
 ] as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[number];

@@ -15,7 +15,7 @@ export const invitesCommand: Command = {
       else {
         for (const i of invites) {
           io.out(
-            `${i.id}  ${i.status.padEnd(9)} ${i.format.padEnd(4)} ${i.mode.padEnd(6)} uses left ${i.usesLeft}  expires ${i.expiresAt}${i.label ? `  ${i.label}` : ''}`,
+            `${i.id}  ${i.status.padEnd(9)} ${i.format.padEnd(4)} ${i.mode.padEnd(6)} uses left ${i.usesLeft}  expires ${i.expiresAt}${i.failedAttempts ? `  ${i.failedAttempts} failed code attempt${i.failedAttempts === 1 ? '' : 's'}` : ''}${i.label ? `  ${i.label}` : ''}`,
           );
           for (const s of i.sessions.filter(
             (session) =>

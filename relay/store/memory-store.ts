@@ -1,12 +1,13 @@
 import { hashMatches } from '../capabilities.js';
 import { NAMEPLATE_ATTEMPTS, randomNameplate } from './nameplates.js';
-import type {
-  AppendResult,
-  ClaimResult,
-  MailboxEvent,
-  MailboxRecord,
-  RelayStore,
-  StoredMessage,
+import {
+  type AppendResult,
+  type ClaimResult,
+  MAX_UNUSED_CLAIMS,
+  type MailboxEvent,
+  type MailboxRecord,
+  type RelayStore,
+  type StoredMessage,
 } from './store.js';
 
 /** Mailboxes of one client address share this object (and so one copy of the address). */
@@ -25,12 +26,13 @@ interface MemoryMailbox {
   messages: StoredMessage[] | null;
   nextSeq: number;
   nameplate: string | null;
+  /** Code mailboxes: claims that have not posted yet, and how many claims may post. */
+  unusedClaims: string[] | null;
+  maxClaims: number;
 }
 
 interface MemoryNameplate {
   mailbox: string;
-  maxClaims: number;
-  claims: number;
   expiresAt: number;
 }
 
@@ -43,6 +45,8 @@ export class MemoryStore implements RelayStore {
   readonly kind = 'memory';
   private readonly mailboxes = new Map<string, MemoryMailbox>();
   private readonly nameplates = new Map<string, MemoryNameplate>();
+  /** Deleted mailboxes' ids, until they would have expired: never created again before then. */
+  private readonly tombstones = new Map<string, number>();
   private readonly owners = new Map<string, Owner>();
   private readonly listeners = new Set<(event: MailboxEvent) => void>();
   private readonly sweeper: NodeJS.Timeout;
@@ -53,7 +57,7 @@ export class MemoryStore implements RelayStore {
   }
 
   async createMailbox(id: string, record: MailboxRecord): Promise<'created' | 'exists'> {
-    if (this.live(id)) return 'exists';
+    if (this.live(id) || this.tombstoned(id)) return 'exists';
     let owner = this.owners.get(record.ownerIp);
     if (!owner) {
       owner = { ip: record.ownerIp, count: 0 };
@@ -68,6 +72,8 @@ export class MemoryStore implements RelayStore {
       messages: null,
       nextSeq: 1,
       nameplate: null,
+      unusedClaims: null,
+      maxClaims: 0,
     });
     return 'created';
   }
@@ -84,13 +90,6 @@ export class MemoryStore implements RelayStore {
       : null;
   }
 
-  async addWriteCapHash(id: string, hash: string): Promise<boolean> {
-    const box = this.live(id);
-    if (!box) return false;
-    box.writeCapHashes.push(hash);
-    return true;
-  }
-
   async appendMessage(
     id: string,
     writeCapHash: string,
@@ -98,9 +97,16 @@ export class MemoryStore implements RelayStore {
     maxMessages: number,
   ): Promise<AppendResult> {
     const box = this.live(id);
-    if (!box || !hashMatches(writeCapHash, box.writeCapHashes)) return { ok: false, reason: 'not_found' };
+    if (!box) return { ok: false, reason: 'not_found' };
+    let promote = -1;
+    if (!hashMatches(writeCapHash, box.writeCapHashes)) {
+      promote = box.unusedClaims?.indexOf(writeCapHash) ?? -1;
+      if (promote < 0) return { ok: false, reason: 'not_found' };
+      if (box.writeCapHashes.length >= box.maxClaims) return { ok: false, reason: 'crowded' };
+    }
     box.messages ??= [];
     if (box.messages.length >= maxMessages) return { ok: false, reason: 'full' };
+    if (promote >= 0) box.writeCapHashes.push(...box.unusedClaims!.splice(promote, 1));
     const message = { seq: box.nextSeq++, body };
     box.messages.push(message);
     this.emit({ type: 'message', mailbox: id, message });
@@ -116,7 +122,16 @@ export class MemoryStore implements RelayStore {
     const box = this.live(id);
     if (!box) return false;
     this.remove(id, box);
+    this.tombstones.set(id, box.expiresAt);
     return true;
+  }
+
+  private tombstoned(id: string): boolean {
+    const until = this.tombstones.get(id);
+    if (until === undefined) return false;
+    if (until > this.now()) return true;
+    this.tombstones.delete(id);
+    return false;
   }
 
   async countMailboxes(ip: string): Promise<number> {
@@ -131,19 +146,22 @@ export class MemoryStore implements RelayStore {
       const existing = this.nameplates.get(name);
       if (existing && existing.expiresAt > this.now()) continue;
       if (box.nameplate) this.nameplates.delete(box.nameplate);
-      this.nameplates.set(name, { mailbox, maxClaims, claims: 0, expiresAt });
+      this.nameplates.set(name, { mailbox, expiresAt });
       box.nameplate = name;
+      box.maxClaims = maxClaims;
       return name;
     }
     return null;
   }
 
-  async claimNameplate(nameplate: string): Promise<ClaimResult> {
+  async claimNameplate(nameplate: string, writeCapHash: string): Promise<ClaimResult> {
     const entry = this.nameplates.get(nameplate);
-    if (!entry || entry.expiresAt <= this.now() || !this.live(entry.mailbox))
-      return { ok: false, reason: 'not_found' };
-    if (entry.claims >= entry.maxClaims) return { ok: false, reason: 'crowded' };
-    entry.claims++;
+    const box = entry && entry.expiresAt > this.now() ? this.live(entry.mailbox) : null;
+    if (!entry || !box) return { ok: false, reason: 'not_found' };
+    if (box.writeCapHashes.length >= box.maxClaims) return { ok: false, reason: 'crowded' };
+    box.unusedClaims ??= [];
+    box.unusedClaims.push(writeCapHash);
+    if (box.unusedClaims.length > MAX_UNUSED_CLAIMS) box.unusedClaims.shift();
     return { ok: true, mailbox: entry.mailbox, expiresAt: entry.expiresAt };
   }
 
@@ -153,7 +171,7 @@ export class MemoryStore implements RelayStore {
   }
 
   async mailboxCount(): Promise<number> {
-    return this.mailboxes.size;
+    return this.mailboxes.size + this.tombstones.size;
   }
 
   async ping(): Promise<boolean> {
@@ -189,5 +207,6 @@ export class MemoryStore implements RelayStore {
     const now = this.now();
     for (const [id, box] of this.mailboxes) if (box.expiresAt <= now) this.remove(id, box);
     for (const [name, entry] of this.nameplates) if (entry.expiresAt <= now) this.nameplates.delete(name);
+    for (const [id, until] of this.tombstones) if (until <= now) this.tombstones.delete(id);
   }
 }

@@ -1,22 +1,26 @@
 import { Redis } from 'ioredis';
 import { NAMEPLATE_ATTEMPTS, randomNameplate } from './nameplates.js';
-import type {
-  AppendResult,
-  ClaimResult,
-  MailboxEvent,
-  MailboxRecord,
-  RelayStore,
-  StoredMessage,
+import {
+  type AppendResult,
+  type ClaimResult,
+  MAX_UNUSED_CLAIMS,
+  type MailboxEvent,
+  type MailboxRecord,
+  type RelayStore,
+  type StoredMessage,
 } from './store.js';
 
 /*
  * Redis layout (prefix `pl:` by default; see docs/RELAY.md):
- *   {p}mb:{id}      hash  r=read-cap hash, e=expiry ms, ip=owner, n=last seq, np=nameplate
- *   {p}mb:{id}:w    set   write-cap hashes
+ *   {p}mb:{id}      hash  r=read-cap hash, e=expiry ms, ip=owner, n=last seq, np=nameplate,
+ *                         cm=claims that may post (code mailboxes)
+ *   {p}mb:{id}:w    set   write-cap hashes (a code mailbox's: the claims that have posted)
+ *   {p}mb:{id}:u    list  unused claims' write-cap hashes (at most 32, the oldest dropped)
  *   {p}mb:{id}:m    list  "seq:base64url body"
- *   {p}np:{name}    hash  mb=mailbox id, max=claim limit, c=claims so far
+ *   {p}gone:{id}    string  tombstone of a deleted mailbox, until it would have expired
+ *   {p}np:{name}    hash  mb=mailbox id
  *   {p}ip:{ip}      zset  mailbox ids owned by the address, scored by expiry
- *   {p}all          zset  every mailbox id, scored by expiry (for the metrics gauge)
+ *   {p}all          zset  every mailbox id and tombstone, scored by expiry (gauge and global cap)
  *   channel {p}events   JSON MailboxEvent, so a post on one instance reaches sockets on all
  * Every key carries PEXPIREAT of its mailbox, so Redis itself forgets what expires, and state
  * survives a relay restart. Each operation is one Lua script: atomic, one round trip.
@@ -29,11 +33,11 @@ end
 `;
 
 const SCRIPTS = {
-  // KEYS: mb, w, ipz, all | ARGV: readHash, expiresAt, ip, id, now, writeHash...
+  // KEYS: mb, w, ipz, all, gone | ARGV: readHash, expiresAt, ip, id, now, writeHash...
   plCreate: {
-    numberOfKeys: 4,
+    numberOfKeys: 5,
     lua: `${EXPIRE_AT_LEAST}
-if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+if redis.call('EXISTS', KEYS[1]) == 1 or redis.call('EXISTS', KEYS[5]) == 1 then return 0 end
 redis.call('HSET', KEYS[1], 'r', ARGV[1], 'e', ARGV[2], 'ip', ARGV[3], 'n', 0)
 redis.call('PEXPIREAT', KEYS[1], ARGV[2])
 if #ARGV >= 6 then
@@ -47,42 +51,45 @@ redis.call('ZREMRANGEBYSCORE', KEYS[4], '-inf', ARGV[5])
 redis.call('ZADD', KEYS[4], ARGV[2], ARGV[4])
 return 1`,
   },
-  // KEYS: mb, w | ARGV: hash
-  plAddWrite: {
-    numberOfKeys: 2,
-    lua: `
-local e = redis.call('HGET', KEYS[1], 'e')
-if not e then return 0 end
-redis.call('SADD', KEYS[2], ARGV[1])
-redis.call('PEXPIREAT', KEYS[2], e)
-return 1`,
-  },
-  // KEYS: mb, m, w | ARGV: body, max, channel, id, write-cap hash
+  // KEYS: mb, m, w, u | ARGV: body, max, channel, id, write-cap hash
   // The capability check is a set lookup of SHA-256(capability): a hash-table probe keyed by a
-  // digest of the caller's own input reveals nothing about any stored capability.
+  // digest of the caller's own input reveals nothing about any stored capability. A claim's
+  // first post moves its hash from the unused claims to the write set, if the limit allows.
   plAppend: {
-    numberOfKeys: 3,
+    numberOfKeys: 4,
     lua: `
 local e = redis.call('HGET', KEYS[1], 'e')
 if not e then return {0, 'not_found'} end
-if redis.call('SISMEMBER', KEYS[3], ARGV[5]) == 0 then return {0, 'not_found'} end
+local promote = false
+if redis.call('SISMEMBER', KEYS[3], ARGV[5]) == 0 then
+  if not redis.call('LPOS', KEYS[4], ARGV[5]) then return {0, 'not_found'} end
+  local cm = tonumber(redis.call('HGET', KEYS[1], 'cm') or '0')
+  if redis.call('SCARD', KEYS[3]) >= cm then return {0, 'crowded'} end
+  promote = true
+end
 if redis.call('LLEN', KEYS[2]) >= tonumber(ARGV[2]) then return {0, 'full'} end
+if promote then
+  redis.call('LREM', KEYS[4], 1, ARGV[5])
+  redis.call('SADD', KEYS[3], ARGV[5])
+  redis.call('PEXPIREAT', KEYS[3], e)
+end
 local seq = redis.call('HINCRBY', KEYS[1], 'n', 1)
 redis.call('RPUSH', KEYS[2], seq .. ':' .. ARGV[1])
 redis.call('PEXPIREAT', KEYS[2], e)
 redis.call('PUBLISH', ARGV[3], cjson.encode({type = 'message', mailbox = ARGV[4], message = {seq = seq, body = ARGV[1]}}))
 return {1, seq}`,
   },
-  // KEYS: mb, w, m, all | ARGV: id, channel, prefix
+  // KEYS: mb, w, m, u, gone | ARGV: id, channel, prefix
+  // The id stays in {p}all (scored by its expiry) as a tombstone, so it counts against the cap.
   plDelete: {
-    numberOfKeys: 4,
+    numberOfKeys: 5,
     lua: `
-local fields = redis.call('HMGET', KEYS[1], 'ip', 'np')
+local fields = redis.call('HMGET', KEYS[1], 'ip', 'np', 'e')
 if not fields[1] then return 0 end
-redis.call('DEL', KEYS[1], KEYS[2], KEYS[3])
+redis.call('DEL', KEYS[1], KEYS[2], KEYS[3], KEYS[4])
+redis.call('SET', KEYS[5], '1', 'PXAT', fields[3])
 if fields[2] then redis.call('DEL', ARGV[3] .. 'np:' .. fields[2]) end
 redis.call('ZREM', ARGV[3] .. 'ip:' .. fields[1], ARGV[1])
-redis.call('ZREM', KEYS[4], ARGV[1])
 redis.call('PUBLISH', ARGV[2], cjson.encode({type = 'closed', mailbox = ARGV[1]}))
 return 1`,
   },
@@ -92,24 +99,27 @@ return 1`,
     lua: `
 if redis.call('EXISTS', KEYS[2]) == 0 then return -1 end
 if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
-redis.call('HSET', KEYS[1], 'mb', ARGV[1], 'max', ARGV[2], 'c', 0)
+redis.call('HSET', KEYS[1], 'mb', ARGV[1])
 redis.call('PEXPIREAT', KEYS[1], ARGV[3])
 local old = redis.call('HGET', KEYS[2], 'np')
 if old then redis.call('DEL', ARGV[5] .. 'np:' .. old) end
-redis.call('HSET', KEYS[2], 'np', ARGV[4])
+redis.call('HSET', KEYS[2], 'np', ARGV[4], 'cm', ARGV[2])
 return 1`,
   },
-  // KEYS: np | ARGV: prefix
+  // KEYS: np | ARGV: prefix, write-cap hash, max unused claims
   plClaim: {
     numberOfKeys: 1,
     lua: `
-local fields = redis.call('HMGET', KEYS[1], 'mb', 'max')
+local mb = redis.call('HGET', KEYS[1], 'mb')
+if not mb then return {0, 'not_found'} end
+local key = ARGV[1] .. 'mb:' .. mb
+local fields = redis.call('HMGET', key, 'e', 'cm')
 if not fields[1] then return {0, 'not_found'} end
-local e = redis.call('HGET', ARGV[1] .. 'mb:' .. fields[1], 'e')
-if not e then return {0, 'not_found'} end
-local claims = redis.call('HINCRBY', KEYS[1], 'c', 1)
-if claims > tonumber(fields[2]) then return {0, 'crowded'} end
-return {1, fields[1], e}`,
+if redis.call('SCARD', key .. ':w') >= tonumber(fields[2] or '0') then return {0, 'crowded'} end
+redis.call('RPUSH', key .. ':u', ARGV[2])
+redis.call('LTRIM', key .. ':u', -tonumber(ARGV[3]), -1)
+redis.call('PEXPIREAT', key .. ':u', fields[1])
+return {1, mb, fields[1]}`,
   },
 } as const;
 
@@ -167,6 +177,7 @@ export class RedisStore implements RelayStore {
       this.key('mb', id, ':w'),
       this.key('ip', record.ownerIp),
       `${this.prefix}all`,
+      `${this.prefix}gone:${id}`,
       record.readCapHash,
       record.expiresAt,
       record.ownerIp,
@@ -192,10 +203,6 @@ export class RedisStore implements RelayStore {
     };
   }
 
-  async addWriteCapHash(id: string, hash: string): Promise<boolean> {
-    return (await this.redis.plAddWrite(this.key('mb', id), this.key('mb', id, ':w'), hash)) === 1;
-  }
-
   async appendMessage(
     id: string,
     writeCapHash: string,
@@ -206,6 +213,7 @@ export class RedisStore implements RelayStore {
       this.key('mb', id),
       this.key('mb', id, ':m'),
       this.key('mb', id, ':w'),
+      this.key('mb', id, ':u'),
       body,
       maxMessages,
       this.channel,
@@ -213,7 +221,7 @@ export class RedisStore implements RelayStore {
       writeCapHash,
     )) as [number, string | number];
     if (ok === 1) return { ok: true, seq: Number(value) };
-    return { ok: false, reason: value === 'full' ? 'full' : 'not_found' };
+    return { ok: false, reason: value === 'full' || value === 'crowded' ? value : 'not_found' };
   }
 
   async readMessages(id: string, afterSeq: number): Promise<StoredMessage[] | null> {
@@ -237,7 +245,8 @@ export class RedisStore implements RelayStore {
       this.key('mb', id),
       this.key('mb', id, ':w'),
       this.key('mb', id, ':m'),
-      `${this.prefix}all`,
+      this.key('mb', id, ':u'),
+      `${this.prefix}gone:${id}`,
       id,
       this.channel,
       this.prefix,
@@ -277,12 +286,13 @@ export class RedisStore implements RelayStore {
     return null;
   }
 
-  async claimNameplate(nameplate: string): Promise<ClaimResult> {
-    const [ok, mailbox, expiresAt] = (await this.redis.plClaim(this.key('np', nameplate), this.prefix)) as [
-      number,
-      string,
-      string?,
-    ];
+  async claimNameplate(nameplate: string, writeCapHash: string): Promise<ClaimResult> {
+    const [ok, mailbox, expiresAt] = (await this.redis.plClaim(
+      this.key('np', nameplate),
+      this.prefix,
+      writeCapHash,
+      MAX_UNUSED_CLAIMS,
+    )) as [number, string, string?];
     if (ok === 1) return { ok: true, mailbox, expiresAt: Number(expiresAt) };
     return { ok: false, reason: mailbox === 'crowded' ? 'crowded' : 'not_found' };
   }

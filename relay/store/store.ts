@@ -5,6 +5,12 @@
  * and is gone, to every caller, once it passes.
  */
 
+/**
+ * Claims of a nameplate that have not posted yet, kept per mailbox: strangers' claims replace each
+ * other and never crowd out the real acceptor, who posts its hello at once after its claim.
+ */
+export const MAX_UNUSED_CLAIMS = 32;
+
 export interface MailboxRecord {
   readonly readCapHash: string;
   readonly writeCapHashes: readonly string[];
@@ -25,7 +31,7 @@ export type MailboxEvent =
 
 export type AppendResult =
   | { readonly ok: true; readonly seq: number }
-  | { readonly ok: false; readonly reason: 'not_found' | 'full' };
+  | { readonly ok: false; readonly reason: 'not_found' | 'full' | 'crowded' };
 
 export type ClaimResult =
   | { readonly ok: true; readonly mailbox: string; readonly expiresAt: number }
@@ -36,25 +42,32 @@ export interface RelayStore {
   /** Creates a mailbox unless the id exists; counts it against `ownerIp`. */
   createMailbox(id: string, record: MailboxRecord): Promise<'created' | 'exists'>;
   getMailbox(id: string): Promise<MailboxRecord | null>;
-  addWriteCapHash(id: string, hash: string): Promise<boolean>;
   /**
    * Appends a message if `writeCapHash` is one of the mailbox's write-capability hashes (else
    * `not_found`, like an unknown mailbox), up to `maxMessages`, and publishes it to subscribers.
-   * Checking and appending in one call makes a post one round trip to Redis.
+   * A claim's capability counts against the nameplate's claim limit here, at its first post
+   * (`crowded` when the limit is reached), never at the claim itself. Checking and appending in
+   * one call makes a post one round trip to Redis.
    */
   appendMessage(id: string, writeCapHash: string, body: string, maxMessages: number): Promise<AppendResult>;
   readMessages(id: string, afterSeq: number): Promise<StoredMessage[] | null>;
-  /** Deletes a mailbox, its messages and its nameplate; publishes `closed`. */
+  /**
+   * Deletes a mailbox, its messages and its nameplate; publishes `closed`. Its id stays taken
+   * (a tombstone, counted by `mailboxCount`) until the mailbox would have expired.
+   */
   deleteMailbox(id: string): Promise<boolean>;
   /** Live mailboxes owned by `ip`. */
   countMailboxes(ip: string): Promise<number>;
   /** Binds a fresh nameplate (3 symbols, 4 when crowded) to a mailbox; null if none is free. */
   createNameplate(mailbox: string, maxClaims: number, expiresAt: number): Promise<string | null>;
-  /** One claim: the mailbox behind the nameplate, or crowded past its claim limit. */
-  claimNameplate(nameplate: string): Promise<ClaimResult>;
+  /**
+   * One claim: the mailbox behind the nameplate. `writeCapHash` joins the mailbox's unused claims
+   * (at most MAX_UNUSED_CLAIMS, the oldest dropped); crowded only once `maxClaims` claims have posted.
+   */
+  claimNameplate(nameplate: string, writeCapHash: string): Promise<ClaimResult>;
   /** Receives every event; returns an unsubscribe function. */
   subscribe(listener: (event: MailboxEvent) => void): () => void;
-  /** Live mailbox count (for metrics). */
+  /** Live mailboxes plus tombstones of deleted ones (for metrics and the global cap). */
   mailboxCount(): Promise<number>;
   /** True when the backend answers (for /readyz). */
   ping(): Promise<boolean>;

@@ -36,6 +36,7 @@ export const ABORT_REASONS = [
   'BAD_SIGNATURE',
   'TIMEOUT',
   'CROWDED',
+  'PEER_REMOVED',
 ] as const satisfies readonly ErrorCode[];
 export type AbortReason = (typeof ABORT_REASONS)[number];
 

@@ -112,6 +112,8 @@ export interface IssuerState {
   readonly sessions: Readonly<Record<string, IssuerSession>>;
   /** The invite's mailbox was closed: it is kept open after the invite ends until every ack is in. */
   readonly mailboxClosed?: boolean;
+  /** Peers the operator unpaired after this invite was minted: refused with PEER_REMOVED. */
+  readonly refusedDids?: readonly string[];
 }
 
 export type IssuerEvent =
@@ -178,6 +180,15 @@ export function newCodeIssuer(
 }
 
 const unchanged = (state: IssuerState): Step<IssuerState> => ({ state, effects: [] });
+
+/**
+ * The operator unpaired `did`: this invite (minted before the unpair) must never pin it again.
+ * The agent applies this to every unfinished invite in the same save that removes the pin.
+ */
+export function refusePeer(state: IssuerState, did: string): IssuerState {
+  if (state.status !== 'pending' || state.refusedDids?.includes(did)) return state;
+  return { ...state, refusedDids: [...(state.refusedDids ?? []), did] };
+}
 /** Sessions before key confirmation finished: they hold one of the invite's slots. */
 const isOpen = (s: IssuerSession) => s.phase === 'awaitingConfirm' || s.phase === 'awaitingSas';
 const awaitsAck = (s: IssuerSession) => s.phase === 'awaitingAck';
@@ -322,7 +333,9 @@ function onHello(
       .filter((s) => s.phase === 'awaitingConfirm' && ctx.now - s.startedAt >= EVICTABLE_AFTER_SECONDS)
       .sort((a, b) => a.startedAt - b.startedAt)[0];
     if (!idle) return refuse('CROWDED');
-    const ended = failSession(state, idle, 'CROWDED', 'CROWDED');
+    const ended = countGuess(failSession(state, idle, 'CROWDED', 'CROWDED'));
+    if (ended.state.status !== 'pending')
+      return { state: ended.state, effects: [...ended.effects, ...refuse('INVITE_USED').effects] };
     current = ended.state;
     evicted.push(...ended.effects);
   }
@@ -422,6 +435,9 @@ function onConfirm(
   if (equalBytesConstantTime(acceptor.signingKey, ctx.identity.signing.publicKey)) {
     return failSession(state, session, 'SELF_PAIRING', 'SELF_PAIRING');
   }
+  if (state.refusedDids?.includes(acceptor.did)) {
+    return failSession(state, session, 'PEER_REMOVED', 'PEER_REMOVED');
+  }
   const verified: IssuerSession = { ...session, transcript: th2, acceptorCard: acceptor.bytes };
   if (state.requireSas && !session.sasConfirmed) {
     return {
@@ -441,7 +457,11 @@ function complete(state: IssuerState, session: IssuerSession, ctx: IssuerStepCon
   const repeat = state.pairedDids.includes(acceptor.did);
   const reason = statusReason(state.status, ctx.now, completeBy(state.expiresAt));
   if (reason) return failSession(state, session, reason, reason);
-  if (!repeat && state.usesLeft === 0) return failSession(state, session, 'INVITE_USED', 'INVITE_USED');
+  if (state.refusedDids?.includes(acceptor.did))
+    return failSession(state, session, 'PEER_REMOVED', 'PEER_REMOVED');
+  // Every completed session is a use, a repeat acceptor's included: uses bound how many pins
+  // one invite can make, whoever asks (docs/SECURITY.md §Invites).
+  if (state.usesLeft === 0) return failSession(state, session, 'INVITE_USED', 'INVITE_USED');
   const keys = deriveSessionKeys(session.sessionSecret);
   const bundle =
     state.mode === 'device' && ctx.deviceBundle ? encodeDeviceBundle(ctx.deviceBundle()) : new Uint8Array();
@@ -458,7 +478,7 @@ function complete(state: IssuerState, session: IssuerSession, ctx: IssuerStepCon
     sessionId: session.sessionId,
     sealed: sealFrame(keys.issuerToAcceptor, FRAME_TYPE.welcome, body),
   });
-  const usesLeft = repeat ? state.usesLeft : state.usesLeft - 1;
+  const usesLeft = state.usesLeft - 1;
   const next: IssuerState = withSession(
     { ...state, usesLeft, pairedDids: repeat ? state.pairedDids : [...state.pairedDids, acceptor.did] },
     {
@@ -526,13 +546,23 @@ function onSealedAbort(
 function onAbort(state: IssuerState, session: IssuerSession, reason: AbortReason): Step<IssuerState> {
   if (!isOpen(session)) return unchanged(state);
   const failed = failSession(state, session, reason, null);
-  if (reason !== 'WRONG_CODE' || state.formSecret.form !== 'code') return failed;
-  // Each wrong code is one online guess; after a few, the invite burns so guessing cannot go on.
-  const attempts = failed.state.failedAttempts + 1;
-  const counted = { ...failed.state, failedAttempts: attempts };
-  if (attempts < MAX_FAILED_CODE_ATTEMPTS) return { state: counted, effects: failed.effects };
+  return session.phase === 'awaitingConfirm' ? countGuess(failed) : failed;
+}
+
+/**
+ * A code session ended before its acceptor proved the code (with a valid confirm or a sealed
+ * abort): whoever sent that hello learnt from our reply whether its guess was right, whether it
+ * then said WRONG_CODE, said nothing (timeout) or was evicted. Each such session is one online
+ * guess; after MAX_FAILED_CODE_ATTEMPTS the invite burns, so guessing cannot go on
+ * (docs/SECURITY.md §Short codes).
+ */
+function countGuess(step: Step<IssuerState>): Step<IssuerState> {
+  if (step.state.formSecret.form !== 'code' || step.state.status !== 'pending') return step;
+  const attempts = step.state.failedAttempts + 1;
+  const counted = { ...step.state, failedAttempts: attempts };
+  if (attempts < MAX_FAILED_CODE_ATTEMPTS) return { state: counted, effects: step.effects };
   const burned = finish(counted, 'failed', 'INVITE_USED', 'WRONG_CODE');
-  return { state: burned.state, effects: [...failed.effects, ...burned.effects] };
+  return { state: burned.state, effects: [...step.effects, ...burned.effects] };
 }
 
 /**
@@ -681,7 +711,7 @@ function onTick(state: IssuerState, ctx: IssuerStepContext): Step<IssuerState> {
   for (const session of Object.values(state.sessions)) {
     const current = step.state.sessions[toHex(session.sessionId)]!;
     if (current.phase === 'awaitingConfirm' && ctx.now - current.startedAt >= ISSUER_SESSION_TIMEOUT_SECONDS)
-      then(failSession(step.state, current, 'TIMEOUT', 'TIMEOUT'));
+      then(countGuess(failSession(step.state, current, 'TIMEOUT', 'TIMEOUT')));
     else if (current.phase === 'awaitingSas' && ctx.now >= completeBy(state.expiresAt))
       then(failSession(step.state, current, 'TIMEOUT', 'TIMEOUT'));
     else if (awaitsAck(current) && ctx.now >= ackDeadline(state.expiresAt))

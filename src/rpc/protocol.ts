@@ -77,6 +77,11 @@ export interface InviteSummary extends InviteCreated {
   readonly label?: string;
   readonly createdAt: IsoTime;
   readonly sessions: readonly SessionSummary[];
+  /**
+   * Code invites: sessions that ended without proving the code (wrong code, silence, eviction),
+   * each one online guess by someone; at 3 the invite burns (docs/SECURITY.md §Short codes).
+   */
+  readonly failedAttempts?: number;
 }
 
 export interface InviteAcceptParams {

@@ -378,3 +378,97 @@ describe.each(['memory', 'redis'] as const)('relay limits (%s store)', (backend)
     }
   });
 });
+
+describe.each(['memory', 'redis'] as const)('relay resources under attack (%s store)', (backend) => {
+  it('claims count only at their first post: 40 strangers’ claims do not crowd out the acceptor', async () => {
+    const relay = await relayWith(backend);
+    try {
+      const client = new RelayClient(relay.url);
+      const box = newMailbox();
+      await client.createMailbox(box.id, box.read, null, 60);
+      const { nameplate } = await client.createNameplate(box.id, box.read, 1);
+      const strangers = [];
+      for (let i = 0; i < 40; i++) strangers.push(await client.claimNameplate(nameplate));
+      const real = await client.claimNameplate(nameplate);
+      await client.post(box.id, real.writeCap, new Uint8Array([1]));
+      // The limit (1) is used up by the claim that posted; a stranger's later first post and any
+      // new claim are crowded, and the oldest unused claims were dropped (32 are kept).
+      await expect(client.post(box.id, strangers[39]!.writeCap, new Uint8Array([2]))).rejects.toMatchObject({
+        code: 'CROWDED',
+      });
+      await expect(client.post(box.id, strangers[0]!.writeCap, new Uint8Array([2]))).rejects.toMatchObject({
+        code: 'INVITE_NOT_FOUND',
+      });
+      await expect(client.claimNameplate(nameplate)).rejects.toMatchObject({ code: 'CROWDED' });
+      // The claimant that posted keeps posting (its confirm, its ack).
+      await client.post(box.id, real.writeCap, new Uint8Array([3]));
+      expect((await client.read(box.id, box.read)).map((m) => m.seq)).toEqual([1, 2]);
+    } finally {
+      await relay.close();
+    }
+  });
+
+  it('a deleted mailbox id cannot be created again: the same 409 as a live one', async () => {
+    const relay = await relayWith(backend);
+    try {
+      const live = newMailbox();
+      const used = newMailbox();
+      const create = (b: ReturnType<typeof newMailbox>, other = b) =>
+        call(relay.url, 'PUT', `/v1/mailboxes/${b64(b.id)}`, {
+          json: createBody({ ...other, id: b.id }),
+        });
+      expect((await create(live)).status).toBe(201);
+      expect((await create(used)).status).toBe(201);
+      expect(
+        (await call(relay.url, 'DELETE', `/v1/mailboxes/${b64(used.id)}`, { cap: used.read })).status,
+      ).toBe(200);
+      // Someone else tries to take the ids over with capabilities of their own.
+      const again = await create(used, newMailbox());
+      const liveAgain = await create(live, newMailbox());
+      expect([again.status, again.text]).toEqual([liveAgain.status, liveAgain.text]);
+      expect(again.status).toBe(409);
+      // Reads and posts on it answer exactly like an id that never existed.
+      const never = newMailbox();
+      for (const [method, path, cap] of [
+        ['GET', 'messages', used.read],
+        ['POST', 'messages', used.write],
+      ] as const) {
+        const options = method === 'POST' ? { cap, body: 'x' } : { cap };
+        const gone = await call(relay.url, method, `/v1/mailboxes/${b64(used.id)}/${path}`, options);
+        const unknown = await call(relay.url, method, `/v1/mailboxes/${b64(never.id)}/${path}`, options);
+        expect([gone.status, gone.text]).toEqual([unknown.status, unknown.text]);
+      }
+    } finally {
+      await relay.close();
+    }
+  });
+
+  it('a global mailbox cap holds whatever the number of addresses, with a metric', async () => {
+    const relay = await relayWith(backend, { maxMailboxes: 5 });
+    try {
+      const statuses: number[] = [];
+      for (let i = 0; i < 7; i++) {
+        const box = newMailbox();
+        const r = await call(relay.url, 'PUT', `/v1/mailboxes/${b64(box.id)}`, {
+          json: createBody(box),
+          headers: { 'x-forwarded-for': `198.51.100.${i}` },
+        });
+        statuses.push(r.status);
+        if (i === 0) {
+          // A deleted one still counts (its tombstone) until it would have expired.
+          await call(relay.url, 'DELETE', `/v1/mailboxes/${b64(box.id)}`, {
+            cap: box.read,
+            headers: { 'x-forwarded-for': '198.51.100.0' },
+          });
+        }
+      }
+      expect(statuses).toEqual([201, 201, 201, 201, 201, 503, 503]);
+      const metrics = await call(relay.url, 'GET', '/metrics');
+      expect(metrics.text).toMatch(/pairlink_relay_rejections_total\{reason="mailbox_cap"\} 2/);
+      expect(metrics.text).toMatch(/pairlink_relay_mailbox_limit 5/);
+      expect(metrics.text).toMatch(/pairlink_relay_mailboxes 5/);
+    } finally {
+      await relay.close();
+    }
+  });
+});

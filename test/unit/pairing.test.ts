@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { toHex } from '../../src/encoding/hex.js';
 import type { AcceptTarget } from '../../src/handshake/acceptor.js';
+import { refusePeer } from '../../src/handshake/issuer.js';
 import { mintCodeInvite, mintUrlInvite } from '../../src/handshake/mint.js';
 import { resolveInvitePolicy } from '../../src/invite/invite-policy.js';
 import { parseInviteUrl } from '../../src/invite/invite-url.js';
@@ -144,6 +145,48 @@ describe('pairing through the state machines, in memory', () => {
     expect(effectsOf(alice, 'pin')).toHaveLength(0);
   });
 
+  it('every hello that never proves the code is a guess: silent guessers burn the invite too', () => {
+    // A guesser learns whether its guess was right from the reply alone; it need not say
+    // WRONG_CODE. Before, only clear WRONG_CODE aborts counted, so silent guesses were unlimited.
+    const { exchange, alice, minted, issuer, target } = codeSetup();
+    for (const guess of ['00000000', '11111111', '22222222']) {
+      new AcceptorDriver(
+        makeParty(`silent${guess}`, NOW),
+        target(formatShortCode({ ...minted.code, secret: guess })),
+        false,
+        exchange,
+      );
+      issuer.drain(); // the issuer answers; the guesser never speaks again
+    }
+    expect(issuer.state.status).toBe('pending');
+    exchange.now += 121;
+    issuer.step({ type: 'clockTicked' });
+    expect(issuer.state.failedAttempts).toBe(3);
+    expect(issuer.state.status).toBe('failed');
+    expect(effectsOf(alice, 'progress').some((p) => p.status === 'failed' && p.code === 'WRONG_CODE')).toBe(
+      true,
+    );
+  });
+
+  it('a repeat acceptor spends a use, and a peer refused after an unpair is told PEER_REMOVED', () => {
+    const { exchange, alice, issuer, target } = urlSetup({ uses: 3 });
+    const bob = makeParty('bob', NOW);
+    runUntilQuiet(issuer, [new AcceptorDriver(bob, target(), false, exchange)]);
+    runUntilQuiet(issuer, [new AcceptorDriver(bob, target(), false, exchange)]);
+    expect(issuer.state.usesLeft).toBe(1);
+    issuer.state = refusePeer(issuer.state, bob.identity.did);
+    const again = new AcceptorDriver(bob, target(), false, exchange);
+    runUntilQuiet(issuer, [again]);
+    expect(again.state.phase).toBe('failed');
+    expect(again.state.failure).toBe('PEER_REMOVED');
+    expect(issuer.state.usesLeft).toBe(1);
+    expect(effectsOf(alice, 'pin')).toHaveLength(2);
+    const carol = new AcceptorDriver(makeParty('carol', NOW), target(), false, exchange);
+    runUntilQuiet(issuer, [carol]);
+    expect(carol.state.phase).toBe('paired');
+    expect(issuer.state.usesLeft).toBe(0);
+  });
+
   it('with requireSas, the issuer pins nothing until its operator confirms the SAS', () => {
     const { exchange, alice, issuer, target } = urlSetup({ requireSas: true });
     const bob = makeParty('bob', NOW);
@@ -242,14 +285,15 @@ describe('pairing through the state machines, in memory', () => {
     expect(issuer.state.usesLeft).toBe(1);
   });
 
-  it('multi-use invites count distinct acceptors and refuse one too many', () => {
-    const { exchange, alice, issuer, target } = urlSetup({ uses: 2 });
+  it('multi-use invites count every completed acceptance, a repeat one included, and refuse one too many', () => {
+    const { exchange, alice, issuer, target } = urlSetup({ uses: 3 });
     const bob = new AcceptorDriver(makeParty('bob', NOW), target(), false, exchange);
     runUntilQuiet(issuer, [bob]);
     const bobAgain = new AcceptorDriver(bob.party, target(), false, exchange);
     runUntilQuiet(issuer, [bobAgain]);
     expect(bobAgain.state.phase).toBe('paired');
-    expect(issuer.state.usesLeft).toBe(1); // the same acceptor twice is one use
+    expect(issuer.state.usesLeft).toBe(1); // the same acceptor twice is two uses
+    expect(issuer.state.pairedDids).toHaveLength(1);
     const carol = new AcceptorDriver(makeParty('carol', NOW), target(), false, exchange);
     runUntilQuiet(issuer, [carol]);
     expect(issuer.state.status).toBe('used');

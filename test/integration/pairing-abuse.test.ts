@@ -1,0 +1,85 @@
+import { beforeAll, describe, expect, it } from 'vitest';
+import { type AgentProcess, relayWithAgents } from '../support/agent-process.js';
+import { call } from '../support/relay-http.js';
+
+// Pairing abuse through real agents and a relay (docs/SECURITY.md): an unpaired peer cannot pin
+// itself again through an old invite, and strangers' nameplate claims cannot crowd out a code.
+
+interface Created {
+  id: string;
+  url?: string;
+  code?: string;
+  usesLeft: number;
+}
+interface Summary {
+  id: string;
+  status: string;
+  usesLeft: number;
+  failedAttempts?: number;
+  sessions: { status: string; error?: string }[];
+}
+interface Peer {
+  did: string;
+  name: string;
+}
+
+const fleet = relayWithAgents();
+let ann: AgentProcess;
+let ben: AgentProcess;
+let cat: AgentProcess;
+beforeAll(async () => {
+  [ann, ben, cat] = await Promise.all([fleet.agent('ann'), fleet.agent('ben'), fleet.agent('cat')]);
+});
+
+async function summary(agent: AgentProcess, id: string): Promise<Summary> {
+  const all = (await agent.json<Summary[]>(['invites', '--all'])).value;
+  return all.find((i) => i.id === id)!;
+}
+
+describe('an unpaired peer cannot pin itself again', () => {
+  it('a repeat acceptor counts as a use, and after unpair every older invite refuses it', async () => {
+    const invite = (await ann.json<Created>(['invite', '--uses', '3'])).value;
+    const benDid = (await ben.json<{ did: string }>(['whoami'])).value.did;
+    expect((await ben.cli(['accept', invite.url!, '--wait', '15s'])).code).toBe(0);
+    expect((await summary(ann, invite.id)).usesLeft).toBe(2);
+    // Accepting again while still paired is a second use, not a free one.
+    expect((await ben.cli(['accept', invite.url!, '--wait', '15s'])).code).toBe(0);
+    expect((await summary(ann, invite.id)).usesLeft).toBe(1);
+
+    const older = (await ann.json<Created>(['invite', '--uses', '5'])).value;
+    expect((await ann.cli(['unpair', benDid])).code).toBe(0);
+    for (let i = 0; i < 4; i++) {
+      for (const url of [invite.url!, older.url!]) {
+        const again = await ben.json<{ error?: { code: string } }>(['accept', url, '--wait', '15s']);
+        expect(again.code).toBe(1);
+        expect(again.value.error?.code).toBe('PEER_REMOVED');
+      }
+    }
+    const text = await ben.cli(['accept', older.url!, '--wait', '15s']);
+    expect(text.stderr).toMatch(/removed this agent/);
+    expect((await ann.json<Peer[]>(['peers'])).value.map((p) => p.did)).not.toContain(benDid);
+    expect((await summary(ann, invite.id)).usesLeft).toBe(1);
+    expect((await summary(ann, older.id)).usesLeft).toBe(5);
+
+    // Another peer still pairs through the same old invite, and an invite minted after the
+    // unpair is the operator's fresh decision: it pairs ben again.
+    expect((await cat.cli(['accept', invite.url!, '--wait', '15s'])).code).toBe(0);
+    const fresh = (await ann.json<Created>(['invite'])).value;
+    expect((await ben.cli(['accept', fresh.url!, '--wait', '15s'])).code).toBe(0);
+    expect((await ann.json<Peer[]>(['peers'])).value.map((p) => p.did)).toContain(benDid);
+  });
+});
+
+describe('strangers cannot crowd out a short code', () => {
+  it('claims without a CPace message do not count: the right code still pairs after 40 of them', async () => {
+    const invite = (await ann.json<Created>(['invite', '--format', 'code'])).value;
+    const nameplate = invite.code!.replace(/-/g, '').slice(0, 3);
+    for (let i = 0; i < 40; i++) {
+      const claim = await call(fleet.relay.url, 'POST', `/v1/nameplates/${nameplate}/claim`, {});
+      expect(claim.status).toBe(200);
+    }
+    expect((await summary(ann, invite.id)).status).toBe('pending');
+    const accepted = await ben.json<{ status: string }>(['accept', invite.code!, '--wait', '15s']);
+    expect(accepted.value.status).toBe('paired');
+  });
+});
