@@ -66,7 +66,8 @@ function sendResult<T extends object>(
   return result.status;
 }
 
-function parseJson(body: Buffer): Record<string, unknown> | null {
+/** A JSON object request body, or null; exported for the fuzz tests. */
+export function parseJson(body: Buffer): Record<string, unknown> | null {
   try {
     const value = JSON.parse(body.toString('utf8')) as unknown;
     return typeof value === 'object' && value !== null && !Array.isArray(value)

@@ -37,7 +37,8 @@ function setFor<T>(map: Map<string, Set<T>>, key: string): Set<T> {
   return set;
 }
 
-function parseOp(data: RawData): ClientOp | null {
+/** One client operation from a WebSocket message, or null; exported for the fuzz tests. */
+export function parseOp(data: RawData): ClientOp | null {
   let value: unknown;
   try {
     value = JSON.parse(data.toString());

@@ -11,6 +11,12 @@ export const MAX_TTL_SECONDS = { url: 7 * 24 * 3600, code: 60 * 60 } as const;
 export const DEVICE_MAX_TTL_SECONDS = 15 * 60;
 /** Failed code attempts (wrong code) after which a code invite burns. */
 export const MAX_FAILED_CODE_ATTEMPTS = 3;
+/**
+ * How far an acceptor's clock may run ahead of the issuer's: an invite is refused locally only
+ * this long after its expiry, since the issuer's own clock decides (and refuses with
+ * INVITE_EXPIRED). Invites have no not-before, so a clock behind never makes one unusable.
+ */
+export const ALLOWED_CLOCK_SKEW_SECONDS = 5 * 60;
 /** Sessions begun before expiry may finish this long after it. */
 export const SESSION_GRACE_SECONDS = 5 * 60;
 

@@ -6,7 +6,7 @@ import { ByteReader, ByteWriter, concatBytes, decodeUtf8, utf8 } from '../encodi
 import { PairlinkError } from '../errors.js';
 import { checkRelayUrl, MAX_RELAY_URL_BYTES } from '../identity/card.js';
 import { encodeDidKey, type Identity } from '../identity/identity.js';
-import { type InviteMode, MAX_INVITE_USES } from './invite-policy.js';
+import { ALLOWED_CLOCK_SKEW_SECONDS, type InviteMode, MAX_INVITE_USES } from './invite-policy.js';
 
 export const INVITE_VERSION = 1;
 export const INVITE_SECRET_LENGTH = 16;
@@ -208,6 +208,9 @@ export function parseInviteUrl(text: string, now: number): UrlInvite {
   if (!verifyEd25519(issuerKey, signedMessage(signedBody(issuerKey, fields)), signature)) {
     throw new PairlinkError('BAD_SIGNATURE', 'invite signature does not verify');
   }
-  if (now >= expiresAt) throw new PairlinkError('INVITE_EXPIRED', 'invite has expired');
+  // The issuer decides expiry by its own clock; an acceptor's clock that runs a little ahead
+  // (ALLOWED_CLOCK_SKEW_SECONDS) does not refuse an invite the issuer would still take.
+  if (now >= expiresAt + ALLOWED_CLOCK_SKEW_SECONDS)
+    throw new PairlinkError('INVITE_EXPIRED', 'invite has expired');
   return completeInvite(issuerKey, fields, signature);
 }

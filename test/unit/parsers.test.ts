@@ -18,7 +18,7 @@ import {
 import { mintUrlInvite } from '../../src/handshake/mint.js';
 import { checkDisplayName, checkRelayUrl, issueCard, verifyCard } from '../../src/identity/card.js';
 import { decodeDidKey, encodeDidKey, fingerprint, Identity } from '../../src/identity/identity.js';
-import { resolveInvitePolicy } from '../../src/invite/invite-policy.js';
+import { ALLOWED_CLOCK_SKEW_SECONDS, resolveInvitePolicy } from '../../src/invite/invite-policy.js';
 import { parseInviteUrl } from '../../src/invite/invite-url.js';
 import { formatShortCode, parseShortCode } from '../../src/invite/short-code.js';
 import { seededRandom } from '../support/seeded-random.js';
@@ -218,7 +218,9 @@ describe('invite URLs', () => {
       }
       return 'OK';
     };
-    expect(code(() => parseInviteUrl(minted.webUrl, minted.invite.expiresAt))).toBe('INVITE_EXPIRED');
+    expect(
+      code(() => parseInviteUrl(minted.webUrl, minted.invite.expiresAt + ALLOWED_CLOCK_SKEW_SECONDS)),
+    ).toBe('INVITE_EXPIRED');
     expect(code(() => parseInviteUrl(`${minted.webUrl}${'A'.repeat(1100)}`, NOW))).toBe('TOO_LARGE');
     const payload = decodeBase64url(minted.customUrl.slice('pairlink://invite/'.length), 400);
     const v2 = Uint8Array.from(payload);

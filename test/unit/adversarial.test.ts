@@ -1,0 +1,363 @@
+import { describe, expect, it } from 'vitest';
+import { decodeBase64url, encodeBase64url } from '../../src/encoding/base64url.js';
+import { toHex } from '../../src/encoding/hex.js';
+import { PairlinkError } from '../../src/errors.js';
+import type { AcceptTarget } from '../../src/handshake/acceptor.js';
+import { decodeFrame, encodeFrame, type Frame } from '../../src/handshake/frames.js';
+import { mintCodeInvite, mintUrlInvite } from '../../src/handshake/mint.js';
+import { ALLOWED_CLOCK_SKEW_SECONDS, resolveInvitePolicy } from '../../src/invite/invite-policy.js';
+import { parseInviteUrl } from '../../src/invite/invite-url.js';
+import { parseShortCode } from '../../src/invite/short-code.js';
+import {
+  AcceptorDriver,
+  effectsOf,
+  IssuerDriver,
+  MemoryExchange,
+  makeParty,
+  runUntilQuiet,
+} from '../support/pairing-harness.js';
+
+// The adversarial suite of docs/SECURITY.md, for what can be shown without processes: each case
+// plays an attacker (a channel member with a link, a stranger with a nameplate, the relay) and
+// asserts the safe outcome.
+
+const NOW = 1_800_000_000;
+
+function errorCode(fn: () => unknown): string | null {
+  try {
+    fn();
+    return null;
+  } catch (error) {
+    if (error instanceof PairlinkError) return error.code;
+    throw error;
+  }
+}
+
+function urlSetup(options: Parameters<typeof resolveInvitePolicy>[0] = {}) {
+  const exchange = new MemoryExchange(NOW);
+  const alice = makeParty('alice', NOW);
+  const minted = mintUrlInvite(
+    alice.identity,
+    resolveInvitePolicy(options),
+    'https://relay.example',
+    NOW,
+    alice.random,
+  );
+  const issuer = new IssuerDriver(alice, minted.issuer, exchange);
+  const target = (): AcceptTarget => ({ form: 'url', invite: parseInviteUrl(minted.webUrl, exchange.now) });
+  return { exchange, alice, minted, issuer, target };
+}
+
+function codeSetup() {
+  const exchange = new MemoryExchange(NOW);
+  const alice = makeParty('alice', NOW);
+  const mailboxId = alice.random(16);
+  const minted = mintCodeInvite(resolveInvitePolicy({ format: 'code' }), 'K7Q', mailboxId, NOW, alice.random);
+  const issuer = new IssuerDriver(alice, minted.issuer, exchange);
+  const target = (): AcceptTarget => ({
+    form: 'code',
+    code: parseShortCode(minted.text),
+    issuerMailbox: { mailboxId, writeCapability: new Uint8Array(16).fill(9) },
+    expiresAt: NOW + 600,
+  });
+  return { exchange, alice, minted, issuer, target, mailboxId };
+}
+
+/** The payload bytes of a web-form link and a function to put modified bytes back into one. */
+function payloadOf(url: string) {
+  const [prefix, fragment] = url.split('#') as [string, string];
+  return {
+    bytes: decodeBase64url(fragment, 4096),
+    rebuild: (b: Uint8Array) => `${prefix}#${encodeBase64url(b)}`,
+  };
+}
+
+describe('malformed and tampered invites', () => {
+  const { minted } = urlSetup({ uses: 2, requireSas: true });
+  const url = minted.webUrl;
+
+  it('truncated at every length, with trailing bytes, bad base64url, NUL, homoglyphs, > 8 KB: a typed error each', () => {
+    for (let cut = 0; cut < url.length; cut++)
+      expect(errorCode(() => parseInviteUrl(url.slice(0, cut), NOW))).not.toBeNull();
+    const { bytes, rebuild } = payloadOf(url);
+    expect(errorCode(() => parseInviteUrl(rebuild(new Uint8Array([...bytes, 0])), NOW))).toBe('MALFORMED');
+    for (const bad of [
+      `${url}*`,
+      `${url}=`,
+      url.replace('#', '#+'),
+      `${url}\0`,
+      `${url.slice(0, 40)}\0${url.slice(40)}`,
+    ])
+      expect(errorCode(() => parseInviteUrl(bad, NOW))).not.toBeNull();
+    // Cyrillic а (U+0430) for Latin a, and a zero-width space, anywhere in the link.
+    for (const at of [10, url.indexOf('#') + 5, url.length - 3]) {
+      expect(
+        errorCode(() => parseInviteUrl(`${url.slice(0, at)}\u0430${url.slice(at + 1)}`, NOW)),
+      ).not.toBeNull();
+      expect(
+        errorCode(() => parseInviteUrl(`${url.slice(0, at)}\u200b${url.slice(at)}`, NOW)),
+      ).not.toBeNull();
+    }
+    expect(errorCode(() => parseInviteUrl(`${url}${'A'.repeat(9000)}`, NOW))).toBe('TOO_LARGE');
+  });
+
+  it('every byte of the signed payload flipped, the requireSas flag stripped, an older version: all refused', () => {
+    const { bytes, rebuild } = payloadOf(url);
+    for (let i = 0; i < bytes.length; i++) {
+      const copy = bytes.slice();
+      copy[i]! ^= 0x01;
+      expect(
+        errorCode(() => parseInviteUrl(rebuild(copy), NOW)),
+        `byte ${i}`,
+      ).not.toBeNull();
+    }
+    const stripped = bytes.slice();
+    stripped[1]! &= ~0x02; // flags: requireSas is 0x02
+    expect(errorCode(() => parseInviteUrl(rebuild(stripped), NOW))).toBe('BAD_SIGNATURE');
+    const older = bytes.slice();
+    older[0] = 0;
+    expect(errorCode(() => parseInviteUrl(rebuild(older), NOW))).toBe('UNSUPPORTED_VERSION');
+  });
+
+  it(`expiry with skewed clocks: an acceptor up to ${ALLOWED_CLOCK_SKEW_SECONDS} s ahead still tries, and the issuer decides`, () => {
+    const expiresAt = minted.invite.expiresAt;
+    expect(parseInviteUrl(url, expiresAt + ALLOWED_CLOCK_SKEW_SECONDS - 1).expiresAt).toBe(expiresAt);
+    expect(errorCode(() => parseInviteUrl(url, expiresAt + ALLOWED_CLOCK_SKEW_SECONDS))).toBe(
+      'INVITE_EXPIRED',
+    );
+    // An invite has no not-before: an issuer whose clock runs ahead cannot make it "not yet valid".
+    expect(parseInviteUrl(url, NOW - 86_400).expiresAt).toBe(expiresAt);
+    // The issuer's own clock is the one that counts: past its expiry it refuses with INVITE_EXPIRED.
+    const { exchange, issuer, target } = urlSetup();
+    const acceptor = new AcceptorDriver(makeParty('bob', NOW), target(), false, exchange);
+    exchange.now = issuer.state.expiresAt + 1;
+    runUntilQuiet(issuer, [acceptor]);
+    expect(acceptor.state.failure).toBe('INVITE_EXPIRED');
+  });
+
+  it('Crockford normalisation: case, O/o for 0, I/i/L/l for 1, spaces and hyphens; other look-alikes refused', () => {
+    const { minted } = codeSetup();
+    const canonical = parseShortCode(minted.text);
+    const plain = minted.text.replace(/-/g, '');
+    const spellings = [
+      minted.text.toLowerCase(),
+      minted.text.replace(/-/g, ' '),
+      ` ${plain.toLowerCase()} `,
+      plain.replace(/0/g, 'O').replace(/1/g, 'I'),
+      plain.replace(/0/g, 'o').replace(/1/g, 'l'),
+    ];
+    for (const spelling of spellings) expect(parseShortCode(spelling)).toEqual(canonical);
+    // Cyrillic О and К, and U (not a Crockford symbol) are refused, not guessed at.
+    for (const [from, to] of [
+      [/[0O]/, '\u041e'],
+      [/[A-Z]/, '\u041a'],
+      [/[A-Z]/, 'U'],
+    ] as const) {
+      const bad = `${plain.slice(0, 3)}${plain.slice(3).replace(from, to)}`;
+      if (bad !== plain) expect(errorCode(() => parseShortCode(bad))).not.toBeNull();
+    }
+    expect(errorCode(() => parseShortCode(`${plain.slice(0, 5)}\u041a${plain.slice(6)}`))).not.toBeNull();
+  });
+});
+
+describe('races and replays', () => {
+  it('two acceptors racing for a single-use invite: exactly one is pinned, the other is told INVITE_USED', () => {
+    const { exchange, alice, issuer, target } = urlSetup();
+    const bob = makeParty('bob', NOW);
+    const carol = makeParty('carol', NOW);
+    const a = new AcceptorDriver(bob, target(), false, exchange);
+    const b = new AcceptorDriver(carol, target(), false, exchange);
+    runUntilQuiet(issuer, [a, b]);
+    const phases = [a.state.phase, b.state.phase].sort();
+    expect(phases).toEqual(['failed', 'paired']);
+    expect([a.state.failure, b.state.failure].filter(Boolean)).toEqual(['INVITE_USED']);
+    expect(effectsOf(alice, 'pin')).toHaveLength(1);
+    expect(effectsOf(bob, 'pin').length + effectsOf(carol, 'pin').length).toBe(1);
+  });
+
+  it('the relay replaying every frame of a finished pairing pins nothing more', () => {
+    const { exchange, alice, issuer, target } = urlSetup({ uses: 2 });
+    const seen: Uint8Array[] = [];
+    exchange.tamper = (frame) => {
+      seen.push(frame);
+      return [frame];
+    };
+    const bob = makeParty('bob', NOW);
+    const acceptor = new AcceptorDriver(bob, target(), false, exchange);
+    runUntilQuiet(issuer, [acceptor]);
+    expect(acceptor.state.phase).toBe('paired');
+    const usesLeft = issuer.state.usesLeft;
+    for (let round = 0; round < 3; round++) {
+      for (const frame of seen) {
+        issuer.step({ type: 'frameReceived', frame });
+        acceptor.step({ type: 'frameReceived', frame });
+      }
+      runUntilQuiet(issuer, [acceptor]);
+    }
+    expect(issuer.state.usesLeft).toBe(usesLeft);
+    expect(effectsOf(alice, 'pin')).toHaveLength(1);
+    expect(effectsOf(bob, 'pin')).toHaveLength(1);
+  });
+
+  it('a frame reflected back to its sender is ignored by both machines', () => {
+    const { exchange, issuer, target } = urlSetup();
+    const acceptor = new AcceptorDriver(makeParty('bob', NOW), target(), false, exchange);
+    const hello = exchange.take(issuer.state.mailboxId);
+    for (const frame of hello) acceptor.step({ type: 'frameReceived', frame }); // its own hello
+    expect(acceptor.state.phase).toBe('awaitingReply');
+    for (const frame of hello) issuer.step({ type: 'frameReceived', frame });
+    const reply = exchange.take(acceptor.state.replyBox.mailboxId);
+    const before = JSON.stringify(Object.keys(issuer.state.sessions));
+    for (const frame of reply) issuer.step({ type: 'frameReceived', frame }); // its own reply
+    expect(JSON.stringify(Object.keys(issuer.state.sessions))).toBe(before);
+    expect(Object.values(issuer.state.sessions)[0]!.phase).toBe('awaitingConfirm');
+    for (const frame of reply) acceptor.step({ type: 'frameReceived', frame });
+    runUntilQuiet(issuer, [acceptor]);
+    expect(acceptor.state.phase).toBe('paired');
+  });
+
+  it('two sessions spliced by the relay (sealed parts swapped, ids rewritten) are ignored; both still pair', () => {
+    const { exchange, alice, issuer, target } = urlSetup({ uses: 2 });
+    const a = new AcceptorDriver(makeParty('bob', NOW), target(), false, exchange);
+    const b = new AcceptorDriver(makeParty('carol', NOW), target(), false, exchange);
+    issuer.drain();
+    a.drain();
+    b.drain();
+    // Two confirms wait in the issuer's mailbox: deliver each with the other's session id first.
+    const confirms = exchange.take(issuer.state.mailboxId).map((f) => decodeFrame(f));
+    expect(confirms.map((f) => f.type)).toEqual(['confirm', 'confirm']);
+    const [x, y] = confirms as Extract<Frame, { type: 'confirm' }>[];
+    for (const [frame, other] of [
+      [x!, y!],
+      [y!, x!],
+    ] as const)
+      issuer.step({ type: 'frameReceived', frame: encodeFrame({ ...frame, sessionId: other.sessionId }) });
+    expect(effectsOf(alice, 'pin')).toHaveLength(0);
+    for (const frame of confirms) issuer.step({ type: 'frameReceived', frame: encodeFrame(frame) });
+    runUntilQuiet(issuer, [a, b]);
+    expect([a.state.phase, b.state.phase]).toEqual(['paired', 'paired']);
+    expect(
+      effectsOf(alice, 'pin')
+        .map((p) => p.peer.name)
+        .sort(),
+    ).toEqual(['bob', 'carol']);
+  });
+});
+
+describe('tampered frames: bit flips, truncation, wrong nonce, cross-direction, cross-phase', () => {
+  it('every bit flip and every truncation of the sealed reply is ignored; the genuine reply then pairs', () => {
+    const { exchange, issuer, target } = urlSetup();
+    const acceptor = new AcceptorDriver(makeParty('bob', NOW), target(), false, exchange);
+    issuer.drain();
+    const [reply] = exchange.take(acceptor.state.replyBox.mailboxId);
+    const header = 1 + 1 + 16 + 32; // version, type, session id, share: the sealed part follows (nonce first)
+    for (let i = header; i < reply!.length; i++) {
+      for (const bit of [0x01, 0x80]) {
+        const copy = reply!.slice();
+        copy[i]! ^= bit;
+        acceptor.step({ type: 'frameReceived', frame: copy });
+      }
+    }
+    for (let cut = 0; cut < reply!.length; cut += 7)
+      acceptor.step({ type: 'frameReceived', frame: reply!.subarray(0, cut) });
+    expect(acceptor.state.phase).toBe('awaitingReply');
+    acceptor.step({ type: 'frameReceived', frame: reply! });
+    runUntilQuiet(issuer, [acceptor]);
+    expect(acceptor.state.phase).toBe('paired');
+  });
+
+  it("the acceptor's confirm presented to it as a welcome, and the reply's sealed body as a welcome: ignored", () => {
+    const { exchange, alice, issuer, target } = urlSetup();
+    const acceptor = new AcceptorDriver(makeParty('bob', NOW), target(), false, exchange);
+    issuer.drain();
+    const [replyBytes] = exchange.take(acceptor.state.replyBox.mailboxId);
+    acceptor.step({ type: 'frameReceived', frame: replyBytes! });
+    expect(acceptor.state.phase).toBe('awaitingWelcome');
+    const reply = decodeFrame(replyBytes!) as Extract<Frame, { type: 'reply' }>;
+    const [confirmBytes] = exchange.take(issuer.state.mailboxId);
+    const confirm = decodeFrame(confirmBytes!) as Extract<Frame, { type: 'confirm' }>;
+    for (const sealed of [confirm.sealed, reply.sealed]) {
+      acceptor.step({
+        type: 'frameReceived',
+        frame: encodeFrame({ type: 'welcome', sessionId: confirm.sessionId, sealed }),
+      });
+      acceptor.step({
+        type: 'frameReceived',
+        frame: encodeFrame({ type: 'ack', sessionId: confirm.sessionId, sealed }),
+      });
+    }
+    // ... and the issuer shown its own reply's sealed part as a confirm, or the confirm as an ack.
+    issuer.step({
+      type: 'frameReceived',
+      frame: encodeFrame({ type: 'confirm', sessionId: confirm.sessionId, sealed: reply.sealed }),
+    });
+    issuer.step({
+      type: 'frameReceived',
+      frame: encodeFrame({ type: 'ack', sessionId: confirm.sessionId, sealed: confirm.sealed }),
+    });
+    expect(acceptor.state.phase).toBe('awaitingWelcome');
+    expect(effectsOf(alice, 'pin')).toHaveLength(0);
+    issuer.step({ type: 'frameReceived', frame: confirmBytes! });
+    runUntilQuiet(issuer, [acceptor]);
+    expect(acceptor.state.phase).toBe('paired');
+  });
+});
+
+describe('bad key material from a peer or the relay', () => {
+  const LOW_ORDER_X25519 = [
+    new Uint8Array(32), // all zero
+    Uint8Array.from({ length: 32 }, (_, i) => (i === 0 ? 1 : 0)), // u = 1
+    Uint8Array.from(Buffer.from('e0eb7a7c3b41b8ae1656e3faf19fc46ada098deb9c32b1fd866205165f49b800', 'hex')),
+    Uint8Array.from(Buffer.from('5f9c95bca3508c24b1d0b1559c83ef5b04445cc4581c8e86d8224eddd09f1157', 'hex')),
+    Uint8Array.from(Buffer.from('ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f', 'hex')),
+  ];
+
+  function helloWith(share: Uint8Array, form: 'url' | 'code') {
+    return encodeFrame({
+      type: 'hello',
+      form,
+      sessionId: new Uint8Array(16).fill(7),
+      share,
+      replyTo: { mailboxId: new Uint8Array(16).fill(8), writeCapability: new Uint8Array(16).fill(9) },
+    });
+  }
+
+  it('X25519 low-order and all-zero shares in a hello: refused with PROTOCOL_ERROR, no session, no reply', () => {
+    const { exchange, issuer } = urlSetup();
+    for (const share of LOW_ORDER_X25519) {
+      issuer.step({ type: 'frameReceived', frame: helloWith(share, 'url') });
+      expect(Object.keys(issuer.state.sessions)).toHaveLength(0);
+      const answers = exchange.take(new Uint8Array(16).fill(8)).map((f) => decodeFrame(f));
+      expect(answers.map((f) => (f.type === 'abort' ? f.reason : f.type))).toEqual(['PROTOCOL_ERROR']);
+    }
+  });
+
+  it('CPace: the identity element, a non-decodable point and a non-canonical encoding are refused', () => {
+    const { exchange, issuer } = codeSetup();
+    const bad = [
+      new Uint8Array(32), // the ristretto255 identity
+      new Uint8Array(32).fill(0xff), // not a field element
+      Uint8Array.from({ length: 32 }, (_, i) => (i === 0 ? 1 : 0)), // odd: not canonical
+    ];
+    for (const share of bad) {
+      issuer.step({ type: 'frameReceived', frame: helloWith(share, 'code') });
+      expect(Object.keys(issuer.state.sessions)).toHaveLength(0);
+      const answers = exchange.take(new Uint8Array(16).fill(8)).map((f) => decodeFrame(f));
+      expect(answers.map((f) => (f.type === 'abort' ? f.reason : f.type))).toEqual(['PROTOCOL_ERROR']);
+    }
+    // Wrong lengths never get as far as a share: the frame decoder refuses them.
+    const good = helloWith(new Uint8Array(32).fill(1), 'code');
+    for (const frame of [good.subarray(0, good.length - 1), new Uint8Array([...good, 0])])
+      expect(errorCode(() => decodeFrame(frame))).toBe('MALFORMED');
+    expect(issuer.state.failedAttempts).toBe(0);
+  });
+
+  it("a hello of the other form (a URL hello against a code invite) is refused and leaves the invite's counters alone", () => {
+    const { exchange, issuer } = codeSetup();
+    issuer.step({ type: 'frameReceived', frame: helloWith(new Uint8Array(32).fill(5), 'url') });
+    const answers = exchange.take(new Uint8Array(16).fill(8)).map((f) => decodeFrame(f));
+    expect(answers.map((f) => (f.type === 'abort' ? f.reason : f.type))).toEqual(['PROTOCOL_ERROR']);
+    expect(issuer.state.failedAttempts).toBe(0);
+    expect(toHex(issuer.state.inviteId)).toHaveLength(32);
+  });
+});
