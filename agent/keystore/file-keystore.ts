@@ -14,6 +14,7 @@ const scrypt = promisify(scryptCallback) as (
 
 // scrypt N=2^15, r=8, p=1: ~0.1 s and 32 MiB here, once per agent start.
 const KDF = { N: 2 ** 15, r: 8, p: 1, maxmem: 64 * 1024 * 1024 } as const;
+const MAX_KEYSTORE_BYTES = 64 * 1024;
 
 interface KeystoreFile {
   version: 1;
@@ -60,16 +61,46 @@ export class FileKeystore implements SecretStore {
   static async open(path: string, passphrase: string): Promise<FileKeystore> {
     if (passphrase.length === 0)
       throw new PairlinkError('KEYSTORE_UNAVAILABLE', 'the keystore passphrase is empty');
-    const existing = await readFileIfExists(path);
+    let existing: Buffer | null;
+    try {
+      existing = await readFileIfExists(path);
+    } catch (error) {
+      throw new PairlinkError(
+        'KEYSTORE_UNAVAILABLE',
+        `cannot read the keystore ${path}: ${(error as NodeJS.ErrnoException).code ?? 'error'}`,
+      );
+    }
     if (existing) {
       let file: KeystoreFile;
       try {
+        if (existing.length > MAX_KEYSTORE_BYTES) throw new Error('too large');
         file = JSON.parse(existing.toString('utf8')) as KeystoreFile;
       } catch {
         throw new PairlinkError('KEYSTORE_UNAVAILABLE', `${path} is not a pairlink keystore`);
       }
-      if (file.version !== 1 || file.kdf?.alg !== 'scrypt')
+      if (file?.version !== 1 || file.kdf?.alg !== 'scrypt')
         throw new PairlinkError('KEYSTORE_UNAVAILABLE', `${path}: unsupported keystore version`);
+      // The file says how hard to derive the key: bounded, so a planted file cannot make the
+      // agent spend unbounded memory or time (and fails closed, as a wrong passphrase does).
+      const { N, r, p, salt } = file.kdf;
+      const sane =
+        Number.isInteger(N) &&
+        N >= 2 ** 10 &&
+        N <= 2 ** 17 &&
+        (N & (N - 1)) === 0 &&
+        Number.isInteger(r) &&
+        r >= 1 &&
+        r <= 16 &&
+        Number.isInteger(p) &&
+        p >= 1 &&
+        p <= 4 &&
+        128 * N * r <= KDF.maxmem &&
+        typeof salt === 'string' &&
+        salt.length <= 64 &&
+        typeof file.check === 'string' &&
+        typeof file.entries === 'object' &&
+        file.entries !== null;
+      if (!sane) throw new PairlinkError('KEYSTORE_UNAVAILABLE', `${path}: keystore parameters out of range`);
       const key = await scrypt(passphrase, Buffer.from(file.kdf.salt, 'base64url'), 32, {
         ...KDF,
         N: file.kdf.N,

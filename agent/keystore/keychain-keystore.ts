@@ -10,6 +10,22 @@ interface Keytar {
 
 export const KEYCHAIN_SERVICE = 'pairlink';
 
+/** How long one keychain call may take: a keyring that waits for a prompt nobody sees fails instead. */
+export const KEYCHAIN_TIMEOUT_MS = 10_000;
+
+function withDeadline<T>(work: Promise<T>, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () =>
+        reject(new PairlinkError('KEYSTORE_UNAVAILABLE', `the OS keychain did not answer ${what} in 10 s`)),
+      KEYCHAIN_TIMEOUT_MS,
+    );
+    timer.unref();
+  });
+  return Promise.race([work, deadline]).finally(() => clearTimeout(timer));
+}
+
 /**
  * The OS keychain through keytar (macOS Keychain, Windows Credential Manager, Secret Service on
  * Linux). Accounts are `<secret>@<home id>`, so agents with different homes on one machine keep
@@ -43,9 +59,9 @@ export class KeychainKeystore implements SecretStore {
     const probe = `probe@${store.homeId}`;
     const value = randomBytes(16).toString('base64url');
     try {
-      await keytar.setPassword(KEYCHAIN_SERVICE, probe, value);
-      const read = await keytar.getPassword(KEYCHAIN_SERVICE, probe);
-      await keytar.deletePassword(KEYCHAIN_SERVICE, probe);
+      await withDeadline(keytar.setPassword(KEYCHAIN_SERVICE, probe, value), 'a write');
+      const read = await withDeadline(keytar.getPassword(KEYCHAIN_SERVICE, probe), 'a read');
+      await withDeadline(keytar.deletePassword(KEYCHAIN_SERVICE, probe), 'a delete');
       if (read !== value) throw new Error('the keychain did not return what was written (is it locked?)');
     } catch (error) {
       throw new PairlinkError(
@@ -62,19 +78,18 @@ export class KeychainKeystore implements SecretStore {
   }
 
   async get(name: SecretName): Promise<Uint8Array | null> {
-    const value = await this.keytar.getPassword(KEYCHAIN_SERVICE, this.account(name));
+    const value = await withDeadline(this.keytar.getPassword(KEYCHAIN_SERVICE, this.account(name)), 'a read');
     return value === null ? null : new Uint8Array(Buffer.from(value, 'base64url'));
   }
 
   async set(name: SecretName, value: Uint8Array): Promise<void> {
-    await this.keytar.setPassword(
-      KEYCHAIN_SERVICE,
-      this.account(name),
-      Buffer.from(value).toString('base64url'),
+    await withDeadline(
+      this.keytar.setPassword(KEYCHAIN_SERVICE, this.account(name), Buffer.from(value).toString('base64url')),
+      'a write',
     );
   }
 
   async delete(name: SecretName): Promise<void> {
-    await this.keytar.deletePassword(KEYCHAIN_SERVICE, this.account(name));
+    await withDeadline(this.keytar.deletePassword(KEYCHAIN_SERVICE, this.account(name)), 'a delete');
   }
 }
