@@ -1,5 +1,5 @@
 import { createServer, type IncomingMessage, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import type { Logger } from 'pino';
 import { HttpFront } from './http-front.js';
 import { DEFAULT_LIMITS, type RelayLimits } from './limits.js';
@@ -43,6 +43,23 @@ function clientAddress(request: IncomingMessage, trustProxy: boolean): string {
   return request.socket.remoteAddress ?? 'unknown';
 }
 
+/** How long a connection may take to send complete request headers (slowloris defence). */
+const HEADERS_DEADLINE_MS = 10_000;
+const KEEP_ALIVE_MS = 30_000;
+const headerTimers = new WeakMap<Socket, NodeJS.Timeout>();
+
+function headersDue(socket: Socket, ms: number): void {
+  clearTimeout(headerTimers.get(socket));
+  const timer = setTimeout(() => socket.destroy(), ms);
+  timer.unref();
+  headerTimers.set(socket, timer);
+}
+
+function headersArrived(socket: Socket): void {
+  clearTimeout(headerTimers.get(socket));
+  headerTimers.delete(socket);
+}
+
 /** Starts a relay; resolves once it listens (and, with Redis, once Redis answers). */
 export async function startRelay(options: RelayOptions): Promise<RunningRelay> {
   const limits: RelayLimits = { ...DEFAULT_LIMITS, ...options.limits };
@@ -68,13 +85,23 @@ export async function startRelay(options: RelayOptions): Promise<RunningRelay> {
   pruner.unref();
 
   const server: Server = createServer(
-    { requestTimeout: 60_000, headersTimeout: 10_000, keepAliveTimeout: 30_000 },
+    { requestTimeout: 60_000, headersTimeout: HEADERS_DEADLINE_MS, keepAliveTimeout: KEEP_ALIVE_MS },
     (request, response) => {
+      headersArrived(request.socket);
+      // The next request on this keep-alive socket must be complete in time too.
+      response.once('finish', () => headersDue(request.socket, KEEP_ALIVE_MS + HEADERS_DEADLINE_MS));
       void front.handle(request, response, clientAddress(request, options.trustProxy));
     },
   );
+  // Node's own headersTimeout did not close a socket trickling a header byte every 500 ms (seen
+  // here: still open after 40 s), so every connection gets a hard deadline for its headers.
+  server.on('connection', (socket: Socket) => {
+    headersDue(socket, HEADERS_DEADLINE_MS);
+    socket.once('close', () => headersArrived(socket));
+  });
   server.maxHeadersCount = 50;
   server.on('upgrade', (request, socket, head) => {
+    headersArrived(socket as Socket);
     const path = new URL(request.url ?? '/', 'http://relay').pathname;
     if (path !== '/v1/ws') {
       socket.end('HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n');

@@ -212,11 +212,22 @@ describe('the Discord bot (discord.js against a fake Discord)', () => {
   it('refuses to start with a token Discord does not know, saying so without the token', async () => {
     const config = DISCORD_CONFIG_SCHEMA.parse({ apiUrl: discord.api });
     const paths = { agentSocket: agentA.socket, stateDir: join(root, 'bot-refused') };
-    const wrong = new DiscordBot(config, 'not.a.known-token', paths, pino({ level: 'silent' }));
-    const error = await wrong.start().catch((e: Error & { code?: string }) => e);
-    await wrong.stop();
-    expect(error).toMatchObject({ code: 'UNAUTHORIZED', message: /Discord refused the token/ });
-    expect((error as Error).message).not.toContain('not.a.known-token');
+    const real = appA.token;
+    // Unknown, one character off, one short, one long, padded: each refused the same way.
+    const nearMisses = [
+      'not.a.known-token',
+      `${real.slice(0, -1)}${real.endsWith('x') ? 'y' : 'x'}`,
+      real.slice(0, -1),
+      `${real}x`,
+      ` ${real}x `,
+    ];
+    for (const token of nearMisses) {
+      const wrong = new DiscordBot(config, token, paths, pino({ level: 'silent' }));
+      const error = await wrong.start().catch((e: Error & { code?: string }) => e);
+      await wrong.stop();
+      expect(error).toMatchObject({ code: 'UNAUTHORIZED', message: /Discord refused the token/ });
+      expect((error as Error).message).not.toContain(token.trim());
+    }
   });
 
   it('`pairlink bot discord` as a process: /healthz on loopback, a 0600 state file, a clean SIGTERM', async () => {

@@ -304,9 +304,20 @@ describe('the Matrix bot (matrix-bot-sdk against a fake homeserver)', () => {
   it('refuses to start with a wrong token or another account’s token, saying which', async () => {
     const config = MATRIX_CONFIG_SCHEMA.parse({ homeserverUrl: hs.url, userId: botUserA.userId });
     const paths = { agentSocket: agentA.socket, stateDir: join(root, 'bot-refused') };
-    const wrong = new MatrixBot(config, 'syt_wrong_token', paths, pino({ level: 'silent' }));
-    await expect(wrong.start()).rejects.toMatchObject({ code: 'UNAUTHORIZED', message: /refused the token/ });
-    await wrong.stop();
+    const real = botUserA.token;
+    // Unknown, one character off, one short, one long: each refused the same way, never echoed.
+    for (const token of [
+      'syt_wrong_token',
+      `${real.slice(0, -1)}${real.endsWith('x') ? 'y' : 'x'}`,
+      real.slice(0, -1),
+      `${real}x`,
+    ]) {
+      const wrong = new MatrixBot(config, token, paths, pino({ level: 'silent' }));
+      const error = await wrong.start().catch((e: Error & { code?: string }) => e);
+      await wrong.stop();
+      expect(error).toMatchObject({ code: 'UNAUTHORIZED', message: /refused the token/ });
+      expect((error as Error).message).not.toContain(token);
+    }
     const other = new MatrixBot(config, bob.token, paths, pino({ level: 'silent' }));
     await expect(other.start()).rejects.toThrow(/belongs to @bob:fake\.test, not to @pairlink-a:fake\.test/);
     await other.stop();

@@ -408,6 +408,62 @@ describe.each(['memory', 'redis'] as const)('relay resources under attack (%s st
     }
   });
 
+  it('wrong-length and near-miss capabilities get exactly the answer an unknown mailbox gets', async () => {
+    const relay = await relayWith(backend);
+    try {
+      const box = newMailbox();
+      const made = await call(relay.url, 'PUT', `/v1/mailboxes/${b64(box.id)}`, { json: createBody(box) });
+      expect(made.status).toBe(201);
+      const first = await call(relay.url, 'GET', `/v1/mailboxes/${b64(box.id)}/messages`, { cap: box.read });
+      expect(first.status, `${first.text} ${JSON.stringify(made.json)}`).toBe(200);
+      const flip = (cap: Uint8Array, at: number) => {
+        const copy = Uint8Array.from(cap); // a copy (Buffer#slice would be a view)
+        copy[at]! ^= 0x01;
+        return copy;
+      };
+      const unknown = newMailbox();
+      for (const [cap, right] of [
+        [box.read, 'read'],
+        [box.write, 'write'],
+      ] as const) {
+        const misses = [
+          cap.subarray(0, 15),
+          new Uint8Array([...cap, 0]),
+          flip(cap, 0),
+          flip(cap, 15),
+          new Uint8Array(16),
+        ];
+        for (const miss of misses) {
+          const method = right === 'read' ? 'GET' : 'POST';
+          const options = right === 'read' ? { cap: miss } : { cap: miss, body: 'x' };
+          const near = await call(relay.url, method, `/v1/mailboxes/${b64(box.id)}/messages`, options);
+          const none = await call(relay.url, method, `/v1/mailboxes/${b64(unknown.id)}/messages`, options);
+          expect([near.status, near.text]).toEqual([404, none.text]);
+          const del = await call(relay.url, 'DELETE', `/v1/mailboxes/${b64(box.id)}`, { cap: miss });
+          expect([del.status, del.text]).toEqual([404, none.text]);
+        }
+      }
+      // Not a bearer token at all, or the capability in another spelling.
+      for (const authorization of [
+        '',
+        'Bearer',
+        `Basic ${b64(box.read)}`,
+        `Bearer ${b64(box.read)}=`,
+        `Bearer ${Buffer.from(box.read).toString('base64')}x`,
+      ]) {
+        const r = await call(relay.url, 'GET', `/v1/mailboxes/${b64(box.id)}/messages`, {
+          headers: { authorization },
+        });
+        expect(r.status).toBe(404);
+      }
+      expect(
+        (await call(relay.url, 'GET', `/v1/mailboxes/${b64(box.id)}/messages`, { cap: box.read })).status,
+      ).toBe(200);
+    } finally {
+      await relay.close();
+    }
+  });
+
   it('a deleted mailbox id cannot be created again: the same 409 as a live one', async () => {
     const relay = await relayWith(backend);
     try {

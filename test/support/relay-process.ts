@@ -16,11 +16,20 @@ export interface RelayProcess {
 }
 
 /** Runs `pairlink relay` as a real process and resolves once it logs its URL. */
-export function startRelayProcess(args: string[] = [], env: NodeJS.ProcessEnv = {}): Promise<RelayProcess> {
-  const child = spawn(process.execPath, [PAIRLINK_BIN, 'relay', '--port', '0', ...args], {
-    env: { ...process.env, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+export function startRelayProcess(
+  args: string[] = [],
+  env: NodeJS.ProcessEnv = {},
+  options: { nodeArgs?: string[]; cwd?: string } = {},
+): Promise<RelayProcess> {
+  const child = spawn(
+    process.execPath,
+    [...(options.nodeArgs ?? []), PAIRLINK_BIN, 'relay', '--port', '0', ...args],
+    {
+      env: { ...process.env, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+      ...(options.cwd ? { cwd: options.cwd } : {}),
+    },
+  );
   const logs: string[] = [];
   const stop = (signal: NodeJS.Signals = 'SIGTERM') =>
     new Promise<number | null>((resolve) => {
