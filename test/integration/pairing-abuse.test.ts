@@ -70,6 +70,24 @@ describe('an unpaired peer cannot pin itself again', () => {
   });
 });
 
+describe('a single-use invite stays used', () => {
+  it('replayed after the issuer restarts, by a second acceptor and by the first: refused, nothing pinned', async () => {
+    const invite = (await ann.json<Created>(['invite'])).value;
+    expect((await ben.cli(['accept', invite.url!, '--wait', '15s'])).code).toBe(0);
+    const peersBefore = (await ann.json<Peer[]>(['peers'])).value.length;
+    await ann.restart();
+    for (const agent of [cat, ben]) {
+      const again = await agent.json<{ error?: { code: string } }>(['accept', invite.url!, '--wait', '15s']);
+      expect(again.code).toBe(1);
+      // Used and fully acknowledged, the invite's mailbox is gone from the relay, which answers
+      // for it as for any unknown id ("it may have expired or been used").
+      expect(['INVITE_USED', 'INVITE_NOT_FOUND']).toContain(again.value.error?.code);
+    }
+    expect((await summary(ann, invite.id)).status).toBe('used');
+    expect((await ann.json<Peer[]>(['peers'])).value).toHaveLength(peersBefore);
+  });
+});
+
 describe('strangers cannot crowd out a short code', () => {
   it('claims without a CPace message do not count: the right code still pairs after 40 of them', async () => {
     const invite = (await ann.json<Created>(['invite', '--format', 'code'])).value;
