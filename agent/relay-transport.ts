@@ -62,5 +62,10 @@ export const systemClock: AgentClock = {
 
 /** Relay failures worth another try later (the relay is away, busy or slow), as opposed to final answers. */
 export function isTransientRelayFailure(code: ErrorCode): boolean {
-  return code === 'RELAY_UNREACHABLE' || code === 'RATE_LIMITED' || code === 'RELAY_PROTOCOL';
+  return (
+    code === 'RELAY_UNREACHABLE' ||
+    code === 'RATE_LIMITED' ||
+    code === 'RELAY_PROTOCOL' ||
+    code === 'RELAY_BUSY'
+  );
 }

@@ -67,7 +67,7 @@ export async function claimSocketPath(path: string): Promise<void> {
       `${path} exists and is not a socket; move it away or set PAIRLINK_SOCKET to another path`,
     );
   if (await answers(path))
-    throw new PairlinkError('INVALID_PARAMS', `another pairlink agent is already listening on ${path}`);
+    throw new PairlinkError('AGENT_RUNNING', `another pairlink agent is already listening on ${path}`);
   await unlink(path);
 }
 

@@ -1,5 +1,4 @@
-import { type ErrorCode, isErrorCode, PairlinkError } from '../src/errors.js';
-import { ERROR_TEXT } from './error-text.js';
+import { describeError } from '../src/error-text.js';
 import { EXIT } from './exit-codes.js';
 
 /** Where a command writes; injectable so tests can capture output. */
@@ -30,16 +29,9 @@ export function reportError(io: Io, error: unknown, json: boolean): number {
     else io.err(`pairlink: ${error.message}`);
     return EXIT.usage;
   }
-  const code: ErrorCode =
-    error instanceof PairlinkError
-      ? error.code
-      : isErrorCode((error as { code?: unknown })?.code)
-        ? (error as { code: ErrorCode }).code
-        : 'INTERNAL';
-  const detail = error instanceof Error ? error.message : String(error);
-  // Internal errors show their message plainly; expected ones add it in brackets, as detail.
-  const suffix = code === 'INTERNAL' ? ` ${detail}` : detail ? ` (${detail})` : '';
-  if (json) printJson(io, { error: { code, message: detail } });
-  else io.err(`pairlink: ${ERROR_TEXT[code]}${suffix}`);
+  const { code, text } = describeError(error);
+  if (json)
+    printJson(io, { error: { code, message: error instanceof Error ? error.message : String(error) } });
+  else io.err(`pairlink: ${text}`);
   return code === 'AGENT_UNAVAILABLE' || code === 'RELAY_UNREACHABLE' ? EXIT.unavailable : EXIT.failed;
 }

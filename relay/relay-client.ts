@@ -26,12 +26,20 @@ export interface RelayMessage {
 /** Relay answers are small JSON documents; the largest is a read of 64 messages of 16 KiB. */
 const MAX_RESPONSE_BYTES = 2 * 1024 * 1024;
 
-const STATUS_CODES: Record<number, ErrorCode> = {
-  404: 'INVITE_NOT_FOUND',
-  409: 'CROWDED',
-  413: 'TOO_LARGE',
-  429: 'RATE_LIMITED',
-};
+/**
+ * The error code of a relay's error answer (docs/RELAY.md): its status, and for 409 its error
+ * string. 400 and other 4xx mean the relay does not take what we sent (another version, or not a
+ * pairlink relay); 503 and other 5xx that it is overloaded or failing; neither is "unreachable".
+ */
+export function relayErrorCode(status: number, relayError: string): ErrorCode {
+  if (status === 404) return 'INVITE_NOT_FOUND';
+  if (status === 409)
+    return relayError === 'crowded' ? 'CROWDED' : relayError === 'full' ? 'MAILBOX_FULL' : 'RELAY_PROTOCOL';
+  if (status === 413) return 'TOO_LARGE';
+  if (status === 429) return 'RATE_LIMITED';
+  if (status >= 500) return 'RELAY_BUSY';
+  return 'RELAY_PROTOCOL';
+}
 
 function b64(bytes: Uint8Array): string {
   return encodeBase64url(bytes);
@@ -139,7 +147,7 @@ export class RelayClient {
               } catch {
                 // an error page that is not JSON: the status says enough
               }
-              const code = STATUS_CODES[status] ?? 'RELAY_UNREACHABLE';
+              const code = relayErrorCode(status, relayError);
               const retry = response.headers['retry-after'];
               settle(
                 new RelayAnswerError(

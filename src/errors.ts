@@ -30,6 +30,10 @@ export const ERROR_CODES = [
   'RELAY_PROTOCOL',
   'STATE_DAMAGED',
   'PEER_REMOVED',
+  'AGENT_RUNNING',
+  'MAILBOX_FULL',
+  'RELAY_BUSY',
+  'CHAT_UNREACHABLE',
 ] as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[number];

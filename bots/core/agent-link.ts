@@ -1,17 +1,24 @@
+import type { Logger } from 'pino';
 import { AgentClient } from '../../cli/rpc-client.js';
 import { PairlinkError } from '../../src/errors.js';
 import type { InviteProgress, RpcMethodName, RpcMethods } from '../../src/rpc/protocol.js';
 
+/** The longest wait between reconnection attempts: an agent restart is over in a second or two. */
+export const MAX_RECONNECT_MS = 2_000;
+
 /**
  * The bots' connection to their agent: JSON-RPC over the agent's socket, subscribed to
- * `invite.progress`, reconnecting with backoff (1 s doubling to 30 s) when the agent goes away.
- * A call never retries silently: while the agent is down, or when it does not answer within the
- * timeout, it fails at once with AGENT_UNAVAILABLE, which the bots show as "agent unavailable".
+ * `invite.progress`, reconnecting in the background (0.5 s, then 1 s, then every 2 s) when the
+ * agent goes away, and at once when a command arrives while the link is down. A call never
+ * retries silently: when the agent is still not there, or does not answer within the timeout, it
+ * fails with AGENT_UNAVAILABLE, which the bots show as "agent unavailable". The link's state
+ * changes are logged (`agent link down`, `agent link up`).
  */
 export class AgentLink {
   private client: AgentClient | null = null;
   private connecting: Promise<void> | null = null;
-  private retryMs = 1000;
+  private retryMs = 500;
+  private down = false;
   private closed = false;
   private timer: NodeJS.Timeout | null = null;
   private readonly listeners = new Set<(p: InviteProgress) => void>();
@@ -20,6 +27,7 @@ export class AgentLink {
   constructor(
     readonly socketPath: string,
     private readonly timeoutMs = 10_000,
+    private readonly log?: Pick<Logger, 'info' | 'warn'>,
   ) {}
 
   /** Connects (once); later disconnections reconnect in the background. */
@@ -49,13 +57,22 @@ export class AgentLink {
         client.onProgress((p) => {
           for (const listener of this.listeners) listener(p);
         });
-        await client.call('events.subscribe', {});
+        await withDeadline(client.call('events.subscribe', {}), this.timeoutMs).catch((error: unknown) => {
+          client.close();
+          throw error;
+        });
         client.onClose(() => {
           if (this.client === client) this.client = null;
+          if (!this.closed && !this.down) {
+            this.down = true;
+            this.log?.warn({ socket: this.socketPath }, 'agent link down; reconnecting');
+          }
           this.scheduleReconnect();
         });
         this.client = client;
-        this.retryMs = 1000;
+        this.retryMs = 500;
+        if (this.down) this.log?.info({ socket: this.socketPath }, 'agent link up');
+        this.down = false;
         for (const listener of this.connectListeners) listener();
       } finally {
         this.connecting = null;
@@ -70,13 +87,15 @@ export class AgentLink {
       this.timer = null;
       this.connect().catch(() => this.scheduleReconnect());
     }, this.retryMs);
-    this.retryMs = Math.min(this.retryMs * 2, 30_000);
+    this.retryMs = Math.min(this.retryMs * 2, MAX_RECONNECT_MS);
   }
 
   async call<M extends RpcMethodName>(
     method: M,
     params: RpcMethods[M]['params'],
   ): Promise<RpcMethods[M]['result']> {
+    // A command while the link is down tries to reconnect now rather than wait for the timer.
+    if (!this.client && !this.closed) await withDeadline(this.connect(), 2_000).catch(() => undefined);
     const client = this.client;
     if (!client)
       throw new PairlinkError('AGENT_UNAVAILABLE', 'the pairlink agent is not reachable right now');
@@ -111,4 +130,16 @@ export class AgentLink {
     this.client?.close();
     this.client = null;
   }
+}
+
+/** `work`, or AGENT_UNAVAILABLE after `ms`. */
+function withDeadline<T>(work: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () => reject(new PairlinkError('AGENT_UNAVAILABLE', 'the pairlink agent did not answer')),
+      ms,
+    );
+  });
+  return Promise.race([work, deadline]).finally(() => clearTimeout(timer));
 }

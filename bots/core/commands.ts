@@ -1,5 +1,6 @@
 import { parseDuration } from '../../cli/agent-connection.js';
 import { PairlinkError } from '../../src/errors.js';
+import { MAX_TTL_SECONDS } from '../../src/invite/invite-policy.js';
 
 /** Uses a chat invite may ask for (a narrower bound than the agent's own MAX_INVITE_USES). */
 export const CHAT_MAX_USES = 100;
@@ -36,6 +37,14 @@ export function inviteParams(options: InviteOptions): {
     if (options.format !== 'url' && options.format !== 'code')
       throw new PairlinkError('INVALID_PARAMS', 'format is url or code');
     out.format = options.format;
+  }
+  if (out.ttlSeconds !== undefined) {
+    const max = MAX_TTL_SECONDS[out.format ?? 'url'];
+    if (out.ttlSeconds < 30 || out.ttlSeconds > max)
+      throw new PairlinkError(
+        'INVALID_PARAMS',
+        `the ttl is 30s to ${out.format === 'code' ? '1h for a code' : '7d for a link'}, not ${options.ttl}`,
+      );
   }
   if (options.note !== undefined) {
     const note = options.note.trim();

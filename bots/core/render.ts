@@ -1,3 +1,4 @@
+import { describeError } from '../../src/error-text.js';
 import type { InviteAcceptResult, InviteProgress, InviteSummary, PeerInfo } from '../../src/rpc/protocol.js';
 
 /** What an invite message says about its state. */
@@ -91,10 +92,7 @@ export function peerListLines(peers: readonly PeerInfo[]): string[] {
   return peers.slice(0, 20).map((p) => `**${p.name}** \`${p.did}\``);
 }
 
-/** A short, human error line for a chat reply. */
+/** A short, human error line for a chat reply: the shared sentence of src/error-text.ts. */
 export function errorLine(error: unknown): string {
-  const e = error as { code?: string; message?: string };
-  if (e.code === 'AGENT_UNAVAILABLE')
-    return 'The pairlink agent is unavailable right now; try again in a moment.';
-  return `That did not work: ${e.message ?? 'unknown error'}${e.code ? ` (${e.code})` : ''}`;
+  return describeError(error).text;
 }

@@ -19,11 +19,7 @@ export function startupError(error: unknown, service: string, url: string): Pair
     cause?: { code?: unknown };
   };
   const network = [e.code, e.cause?.code].find((c) => typeof c === 'string' && NETWORK.test(c));
-  if (network)
-    return new PairlinkError(
-      'INVALID_PARAMS',
-      `cannot reach ${service} at ${url} (${network}): check the URL and the network`,
-    );
+  if (network) return new PairlinkError('CHAT_UNREACHABLE', `cannot reach ${service} at ${url} (${network})`);
   if (
     e.errcode === 'M_UNKNOWN_TOKEN' ||
     e.errcode === 'M_MISSING_TOKEN' ||

@@ -69,7 +69,7 @@ export class DiscordBot {
     private readonly log: Logger,
   ) {
     this.client = new Client({ intents: [GatewayIntentBits.Guilds], rest: { api: config.apiUrl } });
-    this.agent = new AgentLink(paths.agentSocket);
+    this.agent = new AgentLink(paths.agentSocket, 10_000, log);
     this.stateFile = join(paths.stateDir, 'discord-posts.json');
     this.client.on('interactionCreate', (interaction) => {
       this.onInteraction(interaction).catch((error: Error) =>

@@ -87,7 +87,7 @@ export class MatrixBot {
     private readonly paths: { readonly agentSocket: string; readonly stateDir: string },
     private readonly log: Logger,
   ) {
-    this.agent = new AgentLink(paths.agentSocket);
+    this.agent = new AgentLink(paths.agentSocket, 10_000, log);
   }
 
   get invites(): LiveInvites<Where> {

@@ -28,7 +28,10 @@ const DECODE_TABLE: ReadonlyMap<string, number> = (() => {
  */
 export function readCrockfordSymbols(text: string, maxSymbols: number): number[] {
   if (text.length > maxSymbols * 3) {
-    throw new PairlinkError('TOO_LARGE', 'code is too long');
+    throw new PairlinkError(
+      'MALFORMED',
+      'too long for a code (a code has 12 or 13 characters, hyphens aside)',
+    );
   }
   const values: number[] = [];
   for (const ch of text) {
@@ -40,7 +43,10 @@ export function readCrockfordSymbols(text: string, maxSymbols: number): number[]
     values.push(value);
   }
   if (values.length > maxSymbols) {
-    throw new PairlinkError('TOO_LARGE', 'code is too long');
+    throw new PairlinkError(
+      'MALFORMED',
+      'too long for a code (a code has 12 or 13 characters, hyphens aside)',
+    );
   }
   return values;
 }

@@ -27,7 +27,13 @@ export const PARAM_SCHEMAS = {
   'invite.get': z.object({ id }).strict(),
   'invite.list': z.object({ all: z.boolean().optional() }).strict(),
   'invite.cancel': z.object({ id }).strict(),
-  'invite.confirmSas': z.object({ id, sessionId: id, match: z.boolean() }).strict(),
+  'invite.confirmSas': z
+    .object({
+      id,
+      sessionId: z.string().regex(/^[0-9a-f]{32}$/, 'a session id is 32 hex digits'),
+      match: z.boolean(),
+    })
+    .strict(),
   'invite.accept': z
     .object({
       invite: z.string().min(1).max(MAX_INVITE_TEXT_LENGTH),

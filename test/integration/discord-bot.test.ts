@@ -163,11 +163,19 @@ describe('the Discord bot (discord.js against a fake Discord)', () => {
         () => (discord.responseTo(token)?.content ? discord.responseTo(token) : undefined),
         'the reply',
       );
-      expect(reply!.content).toMatch(/agent is unavailable/);
+      expect(reply!.content).toMatch(/agent is not reachable right now/);
       expect(await bots.find((b) => b.agent.socketPath === agentB.socket)!.healthy()).toBe(false);
     } finally {
       await agentB.restart();
     }
+    // The agent is back: the very next command reconnects at once instead of waiting for the
+    // backoff timer (which had grown to 30 s, so members saw "unavailable" for 23 s more).
+    const token = discord.slashCommand(appB, other, 'peers');
+    const reply = await discord.until(
+      () => (discord.responseTo(token)?.content ? discord.responseTo(token) : undefined),
+      'the reply after the restart',
+    );
+    expect(reply!.content).not.toMatch(/not reachable|unavailable/);
   });
 
   it('a restarted bot still edits its earlier invites, and catches up on what happened while it was down', async () => {

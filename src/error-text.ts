@@ -1,0 +1,67 @@
+import { type ErrorCode, isErrorCode, PairlinkError } from './errors.js';
+
+/**
+ * The one place where error codes become sentences for people, shared by the CLI and both bots:
+ * what happened, and what to do. Messages from deeper layers are appended only where they add
+ * facts, never secrets. test/unit/error-text.test.ts checks that every code has its sentence.
+ */
+export const ERROR_TEXT: Readonly<Record<ErrorCode, string>> = {
+  MALFORMED: 'That is not a pairlink invite link or code; check that it was copied whole.',
+  TOO_LARGE: 'That is too long to be a pairlink invite or request; check what was pasted.',
+  UNSUPPORTED_VERSION: 'That invite was made by a newer pairlink; upgrade to use it.',
+  BAD_SIGNATURE: 'The invite or the peer failed signature verification; nothing was pinned.',
+  INVITE_INVALID: 'That invite is not valid; ask its issuer for a new one.',
+  INVITE_EXPIRED: 'That invite has expired; ask for a new one.',
+  INVITE_USED: 'That invite has already been used; ask its issuer for a new one.',
+  INVITE_CANCELLED: 'That invite was cancelled by its issuer; ask for a new one if you still need it.',
+  INVITE_NOT_FOUND:
+    'That invite is no longer there: it has expired or was used. Ask its issuer for a new one.',
+  WRONG_CODE: 'The code did not match; check it and ask for a new one if needed. Nothing was pinned.',
+  CROWDED: 'Too many others are using that invite at once; try again in a minute or ask for a new one.',
+  SAS_REQUIRED: 'This pairing needs the security code (SAS) to be confirmed first.',
+  SAS_REJECTED: 'The security codes did not match; pairing stopped and nothing was pinned.',
+  SELF_PAIRING: 'That invite was made by this same agent; it has to be accepted on another one.',
+  PROTOCOL_ERROR: 'The other side broke the protocol; nothing was pinned.',
+  TIMEOUT:
+    'The other side did not answer in time; nothing was pinned. Check that its agent is running and try again.',
+  RELAY_UNREACHABLE: 'The relay cannot be reached; check the network and the relay URL.',
+  RELAY_PROTOCOL:
+    'The relay answered in a way pairlink does not understand (another version, or not a pairlink relay).',
+  PEER_REMOVED:
+    'The other side removed this agent as a peer; invites it made before that no longer work for you. Ask for a new invite.',
+  AGENT_RUNNING:
+    'Another pairlink agent is already running on that socket; stop it first or use another PAIRLINK_SOCKET.',
+  MAILBOX_FULL:
+    'The relay mailbox of this pairing is full (someone may be flooding it); ask for a new invite.',
+  RELAY_BUSY: 'The relay is overloaded or failing right now; try again in a minute.',
+  CHAT_UNREACHABLE: 'The chat server cannot be reached; check its URL and the network.',
+  STATE_DAMAGED: "The agent's saved state is damaged or incomplete; it will not start without it.",
+  RATE_LIMITED: 'Too many requests; wait a moment and try again.',
+  KEYSTORE_UNAVAILABLE: 'No keystore is available for the identity secrets.',
+  PEER_NOT_FOUND: 'There is no pinned peer with that did; `pairlink peers` lists them.',
+  INVALID_PARAMS: 'That request is not valid:',
+  AGENT_UNAVAILABLE:
+    'The pairlink agent is not reachable right now (its operator starts it with `pairlink agent`); try again in a moment.',
+  UNAUTHORIZED: 'Not allowed: the credentials were refused.',
+  INTERNAL: 'Something went wrong inside pairlink (a bug; please report it):',
+};
+
+/**
+ * Any error as one line for a person: the code's sentence, then the detail the error carries when
+ * it adds something (not when it only repeats the code). Sentences ending in a colon take the
+ * detail plainly; others in brackets.
+ */
+export function describeError(error: unknown): { code: ErrorCode; text: string } {
+  const code: ErrorCode =
+    error instanceof PairlinkError
+      ? error.code
+      : isErrorCode((error as { code?: unknown })?.code)
+        ? (error as { code: ErrorCode }).code
+        : 'INTERNAL';
+  const raw = error instanceof Error ? error.message : String(error ?? '');
+  const detail = raw.split('\n')[0]!.trim().slice(0, 300);
+  const repeats = detail === '' || detail === code || new RegExp(`^[\\w ]*: ${code}$`).test(detail);
+  const sentence = ERROR_TEXT[code];
+  if (repeats) return { code, text: sentence.endsWith(':') ? `${sentence.slice(0, -1)}.` : sentence };
+  return { code, text: sentence.endsWith(':') ? `${sentence} ${detail}` : `${sentence} (${detail})` };
+}
