@@ -56,6 +56,19 @@ export class LiveInvites<W extends Record<string, string>> {
     );
   }
 
+  /** Forgets a posted invite, in turn with its edits (its message is gone, or must not be edited). */
+  forget(id: string): Promise<void> {
+    return new Promise<void>((resolve) =>
+      this.enqueue(id, async () => {
+        try {
+          await this.store.delete(id);
+        } finally {
+          resolve();
+        }
+      }),
+    );
+  }
+
   /** Remembers a message found later (a Cancel press after a restart lost the file, say). */
   adopt(entry: PostedInvite<W>): Promise<void> {
     if (this.store.get(entry.view.invite.id)) return Promise.resolve();

@@ -78,7 +78,10 @@ export class MatrixBot {
   private userId = '';
   private names: string[] = [];
   private stopping = false;
+  /** Rooms told (this run) that encryption is not supported. */
   private readonly encrypted = new Set<string>();
+  /** Rooms known to be encrypted (encryption, once on, cannot be turned off). */
+  private readonly encryptedRooms = new Set<string>();
   private readonly createEvents = new Map<string, { sender: string; content: Record<string, unknown> }>();
 
   constructor(
@@ -198,7 +201,49 @@ export class MatrixBot {
       () => true,
       () => false,
     );
-    if (encrypted) await this.saysEncrypted(roomId);
+    if (encrypted) {
+      this.encryptedRooms.add(roomId);
+      if (!this.config.e2eeProxy) await this.saysEncrypted(roomId);
+    }
+  }
+
+  /**
+   * Whether a room is encrypted, asked of the homeserver each time unless already known (a room
+   * can turn encryption on at any moment). A failed lookup counts as encrypted: the bot does not
+   * post an invite where it cannot tell.
+   */
+  private async isEncrypted(roomId: string): Promise<boolean> {
+    if (this.config.e2eeProxy) return false;
+    if (this.encryptedRooms.has(roomId)) return true;
+    const encrypted = await this.matrix.getRoomStateEvent(roomId, 'm.room.encryption', '').then(
+      () => true,
+      (error: { statusCode?: number; body?: { errcode?: string } }) =>
+        !(error?.statusCode === 404 || error?.body?.errcode === 'M_NOT_FOUND'),
+    );
+    if (encrypted) this.encryptedRooms.add(roomId);
+    return encrypted;
+  }
+
+  /**
+   * A room turned encryption on: its live invites were posted in clear, and the bot cannot post
+   * there any more. Each is cancelled at the agent and its notice and QR image are redacted, so
+   * the link does not stay readable in a room whose members now expect end-to-end encryption.
+   */
+  private async onEncryptionEnabled(roomId: string): Promise<void> {
+    this.encryptedRooms.add(roomId);
+    if (this.config.e2eeProxy) return;
+    for (const id of this.invites.store.ids()) {
+      const entry = this.invites.store.get(id);
+      if (!entry || entry.where.roomId !== roomId) continue;
+      await this.agent.call('invite.cancel', { id }).catch(() => undefined);
+      await this.invites.forget(id);
+      for (const eventId of [entry.where.eventId, entry.where.imageId].filter(Boolean))
+        await this.matrix
+          .redactEvent(roomId, eventId, 'the room is now encrypted: the invite was cancelled')
+          .catch((error: Error) => this.log.warn({ err: error.message }, 'redacting an invite failed'));
+      this.log.info({ room: roomId, invite: id }, 'room became encrypted: invite cancelled and redacted');
+    }
+    await this.saysEncrypted(roomId);
   }
 
   /** Says once per room (per run) that encrypted rooms are not supported. */
@@ -212,8 +257,14 @@ export class MatrixBot {
     if (this.stopping || !event?.event_id || event.sender === this.userId) return;
     // Events from before the bot started are history, not commands.
     if (sentAt(event) < this.startedAt) return;
+    if (event.type === 'm.room.encryption') {
+      await this.onEncryptionEnabled(roomId);
+      return;
+    }
     if (event.type === 'm.room.encrypted') {
-      await this.saysEncrypted(roomId);
+      this.encryptedRooms.add(roomId);
+      // Behind a decrypting proxy an encrypted event is one it could not decrypt: say nothing.
+      if (!this.config.e2eeProxy) await this.saysEncrypted(roomId);
       return;
     }
     if (event.type !== 'm.room.message') return;
@@ -225,6 +276,12 @@ export class MatrixBot {
     const text = addressed(content.body, this.config.prefix, this.names);
     if (text === null) return;
     if (this.storage!.seen(event.event_id)) return; // a duplicate delivery
+    // A plaintext command in an encrypted room (any client that does not encrypt can send one):
+    // nothing is answered there but the one notice, and certainly no invite.
+    if (await this.isEncrypted(roomId)) {
+      await this.saysEncrypted(roomId);
+      return;
+    }
     await this.command(roomId, event, text);
   }
 
@@ -318,6 +375,11 @@ export class MatrixBot {
   private async mint(roomId: string, event: RoomEvent, args: string[]): Promise<void> {
     const params = inviteParams(inviteArgs(args));
     const invite: InviteCreated = await this.agent.call('invite.create', params);
+    // Checked again just before posting: the room may have turned encryption on meanwhile.
+    if (await this.isEncrypted(roomId)) {
+      await this.agent.call('invite.cancel', { id: invite.id }).catch(() => undefined);
+      throw new PairlinkError('UNAUTHORIZED', 'this room is encrypted now: no invite is posted here');
+    }
     const view: InviteView = { invite, minter: event.sender, state: 'open' };
     const eventId = await this.matrix.sendMessage(roomId, {
       msgtype: 'm.notice',
@@ -361,6 +423,8 @@ export class MatrixBot {
 
   /** Edits the invite notice; a finished invite's QR image is redacted. */
   private async editPosted(entry: PostedInvite<Where>): Promise<void> {
+    // Never a plaintext edit into a room that turned encryption on (its invites are cancelled).
+    if (this.encryptedRooms.has(entry.where.roomId) && !this.config.e2eeProxy) return;
     const text = formatted(this.inviteText(entry.view));
     await this.matrix.sendMessage(entry.where.roomId, {
       msgtype: 'm.notice',

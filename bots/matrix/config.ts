@@ -48,6 +48,12 @@ export const MATRIX_CONFIG_SCHEMA = z
         userIds: [],
         servers: [],
       }),
+    /**
+     * True when the bot talks to the homeserver through an E2EE-aware proxy (pantalaimon) that
+     * decrypts and encrypts for it: encrypted rooms are then rooms like any other. False (the
+     * default): the bot posts nothing into an encrypted room but its one notice.
+     */
+    e2eeProxy: z.boolean().default(false),
     /** Loopback port of /healthz (0: none). */
     healthPort: z.number().int().min(0).max(65535).default(0),
   })

@@ -301,6 +301,86 @@ describe('the Matrix bot (matrix-bot-sdk against a fake homeserver)', () => {
     ).toHaveLength(1);
   });
 
+  it('never posts an invite into an encrypted room, even for a plaintext command there', async () => {
+    const vault = hs.createRoom(alice, {
+      name: 'vault',
+      initial_state: [{ type: 'm.room.encryption', content: { algorithm: 'm.megolm.v1.aes-sha2' } }],
+    });
+    hs.invite(alice, vault, botUserA.userId);
+    await hs.until(() => hs.membership(vault, botUserA.userId) === 'join', 'the bot joining');
+    const pendingBefore = (await agentA.json<unknown[]>(['invites'])).value.length;
+    // Any client that does not encrypt can send this into an encrypted room.
+    const command = await say(alice, vault, '!pair invite');
+    const probe = await say(alice, room, '!pair peers'); // a later event elsewhere, as a clock
+    await replyTo(room, probe, 'the probe’s answer');
+    const fromBot = hs
+      .timeline(vault)
+      .filter((e) => e.sender === botUserA.userId && e.type === 'm.room.message');
+    expect(fromBot.map((e) => String(e.content.body))).toEqual([
+      expect.stringMatching(/Encrypted rooms are not supported/),
+    ]);
+    expect(JSON.stringify(hs.timeline(vault))).not.toMatch(/pairlink invite|\/i#|pairlink:\/\//);
+    expect(repliesTo(vault, command)).toHaveLength(0);
+    expect((await agentA.json<unknown[]>(['invites'])).value).toHaveLength(pendingBefore);
+  });
+
+  it('when a room turns encryption on, its live invites are cancelled and their messages redacted', async () => {
+    const lounge = hs.createRoom(alice, { name: 'lounge' });
+    hs.invite(alice, lounge, botUserA.userId);
+    await hs.until(() => hs.membership(lounge, botUserA.userId) === 'join', 'the bot joining');
+    const command = await say(alice, lounge, '!pair invite');
+    const notice = await replyTo(lounge, command, 'the invite notice');
+    const image = await hs.until(
+      () => repliesTo(lounge, command).find((e) => e.content.msgtype === 'm.image'),
+      'the QR image',
+    );
+    const id = String(notice.content.body).match(/invite\*?\*? `?(\w+)`?/)![1]!;
+    hs.setState(alice, lounge, 'm.room.encryption', { algorithm: 'm.megolm.v1.aes-sha2' });
+    await hs.until(
+      () => notice.unsigned?.redacted_because && image.unsigned?.redacted_because,
+      'both redactions',
+    );
+    const status = (await agentA.json<{ id: string; status: string }[]>(['invites', '--all'])).value.find(
+      (i) => i.id === id,
+    );
+    expect(status?.status).toBe('cancelled');
+    await hs.until(
+      () =>
+        hs
+          .timeline(lounge)
+          .find(
+            (e) =>
+              e.sender === botUserA.userId &&
+              /Encrypted rooms are not supported/.test(String(e.content.body)),
+          ),
+      'the notice',
+    );
+  });
+
+  it('behind an E2EE proxy (e2eeProxy: true) an encrypted room is served like any other', async () => {
+    const proxyUser = hs.addUser('pairlink-proxied');
+    const proxied = await bot(proxyUser, agentB, {
+      prefix: '!pp',
+      joinFrom: { servers: ['fake.test'] },
+      e2eeProxy: true,
+    });
+    const sealed = hs.createRoom(alice, {
+      name: 'sealed',
+      initial_state: [{ type: 'm.room.encryption', content: { algorithm: 'm.megolm.v1.aes-sha2' } }],
+    });
+    hs.invite(alice, sealed, proxyUser.userId);
+    await hs.until(() => hs.membership(sealed, proxyUser.userId) === 'join', 'the bot joining');
+    // The proxy hands the bot decrypted events: a plain m.room.message.
+    const command = await say(alice, sealed, '!pp invite');
+    const notice = await replyTo(sealed, command, 'the invite notice');
+    expect(String(notice.content.body)).toMatch(/pairlink invite/);
+    expect(
+      hs.timeline(sealed).filter((e) => /Encrypted rooms are not supported/.test(String(e.content.body))),
+    ).toHaveLength(0);
+    expect(notice.sender).toBe(proxyUser.userId);
+    await proxied.stop();
+  });
+
   it('refuses to start with a wrong token or another account’s token, saying which', async () => {
     const config = MATRIX_CONFIG_SCHEMA.parse({ homeserverUrl: hs.url, userId: botUserA.userId });
     const paths = { agentSocket: agentA.socket, stateDir: join(root, 'bot-refused') };

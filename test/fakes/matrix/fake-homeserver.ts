@@ -337,6 +337,19 @@ export class FakeHomeserver {
     return this.append(room, user.userId, type, content, options);
   }
 
+  /** Sets a state event as `user` (the server side of PUT /state/{type}/{key}). */
+  setState(
+    user: FakeMatrixUser,
+    roomId: string,
+    type: string,
+    content: Record<string, unknown>,
+    stateKey = '',
+  ): MatrixEvent {
+    const room = this.room(roomId);
+    this.requireJoined(room, user.userId);
+    return this.append(room, user.userId, type, content, { state_key: stateKey });
+  }
+
   // ---- HTTP ----------------------------------------------------------------------------------
 
   private send(
