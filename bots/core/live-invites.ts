@@ -4,6 +4,12 @@ import type { AgentLink } from './agent-link.js';
 import { type PostedInvite, PostedInvites } from './posted-invites.js';
 import { type InviteState, type InviteView, stateAfter } from './render.js';
 
+/**
+ * Thrown by an adapter's edit when the message is gone for good (deleted by a moderator, or its
+ * channel or room is gone): the entry ends, and is never retried, after a restart either.
+ */
+export class MessageGone extends Error {}
+
 /** How a chat adapter edits one of its posted invite messages. */
 export type EditPosted<W extends Record<string, string>> = (entry: PostedInvite<W>) => Promise<void>;
 
@@ -134,7 +140,17 @@ export class LiveInvites<W extends Record<string, string>> {
 
   private async apply(entry: PostedInvite<W>, view: InviteView): Promise<void> {
     if (sameView(entry.view, view)) return;
-    await this.edit({ ...entry, view });
+    try {
+      await this.edit({ ...entry, view });
+    } catch (error) {
+      if (!(error instanceof MessageGone)) throw error;
+      this.log.info(
+        { invite: view.invite.id, reason: error.message },
+        'the invite message is gone; forgetting it',
+      );
+      await this.store.delete(view.invite.id);
+      return;
+    }
     await this.store.update(view.invite.id, view);
   }
 

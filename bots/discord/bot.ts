@@ -8,6 +8,7 @@ import {
   ButtonStyle,
   type ChatInputCommandInteraction,
   Client,
+  DiscordAPIError,
   GatewayIntentBits,
   type Interaction,
   MessageFlags,
@@ -20,7 +21,7 @@ import type { InviteCreated } from '../../src/rpc/protocol.js';
 import { AgentLink } from '../core/agent-link.js';
 import { acceptText, helpLines, inviteParams } from '../core/commands.js';
 import { startHealthServer } from '../core/health.js';
-import { LiveInvites } from '../core/live-invites.js';
+import { LiveInvites, MessageGone } from '../core/live-invites.js';
 import { type Actor, mayCancel, mayDo } from '../core/policy.js';
 import type { PostedInvite } from '../core/posted-invites.js';
 import { qrPng } from '../core/qr-png.js';
@@ -38,6 +39,21 @@ import { CANCEL_PREFIX, COMMAND_DEFINITIONS } from './definitions.js';
 
 /** Where an invite's channel message is, to edit it when the invite changes. */
 type Where = { channelId: string; messageId: string };
+
+/** What posting an invite into a channel needs, with the names Discord's settings show. */
+const POST_NEEDS = [
+  [PermissionFlagsBits.ViewChannel, 'View Channel'],
+  [PermissionFlagsBits.SendMessages, 'Send Messages'],
+  [PermissionFlagsBits.AttachFiles, 'Attach Files'],
+] as const;
+
+/** Discord's answer for a message or channel that no longer exists, or that the bot can no longer see. */
+function isGone(error: unknown): boolean {
+  return (
+    error instanceof DiscordAPIError &&
+    (error.status === 404 || error.code === 10008 || error.code === 10003 || error.code === 50001)
+  );
+}
 
 /** A message body for the REST API; mentions in it are shown but never ping anyone. */
 function restMessage(body: { content: string; components: { toJSON(): unknown }[] }) {
@@ -191,6 +207,18 @@ export class DiscordBot {
   private async onInvite(interaction: ChatInputCommandInteraction): Promise<void> {
     const privately = interaction.options.getBoolean('private') ?? this.config.privateInvites;
     await interaction.deferReply({ flags: MessageFlags.Ephemeral });
+    // Before anything is minted: can the bot post here at all? (app_permissions, from Discord)
+    const missing = privately
+      ? []
+      : POST_NEEDS.filter(([bit]) => interaction.appPermissions && !interaction.appPermissions.has(bit));
+    if (missing.length > 0) {
+      const names = missing.map(([, name]) => name);
+      this.log.info({ channel: interaction.channelId, missing: names }, 'cannot post an invite here');
+      await interaction.editReply({
+        content: `I cannot post invites in <#${interaction.channelId}>: I need the ${names.join(', ')} permission${names.length > 1 ? 's' : ''} there. Ask a server admin to grant ${names.length > 1 ? 'them' : 'it'}, or use \`/invite private:true\` to get an invite only you can see.`,
+      });
+      return;
+    }
     let invite: InviteCreated;
     let params: ReturnType<typeof inviteParams>;
     try {
@@ -215,14 +243,30 @@ export class DiscordBot {
       await interaction.editReply(body);
       return;
     }
-    const message = (await this.client.rest.post(Routes.channelMessages(interaction.channelId), {
-      body: restMessage(body),
-      files: body.files.map((f) => ({
-        name: f.name!,
-        data: f.attachment as Buffer,
-        contentType: 'image/png',
-      })),
-    })) as { id: string };
+    let message: { id: string };
+    try {
+      message = (await this.client.rest.post(Routes.channelMessages(interaction.channelId), {
+        body: restMessage(body),
+        files: body.files.map((f) => ({
+          name: f.name!,
+          data: f.attachment as Buffer,
+          contentType: 'image/png',
+        })),
+      })) as { id: string };
+    } catch (error) {
+      // Nobody can see the invite: it must not stay live at the agent.
+      await this.agent.call('invite.cancel', { id: invite.id }).catch(() => undefined);
+      const why =
+        error instanceof DiscordAPIError && error.code === 50013
+          ? `I am missing a permission in <#${interaction.channelId}> (Discord: Missing Permissions). I need ${POST_NEEDS.map(([, n]) => n).join(', ')} there.`
+          : `I could not post it in <#${interaction.channelId}> (${error instanceof Error ? error.message.slice(0, 200) : 'error'}).`;
+      this.log.warn(
+        { channel: interaction.channelId, invite: invite.id, err: (error as Error).message },
+        'posting an invite failed; cancelled it',
+      );
+      await interaction.editReply({ content: `${why} The invite was cancelled; nothing was posted.` });
+      return;
+    }
     await this.invites.posted({
       where: { channelId: interaction.channelId, messageId: message.id },
       minterId: interaction.user.id,
@@ -258,11 +302,22 @@ export class DiscordBot {
     return { content, components, files };
   }
 
+  /**
+   * Edits a posted invite. A message a moderator deleted (or a channel that is gone) ends the
+   * entry, and cancels the invite: deleting it is a moderator's clear signal that it should not be
+   * used, and nobody can see it any more anyway.
+   */
   private async editPosted(entry: PostedInvite<Where>): Promise<void> {
     const body = await this.messageBody(entry.view, entry.minterId, false);
-    await this.client.rest.patch(Routes.channelMessage(entry.where.channelId, entry.where.messageId), {
-      body: restMessage(body),
-    });
+    try {
+      await this.client.rest.patch(Routes.channelMessage(entry.where.channelId, entry.where.messageId), {
+        body: restMessage(body),
+      });
+    } catch (error) {
+      if (!isGone(error)) throw error;
+      await this.agent.call('invite.cancel', { id: entry.view.invite.id }).catch(() => undefined);
+      throw new MessageGone(`Discord: ${(error as Error).message}`);
+    }
   }
 
   private async onAccept(interaction: ChatInputCommandInteraction): Promise<void> {

@@ -7,7 +7,7 @@ import type { InviteCreated } from '../../src/rpc/protocol.js';
 import { AgentLink } from '../core/agent-link.js';
 import { acceptText, helpLines, inviteParams } from '../core/commands.js';
 import { startHealthServer } from '../core/health.js';
-import { LiveInvites } from '../core/live-invites.js';
+import { LiveInvites, MessageGone } from '../core/live-invites.js';
 import { type Actor, type BotAction, mayCancel, mayDo } from '../core/policy.js';
 import { isFinished, type PostedInvite } from '../core/posted-invites.js';
 import { qrPng } from '../core/qr-png.js';
@@ -41,6 +41,8 @@ interface RoomEvent {
 const E2EE_NOTICE =
   'Encrypted rooms are not supported: end-to-end encryption is unavailable in this build of pairlink, so I cannot read this room and will not answer here.';
 const MAX_BODY = 4000;
+/** How long a graceful stop waits for the commands under way. */
+const STOP_GRACE_MS = 10_000;
 const HEALTHY_SYNC_MS = 75_000;
 const COMMANDS = ['invite', 'accept', 'invites', 'cancel', 'peers'] as const;
 
@@ -78,6 +80,8 @@ export class MatrixBot {
   private userId = '';
   private names: string[] = [];
   private stopping = false;
+  /** Commands and events being handled: a graceful stop waits for them (bounded). */
+  private readonly inflight = new Set<Promise<void>>();
   /** Rooms told (this run) that encryption is not supported. */
   private readonly encrypted = new Set<string>();
   /** Rooms known to be encrypted (encryption, once on, cannot be turned off). */
@@ -162,11 +166,23 @@ export class MatrixBot {
     return this.client !== null && Date.now() - this.client.lastSyncAt < HEALTHY_SYNC_MS;
   }
 
-  /** Stops syncing (aborting the long-poll), lets edits under way finish, saves, disconnects. */
+  /**
+   * Stops taking commands, lets the commands under way finish (at most STOP_GRACE_MS: their QR
+   * image is remembered, their ⏳ replaced by ✅ or ❌), then stops syncing (aborting the
+   * long-poll), lets edits under way finish, saves, disconnects.
+   */
   async stop(): Promise<void> {
     this.stopping = true;
     this.health?.close();
     this.client?.stop();
+    let grace: NodeJS.Timeout | undefined;
+    await Promise.race([
+      Promise.allSettled([...this.inflight]),
+      new Promise((resolve) => {
+        grace = setTimeout(resolve, STOP_GRACE_MS);
+      }),
+    ]);
+    clearTimeout(grace);
     this.client?.removeAllListeners();
     abortRequests(this.token);
     await this.live?.idle();
@@ -176,7 +192,11 @@ export class MatrixBot {
   }
 
   private safely(what: string, task: () => Promise<void>): void {
-    task().catch((error: Error) => this.log.warn({ err: error.message }, `handling ${what} failed`));
+    const run = task().catch((error: Error) =>
+      this.log.warn({ err: error.message }, `handling ${what} failed`),
+    );
+    this.inflight.add(run);
+    void run.finally(() => this.inflight.delete(run));
   }
 
   // ---- rooms ---------------------------------------------------------------------------------
@@ -225,6 +245,30 @@ export class MatrixBot {
   }
 
   /**
+   * Someone (a moderator) redacted an invite's notice: a clear signal that it should not be used.
+   * The invite is cancelled, its QR image redacted, and the entry forgotten.
+   */
+  private async onRedaction(roomId: string, event: RoomEvent): Promise<void> {
+    const redacts =
+      (event as RoomEvent & { redacts?: string }).redacts ?? (event.content.redacts as string | undefined);
+    if (!redacts) return;
+    for (const id of this.invites.store.ids()) {
+      const entry = this.invites.store.get(id);
+      if (!entry || entry.where.roomId !== roomId || entry.where.eventId !== redacts) continue;
+      await this.agent.call('invite.cancel', { id }).catch(() => undefined);
+      await this.invites.forget(id);
+      if (entry.where.imageId)
+        await this.matrix
+          .redactEvent(roomId, entry.where.imageId, 'the invite was withdrawn')
+          .catch(() => '');
+      this.log.info(
+        { room: roomId, invite: id, by: event.sender },
+        'invite notice redacted: invite cancelled',
+      );
+    }
+  }
+
+  /**
    * A room turned encryption on: its live invites were posted in clear, and the bot cannot post
    * there any more. Each is cancelled at the agent and its notice and QR image are redacted, so
    * the link does not stay readable in a room whose members now expect end-to-end encryption.
@@ -259,6 +303,10 @@ export class MatrixBot {
     if (sentAt(event) < this.startedAt) return;
     if (event.type === 'm.room.encryption') {
       await this.onEncryptionEnabled(roomId);
+      return;
+    }
+    if (event.type === 'm.room.redaction') {
+      await this.onRedaction(roomId, event);
       return;
     }
     if (event.type === 'm.room.encrypted') {
@@ -426,20 +474,33 @@ export class MatrixBot {
     // Never a plaintext edit into a room that turned encryption on (its invites are cancelled).
     if (this.encryptedRooms.has(entry.where.roomId) && !this.config.e2eeProxy) return;
     const text = formatted(this.inviteText(entry.view));
-    await this.matrix.sendMessage(entry.where.roomId, {
-      msgtype: 'm.notice',
-      body: `* ${text.body}`,
-      format: text.format,
-      formatted_body: `* ${text.formatted_body}`,
-      'm.new_content': { msgtype: 'm.notice', ...text, 'm.mentions': {} },
-      'm.relates_to': { rel_type: 'm.replace', event_id: entry.where.eventId },
-      'm.mentions': {},
-    });
+    await this.editNotice(entry, text);
     if (isFinished(entry.view.state) && entry.where.imageId) {
       await this.matrix
         .redactEvent(entry.where.roomId, entry.where.imageId, 'the invite is no longer open')
         .catch((error: Error) => this.log.warn({ err: error.message }, 'redacting a QR image failed'));
     }
+  }
+
+  /** The m.replace edit; a room the bot can no longer post in (left, kicked, gone) ends the entry. */
+  private async editNotice(entry: PostedInvite<Where>, text: ReturnType<typeof formatted>): Promise<void> {
+    const gone = (error: { statusCode?: number; body?: { errcode?: string } }) =>
+      error?.statusCode === 404 || error?.statusCode === 403 || error?.body?.errcode === 'M_FORBIDDEN';
+    await this.matrix
+      .sendMessage(entry.where.roomId, {
+        msgtype: 'm.notice',
+        body: `* ${text.body}`,
+        format: text.format,
+        formatted_body: `* ${text.formatted_body}`,
+        'm.new_content': { msgtype: 'm.notice', ...text, 'm.mentions': {} },
+        'm.relates_to': { rel_type: 'm.replace', event_id: entry.where.eventId },
+        'm.mentions': {},
+      })
+      .catch(async (error) => {
+        if (!gone(error)) throw error;
+        await this.agent.call('invite.cancel', { id: entry.view.invite.id }).catch(() => undefined);
+        throw new MessageGone(`homeserver: ${(error as Error).message ?? 'gone'}`);
+      });
   }
 
   // ---- helpers -------------------------------------------------------------------------------

@@ -4,7 +4,13 @@ import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DiscordBot } from '../../bots/discord/bot.js';
 import { DISCORD_CONFIG_SCHEMA } from '../../bots/discord/config.js';
-import { type FakeApp, FakeDiscord, type FakeUser, PERMISSIONS } from '../fakes/discord/fake-discord.js';
+import {
+  CHANNEL_BITS,
+  type FakeApp,
+  FakeDiscord,
+  type FakeUser,
+  PERMISSIONS,
+} from '../fakes/discord/fake-discord.js';
 import { type AgentProcess, startAgent, testRoot } from '../support/agent-process.js';
 import { startBotProcess } from '../support/bot-process.js';
 import { freePort } from '../support/free-port.js';
@@ -215,6 +221,59 @@ describe('the Discord bot (discord.js against a fake Discord)', () => {
     const posts = discord.calls.filter((c) => c.method === 'POST' && c.path === limited.path);
     expect(posts.length).toBeGreaterThanOrEqual(2);
     expect(discord.channelMessages(appA).length).toBe(before + 1); // retried once, posted once
+  });
+
+  it('/invite where the bot cannot post: the member is told which permission, in which channel; nothing stays live', async () => {
+    const pendingBefore = (await agentA.json<unknown[]>(['invites'])).value.length;
+    discord.setAppPermissions(appA, CHANNEL_BITS.viewChannel | CHANNEL_BITS.attachFiles); // no Send Messages
+    try {
+      const token = discord.slashCommand(appA, moderator, 'invite');
+      const reply = await discord.until(
+        () => (discord.responseTo(token)?.content ? discord.responseTo(token) : undefined),
+        'the explanation',
+      );
+      expect(reply!.content).toMatch(/I need the Send Messages permission there/);
+      expect(reply!.content).toContain(`<#${discord.channelId}>`);
+      expect((await agentA.json<unknown[]>(['invites'])).value).toHaveLength(pendingBefore);
+    } finally {
+      discord.setAppPermissions(
+        appA,
+        CHANNEL_BITS.viewChannel | CHANNEL_BITS.sendMessages | CHANNEL_BITS.attachFiles,
+      );
+    }
+    // Permissions that looked fine, then a 403 50013 on the post itself: the invite is cancelled.
+    discord.refuseNextChannelPost(appA);
+    const token = discord.slashCommand(appA, moderator, 'invite');
+    const reply = await discord.until(
+      () => (discord.responseTo(token)?.content ? discord.responseTo(token) : undefined),
+      'the explanation',
+    );
+    expect(reply!.content).toMatch(/Missing Permissions.*The invite was cancelled/s);
+    const all = (await agentA.json<{ id: string; status: string }[]>(['invites', '--all'])).value;
+    expect(all.filter((i) => i.status === 'pending')).toHaveLength(pendingBefore);
+    expect(all.filter((i) => i.status === 'cancelled').length).toBeGreaterThan(0);
+  });
+
+  it('a deleted invite message ends its entry at the first 404, cancels the invite, and is never retried', async () => {
+    const before = discord.channelMessages(appA).length;
+    discord.slashCommand(appA, moderator, 'invite', { uses: 2 });
+    const posted = await discord.until(() => discord.channelMessages(appA)[before], 'the invite');
+    const id = /invite\*?\*? `(\w+)`/.exec(posted.content)![1]!;
+    await discord.until(() => botA.invites.store.get(id), 'the bot to remember it');
+    discord.deleteMessage(posted);
+    // Something happens to the invite: the bot tries to edit, gets 404 Unknown Message, and stops.
+    const link = /Link: (\S+)/.exec(posted.content)![1]!;
+    await agentB.json(['accept', link, '--wait', '10s']);
+    await discord.until(() => (botA.invites.store.get(id) ? undefined : true), 'the entry to end');
+    const status = (await agentA.json<{ id: string; status: string }[]>(['invites', '--all'])).value.find(
+      (i) => i.id === id,
+    );
+    expect(status?.status).not.toBe('pending');
+    const patches = () =>
+      discord.calls.filter((c) => c.method === 'PATCH' && c.path.endsWith(`/messages/${posted.id}`)).length;
+    expect(patches()).toBe(1);
+    await botA.invites.reconcile();
+    expect(patches()).toBe(1);
   });
 
   it('refuses to start with a token Discord does not know, saying so without the token', async () => {

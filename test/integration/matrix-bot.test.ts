@@ -381,6 +381,56 @@ describe('the Matrix bot (matrix-bot-sdk against a fake homeserver)', () => {
     await proxied.stop();
   });
 
+  it('a moderator redacting an invite notice cancels the invite and takes the QR image down too', async () => {
+    const command = await say(alice, room, '!pair invite');
+    const notice = await replyTo(room, command, 'the invite notice');
+    const image = await hs.until(
+      () => repliesTo(room, command).find((e) => e.content.msgtype === 'm.image'),
+      'the QR image',
+    );
+    const id = String(notice.content.body).match(/invite\*?\*? `?(\w+)`?/)![1]!;
+    await hs.until(() => botA.invites.store.get(id)?.where.imageId, 'the image remembered');
+    const res = await fetch(
+      `${hs.url}/_matrix/client/v3/rooms/${encodeURIComponent(room)}/redact/${encodeURIComponent(notice.event_id)}/r${Date.now()}`,
+      {
+        method: 'PUT',
+        headers: { authorization: `Bearer ${alice.token}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ reason: 'not here' }),
+      },
+    );
+    expect(res.status).toBe(200);
+    await hs.until(() => image.unsigned?.redacted_because, 'the QR image redaction');
+    await hs.until(() => (botA.invites.store.get(id) ? undefined : true), 'the entry to end');
+    const status = (await agentA.json<{ id: string; status: string }[]>(['invites', '--all'])).value.find(
+      (i) => i.id === id,
+    );
+    expect(status?.status).toBe('cancelled');
+  });
+
+  it('SIGTERM right after the QR image: the command finishes (no ⏳ left) and the image is redacted later', async () => {
+    const user = hs.addUser('pairlink-stopper');
+    const config = { prefix: '!ps', joinFrom: { userIds: [alice.userId] } };
+    const first = await bot(user, agentA, config);
+    hs.invite(alice, room, user.userId);
+    await hs.until(() => hs.membership(room, user.userId) === 'join', 'the bot joining');
+    const command = await say(alice, room, '!ps invite');
+    const image = await hs.until(
+      () => repliesTo(room, command).find((e) => e.content.msgtype === 'm.image'),
+      'the QR image',
+    );
+    await first.stop(); // what SIGTERM does
+    expect(reactionsTo(room, command)).not.toContain('⏳');
+    expect(reactionsTo(room, command)).toContain('✅');
+    const notice = repliesTo(room, command).find((e) => e.content.msgtype === 'm.notice')!;
+    const id = String(notice.content.body).match(/invite\*?\*? `?(\w+)`?/)![1]!;
+    // A new run of the bot remembers the image, and takes it down when the invite ends.
+    const second = await bot(user, agentA, config);
+    expect(second.invites.store.get(id)?.where.imageId).toBe(image.event_id);
+    await agentA.cli(['cancel', id]);
+    await hs.until(() => image.unsigned?.redacted_because, 'the QR image redaction after the restart');
+    await second.stop();
+  });
+
   it('refuses to start with a wrong token or another account’s token, saying which', async () => {
     const config = MATRIX_CONFIG_SCHEMA.parse({ homeserverUrl: hs.url, userId: botUserA.userId });
     const paths = { agentSocket: agentA.socket, stateDir: join(root, 'bot-refused') };

@@ -64,6 +64,14 @@ const snowflake = (() => {
 })();
 
 export const PERMISSIONS = { manageGuild: String(1n << 5n), none: '0' };
+/** Channel permission bits (Discord's Permissions page). */
+export const CHANNEL_BITS = {
+  viewChannel: 1n << 10n,
+  sendMessages: 1n << 11n,
+  embedLinks: 1n << 14n,
+  attachFiles: 1n << 15n,
+} as const;
+const DEFAULT_APP_BITS = CHANNEL_BITS.viewChannel | CHANNEL_BITS.sendMessages | CHANNEL_BITS.attachFiles;
 
 export class FakeDiscord {
   readonly guildId = snowflake();
@@ -79,6 +87,10 @@ export class FakeDiscord {
   private readonly gateway: WebSocketServer;
   private readonly changes = new Changes('fake Discord');
   private readonly limits: { method: string; path: RegExp; seconds: number }[] = [];
+  /** Each app's permissions in the channel (what interactions report as app_permissions). */
+  private readonly appBits = new Map<string, bigint>();
+  /** The next channel post of an app is refused with 403 50013 although app_permissions allow it. */
+  private readonly refuseNextPost = new Set<string>();
   /** When each 429 was sent, by path: the retry must come after it plus Retry-After. */
   readonly limited: { path: string; at: number; seconds: number }[] = [];
   url = '';
@@ -126,6 +138,22 @@ export class FakeDiscord {
   /** The next `method` request whose path matches gets a 429 asking to retry after `seconds`. */
   rateLimitNext(method: string, path: RegExp, seconds: number): void {
     this.limits.push({ method, path, seconds });
+  }
+
+  /** Sets the app's permissions in the channel: interactions report them, posts are checked against them. */
+  setAppPermissions(app: FakeApp, bits: bigint): void {
+    this.appBits.set(app.id, bits);
+  }
+
+  /** The app's next channel post gets 403 Missing Permissions (an overwrite changed meanwhile). */
+  refuseNextChannelPost(app: FakeApp): void {
+    this.refuseNextPost.add(app.id);
+  }
+
+  /** A moderator deletes a message: from now on it is 404 Unknown Message (10008). */
+  deleteMessage(message: StoredMessage): void {
+    this.messages.delete(message.id);
+    this.changed();
   }
 
   /** True once the app's bot has identified on the gateway. */
@@ -248,7 +276,7 @@ export class FakeDiscord {
       channel_id: this.channelId,
       channel: { id: this.channelId, type: 0, guild_id: this.guildId, name: 'general', permissions: '0' },
       member: this.member(user),
-      app_permissions: String((1n << 11n) | (1n << 15n) | (1n << 10n)),
+      app_permissions: String(this.appBits.get(app.id) ?? DEFAULT_APP_BITS),
       locale: 'en-US',
       guild_locale: 'en-US',
       entitlements: [],
@@ -473,6 +501,13 @@ export class FakeDiscord {
     if (m && req.method === 'POST') {
       if (!botApp) return json(401, { message: '401: Unauthorized', code: 0 });
       if (m[1] !== this.channelId) return json(404, { message: 'Unknown Channel', code: 10003 });
+      const bits = this.appBits.get(botApp.id) ?? DEFAULT_APP_BITS;
+      const needs =
+        CHANNEL_BITS.viewChannel |
+        CHANNEL_BITS.sendMessages |
+        (body.files.length > 0 ? CHANNEL_BITS.attachFiles : 0n);
+      if ((bits & needs) !== needs || this.refuseNextPost.delete(botApp.id))
+        return json(403, { message: 'Missing Permissions', code: 50013 });
       return json(
         200,
         this.messageJson(
