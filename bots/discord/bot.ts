@@ -157,7 +157,41 @@ export class DiscordBot {
     };
   }
 
+  /** What one command did, for its log line. */
+  private readonly notes = new WeakMap<Interaction, { invite?: string; outcome?: string }>();
+
+  private note(interaction: Interaction, note: { invite?: string; outcome?: string }): void {
+    this.notes.set(interaction, { ...this.notes.get(interaction), ...note });
+  }
+
+  /** Runs an interaction and logs it as one structured line (never the invite's link or code). */
   private async onInteraction(interaction: Interaction): Promise<void> {
+    const started = Date.now();
+    try {
+      await this.dispatch(interaction);
+    } catch (error) {
+      this.note(interaction, { outcome: `failed ${(error as { code?: string }).code ?? 'INTERNAL'}` });
+      throw error;
+    } finally {
+      if (interaction.isChatInputCommand() || interaction.isButton()) {
+        const note = this.notes.get(interaction) ?? {};
+        this.log.info(
+          {
+            chat: 'discord',
+            channel: interaction.channelId,
+            user: interaction.user.id,
+            command: interaction.isButton() ? 'cancel-button' : interaction.commandName,
+            ...(note.invite ? { invite: note.invite } : {}),
+            outcome: note.outcome ?? 'ok',
+            ms: Date.now() - started,
+          },
+          'command',
+        );
+      }
+    }
+  }
+
+  private async dispatch(interaction: Interaction): Promise<void> {
     if (interaction.isButton() && interaction.customId.startsWith(CANCEL_PREFIX)) {
       await this.onCancelButton(interaction);
       return;
@@ -169,6 +203,7 @@ export class DiscordBot {
     }
     const name = interaction.commandName as 'invite' | 'accept' | 'invites' | 'cancel' | 'peers';
     if (!mayDo(this.actor(interaction), name, this.config.allow)) {
+      this.note(interaction, { outcome: 'refused' });
       await interaction.reply({
         content: 'Sorry, you are not allowed to use this command here.',
         flags: MessageFlags.Ephemeral,
@@ -213,6 +248,7 @@ export class DiscordBot {
       : POST_NEEDS.filter(([bit]) => interaction.appPermissions && !interaction.appPermissions.has(bit));
     if (missing.length > 0) {
       const names = missing.map(([, name]) => name);
+      this.note(interaction, { outcome: 'failed missing permissions' });
       this.log.info({ channel: interaction.channelId, missing: names }, 'cannot post an invite here');
       await interaction.editReply({
         content: `I cannot post invites in <#${interaction.channelId}>: I need the ${names.join(', ')} permission${names.length > 1 ? 's' : ''} there. Ask a server admin to grant ${names.length > 1 ? 'them' : 'it'}, or use \`/invite private:true\` to get an invite only you can see.`,
@@ -230,9 +266,11 @@ export class DiscordBot {
       });
       invite = await this.agent.call('invite.create', params);
     } catch (error) {
+      this.note(interaction, { outcome: `failed ${(error as { code?: string }).code ?? 'INTERNAL'}` });
       await interaction.editReply({ content: errorLine(error) });
       return;
     }
+    this.note(interaction, { invite: invite.id });
     const view: InviteView = {
       invite: { ...invite, ...(params.label ? { label: params.label } : {}) },
       minter: `<@${interaction.user.id}>`,
@@ -264,6 +302,7 @@ export class DiscordBot {
         { channel: interaction.channelId, invite: invite.id, err: (error as Error).message },
         'posting an invite failed; cancelled it',
       );
+      this.note(interaction, { outcome: 'failed post refused' });
       await interaction.editReply({ content: `${why} The invite was cancelled; nothing was posted.` });
       return;
     }
@@ -342,6 +381,7 @@ export class DiscordBot {
     try {
       content = await produce();
     } catch (error) {
+      this.note(interaction, { outcome: `failed ${(error as { code?: string }).code ?? 'INTERNAL'}` });
       content = errorLine(error);
     }
     await interaction.editReply({ content });
@@ -361,6 +401,7 @@ export class DiscordBot {
   }
 
   private onCancel(interaction: ChatInputCommandInteraction | ButtonInteraction, id: string): Promise<void> {
+    this.note(interaction, { invite: id });
     return this.answer(interaction, async () => {
       await this.agent.call('invite.cancel', { id });
       return `Invite \`${id}\` cancelled.`;

@@ -80,6 +80,8 @@ export class MatrixBot {
   private userId = '';
   private names: string[] = [];
   private stopping = false;
+  /** The invite each command minted (by the command's event id), for its log line. */
+  private readonly lastMinted = new Map<string, string>();
   /** Commands and events being handled: a graceful stop waits for them (bounded). */
   private readonly inflight = new Set<Promise<void>>();
   /** Rooms told (this run) that encryption is not supported. */
@@ -378,15 +380,33 @@ export class MatrixBot {
     }
     const hourglass = await this.react(roomId, event.event_id, '⏳');
     let ok = true;
+    let outcome = 'ok';
+    const started = Date.now();
     try {
       const lines = await this.run(roomId, event, action, args);
       if (lines) await this.reply(roomId, event, lines);
     } catch (error) {
       ok = false;
+      outcome = `failed ${(error as { code?: string }).code ?? 'INTERNAL'}`;
       await this.reply(roomId, event, [errorLine(error)]);
     } finally {
       if (hourglass) await this.matrix.redactEvent(roomId, hourglass).catch(() => undefined);
       await this.react(roomId, event.event_id, ok ? '✅' : '❌');
+      // One line per command: who, where, what, which invite, how it ended (never a link or code).
+      const invite = this.lastMinted.get(event.event_id) ?? (action === 'cancel' ? args[0] : undefined);
+      this.lastMinted.delete(event.event_id);
+      this.log.info(
+        {
+          chat: 'matrix',
+          room: roomId,
+          user: event.sender,
+          command: action,
+          ...(invite ? { invite: invite.slice(0, 40) } : {}),
+          outcome,
+          ms: Date.now() - started,
+        },
+        'command',
+      );
     }
   }
 
@@ -423,6 +443,7 @@ export class MatrixBot {
   private async mint(roomId: string, event: RoomEvent, args: string[]): Promise<void> {
     const params = inviteParams(inviteArgs(args));
     const invite: InviteCreated = await this.agent.call('invite.create', params);
+    this.lastMinted.set(event.event_id, invite.id);
     // Checked again just before posting: the room may have turned encryption on meanwhile.
     if (await this.isEncrypted(roomId)) {
       await this.agent.call('invite.cancel', { id: invite.id }).catch(() => undefined);

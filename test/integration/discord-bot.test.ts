@@ -328,6 +328,24 @@ describe('the Discord bot (discord.js against a fake Discord)', () => {
     }
     expect(bot.output()).toContain('discord bot shutting down');
     expect(bot.output()).not.toContain(app.token); // the token is never logged
+    // One structured line per command, with the invite's id and never its link.
+    const lines = bot
+      .output()
+      .split('\n')
+      .filter((l) => l.includes('"msg":"command"'))
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
+    const posted = discord.channelMessages(app).at(-1)!;
+    const link = /Link: (\S+)/.exec(posted.content)![1]!;
+    expect(lines).toContainEqual(
+      expect.objectContaining({
+        chat: 'discord',
+        command: 'invite',
+        user: moderator.id,
+        outcome: 'ok',
+        invite: expect.any(String),
+      }),
+    );
+    expect(bot.output()).not.toContain(link.split('#')[1]!);
     await discord.until(() => !discord.connected(app), 'the gateway disconnect');
   });
 });
