@@ -35,6 +35,11 @@ export class AgentLink {
     await this.connect().catch(() => this.scheduleReconnect());
   }
 
+  /** True once close() was called: followers stop. */
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
   get connected(): boolean {
     return this.client !== null;
   }
@@ -142,4 +147,27 @@ function withDeadline<T>(work: Promise<T>, ms: number): Promise<T> {
     );
   });
   return Promise.race([work, deadline]).finally(() => clearTimeout(timer));
+}
+
+/**
+ * Follows an accept that answered "pending" until it ends or `forMs` pass, so the member who
+ * ran it hears the end: resolves with the final result, or the error it failed with, or null
+ * when it is still pending at the deadline. Short waits (8 s each) ride out agent restarts.
+ */
+export async function followAccept(
+  agent: AgentLink,
+  acceptId: string,
+  forMs: number,
+): Promise<RpcMethods['accept.get']['result'] | Error | null> {
+  const deadline = Date.now() + forMs;
+  while (Date.now() < deadline && !agent.isClosed) {
+    try {
+      const result = await agent.call('accept.get', { acceptId, waitSeconds: 8 });
+      if (result.status === 'paired') return result;
+    } catch (error) {
+      if ((error as { code?: string }).code !== 'AGENT_UNAVAILABLE') return error as Error;
+      await new Promise((r) => setTimeout(r, 1000).unref());
+    }
+  }
+  return null;
 }

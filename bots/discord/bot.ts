@@ -18,7 +18,7 @@ import {
 } from 'discord.js';
 import type { Logger } from 'pino';
 import type { InviteCreated } from '../../src/rpc/protocol.js';
-import { AgentLink } from '../core/agent-link.js';
+import { AgentLink, followAccept } from '../core/agent-link.js';
 import { acceptText, helpLines, inviteParams } from '../core/commands.js';
 import { startHealthServer } from '../core/health.js';
 import { LiveInvites, MessageGone } from '../core/live-invites.js';
@@ -39,6 +39,9 @@ import { CANCEL_PREFIX, COMMAND_DEFINITIONS } from './definitions.js';
 
 /** Where an invite's channel message is, to edit it when the invite changes. */
 type Where = { channelId: string; messageId: string };
+
+/** How long a pending /accept is followed: interaction tokens live 15 minutes. */
+const ACCEPT_FOLLOW_MS = 14 * 60_000;
 
 /** What posting an invite into a channel needs, with the names Discord's settings show. */
 const POST_NEEDS = [
@@ -365,10 +368,28 @@ export class DiscordBot {
       const text = acceptText(interaction.options.getString('invite') ?? undefined);
       await interaction.editReply({ content: 'Pairing… waiting for the issuer’s agent.' });
       const result = await this.agent.call('invite.accept', { invite: text, waitSeconds: 8 });
+      this.note(interaction, { invite: result.acceptId, outcome: result.status });
       await interaction.editReply({ content: acceptLine(result) });
+      // Still pending: follow it, and edit the reply with the end while the interaction token
+      // lives (15 minutes; the follow stops a minute before).
+      if (result.status === 'pending') void this.followUp(interaction, result.acceptId);
     } catch (error) {
       await interaction.editReply({ content: errorLine(error) });
     }
+  }
+
+  private async followUp(interaction: ChatInputCommandInteraction, acceptId: string): Promise<void> {
+    const end = await followAccept(this.agent, acceptId, ACCEPT_FOLLOW_MS);
+    if (end === null) return;
+    const content =
+      end instanceof Error ? `The pairing did not complete. ${errorLine(end)}` : acceptLine(end);
+    this.log.info(
+      { chat: 'discord', accept: acceptId, outcome: end instanceof Error ? 'failed' : end.status },
+      'accept ended',
+    );
+    await interaction
+      .editReply({ content })
+      .catch((error: Error) => this.log.warn({ err: error.message }, 'editing the accept reply failed'));
   }
 
   /** Defers ephemerally, then answers with `produce()`, or with a short error line. */

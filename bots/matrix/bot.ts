@@ -4,7 +4,7 @@ import { LogService, MatrixClient } from 'matrix-bot-sdk';
 import type { Logger } from 'pino';
 import { PairlinkError } from '../../src/errors.js';
 import type { InviteCreated } from '../../src/rpc/protocol.js';
-import { AgentLink } from '../core/agent-link.js';
+import { AgentLink, followAccept } from '../core/agent-link.js';
 import { acceptText, helpLines, inviteParams } from '../core/commands.js';
 import { startHealthServer } from '../core/health.js';
 import { LiveInvites, MessageGone } from '../core/live-invites.js';
@@ -41,6 +41,8 @@ interface RoomEvent {
 const E2EE_NOTICE =
   'Encrypted rooms are not supported: end-to-end encryption is unavailable in this build of pairlink, so I cannot read this room and will not answer here.';
 const MAX_BODY = 4000;
+/** How long a pending accept is followed to tell the member how it ended. */
+const ACCEPT_FOLLOW_MS = 30 * 60_000;
 /** How long a graceful stop waits for the commands under way. */
 const STOP_GRACE_MS = 10_000;
 const HEALTHY_SYNC_MS = 75_000;
@@ -424,6 +426,8 @@ export class MatrixBot {
       case 'accept': {
         const invite = acceptText(args.join(' '));
         const result = await this.agent.call('invite.accept', { invite, waitSeconds: 8 });
+        // Still pending: follow it, and tell the member how it ended (a reply that mentions them).
+        if (result.status === 'pending') void this.followUp(roomId, event, result.acceptId);
         return [acceptLine(result)];
       }
       case 'invites':
@@ -437,6 +441,19 @@ export class MatrixBot {
       case 'peers':
         return peerListLines(await this.agent.call('peer.list', {}));
     }
+  }
+
+  private async followUp(roomId: string, event: RoomEvent, acceptId: string): Promise<void> {
+    const end = await followAccept(this.agent, acceptId, ACCEPT_FOLLOW_MS);
+    if (end === null || this.stopping) return;
+    const line = end instanceof Error ? `The pairing did not complete. ${errorLine(end)}` : acceptLine(end);
+    this.log.info(
+      { chat: 'matrix', accept: acceptId, outcome: end instanceof Error ? 'failed' : end.status },
+      'accept ended',
+    );
+    await this.reply(roomId, event, [line]).catch((error: Error) =>
+      this.log.warn({ err: error.message }, 'telling the end of an accept failed'),
+    );
   }
 
   /** Mints an invite and posts it: the notice (reply to the command), then the QR image. */

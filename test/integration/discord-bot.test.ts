@@ -276,6 +276,27 @@ describe('the Discord bot (discord.js against a fake Discord)', () => {
     expect(patches()).toBe(1);
   });
 
+  it('/accept that answers "Still pending" is edited with the end once the issuer comes back', async () => {
+    const invite = (await agentA.json<{ url: string }>(['invite'])).value;
+    await agentA.stop();
+    try {
+      const token = discord.slashCommand(appB, moderator, 'accept', { invite: invite.url });
+      await discord.until(
+        () => discord.responseTo(token)?.content.includes('Still pending'),
+        'the pending answer',
+        20_000,
+      );
+      await agentA.restart();
+      await discord.until(
+        () => discord.responseTo(token)?.content.includes('Paired with **agent-a**'),
+        'the reply edited with the end',
+        30_000,
+      );
+    } finally {
+      if (agentA.child.exitCode !== null) await agentA.restart();
+    }
+  }, 60_000);
+
   it('refuses to start with a token Discord does not know, saying so without the token', async () => {
     const config = DISCORD_CONFIG_SCHEMA.parse({ apiUrl: discord.api });
     const paths = { agentSocket: agentA.socket, stateDir: join(root, 'bot-refused') };

@@ -431,6 +431,28 @@ describe('the Matrix bot (matrix-bot-sdk against a fake homeserver)', () => {
     await second.stop();
   });
 
+  it('!pair accept that answers "Still pending" is followed by a reply with the end', async () => {
+    const invite = (await agentA.json<{ url: string }>(['invite'])).value;
+    await agentA.stop();
+    try {
+      const command = await say(dave, room, `!pb accept ${invite.url}`);
+      await hs.until(
+        () => repliesTo(room, command).find((e) => String(e.content.body).includes('Still pending')),
+        'the pending answer',
+        20_000,
+      );
+      await agentA.restart();
+      const end = await hs.until(
+        () => repliesTo(room, command).find((e) => String(e.content.body).includes('Paired with')),
+        'the follow-up',
+        30_000,
+      );
+      expect(end.content['m.mentions']).toEqual({ user_ids: [dave.userId] });
+    } finally {
+      if (agentA.child.exitCode !== null) await agentA.restart();
+    }
+  }, 60_000);
+
   it('refuses to start with a wrong token or another account’s token, saying which', async () => {
     const config = MATRIX_CONFIG_SCHEMA.parse({ homeserverUrl: hs.url, userId: botUserA.userId });
     const paths = { agentSocket: agentA.socket, stateDir: join(root, 'bot-refused') };
