@@ -157,7 +157,10 @@ export class MatrixBot {
         return { ok: synced && agent, sync: synced, agent };
       });
     }
-    this.log.warn('end-to-end encryption is unavailable in this build: encrypted rooms are not supported');
+    if (!this.config.e2eeProxy)
+      this.log.info(
+        'end-to-end encryption is unavailable in this build: encrypted rooms get one notice and nothing else',
+      );
     this.log.info({ user: this.userId }, 'matrix bot ready');
   }
 
@@ -321,8 +324,18 @@ export class MatrixBot {
     }
     if (event.type !== 'm.room.message') return;
     const content = event.content ?? {};
-    if (content.msgtype !== 'm.text' || typeof content.body !== 'string' || content.body.length > MAX_BODY)
+    if (content.msgtype !== 'm.text' || typeof content.body !== 'string') return;
+    if (content.body.length > MAX_BODY) {
+      // Addressed to the bot but too long to be a command: say why instead of staying silent.
+      if (
+        addressed(content.body.slice(0, 200), this.config.prefix, this.names) !== null &&
+        !this.storage!.seen(event.event_id)
+      )
+        await this.reply(roomId, event, [
+          `That message is too long for a command (over ${MAX_BODY} characters).`,
+        ]);
       return;
+    }
     const relation = content['m.relates_to'] as { rel_type?: string } | undefined;
     if (relation?.rel_type === 'm.replace') return; // an edit of a message, not a new command
     const text = addressed(content.body, this.config.prefix, this.names);
@@ -340,8 +353,10 @@ export class MatrixBot {
   // ---- commands ------------------------------------------------------------------------------
 
   private async command(roomId: string, event: RoomEvent, text: string): Promise<void> {
-    const [first = 'help', ...args] = text.split(/\s+/).filter(Boolean);
+    const [first = 'help', ...words] = text.split(/\s+/).filter(Boolean);
     const name = first.toLowerCase();
+    // Ids are shown in backticks (or quoted): "`ID`" pasted back into a cancel works.
+    const args = name === 'cancel' ? words.map((a) => a.replace(/^[`'"“”‘’]+|[`'"“”‘’]+$/g, '')) : words;
     if (name === 'help') {
       await this.reply(roomId, event, this.helpLines());
       return;
@@ -599,9 +614,17 @@ export class MatrixBot {
   /** The sender as the policy sees them: moderator when their power level reaches the threshold. */
   private async actor(roomId: string, userId: string): Promise<Actor> {
     const create = await this.createEvent(roomId);
+    // Only "there is no such event" means no power levels; any other failure is an error, never
+    // a default (a demoted creator of a pre-v12 room would otherwise be read as level 100).
     const levels = (await this.matrix
       .getRoomStateEvent(roomId, 'm.room.power_levels', '')
-      .catch(() => null)) as Record<string, unknown> | null;
+      .catch((error: { statusCode?: number; body?: { errcode?: string } }) => {
+        if (error?.statusCode === 404 || error?.body?.errcode === 'M_NOT_FOUND') return null;
+        throw new PairlinkError(
+          'CHAT_UNREACHABLE',
+          `could not read this room's power levels (${error?.body?.errcode ?? error?.statusCode ?? 'error'}); try again`,
+        );
+      })) as Record<string, unknown> | null;
     return {
       userId,
       roleIds: [],
@@ -656,6 +679,12 @@ function routeSdkLogs(log: Logger): void {
     debug: () => undefined,
     info: (module: string, ...rest: unknown[]) => log.debug(line(module, rest), 'matrix-bot-sdk'),
     warn: (module: string, ...rest: unknown[]) => log.debug(line(module, rest), 'matrix-bot-sdk'),
-    error: (module: string, ...rest: unknown[]) => log.warn(line(module, rest), 'matrix-bot-sdk'),
+    // The SDK reports a missing state event or account data (m.direct, a room without
+    // m.room.encryption) as an error; those are ordinary answers, not worth a warning.
+    error: (module: string, ...rest: unknown[]) => {
+      const entry = line(module, rest);
+      if (/M_NOT_FOUND|404/.test(entry.msg)) log.debug(entry, 'matrix-bot-sdk');
+      else log.warn(entry, 'matrix-bot-sdk');
+    },
   });
 }

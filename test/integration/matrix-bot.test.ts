@@ -453,6 +453,27 @@ describe('the Matrix bot (matrix-bot-sdk against a fake homeserver)', () => {
     }
   }, 60_000);
 
+  it('details: an oversized command is answered, a backticked id cancels, a failed power-levels lookup is an error', async () => {
+    const long = await say(alice, room, `!pair invite ${'x'.repeat(5000)}`);
+    const tooLong = await replyTo(room, long, 'the too-long answer');
+    expect(String(tooLong.content.body)).toMatch(/too long for a command/);
+
+    const command = await say(alice, room, '!pair invite');
+    const notice = await replyTo(room, command, 'the invite notice');
+    const id = String(notice.content.body).match(/invite\*?\*? `?(\w+)`?/)![1]!;
+    const cancel = await say(alice, room, `!pair cancel \`${id}\``);
+    const cancelled = await replyTo(room, cancel, 'the cancel answer');
+    expect(String(cancelled.content.body)).toContain(`Invite \`${id}\` cancelled`);
+
+    // The power levels cannot be read (a 500): that is an error, not "no power levels" (which
+    // would make the room's creator a level-100 moderator whatever the room says).
+    hs.failNext('GET', /\/state\/m\.room\.power_levels/, 500);
+    const refused = await say(alice, room, '!pair invites');
+    const answer = await replyTo(room, refused, 'the answer');
+    expect(String(answer.content.body)).toMatch(/power levels/);
+    expect(reactionsTo(room, refused)).toContain('❌');
+  });
+
   it('refuses to start with a wrong token or another account’s token, saying which', async () => {
     const config = MATRIX_CONFIG_SCHEMA.parse({ homeserverUrl: hs.url, userId: botUserA.userId });
     const paths = { agentSocket: agentA.socket, stateDir: join(root, 'bot-refused') };
@@ -521,7 +542,10 @@ describe('the Matrix bot (matrix-bot-sdk against a fake homeserver)', () => {
     expect(code).toBe(0);
     const output = bot.output();
     expect(output).toContain('matrix bot shutting down');
-    expect(output).toMatch(/encrypted rooms are not supported/);
+    expect(output).toMatch(/encrypted rooms get one notice and nothing else/);
     expect(output).not.toContain(user.token);
+    // Starting, syncing and joining an unencrypted room are ordinary: no warnings.
+    const warnings = output.split('\n').filter((l) => /"level":(40|50)/.test(l));
+    expect(warnings).toEqual([]);
   });
 });

@@ -81,6 +81,7 @@ export class FakeHomeserver {
   private readonly accountData = new Map<string, Map<string, unknown>>();
   private readonly filters = new Map<string, unknown>();
   private readonly txns = new Map<string, string>();
+  private readonly failures: { method: string; path: RegExp; status: number; errcode: string }[] = [];
   private readonly limits: {
     method: string;
     path: RegExp;
@@ -135,6 +136,11 @@ export class FakeHomeserver {
     user?: FakeMatrixUser,
   ): void {
     this.limits.push({ method, path, retryAfterMs, how, token: user?.token });
+  }
+
+  /** The next request whose method and path match fails with `status` (a server in trouble). */
+  failNext(method: string, path: RegExp, status: number, errcode = 'M_UNKNOWN'): void {
+    this.failures.push({ method, path, status, errcode });
   }
 
   /** Resolves when `probe` holds (checked after every event or request). */
@@ -369,6 +375,11 @@ export class FakeHomeserver {
     this.requests.push(entry);
     try {
       const bearer = String(req.headers.authorization ?? '').replace(/^Bearer /, '');
+      const failure = this.failures.findIndex((f) => f.method === req.method && f.path.test(path));
+      if (failure >= 0) {
+        const { status, errcode } = this.failures.splice(failure, 1)[0]!;
+        throw new HttpError(status, errcode, 'Internal server error');
+      }
       const limit = this.limits.findIndex(
         (l) => l.method === req.method && l.path.test(path) && (!l.token || l.token === bearer),
       );
