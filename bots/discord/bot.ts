@@ -130,6 +130,26 @@ export class DiscordBot {
     return this.client.isReady() && (await this.agent.answers());
   }
 
+  /**
+   * A one-shot `--register`: logs in, deploys the commands, logs out. It neither connects to the
+   * agent nor takes interactions, so it says what it did and nothing else.
+   */
+  async registerOnly(guildId?: string): Promise<number> {
+    await this.client.login(this.token).catch((error: unknown) => {
+      throw startupError(error, 'Discord', this.config.apiUrl);
+    });
+    try {
+      const count = await this.register(guildId);
+      this.log.info(
+        { count, scope: guildId ? `guild ${guildId}` : 'global' },
+        'registered the slash commands',
+      );
+      return count;
+    } finally {
+      await this.client.destroy();
+    }
+  }
+
   /** Registers the commands: in one guild (instant) or globally. */
   async register(guildId?: string): Promise<number> {
     const appId = this.client.application?.id ?? this.client.user?.id;

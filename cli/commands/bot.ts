@@ -86,15 +86,14 @@ export const botCommand: Command = {
         logger,
       );
       bot = discord;
-      await discord.start();
       if (values.register) {
-        const count = await discord.register(values.guild as string | undefined);
-        await discord.stop();
+        const count = await discord.registerOnly(values.guild as string | undefined);
         if (values.json) printJson(io, { registered: count, scope: values.guild ? 'guild' : 'global' });
         else
           io.out(`Registered ${count} commands ${values.guild ? `in server ${values.guild}` : 'globally'}.`);
         return 0;
       }
+      await discord.start();
     }
     await new Promise<void>((resolve) => {
       process.once('SIGTERM', resolve);

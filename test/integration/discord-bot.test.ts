@@ -1,4 +1,4 @@
-import { mkdtempSync, statSync } from 'node:fs';
+import { mkdtempSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -14,7 +14,7 @@ import {
 import { type AgentProcess, startAgent, testRoot } from '../support/agent-process.js';
 import { startBotProcess } from '../support/bot-process.js';
 import { freePort } from '../support/free-port.js';
-import { type RelayProcess, startRelayProcess } from '../support/relay-process.js';
+import { PAIRLINK_BIN, type RelayProcess, startRelayProcess } from '../support/relay-process.js';
 
 // The real discord.js client, unmodified, against test/fakes/discord; real agents and relay.
 
@@ -87,6 +87,38 @@ describe('the Discord bot (discord.js against a fake Discord)', () => {
     expect(await bots[0]!.register(discord.guildId)).toBe(6);
     const names = (discord.commands.get(`guild:${discord.guildId}`) as { name: string }[]).map((c) => c.name);
     expect(names.sort()).toEqual(['accept', 'cancel', 'help', 'invite', 'invites', 'peers']);
+  });
+
+  it('`--register` as a one-shot: says what it registered and exits, without starting the bot', async () => {
+    const app = discord.addApp('pairlink-register');
+    const dir = mkdtempSync(join(root, 'bot-register-'));
+    writeFileSync(
+      join(dir, 'config.json'),
+      JSON.stringify({ discord: { apiUrl: discord.api, agentSocket: join(dir, 'no-agent.sock') } }),
+    );
+    const { execFile } = await import('node:child_process');
+    const result = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) =>
+      execFile(
+        process.execPath,
+        [
+          PAIRLINK_BIN,
+          'bot',
+          'discord',
+          '--config',
+          join(dir, 'config.json'),
+          '--register',
+          '--guild',
+          discord.guildId,
+        ],
+        { env: { ...process.env, DISCORD_TOKEN: app.token }, timeout: 20_000 },
+        (error, stdout, stderr) =>
+          resolve({ code: error ? ((error as { code?: number }).code ?? 1) : 0, stdout, stderr }),
+      ),
+    );
+    expect(result.code).toBe(0);
+    expect(result.stdout).toContain(`Registered 6 commands in server ${discord.guildId}.`);
+    expect(`${result.stdout}${result.stderr}`).not.toContain('discord bot ready');
+    expect(`${result.stdout}${result.stderr}`).not.toContain(app.token);
   });
 
   it('/help answers anyone, ephemerally', async () => {
