@@ -59,9 +59,11 @@ export function describeError(error: unknown): { code: ErrorCode; text: string }
         ? (error as { code: ErrorCode }).code
         : 'INTERNAL';
   const raw = error instanceof Error ? error.message : String(error ?? '');
-  const detail = raw.split('\n')[0]!.trim().slice(0, 300);
-  const repeats = detail === '' || detail === code || new RegExp(`^[\\w ]*: ${code}$`).test(detail);
+  const detail = raw.trim().slice(0, 1500);
   const sentence = ERROR_TEXT[code];
+  const repeats = detail === '' || detail === code || new RegExp(`^[\\w ]*: ${code}$`).test(detail);
   if (repeats) return { code, text: sentence.endsWith(':') ? `${sentence.slice(0, -1)}.` : sentence };
+  // A detail that already starts with the sentence (a paragraph of instructions) stands alone.
+  if (detail.startsWith(sentence.replace(/[.:]$/, ''))) return { code, text: detail };
   return { code, text: sentence.endsWith(':') ? `${sentence} ${detail}` : `${sentence} (${detail})` };
 }

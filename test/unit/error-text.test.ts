@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { inviteParams } from '../../bots/core/commands.js';
 import { errorLine } from '../../bots/core/render.js';
+import { startupError } from '../../bots/core/startup-error.js';
 import { relayErrorCode } from '../../relay/relay-client.js';
 import { describeError, ERROR_TEXT } from '../../src/error-text.js';
 import { ERROR_CODES, PairlinkError } from '../../src/errors.js';
@@ -51,6 +52,16 @@ describe('the error table', () => {
     expect(relayErrorCode(409, 'full')).toBe('MAILBOX_FULL');
     expect(relayErrorCode(409, 'exists')).toBe('RELAY_PROTOCOL');
     expect(relayErrorCode(404, 'not_found')).toBe('INVITE_NOT_FOUND');
+    expect(startupError({ code: 'ECONNREFUSED' }, 'Discord', 'https://discord.example').code).toBe(
+      'CHAT_UNREACHABLE',
+    );
+    expect(startupError({ status: 401 }, 'Discord', 'https://discord.example').code).toBe('UNAUTHORIZED');
+    // A paragraph of instructions that starts with the sentence is shown whole, once.
+    const howTo = new PairlinkError(
+      'KEYSTORE_UNAVAILABLE',
+      `${ERROR_TEXT.KEYSTORE_UNAVAILABLE.slice(0, -1)}. Either:\n  - set PAIRLINK_PASSPHRASE`,
+    );
+    expect(describeError(howTo).text).toBe(howTo.message);
     const parsed = PARAM_SCHEMAS['invite.confirmSas'].safeParse({ id: 'abc', sessionId: 'zz', match: true });
     expect(parsed.success).toBe(false);
   });
