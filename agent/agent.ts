@@ -30,7 +30,7 @@ import {
 } from '../src/invite/invite-policy.js';
 import { looksLikeInviteUrl, parseInviteUrl } from '../src/invite/invite-url.js';
 import { parseShortCode } from '../src/invite/short-code.js';
-import type { InviteProgress } from '../src/rpc/protocol.js';
+import type { InviteProgress, PeerRemoved } from '../src/rpc/protocol.js';
 import { type EffectOwner, EffectRunner } from './effect-runner.js';
 import type { SecretStore } from './keystore/secret-store.js';
 import {
@@ -208,6 +208,14 @@ export class Agent {
 
   findAccept(id: string): AcceptRecord {
     return this.store.findAccept(id);
+  }
+
+  private readonly removalListeners = new Set<(removed: PeerRemoved) => void>();
+
+  /** Receives every `peer.removed` notification. */
+  onPeerRemoved(listener: (removed: PeerRemoved) => void): () => void {
+    this.removalListeners.add(listener);
+    return () => this.removalListeners.delete(listener);
   }
 
   /** Receives every `invite.progress` notification. */
@@ -391,7 +399,8 @@ export class Agent {
 
   async removePeer(did: string): Promise<boolean> {
     const before = this.store.state.peers.length;
-    if (!this.store.state.peers.some((p) => p.did === did)) return false;
+    const removed = this.store.state.peers.find((p) => p.did === did);
+    if (!removed) return false;
     // In the same save: every invite minted before now refuses this peer from here on.
     this.store.update((s) => ({
       ...s,
@@ -403,6 +412,8 @@ export class Agent {
     }));
     if (this.store.state.peers.length === before) return false;
     await this.store.persist();
+    const event: PeerRemoved = { did, name: removed.name, at: new Date(this.now() * 1000).toISOString() };
+    for (const listener of this.removalListeners) listener(event);
     return true;
   }
 

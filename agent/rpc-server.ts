@@ -3,7 +3,7 @@ import { createConnection, createServer, type Server, type Socket } from 'node:n
 import { dirname } from 'node:path';
 import type { Logger } from 'pino';
 import { PairlinkError } from '../src/errors.js';
-import { PROGRESS_NOTIFICATION, type RpcMethodName } from '../src/rpc/protocol.js';
+import { PEER_REMOVED_NOTIFICATION, PROGRESS_NOTIFICATION, type RpcMethodName } from '../src/rpc/protocol.js';
 import { PARAM_SCHEMAS } from '../src/rpc/schemas.js';
 import type { Agent } from './agent.js';
 import {
@@ -90,13 +90,19 @@ export class RpcSocketServer {
   ) {
     this.handlers = rpcHandlers(agent);
     this.server = createServer((socket) => this.onConnection(socket));
-    this.unsubscribe = agent.onProgress((progress) => {
-      const line = `${JSON.stringify({ jsonrpc: '2.0', method: PROGRESS_NOTIFICATION, params: progress })}\n`;
+    const broadcast = (method: string, params: unknown) => {
+      const line = `${JSON.stringify({ jsonrpc: '2.0', method, params })}\n`;
       for (const socket of this.connections) {
         const connection = (socket as Socket & { pairlink?: Connection }).pairlink;
         if (connection?.subscribed) connection.send(line);
       }
-    });
+    };
+    const offProgress = agent.onProgress((progress) => broadcast(PROGRESS_NOTIFICATION, progress));
+    const offRemoved = agent.onPeerRemoved((removed) => broadcast(PEER_REMOVED_NOTIFICATION, removed));
+    this.unsubscribe = () => {
+      offProgress();
+      offRemoved();
+    };
   }
 
   /** The methods, each checking its params before the handler runs, bound to one connection. */

@@ -31,6 +31,8 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   unpair: async () => (await import('./commands/unpair.js')).unpairCommand,
   whoami: async () => (await import('./commands/whoami.js')).whoamiCommand,
   rpc: async () => (await import('./commands/rpc.js')).rpcCommand,
+  events: async () => (await import('./commands/events.js')).eventsCommand,
+  wait: async () => (await import('./commands/wait.js')).waitCommand,
   inspect: async () => (await import('./commands/inspect.js')).inspectCommand,
   demo: async () => (await import('./commands/demo.js')).demoCommand,
 };
@@ -53,6 +55,8 @@ function help(): string {
     '  unpair <did>       Unpin a peer',
     "  whoami             Show this agent's identity",
     '  rpc <method> [json]  Call any agent method',
+    '  events             Stream invite progress and peer removals (NDJSON with --json)',
+    '  wait <id>          Wait until an invite or accept is paired (for shell scripts)',
     '  relay              Run a relay (the untrusted mailbox bus) in the foreground',
     '  bot discord        Run the Discord bot (/invite into channels, /accept relayed to the agent)',
     '  service install|uninstall|status   The agent as a system service (systemd or launchd)',

@@ -61,6 +61,13 @@ export class AgentClient {
     });
   }
 
+  private notificationListener: ((method: string, params: unknown) => void) | null = null;
+
+  /** Receives every notification (invite.progress, peer.removed), after `events.subscribe`. */
+  onNotification(listener: (method: string, params: unknown) => void): void {
+    this.notificationListener = listener;
+  }
+
   /** Receives `invite.progress` notifications (after `events.subscribe`). */
   onProgress(listener: (p: InviteProgress) => void): void {
     this.progressListener = listener;
@@ -91,6 +98,11 @@ export class AgentClient {
       }
       if (message.method === 'invite.progress') {
         this.progressListener?.(message.params as InviteProgress);
+        this.notificationListener?.(message.method, message.params);
+        continue;
+      }
+      if (message.method !== undefined) {
+        this.notificationListener?.(message.method, message.params);
         continue;
       }
       const waiter = message.id === undefined ? undefined : this.pending.get(message.id);

@@ -175,3 +175,12 @@ export const METHOD_DESCRIPTIONS: Readonly<Record<RpcMethodName, string>> = {
 };
 
 export const PROGRESS_NOTIFICATION = 'invite.progress';
+/** Sent (after `events.subscribe`) when the operator unpairs a peer. */
+export const PEER_REMOVED_NOTIFICATION = 'peer.removed';
+
+/** `peer.removed` notification params. */
+export interface PeerRemoved {
+  readonly did: string;
+  readonly name: string;
+  readonly at: IsoTime;
+}
