@@ -1,0 +1,16 @@
+#!/bin/sh
+# Mint an invite, hand it on, wait until a second agent has paired, list the peers.
+# Needs only a POSIX shell and pairlink on PATH (PAIRLINK_SOCKET selects the agent); no jq.
+set -eu
+
+created=$(pairlink invite --json --no-qr --label "shell example")
+# One JSON object on one line: pick the fields with sed.
+id=$(printf '%s\n' "$created" | sed -n 's/.*"id":"\([^"]*\)".*/\1/p')
+url=$(printf '%s\n' "$created" | sed -n 's/.*"url":"\([^"]*\)".*/\1/p')
+printf 'invite %s\n' "$url"   # hand this to the other side
+
+# Exit 0 when paired, 1 when the invite ended otherwise, 4 on timeout.
+result=$(pairlink wait "$id" --timeout 60s --json)
+peer=$(printf '%s\n' "$result" | sed -n 's/.*"peer":"\([^"]*\)".*/\1/p')
+printf 'paired with %s\n' "$peer"
+pairlink peers --json

@@ -1,0 +1,19 @@
+// Mint an invite, hand it on, wait until a second agent has paired, list the peers: with the
+// typed client the package exports (`pairlink/client`). Run: node dist/examples/pair.js
+import { connect } from 'pairlink/client';
+
+const agent = await connect(); // PAIRLINK_SOCKET, else the default socket
+const events = agent.events(); // subscribed before minting, so nothing is missed
+const invite = await agent.createInvite({ label: 'typescript example' });
+console.log(`invite ${invite.url}`); // hand this to the other side
+for await (const event of events) {
+  if (event.id !== invite.id) continue;
+  if (event.status === 'paired') {
+    console.log(`paired with ${event.peer?.name}`);
+    break;
+  }
+  if (event.status === 'expired' || event.status === 'cancelled' || event.status === 'failed')
+    throw new Error(`the invite ended: ${event.status}`);
+}
+console.log(JSON.stringify((await agent.listPeers()).map((p) => ({ did: p.did, name: p.name }))));
+agent.close();
