@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { dirname, join } from 'node:path';
 import type { Logger } from 'pino';
 import { RelayConnection } from '../relay/relay-connection.js';
 import { crockfordSymbolsFromBits, writeCrockfordSymbols } from '../src/encoding/crockford.js';
@@ -30,7 +31,8 @@ import {
 } from '../src/invite/invite-policy.js';
 import { looksLikeInviteUrl, parseInviteUrl } from '../src/invite/invite-url.js';
 import { parseShortCode } from '../src/invite/short-code.js';
-import type { InviteProgress, PeerRemoved } from '../src/rpc/protocol.js';
+import type { AuditEntry, InviteCreator, InviteProgress, PeerRemoved } from '../src/rpc/protocol.js';
+import { AuditLog } from './audit-log.js';
 import { type EffectOwner, EffectRunner } from './effect-runner.js';
 import type { SecretStore } from './keystore/secret-store.js';
 import {
@@ -99,6 +101,7 @@ export class Agent {
   private readonly unsaved = new Set<string>();
   readonly startedAt = new Date();
   relayConnected = false;
+  private audit: AuditLog | null = null;
 
   private constructor(private readonly options: AgentOptions) {
     this.clock = options.clock ?? systemClock;
@@ -133,6 +136,7 @@ export class Agent {
       accepts: [],
     }));
     agent.store.update((s) => ({ ...s, name: options.name }));
+    agent.audit = await AuditLog.open(join(dirname(options.stateFile), 'audit.log'), stateKey);
     agent.card = issueCard(agent.identity, options.name, options.relayUrl, agent.store.state.createdAt).bytes;
     await agent.store.persist();
     const handlers: RelayTransportHandlers = {
@@ -263,7 +267,9 @@ export class Agent {
   }
 
   /** Mints an invite: registers its mailbox (and nameplate) at the relay, then records it. */
-  async createInvite(params: InviteRequest & { label?: string | undefined }): Promise<InviteRecord> {
+  async createInvite(
+    params: InviteRequest & { label?: string | undefined; creator?: InviteCreator | undefined },
+  ): Promise<InviteRecord> {
     const defaults = this.options.inviteDefaults;
     const format = params.format ?? defaults?.format ?? 'url';
     const configuredTtl = format === 'url' ? defaults?.urlTtlSeconds : defaults?.codeTtlSeconds;
@@ -304,8 +310,17 @@ export class Agent {
       const minted = mintCodeInvite(policy, nameplate, mailboxId, now, random);
       record = this.newInviteRecord(minted.issuer, readCapability, { code: minted.text }, params.label);
     }
+    if (params.creator) record = { ...record, creator: params.creator };
     this.store.update((s) => ({ ...s, invites: [...s.invites, record] }));
     await this.store.persist();
+    void this.audit?.append({
+      at: new Date(now * 1000).toISOString(),
+      event: 'minted',
+      invite: record.id,
+      by: params.creator ?? { kind: 'script' },
+      format: record.format,
+      uses: policy.uses,
+    });
     this.listen(record);
     this.emit({ id: record.id, role: 'issuer', status: 'published' });
     return record;
@@ -413,6 +428,7 @@ export class Agent {
     if (this.store.state.peers.length === before) return false;
     await this.store.persist();
     const event: PeerRemoved = { did, name: removed.name, at: new Date(this.now() * 1000).toISOString() };
+    void this.audit?.append({ at: event.at, event: 'unpaired', peer: { did, name: removed.name } });
     for (const listener of this.removalListeners) listener(event);
     return true;
   }
@@ -589,7 +605,43 @@ export class Agent {
 
   private emit(progress: Omit<InviteProgress, 'at'>): void {
     const full: InviteProgress = { ...progress, at: new Date(this.now() * 1000).toISOString() };
+    this.record(full);
     for (const listener of this.listeners) listener(full);
+  }
+
+  /** The history's side of a progress event: how pairings end, and whose invite it was. */
+  private record(progress: InviteProgress): void {
+    const events: Partial<Record<InviteProgress['status'], AuditEntry['event']>> = {
+      paired: 'paired',
+      unconfirmed: 'unconfirmed',
+      failed: 'failed',
+      cancelled: 'cancelled',
+      expired: 'expired',
+    };
+    const event = events[progress.status];
+    if (!event || !this.audit) return;
+    let invite: InviteRecord | undefined;
+    if (progress.role === 'issuer') {
+      try {
+        invite = this.findInvite(progress.id); // pending, or already moved to the history
+      } catch {
+        invite = undefined;
+      }
+    }
+    void this.audit.append({
+      at: progress.at,
+      event,
+      role: progress.role,
+      ...(progress.role === 'issuer' ? { invite: progress.id } : { accept: progress.id }),
+      ...(invite?.creator ? { by: invite.creator } : {}),
+      ...(progress.peer ? { peer: { did: progress.peer.did, name: progress.peer.name } } : {}),
+      ...(progress.error ? { code: progress.error.code } : {}),
+    });
+  }
+
+  /** The history, oldest first (`history.list`). */
+  history(since: string | undefined, limit: number): Promise<AuditEntry[]> {
+    return this.audit ? this.audit.list(since, limit) : Promise.resolve([]);
   }
 
   private logFailure(step: Promise<void>): void {

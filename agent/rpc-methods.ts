@@ -165,6 +165,7 @@ export function rpcHandlers(agent: Agent): RpcHandlers {
         isFinished(record) || !waitSeconds ? record : await agent.waitForAccept(acceptId, waitSeconds),
       );
     },
+    'history.list': async ({ since, limit }) => agent.history(since, limit ?? 1000),
     'peer.list': async () => agent.snapshot.peers.map(peerInfo),
     'peer.get': async ({ did }) => peerInfo(agent.peerCard(did).peer),
     'peer.remove': async ({ did }) => ({ removed: await agent.removePeer(did) }),

@@ -33,6 +33,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   rpc: async () => (await import('./commands/rpc.js')).rpcCommand,
   events: async () => (await import('./commands/events.js')).eventsCommand,
   wait: async () => (await import('./commands/wait.js')).waitCommand,
+  log: async () => (await import('./commands/log.js')).logCommand,
   inspect: async () => (await import('./commands/inspect.js')).inspectCommand,
   demo: async () => (await import('./commands/demo.js')).demoCommand,
 };
@@ -57,6 +58,7 @@ function help(): string {
     '  rpc <method> [json]  Call any agent method',
     '  events             Stream invite progress and peer removals (NDJSON with --json)',
     '  wait <id>          Wait until an invite or accept is paired (for shell scripts)',
+    '  log                What happened: who minted each invite, who joined, what failed',
     '  relay              Run a relay (the untrusted mailbox bus) in the foreground',
     '  bot discord        Run the Discord bot (/invite into channels, /accept relayed to the agent)',
     '  service install|uninstall|status   The agent as a system service (systemd or launchd)',

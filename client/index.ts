@@ -142,7 +142,9 @@ export class PairlinkClient {
   agentInfo = () => this.call('agent.info', {});
   agentMethods = () => this.call('agent.methods', {});
   identity = () => this.call('identity.get', {});
-  createInvite = (params: Params<'invite.create'> = {}) => this.call('invite.create', params);
+  /** Mints an invite; the history records a script as its creator unless `creator` says otherwise. */
+  createInvite = (params: Params<'invite.create'> = {}) =>
+    this.call('invite.create', { creator: { kind: 'script' }, ...params });
   getInvite = (id: string) => this.call('invite.get', { id });
   listInvites = (params: Params<'invite.list'> = {}) => this.call('invite.list', params);
   cancelInvite = (id: string) => this.call('invite.cancel', { id });
@@ -153,6 +155,7 @@ export class PairlinkClient {
   listPeers = () => this.call('peer.list', {});
   getPeer = (did: string) => this.call('peer.get', { did });
   removePeer = (did: string) => this.call('peer.remove', { did });
+  history = (params: Params<'history.list'> = {}) => this.call('history.list', params);
 
   close(): void {
     this.closed = true;

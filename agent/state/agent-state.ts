@@ -2,6 +2,7 @@ import type { AcceptorState } from '../../src/handshake/acceptor.js';
 import type { IssuerState } from '../../src/handshake/issuer.js';
 import type { Sas } from '../../src/handshake/sas.js';
 import type { InviteFormat, InviteMode } from '../../src/invite/invite-policy.js';
+import type { InviteCreator } from '../../src/rpc/protocol.js';
 
 export const STATE_VERSION = 1;
 
@@ -30,6 +31,8 @@ export interface InviteRecord {
   readonly mode: InviteMode;
   readonly label?: string;
   readonly createdAt: string;
+  /** Who minted it (as its caller said), for the history. */
+  readonly creator?: InviteCreator;
   readonly url?: string;
   readonly customUrl?: string;
   readonly code?: string;

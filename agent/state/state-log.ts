@@ -26,7 +26,7 @@ const LOG_MAGIC = Buffer.from('PLLOG\x003\x00', 'latin1');
 const LOG_HEADER = 16;
 
 /** ChaCha20-Poly1305 (node:crypto) with a random 96-bit nonce: nonce || ciphertext || tag. */
-function seal(key: Uint8Array, aad: Buffer, plaintext: Buffer): Buffer {
+export function seal(key: Uint8Array, aad: Buffer, plaintext: Buffer): Buffer {
   const nonce = randomBytes(NONCE);
   const cipher = createCipheriv('chacha20-poly1305', key, nonce, { authTagLength: TAG });
   cipher.setAAD(aad, { plaintextLength: plaintext.length });
@@ -34,7 +34,7 @@ function seal(key: Uint8Array, aad: Buffer, plaintext: Buffer): Buffer {
   return Buffer.concat([nonce, body, cipher.getAuthTag()]);
 }
 
-function openSealed(key: Uint8Array, aad: Buffer, sealed: Buffer): Buffer | null {
+export function openSealed(key: Uint8Array, aad: Buffer, sealed: Buffer): Buffer | null {
   if (sealed.length < NONCE + TAG) return null;
   const decipher = createDecipheriv('chacha20-poly1305', key, sealed.subarray(0, NONCE), {
     authTagLength: TAG,

@@ -287,7 +287,15 @@ export class DiscordBot {
         format: interaction.options.getString('format') ?? undefined,
         note: interaction.options.getString('note') ?? undefined,
       });
-      invite = await this.agent.call('invite.create', params);
+      invite = await this.agent.call('invite.create', {
+        ...params,
+        creator: {
+          kind: 'bot',
+          chat: 'discord',
+          user: `${interaction.user.username} (${interaction.user.id})`.slice(0, 200),
+          ...(interaction.channelId ? { channel: interaction.channelId } : {}),
+        },
+      });
     } catch (error) {
       this.note(interaction, { outcome: `failed ${(error as { code?: string }).code ?? 'INTERNAL'}` });
       await interaction.editReply({ content: errorLine(error) });

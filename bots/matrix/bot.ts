@@ -474,7 +474,15 @@ export class MatrixBot {
   /** Mints an invite and posts it: the notice (reply to the command), then the QR image. */
   private async mint(roomId: string, event: RoomEvent, args: string[]): Promise<void> {
     const params = inviteParams(inviteArgs(args));
-    const invite: InviteCreated = await this.agent.call('invite.create', params);
+    const invite: InviteCreated = await this.agent.call('invite.create', {
+      ...params,
+      creator: {
+        kind: 'bot',
+        chat: 'matrix',
+        user: event.sender.slice(0, 200),
+        channel: roomId.slice(0, 200),
+      },
+    });
     this.lastMinted.set(event.event_id, invite.id);
     // Checked again just before posting: the room may have turned encryption on meanwhile.
     if (await this.isEncrypted(roomId)) {

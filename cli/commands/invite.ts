@@ -45,7 +45,9 @@ export const inviteCommand: Command = {
     const uses = values.uses === undefined ? undefined : Number(values.uses);
     if (uses !== undefined && !Number.isInteger(uses)) throw new UsageError('--uses is a whole number');
     return withAgent(async (client) => {
+      const { userInfo } = await import('node:os');
       const created = await client.call('invite.create', {
+        creator: { kind: 'cli', user: userInfo().username.slice(0, 200) || 'unknown' },
         ...(format ? { format: format as 'url' | 'code' } : {}),
         ...(mode ? { mode: mode as 'peer' | 'device' } : {}),
         ...(ttlSeconds !== undefined ? { ttlSeconds } : {}),

@@ -45,6 +45,8 @@ export interface InviteCreateParams {
   readonly mode?: InviteMode;
   readonly label?: string;
   readonly requireSas?: boolean;
+  /** Who is minting it, for the history (`pairlink log`): "who let this peer in?" */
+  readonly creator?: InviteCreator;
 }
 
 export interface InviteCreated {
@@ -145,6 +147,7 @@ export interface RpcMethods {
   'invite.accept': { params: InviteAcceptParams; result: InviteAcceptResult };
   'accept.confirmSas': { params: { acceptId: string; match: boolean }; result: InviteAcceptResult };
   'accept.get': { params: { acceptId: string; waitSeconds?: number }; result: InviteAcceptResult };
+  'history.list': { params: { since?: IsoTime; limit?: number }; result: readonly AuditEntry[] };
   'peer.list': { params: Record<string, never>; result: readonly PeerInfo[] };
   'peer.get': { params: { did: string }; result: PeerInfo };
   'peer.remove': { params: { did: string }; result: { removed: boolean } };
@@ -167,6 +170,8 @@ export const METHOD_DESCRIPTIONS: Readonly<Record<RpcMethodName, string>> = {
   'invite.accept': 'Accept an invite URL or code; waits up to waitSeconds, then answers pending.',
   'accept.confirmSas': 'Acceptor side: confirm or reject the SAS of a pending accept.',
   'accept.get': 'One accept by id; waits up to waitSeconds (default 0) while it is pending.',
+  'history.list':
+    'What happened (minted by whom, paired with whom, failed, cancelled, expired, unpaired), oldest first.',
   'peer.list': 'Pinned peers and devices.',
   'peer.get': 'One pinned peer.',
   'peer.remove': 'Unpin a peer.',
@@ -177,6 +182,31 @@ export const METHOD_DESCRIPTIONS: Readonly<Record<RpcMethodName, string>> = {
 export const PROGRESS_NOTIFICATION = 'invite.progress';
 /** Sent (after `events.subscribe`) when the operator unpairs a peer. */
 export const PEER_REMOVED_NOTIFICATION = 'peer.removed';
+
+/** Who minted an invite, as the caller says (the CLI, a script, or a bot for a chat user). */
+export interface InviteCreator {
+  readonly kind: 'cli' | 'script' | 'bot';
+  /** The local user, or the chat user (id and name). */
+  readonly user?: string;
+  readonly chat?: 'discord' | 'matrix';
+  /** The chat channel or room. */
+  readonly channel?: string;
+}
+
+/** One entry of the agent's history (`history.list`, `pairlink log`). */
+export interface AuditEntry {
+  readonly at: IsoTime;
+  readonly event: 'minted' | 'paired' | 'unconfirmed' | 'failed' | 'cancelled' | 'expired' | 'unpaired';
+  readonly role?: 'issuer' | 'acceptor';
+  readonly invite?: string;
+  readonly accept?: string;
+  /** For an invite's events: who minted it. */
+  readonly by?: InviteCreator;
+  readonly peer?: PeerRef;
+  readonly code?: ErrorCode;
+  readonly format?: 'url' | 'code';
+  readonly uses?: number;
+}
 
 /** `peer.removed` notification params. */
 export interface PeerRemoved {

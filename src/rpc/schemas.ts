@@ -22,6 +22,15 @@ export const PARAM_SCHEMAS = {
       mode: z.enum(['peer', 'device']).optional(),
       label: z.string().min(1).max(100).optional(),
       requireSas: z.boolean().optional(),
+      creator: z
+        .object({
+          kind: z.enum(['cli', 'script', 'bot']),
+          user: z.string().min(1).max(200).optional(),
+          chat: z.enum(['discord', 'matrix']).optional(),
+          channel: z.string().min(1).max(200).optional(),
+        })
+        .strict()
+        .optional(),
     })
     .strict(),
   'invite.get': z.object({ id }).strict(),
@@ -42,6 +51,9 @@ export const PARAM_SCHEMAS = {
     })
     .strict(),
   'accept.confirmSas': z.object({ acceptId: id, match: z.boolean() }).strict(),
+  'history.list': z
+    .object({ since: z.string().max(40).optional(), limit: z.number().int().min(1).max(10_000).optional() })
+    .strict(),
   'accept.get': z.object({ acceptId: id, waitSeconds: z.number().min(0).max(600).optional() }).strict(),
   'peer.list': empty,
   'peer.get': z.object({ did: z.string().min(1).max(64) }).strict(),

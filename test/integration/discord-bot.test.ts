@@ -159,6 +159,31 @@ describe('the Discord bot (discord.js against a fake Discord)', () => {
     expect((await agentB.json<{ name: string }[]>(['peers'])).value.map((p) => p.name)).toEqual(['agent-a']);
   });
 
+  it('pairlink log answers "who let this peer in?": the Discord member who minted, and who joined', async () => {
+    const entries = (await agentA.json<Record<string, unknown>[]>(['log'])).value;
+    const minted = entries.find((e) => e.event === 'minted');
+    expect(minted?.by).toEqual({
+      kind: 'bot',
+      chat: 'discord',
+      user: `${moderator.username} (${moderator.id})`,
+      channel: discord.channelId,
+    });
+    const bDid = (await agentB.json<{ did: string }>(['whoami'])).value.did;
+    const paired = entries.find((e) => e.event === 'paired' && e.invite === minted?.invite);
+    expect(paired).toMatchObject({ role: 'issuer', peer: { did: bDid, name: 'agent-b' }, by: minted?.by });
+    const text = (await agentA.cli(['log'])).stdout;
+    expect(text).toMatch(
+      new RegExp(
+        `paired with agent-b \\(${bDid}\\) by ${moderator.username} \\(${moderator.id}\\) via discord`,
+      ),
+    );
+    // The history is sealed on disk: no name or did in the clear.
+    const { readFileSync } = await import('node:fs');
+    const raw = readFileSync(join(agentA.home, 'audit.log'), 'utf8');
+    expect(raw).not.toContain('agent-b');
+    expect(raw).not.toContain(moderator.username);
+  });
+
   it('refuses an unauthorized user politely and ephemerally; an allowlisted role may mint', async () => {
     const token = discord.slashCommand(appB, stranger, 'invite');
     const refusal = (await discord.until(() => discord.responseTo(token), 'the refusal'))!;
