@@ -2,6 +2,7 @@ import { chmod, lstat, unlink } from 'node:fs/promises';
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
 import { dirname } from 'node:path';
 import type { Logger } from 'pino';
+import { ensurePrivateDir } from '../io/secure-files.js';
 import { PairlinkError } from '../src/errors.js';
 import { PEER_REMOVED_NOTIFICATION, PROGRESS_NOTIFICATION, type RpcMethodName } from '../src/rpc/protocol.js';
 import { PARAM_SCHEMAS } from '../src/rpc/schemas.js';
@@ -16,7 +17,6 @@ import {
   readRequest,
 } from './rpc-dispatch.js';
 import { type RpcHandlers, rpcHandlers } from './rpc-methods.js';
-import { ensurePrivateDir } from './secure-files.js';
 
 /** Largest request line accepted on the socket. */
 export const MAX_FRAME_BYTES = 1024 * 1024;

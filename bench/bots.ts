@@ -16,7 +16,7 @@ import { DiscordBot } from '../bots/discord/bot.js';
 import { DISCORD_CONFIG_SCHEMA } from '../bots/discord/config.js';
 import { MatrixBot } from '../bots/matrix/bot.js';
 import { MATRIX_CONFIG_SCHEMA } from '../bots/matrix/config.js';
-import { AgentClient } from '../cli/rpc-client.js';
+import { AgentClient } from '../client/agent-client.js';
 import { FakeDiscord, PERMISSIONS } from '../test/fakes/discord/fake-discord.js';
 import { FakeHomeserver } from '../test/fakes/matrix/fake-homeserver.js';
 import { startAgent, testRoot } from '../test/support/agent-process.js';

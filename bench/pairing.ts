@@ -9,7 +9,7 @@
  */
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { AgentClient } from '../cli/rpc-client.js';
+import { AgentClient } from '../client/agent-client.js';
 import { type AgentProcess, startAgent, testRoot } from '../test/support/agent-process.js';
 import { PAIRLINK_BIN, startRelayProcess } from '../test/support/relay-process.js';
 import { median, quantile } from './stats.js';

@@ -7,7 +7,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { AgentClient } from '../cli/rpc-client.js';
+import { AgentClient } from '../client/agent-client.js';
 import { startAgent, testRoot } from '../test/support/agent-process.js';
 import { startRelayProcess } from '../test/support/relay-process.js';
 

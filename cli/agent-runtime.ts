@@ -3,7 +3,7 @@ import { Agent, type InviteDefaults } from '../agent/agent.js';
 import { type KeystoreChoice, openKeystore } from '../agent/keystore/open-keystore.js';
 import type { AgentPaths } from '../agent/paths.js';
 import { claimSocketPath, RpcSocketServer } from '../agent/rpc-server.js';
-import { ensurePrivateDir } from '../agent/secure-files.js';
+import { ensurePrivateDir } from '../io/secure-files.js';
 
 /** A running agent with its socket server. */
 export interface AgentRuntime {

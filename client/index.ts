@@ -1,7 +1,7 @@
 import { resolveAgentPaths } from '../agent/paths.js';
-import { AgentClient } from '../cli/rpc-client.js';
 import { PairlinkError } from '../src/errors.js';
 import type { InviteProgress, RpcMethodName, RpcMethods } from '../src/rpc/protocol.js';
+import { AgentClient } from './agent-client.js';
 
 /**
  * `pairlink/client`: the agent's JSON-RPC API for scripts and programs, typed by the same method

@@ -1,8 +1,8 @@
 import { randomBytes, scrypt as scryptCallback } from 'node:crypto';
 import { promisify } from 'node:util';
 import { xsalsa20poly1305 } from '@noble/ciphers/salsa.js';
+import { readFileIfExists, writeFileAtomic } from '../../io/secure-files.js';
 import { PairlinkError } from '../../src/errors.js';
-import { readFileIfExists, writeFileAtomic } from '../secure-files.js';
 import type { SecretName, SecretStore } from './secret-store.js';
 
 const scrypt = promisify(scryptCallback) as (

@@ -1,8 +1,8 @@
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import { type FileHandle, open, readdir, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
+import { readFileIfExists, writeFileAtomic } from '../../io/secure-files.js';
 import { PairlinkError } from '../../src/errors.js';
-import { readFileIfExists, writeFileAtomic } from '../secure-files.js';
 import { decodeStateJson, encodeStateJson } from './state-codec.js';
 
 /** Version of the snapshot and log formats (docs/ARCHITECTURE.md, "State on disk"). */

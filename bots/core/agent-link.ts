@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import { AgentClient } from '../../cli/rpc-client.js';
+import { AgentClient } from '../../client/agent-client.js';
 import { PairlinkError } from '../../src/errors.js';
 import type { InviteProgress, RpcMethodName, RpcMethods } from '../../src/rpc/protocol.js';
 

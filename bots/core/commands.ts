@@ -1,4 +1,4 @@
-import { parseDuration } from '../../cli/agent-connection.js';
+import { parseDuration } from '../../src/duration.js';
 import { PairlinkError } from '../../src/errors.js';
 import { MAX_TTL_SECONDS } from '../../src/invite/invite-policy.js';
 

@@ -1,6 +1,6 @@
 import { stat } from 'node:fs/promises';
 import { z } from 'zod';
-import { readFileIfExists, writeFileAtomic } from '../../agent/secure-files.js';
+import { readFileIfExists, writeFileAtomic } from '../../io/secure-files.js';
 import { PairlinkError } from '../../src/errors.js';
 import type { InviteState, InviteView } from './render.js';
 

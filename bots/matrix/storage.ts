@@ -1,6 +1,6 @@
 import { stat } from 'node:fs/promises';
 import type { IFilterInfo, IStorageProvider } from 'matrix-bot-sdk';
-import { readFileIfExists, writeFileAtomic } from '../../agent/secure-files.js';
+import { readFileIfExists, writeFileAtomic } from '../../io/secure-files.js';
 import { PairlinkError } from '../../src/errors.js';
 
 const MAX_FILE_BYTES = 1024 * 1024;

@@ -1,9 +1,9 @@
+import type { AgentClient } from '../../client/agent-client.js';
 import type { InviteAcceptResult } from '../../src/rpc/protocol.js';
 import { parseDuration, withAgent } from '../agent-connection.js';
 import { EXIT } from '../exit-codes.js';
 import type { Command } from '../main.js';
 import { type Io, printJson, UsageError } from '../output.js';
-import type { AgentClient } from '../rpc-client.js';
 import { MAX_INVITE_INPUT_BYTES, promptSecret, readPipedSecret } from '../secret-input.js';
 
 /** The environment variable an invite may arrive in (only its owner can read a process's environment). */

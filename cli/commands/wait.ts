@@ -1,8 +1,8 @@
+import type { AgentClient } from '../../client/agent-client.js';
 import { parseDuration, withAgent } from '../agent-connection.js';
 import { EXIT } from '../exit-codes.js';
 import type { Command } from '../main.js';
 import { printJson, UsageError } from '../output.js';
-import type { AgentClient } from '../rpc-client.js';
 
 type Until = 'paired' | 'finished';
 
@@ -16,8 +16,14 @@ async function look(
     const invite = await client.call('invite.get', { id });
     const paired = invite.sessions.find((s) => s.status === 'completed' && s.peer);
     if (paired && until === 'paired') return { done: true, status: 'paired', peer: paired.peer!.name };
-    if (invite.status !== 'pending')
-      return { done: true, status: invite.status === 'used' ? 'paired' : invite.status };
+    // Pinned but not yet acknowledged: both-or-neither is still being settled (PROTOCOL.md §6.2).
+    if (invite.sessions.some((s) => s.status === 'awaitingAck')) return { done: false, status: 'pending' };
+    if (invite.status !== 'pending') {
+      const unconfirmed = invite.sessions.find((s) => s.status === 'unconfirmed' && s.peer);
+      if (paired) return { done: true, status: 'paired', peer: paired.peer!.name };
+      if (unconfirmed) return { done: true, status: 'unconfirmed', peer: unconfirmed.peer!.name };
+      return { done: true, status: invite.status };
+    }
     return { done: false, status: 'pending' };
   } catch (error) {
     if ((error as { code?: string }).code !== 'INVITE_NOT_FOUND') throw error;

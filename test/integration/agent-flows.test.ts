@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AgentClient } from '../../cli/rpc-client.js';
+import { AgentClient } from '../../client/agent-client.js';
 import type { InviteProgress } from '../../src/rpc/protocol.js';
 import { type AgentProcess, relayWithAgents } from '../support/agent-process.js';
 
