@@ -1,4 +1,5 @@
 import { resolveAgentPaths } from '../agent/paths.js';
+import { withDeadline } from '../io/deadline.js';
 import { PairlinkError } from '../src/errors.js';
 import type { InviteProgress, RpcMethodName, RpcMethods } from '../src/rpc/protocol.js';
 import { AgentClient } from './agent-client.js';
@@ -98,19 +99,11 @@ export class PairlinkClient {
     const timeoutMs = options.timeoutMs ?? (this.options.timeoutMs ?? 30_000) + wait * 1000;
     const deadline = Date.now() + timeoutMs;
     const client = await this.current(deadline);
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(
-        () =>
-          reject(new PairlinkError('TIMEOUT', `the agent did not answer ${method} within ${timeoutMs} ms`)),
-        Math.max(0, deadline - Date.now()),
-      );
-    });
-    try {
-      return await Promise.race([client.call(method, params), timeout]);
-    } finally {
-      clearTimeout(timer);
-    }
+    return withDeadline(
+      client.call(method, params),
+      Math.max(0, deadline - Date.now()),
+      () => new PairlinkError('TIMEOUT', `the agent did not answer ${method} within ${timeoutMs} ms`),
+    );
   }
 
   /** `invite.progress` notifications from now on, until close(): `for await (const e of client.events())`. */

@@ -1,4 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
+import { withDeadline as deadline } from '../../io/deadline.js';
 import { PairlinkError } from '../../src/errors.js';
 import type { SecretName, SecretStore } from './secret-store.js';
 
@@ -14,16 +15,11 @@ export const KEYCHAIN_SERVICE = 'pairlink';
 export const KEYCHAIN_TIMEOUT_MS = 10_000;
 
 function withDeadline<T>(work: Promise<T>, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const deadline = new Promise<never>((_, reject) => {
-    timer = setTimeout(
-      () =>
-        reject(new PairlinkError('KEYSTORE_UNAVAILABLE', `the OS keychain did not answer ${what} in 10 s`)),
-      KEYCHAIN_TIMEOUT_MS,
-    );
-    timer.unref();
-  });
-  return Promise.race([work, deadline]).finally(() => clearTimeout(timer));
+  return deadline(
+    work,
+    KEYCHAIN_TIMEOUT_MS,
+    () => new PairlinkError('KEYSTORE_UNAVAILABLE', `the OS keychain did not answer ${what} in 10 s`),
+  );
 }
 
 /**

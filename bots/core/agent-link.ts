@@ -1,7 +1,10 @@
 import type { Logger } from 'pino';
 import { AgentClient } from '../../client/agent-client.js';
+import { withDeadline } from '../../io/deadline.js';
 import { PairlinkError } from '../../src/errors.js';
 import type { InviteProgress, RpcMethodName, RpcMethods } from '../../src/rpc/protocol.js';
+
+const unanswered = () => new PairlinkError('AGENT_UNAVAILABLE', 'the pairlink agent did not answer');
 
 /** The longest wait between reconnection attempts: an agent restart is over in a second or two. */
 export const MAX_RECONNECT_MS = 2_000;
@@ -62,10 +65,12 @@ export class AgentLink {
         client.onProgress((p) => {
           for (const listener of this.listeners) listener(p);
         });
-        await withDeadline(client.call('events.subscribe', {}), this.timeoutMs).catch((error: unknown) => {
-          client.close();
-          throw error;
-        });
+        await withDeadline(client.call('events.subscribe', {}), this.timeoutMs, unanswered).catch(
+          (error: unknown) => {
+            client.close();
+            throw error;
+          },
+        );
         client.onClose(() => {
           if (this.client === client) this.client = null;
           if (!this.closed && !this.down) {
@@ -100,25 +105,16 @@ export class AgentLink {
     params: RpcMethods[M]['params'],
   ): Promise<RpcMethods[M]['result']> {
     // A command while the link is down tries to reconnect now rather than wait for the timer.
-    if (!this.client && !this.closed) await withDeadline(this.connect(), 2_000).catch(() => undefined);
+    if (!this.client && !this.closed)
+      await withDeadline(this.connect(), 2_000, unanswered).catch(() => undefined);
     const client = this.client;
     if (!client)
       throw new PairlinkError('AGENT_UNAVAILABLE', 'the pairlink agent is not reachable right now');
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(
-        () =>
-          reject(
-            new PairlinkError('AGENT_UNAVAILABLE', `the pairlink agent did not answer ${method} in time`),
-          ),
-        this.timeoutMs,
-      );
-    });
-    try {
-      return await Promise.race([client.call(method, params), timeout]);
-    } finally {
-      clearTimeout(timer);
-    }
+    return withDeadline(
+      client.call(method, params),
+      this.timeoutMs,
+      () => new PairlinkError('AGENT_UNAVAILABLE', `the pairlink agent did not answer ${method} in time`),
+    );
   }
 
   /** True when the agent answers a cheap call now (for health checks). */
@@ -135,18 +131,6 @@ export class AgentLink {
     this.client?.close();
     this.client = null;
   }
-}
-
-/** `work`, or AGENT_UNAVAILABLE after `ms`. */
-function withDeadline<T>(work: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const deadline = new Promise<never>((_, reject) => {
-    timer = setTimeout(
-      () => reject(new PairlinkError('AGENT_UNAVAILABLE', 'the pairlink agent did not answer')),
-      ms,
-    );
-  });
-  return Promise.race([work, deadline]).finally(() => clearTimeout(timer));
 }
 
 /**

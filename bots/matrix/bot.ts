@@ -244,8 +244,7 @@ export class MatrixBot {
     if (this.encryptedRooms.has(roomId)) return true;
     const encrypted = await this.matrix.getRoomStateEvent(roomId, 'm.room.encryption', '').then(
       () => true,
-      (error: { statusCode?: number; body?: { errcode?: string } }) =>
-        !(error?.statusCode === 404 || error?.body?.errcode === 'M_NOT_FOUND'),
+      (error: { statusCode?: number; body?: { errcode?: string } }) => !isNotFound(error),
     );
     if (encrypted) this.encryptedRooms.add(roomId);
     return encrypted;
@@ -262,12 +261,7 @@ export class MatrixBot {
     for (const id of this.invites.store.ids()) {
       const entry = this.invites.store.get(id);
       if (!entry || entry.where.roomId !== roomId || entry.where.eventId !== redacts) continue;
-      await this.agent.call('invite.cancel', { id }).catch(() => undefined);
-      await this.invites.forget(id);
-      if (entry.where.imageId)
-        await this.matrix
-          .redactEvent(roomId, entry.where.imageId, 'the invite was withdrawn')
-          .catch(() => '');
+      await this.withdraw(id, roomId, [entry.where.imageId], 'the invite was withdrawn');
       this.log.info(
         { room: roomId, invite: id, by: event.sender },
         'invite notice redacted: invite cancelled',
@@ -286,15 +280,25 @@ export class MatrixBot {
     for (const id of this.invites.store.ids()) {
       const entry = this.invites.store.get(id);
       if (!entry || entry.where.roomId !== roomId) continue;
-      await this.agent.call('invite.cancel', { id }).catch(() => undefined);
-      await this.invites.forget(id);
-      for (const eventId of [entry.where.eventId, entry.where.imageId].filter(Boolean))
-        await this.matrix
-          .redactEvent(roomId, eventId, 'the room is now encrypted: the invite was cancelled')
-          .catch((error: Error) => this.log.warn({ err: error.message }, 'redacting an invite failed'));
+      await this.withdraw(
+        id,
+        roomId,
+        [entry.where.eventId, entry.where.imageId],
+        'the room is now encrypted: the invite was cancelled',
+      );
       this.log.info({ room: roomId, invite: id }, 'room became encrypted: invite cancelled and redacted');
     }
     await this.saysEncrypted(roomId);
+  }
+
+  /** Cancels an invite at the agent, forgets its message, and redacts the given events of it. */
+  private async withdraw(id: string, roomId: string, eventIds: string[], reason: string): Promise<void> {
+    await this.agent.call('invite.cancel', { id }).catch(() => undefined);
+    await this.invites.forget(id);
+    for (const eventId of eventIds.filter(Boolean))
+      await this.matrix
+        .redactEvent(roomId, eventId, reason)
+        .catch((error: Error) => this.log.warn({ err: error.message }, 'redacting an invite failed'));
   }
 
   /** Says once per room (per run) that encrypted rooms are not supported. */
@@ -627,7 +631,7 @@ export class MatrixBot {
     const levels = (await this.matrix
       .getRoomStateEvent(roomId, 'm.room.power_levels', '')
       .catch((error: { statusCode?: number; body?: { errcode?: string } }) => {
-        if (error?.statusCode === 404 || error?.body?.errcode === 'M_NOT_FOUND') return null;
+        if (isNotFound(error)) return null;
         throw new PairlinkError(
           'CHAT_UNREACHABLE',
           `could not read this room's power levels (${error?.body?.errcode ?? error?.statusCode ?? 'error'}); try again`,
@@ -660,6 +664,11 @@ export class MatrixBot {
     this.createEvents.set(roomId, event);
     return event;
   }
+}
+
+/** The homeserver's answer for a state event (or anything) that does not exist. */
+function isNotFound(error: { statusCode?: number; body?: { errcode?: string } } | undefined): boolean {
+  return error?.statusCode === 404 || error?.body?.errcode === 'M_NOT_FOUND';
 }
 
 /**
