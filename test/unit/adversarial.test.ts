@@ -2,19 +2,17 @@ import { describe, expect, it } from 'vitest';
 import { decodeBase64url, encodeBase64url } from '../../src/encoding/base64url.js';
 import { toHex } from '../../src/encoding/hex.js';
 import { PairlinkError } from '../../src/errors.js';
-import type { AcceptTarget } from '../../src/handshake/acceptor.js';
 import { decodeFrame, encodeFrame, type Frame } from '../../src/handshake/frames.js';
-import { mintCodeInvite, mintUrlInvite } from '../../src/handshake/mint.js';
-import { ALLOWED_CLOCK_SKEW_SECONDS, resolveInvitePolicy } from '../../src/invite/invite-policy.js';
+import { ALLOWED_CLOCK_SKEW_SECONDS } from '../../src/invite/invite-policy.js';
 import { parseInviteUrl } from '../../src/invite/invite-url.js';
 import { parseShortCode } from '../../src/invite/short-code.js';
 import {
   AcceptorDriver,
+  codeSetup,
   effectsOf,
-  IssuerDriver,
-  MemoryExchange,
   makeParty,
   runUntilQuiet,
+  urlSetup,
 } from '../support/pairing-harness.js';
 
 // The adversarial suite of docs/SECURITY.md, for what can be shown without processes: each case
@@ -31,36 +29,6 @@ function errorCode(fn: () => unknown): string | null {
     if (error instanceof PairlinkError) return error.code;
     throw error;
   }
-}
-
-function urlSetup(options: Parameters<typeof resolveInvitePolicy>[0] = {}) {
-  const exchange = new MemoryExchange(NOW);
-  const alice = makeParty('alice', NOW);
-  const minted = mintUrlInvite(
-    alice.identity,
-    resolveInvitePolicy(options),
-    'https://relay.example',
-    NOW,
-    alice.random,
-  );
-  const issuer = new IssuerDriver(alice, minted.issuer, exchange);
-  const target = (): AcceptTarget => ({ form: 'url', invite: parseInviteUrl(minted.webUrl, exchange.now) });
-  return { exchange, alice, minted, issuer, target };
-}
-
-function codeSetup() {
-  const exchange = new MemoryExchange(NOW);
-  const alice = makeParty('alice', NOW);
-  const mailboxId = alice.random(16);
-  const minted = mintCodeInvite(resolveInvitePolicy({ format: 'code' }), 'K7Q', mailboxId, NOW, alice.random);
-  const issuer = new IssuerDriver(alice, minted.issuer, exchange);
-  const target = (): AcceptTarget => ({
-    form: 'code',
-    code: parseShortCode(minted.text),
-    issuerMailbox: { mailboxId, writeCapability: new Uint8Array(16).fill(9) },
-    expiresAt: NOW + 600,
-  });
-  return { exchange, alice, minted, issuer, target, mailboxId };
 }
 
 /** The payload bytes of a web-form link and a function to put modified bytes back into one. */

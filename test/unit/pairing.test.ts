@@ -1,56 +1,19 @@
 import { describe, expect, it } from 'vitest';
 import { toHex } from '../../src/encoding/hex.js';
-import type { AcceptTarget } from '../../src/handshake/acceptor.js';
 import { refusePeer } from '../../src/handshake/issuer.js';
-import { mintCodeInvite, mintUrlInvite } from '../../src/handshake/mint.js';
-import { ALLOWED_CLOCK_SKEW_SECONDS, resolveInvitePolicy } from '../../src/invite/invite-policy.js';
+import { ALLOWED_CLOCK_SKEW_SECONDS } from '../../src/invite/invite-policy.js';
 import { parseInviteUrl } from '../../src/invite/invite-url.js';
-import { formatShortCode, parseShortCode } from '../../src/invite/short-code.js';
+import { formatShortCode } from '../../src/invite/short-code.js';
 import {
   AcceptorDriver,
+  codeSetup,
   effectsOf,
-  IssuerDriver,
-  MemoryExchange,
   makeParty,
   runUntilQuiet,
+  urlSetup,
 } from '../support/pairing-harness.js';
 
 const NOW = 1_800_000_000;
-
-function urlSetup(options: Parameters<typeof resolveInvitePolicy>[0] = {}) {
-  const exchange = new MemoryExchange(NOW);
-  const alice = makeParty('alice', NOW);
-  const minted = mintUrlInvite(
-    alice.identity,
-    resolveInvitePolicy(options),
-    'https://relay.example',
-    NOW,
-    alice.random,
-  );
-  const issuer = new IssuerDriver(alice, minted.issuer, exchange);
-  const target = (url = minted.webUrl): AcceptTarget => ({
-    form: 'url',
-    invite: parseInviteUrl(url, exchange.now),
-  });
-  return { exchange, alice, minted, issuer, target };
-}
-
-function codeSetup(options: Parameters<typeof resolveInvitePolicy>[0] = {}) {
-  const exchange = new MemoryExchange(NOW);
-  const alice = makeParty('alice', NOW);
-  const mailboxId = alice.random(16);
-  const policy = resolveInvitePolicy({ format: 'code', ...options });
-  const minted = mintCodeInvite(policy, 'K7Q', mailboxId, NOW, alice.random);
-  const issuer = new IssuerDriver(alice, minted.issuer, exchange);
-  const target = (text = minted.text): AcceptTarget => ({
-    form: 'code',
-    code: parseShortCode(text),
-    // What the relay's nameplate claim hands the acceptor.
-    issuerMailbox: { mailboxId, writeCapability: new Uint8Array(16).fill(9) },
-    expiresAt: NOW + policy.ttlSeconds,
-  });
-  return { exchange, alice, minted, issuer, target };
-}
 
 function expectPaired(aliceEffects: ReturnType<typeof makeParty>, bobEffects: ReturnType<typeof makeParty>) {
   const alicePins = effectsOf(aliceEffects, 'pin');
