@@ -2,6 +2,7 @@ import { fromHex } from '../src/encoding/hex.js';
 import { PairlinkError } from '../src/errors.js';
 import { readVerifiedCard } from '../src/identity/card.js';
 import { fingerprint } from '../src/identity/identity.js';
+import { type OpenRpcDocument, openRpcDocument } from '../src/rpc/openrpc.js';
 import {
   type InviteAcceptResult,
   type InviteSummary,
@@ -91,7 +92,12 @@ function peerInfo(peer: PeerRecord): PeerInfo {
 
 /** The agent's JSON-RPC methods: thin translations between the contract and the Agent. */
 export function rpcHandlers(agent: Agent): RpcHandlers {
+  let discovered: OpenRpcDocument | undefined;
   return {
+    'rpc.discover': async () => {
+      discovered ??= openRpcDocument(AGENT_VERSION);
+      return discovered;
+    },
     'agent.info': async () => ({
       version: AGENT_VERSION,
       protocolVersion: PROTOCOL_VERSION,

@@ -1,164 +1,55 @@
 /**
- * The agent's JSON-RPC 2.0 contract, shared by the agent, the CLI, the bots and scripts. Types only
- * plus method names, so clients pay nothing at start-up for importing it; the agent validates
- * params with the schemas in `schemas.ts`. Extend, never rename: scripts depend on these names.
+ * The agent's JSON-RPC 2.0 contract, shared by the agent, the CLI, the bots and scripts. The types
+ * are inferred from the schemas in `schemas.ts` (type-only imports: clients pay nothing at start-up
+ * for them, and they cannot drift from what the agent validates); this file adds the method names,
+ * descriptions and errors as plain data. Extend, never rename: scripts depend on these names.
  */
+import type { z } from 'zod';
 import type { ErrorCode } from '../errors.js';
-import type { ProgressStatus } from '../handshake/effects.js';
-import type { IssuerSessionPhase } from '../handshake/issuer.js';
-import type { InviteFormat, InviteMode } from '../invite/invite-policy.js';
+import type * as S from './schemas.js';
 
 export const PROTOCOL_VERSION = 1;
 
 /** Times are ISO 8601 strings in UTC throughout the RPC interface. */
 export type IsoTime = string;
 
-export interface AgentInfo {
-  readonly version: string;
-  readonly protocolVersion: number;
-  readonly did: string;
-  readonly name: string;
-  readonly relayUrl: string;
-  readonly keystore: 'keychain' | 'file';
-  readonly startedAt: IsoTime;
-  readonly relayConnected: boolean;
-  /** Mailboxes watched at the relay (one per pending invite and accept) and the sockets carrying them. */
-  readonly relayWatches: number;
-  readonly relaySockets: number;
-  readonly pendingInvites: number;
-  readonly peers: number;
-}
-
-export interface IdentityInfo {
-  readonly did: string;
-  readonly name: string;
-  readonly fingerprint: string;
-  readonly relayUrl: string;
-  /** base64url of the signed card, for out-of-band pinning. */
-  readonly card: string;
-}
-
-export interface InviteCreateParams {
-  readonly ttlSeconds?: number;
-  readonly uses?: number;
-  readonly format?: InviteFormat;
-  readonly mode?: InviteMode;
-  readonly label?: string;
-  readonly requireSas?: boolean;
-  /** Who is minting it, for the history (`pairlink log`): "who let this peer in?" */
-  readonly creator?: InviteCreator;
-}
-
-export interface InviteCreated {
-  readonly id: string;
-  readonly format: InviteFormat;
-  readonly mode: InviteMode;
-  /** The web form `https://<relay>/i#…` (URL invites). */
-  readonly url?: string;
-  /** The custom-scheme form `pairlink://invite/…` (URL invites). */
-  readonly customUrl?: string;
-  /** `XXXX-XXXX-XXXX` (code invites). */
-  readonly code?: string;
-  readonly expiresAt: IsoTime;
-  readonly usesLeft: number;
-  readonly requireSas: boolean;
-}
-
-export type InviteStatusName = 'pending' | 'used' | 'expired' | 'cancelled' | 'failed';
-
-export interface SessionSummary {
-  readonly sessionId: string;
-  readonly status: IssuerSessionPhase;
-  readonly sas?: { readonly digits: string; readonly emoji: string };
-  readonly peer?: PeerRef;
-  readonly error?: ErrorCode;
-}
-
-export interface InviteSummary extends InviteCreated {
-  readonly status: InviteStatusName;
-  readonly label?: string;
-  readonly createdAt: IsoTime;
-  readonly sessions: readonly SessionSummary[];
-  /**
-   * Code invites: sessions that ended without proving the code (wrong code, silence, eviction),
-   * each one online guess by someone; at 3 the invite burns (docs/SECURITY.md §Short codes).
-   */
-  readonly failedAttempts?: number;
-}
-
-export interface InviteAcceptParams {
-  readonly invite: string;
-  readonly requireSas?: boolean;
-  /** How long to wait for completion before answering `pending` (default 30, max 600). */
-  readonly waitSeconds?: number;
-}
-
-export interface PeerRef {
-  readonly did: string;
-  readonly name: string;
-}
-
-export interface InviteAcceptResult {
-  readonly status: 'paired' | 'pending';
-  /** Local id of this accept, for `invite.progress` and `accept.confirmSas`. */
-  readonly acceptId: string;
-  readonly peer?: PeerRef;
-  readonly sas?: { readonly digits: string; readonly emoji: string };
-}
-
-export interface PeerInfo extends PeerRef {
-  readonly fingerprint: string;
-  readonly pairedAt: IsoTime;
-  readonly relayUrl: string;
-  readonly relation: InviteMode;
-  /**
-   * False while this agent (as issuer) has not heard the acceptor's acknowledgement, and for good
-   * if it never did: the peer may not hold the pin (docs/PROTOCOL.md §6.2).
-   */
-  readonly confirmed: boolean;
-}
-
+export type AgentInfo = z.output<typeof S.AgentInfoSchema>;
+export type IdentityInfo = z.output<typeof S.IdentityInfoSchema>;
+export type InviteCreateParams = z.input<(typeof S.PARAM_SCHEMAS)['invite.create']>;
+export type InviteCreator = z.output<typeof S.InviteCreatorSchema>;
+export type InviteCreated = z.output<typeof S.InviteCreatedSchema>;
+export type InviteStatusName = InviteSummary['status'];
+export type SessionSummary = z.output<typeof S.SessionSummarySchema>;
+export type InviteSummary = z.output<typeof S.InviteSummarySchema>;
+export type InviteAcceptParams = z.input<(typeof S.PARAM_SCHEMAS)['invite.accept']>;
+export type PeerRef = NonNullable<InviteAcceptResult['peer']>;
+export type InviteAcceptResult = z.output<typeof S.InviteAcceptResultSchema>;
+export type PeerInfo = z.output<typeof S.PeerInfoSchema>;
+export type AuditEntry = z.output<typeof S.AuditEntrySchema>;
 /** `invite.progress` notification params. */
-export interface InviteProgress {
-  /** The invite id (issuer side) or accept id (acceptor side). */
-  readonly id: string;
-  readonly role: 'issuer' | 'acceptor';
-  readonly status: 'published' | ProgressStatus;
-  readonly sessionId?: string;
-  readonly peer?: PeerRef;
-  readonly sas?: { readonly digits: string; readonly emoji: string };
-  readonly error?: { readonly code: ErrorCode; readonly message: string };
-  readonly at: IsoTime;
-}
+export type InviteProgress = z.output<typeof S.InviteProgressSchema>;
+/** `peer.removed` notification params. */
+export type PeerRemoved = z.output<typeof S.PeerRemovedSchema>;
 
-/** Every method: params and result types. */
-export interface RpcMethods {
-  'agent.info': { params: Record<string, never>; result: AgentInfo };
-  'agent.methods': {
-    params: Record<string, never>;
-    result: readonly { name: string; description: string }[];
+/** Every method: params (what a caller may send) and result (what the agent answers). */
+export type RpcMethods = {
+  [M in RpcMethodName]: {
+    params: z.input<(typeof S.PARAM_SCHEMAS)[M]>;
+    result: z.output<(typeof S.RESULT_SCHEMAS)[M]>;
   };
-  'identity.get': { params: Record<string, never>; result: IdentityInfo };
-  'invite.create': { params: InviteCreateParams; result: InviteCreated };
-  'invite.get': { params: { id: string }; result: InviteSummary };
-  'invite.list': { params: { all?: boolean }; result: readonly InviteSummary[] };
-  'invite.cancel': { params: { id: string }; result: InviteSummary };
-  'invite.confirmSas': { params: { id: string; sessionId: string; match: boolean }; result: InviteSummary };
-  'invite.accept': { params: InviteAcceptParams; result: InviteAcceptResult };
-  'accept.confirmSas': { params: { acceptId: string; match: boolean }; result: InviteAcceptResult };
-  'accept.get': { params: { acceptId: string; waitSeconds?: number }; result: InviteAcceptResult };
-  'history.list': { params: { since?: IsoTime; limit?: number }; result: readonly AuditEntry[] };
-  'peer.list': { params: Record<string, never>; result: readonly PeerInfo[] };
-  'peer.get': { params: { did: string }; result: PeerInfo };
-  'peer.remove': { params: { did: string }; result: { removed: boolean } };
-  'events.subscribe': { params: Record<string, never>; result: { subscribed: true } };
-  'events.unsubscribe': { params: Record<string, never>; result: { subscribed: false } };
-}
+};
 
-export type RpcMethodName = keyof RpcMethods;
+export type RpcMethodName = keyof typeof METHOD_DESCRIPTIONS;
+
+/** Every notification: its params. */
+export type RpcNotifications = {
+  [N in keyof typeof S.NOTIFICATION_SCHEMAS]: z.output<(typeof S.NOTIFICATION_SCHEMAS)[N]>;
+};
+export type RpcNotificationName = keyof RpcNotifications;
 
 /** One line per method, for `agent.methods` and `pairlink rpc --help`. */
-export const METHOD_DESCRIPTIONS: Readonly<Record<RpcMethodName, string>> = {
+export const METHOD_DESCRIPTIONS = {
+  'rpc.discover': 'This API as an OpenRPC 1.3 document: methods, params, results, errors, notifications.',
   'agent.info': 'Agent version, identity, relay and keystore status.',
   'agent.methods': 'This list.',
   'identity.get': 'This agent’s did, name, fingerprint and signed card.',
@@ -177,40 +68,71 @@ export const METHOD_DESCRIPTIONS: Readonly<Record<RpcMethodName, string>> = {
   'peer.remove': 'Unpin a peer.',
   'events.subscribe': 'Receive invite.progress notifications on this connection.',
   'events.unsubscribe': 'Stop receiving notifications on this connection.',
+} as const;
+
+/** One line per notification. */
+export const NOTIFICATION_DESCRIPTIONS: Readonly<Record<RpcNotificationName, string>> = {
+  'invite.progress':
+    'An invite or accept moved on (published, accepted, sas, paired, unconfirmed, expired, cancelled, failed).',
+  'peer.removed': 'The operator unpaired a peer.',
+};
+
+/** Errors any method can answer: bad params, an agent fault, a request over 1 MiB. */
+export const COMMON_ERRORS: readonly ErrorCode[] = ['INVALID_PARAMS', 'TOO_LARGE', 'INTERNAL'];
+
+const RELAY_ERRORS = ['RELAY_UNREACHABLE', 'RELAY_BUSY', 'RATE_LIMITED', 'TIMEOUT'] as const;
+
+/**
+ * The errors (by `error.data.code`) each method answers besides COMMON_ERRORS. A pairing's own
+ * outcome (WRONG_CODE, SAS_REJECTED, …) reaches invite.accept callers as an error, and issuers as
+ * invite.progress with status failed.
+ */
+export const METHOD_ERRORS: Readonly<Record<RpcMethodName, readonly ErrorCode[]>> = {
+  'rpc.discover': [],
+  'agent.info': [],
+  'agent.methods': [],
+  'identity.get': [],
+  'invite.create': [...RELAY_ERRORS, 'MAILBOX_FULL', 'STATE_DAMAGED'],
+  'invite.get': ['INVITE_NOT_FOUND'],
+  'invite.list': [],
+  'invite.cancel': ['INVITE_NOT_FOUND', 'INVITE_CANCELLED', 'INVITE_EXPIRED', 'INVITE_USED'],
+  'invite.confirmSas': ['INVITE_NOT_FOUND', 'PROTOCOL_ERROR'],
+  'invite.accept': [
+    'MALFORMED',
+    'UNSUPPORTED_VERSION',
+    'BAD_SIGNATURE',
+    'INVITE_INVALID',
+    'INVITE_EXPIRED',
+    'INVITE_USED',
+    'INVITE_CANCELLED',
+    'INVITE_NOT_FOUND',
+    'WRONG_CODE',
+    'CROWDED',
+    'SAS_REQUIRED',
+    'SAS_REJECTED',
+    'SELF_PAIRING',
+    'PEER_REMOVED',
+    'PROTOCOL_ERROR',
+    'RELAY_PROTOCOL',
+    ...RELAY_ERRORS,
+  ],
+  'accept.confirmSas': ['INVITE_NOT_FOUND', 'SAS_REJECTED', 'PROTOCOL_ERROR', 'TIMEOUT'],
+  'accept.get': [
+    'INVITE_NOT_FOUND',
+    'PROTOCOL_ERROR',
+    'WRONG_CODE',
+    'SAS_REJECTED',
+    'PEER_REMOVED',
+    'TIMEOUT',
+  ],
+  'history.list': [],
+  'peer.list': [],
+  'peer.get': ['PEER_NOT_FOUND'],
+  'peer.remove': [],
+  'events.subscribe': [],
+  'events.unsubscribe': [],
 };
 
 export const PROGRESS_NOTIFICATION = 'invite.progress';
 /** Sent (after `events.subscribe`) when the operator unpairs a peer. */
 export const PEER_REMOVED_NOTIFICATION = 'peer.removed';
-
-/** Who minted an invite, as the caller says (the CLI, a script, or a bot for a chat user). */
-export interface InviteCreator {
-  readonly kind: 'cli' | 'script' | 'bot';
-  /** The local user, or the chat user (id and name). */
-  readonly user?: string;
-  readonly chat?: 'discord' | 'matrix';
-  /** The chat channel or room. */
-  readonly channel?: string;
-}
-
-/** One entry of the agent's history (`history.list`, `pairlink log`). */
-export interface AuditEntry {
-  readonly at: IsoTime;
-  readonly event: 'minted' | 'paired' | 'unconfirmed' | 'failed' | 'cancelled' | 'expired' | 'unpaired';
-  readonly role?: 'issuer' | 'acceptor';
-  readonly invite?: string;
-  readonly accept?: string;
-  /** For an invite's events: who minted it. */
-  readonly by?: InviteCreator;
-  readonly peer?: PeerRef;
-  readonly code?: ErrorCode;
-  readonly format?: 'url' | 'code';
-  readonly uses?: number;
-}
-
-/** `peer.removed` notification params. */
-export interface PeerRemoved {
-  readonly did: string;
-  readonly name: string;
-  readonly at: IsoTime;
-}

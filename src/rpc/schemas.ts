@@ -1,16 +1,188 @@
 import { z } from 'zod';
-import { MAX_INVITE_USES, MAX_TTL_SECONDS } from '../invite/invite-policy.js';
+import { ERROR_CODES, type ErrorCode } from '../errors.js';
+import type { ProgressStatus } from '../handshake/effects.js';
+import type { IssuerSessionPhase } from '../handshake/issuer.js';
+import {
+  type InviteFormat,
+  type InviteMode,
+  MAX_INVITE_USES,
+  MAX_TTL_SECONDS,
+} from '../invite/invite-policy.js';
 import { MAX_INVITE_TEXT_LENGTH } from '../invite/invite-url.js';
 import type { RpcMethodName } from './protocol.js';
 
+/**
+ * The agent's JSON-RPC contract as data: every method's params, result and errors, and the
+ * notifications. The agent validates params with these schemas, the method types in protocol.ts are
+ * inferred from them (so they cannot drift), and `rpc.discover` / docs/RPC.md are generated from
+ * them (openrpc.ts). Params are strict: unknown keys are refused (a typo in a script should be an
+ * error, not silently ignored), and every string and number is bounded.
+ */
+
 const empty = z.object({}).strict();
 const id = z.string().min(1).max(64);
+const did = z.string().min(1).max(64).describe('A peer’s did: `did:key:z6Mk…`.');
+const isoTime = z.string().describe('ISO 8601, UTC.');
 
-/**
- * Strict param schemas for every method: unknown keys are refused (a typo in a script should be
- * an error, not silently ignored), and every string and number is bounded.
- */
+// The enums mirror unions of the pairing core; `Same` below fails to compile when one drifts.
+const inviteFormat = z.enum(['url', 'code']);
+const inviteMode = z.enum(['peer', 'device']);
+const errorCode = z.enum(ERROR_CODES);
+const sessionPhase = z.enum([
+  'awaitingConfirm',
+  'awaitingSas',
+  'awaitingAck',
+  'completed',
+  'unconfirmed',
+  'failed',
+]);
+const progressStatus = z.enum(['accepted', 'sas', 'paired', 'unconfirmed', 'expired', 'cancelled', 'failed']);
+
+type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : never) : never;
+const unionsAgree: [
+  Same<z.infer<typeof inviteFormat>, InviteFormat>,
+  Same<z.infer<typeof inviteMode>, InviteMode>,
+  Same<z.infer<typeof errorCode>, ErrorCode>,
+  Same<z.infer<typeof sessionPhase>, IssuerSessionPhase>,
+  Same<z.infer<typeof progressStatus>, ProgressStatus>,
+] = [true, true, true, true, true];
+void unionsAgree;
+
+const sas = z
+  .object({ digits: z.string(), emoji: z.string() })
+  .describe('The short authentication string both sides show (docs/PROTOCOL.md §6.5).');
+const peerRef = z.object({ did, name: z.string() });
+
+export const InviteCreatorSchema = z
+  .object({
+    kind: z.enum(['cli', 'script', 'bot']),
+    user: z.string().min(1).max(200).optional().describe('The local user, or the chat user (id and name).'),
+    chat: z.enum(['discord', 'matrix']).optional(),
+    channel: z.string().min(1).max(200).optional().describe('The chat channel or room.'),
+  })
+  .strict()
+  .describe('Who minted an invite, as the caller says: the CLI, a script, or a bot for a chat user.');
+
+export const AgentInfoSchema = z.object({
+  version: z.string(),
+  protocolVersion: z.number().int(),
+  did,
+  name: z.string(),
+  relayUrl: z.string(),
+  keystore: z.enum(['keychain', 'file']),
+  startedAt: isoTime,
+  relayConnected: z.boolean(),
+  relayWatches: z
+    .number()
+    .int()
+    .describe('Mailboxes watched at the relay (one per pending invite and accept).'),
+  relaySockets: z.number().int().describe('Sockets carrying those watches.'),
+  pendingInvites: z.number().int(),
+  peers: z.number().int(),
+});
+
+export const IdentityInfoSchema = z.object({
+  did,
+  name: z.string(),
+  fingerprint: z.string(),
+  relayUrl: z.string(),
+  card: z.string().describe('base64url of the signed card, for out-of-band pinning.'),
+});
+
+export const InviteCreatedSchema = z.object({
+  id,
+  format: inviteFormat,
+  mode: inviteMode,
+  url: z.string().optional().describe('The web form `https://<relay>/i#…` (URL invites).'),
+  customUrl: z.string().optional().describe('The custom-scheme form `pairlink://invite/…` (URL invites).'),
+  code: z.string().optional().describe('`XXXX-XXXX-XXXX` (code invites).'),
+  expiresAt: isoTime,
+  usesLeft: z.number().int(),
+  requireSas: z.boolean(),
+});
+
+export const SessionSummarySchema = z.object({
+  sessionId: z.string(),
+  status: sessionPhase,
+  sas: sas.optional(),
+  peer: peerRef.optional(),
+  error: errorCode.optional(),
+});
+
+export const InviteSummarySchema = InviteCreatedSchema.extend({
+  status: z.enum(['pending', 'used', 'expired', 'cancelled', 'failed']),
+  label: z.string().optional(),
+  createdAt: isoTime,
+  sessions: z.array(SessionSummarySchema).readonly(),
+  failedAttempts: z
+    .number()
+    .int()
+    .optional()
+    .describe(
+      'Code invites: sessions that ended without proving the code, each one online guess; at 3 the invite burns.',
+    ),
+});
+
+export const InviteAcceptResultSchema = z.object({
+  status: z.enum(['paired', 'pending']),
+  acceptId: id.describe('Local id of this accept, for invite.progress and accept.confirmSas.'),
+  peer: peerRef.optional(),
+  sas: sas.optional(),
+});
+
+export const PeerInfoSchema = peerRef.extend({
+  fingerprint: z.string(),
+  pairedAt: isoTime,
+  relayUrl: z.string(),
+  relation: inviteMode,
+  confirmed: z
+    .boolean()
+    .describe(
+      'False while this agent (as issuer) has not heard the acceptor’s acknowledgement: the peer may not hold the pin.',
+    ),
+});
+
+export const AuditEntrySchema = z.object({
+  at: isoTime,
+  event: z.enum(['minted', 'paired', 'unconfirmed', 'failed', 'cancelled', 'expired', 'unpaired']),
+  role: z.enum(['issuer', 'acceptor']).optional(),
+  invite: id.optional(),
+  accept: id.optional(),
+  by: InviteCreatorSchema.optional().describe('For an invite’s events: who minted it.'),
+  peer: peerRef.optional(),
+  code: errorCode.optional(),
+  format: inviteFormat.optional(),
+  uses: z.number().int().optional(),
+});
+
+/** `invite.progress` notification params. */
+export const InviteProgressSchema = z.object({
+  id: id.describe('The invite id (issuer side) or accept id (acceptor side).'),
+  role: z.enum(['issuer', 'acceptor']),
+  status: z.union([z.literal('published'), progressStatus]),
+  sessionId: z.string().optional(),
+  peer: peerRef.optional(),
+  sas: sas.optional(),
+  error: z.object({ code: errorCode, message: z.string() }).optional(),
+  at: isoTime,
+});
+
+/** `peer.removed` notification params. */
+export const PeerRemovedSchema = z.object({ did, name: z.string(), at: isoTime });
+
+const methodList = z.array(z.object({ name: z.string(), description: z.string() })).readonly();
+
+/** The OpenRPC document `rpc.discover` answers (validated in tests against the OpenRPC meta-schema). */
+const openRpcDocument = z
+  .object({
+    openrpc: z.string(),
+    info: z.object({ title: z.string(), version: z.string(), description: z.string() }),
+  })
+  .catchall(z.unknown())
+  .describe('An OpenRPC 1.3 document: https://spec.open-rpc.org');
+
 export const PARAM_SCHEMAS = {
+  'rpc.discover': empty,
   'agent.info': empty,
   'agent.methods': empty,
   'identity.get': empty,
@@ -18,19 +190,13 @@ export const PARAM_SCHEMAS = {
     .object({
       ttlSeconds: z.number().int().min(30).max(MAX_TTL_SECONDS.url).optional(),
       uses: z.number().int().min(1).max(MAX_INVITE_USES).optional(),
-      format: z.enum(['url', 'code']).optional(),
-      mode: z.enum(['peer', 'device']).optional(),
+      format: inviteFormat.optional(),
+      mode: inviteMode.optional(),
       label: z.string().min(1).max(100).optional(),
       requireSas: z.boolean().optional(),
-      creator: z
-        .object({
-          kind: z.enum(['cli', 'script', 'bot']),
-          user: z.string().min(1).max(200).optional(),
-          chat: z.enum(['discord', 'matrix']).optional(),
-          channel: z.string().min(1).max(200).optional(),
-        })
-        .strict()
-        .optional(),
+      creator: InviteCreatorSchema.optional().describe(
+        'Who is minting it, for the history (pairlink log): “who let this peer in?”',
+      ),
     })
     .strict(),
   'invite.get': z.object({ id }).strict(),
@@ -47,17 +213,52 @@ export const PARAM_SCHEMAS = {
     .object({
       invite: z.string().min(1).max(MAX_INVITE_TEXT_LENGTH),
       requireSas: z.boolean().optional(),
-      waitSeconds: z.number().min(0).max(600).optional(),
+      waitSeconds: z
+        .number()
+        .min(0)
+        .max(600)
+        .optional()
+        .describe('How long to wait for completion before answering pending (default 30).'),
     })
     .strict(),
   'accept.confirmSas': z.object({ acceptId: id, match: z.boolean() }).strict(),
-  'history.list': z
-    .object({ since: z.string().max(40).optional(), limit: z.number().int().min(1).max(10_000).optional() })
-    .strict(),
   'accept.get': z.object({ acceptId: id, waitSeconds: z.number().min(0).max(600).optional() }).strict(),
+  'history.list': z
+    .object({
+      since: z.string().max(40).optional().describe('An ISO 8601 time; entries from then on.'),
+      limit: z.number().int().min(1).max(10_000).optional(),
+    })
+    .strict(),
   'peer.list': empty,
-  'peer.get': z.object({ did: z.string().min(1).max(64) }).strict(),
-  'peer.remove': z.object({ did: z.string().min(1).max(64) }).strict(),
+  'peer.get': z.object({ did }).strict(),
+  'peer.remove': z.object({ did }).strict(),
   'events.subscribe': empty,
   'events.unsubscribe': empty,
 } as const satisfies Record<RpcMethodName, z.ZodType>;
+
+export const RESULT_SCHEMAS = {
+  'rpc.discover': openRpcDocument,
+  'agent.info': AgentInfoSchema,
+  'agent.methods': methodList,
+  'identity.get': IdentityInfoSchema,
+  'invite.create': InviteCreatedSchema,
+  'invite.get': InviteSummarySchema,
+  'invite.list': z.array(InviteSummarySchema).readonly(),
+  'invite.cancel': InviteSummarySchema,
+  'invite.confirmSas': InviteSummarySchema,
+  'invite.accept': InviteAcceptResultSchema,
+  'accept.confirmSas': InviteAcceptResultSchema,
+  'accept.get': InviteAcceptResultSchema,
+  'history.list': z.array(AuditEntrySchema).readonly(),
+  'peer.list': z.array(PeerInfoSchema).readonly(),
+  'peer.get': PeerInfoSchema,
+  'peer.remove': z.object({ removed: z.boolean().describe('False when no such peer was pinned.') }),
+  'events.subscribe': z.object({ subscribed: z.literal(true) }),
+  'events.unsubscribe': z.object({ subscribed: z.literal(false) }),
+} as const satisfies Record<RpcMethodName, z.ZodType>;
+
+/** Notifications the agent sends on a connection after `events.subscribe`. */
+export const NOTIFICATION_SCHEMAS = {
+  'invite.progress': InviteProgressSchema,
+  'peer.removed': PeerRemovedSchema,
+} as const;
