@@ -16,7 +16,7 @@ import { DiscordBot } from '../bots/discord/bot.js';
 import { DISCORD_CONFIG_SCHEMA } from '../bots/discord/config.js';
 import { MatrixBot } from '../bots/matrix/bot.js';
 import { MATRIX_CONFIG_SCHEMA } from '../bots/matrix/config.js';
-import { AgentClient } from '../client/agent-client.js';
+import { PairlinkClient } from '../client/index.js';
 import { FakeDiscord, PERMISSIONS } from '../test/fakes/discord/fake-discord.js';
 import { FakeHomeserver } from '../test/fakes/matrix/fake-homeserver.js';
 import { startAgent, testRoot } from '../test/support/agent-process.js';
@@ -43,7 +43,7 @@ async function timed(
 const relay = await startRelayProcess();
 const root = testRoot();
 const agent = await startAgent(root, 'bench-agent', relay.url);
-const client = await AgentClient.connect(agent.socket);
+const client = await PairlinkClient.connect({ socket: agent.socket });
 const discord = new FakeDiscord();
 await discord.start();
 const hs = new FakeHomeserver();

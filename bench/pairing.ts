@@ -9,7 +9,7 @@
  */
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { AgentClient } from '../client/agent-client.js';
+import { PairlinkClient } from '../client/index.js';
 import { type AgentProcess, startAgent, testRoot } from '../test/support/agent-process.js';
 import { PAIRLINK_BIN, startRelayProcess } from '../test/support/relay-process.js';
 import { median, quantile } from './stats.js';
@@ -19,7 +19,7 @@ const PAIRINGS = Number(process.env.BENCH_PAIRINGS ?? 300);
 const CLI_RUNS = Number(process.env.BENCH_CLI_RUNS ?? 10);
 const RPC_SECONDS = Number(process.env.BENCH_RPC_SECONDS ?? 3);
 
-async function pairOnce(issuer: AgentClient, acceptor: AgentClient): Promise<number> {
+async function pairOnce(issuer: PairlinkClient, acceptor: PairlinkClient): Promise<number> {
   const started = performance.now();
   const invite = await issuer.call('invite.create', {});
   const accepted = await acceptor.call('invite.accept', { invite: invite.url!, waitSeconds: 60 });
@@ -28,8 +28,8 @@ async function pairOnce(issuer: AgentClient, acceptor: AgentClient): Promise<num
 }
 
 async function latencies(
-  issuer: AgentClient,
-  acceptor: AgentClient,
+  issuer: PairlinkClient,
+  acceptor: PairlinkClient,
   concurrency: number,
   total: number,
 ): Promise<number[] & { perSecond?: number }> {
@@ -68,8 +68,8 @@ const agents: AgentProcess[] = await Promise.all([
   startAgent(root, 'acceptor', relay.url),
 ]);
 const [issuerAgent, acceptorAgent] = agents as [AgentProcess, AgentProcess];
-const issuer = await AgentClient.connect(issuerAgent.socket);
-const acceptor = await AgentClient.connect(acceptorAgent.socket);
+const issuer = await PairlinkClient.connect({ socket: issuerAgent.socket });
+const acceptor = await PairlinkClient.connect({ socket: acceptorAgent.socket });
 try {
   await latencies(issuer, acceptor, 4, 20); // warm-up
   const serial = await latencies(issuer, acceptor, 1, Math.min(PAIRINGS, 200));

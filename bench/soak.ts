@@ -7,7 +7,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { AgentClient } from '../client/agent-client.js';
+import { PairlinkClient } from '../client/index.js';
 import { startAgent, testRoot } from '../test/support/agent-process.js';
 import { startRelayProcess } from '../test/support/relay-process.js';
 
@@ -33,8 +33,8 @@ const [issuerAgent, acceptorAgent] = await Promise.all([
   startAgent(root, 'issuer', relay.url),
   startAgent(root, 'acceptor', relay.url),
 ]);
-const issuer = await AgentClient.connect(issuerAgent.socket);
-const acceptor = await AgentClient.connect(acceptorAgent.socket);
+const issuer = await PairlinkClient.connect({ socket: issuerAgent.socket });
+const acceptor = await PairlinkClient.connect({ socket: acceptorAgent.socket });
 const pids = { relay: relay.child.pid!, issuer: issuerAgent.child.pid!, acceptor: acceptorAgent.child.pid! };
 const samples: { done: number; relay: number; issuer: number; acceptor: number }[] = [];
 const sample = (done: number) =>

@@ -1,9 +1,8 @@
-import { resolveAgentPaths } from '../agent/paths.js';
-import { AgentClient } from '../client/agent-client.js';
+import { PairlinkClient } from '../client/index.js';
 
 /** Connects to this user's agent (PAIRLINK_SOCKET, else the default path), runs `fn`, disconnects. */
-export async function withAgent<T>(fn: (client: AgentClient) => Promise<T>): Promise<T> {
-  const client = await AgentClient.connect(resolveAgentPaths(process.env).socket);
+export async function withAgent<T>(fn: (client: PairlinkClient) => Promise<T>): Promise<T> {
+  const client = await PairlinkClient.connect();
   try {
     return await fn(client);
   } finally {

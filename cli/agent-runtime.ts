@@ -1,8 +1,8 @@
 import type { Logger } from 'pino';
 import { Agent, type InviteDefaults } from '../agent/agent.js';
 import { type KeystoreChoice, openKeystore } from '../agent/keystore/open-keystore.js';
-import type { AgentPaths } from '../agent/paths.js';
 import { claimSocketPath, RpcSocketServer } from '../agent/rpc-server.js';
+import type { AgentPaths } from '../io/agent-paths.js';
 import { ensurePrivateDir } from '../io/secure-files.js';
 
 /** A running agent with its socket server. */

@@ -1,137 +1,209 @@
-import { resolveAgentPaths } from '../agent/paths.js';
+import { resolveAgentPaths } from '../io/agent-paths.js';
 import { withDeadline } from '../io/deadline.js';
 import { PairlinkError } from '../src/errors.js';
-import type { InviteProgress, RpcMethodName, RpcMethods } from '../src/rpc/protocol.js';
-import { AgentClient } from './agent-client.js';
+import type {
+  RpcMethodName,
+  RpcMethods,
+  RpcNotificationName,
+  RpcNotifications,
+} from '../src/rpc/protocol.js';
+import { RpcConnection } from './connection.js';
 
 /**
- * `pairlink/client`: the agent's JSON-RPC API for scripts and programs, typed by the same method
- * descriptors the agent implements (src/rpc/protocol.ts). One socket, calls with timeouts,
- * `invite.progress` notifications as an async iterator, errors as PairlinkError with a stable
- * `code`, and an optional reconnect.
+ * `pairlink/client`: the agent's JSON-RPC API for scripts and programs, typed by the same schemas
+ * the agent validates with (src/rpc/schemas.ts). One socket, calls with timeouts, notifications as
+ * an async iterator, errors as PairlinkError with a stable `code`, and an optional reconnect. The
+ * CLI, the bots, the benchmarks and the tests use it too.
  */
 
 export { ERROR_CODES, type ErrorCode, PairlinkError } from '../src/errors.js';
 export type {
   AgentInfo,
+  AuditEntry,
   IdentityInfo,
   InviteAcceptParams,
   InviteAcceptResult,
   InviteCreated,
   InviteCreateParams,
+  InviteCreator,
   InviteProgress,
   InviteSummary,
   PeerInfo,
+  PeerRemoved,
   RpcMethodName,
   RpcMethods,
+  RpcNotificationName,
+  RpcNotifications,
 } from '../src/rpc/protocol.js';
 
 export interface ConnectOptions {
   /** The agent's socket; default: PAIRLINK_SOCKET, else the default path, exactly as the CLI resolves it. */
   readonly socket?: string;
-  /** Per-call timeout unless a call says otherwise (default 30 s; invite.accept adds its waitSeconds). */
+  /** Per-call timeout unless a call says otherwise (default 30 s; waiting calls add their waitSeconds). */
   readonly timeoutMs?: number;
   /** Reconnect when the agent goes away (restarts): calls then wait up to their timeout for it. */
   readonly reconnect?: boolean;
 }
 
+/** One notification, as `pairlink events --json` prints it: `{ method, params }`. */
+export type PairlinkEvent = {
+  [N in RpcNotificationName]: { readonly method: N; readonly params: RpcNotifications[N] };
+}[RpcNotificationName];
+
 type Params<M extends RpcMethodName> = RpcMethods[M]['params'];
 type Result<M extends RpcMethodName> = RpcMethods[M]['result'];
 
+const QUEUE_LIMIT = 10_000;
+
 /** A connection to the agent. */
 export class PairlinkClient {
-  private client: AgentClient | null;
+  private connection: RpcConnection | null;
   private closed = false;
-  private readonly queue: InviteProgress[] = [];
-  private readonly waiters: ((p: IteratorResult<InviteProgress>) => void)[] = [];
-  private subscribed = false;
+  private ended = false;
+  private subscription: Promise<void> | null = null;
+  private readonly eventListeners = new Set<(event: PairlinkEvent) => void>();
+  private readonly closeListeners = new Set<() => void>();
 
   private constructor(
-    client: AgentClient,
+    connection: RpcConnection,
+    /** The socket this client talks to. */
     readonly socket: string,
     private readonly options: ConnectOptions,
   ) {
-    this.client = client;
-    this.attach(client);
+    this.connection = connection;
+    this.attach(connection);
   }
 
   /** Connects; AGENT_UNAVAILABLE when no agent listens there. */
   static async connect(options: ConnectOptions = {}): Promise<PairlinkClient> {
     const socket = options.socket ?? resolveAgentPaths(process.env).socket;
-    return new PairlinkClient(await AgentClient.connect(socket), socket, options);
+    return new PairlinkClient(await RpcConnection.connect(socket), socket, options);
   }
 
-  private attach(client: AgentClient): void {
-    client.onProgress((p) => {
-      const waiter = this.waiters.shift();
-      if (waiter) waiter({ value: p, done: false });
-      else if (this.queue.length < 10_000) this.queue.push(p);
+  private attach(connection: RpcConnection): void {
+    connection.onNotification((method, params) => {
+      if (method !== 'invite.progress' && method !== 'peer.removed') return;
+      const event = { method, params } as PairlinkEvent;
+      for (const listener of this.eventListeners) listener(event);
     });
-    client.onClose(() => {
-      if (this.client === client) this.client = null;
-      if (this.closed || !this.options.reconnect) this.endEvents();
+    connection.onClose(() => {
+      if (this.connection === connection) this.connection = null;
+      if (this.closed || !this.options.reconnect) this.end();
     });
   }
 
-  private async current(deadline: number): Promise<AgentClient> {
-    while (!this.client) {
+  private async current(deadline: number): Promise<RpcConnection> {
+    while (!this.connection) {
       if (this.closed || !this.options.reconnect || Date.now() > deadline)
         throw new PairlinkError('AGENT_UNAVAILABLE', `the pairlink agent at ${this.socket} is not reachable`);
       try {
-        const client = await AgentClient.connect(this.socket);
-        this.client = client;
-        this.attach(client);
-        if (this.subscribed) await client.call('events.subscribe', {});
+        const connection = await RpcConnection.connect(this.socket);
+        this.connection = connection;
+        this.attach(connection);
+        if (this.subscription) await connection.call('events.subscribe', {});
       } catch {
         await new Promise((r) => setTimeout(r, 250));
       }
     }
-    return this.client;
+    return this.connection;
   }
 
   /** Calls any method; rejects with PairlinkError (its `code` is stable), TIMEOUT after the timeout. */
-  async call<M extends RpcMethodName>(
+  call<M extends RpcMethodName>(
     method: M,
     params: Params<M>,
     options: { timeoutMs?: number } = {},
   ): Promise<Result<M>> {
-    const wait = (params as { waitSeconds?: number } | undefined)?.waitSeconds ?? 0;
-    const timeoutMs = options.timeoutMs ?? (this.options.timeoutMs ?? 30_000) + wait * 1000;
+    return this.request(method, params, options) as Promise<Result<M>>;
+  }
+
+  /** Calls a method by any name with any params (`pairlink rpc`); the agent checks both. */
+  async request(method: string, params: unknown, options: { timeoutMs?: number } = {}): Promise<unknown> {
+    const wait = (params as { waitSeconds?: unknown } | undefined)?.waitSeconds;
+    const waitMs = typeof wait === 'number' && wait > 0 ? wait * 1000 : 0;
+    const timeoutMs = options.timeoutMs ?? (this.options.timeoutMs ?? 30_000) + waitMs;
     const deadline = Date.now() + timeoutMs;
-    const client = await this.current(deadline);
+    const connection = await this.current(deadline);
     return withDeadline(
-      client.call(method, params),
+      connection.callRaw(method, params),
       Math.max(0, deadline - Date.now()),
       () => new PairlinkError('TIMEOUT', `the agent did not answer ${method} within ${timeoutMs} ms`),
     );
   }
 
-  /** `invite.progress` notifications from now on, until close(): `for await (const e of client.events())`. */
-  events(): AsyncIterableIterator<InviteProgress> {
-    if (!this.subscribed) {
-      this.subscribed = true;
-      void this.call('events.subscribe', {}).catch(() => this.endEvents());
-    }
-    const next = (): Promise<IteratorResult<InviteProgress>> => {
-      const queued = this.queue.shift();
-      if (queued) return Promise.resolve({ value: queued, done: false });
-      if (this.closed) return Promise.resolve({ value: undefined, done: true });
-      return new Promise((resolve) => this.waiters.push(resolve));
+  /**
+   * Subscribes this connection to notifications (once; again after a reconnect). Resolves when the
+   * agent has confirmed, so whatever the caller does next is seen.
+   */
+  subscribe(): Promise<void> {
+    this.subscription ??= this.call('events.subscribe', {}).then(() => undefined);
+    return this.subscription;
+  }
+
+  /** Calls `listener` with every notification (after subscribe()); returns the unsubscriber. */
+  onEvent(listener: (event: PairlinkEvent) => void): () => void {
+    this.eventListeners.add(listener);
+    return () => this.eventListeners.delete(listener);
+  }
+
+  /** Calls `listener` once when the client ends: close(), or the agent went away without reconnect. */
+  onClose(listener: () => void): void {
+    if (this.ended) queueMicrotask(listener);
+    else this.closeListeners.add(listener);
+  }
+
+  /**
+   * Notifications from now on, until close() or the agent goes away (without reconnect):
+   * `for await (const { method, params } of client.events())`. Subscribes if not yet; events
+   * arriving faster than they are consumed are queued (at most 10,000, then the oldest are dropped).
+   */
+  events(): AsyncIterableIterator<PairlinkEvent> {
+    const queue: PairlinkEvent[] = [];
+    const waiters: ((r: IteratorResult<PairlinkEvent>) => void)[] = [];
+    let done = this.closed;
+    const finish = () => {
+      done = true;
+      stop();
+      for (const waiter of waiters.splice(0)) waiter({ value: undefined, done: true });
     };
+    const stop = this.onEvent((event) => {
+      const waiter = waiters.shift();
+      if (waiter) waiter({ value: event, done: false });
+      else {
+        if (queue.length >= QUEUE_LIMIT) queue.shift();
+        queue.push(event);
+      }
+    });
+    this.onClose(finish);
+    this.subscribe().catch(finish);
     return {
-      next,
-      return: async () => ({ value: undefined, done: true }),
+      next: () => {
+        const queued = queue.shift();
+        if (queued) return Promise.resolve({ value: queued, done: false });
+        if (done) return Promise.resolve({ value: undefined, done: true });
+        return new Promise((resolve) => waiters.push(resolve));
+      },
+      return: async () => {
+        finish();
+        return { value: undefined, done: true };
+      },
       [Symbol.asyncIterator]() {
         return this;
       },
     };
   }
 
-  private endEvents(): void {
-    for (const waiter of this.waiters.splice(0)) waiter({ value: undefined, done: true });
+  private end(): void {
+    if (this.ended) return;
+    this.ended = true;
+    this.closed = true;
+    for (const listener of this.closeListeners) listener();
+    this.closeListeners.clear();
   }
 
   // One typed method per JSON-RPC method.
+  /** This API as an OpenRPC 1.3 document (docs/RPC.md is its rendering). */
+  discover = () => this.call('rpc.discover', {});
   agentInfo = () => this.call('agent.info', {});
   agentMethods = () => this.call('agent.methods', {});
   identity = () => this.call('identity.get', {});
@@ -150,11 +222,13 @@ export class PairlinkClient {
   removePeer = (did: string) => this.call('peer.remove', { did });
   history = (params: Params<'history.list'> = {}) => this.call('history.list', params);
 
+  /** Ends the connection; pending calls reject with AGENT_UNAVAILABLE, event iterators finish. */
   close(): void {
     this.closed = true;
-    this.client?.close();
-    this.client = null;
-    this.endEvents();
+    const connection = this.connection;
+    this.connection = null;
+    connection?.close();
+    this.end();
   }
 }
 

@@ -6,14 +6,14 @@ const agent = await connect(); // PAIRLINK_SOCKET, else the default socket
 const events = agent.events(); // subscribed before minting, so nothing is missed
 const invite = await agent.createInvite({ label: 'typescript example' });
 console.log(`invite ${invite.url}`); // hand this to the other side
-for await (const event of events) {
-  if (event.id !== invite.id) continue;
-  if (event.status === 'paired') {
-    console.log(`paired with ${event.peer?.name}`);
+for await (const { method, params } of events) {
+  if (method !== 'invite.progress' || params.id !== invite.id) continue;
+  if (params.status === 'paired') {
+    console.log(`paired with ${params.peer?.name}`);
     break;
   }
-  if (event.status === 'expired' || event.status === 'cancelled' || event.status === 'failed')
-    throw new Error(`the invite ended: ${event.status}`);
+  if (params.status === 'expired' || params.status === 'cancelled' || params.status === 'failed')
+    throw new Error(`the invite ended: ${params.status}`);
 }
 console.log(JSON.stringify((await agent.listPeers()).map((p) => ({ did: p.did, name: p.name }))));
 agent.close();

@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import { AgentClient } from '../../client/agent-client.js';
+import { PairlinkClient } from '../../client/index.js';
 import { withDeadline } from '../../io/deadline.js';
 import { PairlinkError } from '../../src/errors.js';
 import type { InviteProgress, RpcMethodName, RpcMethods } from '../../src/rpc/protocol.js';
@@ -18,7 +18,7 @@ export const MAX_RECONNECT_MS = 2_000;
  * changes are logged (`agent link down`, `agent link up`).
  */
 export class AgentLink {
-  private client: AgentClient | null = null;
+  private client: PairlinkClient | null = null;
   private connecting: Promise<void> | null = null;
   private retryMs = 500;
   private down = false;
@@ -61,16 +61,15 @@ export class AgentLink {
   private connect(): Promise<void> {
     this.connecting ??= (async () => {
       try {
-        const client = await AgentClient.connect(this.socketPath);
-        client.onProgress((p) => {
-          for (const listener of this.listeners) listener(p);
+        const client = await PairlinkClient.connect({ socket: this.socketPath, timeoutMs: this.timeoutMs });
+        client.onEvent(({ method, params }) => {
+          if (method !== 'invite.progress') return;
+          for (const listener of this.listeners) listener(params);
         });
-        await withDeadline(client.call('events.subscribe', {}), this.timeoutMs, unanswered).catch(
-          (error: unknown) => {
-            client.close();
-            throw error;
-          },
-        );
+        await withDeadline(client.subscribe(), this.timeoutMs, unanswered).catch((error: unknown) => {
+          client.close();
+          throw error;
+        });
         client.onClose(() => {
           if (this.client === client) this.client = null;
           if (!this.closed && !this.down) {
@@ -110,11 +109,10 @@ export class AgentLink {
     const client = this.client;
     if (!client)
       throw new PairlinkError('AGENT_UNAVAILABLE', 'the pairlink agent is not reachable right now');
-    return withDeadline(
-      client.call(method, params),
-      this.timeoutMs,
-      () => new PairlinkError('AGENT_UNAVAILABLE', `the pairlink agent did not answer ${method} in time`),
-    );
+    return client.call(method, params, { timeoutMs: this.timeoutMs }).catch((error: unknown) => {
+      if (!(error instanceof PairlinkError) || error.code !== 'TIMEOUT') throw error;
+      throw new PairlinkError('AGENT_UNAVAILABLE', `the pairlink agent did not answer ${method} in time`);
+    });
   }
 
   /** True when the agent answers a cheap call now (for health checks). */

@@ -1,4 +1,4 @@
-import type { AgentClient } from '../../client/agent-client.js';
+import type { PairlinkClient } from '../../client/index.js';
 import type { InviteAcceptResult } from '../../src/rpc/protocol.js';
 import { parseDuration, withAgent } from '../agent-connection.js';
 import { EXIT } from '../exit-codes.js';
@@ -42,7 +42,7 @@ async function readInvite(positional: string | undefined, io: Io): Promise<strin
 
 /** After a hand-off: the SAS question in a terminal, then the outcome. */
 async function finishAccept(
-  client: AgentClient,
+  client: PairlinkClient,
   first: InviteAcceptResult,
   values: Record<string, unknown>,
   io: Io,
@@ -78,12 +78,12 @@ async function finishAccept(
   return result.status === 'paired' ? EXIT.ok : EXIT.pending;
 }
 
-function watchProgress(client: AgentClient, io: Io): Promise<unknown> {
-  client.onProgress((p) => {
-    if (p.role === 'acceptor' && p.status === 'sas')
+function watchProgress(client: PairlinkClient, io: Io): Promise<void> {
+  client.onEvent(({ method, params }) => {
+    if (method === 'invite.progress' && params.role === 'acceptor' && params.status === 'sas')
       io.err('  security code ready: compare it with the other side');
   });
-  return client.call('events.subscribe', {});
+  return client.subscribe();
 }
 
 export const acceptCommand: Command = {

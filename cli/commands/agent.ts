@@ -1,6 +1,6 @@
 import { hostname } from 'node:os';
 import type { KeystoreChoice } from '../../agent/keystore/open-keystore.js';
-import { resolveAgentPaths } from '../../agent/paths.js';
+import { resolveAgentPaths } from '../../io/agent-paths.js';
 import { checkDisplayName, checkRelayUrl } from '../../src/identity/card.js';
 import { startAgentRuntime, untilSignalled } from '../agent-runtime.js';
 import { loadConfigFile } from '../config-file.js';

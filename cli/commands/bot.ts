@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { resolveAgentPaths } from '../../agent/paths.js';
+import { resolveAgentPaths } from '../../io/agent-paths.js';
 import { commandLogger } from '../logger.js';
 import type { Command } from '../main.js';
 import { printJson, UsageError } from '../output.js';

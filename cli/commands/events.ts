@@ -1,13 +1,16 @@
+import type { PairlinkEvent } from '../../client/index.js';
 import { withAgent } from '../agent-connection.js';
 import { EXIT } from '../exit-codes.js';
 import type { Command } from '../main.js';
 
 /** One human line for a notification. */
-function line(method: string, params: Record<string, unknown>): string {
-  if (method === 'peer.removed') return `${params.at}  peer removed  ${params.name} (${params.did})`;
-  const peer = params.peer as { name?: string } | undefined;
-  const error = params.error as { code?: string } | undefined;
-  return `${params.at}  ${params.role} ${params.id}  ${params.status}${peer?.name ? `  ${peer.name}` : ''}${error?.code ? `  ${error.code}` : ''}`;
+function line(event: PairlinkEvent): string {
+  if (event.method === 'peer.removed') {
+    const p = event.params;
+    return `${p.at}  peer removed  ${p.name} (${p.did})`;
+  }
+  const p = event.params;
+  return `${p.at}  ${p.role} ${p.id}  ${p.status}${p.peer?.name ? `  ${p.peer.name}` : ''}${p.error?.code ? `  ${p.error.code}` : ''}`;
 }
 
 export const eventsCommand: Command = {
@@ -26,11 +29,11 @@ export const eventsCommand: Command = {
         process.once('SIGINT', () => resolve(EXIT.ok));
         process.once('SIGTERM', () => resolve(EXIT.ok));
       });
-      client.onNotification((method, params) => {
-        if (values.json) io.out(JSON.stringify({ method, params }));
-        else io.out(line(method, params as Record<string, unknown>));
+      client.onEvent((event) => {
+        if (values.json) io.out(JSON.stringify(event));
+        else io.out(line(event));
       });
-      await client.call('events.subscribe', {});
+      await client.subscribe();
       return ended;
     }),
 };

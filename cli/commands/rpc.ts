@@ -3,7 +3,10 @@ import type { Command } from '../main.js';
 import { printJson, UsageError } from '../output.js';
 
 export const rpcCommand: Command = {
-  summary: 'Call any agent method with JSON params and print the result (see agent.methods).',
+  summary: [
+    'Call any agent method with JSON params and print the result. The methods, their params,',
+    'results and errors: docs/RPC.md, or `pairlink rpc rpc.discover` (OpenRPC).',
+  ].join('\n'),
   usage: 'pairlink rpc <method> [\'{"json":"params"}\']',
   options: {},
   allowPositionals: true,
@@ -19,7 +22,7 @@ export const rpcCommand: Command = {
       }
     }
     return withAgent(async (client) => {
-      printJson(io, await client.callRaw(positionals[0]!, params));
+      printJson(io, await client.request(positionals[0]!, params));
       return 0;
     });
   },

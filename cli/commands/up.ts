@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { hostname, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { checkSocketPath, resolveAgentPaths } from '../../agent/paths.js';
+import { checkSocketPath, resolveAgentPaths } from '../../io/agent-paths.js';
 import { ensurePrivateDir, readFileIfExists, writeFileAtomic } from '../../io/secure-files.js';
 import { startRelay } from '../../relay/relay-server.js';
 import { startAgentRuntime, untilSignalled } from '../agent-runtime.js';

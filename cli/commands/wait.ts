@@ -1,4 +1,4 @@
-import type { AgentClient } from '../../client/agent-client.js';
+import type { PairlinkClient } from '../../client/index.js';
 import { parseDuration, withAgent } from '../agent-connection.js';
 import { EXIT } from '../exit-codes.js';
 import type { Command } from '../main.js';
@@ -8,7 +8,7 @@ type Until = 'paired' | 'finished';
 
 /** The state of an invite or an accept right now: done (and how), or still waiting. */
 async function look(
-  client: AgentClient,
+  client: PairlinkClient,
   id: string,
   until: Until,
 ): Promise<{ done: boolean; status: string; peer?: string }> {
@@ -62,10 +62,10 @@ export const waitCommand: Command = {
     return withAgent(async (client) => {
       const deadline = Date.now() + seconds * 1000;
       let wake: (() => void) | null = null;
-      client.onProgress((p) => {
-        if (p.id === id) wake?.();
+      client.onEvent(({ method, params }) => {
+        if (method === 'invite.progress' && params.id === id) wake?.();
       });
-      await client.call('events.subscribe', {});
+      await client.subscribe();
       for (;;) {
         let state: Awaited<ReturnType<typeof look>>;
         try {

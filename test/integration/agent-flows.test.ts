@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AgentClient } from '../../client/agent-client.js';
+import { PairlinkClient } from '../../client/index.js';
 import type { InviteProgress } from '../../src/rpc/protocol.js';
 import { type AgentProcess, relayWithAgents } from '../support/agent-process.js';
 
@@ -24,17 +24,19 @@ interface Summary {
 
 const fleet = relayWithAgents();
 const agent = (name: string) => fleet.agent(name);
-const clients: AgentClient[] = [];
+const clients: PairlinkClient[] = [];
 afterAll(() => {
   for (const client of clients) client.close();
 });
 
 /** Every invite.progress notification the agent sends on one subscribed connection. */
 async function progressOf(target: AgentProcess): Promise<InviteProgress[]> {
-  const client = await AgentClient.connect(target.socket);
+  const client = await PairlinkClient.connect({ socket: target.socket });
   clients.push(client);
   const seen: InviteProgress[] = [];
-  client.onProgress((p) => seen.push(p));
+  client.onEvent((e) => {
+    if (e.method === 'invite.progress') seen.push(e.params);
+  });
   expect(await client.call('events.subscribe', {})).toEqual({ subscribed: true });
   return seen;
 }

@@ -51,7 +51,7 @@ const events = issuer.events();
 const invite = await issuer.createInvite({ label: 'from a script' });
 const accepted = await acceptor.accept({ invite: invite.url, waitSeconds: 15 });
 let paired;
-for await (const event of events) if (event.status === 'paired') { paired = event; break; }
+for await (const e of events) if (e.method === 'invite.progress' && e.params.status === 'paired') { paired = e.params; break; }
 const peers = await issuer.listPeers();
 let refused;
 try { await issuer.getInvite('nope'); } catch (e) { refused = e instanceof PairlinkError ? e.code : 'other'; }

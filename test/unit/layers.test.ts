@@ -5,7 +5,8 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 
 // The lint rule that keeps the layers apart (biome.json overrides, docs/ARCHITECTURE.md §Layers):
-// src/ has no I/O modules and imports no layer above it; bots/ never import cli/ or agent/.
+// src/ has no I/O modules and imports no layer above it; bots/ never import cli/ or agent/; only
+// pairlink/client itself touches its raw connection; client/ and io/ import no agent, CLI, bot or relay.
 
 const REPO = resolve(fileURLToPath(new URL('.', import.meta.url)), '../..');
 const BIOME = join(REPO, 'node_modules', '@biomejs', 'biome', 'bin', 'biome');
@@ -42,8 +43,23 @@ describe('layers', () => {
     expect(
       lint(
         'bots/core/layers-probe.ts',
-        "import { AgentClient } from '../../client/agent-client.js';\nexport const x = AgentClient;\n",
+        "import { connect } from '../../client/index.js';\nexport const x = connect;\n",
       ),
     ).not.toMatch(/noRestrictedImports/);
+  });
+
+  it('keeps the raw connection inside pairlink/client, and the library off the agent', () => {
+    for (const probe of ['bots/core/layers-probe.ts', 'cli/layers-probe.ts']) {
+      const up = probe.startsWith('bots/') ? '../..' : '..';
+      expect(
+        lint(
+          probe,
+          `import { RpcConnection } from '${up}/client/connection.js';\nexport const x = RpcConnection;\n`,
+        ),
+      ).toMatch(/noRestrictedImports/);
+    }
+    expect(
+      lint('client/layers-probe.ts', "import { Agent } from '../agent/agent.js';\nexport const x = Agent;\n"),
+    ).toMatch(/noRestrictedImports/);
   });
 });

@@ -1,16 +1,19 @@
 import { createConnection, type Socket } from 'node:net';
 import { type ErrorCode, isErrorCode, PairlinkError } from '../src/errors.js';
-import type { InviteProgress, RpcMethodName, RpcMethods } from '../src/rpc/protocol.js';
+import type { RpcMethodName, RpcMethods } from '../src/rpc/protocol.js';
 
 /**
- * A small JSON-RPC client of the agent's socket for the CLI: newline-delimited JSON, one socket,
- * typed by the shared method descriptors. It loads nothing but node:net, so commands start fast.
+ * One JSON-RPC connection to the agent's socket: newline-delimited JSON, typed by the shared method
+ * descriptors. It loads nothing but node:net, so commands start fast. Internal to pairlink/client:
+ * everything else uses PairlinkClient (index.ts), which adds timeouts, events and reconnects.
  */
-export class AgentClient {
+/** The longest answer line accepted (a long invite.list or history.list is a few MiB). */
+const MAX_ANSWER_CHARS = 64 * 1024 * 1024;
+
+export class RpcConnection {
   private nextId = 1;
   private buffered = '';
   private readonly pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
-  private progressListener: ((p: InviteProgress) => void) | null = null;
 
   private constructor(private readonly socket: Socket) {
     socket.setEncoding('utf8');
@@ -32,10 +35,10 @@ export class AgentClient {
   }
 
   /** Connects to the agent at `path`; AGENT_UNAVAILABLE when nothing listens there. */
-  static connect(path: string): Promise<AgentClient> {
+  static connect(path: string): Promise<RpcConnection> {
     return new Promise((resolve, reject) => {
       const socket = createConnection(path);
-      socket.once('connect', () => resolve(new AgentClient(socket)));
+      socket.once('connect', () => resolve(new RpcConnection(socket)));
       socket.once('error', (error: NodeJS.ErrnoException) =>
         reject(
           new PairlinkError('AGENT_UNAVAILABLE', `no agent at ${path} (${error.code ?? error.message})`),
@@ -68,17 +71,18 @@ export class AgentClient {
     this.notificationListener = listener;
   }
 
-  /** Receives `invite.progress` notifications (after `events.subscribe`). */
-  onProgress(listener: (p: InviteProgress) => void): void {
-    this.progressListener = listener;
-  }
-
   close(): void {
     this.socket.end();
   }
 
   private onData(chunk: string): void {
     this.buffered += chunk;
+    // The agent answers in lines far below this; anything longer is not the agent talking.
+    if (this.buffered.length > MAX_ANSWER_CHARS && !this.buffered.includes('\n')) {
+      this.buffered = '';
+      this.socket.destroy();
+      return;
+    }
     let newline = this.buffered.indexOf('\n');
     while (newline >= 0) {
       const line = this.buffered.slice(0, newline);
@@ -94,11 +98,6 @@ export class AgentClient {
       try {
         message = JSON.parse(line) as typeof message;
       } catch {
-        continue;
-      }
-      if (message.method === 'invite.progress') {
-        this.progressListener?.(message.params as InviteProgress);
-        this.notificationListener?.(message.method, message.params);
         continue;
       }
       if (message.method !== undefined) {
