@@ -1,18 +1,22 @@
 /**
  * CPU cost of pairlink's primitives and of one full pairing per invite form (both sides, in one
  * process, no I/O): the physical floor under every latency figure. noble runs beside node:crypto
- * in the same process as the baseline. Run: npm run bench:crypto
+ * in the same process as the baseline; CPace on libsodium (what the agent uses) against noble (the
+ * reference). Run: npm run bench, or node dist/bench/crypto.js
  */
 import { randomBytes } from 'node:crypto';
 import { xsalsa20poly1305 } from '@noble/ciphers/salsa.js';
 import { ed25519, ristretto255_hasher, x25519 } from '@noble/curves/ed25519.js';
+import { sodiumRistretto } from '../io/sodium-ristretto.js';
+import { ristrettoBackend, useRistrettoBackend } from '../src/crypto/cpace.js';
 import { Ed25519SigningKey, verifyEd25519 } from '../src/crypto/ed25519.js';
 import { hkdfExpandLabel, hkdfExtract } from '../src/crypto/hashes.js';
 import { X25519KeyPair } from '../src/crypto/x25519.js';
 import { MemoryExchange, newParty, runUntilQuiet, setUpPairing } from '../src/handshake/in-memory-host.js';
-import { median, ms, sample } from './stats.js';
+import { type Figures, median, report, sample, value } from './stats.js';
 
-const RUNS = Number(process.env.BENCH_RUNS ?? 2000);
+const QUICK = process.env.BENCH_QUICK === '1';
+const RUNS = Number(process.env.BENCH_RUNS ?? (QUICK ? 100 : 2000));
 const rows: [string, number, number | null][] = [];
 
 function row(name: string, fn: () => void, baseline?: () => void): void {
@@ -85,21 +89,23 @@ function pairOnce(form: 'url' | 'code'): void {
   if (pairing.acceptor.state.phase !== 'paired') throw new Error(`pairing did not complete (${form})`);
 }
 
-const pairRuns = Math.max(200, Math.floor(RUNS / 4));
+const pairRuns = Math.max(QUICK ? 20 : 200, Math.floor(RUNS / 4));
 const urlPair = median(sample(() => pairOnce('url'), pairRuns));
+const codePairNoble = median(sample(() => pairOnce('code'), pairRuns));
+useRistrettoBackend(await sodiumRistretto());
 const codePair = median(sample(() => pairOnce('code'), pairRuns));
+const sodium = ristrettoBackend();
+const point = sodium.fromHash(hash64);
+row('ristretto255 point × scalar, libsodium', () => sodium.scalarMult(scalar(), point));
 
-console.log(`pairlink crypto benchmark — node ${process.version}, ${RUNS} runs per primitive, medians`);
-console.log('');
-console.log('primitive                                   ours (node:crypto/noble)   noble only    ratio');
+const figures: Figures = {};
 for (const [name, ours, base] of rows) {
-  const ratio = base === null ? '' : `${(base / ours).toFixed(1)}x`;
-  console.log(
-    `${name.padEnd(44)}${ms(ours).padStart(14)}${(base === null ? '—' : ms(base)).padStart(18)}${ratio.padStart(9)}`,
-  );
+  figures[name] = value('ms', ours);
+  if (base !== null) figures[`${name} — noble alone`] = value('ms', base);
 }
-console.log('');
-console.log(`full pairing, URL form  (both sides, all 4 frames): ${ms(urlPair)} CPU (median of ${pairRuns})`);
-console.log(
-  `full pairing, code form (both sides, CPace):        ${ms(codePair)} CPU (median of ${pairRuns})`,
-);
+figures['one URL pairing, both sides, all frames (CPU)'] = value('ms', urlPair);
+figures['one code pairing, both sides, CPace on libsodium (CPU)'] = value('ms', codePair);
+figures['one code pairing, CPace on noble, the reference (CPU)'] = value('ms', codePairNoble);
+report(`Crypto, CPU per operation, medians of ${RUNS} (one process, no I/O)`, figures, [], {
+  'code pairing CPU, noble ÷ libsodium': codePairNoble / codePair,
+});

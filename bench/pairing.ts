@@ -1,23 +1,19 @@
 /**
  * End-to-end pairing figures with real processes on loopback: one relay, two agents (file
- * keystore), measured from outside through their JSON-RPC sockets and the CLI.
+ * keystore), measured from outside through their JSON-RPC sockets.
  *  - warm-agent pairing latency, invite.create → accept answers "paired" (both sides pinned:
  *    the issuer pins before it sends the welcome), p50/p99 at concurrency 1 and 100;
- *  - CLI-to-CLI pairing latency (`pairlink invite` then `pairlink accept`, each a new process);
  *  - JSON-RPC small requests per second on one socket (agent.info, 64 in flight).
- * Run: npm run bench:pairing
+ * The CLI figures are in bench/ceremony.ts. Run: npm run bench, or node dist/bench/pairing.js
  */
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
 import { PairlinkClient } from '../client/index.js';
 import { type AgentProcess, startAgent, testRoot } from '../test/support/agent-process.js';
-import { PAIRLINK_BIN, startRelayProcess } from '../test/support/relay-process.js';
-import { median, quantile } from './stats.js';
+import { startRelayProcess } from '../test/support/relay-process.js';
+import { inMs, report, value } from './stats.js';
 
-const run = promisify(execFile);
-const PAIRINGS = Number(process.env.BENCH_PAIRINGS ?? 300);
-const CLI_RUNS = Number(process.env.BENCH_CLI_RUNS ?? 10);
-const RPC_SECONDS = Number(process.env.BENCH_RPC_SECONDS ?? 3);
+const QUICK = process.env.BENCH_QUICK === '1';
+const PAIRINGS = Number(process.env.BENCH_PAIRINGS ?? (QUICK ? 30 : 1000));
+const RPC_SECONDS = Number(process.env.BENCH_RPC_SECONDS ?? (QUICK ? 0.5 : 3));
 
 async function pairOnce(issuer: PairlinkClient, acceptor: PairlinkClient): Promise<number> {
   const started = performance.now();
@@ -48,11 +44,6 @@ async function latencies(
   return times.sort((a, b) => a - b);
 }
 
-function row(label: string, times: number[] & { perSecond?: number }): string {
-  const rate = times.perSecond === undefined ? '' : `   ${times.perSecond.toFixed(0)} pairings/s`;
-  return `${label.padEnd(44)} p50 ${median(times).toFixed(1).padStart(7)} ms   p99 ${quantile(times, 0.99).toFixed(1).padStart(7)} ms   (n=${times.length})${rate}`;
-}
-
 const relay = await startRelayProcess([], {
   PAIRLINK_RELAY_LIMITS: JSON.stringify({
     ipRatePerSecond: 1e6,
@@ -75,33 +66,6 @@ try {
   const serial = await latencies(issuer, acceptor, 1, Math.min(PAIRINGS, 200));
   const wide = await latencies(issuer, acceptor, 100, PAIRINGS);
 
-  const cli: number[] = [];
-  for (let i = 0; i < CLI_RUNS; i++) {
-    const started = performance.now();
-    const { stdout } = await run(process.execPath, [PAIRLINK_BIN, 'invite', '--json'], {
-      env: issuerAgent.env,
-    });
-    await run(process.execPath, [PAIRLINK_BIN, 'accept', JSON.parse(stdout).url, '--json'], {
-      env: acceptorAgent.env,
-    });
-    cli.push(performance.now() - started);
-  }
-  cli.sort((a, b) => a - b);
-  const startup: number[] = [];
-  for (let i = 0; i < CLI_RUNS; i++) {
-    const started = performance.now();
-    await run(process.execPath, [PAIRLINK_BIN, 'whoami', '--json'], { env: issuerAgent.env });
-    startup.push(performance.now() - started);
-  }
-  startup.sort((a, b) => a - b);
-  const bare: number[] = [];
-  for (let i = 0; i < CLI_RUNS; i++) {
-    const started = performance.now();
-    await run(process.execPath, ['-e', '0']);
-    bare.push(performance.now() - started);
-  }
-  bare.sort((a, b) => a - b);
-
   let requests = 0;
   let running = true;
   const began = performance.now();
@@ -118,19 +82,16 @@ try {
   );
   const rps = (requests * 1000) / (performance.now() - began);
 
-  console.log(
-    `pairlink pairing benchmark — node ${process.version}; relay and two agents as separate processes on loopback`,
+  report(
+    'Warm agents: invite.create → accept answers paired (both sides pinned), over JSON-RPC',
+    {
+      'warm pairing, concurrency 1': inMs(serial, true),
+      'warm pairing, concurrency 100': inMs(wide, true),
+      'pairings/s at concurrency 100': value('per s', wide.perSecond ?? 0),
+      'JSON-RPC agent.info/s, one socket, 64 in flight': value('per s', rps),
+    },
+    [],
   );
-  console.log('');
-  console.log(row('warm pairing, concurrency 1', serial));
-  console.log(row('warm pairing, concurrency 100', wide));
-  console.log(
-    `  (with 100 in flight, latency ≈ 100 ÷ throughput: a 5 ms p50 would take ${(100 / 0.005).toFixed(0)} pairings/s)`,
-  );
-  console.log(row('CLI-to-CLI pairing (2 processes started)', cli));
-  console.log(row('  one CLI round trip (pairlink whoami)', startup));
-  console.log(row('  bare `node -e 0` (baseline)', bare));
-  console.log(`JSON-RPC agent.info on one socket, 64 in flight: ${rps.toFixed(0)} requests/s`);
 } finally {
   issuer.close();
   acceptor.close();

@@ -4,7 +4,8 @@
  *     and Redis stores, posting over the WebSocket and over HTTP;
  *  2. relay RSS per waiting mailbox with 10,000 mailboxes each watched by its own socket, net of
  *     the sockets themselves (measured separately in the same run).
- * Run: npm run bench:relay   (needs redis-server installed for the Redis rows)
+ *  3. the same round trips across two relay instances sharing one Redis.
+ * Run: npm run bench, or node dist/bench/relay.js (needs redis-server for the Redis rows)
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -16,11 +17,13 @@ import WebSocket from 'ws';
 import { RelayClient, RelaySocket } from '../relay/relay-client.js';
 import { startRedis } from '../test/support/redis-server.js';
 import { PAIRLINK_BIN } from '../test/support/relay-process.js';
+import { type Figures, report, value } from './stats.js';
 
-const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
+const QUICK = process.env.BENCH_QUICK === '1';
+const SECONDS = Number(process.env.BENCH_SECONDS ?? (QUICK ? 0.5 : 5));
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 64);
-const WAITING = Number(process.env.BENCH_WAITING ?? 10_000);
-const SETTLE_MS = Number(process.env.BENCH_SETTLE_MS ?? 12_000);
+const WAITING = Number(process.env.BENCH_WAITING ?? (QUICK ? 500 : 10_000));
+const SETTLE_MS = Number(process.env.BENCH_SETTLE_MS ?? (QUICK ? 500 : 12_000));
 const GENEROUS_LIMITS = JSON.stringify({
   ipRatePerSecond: 1e7,
   ipBurst: 1e7,
@@ -29,6 +32,7 @@ const GENEROUS_LIMITS = JSON.stringify({
   maxMessagesPerMailbox: 1e7,
   maxMailboxesPerIp: 1e7,
   maxSockets: 1e6,
+  maxSocketsPerIp: 1e6,
 });
 
 interface Child {
@@ -79,7 +83,8 @@ interface Box {
 }
 const newBox = (): Box => ({ id: randomBytes(16), read: randomBytes(16), write: randomBytes(16) });
 
-async function roundTrips(url: string, transport: 'ws' | 'http'): Promise<number> {
+/** Round trips between two sockets: on one relay, or side B on a second relay sharing the store. */
+async function roundTrips(url: string, transport: 'ws' | 'http', urlB = url): Promise<number> {
   const client = new RelayClient(url);
   const aBoxes = Array.from({ length: CONCURRENCY }, newBox);
   const bBoxes = Array.from({ length: CONCURRENCY }, newBox);
@@ -100,7 +105,7 @@ async function roundTrips(url: string, transport: 'ws' | 'http'): Promise<number
       return 0;
     });
   // Side B answers every message; side A counts a round trip and starts the next.
-  const sideB: RelaySocket = new RelaySocket(url, {
+  const sideB: RelaySocket = new RelaySocket(urlB, {
     onMessage: (id) => void post(sideB, aBoxes[indexOf.get(id)!]!),
   });
   const sideA: RelaySocket = new RelaySocket(url, {
@@ -114,7 +119,7 @@ async function roundTrips(url: string, transport: 'ws' | 'http'): Promise<number
   for (const b of bBoxes) sideB.watch(b.id, b.read);
   await sleep(300);
   for (const box of bBoxes) void post(sideA, box);
-  await sleep(1000); // warm-up
+  await sleep(QUICK ? 200 : 1000); // warm-up
   const start = completed;
   const began = performance.now();
   await sleep(SECONDS * 1000);
@@ -244,52 +249,59 @@ async function waitingMemory(nodeFlags: string[], snapshotDir: string | null): P
   };
 }
 
-const results: string[] = [];
+const figures: Figures = {};
+const notes: string[] = [];
 const only = process.env.BENCH_ONLY; // 'throughput' or 'memory' to run one half
 if (only !== 'memory') {
   for (const store of ['memory', 'redis'] as const) {
     const redis = store === 'redis' ? await startRedis() : null;
     const relay = await startRelayChild(redis ? ['--redis', redis.url] : []);
     for (const transport of ['ws', 'http'] as const) {
-      const rate = await roundTrips(relay.url, transport);
-      results.push(
-        `round trips/s, ${store} store, posts over ${transport.padEnd(4)}: ${rate.toFixed(0).padStart(6)}  (concurrency ${CONCURRENCY}, ${SECONDS} s)`,
+      figures[`round trips/s, ${store} store, posts over ${transport}`] = value(
+        'per s',
+        await roundTrips(relay.url, transport),
       );
+    }
+    if (redis) {
+      // Two relay instances sharing one Redis: each side on its own instance, delivery across them.
+      const second = await startRelayChild(['--redis', redis.url]);
+      figures['round trips/s, two relays sharing one Redis (ws)'] = value(
+        'per s',
+        await roundTrips(relay.url, 'ws', second.url),
+      );
+      await second.stop();
     }
     await relay.stop();
     await redis?.stop();
   }
+  notes.push(`round trips: concurrency ${CONCURRENCY}, ${SECONDS} s each, this process is the load`);
 }
-console.log(
-  `pairlink relay benchmark — node ${process.version}; relay in its own process, this process is the load`,
-);
-console.log('');
-for (const line of results) console.log(line);
 if (only !== 'throughput') {
-  const snapshotDir = mkdtempSync(join(tmpdir(), 'pairlink-bench-'));
-  const REPEATS = Number(process.env.BENCH_MEMORY_REPEATS ?? 3);
-  const kib = (bytes: number) => `${(bytes / 1024).toFixed(2)} KiB`;
-  for (const flags of [[], ['--max-semi-space-size=1']]) {
-    // A single RSS delta swings with V8's heap sizing; report the median and range of a few runs.
-    const runs: MemoryFigures[] = [];
-    for (let i = 0; i < (flags.length === 0 ? REPEATS : 1); i++) runs.push(await waitingMemory(flags, null));
-    const perMailbox = runs.map((r) => r.perMailbox).sort((a, b) => a - b);
-    const perSocket = runs.map((r) => r.perSocket).sort((a, b) => a - b);
-    console.log('');
-    console.log(
-      `${WAITING} waiting mailboxes, each watched by its own WebSocket (memory store); relay node flags: ${flags.join(' ') || '(none)'}; ${runs.length} run(s), each measured after ${SETTLE_MS / 1000} s idle`,
-    );
-    console.log(`  relay RSS at start                 ${(runs[0]!.baseline / 1048576).toFixed(1)} MiB`);
-    console.log(`  per open socket (no mailbox)       ${kib(perSocket[Math.floor(perSocket.length / 2)]!)}`);
-    console.log(
-      `  per waiting mailbox beyond socket  ${kib(perMailbox[Math.floor(perMailbox.length / 2)]!)} RSS, median (range ${kib(perMailbox[0]!)} .. ${kib(perMailbox.at(-1)!)}; target <= 2 KiB)`,
-    );
-  }
-  // Writing a snapshot grows RSS itself, so this run reports only the retained heap.
-  const heap = await waitingMemory([], snapshotDir);
-  console.log('');
-  console.log(
-    `retained JS heap per waiting mailbox (post-GC heap snapshots of the relay): ${heap.heapPerMailbox?.toFixed(0)} B`,
+  const REPEATS = Number(process.env.BENCH_MEMORY_REPEATS ?? (QUICK ? 1 : 3));
+  // A single RSS delta swings with V8's heap sizing; report the median of a few runs.
+  const runs: MemoryFigures[] = [];
+  for (let i = 0; i < REPEATS; i++) runs.push(await waitingMemory([], null));
+  const mid = <T>(xs: T[], key: (x: T) => number) =>
+    xs.map(key).sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+  const perSocket = mid(runs, (r) => r.perSocket);
+  const perMailbox = mid(runs, (r) => r.perMailbox);
+  const total = mid(runs, (r) => r.baseline + (r.perSocket + r.perMailbox) * WAITING);
+  figures['relay memory per open idle socket'] = value('KiB', perSocket / 1024);
+  figures['relay memory per waiting mailbox beyond its socket'] = value('KiB', perMailbox / 1024);
+  figures[`relay RSS with ${WAITING} waiting mailboxes and ${WAITING} idle sockets`] = value(
+    'MiB',
+    total / 1048576,
   );
-  rmSync(snapshotDir, { recursive: true, force: true });
+  notes.push(`memory: ${REPEATS} run(s), each measured after ${SETTLE_MS / 1000} s idle; medians`);
+  if (process.env.BENCH_HEAP === '1') {
+    // Writing a snapshot grows RSS itself, so this run reports only the retained heap.
+    const snapshotDir = mkdtempSync(join(tmpdir(), 'pairlink-bench-'));
+    const heap = await waitingMemory([], snapshotDir);
+    figures['retained JS heap per waiting mailbox (post-GC snapshots)'] = value(
+      'KiB',
+      (heap.heapPerMailbox ?? 0) / 1024,
+    );
+    rmSync(snapshotDir, { recursive: true, force: true });
+  }
 }
+report(`Relay (its own process; memory store unless said), node ${process.version}`, figures, notes);

@@ -4,6 +4,7 @@ import { type KeystoreChoice, openKeystore } from '../agent/keystore/open-keysto
 import { claimSocketPath, RpcSocketServer } from '../agent/rpc-server.js';
 import type { AgentPaths } from '../io/agent-paths.js';
 import { ensurePrivateDir } from '../io/secure-files.js';
+import { installSodiumRistretto } from '../io/sodium-ristretto.js';
 
 /** A running agent with its socket server. */
 export interface AgentRuntime {
@@ -28,6 +29,8 @@ export async function startAgentRuntime(options: {
   const { paths, logger } = options;
   await claimSocketPath(paths.socket);
   await ensurePrivateDir(paths.home);
+  // Code pairings' ristretto255 through libsodium (WebAssembly), loaded while the keystore opens.
+  const ristretto = installSodiumRistretto();
   const { store, note } = await openKeystore({
     choice: options.keystore,
     home: paths.home,
@@ -36,6 +39,9 @@ export async function startAgentRuntime(options: {
     passphraseFile: options.passphraseFile,
   });
   if (note) logger.warn(note);
+  const backend = await ristretto;
+  if (backend !== 'libsodium')
+    logger.warn({ backend }, 'libsodium did not load; CPace runs on noble (slower)');
   const agent = await Agent.start({
     stateFile: paths.stateFile,
     keystore: store,
@@ -52,7 +58,7 @@ export async function startAgentRuntime(options: {
     throw error;
   }
   logger.info(
-    { did: agent.did, socket: paths.socket, relay: options.relayUrl, keystore: store.kind },
+    { did: agent.did, socket: paths.socket, relay: options.relayUrl, keystore: store.kind, ristretto: backend },
     'agent ready',
   );
   return {

@@ -6,7 +6,53 @@ import { hashSha512 } from './hashes.js';
 // initiator-responder setting. The acceptor of an invite is the initiator (A), the issuer the
 // responder (B). K is never exposed: only ISK leaves this module.
 
-type RistrettoPoint = InstanceType<typeof ristretto255.Point>;
+/**
+ * The two ristretto255 operations CPace needs, on 32-byte encodings. The reference is noble (pure
+ * JavaScript, below); the agent installs libsodium's (WebAssembly, ~10× faster) at start-up through
+ * `useRistrettoBackend` (io/sodium-ristretto.ts). Both give the same bytes: test/unit/cpace.test.ts
+ * runs the RFC 9496 and CPace vectors and random cases through each.
+ */
+export interface RistrettoBackend {
+  readonly name: string;
+  /** RFC 9496 §4.3.4 element derivation from 64 uniform bytes: the encoded element. */
+  fromHash(hash64: Uint8Array): Uint8Array;
+  /** scalar · decode(point), encoded; null when the point does not decode or the product is the identity. */
+  scalarMult(scalar: bigint, point: Uint8Array): Uint8Array | null;
+}
+
+export const nobleRistretto: RistrettoBackend = {
+  name: 'noble',
+  fromHash(hash64) {
+    const derive = ristretto255_hasher.deriveToCurve;
+    if (!derive) throw new Error('ristretto255 element derivation is unavailable in this @noble/curves');
+    return derive(hash64).toBytes();
+  },
+  scalarMult(scalar, encoded) {
+    let point: InstanceType<typeof ristretto255.Point>;
+    try {
+      point = ristretto255.Point.fromBytes(encoded);
+    } catch {
+      return null;
+    }
+    if (point.is0()) return null;
+    const product = point.multiply(scalar);
+    return product.is0() ? null : product.toBytes();
+  },
+};
+
+let backend: RistrettoBackend = nobleRistretto;
+
+/** Replaces the ristretto255 implementation (process-wide); returns the previous one. */
+export function useRistrettoBackend(next: RistrettoBackend): RistrettoBackend {
+  const previous = backend;
+  backend = next;
+  return previous;
+}
+
+/** The implementation in use. */
+export function ristrettoBackend(): RistrettoBackend {
+  return backend;
+}
 
 const DSI = utf8('CPaceRistretto255');
 const DSI_ISK = utf8('CPaceRistretto255_ISK');
@@ -20,12 +66,9 @@ export function cpaceGeneratorString(prs: Uint8Array, ci: Uint8Array, sid: Uint8
   return lvCat(DSI, prs, new Uint8Array(zeroPadLength), ci, sid);
 }
 
-/** calculate_generator: hash the generator string to 64 bytes, then RFC 9496 element derivation. */
-export function cpaceGenerator(prs: Uint8Array, ci: Uint8Array, sid: Uint8Array): RistrettoPoint {
-  const hashed = hashSha512(cpaceGeneratorString(prs, ci, sid));
-  const derive = ristretto255_hasher.deriveToCurve;
-  if (!derive) throw new Error('ristretto255 element derivation is unavailable in this @noble/curves');
-  return derive(hashed);
+/** calculate_generator: hash the generator string to 64 bytes, then RFC 9496 element derivation (encoded). */
+export function cpaceGenerator(prs: Uint8Array, ci: Uint8Array, sid: Uint8Array): Uint8Array {
+  return backend.fromHash(hashSha512(cpaceGeneratorString(prs, ci, sid)));
 }
 
 /**
@@ -41,9 +84,12 @@ export function cpaceScalar(randomBytes: Uint8Array): bigint | null {
   return scalar === 0n || scalar >= GROUP_ORDER ? null : scalar;
 }
 
-/** scalar_mult: the public share Y = encode(y · g). */
-export function cpaceShare(generator: RistrettoPoint, scalar: bigint): Uint8Array {
-  return generator.multiply(scalar).toBytes();
+/** scalar_mult: the public share Y = encode(y · g), g encoded. */
+export function cpaceShare(generator: Uint8Array, scalar: bigint): Uint8Array {
+  const share = backend.scalarMult(scalar, generator);
+  // g comes from element derivation and y is in [1, L): the product is never the identity.
+  if (share === null) throw new Error('CPace generator is not a valid element');
+  return share;
 }
 
 /**
@@ -51,15 +97,8 @@ export function cpaceShare(generator: RistrettoPoint, scalar: bigint): Uint8Arra
  * result is the neutral element, which includes X being the neutral element itself).
  */
 export function cpaceScalarMultVerify(scalar: bigint, encoded: Uint8Array): Uint8Array | null {
-  let point: RistrettoPoint;
-  try {
-    point = ristretto255.Point.fromBytes(encoded);
-  } catch {
-    return null;
-  }
-  if (point.is0()) return null;
-  const product = point.multiply(scalar);
-  return product.is0() ? null : product.toBytes();
+  if (encoded.length !== 32) return null;
+  return backend.scalarMult(scalar, encoded);
 }
 
 /** ISK = H(lv_cat(DSI || "_ISK", sid, K) || transcript_ir(Ya, ADa, Yb, ADb)). */
