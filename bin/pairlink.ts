@@ -1,13 +1,14 @@
 #!/usr/bin/env node
-// The `pairlink` executable: loads only the dispatcher; each command loads what it needs.
+// The `pairlink` executable. Installed as dist/bin/pairlink.cjs: one CommonJS file bundled by
+// esbuild (scripts/bundle-cli.mjs) so that Node starts it without the ESM loader or any package
+// resolution; each command's code runs only when that command is used. dist/bin/pairlink.js, the
+// plain tsc output, does the same work more slowly.
 
 // First of all, before any module loads: an invite given as an argument is a bearer secret that
 // every local user can read in /proc/<pid>/cmdline. Overwrite the process title (which on Linux
 // rewrites that memory) so only "pairlink accept" remains. docs/SECURITY.md says what is left.
 const [verb] = process.argv.slice(2);
 if (verb === 'accept' || verb === 'rpc') process.title = `pairlink ${verb}`;
-
-const { main } = await import('../cli/main.js');
 
 // A reader that went away (`pairlink peers | head -1`) is not an error worth a stack trace.
 for (const stream of [process.stdout, process.stderr]) {
@@ -17,4 +18,8 @@ for (const stream of [process.stdout, process.stderr]) {
   });
 }
 
-process.exitCode = await main(process.argv.slice(2));
+void import('../cli/main.js')
+  .then(({ main }) => main(process.argv.slice(2)))
+  .then((code) => {
+    process.exitCode = code;
+  });

@@ -15,7 +15,17 @@ export const processIo: Io = {
 };
 
 /** A command-line mistake: printed with the usage, exit code 2. */
-export class UsageError extends Error {}
+export class UsageError extends Error {
+  override readonly name = 'UsageError';
+}
+
+/**
+ * By name, not instanceof: the CLI bundle (dist/bin/pairlink.cjs) and the commands it loads from
+ * the ESM build each have their own copy of this class.
+ */
+function isUsageError(error: unknown): error is UsageError {
+  return error instanceof Error && error.name === 'UsageError';
+}
 
 /** Prints `value` as one line of JSON. */
 export function printJson(io: Io, value: unknown): void {
@@ -24,7 +34,7 @@ export function printJson(io: Io, value: unknown): void {
 
 /** Renders any error in the one CLI style and returns the exit code. */
 export function reportError(io: Io, error: unknown, json: boolean): number {
-  if (error instanceof UsageError) {
+  if (isUsageError(error)) {
     if (json) printJson(io, { error: { code: 'INVALID_PARAMS', message: error.message } });
     else io.err(`pairlink: ${error.message}`);
     return EXIT.usage;

@@ -1,8 +1,8 @@
 import { execFile } from 'node:child_process';
+import { realpathSync } from 'node:fs';
 import { mkdir, rm, stat, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { dirname, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { LAUNCHD_LABEL, launchdPlist, plistPath } from '../../agent/service/launchd-plist.js';
 import { systemdUnit, UNIT_NAME, unitPath } from '../../agent/service/systemd-unit.js';
@@ -17,7 +17,8 @@ import type { Command } from '../main.js';
 import { printJson, UsageError } from '../output.js';
 
 const run = promisify(execFile);
-const BIN = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', 'bin', 'pairlink.js');
+// The executable this command runs as (dist/bin/pairlink.cjs once installed), symlinks resolved.
+const BIN = realpathSync(process.argv[1] ?? '.');
 
 async function tool(command: string, args: string[]): Promise<string> {
   try {

@@ -1,25 +1,45 @@
 import { execFile } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 
-const BIN = fileURLToPath(new URL('../../dist/bin/pairlink.js', import.meta.url));
 const run = promisify(execFile);
+const BIN = fileURLToPath(new URL('../../dist/bin/pairlink.cjs', import.meta.url));
+const PACKAGE = JSON.parse(
+  readFileSync(fileURLToPath(new URL('../../package.json', import.meta.url)), 'utf8'),
+);
 
-describe('the built pairlink executable', () => {
+// The installed executable is the CommonJS bundle (dist/bin/pairlink.cjs, package.json "bin");
+// the tsc output dist/bin/pairlink.js must behave the same.
+describe.each(['pairlink.cjs', 'pairlink.js'])('the built executable dist/bin/%s', (file) => {
+  const bin = fileURLToPath(new URL(`../../dist/bin/${file}`, import.meta.url));
+
   it('exists (npm test builds it first) and runs the demo as a real process', async () => {
-    expect(existsSync(BIN), 'dist/bin/pairlink.js is missing: run `npm run build`').toBe(true);
-    const { stdout } = await run(process.execPath, [BIN, 'demo', '--json']);
+    expect(existsSync(bin), `dist/bin/${file} is missing: run \`npm run build\``).toBe(true);
+    const { stdout } = await run(process.execPath, [bin, 'demo', '--json']);
     expect(JSON.parse(stdout).paired).toBe(true);
   });
 
   it('exits non-zero with JSON on stdout for a bad invite', async () => {
-    const failure = await run(process.execPath, [BIN, 'inspect', 'pairlink://invite/!!', '--json']).catch(
+    const failure = await run(process.execPath, [bin, 'inspect', 'pairlink://invite/!!', '--json']).catch(
       (e) => e,
     );
     expect(failure.code).toBe(1);
     expect(JSON.parse(failure.stdout).error.code).toBe('MALFORMED');
+  });
+
+  it('reports a usage mistake in a command loaded outside the bundle as a usage error (exit 2)', async () => {
+    const failure = await run(process.execPath, [bin, 'relay', '--port', 'abc']).catch((e) => e);
+    expect(failure.code).toBe(2);
+    expect(failure.stderr).toMatch(/^pairlink: /);
+    expect(failure.stderr).not.toMatch(/\n\s+at /); // one line, no stack
+  });
+});
+
+describe('package.json', () => {
+  it('installs the CommonJS bundle as the pairlink command', () => {
+    expect(PACKAGE.bin.pairlink).toBe('dist/bin/pairlink.cjs');
   });
 });
 
