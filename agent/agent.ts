@@ -285,14 +285,17 @@ export class Agent {
     // The mailbox outlives the invite by the grace period and the ack windows (deadlines.ts).
     const ttl = inviteMailboxTtl(policy.ttlSeconds);
     let record: InviteRecord;
+    let registered: Promise<void> = Promise.resolve();
     if (policy.format === 'url') {
       const minted = mintUrlInvite(this.identity, policy, this.options.relayUrl, now, random);
-      await this.relay.createMailbox(
+      // The mailbox is created at the relay while the record is saved (below).
+      registered = this.relay.createMailbox(
         minted.invite.mailboxId,
         readCapability,
         minted.invite.writeCapability,
         ttl,
       );
+      registered.catch(() => undefined); // awaited below; not an unhandled rejection meanwhile
       record = {
         ...this.newInviteRecord(
           minted.issuer,
@@ -311,8 +314,19 @@ export class Agent {
       record = this.newInviteRecord(minted.issuer, readCapability, { code: minted.text }, params.label);
     }
     if (params.creator) record = { ...record, creator: params.creator };
-    this.store.update((s) => ({ ...s, invites: [...s.invites, record] }));
-    await this.store.persist();
+    const minted = record;
+    this.store.update((s) => ({ ...s, invites: [...s.invites, minted] }));
+    const saved = this.store.persist();
+    try {
+      await registered;
+    } catch (error) {
+      // The relay refused or is away: nobody holds this invite yet, so it is forgotten again.
+      await saved.catch(() => undefined);
+      this.store.update((s) => ({ ...s, invites: s.invites.filter((i) => i.id !== minted.id) }));
+      await this.store.persist().catch(() => undefined);
+      throw error;
+    }
+    await saved;
     void this.audit?.append({
       at: new Date(now * 1000).toISOString(),
       event: 'minted',
@@ -341,7 +355,8 @@ export class Agent {
       ...text,
       readCapability,
       afterSeq: 0,
-      issuer,
+      // Seeded ephemerals: replies may go out while their step is saved (Step.replayable).
+      issuer: { ...issuer, ephemeralSeed: random(32) },
       sas: {},
     };
   }
@@ -383,9 +398,11 @@ export class Agent {
       acceptor: started.state,
     };
     this.store.update((s) => ({ ...s, accepts: [...s.accepts, record] }));
-    await this.store.persist();
+    // The reply box opens while the record is saved; the hello waits for the save.
+    const saved = this.store.persist();
     this.readers.set(b64(started.state.replyBox.mailboxId), { kind: 'accept', id: record.id });
-    this.schedule(started.effects, this.ownerOf(record));
+    this.schedule(started.effects, this.ownerOf(record), saved);
+    await saved;
     return record;
   }
 
@@ -501,7 +518,7 @@ export class Agent {
   /** One issuer step: applied now, saved (with whatever else is pending), then its effects run. */
   private async stepInvite(record: InviteRecord, event: IssuerEvent): Promise<void> {
     const current = this.findInvite(record.id);
-    const { state: stepped, effects } = stepIssuer(current.issuer, event, this.context());
+    const { state: stepped, effects, replayable } = stepIssuer(current.issuer, event, this.context());
     const state = wipeFinishedIssuer(stepped);
     if (state === current.issuer && record.afterSeq === current.afterSeq && effects.length === 0) return;
     let sas = current.sas;
@@ -514,13 +531,13 @@ export class Agent {
       sas,
     });
     this.applyPins(effects);
-    await this.saveThenRun(`invite:${record.id}`, effects, this.ownerOf(current));
+    await this.saveThenRun(`invite:${record.id}`, effects, this.ownerOf(current), replayable);
   }
 
   /** One acceptor step, likewise (`restart` takes the record's afterSeq as given: a re-created box). */
   private async stepAccept(record: AcceptRecord, event: AcceptorEvent, restart = false): Promise<void> {
     const current = this.findAccept(record.id);
-    const { state: stepped, effects } = stepAcceptor(current.acceptor, event, this.context());
+    const { state: stepped, effects, replayable } = stepAcceptor(current.acceptor, event, this.context());
     const state = wipeFinishedAcceptor(stepped);
     if (state === current.acceptor && record.afterSeq === current.afterSeq && effects.length === 0) return;
     const sasEffect = effects.find((e): e is Extract<Effect, { type: 'sasReady' }> => e.type === 'sasReady');
@@ -547,21 +564,33 @@ export class Agent {
         this.store.state.createdAt,
       ).bytes;
     }
-    await this.saveThenRun(`accept:${record.id}`, effects, this.ownerOf(current));
+    await this.saveThenRun(`accept:${record.id}`, effects, this.ownerOf(current), replayable && !imported);
   }
 
   /**
    * Saves, then runs the step's effects. If the save fails, the effects are dropped (they must not
    * act on state that is not on disk) and the record is resumed once a later save succeeds.
    */
-  private async saveThenRun(key: string, effects: readonly Effect[], owner: EffectOwner): Promise<void> {
+  /**
+   * Saves, then runs the step's effects; a replayable step (Step.replayable: its frames come out
+   * the same if it is re-run after a crash, and it pins nothing) runs them while the save syncs.
+   */
+  private async saveThenRun(
+    key: string,
+    effects: readonly Effect[],
+    owner: EffectOwner,
+    replayable = false,
+  ): Promise<void> {
+    const pins = effects.some((e) => e.type === 'pin' || e.type === 'confirmPin' || e.type === 'unpin');
+    const saved = this.store.persist();
+    // Replayable: everything now. Otherwise a mailbox may open now, the rest after the save.
+    this.schedule(effects, owner, replayable === true && !pins ? undefined : saved);
     try {
-      await this.store.persist();
+      await saved;
     } catch (error) {
       this.unsaved.add(key);
       throw error;
     }
-    this.schedule(effects, owner);
   }
 
   /** Records pins in the state, in the same save as the step, so a pairing is recorded whole or not at all. */
@@ -598,9 +627,9 @@ export class Agent {
   }
 
   /** Queues effects behind the owner's earlier ones; they run now that their state is saved. */
-  private schedule(effects: readonly Effect[], owner: EffectOwner): void {
+  private schedule(effects: readonly Effect[], owner: EffectOwner, saved?: Promise<void>): void {
     if (effects.some((e) => e.type === 'closeMailbox')) this.readers.delete(b64(owner.mailboxId));
-    this.effects.schedule(effects, owner);
+    this.effects.schedule(effects, owner, saved);
   }
 
   private emit(progress: Omit<InviteProgress, 'at'>): void {
@@ -688,6 +717,7 @@ export class Agent {
     await this.store.persist();
     await this.effects.idle();
     await this.store.close();
+    await this.audit?.close();
     this.relay.close();
   }
 }

@@ -1,4 +1,4 @@
-import { appendFile, readFile, rename, stat } from 'node:fs/promises';
+import { type FileHandle, open, readFile, rename, stat } from 'node:fs/promises';
 import type { AuditEntry } from '../src/rpc/protocol.js';
 import { openSealed, seal } from './state/state-log.js';
 
@@ -16,6 +16,8 @@ const MAX_LINE = 8 * 1024;
 export class AuditLog {
   private tail: Promise<void> = Promise.resolve();
   private count = 0;
+  /** Kept open between appends (one write per entry, not open + write + close). */
+  private handle: FileHandle | null = null;
 
   private constructor(
     private readonly path: string,
@@ -33,14 +35,28 @@ export class AuditLog {
     this.tail = this.tail
       .then(async () => {
         if (this.count >= AUDIT_ENTRIES_PER_FILE) {
+          await this.handle?.close();
+          this.handle = null;
           await rename(this.path, `${this.path}.1`).catch(() => undefined);
           this.count = 0;
         }
-        await appendFile(this.path, line, { mode: 0o600 });
+        this.handle ??= await open(this.path, 'a', 0o600);
+        await this.handle.write(line);
         this.count++;
       })
-      .catch(() => undefined);
+      .catch(async () => {
+        // A failed write may leave the handle unusable: the next append opens the file afresh.
+        await this.handle?.close().catch(() => undefined);
+        this.handle = null;
+      });
     return this.tail;
+  }
+
+  /** Closes the file after the last append (the agent's stop). */
+  async close(): Promise<void> {
+    await this.tail;
+    await this.handle?.close();
+    this.handle = null;
   }
 
   /** Entries at or after `since` (ISO time), oldest first, at most `limit` (the newest ones). */

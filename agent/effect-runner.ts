@@ -44,10 +44,16 @@ export class EffectRunner {
 
   constructor(private readonly deps: EffectRunnerDeps) {}
 
-  schedule(effects: readonly Effect[], owner: EffectOwner): void {
+  /**
+   * Queues a batch behind the owner's earlier ones. With `saved` (the save of the state that made
+   * them), opening mailboxes may start at once, since creating one is safe to repeat, and every
+   * other effect waits for the save; if it fails, the rest of the batch is dropped (the agent
+   * re-runs the owner's machine once a save succeeds).
+   */
+  schedule(effects: readonly Effect[], owner: EffectOwner, saved?: Promise<void>): void {
     if (effects.length === 0) return;
     const key = `${owner.kind}:${owner.id}`;
-    const chain = (this.chains.get(key) ?? Promise.resolve()).then(() => this.perform(effects, owner));
+    const chain = (this.chains.get(key) ?? Promise.resolve()).then(() => this.perform(effects, owner, saved));
     const tracked = chain.finally(() => {
       if (this.chains.get(key) === tracked) this.chains.delete(key);
     });
@@ -59,10 +65,23 @@ export class EffectRunner {
     while (this.chains.size > 0) await Promise.allSettled([...this.chains.values()]);
   }
 
-  private async perform(effects: readonly Effect[], owner: EffectOwner): Promise<void> {
+  private async perform(
+    effects: readonly Effect[],
+    owner: EffectOwner,
+    saved?: Promise<void>,
+  ): Promise<void> {
     let failure: { effect: RelayEffect; code: ErrorCode } | null = null;
     const delivered: Uint8Array[] = [];
+    let gate = saved;
     for (const effect of effects) {
+      if (gate && effect.type !== 'openMailbox') {
+        const ok = await gate.then(
+          () => true,
+          () => false,
+        );
+        if (!ok) return;
+        gate = undefined;
+      }
       if (!isRelayEffect(effect)) {
         if (effect.type === 'progress') this.progress(effect, owner);
         continue; // pin, sasReady and importIdentity were applied to the state before it was saved

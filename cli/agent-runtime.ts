@@ -58,7 +58,13 @@ export async function startAgentRuntime(options: {
     throw error;
   }
   logger.info(
-    { did: agent.did, socket: paths.socket, relay: options.relayUrl, keystore: store.kind, ristretto: backend },
+    {
+      did: agent.did,
+      socket: paths.socket,
+      relay: options.relayUrl,
+      keystore: store.kind,
+      ristretto: backend,
+    },
     'agent ready',
   );
   return {

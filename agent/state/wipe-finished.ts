@@ -6,7 +6,7 @@ const WIPED = new Uint8Array(0);
 /**
  * Erases what a finished session never needs again: its ephemeral secret, session secret and
  * reply frame (a duplicate confirm is answered from the stored welcome bytes). Once the invite
- * itself is finished, its secret goes too. Keeping them would only weaken forward secrecy and
+ * itself is finished, its secret and its ephemeral seed go too. Keeping them would only weaken forward secrecy and
  * grow the state that is re-sealed on every step.
  */
 export function wipeFinishedIssuer(issuer: IssuerState): IssuerState {
@@ -27,13 +27,17 @@ export function wipeFinishedIssuer(issuer: IssuerState): IssuerState {
         : { form: 'code', code: { nameplate: formSecret.code.nameplate, secret: '' } };
   }
   const unchanged = sessions === issuer.sessions && (issuer.status === 'pending' || isWiped(issuer));
-  return unchanged ? issuer : { ...issuer, sessions, formSecret };
+  if (unchanged) return issuer;
+  const ended = issuer.status !== 'pending' && issuer.ephemeralSeed ? { ephemeralSeed: WIPED } : {};
+  return { ...issuer, sessions, formSecret, ...ended };
 }
 
 function isWiped(issuer: IssuerState): boolean {
-  return issuer.formSecret.form === 'url'
-    ? issuer.formSecret.secret.length === 0
-    : issuer.formSecret.code.secret === '';
+  const secretGone =
+    issuer.formSecret.form === 'url'
+      ? issuer.formSecret.secret.length === 0
+      : issuer.formSecret.code.secret === '';
+  return secretGone && (issuer.ephemeralSeed === undefined || issuer.ephemeralSeed.length === 0);
 }
 
 /**

@@ -24,4 +24,6 @@ export const LABELS = {
   transcriptSigAcceptor: 'pairlink/v1/transcript-sig/acceptor',
   transcriptSigIssuerWelcome: 'pairlink/v1/transcript-sig/issuer-welcome',
   fingerprint: 'pairlink/v1/fingerprint',
+  /** Local only (never on the wire): an issuer session's ephemeral secret from its invite's seed. */
+  issuerEphemeral: 'pairlink/v1/local/issuer-ephemeral',
 } as const;

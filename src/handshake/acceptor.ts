@@ -418,7 +418,9 @@ function onReply(
     };
   }
   const sent = sendConfirm(next, ctx);
-  return { state: sent.state, effects: [sasEffect, ...sent.effects] };
+  // The confirm is a function of the saved state and this reply (signatures and seals are
+  // deterministic): after a crash the same reply makes the same confirm, so it need not wait.
+  return { state: sent.state, effects: [sasEffect, ...sent.effects], replayable: true };
 }
 
 function sendConfirm(state: AcceptorState, ctx: StepContext): Step<AcceptorState> {

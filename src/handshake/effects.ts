@@ -87,6 +87,13 @@ export function isPermanentRelayFailure(code: ErrorCode): boolean {
 export interface Step<S> {
   readonly state: S;
   readonly effects: readonly Effect[];
+  /**
+   * The effects may run before the new state is saved: running this step again from the state
+   * before it (after a crash) yields the same frames, byte for byte, and nothing is pinned. The
+   * host saves meanwhile, so the frame is on the wire while the disk syncs (docs/ARCHITECTURE.md
+   * §What a step waits for). Steps without it save first.
+   */
+  readonly replayable?: boolean;
 }
 
 /** What a machine needs from its host besides the event: identity, clock and randomness. */

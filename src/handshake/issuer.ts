@@ -1,5 +1,8 @@
 import { equalBytesConstantTime } from '../crypto/constant-time.js';
 import { openFrame, sealFrame } from '../crypto/frame-cipher.js';
+import { macSha256 } from '../crypto/hashes.js';
+import { LABELS } from '../crypto/labels.js';
+import { concatBytes, utf8 } from '../encoding/binary.js';
 import { toHex } from '../encoding/hex.js';
 import type { ErrorCode } from '../errors.js';
 import { type Card, readVerifiedCard, verifyCard } from '../identity/card.js';
@@ -114,6 +117,12 @@ export interface IssuerState {
   readonly mailboxClosed?: boolean;
   /** Peers the operator unpaired after this invite was minted: refused with PEER_REMOVED. */
   readonly refusedDids?: readonly string[];
+  /**
+   * 32 random bytes drawn at minting: a session's ephemeral secret is derived from it and the
+   * acceptor's hello, so a reply re-made after a crash is the same reply (Step.replayable). Wiped
+   * with the invite's secret when the invite ends. Absent in states saved by older versions.
+   */
+  readonly ephemeralSeed?: Uint8Array;
 }
 
 export type IssuerEvent =
@@ -347,8 +356,12 @@ function onHello(
   };
   let ephemeralSecret: Uint8Array;
   let share: Uint8Array | null;
+  let attempt = 0;
+  const seeded = state.ephemeralSeed?.length === 32;
   do {
-    ephemeralSecret = ctx.random(32);
+    ephemeralSecret = seeded
+      ? sessionEphemeral(state.ephemeralSeed!, frame.sessionId, frame.share, attempt++)
+      : ctx.random(32);
     share = makeShare(state.formSecret, context, ephemeralSecret);
   } while (share === null);
   const secret = deriveSessionSecret(
@@ -390,6 +403,8 @@ function onHello(
   };
   return {
     state: withSession(current, session),
+    // Seeded: the same hello makes the same reply, so it may leave before this step is saved.
+    replayable: seeded,
     effects: [
       ...evicted,
       { type: 'send', to: frame.replyTo, frame: replyFrame },
@@ -397,6 +412,19 @@ function onHello(
       { type: 'progress', status: 'accepted', sessionId: frame.sessionId },
     ],
   };
+}
+
+/** A session's ephemeral secret from the invite's seed and the hello (attempt: a zero CPace scalar, 2^-252). */
+function sessionEphemeral(
+  seed: Uint8Array,
+  sessionId: Uint8Array,
+  acceptorShare: Uint8Array,
+  attempt: number,
+) {
+  return macSha256(
+    seed,
+    concatBytes(utf8(LABELS.issuerEphemeral), sessionId, acceptorShare, Uint8Array.of(attempt)),
+  );
 }
 
 function onConfirm(

@@ -35,10 +35,11 @@ function spawnAgent(
   relayUrl: string,
   logs: string[],
   args: string[],
+  nodeArgs: string[] = [],
 ): Promise<ChildProcess> {
   const child = spawn(
     process.execPath,
-    [PAIRLINK_BIN, 'agent', '--name', name, '--relay', relayUrl, ...args],
+    [...nodeArgs, PAIRLINK_BIN, 'agent', '--name', name, '--relay', relayUrl, ...args],
     {
       env,
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -71,6 +72,8 @@ export async function startAgent(
   relayUrl: string,
   extraEnv: NodeJS.ProcessEnv = {},
   args: string[] = [],
+  /** Flags for node itself (benchmarks profile with --cpu-prof). */
+  nodeArgs: string[] = [],
 ): Promise<AgentProcess> {
   const home = join(root, name);
   const socket = join(root, `${name}.sock`);
@@ -89,7 +92,7 @@ export async function startAgent(
     socket,
     env,
     logs,
-    child: await spawnAgent(env, name, relayUrl, logs, args),
+    child: await spawnAgent(env, name, relayUrl, logs, args, nodeArgs),
     async cli(args) {
       try {
         const { stdout, stderr } = await run(process.execPath, [PAIRLINK_BIN, ...args], { env });
@@ -113,7 +116,7 @@ export async function startAgent(
     },
     async restart() {
       await agent.stop();
-      agent.child = await spawnAgent(env, name, relayUrl, logs, args);
+      agent.child = await spawnAgent(env, name, relayUrl, logs, args, nodeArgs);
     },
   };
   return agent;
