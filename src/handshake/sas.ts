@@ -81,18 +81,26 @@ export interface Sas {
   readonly emojiNames: readonly string[];
 }
 
+/** The 11 SAS output bytes (docs/PROTOCOL.md §6.7). */
+export function sasOutput(sasKey: Uint8Array): Uint8Array {
+  return hkdfExpandLabel(sasKey, 'pairlink/v1/sas-output', 11);
+}
+
 /**
- * Derives the SAS from the session's SAS key: digits from 40 bits mod 10^6 (bias < 2^-20), emoji
- * from 7 × 6 further bits. Both sides hold the same key only if no one sat in the middle.
+ * Derives the SAS from the session's SAS key (docs/PROTOCOL.md §6.7): digits from bits 0–39 of
+ * the output mod 10^6 (bias < 2^-20); emoji i from bits 40 + 6i to 45 + 6i, bits counted from the
+ * most significant bit of the first byte (so bits 40–81; the last 6 bits are unused). Both sides
+ * hold the same key only if no one sat in the middle.
  */
 export function deriveSas(sasKey: Uint8Array): Sas {
-  const bytes = hkdfExpandLabel(sasKey, 'pairlink/v1/sas-output', 11);
+  const bytes = sasOutput(sasKey);
   let digitsValue = 0;
   for (let i = 0; i < 5; i++) digitsValue = digitsValue * 256 + bytes[i]!;
   const digits = String(digitsValue % 1_000_000).padStart(6, '0');
+  // Bytes 5..10 as one 48-bit big-endian number: bit 40 of the output is its top bit.
   let bits = 0n;
   for (let i = 5; i < 11; i++) bits = (bits << 8n) | BigInt(bytes[i]!);
   const picks: (readonly [string, string])[] = [];
-  for (let i = 0; i < 7; i++) picks.push(SAS_EMOJI[Number((bits >> BigInt(42 - 6 * (i + 1))) & 63n)]!);
+  for (let i = 0; i < 7; i++) picks.push(SAS_EMOJI[Number((bits >> BigInt(48 - 6 * (i + 1))) & 63n)]!);
   return { digits, emoji: picks.map(([e]) => e).join(' '), emojiNames: picks.map(([, n]) => n) };
 }

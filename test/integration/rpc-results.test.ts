@@ -59,6 +59,10 @@ describe('RPC results match the published schemas', () => {
     expect(pending.sas).toBeDefined();
     const withSas = await check(a, 'invite.get', { id: code.id });
     const session = withSas.sessions.find((s) => s.sas)!;
+    // Both agents show the same security code: six digits and seven emoji of the §6.7 table.
+    expect(session.sas).toEqual(pending.sas);
+    expect(pending.sas!.digits).toMatch(/^\d{6}$/);
+    expect(pending.sas!.emoji.split(' ')).toHaveLength(7);
     await check(a, 'invite.confirmSas', { id: code.id, sessionId: session.sessionId, match: true });
     await check(b, 'accept.confirmSas', { acceptId: pending.acceptId, match: true });
     const spare = await check(a, 'invite.create', {});

@@ -1,10 +1,26 @@
+import {
+  type CpaceInputs,
+  cpaceGenerator,
+  cpaceIsk,
+  cpaceScalar,
+  cpaceScalarMultVerify,
+} from '../../src/crypto/cpace.js';
+import { openFrame } from '../../src/crypto/frame-cipher.js';
+import { decodeBase64url } from '../../src/encoding/base64url.js';
+import { concatBytes, utf8 } from '../../src/encoding/binary.js';
 import { toHex } from '../../src/encoding/hex.js';
 import type { AcceptorState } from '../../src/handshake/acceptor.js';
 import type { Effect } from '../../src/handshake/effects.js';
 import type { IssuerState } from '../../src/handshake/issuer.js';
 import { mintCodeInvite, mintUrlInvite } from '../../src/handshake/mint.js';
-import { deriveSas } from '../../src/handshake/sas.js';
-import { codeCpaceInputs, deriveSessionKeys, type SessionContext } from '../../src/handshake/session-keys.js';
+import { deriveSas, sasOutput } from '../../src/handshake/sas.js';
+import {
+  codeCpaceInputs,
+  deriveSessionKeys,
+  type SessionContext,
+  type SessionKeys,
+} from '../../src/handshake/session-keys.js';
+import { transcriptAfterReply } from '../../src/handshake/transcript.js';
 import { verifyCard } from '../../src/identity/card.js';
 import { fingerprint } from '../../src/identity/identity.js';
 import { resolveInvitePolicy } from '../../src/invite/invite-policy.js';
@@ -33,20 +49,34 @@ function partyVector(party: Party) {
     agreementPublicKey: toHex(card.agreementKey),
     did: party.identity.did,
     fingerprint: fingerprint(card.signingKey),
+    // The card's own fields (§2), so it can be rebuilt without parsing the card.
+    cardFields: { createdAt: card.createdAt, name: card.name, relayUrl: card.relayUrl },
     card: toHex(party.card),
   };
 }
 
-function framesOf(...parties: Party[]) {
-  const frames: { from: string; type: string; to: string; bytes: string }[] = [];
+const SEALED_OFFSET: Record<string, number> = { reply: 18 + 32, confirm: 18, welcome: 18, ack: 18 };
+
+function framesOf(keys: SessionKeys, ...parties: Party[]) {
+  const frames: { from: string; type: string; to: string; bytes: string; plaintext?: string }[] = [];
   for (const party of parties) {
     for (const effect of party.effects) {
       if (effect.type !== 'send') continue;
+      const type = FRAME_NAMES[effect.frame[1]!]!;
+      const offset = SEALED_OFFSET[type];
+      // Sealed frames also list what the seal covers (§6.1), so each layer can be checked alone.
+      const direction =
+        type === 'reply' || type === 'welcome' ? keys.issuerToAcceptor : keys.acceptorToIssuer;
+      const plaintext =
+        offset === undefined
+          ? undefined
+          : openFrame(direction, effect.frame[1]!, effect.frame.subarray(offset));
       frames.push({
         from: party.name,
-        type: FRAME_NAMES[effect.frame[1]!]!,
+        type,
         to: toHex(effect.to.mailboxId),
         bytes: toHex(effect.frame),
+        ...(plaintext ? { plaintext: toHex(plaintext) } : {}),
       });
     }
   }
@@ -57,6 +87,8 @@ function sessionVector(acceptor: AcceptorState, issuer: IssuerState, context: Se
   const session = Object.values(issuer.sessions)[0]!;
   const keys = deriveSessionKeys(acceptor.sessionSecret!);
   const sas = deriveSas(keys.sas);
+  const form = acceptor.target.form;
+  const th1 = transcriptAfterReply(form, context, acceptor.share, session.share, acceptor.issuerCard!);
   return {
     sessionId: toHex(acceptor.sessionId),
     inviteId: toHex(context.inviteId),
@@ -78,7 +110,9 @@ function sessionVector(acceptor: AcceptorState, issuer: IssuerState, context: Se
       confirmIssuer: toHex(keys.confirmIssuer),
       sas: toHex(keys.sas),
     },
+    transcriptAfterReply: toHex(th1),
     transcriptFinal: toHex(acceptor.transcript!),
+    sasOutput: toHex(sasOutput(keys.sas)),
     sas: { digits: sas.digits, emoji: sas.emoji, emojiNames: sas.emojiNames },
   };
 }
@@ -87,6 +121,49 @@ function pinnedDids(party: Party): string[] {
   return party.effects
     .filter((e): e is Extract<Effect, { type: 'pin' }> => e.type === 'pin')
     .map((e) => e.peer.did);
+}
+
+/** The signed body of a URL invite (§4.2), without the label. */
+function signedBody(invite: {
+  mode: string;
+  requireSas: boolean;
+  issuerKey: Uint8Array;
+  expiresAt: number;
+  uses: number;
+  secret: Uint8Array;
+  relayUrl: string;
+}) {
+  const relay = utf8(invite.relayUrl);
+  const out = new Uint8Array(2 + 32 + 4 + 2 + 16 + 1 + relay.length);
+  const view = new DataView(out.buffer);
+  out[0] = 1;
+  out[1] = (invite.mode === 'device' ? 1 : 0) | (invite.requireSas ? 2 : 0);
+  out.set(invite.issuerKey, 2);
+  view.setUint32(34, invite.expiresAt);
+  view.setUint16(38, invite.uses);
+  out.set(invite.secret, 40);
+  out[56] = relay.length;
+  out.set(relay, 57);
+  return out;
+}
+
+/** Each side's scalar (32 bytes, little-endian), the generator, K and ISK of the code session (§5). */
+function cpaceSteps(inputs: CpaceInputs, acceptor: AcceptorState, session: IssuerState['sessions'][string]) {
+  const le = (n: bigint) => {
+    const out = new Uint8Array(32);
+    for (let i = 0; i < 32; i++) out[i] = Number((n >> BigInt(8 * i)) & 0xffn);
+    return out;
+  };
+  const ya = cpaceScalar(acceptor.ephemeralSecret)!;
+  const yb = cpaceScalar(session.ephemeralSecret)!;
+  const k = cpaceScalarMultVerify(ya, session.share)!;
+  return {
+    generator: toHex(cpaceGenerator(inputs.prs, inputs.ci, inputs.sid)),
+    scalarA: toHex(le(ya)),
+    scalarB: toHex(le(yb)),
+    K: toHex(k),
+    isk: toHex(cpaceIsk(inputs.sid, k, acceptor.share, inputs.adA, session.share, inputs.adB)),
+  };
 }
 
 /** Builds every published vector from fixed seeds; deterministic byte for byte. */
@@ -119,6 +196,11 @@ export function generateProtocolVectors() {
       mailboxId: toHex(invite.mailboxId),
       writeCapability: toHex(invite.writeCapability),
       inviteId: toHex(invite.inviteId),
+      // What Ed25519 signs (§4.2): the label, 0x00, then the signed body.
+      signedMessage: toHex(concatBytes(utf8('pairlink/v1/invite'), Uint8Array.of(0), signedBody(invite))),
+      signedBody: toHex(signedBody(invite)),
+      customPayload: toHex(decodeBase64url(minted.customUrl.slice('pairlink://invite/'.length), 1024)),
+      webPayload: toHex(decodeBase64url(minted.webUrl.slice(minted.webUrl.indexOf('#') + 1), 1024)),
       customUrl: minted.customUrl,
       webUrl: minted.webUrl,
     },
@@ -127,7 +209,7 @@ export function generateProtocolVectors() {
       mailboxId: invite.mailboxId,
       sessionId: urlAcceptor.state.sessionId,
     }),
-    frames: framesOf(alice, bob),
+    frames: framesOf(deriveSessionKeys(urlAcceptor.state.sessionSecret!), alice, bob),
     pinned: { alice: pinnedDids(alice), bob: pinnedDids(bob) },
   };
 
@@ -172,9 +254,10 @@ export function generateProtocolVectors() {
       sid: toHex(cpace.sid),
       adA: toHex(cpace.adA),
       adB: toHex(cpace.adB),
+      ...cpaceSteps(cpace, codeAcceptor.state, Object.values(codeIssuer.state.sessions)[0]!),
     },
     session: sessionVector(codeAcceptor.state, codeIssuer.state, context),
-    frames: framesOf(carol, dave),
+    frames: framesOf(deriveSessionKeys(codeAcceptor.state.sessionSecret!), carol, dave),
     pinned: { carol: pinnedDids(carol), dave: pinnedDids(dave) },
   };
 
