@@ -1,7 +1,7 @@
 import { mkdtempSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import pino from 'pino';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, onTestFailed } from 'vitest';
 import { MatrixBot } from '../../bots/matrix/bot.js';
 import { MATRIX_CONFIG_SCHEMA } from '../../bots/matrix/config.js';
 import { FakeHomeserver, type FakeMatrixUser, type MatrixEvent } from '../fakes/matrix/fake-homeserver.js';
@@ -408,28 +408,48 @@ describe('the Matrix bot (matrix-bot-sdk against a fake homeserver)', () => {
   });
 
   it('SIGTERM right after the QR image: the command finishes (no ⏳ left) and the image is redacted later', async () => {
-    const user = hs.addUser('pairlink-stopper');
-    const config = { prefix: '!ps', joinFrom: { userIds: [alice.userId] } };
-    const first = await bot(user, agentA, config);
-    hs.invite(alice, room, user.userId);
-    await hs.until(() => hs.membership(room, user.userId) === 'join', 'the bot joining');
-    const command = await say(alice, room, '!ps invite');
-    const image = await hs.until(
-      () => repliesTo(room, command).find((e) => e.content.msgtype === 'm.image'),
-      'the QR image',
-    );
-    await first.stop(); // what SIGTERM does
-    expect(reactionsTo(room, command)).not.toContain('⏳');
-    expect(reactionsTo(room, command)).toContain('✅');
-    const notice = repliesTo(room, command).find((e) => e.content.msgtype === 'm.notice')!;
-    const id = String(notice.content.body).match(/invite\*?\*? `?(\w+)`?/)![1]!;
-    // A new run of the bot remembers the image, and takes it down when the invite ends.
-    const second = await bot(user, agentA, config);
-    expect(second.invites.store.get(id)?.where.imageId).toBe(image.event_id);
-    await agentA.cli(['cancel', id]);
-    await hs.until(() => image.unsigned?.redacted_because, 'the QR image redaction after the restart');
-    await second.stop();
-  });
+    // Each phase is timed and named in the failure: the graceful stop may use its whole 10 s
+    // grace when a command is slow, so the test's budget is 60 s.
+    const phases: string[] = [];
+    onTestFailed(() => console.error(`phases: ${phases.join(', ')}`));
+    let mark = Date.now();
+    const phase = <T>(name: string, work: Promise<T>): Promise<T> =>
+      work.finally(() => {
+        phases.push(`${name} ${Date.now() - mark} ms`);
+        mark = Date.now();
+      });
+    try {
+      const user = hs.addUser('pairlink-stopper');
+      const config = { prefix: '!ps', joinFrom: { userIds: [alice.userId] } };
+      const first = await phase('first start', bot(user, agentA, config));
+      hs.invite(alice, room, user.userId);
+      await phase(
+        'join',
+        hs.until(() => hs.membership(room, user.userId) === 'join', 'the bot joining'),
+      );
+      const command = await say(alice, room, '!ps invite');
+      const image = await phase(
+        'QR image',
+        hs.until(() => repliesTo(room, command).find((e) => e.content.msgtype === 'm.image'), 'the QR image'),
+      );
+      await phase('stop', first.stop()); // what SIGTERM does
+      expect(reactionsTo(room, command)).not.toContain('⏳');
+      expect(reactionsTo(room, command)).toContain('✅');
+      const notice = repliesTo(room, command).find((e) => e.content.msgtype === 'm.notice')!;
+      const id = String(notice.content.body).match(/invite\*?\*? `?(\w+)`?/)![1]!;
+      // A new run of the bot remembers the image, and takes it down when the invite ends.
+      const second = await phase('second start', bot(user, agentA, config));
+      expect(second.invites.store.get(id)?.where.imageId).toBe(image.event_id);
+      await phase('cancel', agentA.cli(['cancel', id]));
+      await phase(
+        'redaction',
+        hs.until(() => image.unsigned?.redacted_because, 'the QR image redaction after the restart'),
+      );
+      await second.stop();
+    } catch (error) {
+      throw new Error(`${(error as Error).message} (phases: ${phases.join(', ')})`);
+    }
+  }, 60_000);
 
   it('!pair accept that answers "Still pending" is followed by a reply with the end', async () => {
     const invite = (await agentA.json<{ url: string }>(['invite'])).value;
