@@ -293,6 +293,17 @@ if (only !== 'throughput') {
     total / 1048576,
   );
   notes.push(`memory: ${REPEATS} run(s), each measured after ${SETTLE_MS / 1000} s idle; medians`);
+  // The tuning docs/RELAY.md recommends for relays holding many idle sockets, measured alike.
+  const tuned = await waitingMemory(['--max-semi-space-size=1'], null);
+  figures['  with --max-semi-space-size=1: per idle socket'] = value('KiB', tuned.perSocket / 1024);
+  figures['  with --max-semi-space-size=1: per waiting mailbox beyond it'] = value(
+    'KiB',
+    tuned.perMailbox / 1024,
+  );
+  figures[`  with --max-semi-space-size=1: RSS with ${WAITING} of each`] = value(
+    'MiB',
+    (tuned.baseline + (tuned.perSocket + tuned.perMailbox) * WAITING) / 1048576,
+  );
   if (process.env.BENCH_HEAP === '1') {
     // Writing a snapshot grows RSS itself, so this run reports only the retained heap.
     const snapshotDir = mkdtempSync(join(tmpdir(), 'pairlink-bench-'));
