@@ -314,15 +314,15 @@ export class Agent {
       record = this.newInviteRecord(minted.issuer, readCapability, { code: minted.text }, params.label);
     }
     if (params.creator) record = { ...record, creator: params.creator };
-    const minted = record;
-    this.store.update((s) => ({ ...s, invites: [...s.invites, minted] }));
+    const created = record;
+    this.store.update((s) => ({ ...s, invites: [...s.invites, created] }));
     const saved = this.store.persist();
     try {
       await registered;
     } catch (error) {
       // The relay refused or is away: nobody holds this invite yet, so it is forgotten again.
       await saved.catch(() => undefined);
-      this.store.update((s) => ({ ...s, invites: s.invites.filter((i) => i.id !== minted.id) }));
+      this.store.update((s) => ({ ...s, invites: s.invites.filter((i) => i.id !== created.id) }));
       await this.store.persist().catch(() => undefined);
       throw error;
     }
@@ -569,11 +569,9 @@ export class Agent {
 
   /**
    * Saves, then runs the step's effects. If the save fails, the effects are dropped (they must not
-   * act on state that is not on disk) and the record is resumed once a later save succeeds.
-   */
-  /**
-   * Saves, then runs the step's effects; a replayable step (Step.replayable: its frames come out
-   * the same if it is re-run after a crash, and it pins nothing) runs them while the save syncs.
+   * act on state that is not on disk) and the record is resumed once a later save succeeds. A
+   * replayable step (Step.replayable: its frames come out the same if it is re-run after a crash,
+   * and it pins nothing) runs them while the save syncs.
    */
   private async saveThenRun(
     key: string,

@@ -2,14 +2,14 @@ import { createConnection, type Socket } from 'node:net';
 import { type ErrorCode, isErrorCode, PairlinkError } from '../src/errors.js';
 import type { RpcMethodName, RpcMethods } from '../src/rpc/protocol.js';
 
+/** The longest answer line accepted (a long invite.list or history.list is a few MiB). */
+const MAX_ANSWER_CHARS = 64 * 1024 * 1024;
+
 /**
  * One JSON-RPC connection to the agent's socket: newline-delimited JSON, typed by the shared method
  * descriptors. It loads nothing but node:net, so commands start fast. Internal to pairlink/client:
  * everything else uses PairlinkClient (index.ts), which adds timeouts, events and reconnects.
  */
-/** The longest answer line accepted (a long invite.list or history.list is a few MiB). */
-const MAX_ANSWER_CHARS = 64 * 1024 * 1024;
-
 export class RpcConnection {
   private nextId = 1;
   private buffered = '';

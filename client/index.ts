@@ -58,7 +58,7 @@ const QUEUE_LIMIT = 10_000;
 /** A connection to the agent. */
 export class PairlinkClient {
   private connection: RpcConnection | null;
-  private closed = false;
+  /** close() was called, or the agent went away without reconnect: no more calls or events. */
   private ended = false;
   private subscription: Promise<void> | null = null;
   private readonly eventListeners = new Set<(event: PairlinkEvent) => void>();
@@ -88,13 +88,13 @@ export class PairlinkClient {
     });
     connection.onClose(() => {
       if (this.connection === connection) this.connection = null;
-      if (this.closed || !this.options.reconnect) this.end();
+      if (!this.options.reconnect) this.end();
     });
   }
 
   private async current(deadline: number): Promise<RpcConnection> {
     while (!this.connection) {
-      if (this.closed || !this.options.reconnect || Date.now() > deadline)
+      if (this.ended || !this.options.reconnect || Date.now() > deadline)
         throw new PairlinkError('AGENT_UNAVAILABLE', `the pairlink agent at ${this.socket} is not reachable`);
       try {
         const connection = await RpcConnection.connect(this.socket);
@@ -160,7 +160,7 @@ export class PairlinkClient {
   events(): AsyncIterableIterator<PairlinkEvent> {
     const queue: PairlinkEvent[] = [];
     const waiters: ((r: IteratorResult<PairlinkEvent>) => void)[] = [];
-    let done = this.closed;
+    let done = this.ended;
     const finish = () => {
       done = true;
       stop();
@@ -196,7 +196,6 @@ export class PairlinkClient {
   private end(): void {
     if (this.ended) return;
     this.ended = true;
-    this.closed = true;
     for (const listener of this.closeListeners) listener();
     this.closeListeners.clear();
   }
@@ -224,7 +223,6 @@ export class PairlinkClient {
 
   /** Ends the connection; pending calls reject with AGENT_UNAVAILABLE, event iterators finish. */
   close(): void {
-    this.closed = true;
     const connection = this.connection;
     this.connection = null;
     connection?.close();

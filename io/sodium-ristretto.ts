@@ -1,5 +1,10 @@
 import sodium from 'libsodium-wrappers-sumo';
-import { type RistrettoBackend, useRistrettoBackend } from '../src/crypto/cpace.js';
+import {
+  type RistrettoBackend,
+  ristrettoBackend,
+  scalarToBytes,
+  useRistrettoBackend,
+} from '../src/crypto/cpace.js';
 
 /**
  * libsodium's ristretto255 (WebAssembly, shipped inside the libsodium-wrappers-sumo package) as
@@ -13,12 +18,7 @@ export async function sodiumRistretto(): Promise<RistrettoBackend> {
     name: 'libsodium',
     fromHash: (hash64) => sodium.crypto_core_ristretto255_from_hash(hash64),
     scalarMult(scalar, point) {
-      const bytes = new Uint8Array(32);
-      let rest = scalar;
-      for (let i = 0; i < 32; i++) {
-        bytes[i] = Number(rest & 0xffn);
-        rest >>= 8n;
-      }
+      const bytes = scalarToBytes(scalar);
       try {
         // Refuses a point that does not decode canonically and an identity product (it throws).
         return sodium.crypto_scalarmult_ristretto255(bytes, point);
@@ -38,5 +38,5 @@ export async function installSodiumRistretto(): Promise<string> {
   } catch {
     // noble stays: slower, the same bytes.
   }
-  return (await import('../src/crypto/cpace.js')).ristrettoBackend().name;
+  return ristrettoBackend().name;
 }

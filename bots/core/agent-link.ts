@@ -66,7 +66,8 @@ export class AgentLink {
           if (method !== 'invite.progress') return;
           for (const listener of this.listeners) listener(params);
         });
-        await withDeadline(client.subscribe(), this.timeoutMs, unanswered).catch((error: unknown) => {
+        // The client's own timeout (this.timeoutMs) bounds the subscription.
+        await client.subscribe().catch((error: unknown) => {
           client.close();
           throw error;
         });

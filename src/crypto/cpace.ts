@@ -72,8 +72,8 @@ export function cpaceGenerator(prs: Uint8Array, ci: Uint8Array, sid: Uint8Array)
 }
 
 /**
- * sample_scalar as the draft recommends: 32 random bytes, little-endian, with the bits above
- * bit 252 cleared. Returns null for the (probability 2^-252) zero scalar so the caller draws again.
+ * sample_scalar as the draft recommends: 32 random bytes, little-endian, keeping the low 252 bits
+ * (`byte[31] &= 0x0f`). Returns null for the (probability 2^-252) zero scalar so the caller draws again.
  */
 export function cpaceScalar(randomBytes: Uint8Array): bigint | null {
   if (randomBytes.length !== 32) throw new RangeError('CPace scalar needs 32 random bytes');
@@ -82,6 +82,17 @@ export function cpaceScalar(randomBytes: Uint8Array): bigint | null {
   let scalar = 0n;
   for (let i = 31; i >= 0; i--) scalar = (scalar << 8n) | BigInt(bytes[i]!);
   return scalar === 0n || scalar >= GROUP_ORDER ? null : scalar;
+}
+
+/** A scalar as the 32 little-endian bytes the draft and libsodium use. */
+export function scalarToBytes(scalar: bigint): Uint8Array {
+  const bytes = new Uint8Array(32);
+  let rest = scalar;
+  for (let i = 0; i < 32; i++) {
+    bytes[i] = Number(rest & 0xffn);
+    rest >>= 8n;
+  }
+  return bytes;
 }
 
 /** scalar_mult: the public share Y = encode(y · g), g encoded. */

@@ -4,6 +4,7 @@ import {
   cpaceIsk,
   cpaceScalar,
   cpaceScalarMultVerify,
+  scalarToBytes,
 } from '../../src/crypto/cpace.js';
 import { openFrame } from '../../src/crypto/frame-cipher.js';
 import { decodeBase64url } from '../../src/encoding/base64url.js';
@@ -149,18 +150,13 @@ function signedBody(invite: {
 
 /** Each side's scalar (32 bytes, little-endian), the generator, K and ISK of the code session (§5). */
 function cpaceSteps(inputs: CpaceInputs, acceptor: AcceptorState, session: IssuerState['sessions'][string]) {
-  const le = (n: bigint) => {
-    const out = new Uint8Array(32);
-    for (let i = 0; i < 32; i++) out[i] = Number((n >> BigInt(8 * i)) & 0xffn);
-    return out;
-  };
   const ya = cpaceScalar(acceptor.ephemeralSecret)!;
   const yb = cpaceScalar(session.ephemeralSecret)!;
   const k = cpaceScalarMultVerify(ya, session.share)!;
   return {
     generator: toHex(cpaceGenerator(inputs.prs, inputs.ci, inputs.sid)),
-    scalarA: toHex(le(ya)),
-    scalarB: toHex(le(yb)),
+    scalarA: toHex(scalarToBytes(ya)),
+    scalarB: toHex(scalarToBytes(yb)),
     K: toHex(k),
     isk: toHex(cpaceIsk(inputs.sid, k, acceptor.share, inputs.adA, session.share, inputs.adB)),
   };
