@@ -1,4 +1,5 @@
-import { type FileHandle, open, readFile, rename, stat } from 'node:fs/promises';
+import { closeSync, openSync, renameSync, writeSync } from 'node:fs';
+import { readFile, stat } from 'node:fs/promises';
 import type { AuditEntry } from '../src/rpc/protocol.js';
 import { openSealed, seal } from './state/state-log.js';
 
@@ -10,14 +11,16 @@ const MAX_LINE = 8 * 1024;
 /**
  * The operator's history of what happened (docs/ARCHITECTURE.md §Agent): append-only, one sealed
  * line per entry (ChaCha20-Poly1305 under the state key, so a stolen directory shows only
- * sizes), bounded to two files of AUDIT_ENTRIES_PER_FILE entries. Appends are serialised; a
+ * sizes), bounded to two files of AUDIT_ENTRIES_PER_FILE entries. Appends are synchronous; a
  * damaged line is skipped when reading, never fatal.
  */
 export class AuditLog {
-  private tail: Promise<void> = Promise.resolve();
   private count = 0;
-  /** Kept open between appends (one write per entry, not open + write + close). */
-  private handle: FileHandle | null = null;
+  /**
+   * Kept open between appends, and written synchronously: one write(2) per entry on the agent's
+   * thread (an O_APPEND write of a line, no fsync), not a round trip through the thread pool.
+   */
+  private fd: number | null = null;
 
   private constructor(
     private readonly path: string,
@@ -31,37 +34,45 @@ export class AuditLog {
   }
 
   append(entry: AuditEntry): Promise<void> {
-    const line = `${seal(this.key, AAD, Buffer.from(JSON.stringify(entry))).toString('base64url')}\n`;
-    this.tail = this.tail
-      .then(async () => {
-        if (this.count >= AUDIT_ENTRIES_PER_FILE) {
-          await this.handle?.close();
-          this.handle = null;
-          await rename(this.path, `${this.path}.1`).catch(() => undefined);
-          this.count = 0;
+    const line = Buffer.from(
+      `${seal(this.key, AAD, Buffer.from(JSON.stringify(entry))).toString('base64url')}\n`,
+    );
+    try {
+      if (this.count >= AUDIT_ENTRIES_PER_FILE) {
+        this.closeFile();
+        try {
+          renameSync(this.path, `${this.path}.1`);
+        } catch {
+          // nothing to rotate yet
         }
-        this.handle ??= await open(this.path, 'a', 0o600);
-        await this.handle.write(line);
-        this.count++;
-      })
-      .catch(async () => {
-        // A failed write may leave the handle unusable: the next append opens the file afresh.
-        await this.handle?.close().catch(() => undefined);
-        this.handle = null;
-      });
-    return this.tail;
+        this.count = 0;
+      }
+      this.fd ??= openSync(this.path, 'a', 0o600);
+      for (let done = 0; done < line.length; ) done += writeSync(this.fd, line, done);
+      this.count++;
+    } catch {
+      // A failed write may leave the file unusable: the next append opens it afresh.
+      this.closeFile();
+    }
+    return Promise.resolve();
+  }
+
+  private closeFile(): void {
+    try {
+      if (this.fd !== null) closeSync(this.fd);
+    } catch {
+      // already closed
+    }
+    this.fd = null;
   }
 
   /** Closes the file after the last append (the agent's stop). */
   async close(): Promise<void> {
-    await this.tail;
-    await this.handle?.close();
-    this.handle = null;
+    this.closeFile();
   }
 
   /** Entries at or after `since` (ISO time), oldest first, at most `limit` (the newest ones). */
   async list(since: string | undefined, limit: number): Promise<AuditEntry[]> {
-    await this.tail;
     const lines = [...(await readLines(`${this.path}.1`)), ...(await readLines(this.path))];
     const entries: AuditEntry[] = [];
     for (const line of lines) {

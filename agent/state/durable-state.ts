@@ -175,6 +175,10 @@ export class DurableState {
   private async saveLoop(): Promise<void> {
     try {
       while (this.saved < this.applied || this.waiters.length > 0) {
+        // The log is written synchronously (state-log.ts): first let this turn's effects that may
+        // run during the save (a replayable frame, a mailbox to open) reach the wire, and let
+        // everything already queued apply its step, so they share this save.
+        await new Promise<void>((resolve) => setImmediate(resolve));
         const target = this.applied;
         try {
           await this.saveNow();

@@ -1,5 +1,6 @@
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
-import { type FileHandle, open, readdir, unlink } from 'node:fs/promises';
+import { closeSync, fdatasyncSync, fstatSync, fsyncSync, ftruncateSync, openSync, writeSync } from 'node:fs';
+import { open, readdir, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { readFileIfExists, writeFileAtomic } from '../../io/secure-files.js';
 import { PairlinkError } from '../../src/errors.js';
@@ -24,6 +25,14 @@ const LOG_AAD = 'pairlink state log v2';
  */
 const LOG_MAGIC = Buffer.from('PLLOG\x003\x00', 'latin1');
 const LOG_HEADER = 16;
+/**
+ * The log is zero-filled this far ahead of its last entry. An fdatasync of a write that grows a
+ * file must also commit the new size to the journal; one inside blocks already written needs only
+ * the data flushed (here 0.19 ms against 0.33 alone, and against 1–3 ms when two agents commit
+ * at once). Load reads the zeros as the end of the log; `close` cuts them off.
+ */
+const LOG_PREALLOCATE = 256 * 1024;
+const ZEROS = Buffer.alloc(LOG_PREALLOCATE);
 
 /** ChaCha20-Poly1305 (node:crypto) with a random 96-bit nonce: nonce || ciphertext || tag. */
 export function seal(key: Uint8Array, aad: Buffer, plaintext: Buffer): Buffer {
@@ -79,13 +88,22 @@ export interface LoadedLog<S, C> {
  *    logs). An append is one write and one fdatasync, whatever the document's size.
  *
  * A crash mid-append leaves a torn last entry, which load discards (and truncates): that change
- * was never acknowledged. A damaged entry followed by others is not a torn write, so load refuses
+ * was never acknowledged. The file is zero-filled ahead of its last entry (LOG_PREALLOCATE), so a
+ * torn entry may be followed by zeros, never by data. A damaged entry followed by others is not a torn write, so load refuses
  * with a clear error rather than guessing. `compact` writes a fresh snapshot naming a new, empty
  * log (created first, so the snapshot's directory fsync covers it) and then deletes the old one.
  */
 export class SealedLog<S, C> {
   private logId = '';
-  private handle: FileHandle | null = null;
+  /**
+   * The open log, written with synchronous calls: an append is one pwrite, one fdatasync and one
+   * 16-byte pwrite on the agent's own thread, where the promise API would hand each of the three
+   * to the thread pool and back (two thread wake-ups each, the larger cost on a small VM). The
+   * event loop waits for the fdatasync, which is what every step waiting on this save needs.
+   */
+  private fd: number | null = null;
+  /** The log file's size: the last entry's end plus the zeros written ahead of it. */
+  private allocated = 0;
   private entries = 0;
   /** The log has the format 3 header (false for a format 2 log until the next compaction). */
   private headered = true;
@@ -187,7 +205,7 @@ export class SealedLog<S, C> {
         ? openSealed(this.key, logAad(this.logId, changes.length), data.subarray(offset + 4, end))
         : null;
       if (!plaintext) {
-        if (complete && end < data.length) {
+        if (complete && end < data.length && !isZero(data.subarray(end))) {
           throw new PairlinkError(
             'STATE_DAMAGED',
             `${path}: entry ${changes.length} is damaged and is not the last one; refusing to guess (restore the file or move it away to drop the changes it holds)`,
@@ -223,26 +241,38 @@ export class SealedLog<S, C> {
     if (!this.logId) throw new PairlinkError('INTERNAL', 'state log: append before the first snapshot');
     if (!this.headered)
       throw new PairlinkError('INTERNAL', 'state log: compact an old-format log before appending');
-    this.handle ??= await open(this.logPath(this.logId), 'r+');
+    if (this.fd === null) {
+      this.fd = openSync(this.logPath(this.logId), 'r+');
+      this.allocated = fstatSync(this.fd).size;
+    }
     const sealed = seal(this.key, logAad(this.logId, this.entries), Buffer.from(encodeStateJson(change)));
     const entry = Buffer.allocUnsafe(4 + sealed.length);
     entry.writeUInt32BE(sealed.length, 0);
     sealed.copy(entry, 4);
-    await this.handle.write(entry, 0, entry.length, LOG_HEADER + this.logBytes);
-    await this.handle.datasync();
+    const at = LOG_HEADER + this.logBytes;
+    if (at + entry.length > this.allocated) {
+      // Zeros first, so the entry lands inside written blocks; this one sync also commits the size.
+      const zeros = Math.max(LOG_PREALLOCATE, entry.length);
+      for (let done = 0; done < zeros; done += LOG_PREALLOCATE)
+        writeAll(this.fd, ZEROS.subarray(0, Math.min(LOG_PREALLOCATE, zeros - done)), at + done);
+      this.allocated = at + zeros;
+    }
+    writeAll(this.fd, entry, at);
+    fdatasyncSync(this.fd);
     this.entries++;
     this.logBytes += entry.length;
-    await this.handle.write(logHeader(this.entries), 0, LOG_HEADER, 0);
+    writeAll(this.fd, logHeader(this.entries), 0);
   }
 
   /** Writes `snapshot` as the whole document and starts a new, empty log. */
   async compact(snapshot: S): Promise<void> {
     const previous = this.logId;
     const next = randomBytes(16).toString('hex');
-    await this.handle?.close();
-    this.handle = await open(this.logPath(next), 'wx+', 0o600);
-    await this.handle.write(logHeader(0), 0, LOG_HEADER, 0);
-    await this.handle.sync();
+    this.closeLog();
+    this.fd = openSync(this.logPath(next), 'wx+', 0o600);
+    writeAll(this.fd, logHeader(0), 0);
+    this.allocated = LOG_HEADER;
+    fsyncSync(this.fd);
     const sealed = seal(
       this.key,
       Buffer.from(`${SNAPSHOT_AAD}\0${next}`, 'latin1'),
@@ -274,8 +304,34 @@ export class SealedLog<S, C> {
     }
   }
 
-  async close(): Promise<void> {
-    await this.handle?.close();
-    this.handle = null;
+  /** Closes the log, cutting off the zeros written ahead of its last entry. */
+  private closeLog(): void {
+    if (this.fd === null) return;
+    const fd = this.fd;
+    this.fd = null;
+    try {
+      const end = LOG_HEADER + this.logBytes;
+      if (this.headered && this.allocated > end) {
+        ftruncateSync(fd, end);
+        fsyncSync(fd);
+      }
+    } finally {
+      closeSync(fd);
+    }
   }
+
+  async close(): Promise<void> {
+    this.closeLog();
+  }
+}
+
+function isZero(bytes: Uint8Array): boolean {
+  for (const byte of bytes) if (byte !== 0) return false;
+  return true;
+}
+
+/** pwrite of all of `data` at `position` (a short write continues where it stopped). */
+function writeAll(fd: number, data: Buffer, position: number): void {
+  for (let done = 0; done < data.length; )
+    done += writeSync(fd, data, done, data.length - done, position + done);
 }

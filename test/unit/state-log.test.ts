@@ -55,6 +55,38 @@ describe('sealed snapshot + append-only log (agent state on disk)', () => {
     expect((await reload(file)).changes.map((c) => c.n)).toEqual([0, 1, 2, 9]);
   });
 
+  it('after a crash the log ends in the zeros written ahead of it: read as its end, a torn entry there included', async () => {
+    const file = fresh();
+    const log = new SealedLog<{ base: string }, { n: number }>(file, key);
+    await log.load();
+    await log.compact({ base: 'snapshot' });
+    for (let n = 0; n < 3; n++) await log.append({ n });
+    // No close(): the process died. The file still holds the zero-filled space ahead of entry 3.
+    const bytes = readFileSync(logFile(file));
+    let end = 16;
+    for (let i = 0; i < 3; i++) end += 4 + bytes.readUInt32BE(end);
+    expect(bytes.length).toBeGreaterThan(end + 64 * 1024);
+    expect(bytes.subarray(end).every((b) => b === 0)).toBe(true);
+    expect((await reload(file)).changes.map((c) => c.n)).toEqual([0, 1, 2]);
+    // A fourth append torn mid-way: its length and part of its body, then the zeros.
+    const torn = Buffer.alloc(4 + 30, 9);
+    torn.writeUInt32BE(60, 0);
+    torn.copy(bytes, end);
+    writeFileSync(logFile(file), bytes);
+    const reopened = new SealedLog<{ base: string }, { n: number }>(file, key);
+    expect((await reopened.load()).changes.map((c) => c.n)).toEqual([0, 1, 2]);
+    expect(statSync(logFile(file)).size).toBe(end); // torn entry and zeros cut off
+    await reopened.append({ n: 3 });
+    await reopened.close();
+    expect(statSync(logFile(file)).size).toBeLessThan(end + 200); // close cuts the zeros off too
+    expect((await reload(file)).changes.map((c) => c.n)).toEqual([0, 1, 2, 3]);
+    // Data (not zeros) after a damaged entry is still damage, not a torn tail.
+    const damaged = readFileSync(logFile(file));
+    damaged[16 + 10] = (damaged[16 + 10] ?? 0) ^ 1;
+    writeFileSync(logFile(file), damaged);
+    await expect(reload(file)).rejects.toThrow(/entry 0 is damaged/);
+  });
+
   it('refuses to start when acknowledged changes are missing: a truncated log, or none at all', async () => {
     const file = fresh();
     await written(file, 5);
