@@ -1,6 +1,6 @@
-import { randomBytes } from 'node:crypto';
 import { dirname, join } from 'node:path';
 import type { Logger } from 'pino';
+import { pooledRandom } from '../io/random-pool.js';
 import { RelayConnection } from '../relay/relay-connection.js';
 import { crockfordSymbolsFromBits, writeCrockfordSymbols } from '../src/encoding/crockford.js';
 import { toHex } from '../src/encoding/hex.js';
@@ -69,7 +69,7 @@ export interface InviteDefaults {
   readonly codeTtlSeconds: number;
 }
 
-const random = (n: number) => new Uint8Array(randomBytes(n));
+const random = pooledRandom();
 const b64 = (bytes: Uint8Array) => Buffer.from(bytes).toString('base64url');
 /** A short local id from the first 5 bytes of an id: 8 Crockford symbols. */
 function shortId(bytes: Uint8Array): string {

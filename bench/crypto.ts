@@ -7,9 +7,16 @@
 import { randomBytes } from 'node:crypto';
 import { xsalsa20poly1305 } from '@noble/ciphers/salsa.js';
 import { ed25519, ristretto255_hasher, x25519 } from '@noble/curves/ed25519.js';
+import { pooledRandom } from '../io/random-pool.js';
+import { installSodiumNative } from '../io/sodium-native.js';
 import { sodiumRistretto } from '../io/sodium-ristretto.js';
 import { ristrettoBackend, useRistrettoBackend } from '../src/crypto/cpace.js';
-import { Ed25519SigningKey, verifyEd25519 } from '../src/crypto/ed25519.js';
+import {
+  Ed25519SigningKey,
+  useFastEd25519Signer,
+  verifyEd25519,
+  verifyEd25519OpenSsl,
+} from '../src/crypto/ed25519.js';
 import { hkdfExpandLabel, hkdfExtract } from '../src/crypto/hashes.js';
 import { X25519KeyPair } from '../src/crypto/x25519.js';
 import { MemoryExchange, newParty, runUntilQuiet, setUpPairing } from '../src/handshake/in-memory-host.js';
@@ -25,21 +32,28 @@ function row(name: string, fn: () => void, baseline?: () => void): void {
   rows.push([name, ours, base]);
 }
 
+// What the agent installs at start: libsodium's Ed25519 (sodium-native), OpenSSL as the baseline.
+const fastVerify = installSodiumNative();
 const seed = randomBytes(32);
 const message = randomBytes(200);
 const signer = Ed25519SigningKey.fromSeed(seed);
 const signature = signer.sign(message);
 const noblePub = ed25519.getPublicKey(seed);
 row(
-  'Ed25519 sign',
+  `Ed25519 sign${fastVerify ? ' (libsodium)' : ''}`,
   () => signer.sign(message),
   () => ed25519.sign(message, seed),
 );
+useFastEd25519Signer(null);
+const opensslSigner = Ed25519SigningKey.fromSeed(seed);
+if (fastVerify) installSodiumNative();
+row('Ed25519 sign, OpenSSL', () => opensslSigner.sign(message));
 row(
-  'Ed25519 verify (strict)',
+  `Ed25519 verify (strict${fastVerify ? ', libsodium' : ''})`,
   () => verifyEd25519(signer.publicKey, message, signature),
   () => ed25519.verify(signature, message, noblePub, { zip215: false }),
 );
+row('Ed25519 verify (strict), OpenSSL', () => verifyEd25519OpenSsl(signer.publicKey, message, signature));
 const peer = X25519KeyPair.fromSecret(randomBytes(32)).publicKey;
 row(
   'X25519 keygen',
@@ -73,8 +87,8 @@ row('XSalsa20-Poly1305 seal 600 B', () => xsalsa20poly1305(key, new Uint8Array(2
 
 // Full pairings: both machines, every frame, in one process (the in-memory host, no I/O).
 const NOW = Math.floor(Date.now() / 1000);
-const party = (name: string) =>
-  newParty(name, 'https://relay.example', NOW, (n: number) => new Uint8Array(randomBytes(n)));
+const random = pooledRandom(); // the agent's source
+const party = (name: string) => newParty(name, 'https://relay.example', NOW, random);
 const alice = party('alice');
 const bob = party('bob');
 

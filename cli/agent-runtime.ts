@@ -4,6 +4,7 @@ import { type KeystoreChoice, openKeystore } from '../agent/keystore/open-keysto
 import { claimSocketPath, RpcSocketServer } from '../agent/rpc-server.js';
 import type { AgentPaths } from '../io/agent-paths.js';
 import { ensurePrivateDir } from '../io/secure-files.js';
+import { installSodiumNative } from '../io/sodium-native.js';
 import { installSodiumRistretto } from '../io/sodium-ristretto.js';
 
 /** A running agent with its socket server. */
@@ -29,8 +30,11 @@ export async function startAgentRuntime(options: {
   const { paths, logger } = options;
   await claimSocketPath(paths.socket);
   await ensurePrivateDir(paths.home);
-  // Code pairings' ristretto255 through libsodium (WebAssembly), loaded while the keystore opens.
+  // Code pairings' ristretto255 through libsodium (WebAssembly), loaded while the keystore opens;
+  // Ed25519 through libsodium (sodium-native), before the identity's key is imported.
   const ristretto = installSodiumRistretto();
+  if (!installSodiumNative())
+    logger.warn('sodium-native did not load; Ed25519 runs on OpenSSL alone (slower)');
   const { store, note } = await openKeystore({
     choice: options.keystore,
     home: paths.home,

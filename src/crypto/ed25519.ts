@@ -9,23 +9,41 @@ export const ED25519_PUBLIC_KEY_LENGTH = 32;
 export const ED25519_SEED_LENGTH = 32;
 export const ED25519_SIGNATURE_LENGTH = 64;
 
+/**
+ * A faster RFC 8032 signer made from a seed (io/sodium-native.ts: libsodium, its key in locked
+ * memory), or null to stay on OpenSSL. Ed25519 signatures are deterministic, so both give the same
+ * bytes (tests compare them); it must derive the same public key, or it is not used.
+ */
+export type FastEd25519Signer = (
+  seed: Uint8Array,
+) => { publicKey: Uint8Array; sign: (message: Uint8Array) => Uint8Array } | null;
+let fastSigner: FastEd25519Signer | null = null;
+
+/** Installs (or with null removes) the fast signer for keys imported from now on. */
+export function useFastEd25519Signer(signer: FastEd25519Signer | null): void {
+  fastSigner = signer;
+}
+
 /** A signing key held as an OpenSSL key object; the seed itself is not kept in this object. */
 export class Ed25519SigningKey {
   private constructor(
     readonly publicKey: Uint8Array,
     private readonly key: KeyObject,
+    private readonly fast: ((message: Uint8Array) => Uint8Array) | null,
   ) {}
 
   /** Imports a 32-byte RFC 8032 seed. */
   static fromSeed(seed: Uint8Array): Ed25519SigningKey {
     if (seed.length !== ED25519_SEED_LENGTH) throw new RangeError('Ed25519 seed must be 32 bytes');
     const { key, publicKey } = importPrivateKey('Ed25519', seed);
-    return new Ed25519SigningKey(publicKey, key);
+    const fast = fastSigner?.(seed) ?? null;
+    const agrees = fast !== null && sameBytes(fast.publicKey, publicKey);
+    return new Ed25519SigningKey(publicKey, key, agrees ? fast.sign : null);
   }
 
   /** Deterministic RFC 8032 signature of `message`. */
   sign(message: Uint8Array): Uint8Array {
-    return new Uint8Array(nodeSign(null, message, this.key));
+    return this.fast ? this.fast(message) : new Uint8Array(nodeSign(null, message, this.key));
   }
 }
 
@@ -90,11 +108,41 @@ export function isStrictEd25519PublicKey(publicKey: Uint8Array): boolean {
 }
 
 /**
+ * A faster verifier that accepts only signatures the rule below accepts, and may refuse a few more
+ * (libsodium also refuses an R of small order, which only a signer forging against itself makes).
+ * Its acceptance is final; its refusal is checked again by OpenSSL, so the answer is always the
+ * rule's. Installed by long-running processes (io/sodium-native.ts); the core never needs it.
+ */
+export type FastEd25519Verify = (
+  publicKey: Uint8Array,
+  message: Uint8Array,
+  signature: Uint8Array,
+) => boolean;
+let fastVerify: FastEd25519Verify | null = null;
+
+/** Installs (or with null removes) the fast verifier for this process. */
+export function useFastEd25519Verify(verify: FastEd25519Verify | null): void {
+  fastVerify = verify;
+}
+
+/**
  * Strict RFC 8032 verification: the key must be canonical and not of small order; OpenSSL then
  * refuses keys off the curve, checks S < L and recomputes R comparing encodings, so a
  * non-canonical R never verifies either.
  */
 export function verifyEd25519(publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array): boolean {
+  if (signature.length !== ED25519_SIGNATURE_LENGTH) return false;
+  if (!isCanonicalAndNotSmallOrder(publicKey)) return false;
+  if (fastVerify?.(publicKey, message, signature)) return true;
+  return verifyEd25519OpenSsl(publicKey, message, signature);
+}
+
+/** The rule above on OpenSSL alone, after the key checks (tests compare the fast verifier with it). */
+export function verifyEd25519OpenSsl(
+  publicKey: Uint8Array,
+  message: Uint8Array,
+  signature: Uint8Array,
+): boolean {
   if (signature.length !== ED25519_SIGNATURE_LENGTH) return false;
   if (!isCanonicalAndNotSmallOrder(publicKey)) return false;
   const key = importPublicKey('Ed25519', publicKey);
