@@ -150,6 +150,7 @@ export class EffectRunner {
       ...(effect.sessionId ? { sessionId: toHex(effect.sessionId) } : {}),
       ...(effect.peer ? { peer: { did: effect.peer.did, name: effect.peer.name } } : {}),
       ...(effect.code ? { error: { code: effect.code, message: effect.code } } : {}),
+      ...(effect.sas ? { sas: { digits: effect.sas.digits, emoji: effect.sas.emoji } } : {}),
     });
   }
 }

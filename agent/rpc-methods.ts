@@ -74,7 +74,12 @@ function acceptResult(record: AcceptRecord): InviteAcceptResult {
     status: state.phase === 'paired' ? 'paired' : 'pending',
     acceptId: record.id,
     ...(state.issuerCard ? { peer: peerRef(state.issuerCard) } : {}),
-    ...(record.sas ? { sas: { digits: record.sas.digits, emoji: record.sas.emoji } } : {}),
+    ...(record.sas
+      ? {
+          sas: { digits: record.sas.digits, emoji: record.sas.emoji },
+          confirmSas: state.phase === 'awaitingSas',
+        }
+      : {}),
   };
 }
 

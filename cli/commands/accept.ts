@@ -48,7 +48,14 @@ async function finishAccept(
   io: Io,
 ): Promise<number> {
   let result = first;
-  if (result.status === 'pending' && result.sas && !values.json && io.isTty && process.stdin.isTTY) {
+  if (
+    result.status === 'pending' &&
+    result.sas &&
+    result.confirmSas !== false &&
+    !values.json &&
+    io.isTty &&
+    process.stdin.isTTY
+  ) {
     io.out(`Security code: ${result.sas.digits}  ${result.sas.emoji}`);
     const match = await askYesNo('Does the other side show the same code? [y/N] ');
     if (!match) {
@@ -64,12 +71,19 @@ async function finishAccept(
       ...(result.peer ? { peer: result.peer } : {}),
       // Pending only: the accept id to confirm with, and the code when one is required.
       ...(result.status === 'pending' ? { acceptId: result.acceptId } : {}),
-      ...(result.status === 'pending' && result.sas ? { sas: result.sas } : {}),
+      ...(result.status === 'pending' && result.sas
+        ? { sas: result.sas, confirmSas: result.confirmSas !== false }
+        : {}),
     });
   else if (result.status === 'paired') io.out(`Paired with ${result.peer?.name} (${result.peer?.did})`);
-  else if (result.sas) {
+  else if (result.sas && result.confirmSas !== false) {
     io.out(`Security code: ${result.sas.digits}  ${result.sas.emoji}`);
     io.out(`  compare it with the other side, then: pairlink confirm ${result.acceptId} yes|no`);
+  } else if (result.sas) {
+    io.out(`Security code: ${result.sas.digits}  ${result.sas.emoji}`);
+    io.out(
+      `  still pending (accept ${result.acceptId}): the issuer's operator compares this code; it completes in the background once they confirm it.`,
+    );
   } else {
     io.out(
       `Still pending (accept ${result.acceptId}); it completes in the background when the issuer's agent answers.`,
@@ -80,8 +94,12 @@ async function finishAccept(
 
 function watchProgress(client: PairlinkClient, io: Io): Promise<void> {
   client.onEvent(({ method, params }) => {
-    if (method === 'invite.progress' && params.role === 'acceptor' && params.status === 'sas')
-      io.err('  security code ready: compare it with the other side');
+    if (method !== 'invite.progress' || params.role !== 'acceptor') return;
+    if (params.status === 'sas') io.err('  security code ready: compare it with the other side');
+    else if (params.status === 'sasShown' && params.sas)
+      io.err(
+        `Security code: ${params.sas.digits}  ${params.sas.emoji}\n  read it to the issuer's operator: they compare it and confirm; waiting for them`,
+      );
   });
   return client.subscribe();
 }

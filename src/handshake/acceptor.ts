@@ -414,13 +414,21 @@ function onReply(
   if (state.requireSas || body.mode === 'device') {
     return {
       state: { ...next, phase: 'awaitingSas' },
-      effects: [sasEffect, { type: 'progress', status: 'sas', sessionId: state.sessionId }],
+      effects: [
+        sasEffect,
+        { type: 'progress', status: 'sas', sessionId: state.sessionId, sas: sasEffect.sas },
+      ],
     };
   }
   const sent = sendConfirm(next, ctx);
+  // The issuer's operator compares the code before its agent answers: show it here now, so this
+  // side's operator can read it out (nothing to confirm on this side).
+  const shown: Effect[] = body.requireSas
+    ? [{ type: 'progress', status: 'sasShown', sessionId: state.sessionId, sas: sasEffect.sas }]
+    : [];
   // The confirm is a function of the saved state and this reply (signatures and seals are
   // deterministic): after a crash the same reply makes the same confirm, so it need not wait.
-  return { state: sent.state, effects: [sasEffect, ...sent.effects], replayable: true };
+  return { state: sent.state, effects: [sasEffect, ...shown, ...sent.effects], replayable: true };
 }
 
 function sendConfirm(state: AcceptorState, ctx: StepContext): Step<AcceptorState> {

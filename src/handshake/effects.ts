@@ -16,6 +16,8 @@ export interface OwnedMailbox extends MailboxAddress {
 export type ProgressStatus =
   | 'accepted'
   | 'sas'
+  /** The acceptor's code is ready for the issuer's operator to compare; nothing to confirm here. */
+  | 'sasShown'
   | 'paired'
   | 'unconfirmed'
   | 'expired'
@@ -62,6 +64,8 @@ export type Effect =
       readonly sessionId?: Uint8Array;
       readonly code?: ErrorCode;
       readonly peer?: Card;
+      /** The acceptor's 'sas' and 'sasShown': the code to show. */
+      readonly sas?: Sas;
     };
 
 /** Relay effects, the ones that can fail and be reported back. */

@@ -73,7 +73,7 @@ export const METHOD_DESCRIPTIONS = {
 /** One line per notification. */
 export const NOTIFICATION_DESCRIPTIONS: Readonly<Record<RpcNotificationName, string>> = {
   'invite.progress':
-    'An invite or accept moved on (published, accepted, sas, paired, unconfirmed, expired, cancelled, failed).',
+    'An invite or accept moved on (published, accepted, sas, sasShown, paired, unconfirmed, expired, cancelled, failed).',
   'peer.removed': 'The operator unpaired a peer.',
 };
 

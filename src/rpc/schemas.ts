@@ -36,7 +36,16 @@ const sessionPhase = z.enum([
   'unconfirmed',
   'failed',
 ]);
-const progressStatus = z.enum(['accepted', 'sas', 'paired', 'unconfirmed', 'expired', 'cancelled', 'failed']);
+const progressStatus = z.enum([
+  'accepted',
+  'sas',
+  'sasShown',
+  'paired',
+  'unconfirmed',
+  'expired',
+  'cancelled',
+  'failed',
+]);
 
 type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : never) : never;
 const unionsAgree: [
@@ -128,6 +137,12 @@ export const InviteAcceptResultSchema = z.object({
   acceptId: id.describe('Local id of this accept, for invite.progress and accept.confirmSas.'),
   peer: peerRef.optional(),
   sas: sas.optional(),
+  confirmSas: z
+    .boolean()
+    .optional()
+    .describe(
+      'With `sas`: true when this side must confirm the code (accept.confirmSas), false when the issuer’s operator compares it and this side only shows it.',
+    ),
 });
 
 export const PeerInfoSchema = peerRef.extend({
@@ -162,7 +177,11 @@ export const InviteProgressSchema = z.object({
   status: z.union([z.literal('published'), progressStatus]),
   sessionId: z.string().optional(),
   peer: peerRef.optional(),
-  sas: sas.optional(),
+  sas: sas
+    .optional()
+    .describe(
+      "The acceptor's code with `sas` (compare it, then accept.confirmSas) and `sasShown` (the issuer's operator compares it; nothing to confirm here).",
+    ),
   error: z.object({ code: errorCode, message: z.string() }).optional(),
   at: isoTime,
 });

@@ -88,6 +88,21 @@ describe('security codes (SAS) through the CLI', () => {
     expect(annPeers.map((p) => p.name)).toEqual(['ben']);
   });
 
+  it('only the issuer asks for the code: the acceptor shows it while it waits, then is paired', async () => {
+    const dana = await agent('dana');
+    const invite = await ann.json<Created>(['invite', '--require-sas']);
+    const accepting = dana.cli(['accept', invite.value.url!, '--wait', '30s']);
+    const session = await waitingSession(ann, invite.value.id);
+    expect((await ann.cli(['confirm', invite.value.id, 'yes'])).code).toBe(0);
+    const accepted = await accepting;
+    expect(accepted.code).toBe(0);
+    // The acceptor's operator had the code to read out to the issuer's before it was confirmed.
+    // (progress goes to stderr, the outcome to stdout)
+    expect(accepted.stderr).toContain(`Security code: ${session.sas!.digits}  ${session.sas!.emoji}`);
+    expect(accepted.stderr).toMatch(/read it to the issuer's operator/);
+    expect(accepted.stdout).toMatch(/^Paired with ann/m);
+  });
+
   it('a rejected code pins nothing on either side', async () => {
     const annBefore = (await ann.json<{ name: string }[]>(['peers'])).value.map((p) => p.name);
     const cleo = await agent('cleo');
