@@ -6,6 +6,7 @@
  *  - JSON-RPC small requests per second on one socket (agent.info, 64 in flight).
  * The CLI figures are in bench/ceremony.ts. Run: npm run bench, or node dist/bench/pairing.js
  */
+import { readFileSync } from 'node:fs';
 import { PairlinkClient } from '../client/index.js';
 import { type AgentProcess, startAgent, testRoot } from '../test/support/agent-process.js';
 import { startRelayProcess } from '../test/support/relay-process.js';
@@ -44,6 +45,16 @@ async function latencies(
   return times.sort((a, b) => a - b);
 }
 
+/** User + system CPU of a process so far, in ms (Linux /proc; clock ticks of 10 ms). */
+function cpuMs(pid: number | undefined): number {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    return (Number(fields[11]) + Number(fields[12])) * 10;
+  } catch {
+    return Number.NaN;
+  }
+}
+
 const relay = await startRelayProcess([], {
   PAIRLINK_RELAY_LIMITS: JSON.stringify({
     ipRatePerSecond: 1e6,
@@ -63,8 +74,13 @@ const issuer = await PairlinkClient.connect({ socket: issuerAgent.socket });
 const acceptor = await PairlinkClient.connect({ socket: acceptorAgent.socket });
 try {
   await latencies(issuer, acceptor, 4, 20); // warm-up
+  const pids = { relay: relay.child.pid, issuer: issuerAgent.child.pid, acceptor: acceptorAgent.child.pid };
+  const cpuBefore = Object.values(pids).map(cpuMs);
   const serial = await latencies(issuer, acceptor, 1, Math.min(PAIRINGS, 200));
+  const cpuSerial = Object.values(pids).map((pid, i) => (cpuMs(pid) - cpuBefore[i]!) / serial.length);
   const wide = await latencies(issuer, acceptor, 100, PAIRINGS);
+  // The same serial run again, once V8 has compiled the pairing path after 1,000 more pairings.
+  const steady = await latencies(issuer, acceptor, 1, Math.min(PAIRINGS, 200));
 
   let requests = 0;
   let running = true;
@@ -86,7 +102,15 @@ try {
     'Warm agents: invite.create → accept answers paired (both sides pinned), over JSON-RPC',
     {
       'warm pairing, concurrency 1': inMs(serial, true),
+      'CPU per pairing at concurrency 1, relay + both agents': value(
+        'ms',
+        cpuSerial.reduce((a, b) => a + b, 0),
+      ),
+      '  of which the relay': value('ms', cpuSerial[0]!),
+      '  of which the issuer agent': value('ms', cpuSerial[1]!),
+      '  of which the acceptor agent': value('ms', cpuSerial[2]!),
       'warm pairing, concurrency 100': inMs(wide, true),
+      [`warm pairing, concurrency 1, after ${PAIRINGS} more pairings`]: inMs(steady, true),
       'pairings/s at concurrency 100': value('per s', wide.perSecond ?? 0),
       'JSON-RPC agent.info/s, one socket, 64 in flight': value('per s', rps),
     },
