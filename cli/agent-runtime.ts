@@ -83,14 +83,3 @@ export async function startAgentRuntime(options: {
 }
 
 /** Resolves on SIGTERM or SIGINT (once). */
-export function untilSignalled(): Promise<void> {
-  return new Promise((resolve) => {
-    const stop = () => {
-      process.off('SIGTERM', stop);
-      process.off('SIGINT', stop);
-      resolve();
-    };
-    process.on('SIGTERM', stop);
-    process.on('SIGINT', stop);
-  });
-}

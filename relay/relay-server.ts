@@ -6,7 +6,6 @@ import { DEFAULT_LIMITS, type RelayLimits } from './limits.js';
 import { RelayMetrics } from './metrics.js';
 import { RelayService } from './relay-service.js';
 import { MemoryStore } from './store/memory-store.js';
-import { RedisStore } from './store/redis-store.js';
 import type { RelayStore } from './store/store.js';
 import { TokenBuckets } from './token-buckets.js';
 import { WebSocketHub } from './websocket-hub.js';
@@ -66,6 +65,8 @@ export async function startRelay(options: RelayOptions): Promise<RunningRelay> {
   const log = options.logger;
   let store: RelayStore;
   if (options.redisUrl) {
+    // ioredis is loaded only when a Redis store is configured (a relay on memory needs none of it).
+    const { RedisStore } = await import('./store/redis-store.js');
     const redis = new RedisStore(options.redisUrl, options.redisPrefix ?? 'pl:');
     await redis.connect();
     store = redis;

@@ -2,11 +2,12 @@ import { hostname } from 'node:os';
 import type { KeystoreChoice } from '../../agent/keystore/open-keystore.js';
 import { resolveAgentPaths } from '../../io/agent-paths.js';
 import { checkDisplayName, checkRelayUrl } from '../../src/identity/card.js';
-import { startAgentRuntime, untilSignalled } from '../agent-runtime.js';
+import { startAgentRuntime } from '../agent-runtime.js';
 import { loadConfigFile } from '../config-file.js';
 import { commandLogger } from '../logger.js';
 import type { Command } from '../main.js';
 import { UsageError } from '../output.js';
+import { untilSignalled } from '../signals.js';
 
 /** `pairlink agent`: the daemon, in the foreground (the service runs exactly this). */
 export const agentCommand: Command = {

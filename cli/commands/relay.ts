@@ -1,10 +1,10 @@
 import { DEFAULT_LIMITS, type RelayLimits } from '../../relay/limits.js';
 import { startRelay } from '../../relay/relay-server.js';
-import { untilSignalled } from '../agent-runtime.js';
 import { loadConfigFile } from '../config-file.js';
 import { commandLogger } from '../logger.js';
 import type { Command } from '../main.js';
 import { UsageError } from '../output.js';
+import { untilSignalled } from '../signals.js';
 
 /** `pairlink relay`: runs the relay in the foreground until SIGTERM/SIGINT. */
 export const relayCommand: Command = {

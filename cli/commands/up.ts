@@ -4,10 +4,11 @@ import { join, resolve } from 'node:path';
 import { checkSocketPath, resolveAgentPaths } from '../../io/agent-paths.js';
 import { ensurePrivateDir, readFileIfExists, writeFileAtomic } from '../../io/secure-files.js';
 import { startRelay } from '../../relay/relay-server.js';
-import { startAgentRuntime, untilSignalled } from '../agent-runtime.js';
+import { startAgentRuntime } from '../agent-runtime.js';
 import { commandLogger } from '../logger.js';
 import type { Command } from '../main.js';
 import { UsageError } from '../output.js';
+import { untilSignalled } from '../signals.js';
 
 /**
  * `pairlink up` (what `npm start` runs): a local relay and an agent in one process, on embedded
