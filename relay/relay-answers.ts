@@ -38,12 +38,16 @@ export const socketFrame = z.discriminatedUnion('op', [
   z.strictObject({ op: z.literal('watching'), mailbox: id, expiresAt: millis }),
   z.strictObject({ op: z.literal('message'), mailbox: id, seq, body: MESSAGE_BODY }),
   z.strictObject({ op: z.literal('posted'), ref: z.string().max(64), seq }),
+  z.strictObject({ op: z.literal('created'), ref: z.string().max(64), expiresAt: millis }),
+  z.strictObject({ op: z.literal('deleted'), ref: z.string().max(64) }),
   z.strictObject({ op: z.literal('closed'), mailbox: id }),
   z.strictObject({
     op: z.literal('error'),
     error: z.string().max(64),
     mailbox: id.optional(),
     ref: z.string().max(64).optional(),
+    /** Answers to create and delete: the HTTP status the same refusal has over HTTP. */
+    status: z.number().int().min(400).max(599).optional(),
     retryAfter: z.number().min(0).max(3600).optional(),
   }),
 ]);

@@ -16,6 +16,7 @@ import {
   type SocketFrame,
   socketFrame,
 } from './relay-answers.js';
+import { WS_OPS_HEADER } from './ws-ops.js';
 
 /** A relay message as a client sees it. */
 export interface RelayMessage {
@@ -39,6 +40,13 @@ export function relayErrorCode(status: number, relayError: string): ErrorCode {
   if (status === 429) return 'RATE_LIMITED';
   if (status >= 500) return 'RELAY_BUSY';
   return 'RELAY_PROTOCOL';
+}
+
+/** A relay's refusal of a mailbox operation over the socket, as the same refusal over HTTP. */
+function relayAnswerError(error: string, status: number | undefined, retryAfter: number | undefined): Error {
+  const code = relayErrorCode(status ?? 400, error);
+  const retry = retryAfter ? ` (retry after ${retryAfter} s)` : '';
+  return new RelayAnswerError(code, `relay answered ${status ?? 400} ${error}${retry}`, status ?? 400, error);
 }
 
 function b64(bytes: Uint8Array): string {
@@ -304,9 +312,10 @@ interface Watch {
 export class RelaySocket {
   private socket: WebSocket | null = null;
   private readonly watches = new Map<string, Watch>();
-  private readonly pendingPosts = new Map<
+  /** Operations awaiting their answer, by ref: posts, and mailbox creations and deletions. */
+  private readonly pending = new Map<
     string,
-    { resolve: (seq: number) => void; reject: (e: Error) => void; timer: NodeJS.Timeout }
+    { answer: (frame: SocketFrame) => void; reject: (e: Error) => void; timer: NodeJS.Timeout }
   >();
   private attempt = 0;
   private closed = false;
@@ -317,6 +326,8 @@ export class RelaySocket {
   private readonly readyWaiters = new Set<() => void>();
   private readonly timings: SocketTimings;
   connected = false;
+  /** The relay said (upgrade header) that it creates and deletes mailboxes over the socket. */
+  mailboxOps = false;
 
   constructor(
     private readonly baseUrl: string,
@@ -361,6 +372,69 @@ export class RelaySocket {
 
   /** Posts over the socket (cheaper than HTTP when one is open), within the post timeout. */
   post(mailboxId: Uint8Array, writeCap: Uint8Array, body: Uint8Array): Promise<number> {
+    return this.request(
+      { op: 'post', mailbox: b64(mailboxId), cap: b64(writeCap), body: b64(body) },
+      'a post',
+      (frame) => (frame.op === 'posted' ? frame.seq : undefined),
+      (error) =>
+        new PairlinkError(
+          error === 'not_found'
+            ? 'INVITE_NOT_FOUND'
+            : error === 'rate_limited'
+              ? 'RATE_LIMITED'
+              : error === 'too_large'
+                ? 'TOO_LARGE'
+                : 'RELAY_UNREACHABLE',
+          `relay refused the post: ${error}`,
+        ),
+    );
+  }
+
+  /**
+   * Creates a mailbox over the socket (only when `mailboxOps`): the HTTP route's request and
+   * answers, without a connection of its own. Resolves with its expiry (ms).
+   */
+  createMailbox(
+    mailboxId: Uint8Array,
+    readCap: Uint8Array,
+    writeCap: Uint8Array | null,
+    ttlSeconds: number,
+  ): Promise<number> {
+    return this.request(
+      {
+        op: 'create',
+        mailbox: b64(mailboxId),
+        readCapHash: capabilityHash(readCap),
+        ...(writeCap ? { writeCapHash: capabilityHash(writeCap) } : {}),
+        ttlSeconds,
+      },
+      'a mailbox creation',
+      (frame) => (frame.op === 'created' ? frame.expiresAt : undefined),
+      relayAnswerError,
+    );
+  }
+
+  /** Deletes a mailbox over the socket (only when `mailboxOps`), as HTTP DELETE does. */
+  async deleteMailbox(mailboxId: Uint8Array, readCap: Uint8Array): Promise<void> {
+    await this.request(
+      { op: 'delete', mailbox: b64(mailboxId), cap: b64(readCap) },
+      'a mailbox deletion',
+      (frame) => (frame.op === 'deleted' ? true : undefined),
+      relayAnswerError,
+    );
+  }
+
+  /**
+   * Sends `op` with a fresh ref and waits, within the post timeout, for the answer with that ref:
+   * `accept` reads a success frame (undefined: not the answer this op has, a protocol error),
+   * `refuse` turns the relay's error (and the HTTP status it carries) into an error.
+   */
+  private request<T>(
+    op: object,
+    what: string,
+    accept: (frame: SocketFrame) => T | undefined,
+    refuse: (error: string, status: number | undefined, retryAfter: number | undefined) => Error,
+  ): Promise<T> {
     const ref = String(this.nextRef++);
     return new Promise((resolve, reject) => {
       if (!this.connected) {
@@ -368,16 +442,26 @@ export class RelaySocket {
         return;
       }
       const timer = setTimeout(() => {
-        this.pendingPosts.delete(ref);
+        this.pending.delete(ref);
         reject(
           new PairlinkError(
             'RELAY_UNREACHABLE',
-            `relay did not confirm a post within ${this.timings.postTimeoutMs} ms`,
+            `relay did not answer ${what} within ${this.timings.postTimeoutMs} ms`,
           ),
         );
       }, this.timings.postTimeoutMs);
-      this.pendingPosts.set(ref, { resolve, reject, timer });
-      this.send({ op: 'post', mailbox: b64(mailboxId), cap: b64(writeCap), body: b64(body), ref });
+      this.pending.set(ref, {
+        answer: (frame) => {
+          if (frame.op === 'error') return reject(refuse(frame.error, frame.status, frame.retryAfter));
+          const value = accept(frame);
+          if (value === undefined)
+            reject(new PairlinkError('RELAY_PROTOCOL', `the relay answered ${what} with ${frame.op}`));
+          else resolve(value);
+        },
+        reject,
+        timer,
+      });
+      this.send({ ...op, ref });
     });
   }
 
@@ -422,6 +506,10 @@ export class RelaySocket {
       for (const id of this.watches.keys()) this.sendWatch(id);
       for (const wake of [...this.readyWaiters]) wake();
     });
+    socket.on('upgrade', (response) => {
+      const ops = response.headers[WS_OPS_HEADER];
+      this.mailboxOps = typeof ops === 'string' && ops.split(' ').includes('create');
+    });
     socket.on('pong', () => {
       this.awaitingPong = false;
     });
@@ -432,11 +520,11 @@ export class RelaySocket {
       this.pingTimer = null;
       const wasConnected = this.connected;
       this.connected = false;
-      for (const pending of this.pendingPosts.values()) {
+      for (const pending of this.pending.values()) {
         clearTimeout(pending.timer);
         pending.reject(new PairlinkError('RELAY_UNREACHABLE', 'relay socket closed'));
       }
-      this.pendingPosts.clear();
+      this.pending.clear();
       if (wasConnected) this.handlers.onConnectionChange?.(false);
       if (this.closed) return;
       const delay =
@@ -493,14 +581,16 @@ export class RelaySocket {
         return;
       }
       case 'posted':
-        this.settlePost(frame.ref, frame.seq, null);
+      case 'created':
+      case 'deleted':
+        this.settle(frame.ref, frame);
         return;
       case 'closed':
         if (this.watches.delete(frame.mailbox)) this.handlers.onClosed?.(frame.mailbox, 'closed');
         return;
       case 'error':
         if (frame.ref !== undefined) {
-          this.settlePost(frame.ref, 0, frame.error);
+          this.settle(frame.ref, frame);
           return;
         }
         if (!frame.mailbox) return;
@@ -517,25 +607,12 @@ export class RelaySocket {
     }
   }
 
-  private settlePost(ref: string, seq: number, error: string | null): void {
-    const pending = this.pendingPosts.get(ref);
+  private settle(ref: string, frame: SocketFrame): void {
+    const pending = this.pending.get(ref);
     if (!pending) return;
-    this.pendingPosts.delete(ref);
+    this.pending.delete(ref);
     clearTimeout(pending.timer);
-    if (error === null) pending.resolve(seq);
-    else
-      pending.reject(
-        new PairlinkError(
-          error === 'not_found'
-            ? 'INVITE_NOT_FOUND'
-            : error === 'rate_limited'
-              ? 'RATE_LIMITED'
-              : error === 'too_large'
-                ? 'TOO_LARGE'
-                : 'RELAY_UNREACHABLE',
-          `relay refused the post: ${error}`,
-        ),
-      );
+    pending.answer(frame);
   }
 
   private sendWatch(id: string): void {

@@ -19,8 +19,9 @@ interface Shard {
 }
 
 /**
- * The agent's connection to its relay: HTTP for mailbox management and, when no socket is up,
- * posts; WebSockets for pushes and posts. Watches are spread over as many sockets as they need
+ * The agent's connection to its relay: WebSockets for pushes, posts and (where the relay takes
+ * them, WS_OPS_HEADER) mailbox creation and deletion; HTTP for nameplates and, when no socket is
+ * up or the relay is older, for the rest. Watches are spread over as many sockets as they need
  * (the relay caps watches per socket), so an agent with 10,000 pending invites hears every one.
  * A socket is opened only when the ones before it are full; the first one always exists, so
  * posts can use it.
@@ -60,7 +61,12 @@ export class RelayConnection implements RelayTransport {
     writeCap: Uint8Array | null,
     ttlSeconds: number,
   ): Promise<void> {
-    await this.client.createMailbox(mailboxId, readCap, writeCap, ttlSeconds);
+    // Over the first socket when the relay takes mailbox operations there: no HTTP exchange, and
+    // no new TCP (and TLS) connection once HTTP keep-alive has lapsed, as between pairings.
+    const socket = this.shards[0]!.socket;
+    if (socket.connected && socket.mailboxOps)
+      await socket.createMailbox(mailboxId, readCap, writeCap, ttlSeconds);
+    else await this.client.createMailbox(mailboxId, readCap, writeCap, ttlSeconds);
   }
 
   createNameplate(mailboxId: Uint8Array, readCap: Uint8Array, maxClaims: number) {
@@ -80,7 +86,9 @@ export class RelayConnection implements RelayTransport {
 
   async deleteMailbox(mailboxId: Uint8Array, readCap: Uint8Array): Promise<void> {
     try {
-      await this.client.deleteMailbox(mailboxId, readCap);
+      const socket = this.shards[0]!.socket;
+      if (socket.connected && socket.mailboxOps) await socket.deleteMailbox(mailboxId, readCap);
+      else await this.client.deleteMailbox(mailboxId, readCap);
     } catch (error) {
       // Already gone is what we wanted.
       if (!(error instanceof PairlinkError) || error.code !== 'INVITE_NOT_FOUND') throw error;

@@ -4,6 +4,7 @@ import { type RawData, WebSocket, WebSocketServer } from 'ws';
 import { copyString, type RelayService } from './relay-service.js';
 import type { MailboxEvent, StoredMessage } from './store/store.js';
 import type { TokenBuckets } from './token-buckets.js';
+import { WS_EXTRA_OPS, WS_OPS_HEADER } from './ws-ops.js';
 
 interface Watch {
   readonly socket: WebSocket;
@@ -23,7 +24,16 @@ interface SocketState {
 type ClientOp =
   | { op: 'watch'; mailbox: string; cap: string; after?: number }
   | { op: 'unwatch'; mailbox: string }
-  | { op: 'post'; mailbox: string; cap: string; body: string; ref?: string };
+  | { op: 'post'; mailbox: string; cap: string; body: string; ref?: string }
+  | {
+      op: 'create';
+      mailbox: string;
+      readCapHash: string;
+      writeCapHash?: string;
+      ttlSeconds: number;
+      ref: string;
+    }
+  | { op: 'delete'; mailbox: string; cap: string; ref: string };
 
 const BODY = /^[A-Za-z0-9_-]*$/;
 
@@ -62,6 +72,25 @@ export function parseOp(data: RawData): ClientOp | null {
     };
   }
   if (v.op === 'unwatch' && str(v.mailbox, 64)) return { op: 'unwatch', mailbox: v.mailbox as string };
+  if (
+    v.op === 'create' &&
+    str(v.mailbox, 64) &&
+    str(v.readCapHash, 64) &&
+    (v.writeCapHash === undefined || str(v.writeCapHash, 64)) &&
+    Number.isInteger(v.ttlSeconds) &&
+    str(v.ref, 64)
+  ) {
+    return {
+      op: 'create',
+      mailbox: v.mailbox as string,
+      readCapHash: v.readCapHash as string,
+      ...(v.writeCapHash !== undefined ? { writeCapHash: v.writeCapHash as string } : {}),
+      ttlSeconds: v.ttlSeconds as number,
+      ref: v.ref as string,
+    };
+  }
+  if (v.op === 'delete' && str(v.mailbox, 64) && str(v.cap, 64) && str(v.ref, 64))
+    return { op: 'delete', mailbox: v.mailbox as string, cap: v.cap as string, ref: v.ref as string };
   if (
     v.op === 'post' &&
     str(v.mailbox, 64) &&
@@ -109,6 +138,7 @@ export class WebSocketHub {
       maxPayload: service.limits.maxWebSocketPayloadBytes,
       perMessageDeflate: false,
     });
+    this.server.on('headers', (headers) => headers.push(`${WS_OPS_HEADER}: ${WS_EXTRA_OPS}`));
     this.unsubscribe = service.store.subscribe((event) => this.onEvent(event));
     this.heartbeat = setInterval(() => this.ping(), service.limits.webSocketPingMs);
     this.heartbeat.unref();
@@ -162,6 +192,7 @@ export class WebSocketHub {
       return this.send(ws, {
         op: 'error',
         error: 'rate_limited',
+        ...(op.op === 'create' || op.op === 'delete' ? { status: 429 } : {}),
         retryAfter: wait,
         ...('ref' in op && op.ref ? { ref: op.ref } : {}),
         ...(op.op !== 'post' ? { mailbox: op.mailbox } : {}),
@@ -171,7 +202,32 @@ export class WebSocketHub {
     try {
       if (op.op === 'watch') status = await this.watch(ws, state, op.mailbox, op.cap, op.after ?? 0);
       else if (op.op === 'unwatch') this.unwatch(state, op.mailbox);
-      else {
+      else if (op.op === 'create' || op.op === 'delete') {
+        // The HTTP routes' checks and answers; an error carries the HTTP status it would have had.
+        const result =
+          op.op === 'create'
+            ? await this.service.createMailbox(state.ip, op.mailbox, {
+                readCapHash: op.readCapHash,
+                ttlSeconds: op.ttlSeconds,
+                ...(op.writeCapHash !== undefined ? { writeCapHash: op.writeCapHash } : {}),
+              })
+            : await this.service.delete(op.mailbox, op.cap);
+        status = result.ok ? 'ok' : result.error;
+        this.send(
+          ws,
+          result.ok
+            ? op.op === 'create'
+              ? { op: 'created', ref: op.ref, ...result.value }
+              : { op: 'deleted', ref: op.ref }
+            : {
+                op: 'error',
+                ref: op.ref,
+                error: result.error,
+                status: result.status,
+                ...(result.retryAfter ? { retryAfter: result.retryAfter } : {}),
+              },
+        );
+      } else {
         const bytes = Math.floor((op.body.length * 3) / 4);
         const posted = await this.service.post(op.mailbox, op.cap, op.body, bytes);
         status = posted.ok ? 'ok' : posted.error;
@@ -195,6 +251,7 @@ export class WebSocketHub {
         error: 'unavailable',
         ...('ref' in op && op.ref ? { ref: op.ref } : {}),
         ...(op.op === 'watch' ? { mailbox: op.mailbox, retryAfter: 1 } : {}),
+        ...(op.op === 'create' || op.op === 'delete' ? { status: 503, retryAfter: 1 } : {}),
       });
     }
     const route = `ws:${op.op}`;

@@ -59,6 +59,8 @@ describe('an agent with more pending invites than one socket may watch', () => {
     expect((await acceptor.waitForAccept(first.id, 20)).acceptor.phase).toBe('paired');
     const metrics = await (await fetch(`${relay.url}/metrics`)).text();
     expect(metrics).toMatch(/pairlink_relay_watches \d+/);
-    expect(Number(/pairlink_relay_watches (\d+)/.exec(metrics)![1])).toBeGreaterThanOrEqual(COUNT);
+    // Every invite still pending is watched: all but the two just used (their mailboxes close once
+    // their acks arrive, which a mailbox deleted over the socket may already have done).
+    expect(Number(/pairlink_relay_watches (\d+)/.exec(metrics)![1])).toBeGreaterThanOrEqual(COUNT - 2);
   }, 300_000);
 });

@@ -1,8 +1,10 @@
+import type { AddressInfo } from 'node:net';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import WebSocket from 'ws';
+import WebSocket, { WebSocketServer } from 'ws';
 import type { RelayLimits } from '../../relay/limits.js';
-import { RelayClient, RelaySocket } from '../../relay/relay-client.js';
+import { capabilityHash, RelayClient, RelaySocket } from '../../relay/relay-client.js';
+import { isExistsAnswer, RelayConnection } from '../../relay/relay-connection.js';
 import { type RunningRelay, startRelay } from '../../relay/relay-server.js';
 import { type RedisServer, startRedis } from '../support/redis-server.js';
 import { b64, call, createBody, newMailbox } from '../support/relay-http.js';
@@ -276,6 +278,101 @@ describe.each(['memory', 'redis'] as const)('relay API (%s store)', (backend) =>
     const closed = new Promise<number>((resolve) => ws.once('close', (code) => resolve(code)));
     ws.send('x'.repeat(40 * 1024));
     expect(await closed).toBe(1009); // message too big
+  });
+
+  it("WebSocket: creates and deletes mailboxes with the HTTP routes' checks, answers and statuses", async () => {
+    const { ws, next } = await wsOpen(relay.url);
+    const box = newMailbox();
+    const create = (extra: Record<string, unknown> = {}) =>
+      ws.send(
+        JSON.stringify({
+          op: 'create',
+          mailbox: b64(box.id),
+          readCapHash: capabilityHash(box.read),
+          writeCapHash: capabilityHash(box.write),
+          ttlSeconds: 60,
+          ref: 'c1',
+          ...extra,
+        }),
+      );
+    create();
+    const created = await next('created');
+    expect(created).toMatchObject({ ref: 'c1' });
+    expect(created.expiresAt).toBeGreaterThan(Date.now());
+    create({ ref: 'c2' });
+    expect(await next('error')).toEqual({ op: 'error', ref: 'c2', error: 'exists', status: 409 });
+    create({ mailbox: b64(newMailbox().id), ttlSeconds: 10 ** 9, ref: 'c3' });
+    expect(await next('error')).toEqual({ op: 'error', ref: 'c3', error: 'bad_request', status: 400 });
+    create({ ref: undefined }); // no ref: not an operation at all
+    expect(await next('error')).toEqual({ op: 'error', error: 'bad_request' });
+    // The mailbox works as one made over HTTP: posts, then watch, then delete closes it.
+    const client = new RelayClient(relay.url);
+    await client.post(box.id, box.write, new Uint8Array([7]));
+    ws.send(JSON.stringify({ op: 'watch', mailbox: b64(box.id), cap: b64(box.read) }));
+    expect(await next('message')).toMatchObject({ seq: 1 });
+    ws.send(JSON.stringify({ op: 'delete', mailbox: b64(box.id), cap: b64(box.write), ref: 'd1' }));
+    expect(await next('error')).toEqual({ op: 'error', ref: 'd1', error: 'not_found', status: 404 });
+    ws.send(JSON.stringify({ op: 'delete', mailbox: b64(box.id), cap: b64(box.read), ref: 'd2' }));
+    expect(await next('deleted')).toEqual({ op: 'deleted', ref: 'd2' });
+    expect(await next('closed')).toMatchObject({ mailbox: b64(box.id) });
+    await expect(client.read(box.id, box.read)).rejects.toMatchObject({ code: 'INVITE_NOT_FOUND' });
+    ws.close();
+  });
+
+  it('RelayConnection creates and deletes over its socket where the relay says it can, else over HTTP', async () => {
+    const connection = new RelayConnection(relay.url, {
+      onMessage: () => undefined,
+      onMailboxGone: () => undefined,
+      onConnectionChange: () => undefined,
+    });
+    const routes = async () => {
+      const { text } = await call(relay.url, 'GET', '/metrics');
+      const count = (route: string) =>
+        [
+          ...text.matchAll(
+            new RegExp(`pairlink_relay_requests_total\\{route="${route}",status="[^"]+"\\} (\\d+)`, 'g'),
+          ),
+        ]
+          .map((m) => Number(m[1]))
+          .reduce((a, b) => a + b, 0);
+      return { ws: count('ws:create') + count('ws:delete'), http: count('create') + count('delete') };
+    };
+    try {
+      for (let i = 0; i < 100 && !connection.connected; i++) await new Promise((r) => setTimeout(r, 20));
+      const before = await routes();
+      const box = newMailbox();
+      await connection.createMailbox(box.id, box.read, null, 60);
+      // The same refusal as over HTTP: a taken id is the "exists" answer the agent knows.
+      const again = await connection.createMailbox(box.id, box.read, null, 60).catch((e: unknown) => e);
+      expect(isExistsAnswer(again)).toBe(true);
+      await connection.deleteMailbox(box.id, box.read);
+      await connection.deleteMailbox(box.id, box.read); // already gone: what was wanted
+      const after = await routes();
+      expect(after.ws - before.ws).toBe(4);
+      expect(after.http - before.http).toBe(0);
+    } finally {
+      connection.close();
+    }
+    // A relay that does not announce the operations (an older one): the socket keeps to HTTP.
+    const older = new WebSocketServer({ port: 0, host: '127.0.0.1' });
+    await new Promise((r) => older.once('listening', r));
+    const socket = new RelaySocket(`http://127.0.0.1:${(older.address() as AddressInfo).port}`, {
+      onMessage: () => undefined,
+    });
+    try {
+      await socket.ready();
+      expect(socket.mailboxOps).toBe(false);
+    } finally {
+      socket.close();
+      older.close();
+    }
+    const current = new RelaySocket(relay.url, { onMessage: () => undefined });
+    try {
+      await current.ready();
+      expect(current.mailboxOps).toBe(true);
+    } finally {
+      current.close();
+    }
   });
 
   it('RelaySocket resumes after a reconnect without loss or duplicates', async () => {
