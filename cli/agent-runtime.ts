@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import { Agent, type InviteDefaults } from '../agent/agent.js';
 import { type KeystoreChoice, openKeystore } from '../agent/keystore/open-keystore.js';
 import { claimSocketPath, RpcSocketServer } from '../agent/rpc-server.js';
+import { warmHandshake } from '../agent/warm-up.js';
 import type { AgentPaths } from '../io/agent-paths.js';
 import { ensurePrivateDir } from '../io/secure-files.js';
 import { installSodiumNative } from '../io/sodium-native.js';
@@ -71,9 +72,15 @@ export async function startAgentRuntime(options: {
     },
     'agent ready',
   );
+  let closing = false;
+  const warming = warmHandshake(() => closing).catch((error: Error) =>
+    logger.warn({ err: error.message }, 'handshake warm-up failed (the first pairing may be slower)'),
+  );
   return {
     agent,
     async close() {
+      closing = true;
+      await warming;
       logger.info('agent shutting down');
       await server.close();
       await agent.stop();
