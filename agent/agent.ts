@@ -327,7 +327,7 @@ export class Agent {
       throw error;
     }
     await saved;
-    void this.audit?.append({
+    this.audit?.append({
       at: new Date(now * 1000).toISOString(),
       event: 'minted',
       invite: record.id,
@@ -445,7 +445,7 @@ export class Agent {
     if (this.store.state.peers.length === before) return false;
     await this.store.persist();
     const event: PeerRemoved = { did, name: removed.name, at: new Date(this.now() * 1000).toISOString() };
-    void this.audit?.append({ at: event.at, event: 'unpaired', peer: { did, name: removed.name } });
+    this.audit?.append({ at: event.at, event: 'unpaired', peer: { did, name: removed.name } });
     for (const listener of this.removalListeners) listener(event);
     return true;
   }
@@ -655,7 +655,7 @@ export class Agent {
         invite = undefined;
       }
     }
-    void this.audit.append({
+    this.audit.append({
       at: progress.at,
       event,
       role: progress.role,

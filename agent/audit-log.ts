@@ -33,7 +33,7 @@ export class AuditLog {
     return log;
   }
 
-  append(entry: AuditEntry): Promise<void> {
+  append(entry: AuditEntry): void {
     const line = Buffer.from(
       `${seal(this.key, AAD, Buffer.from(JSON.stringify(entry))).toString('base64url')}\n`,
     );
@@ -54,7 +54,6 @@ export class AuditLog {
       // A failed write may leave the file unusable: the next append opens it afresh.
       this.closeFile();
     }
-    return Promise.resolve();
   }
 
   private closeFile(): void {

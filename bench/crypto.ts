@@ -33,23 +33,23 @@ function row(name: string, fn: () => void, baseline?: () => void): void {
 }
 
 // What the agent installs at start: libsodium's Ed25519 (sodium-native), OpenSSL as the baseline.
-const fastVerify = installSodiumNative();
+const sodiumNative = installSodiumNative();
 const seed = randomBytes(32);
 const message = randomBytes(200);
 const signer = Ed25519SigningKey.fromSeed(seed);
 const signature = signer.sign(message);
 const noblePub = ed25519.getPublicKey(seed);
 row(
-  `Ed25519 sign${fastVerify ? ' (libsodium)' : ''}`,
+  `Ed25519 sign${sodiumNative ? ' (libsodium)' : ''}`,
   () => signer.sign(message),
   () => ed25519.sign(message, seed),
 );
 useFastEd25519Signer(null);
 const opensslSigner = Ed25519SigningKey.fromSeed(seed);
-if (fastVerify) installSodiumNative();
+if (sodiumNative) installSodiumNative();
 row('Ed25519 sign, OpenSSL', () => opensslSigner.sign(message));
 row(
-  `Ed25519 verify (strict${fastVerify ? ', libsodium' : ''})`,
+  `Ed25519 verify (strict${sodiumNative ? ', libsodium' : ''})`,
   () => verifyEd25519(signer.publicKey, message, signature),
   () => ed25519.verify(signature, message, noblePub, { zip215: false }),
 );

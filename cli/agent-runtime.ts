@@ -88,5 +88,3 @@ export async function startAgentRuntime(options: {
     },
   };
 }
-
-/** Resolves on SIGTERM or SIGINT (once). */

@@ -61,12 +61,19 @@ export class RelayConnection implements RelayTransport {
     writeCap: Uint8Array | null,
     ttlSeconds: number,
   ): Promise<void> {
-    // Over the first socket when the relay takes mailbox operations there: no HTTP exchange, and
-    // no new TCP (and TLS) connection once HTTP keep-alive has lapsed, as between pairings.
-    const socket = this.shards[0]!.socket;
-    if (socket.connected && socket.mailboxOps)
-      await socket.createMailbox(mailboxId, readCap, writeCap, ttlSeconds);
+    const socket = this.mailboxSocket();
+    if (socket) await socket.createMailbox(mailboxId, readCap, writeCap, ttlSeconds);
     else await this.client.createMailbox(mailboxId, readCap, writeCap, ttlSeconds);
+  }
+
+  /**
+   * The first socket when it is up and the relay takes mailbox operations there (WS_OPS_HEADER):
+   * no HTTP exchange, and no new TCP (and TLS) connection once HTTP keep-alive has lapsed, as it
+   * does between pairings. Null: use HTTP.
+   */
+  private mailboxSocket(): RelaySocket | null {
+    const socket = this.shards[0]!.socket;
+    return socket.connected && socket.mailboxOps ? socket : null;
   }
 
   createNameplate(mailboxId: Uint8Array, readCap: Uint8Array, maxClaims: number) {
@@ -86,8 +93,8 @@ export class RelayConnection implements RelayTransport {
 
   async deleteMailbox(mailboxId: Uint8Array, readCap: Uint8Array): Promise<void> {
     try {
-      const socket = this.shards[0]!.socket;
-      if (socket.connected && socket.mailboxOps) await socket.deleteMailbox(mailboxId, readCap);
+      const socket = this.mailboxSocket();
+      if (socket) await socket.deleteMailbox(mailboxId, readCap);
       else await this.client.deleteMailbox(mailboxId, readCap);
     } catch (error) {
       // Already gone is what we wanted.

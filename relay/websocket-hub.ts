@@ -186,13 +186,15 @@ export class WebSocketHub {
     const started = process.hrtime.bigint();
     const op = parseOp(data);
     if (!op) return this.send(ws, { op: 'error', error: 'bad_request' });
+    // create and delete are HTTP routes over the socket: their errors carry the HTTP status.
+    const mailboxOp = op.op === 'create' || op.op === 'delete';
     const wait = this.ipBuckets.take(state.ip);
     if (wait > 0) {
       this.service.metrics.reject('ip_rate');
       return this.send(ws, {
         op: 'error',
         error: 'rate_limited',
-        ...(op.op === 'create' || op.op === 'delete' ? { status: 429 } : {}),
+        ...(mailboxOp ? { status: 429 } : {}),
         retryAfter: wait,
         ...('ref' in op && op.ref ? { ref: op.ref } : {}),
         ...(op.op !== 'post' ? { mailbox: op.mailbox } : {}),
@@ -202,8 +204,8 @@ export class WebSocketHub {
     try {
       if (op.op === 'watch') status = await this.watch(ws, state, op.mailbox, op.cap, op.after ?? 0);
       else if (op.op === 'unwatch') this.unwatch(state, op.mailbox);
-      else if (op.op === 'create' || op.op === 'delete') {
-        // The HTTP routes' checks and answers; an error carries the HTTP status it would have had.
+      else if (mailboxOp) {
+        // The HTTP routes' checks and answers.
         const result =
           op.op === 'create'
             ? await this.service.createMailbox(state.ip, op.mailbox, {
@@ -251,7 +253,7 @@ export class WebSocketHub {
         error: 'unavailable',
         ...('ref' in op && op.ref ? { ref: op.ref } : {}),
         ...(op.op === 'watch' ? { mailbox: op.mailbox, retryAfter: 1 } : {}),
-        ...(op.op === 'create' || op.op === 'delete' ? { status: 503, retryAfter: 1 } : {}),
+        ...(mailboxOp ? { status: 503, retryAfter: 1 } : {}),
       });
     }
     const route = `ws:${op.op}`;
