@@ -59,6 +59,23 @@ function headersArrived(socket: Socket): void {
   headerTimers.delete(socket);
 }
 
+/** How often at most the relay logs that Redis is unreachable (ioredis retries every few hundred ms). */
+const REDIS_ERROR_LOG_INTERVAL_MS = 10_000;
+
+/** One warning per interval while Redis is unreachable, with the number of errors it stands for. */
+function redisErrorLogger(log: Logger): (error: Error) => void {
+  let lastLoggedAt = -Infinity;
+  let unlogged = 0;
+  return (error) => {
+    unlogged++;
+    const now = Date.now();
+    if (now - lastLoggedAt < REDIS_ERROR_LOG_INTERVAL_MS) return;
+    log.warn({ err: error.message, errors: unlogged }, 'redis unreachable; retrying');
+    lastLoggedAt = now;
+    unlogged = 0;
+  };
+}
+
 /** Starts a relay; resolves once it listens (and, with Redis, once Redis answers). */
 export async function startRelay(options: RelayOptions): Promise<RunningRelay> {
   const limits: RelayLimits = { ...DEFAULT_LIMITS, ...options.limits };
@@ -67,7 +84,12 @@ export async function startRelay(options: RelayOptions): Promise<RunningRelay> {
   if (options.redisUrl) {
     // ioredis is loaded only when a Redis store is configured (a relay on memory needs none of it).
     const { RedisStore } = await import('./store/redis-store.js');
-    const redis = new RedisStore(options.redisUrl, options.redisPrefix ?? 'pl:');
+    const redis = new RedisStore(
+      options.redisUrl,
+      options.redisPrefix ?? 'pl:',
+      Date.now,
+      redisErrorLogger(log),
+    );
     await redis.connect();
     store = redis;
   } else {

@@ -139,12 +139,15 @@ export class RedisStore implements RelayStore {
     url: string,
     private readonly prefix = 'pl:',
     private readonly now: () => number = Date.now,
+    /** Hears each connection error (ioredis reconnects by itself; without a listener it prints a stack). */
+    private readonly onConnectionError: (error: Error) => void = () => {},
   ) {
     this.redis = new Redis(url, {
       lazyConnect: false,
       maxRetriesPerRequest: 2,
       enableAutoPipelining: true,
     }) as ScriptedRedis;
+    this.redis.on('error', this.onConnectionError);
     for (const [name, script] of Object.entries(SCRIPTS)) {
       this.redis.defineCommand(name, { numberOfKeys: script.numberOfKeys, lua: script.lua });
     }
@@ -155,6 +158,7 @@ export class RedisStore implements RelayStore {
   async connect(): Promise<void> {
     await this.redis.ping();
     this.subscriber = this.redis.duplicate();
+    this.subscriber.on('error', this.onConnectionError);
     this.subscriber.on('message', (_channel: string, payload: string) => {
       let event: MailboxEvent;
       try {

@@ -62,3 +62,17 @@ describe('several relay processes on one real Redis', () => {
     expect((await again.read(box.id, box.read, 1)).map((m) => m.body[0])).toEqual([43]);
   });
 });
+
+describe('a relay whose Redis goes away', () => {
+  it('logs one rate-limited warning instead of ioredis printing a stack for each retry', async () => {
+    const ownRedis = await startRedis();
+    const relay = await startRelayProcess(['--redis', ownRedis.url]);
+    relays.push(relay);
+    await ownRedis.stop();
+    const deadline = Date.now() + 20_000; // guards against a hang only; the condition decides
+    while (!relay.logs.some((l) => l.includes('redis unreachable')) && Date.now() < deadline)
+      await new Promise((r) => setTimeout(r, 50));
+    expect(relay.logs.filter((l) => l.includes('redis unreachable')).length).toBeGreaterThanOrEqual(1);
+    expect(relay.logs.join('\n')).not.toContain('Unhandled error event');
+  });
+});
