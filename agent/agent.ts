@@ -18,7 +18,6 @@ import {
   type IssuerEvent,
   type IssuerStepContext,
   issuerWakeAt,
-  refusePeer,
   stepIssuer,
 } from '../src/handshake/issuer.js';
 import { mintCodeInvite, mintUrlInvite } from '../src/handshake/mint.js';
@@ -430,20 +429,16 @@ export class Agent {
   }
 
   async removePeer(did: string): Promise<boolean> {
-    const before = this.store.state.peers.length;
     const removed = this.store.state.peers.find((p) => p.did === did);
     if (!removed) return false;
-    // In the same save: every invite minted before now refuses this peer from here on.
-    this.store.update((s) => ({
-      ...s,
-      peers: s.peers.filter((p) => p.did !== did),
-      invites: s.invites.map((i) => {
-        const issuer = refusePeer(i.issuer, did);
-        return issuer === i.issuer ? i : { ...i, issuer };
-      }),
-    }));
-    if (this.store.state.peers.length === before) return false;
-    await this.store.persist();
+    this.store.update((s) => ({ ...s, peers: s.peers.filter((p) => p.did !== did) }));
+    // Waits first, so "unpaired" is told before what the invites report about it.
+    const saved = this.store.persist();
+    // In the same save: every invite minted before now refuses this peer from here on, and a
+    // session still waiting for this peer's ack ends (a late ack announces nothing).
+    for (const invite of this.store.state.invites)
+      this.logFailure(this.stepInvite(invite, { type: 'peerRemoved', did }));
+    await saved;
     const event: PeerRemoved = { did, name: removed.name, at: new Date(this.now() * 1000).toISOString() };
     this.audit?.append({ at: event.at, event: 'unpaired', peer: { did, name: removed.name } });
     for (const listener of this.removalListeners) listener(event);

@@ -136,3 +136,34 @@ describe('the agent hosting the machines (fake relay, manual clock)', () => {
     await Promise.all([alice.stop(), bob.stop()]);
   });
 });
+
+describe('events and the audit log agree with the pins', () => {
+  it('an ack the relay releases after the operator unpaired an unconfirmed peer: no "paired" event or entry after "unpaired"', async () => {
+    const relay = new FakeRelay();
+    const clock = new ManualClock(1_800_000_000);
+    const { agent: alice } = await agentOn(relay, clock, 'alice');
+    const { agent: bob } = await agentOn(relay, clock, 'bob');
+    const statuses: string[] = [];
+    alice.onProgress((p) => statuses.push(p.status));
+    alice.onPeerRemoved(() => statuses.push('unpaired'));
+    const invite = await alice.createInvite({});
+    relay.holdPost = (body) => body[1] === FRAME_TYPE.ack;
+    await bob.startAccept(invite.url!, false);
+    // Alice pinned bob (unconfirmed) and welcomed him; bob pinned alice and sent his ack, which waits.
+    await eventually(() => relay.posts.some((p) => p[1] === FRAME_TYPE.ack));
+    expect(alice.snapshot.peers.map((p) => [p.name, p.confirmed])).toEqual([['bob', false]]);
+    expect(await alice.removePeer(bob.did)).toBe(true);
+    relay.release();
+    await eventually(() => alice.snapshot.invites.length === 0); // the invite has nothing left to wait for
+    await settle();
+    expect(alice.snapshot.peers).toEqual([]);
+    // What the invite reports after the unpair: its session ended, nothing paired.
+    expect(statuses.slice(statuses.indexOf('unpaired'))).toEqual(['unpaired', 'failed']);
+    const events = (await alice.history(undefined, 100)).map((e) => [e.event, e.code]);
+    expect(events.slice(events.findIndex(([e]) => e === 'unpaired'))).toEqual([
+      ['unpaired', undefined],
+      ['failed', 'PEER_REMOVED'],
+    ]);
+    await Promise.all([alice.stop(), bob.stop()]);
+  });
+});
