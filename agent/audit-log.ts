@@ -103,9 +103,13 @@ export class AuditLog {
     return { base: this.base, head: this.head };
   }
 
-  /** The state holding `anchor` is on disk: the previous file may be dropped once nothing in it is after the base. */
+  /**
+   * The state holding `anchor` is on disk. If it holds the base a full file asked for, the file
+   * rotates now: what that drops is all before the saved base, so the chain still verifies.
+   */
   committed(anchor: AuditAnchor): void {
     this.committedBase = anchor.base;
+    this.rotateIfDue();
   }
 
   /** Makes every appended entry durable; the agent calls it before each state save (the anchor's). */
@@ -116,8 +120,7 @@ export class AuditLog {
 
   /** Appends one entry (synchronously; no fsync: `sync` before the state that names it is saved). */
   append(entry: AuditEntry): void {
-    // Rotate only once the state's base is this file's start: what rotation drops is before the base.
-    if (this.count >= this.entriesPerFile && this.committedBase?.seq === this.fileStart.seq) this.rotate();
+    this.rotateIfDue(); // after a restart, the save that asked for it may be done already
     const { line, head } = sealAuditLine(this.key, this.head, entry);
     try {
       if (this.fd === null) {
@@ -138,7 +141,9 @@ export class AuditLog {
     if (this.count >= this.entriesPerFile) this.base = this.fileStart;
   }
 
-  private rotate(): void {
+  /** Rotates a full file once the state's base is its start: what rotation drops is before the base. */
+  private rotateIfDue(): void {
+    if (this.count < this.entriesPerFile || this.committedBase?.seq !== this.fileStart.seq) return;
     this.sync();
     this.closeFile();
     renameSync(this.path, `${this.path}.1`);
