@@ -143,8 +143,7 @@ export class Agent {
         invites: [],
         accepts: [],
       }),
-      // The audit entries a save's anchor names reach the disk before the anchor does.
-      () => agent.audit?.sync(),
+      () => agent.syncAudit(),
     );
     agent.store.update((s) => ({ ...s, name: options.name }));
     const audit = await AuditLog.open(
@@ -199,6 +198,18 @@ export class Agent {
         { brokenAt: integrity.brokenAt, reason: integrity.reason, missing: integrity.missing },
         'the audit log was altered: its hash chain breaks (pairlink log says where)',
       );
+  }
+
+  /**
+   * Runs before every state save: the audit entries its anchor names reach the disk first. A
+   * failure is logged rather than failing the save: pairings must not stop for the history.
+   */
+  private syncAudit(): void {
+    try {
+      this.audit?.sync();
+    } catch (error) {
+      this.options.logger.error({ err: (error as Error).message }, 'syncing the audit log failed');
+    }
   }
 
   /**

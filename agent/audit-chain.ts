@@ -95,32 +95,36 @@ const isChained = (v: unknown): v is { s: number; p: string; e: AuditEntry } => 
   );
 };
 
+/** JSON text, or undefined if it is not JSON (an authenticated line is ours: only a bug could write that). */
+function parseJson(bytes: Buffer): unknown {
+  try {
+    return JSON.parse(bytes.toString('utf8'));
+  } catch {
+    return undefined;
+  }
+}
+
 /** Opens one line (without its newline): chained, from before the chain, or damaged. */
 export function openAuditLine(key: Uint8Array, text: string): AuditLine {
   if (text.length === 0 || text.length >= MAX_AUDIT_LINE_BYTES) return { kind: 'damaged' };
   const sealed = Buffer.from(text, 'base64url');
-  try {
-    const chained = openSealed(key, AAD, sealed);
-    if (chained) {
-      const value: unknown = JSON.parse(chained.toString('utf8'));
-      if (!isChained(value)) return { kind: 'damaged' };
-      return {
-        kind: 'chained',
-        seq: value.s,
-        prev: value.p,
-        digest: chainDigest(value.p, sealed),
-        entry: value.e,
-      };
-    }
-    const legacy = openSealed(key, LEGACY_AAD, sealed);
-    if (!legacy) return { kind: 'damaged' };
-    const entry: unknown = JSON.parse(legacy.toString('utf8'));
-    return typeof entry === 'object' && entry !== null
-      ? { kind: 'legacy', entry: entry as AuditEntry }
-      : { kind: 'damaged' };
-  } catch {
-    return { kind: 'damaged' }; // authenticated but not JSON: only a bug could write that
+  const chained = openSealed(key, AAD, sealed);
+  if (chained) {
+    const value = parseJson(chained);
+    if (!isChained(value)) return { kind: 'damaged' };
+    return {
+      kind: 'chained',
+      seq: value.s,
+      prev: value.p,
+      digest: chainDigest(value.p, sealed),
+      entry: value.e,
+    };
   }
+  const legacy = openSealed(key, LEGACY_AAD, sealed);
+  const entry = legacy ? parseJson(legacy) : undefined;
+  return typeof entry === 'object' && entry !== null
+    ? { kind: 'legacy', entry: entry as AuditEntry }
+    : { kind: 'damaged' };
 }
 
 /** The listing of a log, what its chain says, and the point after its last chained entry. */
