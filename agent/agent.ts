@@ -18,7 +18,6 @@ import {
   type IssuerEvent,
   type IssuerStepContext,
   issuerWakeAt,
-  refusePeer,
   stepIssuer,
 } from '../src/handshake/issuer.js';
 import { mintCodeInvite, mintUrlInvite } from '../src/handshake/mint.js';
@@ -31,8 +30,14 @@ import {
 } from '../src/invite/invite-policy.js';
 import { looksLikeInviteUrl, parseInviteUrl } from '../src/invite/invite-url.js';
 import { parseShortCode } from '../src/invite/short-code.js';
-import type { AuditEntry, InviteCreator, InviteProgress, PeerRemoved } from '../src/rpc/protocol.js';
-import { AuditLog } from './audit-log.js';
+import type {
+  AuditEntry,
+  AuditIntegrity,
+  InviteCreator,
+  InviteProgress,
+  PeerRemoved,
+} from '../src/rpc/protocol.js';
+import { AuditLog, type OpenedAuditLog } from './audit-log.js';
 import { type EffectOwner, EffectRunner } from './effect-runner.js';
 import type { SecretStore } from './keystore/secret-store.js';
 import {
@@ -127,18 +132,32 @@ export class Agent {
       await keystore.set('identity', secrets);
     }
     agent.useIdentity(secrets);
-    agent.store = await DurableState.load(options.stateFile, stateKey, () => ({
-      version: 1,
-      name: options.name,
-      createdAt: agent.now(),
-      peers: [],
-      invites: [],
-      accepts: [],
-    }));
+    agent.store = await DurableState.load(
+      options.stateFile,
+      stateKey,
+      () => ({
+        version: 1,
+        name: options.name,
+        createdAt: agent.now(),
+        peers: [],
+        invites: [],
+        accepts: [],
+      }),
+      () => agent.syncAudit(),
+    );
     agent.store.update((s) => ({ ...s, name: options.name }));
-    agent.audit = await AuditLog.open(join(dirname(options.stateFile), 'audit.log'), stateKey);
+    const audit = await AuditLog.open(
+      join(dirname(options.stateFile), 'audit.log'),
+      stateKey,
+      agent.store.state.audit,
+    );
+    agent.audit = audit.log;
+    agent.reportAuditOpened(audit);
+    const anchor = audit.log.anchor();
+    agent.store.update((s) => ({ ...s, audit: anchor }));
     agent.card = issueCard(agent.identity, options.name, options.relayUrl, agent.store.state.createdAt).bytes;
     await agent.store.persist();
+    audit.log.committed(anchor);
     const handlers: RelayTransportHandlers = {
       onMessage: (mailbox, seq, body) => agent.onRelayMessage(mailbox, seq, body),
       onMailboxGone: (mailbox) => agent.onMailboxGone(mailbox),
@@ -167,6 +186,51 @@ export class Agent {
       agent.logFailure(agent.stepAccept(accept, { type: 'resumed' }));
     agent.stopTicker = agent.clock.every(1000, () => agent.tick());
     return agent;
+  }
+
+  /** One warning line each for an altered audit log and a torn last line cut off at start. */
+  private reportAuditOpened({ integrity, tornBytes }: OpenedAuditLog): void {
+    const logger = this.options.logger;
+    if (tornBytes > 0)
+      logger.warn({ bytes: tornBytes }, 'the audit log ended in a torn line (a write cut short); cut it off');
+    if (!integrity.ok)
+      logger.warn(
+        { brokenAt: integrity.brokenAt, reason: integrity.reason, missing: integrity.missing },
+        'the audit log was altered: its hash chain breaks (pairlink log says where)',
+      );
+  }
+
+  /**
+   * Runs before every state save: the audit entries its anchor names reach the disk first. A
+   * failure is logged rather than failing the save: pairings must not stop for the history.
+   */
+  private syncAudit(): void {
+    try {
+      this.audit?.sync();
+    } catch (error) {
+      this.options.logger.error({ err: (error as Error).message }, 'syncing the audit log failed');
+    }
+  }
+
+  /**
+   * Appends to the audit log and moves its anchor in the state, saved with the next save (which
+   * syncs the log first); once that save is on disk, the log may rotate past it.
+   */
+  private appendAudit(entry: AuditEntry): void {
+    const audit = this.audit;
+    if (!audit) return;
+    try {
+      audit.append(entry);
+    } catch (error) {
+      this.options.logger.error(
+        { err: (error as Error).message, event: entry.event },
+        'writing the audit log failed',
+      );
+      return;
+    }
+    const anchor = audit.anchor();
+    this.store.update((s) => ({ ...s, audit: anchor }));
+    this.logFailure(this.store.persist().then(() => audit.committed(anchor)));
   }
 
   private useIdentity(secrets: Uint8Array): void {
@@ -327,7 +391,7 @@ export class Agent {
       throw error;
     }
     await saved;
-    this.audit?.append({
+    this.appendAudit({
       at: new Date(now * 1000).toISOString(),
       event: 'minted',
       invite: record.id,
@@ -430,22 +494,18 @@ export class Agent {
   }
 
   async removePeer(did: string): Promise<boolean> {
-    const before = this.store.state.peers.length;
     const removed = this.store.state.peers.find((p) => p.did === did);
     if (!removed) return false;
-    // In the same save: every invite minted before now refuses this peer from here on.
-    this.store.update((s) => ({
-      ...s,
-      peers: s.peers.filter((p) => p.did !== did),
-      invites: s.invites.map((i) => {
-        const issuer = refusePeer(i.issuer, did);
-        return issuer === i.issuer ? i : { ...i, issuer };
-      }),
-    }));
-    if (this.store.state.peers.length === before) return false;
-    await this.store.persist();
+    this.store.update((s) => ({ ...s, peers: s.peers.filter((p) => p.did !== did) }));
+    // Waits first, so "unpaired" is told before what the invites report about it.
+    const saved = this.store.persist();
+    // In the same save: every invite minted before now refuses this peer from here on, and a
+    // session still waiting for this peer's ack ends (a late ack announces nothing).
+    for (const invite of this.store.state.invites)
+      this.logFailure(this.stepInvite(invite, { type: 'peerRemoved', did }));
+    await saved;
     const event: PeerRemoved = { did, name: removed.name, at: new Date(this.now() * 1000).toISOString() };
-    this.audit?.append({ at: event.at, event: 'unpaired', peer: { did, name: removed.name } });
+    this.appendAudit({ at: event.at, event: 'unpaired', peer: { did, name: removed.name } });
     for (const listener of this.removalListeners) listener(event);
     return true;
   }
@@ -655,7 +715,7 @@ export class Agent {
         invite = undefined;
       }
     }
-    this.audit.append({
+    this.appendAudit({
       at: progress.at,
       event,
       role: progress.role,
@@ -666,9 +726,13 @@ export class Agent {
     });
   }
 
-  /** The history, oldest first (`history.list`). */
-  history(since: string | undefined, limit: number): Promise<AuditEntry[]> {
-    return this.audit ? this.audit.list(since, limit) : Promise.resolve([]);
+  /** The history, oldest first, and whether its chain is whole (`history.list`). */
+  async history(
+    since: string | undefined,
+    limit: number,
+  ): Promise<{ entries: AuditEntry[]; integrity: AuditIntegrity }> {
+    if (!this.audit) throw new PairlinkError('INTERNAL', 'history before the agent started');
+    return this.audit.list(since, limit);
   }
 
   private logFailure(step: Promise<void>): void {

@@ -1,99 +1,210 @@
-import { closeSync, openSync, renameSync, writeSync } from 'node:fs';
-import { readFile, stat } from 'node:fs/promises';
-import type { AuditEntry } from '../src/rpc/protocol.js';
-import { openSealed, seal } from './state/state-log.js';
+import { closeSync, fdatasyncSync, fstatSync, ftruncateSync, openSync, renameSync, writeSync } from 'node:fs';
+import { open } from 'node:fs/promises';
+import type { AuditEntry, AuditIntegrity } from '../src/rpc/protocol.js';
+import {
+  type AuditAnchor,
+  type AuditLine,
+  type ChainPoint,
+  GENESIS,
+  MAX_AUDIT_LINE_BYTES,
+  openAuditLine,
+  sealAuditLine,
+  verifyAuditChain,
+} from './audit-chain.js';
 
 /** Entries one file holds before it is rotated to `<file>.1` (the previous `.1` is dropped). */
 export const AUDIT_ENTRIES_PER_FILE = 5_000;
-const AAD = Buffer.from('pairlink audit v1');
-const MAX_LINE = 8 * 1024;
+
+/** What `AuditLog.open` found: the log, its chain's verdict, and the bytes of a torn last line it cut off. */
+export interface OpenedAuditLog {
+  readonly log: AuditLog;
+  readonly integrity: AuditIntegrity;
+  readonly tornBytes: number;
+}
 
 /**
- * The operator's history of what happened (docs/ARCHITECTURE.md §Agent): append-only, one sealed
- * line per entry (ChaCha20-Poly1305 under the state key, so a stolen directory shows only
- * sizes), bounded to two files of AUDIT_ENTRIES_PER_FILE entries. Appends are synchronous; a
- * damaged line is skipped when reading, never fatal.
+ * The operator's history of what happened (docs/ARCHITECTURE.md §Agent, docs/SECURITY.md §The
+ * audit log): append-only, one sealed line per entry, each naming the digest of the one before
+ * (a hash chain, audit-chain.ts), bounded to two files of AUDIT_ENTRIES_PER_FILE entries. The
+ * chain's base and head live in the sealed agent state (`anchor()`, saved after each append;
+ * `sync()` runs before that save, so the state never names an entry the disk may not hold), which
+ * is what makes a deleted line, a cut tail or a dropped file show. Appends are synchronous.
  */
 export class AuditLog {
+  /** Lines in the current file. */
   private count = 0;
-  /**
-   * Kept open between appends, and written synchronously: one write(2) per entry on the agent's
-   * thread (an O_APPEND write of a line, no fsync), not a round trip through the thread pool.
-   */
+  /** The current file's size as this log wrote it (a failed write is cut back to it). */
+  private size = 0;
+  /** Kept open between appends: one write(2) per entry on the agent's thread. */
   private fd: number | null = null;
+  /** Appended since the last sync. */
+  private dirty = false;
+  /** Where the current file's chain starts: rotation makes it the base. */
+  private fileStart: ChainPoint;
+  /** The base the state holds on disk: the previous file may be dropped once it is the current file's start. */
+  private committedBase: ChainPoint | null;
 
   private constructor(
     private readonly path: string,
     private readonly key: Uint8Array,
-  ) {}
-
-  static async open(path: string, key: Uint8Array): Promise<AuditLog> {
-    const log = new AuditLog(path, key);
-    log.count = (await readLines(path)).length;
-    return log;
+    private readonly entriesPerFile: number,
+    private base: ChainPoint,
+    private head: ChainPoint,
+    fileStart: ChainPoint,
+    committedBase: ChainPoint | null,
+  ) {
+    this.fileStart = fileStart;
+    this.committedBase = committedBase;
   }
 
-  append(entry: AuditEntry): void {
-    const line = Buffer.from(
-      `${seal(this.key, AAD, Buffer.from(JSON.stringify(entry))).toString('base64url')}\n`,
-    );
-    try {
-      if (this.count >= AUDIT_ENTRIES_PER_FILE) {
-        this.closeFile();
-        try {
-          renameSync(this.path, `${this.path}.1`);
-        } catch {
-          // nothing to rotate yet
-        }
-        this.count = 0;
+  /**
+   * Opens the log and checks its chain against `anchor` (the state's; absent in a state from
+   * before the chain). A torn last line (a write cut short) is cut off first, so the next entry
+   * starts a line of its own; if it held a saved entry, the chain says so (truncated). New
+   * entries continue from the saved head even when lines are missing, so the gap stays visible.
+   */
+  static async open(
+    path: string,
+    key: Uint8Array,
+    anchor: AuditAnchor | undefined,
+    entriesPerFile = AUDIT_ENTRIES_PER_FILE,
+  ): Promise<OpenedAuditLog> {
+    const cap = (entriesPerFile + 64) * MAX_AUDIT_LINE_BYTES;
+    const previous = (await readBounded(`${path}.1`, cap)).data;
+    const { data: current, complete } = await readBounded(path, cap);
+    const whole = current.lastIndexOf(0x0a) + 1;
+    const tornBytes = complete ? current.length - whole : 0;
+    if (tornBytes > 0) {
+      const handle = await open(path, 'r+');
+      try {
+        await handle.truncate(whole);
+        await handle.sync();
+      } finally {
+        await handle.close();
       }
-      this.fd ??= openSync(this.path, 'a', 0o600);
-      for (let done = 0; done < line.length; ) done += writeSync(this.fd, line, done);
-      this.count++;
-    } catch {
-      // A failed write may leave the file unusable: the next append opens it afresh.
-      this.closeFile();
     }
+    const previousLines = splitLines(previous).map((l) => openAuditLine(key, l));
+    const currentLines = splitLines(current.subarray(0, whole)).map((l) => openAuditLine(key, l));
+    const reading = verifyAuditChain([...previousLines, ...currentLines], anchor ?? null);
+    const end = reading.end;
+    const head = anchor && (end === null || end.seq < anchor.head.seq) ? anchor.head : (end ?? GENESIS);
+    const first = previousLines.concat(currentLines).find(isChained);
+    const base = anchor?.base ?? (first ? { seq: first.seq, digest: first.prev } : head);
+    const firstHere = currentLines.find(isChained);
+    const fileStart = firstHere ? { seq: firstHere.seq, digest: firstHere.prev } : head;
+    const log = new AuditLog(path, key, entriesPerFile, base, head, fileStart, anchor?.base ?? null);
+    log.count = currentLines.length;
+    log.size = whole;
+    return { log, integrity: reading.integrity, tornBytes };
+  }
+
+  /** The chain's base and head, for the agent state (saved after each append). */
+  anchor(): AuditAnchor {
+    return { base: this.base, head: this.head };
+  }
+
+  /**
+   * The state holding `anchor` is on disk. If it holds the base a full file asked for, the file
+   * rotates now: what that drops is all before the saved base, so the chain still verifies.
+   */
+  committed(anchor: AuditAnchor): void {
+    this.committedBase = anchor.base;
+    this.rotateIfDue();
+  }
+
+  /** Makes every appended entry durable; the agent calls it before each state save (the anchor's). */
+  sync(): void {
+    if (this.dirty && this.fd !== null) fdatasyncSync(this.fd);
+    this.dirty = false;
+  }
+
+  /** Appends one entry (synchronously; no fsync: `sync` before the state that names it is saved). */
+  append(entry: AuditEntry): void {
+    this.rotateIfDue(); // after a restart, the save that asked for it may be done already
+    const { line, head } = sealAuditLine(this.key, this.head, entry);
+    try {
+      if (this.fd === null) {
+        this.fd = openSync(this.path, 'a', 0o600);
+        // A write that failed part-way left a fragment: cut it, so this line is not glued to it.
+        if (fstatSync(this.fd).size > this.size) ftruncateSync(this.fd, this.size);
+      }
+      for (let done = 0; done < line.length; ) done += writeSync(this.fd, line, done);
+    } catch (error) {
+      this.closeFile();
+      throw error;
+    }
+    this.dirty = true;
+    this.size += line.length;
+    this.count++;
+    this.head = head;
+    // Full: the next base is this file's start, and once the state holds it the file rotates.
+    if (this.count >= this.entriesPerFile) this.base = this.fileStart;
+  }
+
+  /** Rotates a full file once the state's base is its start: what rotation drops is before the base. */
+  private rotateIfDue(): void {
+    if (this.count < this.entriesPerFile || this.committedBase?.seq !== this.fileStart.seq) return;
+    this.sync();
+    this.closeFile();
+    renameSync(this.path, `${this.path}.1`);
+    this.count = 0;
+    this.size = 0;
+    this.fileStart = this.head;
   }
 
   private closeFile(): void {
-    try {
-      if (this.fd !== null) closeSync(this.fd);
-    } catch {
-      // already closed
-    }
+    const fd = this.fd;
     this.fd = null;
+    if (fd !== null) closeSync(fd);
   }
 
-  /** Closes the file after the last append (the agent's stop). */
+  /** Syncs and closes the file after the last append (the agent's stop). */
   async close(): Promise<void> {
+    this.sync();
     this.closeFile();
   }
 
-  /** Entries at or after `since` (ISO time), oldest first, at most `limit` (the newest ones). */
-  async list(since: string | undefined, limit: number): Promise<AuditEntry[]> {
-    const lines = [...(await readLines(`${this.path}.1`)), ...(await readLines(this.path))];
-    const entries: AuditEntry[] = [];
-    for (const line of lines) {
-      if (line.length > MAX_LINE) continue;
-      const opened = openSealed(this.key, AAD, Buffer.from(line, 'base64url'));
-      if (!opened) continue;
-      try {
-        const entry = JSON.parse(opened.toString('utf8')) as AuditEntry;
-        if (!since || entry.at >= since) entries.push(entry);
-      } catch {
-        // a damaged entry is skipped
-      }
-    }
-    return entries.slice(-limit);
+  /** Entries at or after `since` (ISO time), oldest first, at most `limit` (the newest ones), and the chain's verdict. */
+  async list(
+    since: string | undefined,
+    limit: number,
+  ): Promise<{ entries: AuditEntry[]; integrity: AuditIntegrity }> {
+    const cap = (this.entriesPerFile + 64) * MAX_AUDIT_LINE_BYTES;
+    const lines = [
+      ...splitLines((await readBounded(`${this.path}.1`, cap)).data),
+      ...splitLines((await readBounded(this.path, cap)).data),
+    ].map((l) => openAuditLine(this.key, l));
+    const { entries, integrity } = verifyAuditChain(lines, this.anchor());
+    return { entries: entries.filter((e) => !since || e.at >= since).slice(-limit), integrity };
   }
 }
 
-async function readLines(path: string): Promise<string[]> {
-  const exists = await stat(path).then(
-    () => true,
-    () => false,
-  );
-  if (!exists) return [];
-  return (await readFile(path, 'utf8')).split('\n').filter(Boolean);
+const isChained = (line: AuditLine): line is Extract<AuditLine, { kind: 'chained' }> =>
+  line.kind === 'chained';
+
+function splitLines(data: Buffer): string[] {
+  return data.toString('latin1').split('\n').filter(Boolean);
+}
+
+/** The file's first `cap` bytes (a file grown past any log's size is read no further), or none. */
+async function readBounded(path: string, cap: number): Promise<{ data: Buffer; complete: boolean }> {
+  const handle = await open(path, 'r').catch((error: NodeJS.ErrnoException) => {
+    if (error.code === 'ENOENT') return null;
+    throw error;
+  });
+  if (!handle) return { data: Buffer.alloc(0), complete: true };
+  try {
+    const whole = (await handle.stat()).size;
+    const size = Math.min(whole, cap);
+    const data = Buffer.alloc(size);
+    let read = 0;
+    while (read < size) {
+      const { bytesRead } = await handle.read(data, read, size - read, read);
+      if (bytesRead === 0) break;
+      read += bytesRead;
+    }
+    return { data: data.subarray(0, read), complete: whole <= cap };
+  } finally {
+    await handle.close();
+  }
 }

@@ -20,6 +20,7 @@ export { ERROR_CODES, type ErrorCode, PairlinkError } from '../src/errors.js';
 export type {
   AgentInfo,
   AuditEntry,
+  AuditIntegrity,
   IdentityInfo,
   InviteAcceptParams,
   InviteAcceptResult,

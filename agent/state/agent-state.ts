@@ -3,6 +3,7 @@ import type { IssuerState } from '../../src/handshake/issuer.js';
 import type { Sas } from '../../src/handshake/sas.js';
 import type { InviteFormat, InviteMode } from '../../src/invite/invite-policy.js';
 import type { InviteCreator } from '../../src/rpc/protocol.js';
+import type { AuditAnchor } from '../audit-chain.js';
 
 export const STATE_VERSION = 1;
 
@@ -73,4 +74,6 @@ export interface AgentState {
   readonly invites: readonly InviteRecord[];
   /** Accepts still in flight; finished ones move to the history. */
   readonly accepts: readonly AcceptRecord[];
+  /** Where the audit log's hash chain starts and ends (absent in states from before the chain). */
+  readonly audit?: AuditAnchor;
 }

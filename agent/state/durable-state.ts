@@ -1,6 +1,7 @@
 import { PairlinkError } from '../../src/errors.js';
 import { isAcceptorFinished } from '../../src/handshake/acceptor.js';
 import { isIssuerFinished } from '../../src/handshake/issuer.js';
+import type { AuditAnchor } from '../audit-chain.js';
 import type { AcceptRecord, AgentHistory, AgentState, InviteRecord, PeerRecord } from './agent-state.js';
 import { SealedLog } from './state-log.js';
 
@@ -33,6 +34,8 @@ interface Snapshot {
 interface Change {
   readonly name: string;
   readonly createdAt: number;
+  /** The audit log's anchor, when it moved. */
+  readonly audit?: AuditAnchor;
   readonly put?: { invites?: InviteRecord[]; accepts?: AcceptRecord[]; peers?: PeerRecord[] };
   readonly del?: { invites?: string[]; accepts?: string[]; peers?: string[] };
   /** Records that finished: they leave the state and join the history. */
@@ -73,6 +76,7 @@ function applyChange(snapshot: Snapshot, change: Change): Snapshot {
     ...snapshot.state,
     name: change.name,
     createdAt: change.createdAt,
+    ...(change.audit ? { audit: change.audit } : {}),
     peers: upsert(snapshot.state.peers, change.put?.peers, change.del?.peers, (p) => p.did),
     invites: upsert(
       snapshot.state.invites,
@@ -115,6 +119,7 @@ export class DurableState {
   private lastSaved: {
     name: string;
     createdAt: number;
+    audit: AuditAnchor | undefined;
     invites: Keyed<InviteRecord>;
     accepts: Keyed<AcceptRecord>;
     peers: Keyed<PeerRecord>;
@@ -127,6 +132,7 @@ export class DurableState {
     public state: AgentState,
     public history: AgentHistory,
     fresh: boolean,
+    private readonly beforeSave: () => void,
   ) {
     this.lastSaved = DurableState.keyed(state);
     this.mustCompact = fresh;
@@ -136,19 +142,35 @@ export class DurableState {
     return {
       name: state.name,
       createdAt: state.createdAt,
+      audit: state.audit,
       invites: byId(state.invites),
       accepts: byId(state.accepts),
       peers: byDid(state.peers),
     };
   }
 
-  static async load(stateFile: string, key: Uint8Array, initial: () => AgentState): Promise<DurableState> {
+  /**
+   * `beforeSave` runs at the start of every save, before the state is written: the agent syncs
+   * its audit log there, so a saved audit anchor never names an entry that is not on disk.
+   */
+  static async load(
+    stateFile: string,
+    key: Uint8Array,
+    initial: () => AgentState,
+    beforeSave: () => void = () => undefined,
+  ): Promise<DurableState> {
     const log = new SealedLog<Snapshot, Change>(stateFile, key);
     const loaded = await log.load();
     let snapshot: Snapshot = loaded.snapshot ?? { state: initial(), history: { invites: [], accepts: [] } };
     for (const change of loaded.changes) snapshot = applyChange(snapshot, change);
     // A fresh state, or files of an older format, start with a snapshot of the current format.
-    return new DurableState(log, snapshot.state, snapshot.history, loaded.snapshot === null || log.outdated);
+    return new DurableState(
+      log,
+      snapshot.state,
+      snapshot.history,
+      loaded.snapshot === null || log.outdated,
+      beforeSave,
+    );
   }
 
   /** Applies a change now (synchronously); call `persist()` before acting on it. */
@@ -209,6 +231,7 @@ export class DurableState {
 
   private async saveNow(): Promise<void> {
     // Everything here up to the write is synchronous, so it sees one consistent state.
+    this.beforeSave();
     const finishedInvites = this.state.invites.filter(inviteFinished);
     const finishedAccepts = this.state.accepts.filter(isFinished);
     const before = { state: this.state, history: this.history };
@@ -221,9 +244,11 @@ export class DurableState {
     const invites = diff(this.lastSaved.invites, keyed.invites);
     const accepts = diff(this.lastSaved.accepts, keyed.accepts);
     const peers = diff(this.lastSaved.peers, keyed.peers);
+    const audit = next.state.audit !== this.lastSaved.audit ? next.state.audit : undefined;
     const change: Change = {
       name: next.state.name,
       createdAt: next.state.createdAt,
+      ...(audit ? { audit } : {}),
       put: { invites: invites.put, accepts: accepts.put, peers: peers.put },
       del: { invites: invites.del, accepts: accepts.del, peers: peers.del },
       done: { invites: finishedInvites, accepts: finishedAccepts },
@@ -233,6 +258,7 @@ export class DurableState {
     const unchanged =
       change.name === this.lastSaved.name &&
       change.createdAt === this.lastSaved.createdAt &&
+      audit === undefined &&
       invites.put.length + invites.del.length + accepts.put.length + accepts.del.length === 0 &&
       peers.put.length + peers.del.length + finishedInvites.length + finishedAccepts.length === 0;
     if (this.mustCompact || this.log.logBytes > Math.max(1 << 20, 4 * this.log.snapshotBytes)) {

@@ -1,4 +1,4 @@
-import type { AuditEntry } from '../../src/rpc/protocol.js';
+import type { AuditEntry, AuditIntegrity } from '../../src/rpc/protocol.js';
 import { parseDuration, withAgent } from '../agent-connection.js';
 import type { Command } from '../main.js';
 import { printJson, UsageError } from '../output.js';
@@ -27,11 +27,32 @@ function line(entry: AuditEntry): string {
   }
 }
 
+/** What the chain says, in one sentence (history.list's `integrity`). */
+export function integrityLine(integrity: AuditIntegrity): string {
+  const at = integrity.brokenAt ?? 0;
+  const gone = integrity.missing ?? 1;
+  const range = gone > 1 ? `entries ${at} to ${at + gone - 1} are` : `entry ${at} is`;
+  const broken: Record<NonNullable<AuditIntegrity['reason']>, string> = {
+    missing: `${range} missing (lines were deleted)`,
+    truncated: `the last ${gone > 1 ? `${gone} entries` : 'entry'} (from ${at} on) ${gone > 1 ? 'are' : 'is'} missing (the log was cut short)`,
+    repeated: `entry ${at} appears again or out of place (lines were copied or moved)`,
+    damaged: `the line where entry ${at} should be does not open (edited, or not written by this agent)`,
+    replaced: `entry ${at} does not follow the one before it (replaced from another log)`,
+  };
+  const before =
+    integrity.beforeChain > 0
+      ? ` (${integrity.beforeChain} older entries were written before the chain and cannot be checked)`
+      : '';
+  if (integrity.ok) return `History intact: ${integrity.checked} entries checked${before}.`;
+  return `Warning: the history was altered: ${broken[integrity.reason ?? 'damaged']}${before}.`;
+}
+
 export const logCommand: Command = {
   summary: [
     "The agent's history: who minted each invite (a CLI user, a script, or a chat user through a",
     'bot), who joined with it (did and name), and what failed, was cancelled, expired or unpaired.',
-    'Kept sealed under the state key, the last 5,000 to 10,000 entries.',
+    'Kept sealed under the state key, the last 5,000 to 10,000 entries, each chained to the one',
+    'before: the last line says whether the history is intact or where it was altered.',
     '',
     'Options:',
     '  --since <duration>   only the last 10m, 24h, 7d, … (default: everything kept)',
@@ -49,10 +70,15 @@ export const logCommand: Command = {
       }
     }
     return withAgent(async (client) => {
-      const entries = await client.call('history.list', since ? { since } : {});
-      if (values.json) printJson(io, entries);
-      else if (entries.length === 0) io.out('Nothing yet.');
-      else for (const entry of entries) io.out(line(entry));
+      const history = await client.call('history.list', since ? { since } : {});
+      if (values.json) {
+        printJson(io, history);
+        return 0;
+      }
+      if (history.entries.length === 0) io.out('Nothing yet.');
+      for (const entry of history.entries) io.out(line(entry));
+      if (history.integrity.ok) io.out(integrityLine(history.integrity));
+      else io.err(integrityLine(history.integrity));
       return 0;
     });
   },

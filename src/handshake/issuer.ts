@@ -131,6 +131,8 @@ export type IssuerEvent =
   | { readonly type: 'sasRejected'; readonly sessionId: Uint8Array }
   | { readonly type: 'cancelRequested' }
   | { readonly type: 'clockTicked' }
+  /** The operator unpaired `did` (the host removed its pin in the same save). */
+  | { readonly type: 'peerRemoved'; readonly did: string }
   | HostEvent;
 
 /** Extra input the issuer needs only in device mode: the identity secrets to hand over. */
@@ -191,13 +193,28 @@ export function newCodeIssuer(
 const unchanged = (state: IssuerState): Step<IssuerState> => ({ state, effects: [] });
 
 /**
- * The operator unpaired `did`: this invite (minted before the unpair) must never pin it again.
- * The agent applies this to every unfinished invite in the same save that removes the pin.
+ * The operator unpaired `did`. An invite still pending (minted before the unpair) refuses it from
+ * now on; a session that pinned it and still waits for its ack (or gave up waiting) ends here, so an
+ * ack the relay releases later cannot announce a pairing the operator has undone: events and the
+ * history never contradict the pins.
  */
-export function refusePeer(state: IssuerState, did: string): IssuerState {
-  if (state.status !== 'pending' || state.refusedDids?.includes(did)) return state;
-  return { ...state, refusedDids: [...(state.refusedDids ?? []), did] };
+function onPeerRemoved(state: IssuerState, did: string): Step<IssuerState> {
+  let next =
+    state.status === 'pending' && !state.refusedDids?.includes(did)
+      ? { ...state, refusedDids: [...(state.refusedDids ?? []), did] }
+      : state;
+  const effects: Effect[] = [];
+  for (const session of Object.values(state.sessions)) {
+    if (session.phase !== 'awaitingAck' && session.phase !== 'unconfirmed') continue;
+    if (readVerifiedCard(session.acceptorCard!).did !== did) continue;
+    next = withSession(next, { ...session, phase: 'failed', failure: 'PEER_REMOVED' });
+    effects.push({ type: 'progress', status: 'failed', sessionId: session.sessionId, code: 'PEER_REMOVED' });
+  }
+  if (next === state) return unchanged(state);
+  const closed = closeIfDone(next);
+  return { state: closed.state, effects: [...effects, ...closed.effects] };
 }
+
 /** Sessions before key confirmation finished: they hold one of the invite's slots. */
 const isOpen = (s: IssuerSession) => s.phase === 'awaitingConfirm' || s.phase === 'awaitingSas';
 const awaitsAck = (s: IssuerSession) => s.phase === 'awaitingAck';
@@ -252,6 +269,8 @@ export function stepIssuer(
       return onMailboxLost(state);
     case 'effectFailed':
       return onEffectFailed(state, event, ctx);
+    case 'peerRemoved':
+      return onPeerRemoved(state, event.did);
     case 'cancelRequested':
       return state.status === 'pending' ? finish(state, 'cancelled', 'INVITE_CANCELLED') : unchanged(state);
     case 'sasConfirmed':

@@ -26,6 +26,7 @@ export type PeerRef = NonNullable<InviteAcceptResult['peer']>;
 export type InviteAcceptResult = z.output<typeof S.InviteAcceptResultSchema>;
 export type PeerInfo = z.output<typeof S.PeerInfoSchema>;
 export type AuditEntry = z.output<typeof S.AuditEntrySchema>;
+export type AuditIntegrity = z.output<typeof S.AuditIntegritySchema>;
 /** `invite.progress` notification params. */
 export type InviteProgress = z.output<typeof S.InviteProgressSchema>;
 /** `peer.removed` notification params. */
@@ -62,7 +63,7 @@ export const METHOD_DESCRIPTIONS = {
   'accept.confirmSas': 'Acceptor side: confirm or reject the SAS of a pending accept.',
   'accept.get': 'One accept by id; waits up to waitSeconds (default 0) while it is pending.',
   'history.list':
-    'What happened (minted by whom, paired with whom, failed, cancelled, expired, unpaired), oldest first.',
+    'What happened (minted by whom, paired with whom, failed, cancelled, expired, unpaired), oldest first, and whether the log’s hash chain is whole.',
   'peer.list': 'Pinned peers and devices.',
   'peer.get': 'One pinned peer.',
   'peer.remove': 'Unpin a peer.',

@@ -168,7 +168,34 @@ export const AuditEntrySchema = z.object({
   code: errorCode.optional(),
   format: inviteFormat.optional(),
   uses: z.number().int().optional(),
+  seq: z
+    .number()
+    .int()
+    .min(0)
+    .optional()
+    .describe('The entry’s place in the chain; absent for entries written before the chain existed.'),
 });
+
+export const AuditIntegritySchema = z
+  .object({
+    ok: z
+      .boolean()
+      .describe('True when the chain is whole from its base to the head the sealed state names.'),
+    checked: z.number().int().describe('Chained entries read.'),
+    beforeChain: z
+      .number()
+      .int()
+      .describe('Entries written by a version before the chain (first in the log): readable, not checkable.'),
+    brokenAt: z.number().int().optional().describe('The first entry number where the chain breaks.'),
+    reason: z
+      .enum(['missing', 'truncated', 'repeated', 'damaged', 'replaced'])
+      .optional()
+      .describe(
+        'missing: entries gone from the middle or the start; truncated: the last entries are gone; repeated: an entry appears again or out of place; damaged: a line that does not open; replaced: an entry from another chain.',
+      ),
+    missing: z.number().int().optional().describe('With missing or truncated: how many entries are gone.'),
+  })
+  .describe('Whether the audit log is as the agent wrote it (docs/SECURITY.md §The audit log).');
 
 /** `invite.progress` notification params. */
 export const InviteProgressSchema = z.object({
@@ -268,7 +295,10 @@ export const RESULT_SCHEMAS = {
   'invite.accept': InviteAcceptResultSchema,
   'accept.confirmSas': InviteAcceptResultSchema,
   'accept.get': InviteAcceptResultSchema,
-  'history.list': z.array(AuditEntrySchema).readonly(),
+  'history.list': z.object({
+    entries: z.array(AuditEntrySchema).readonly(),
+    integrity: AuditIntegritySchema,
+  }),
   'peer.list': z.array(PeerInfoSchema).readonly(),
   'peer.get': PeerInfoSchema,
   'peer.remove': z.object({ removed: z.boolean().describe('False when no such peer was pinned.') }),

@@ -17,6 +17,9 @@ export class FakeRelay {
   private readonly failures: { op: string; code: PairlinkError['code'] }[] = [];
   /** Drops posts for which this returns true (a relay that loses frames). */
   dropPost: (body: Uint8Array) => boolean = () => false;
+  /** Holds back posts for which this returns true until `release()` (a relay that delays frames). */
+  holdPost: (body: Uint8Array) => boolean = () => false;
+  private readonly held: (() => void)[] = [];
   readonly posts: Uint8Array[] = [];
 
   failNext(
@@ -24,6 +27,11 @@ export class FakeRelay {
     code: PairlinkError['code'] = 'RELAY_UNREACHABLE',
   ): void {
     this.failures.push({ op, code });
+  }
+
+  /** Delivers every held post, in the order they came. */
+  release(): void {
+    for (const deliver of this.held.splice(0)) deliver();
   }
 
   /** Forgets every mailbox, as a memory relay that restarted. */
@@ -83,8 +91,12 @@ export class FakeRelay {
           throw new PairlinkError('INVITE_NOT_FOUND', 'not found');
         relay.posts.push(body);
         if (relay.dropPost(body)) return;
-        box.messages.push(body);
-        for (const watch of relay.watchers.get(id) ?? []) deliver(id, watch);
+        const store = () => {
+          box.messages.push(body);
+          for (const watch of relay.watchers.get(id) ?? []) deliver(id, watch);
+        };
+        if (relay.holdPost(body)) relay.held.push(store);
+        else store();
       },
       async deleteMailbox(mailboxId) {
         relay.check('deleteMailbox');

@@ -1,3 +1,5 @@
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { decodeBase64url, encodeBase64url } from '../../src/encoding/base64url.js';
 import { toHex } from '../../src/encoding/hex.js';
@@ -6,6 +8,8 @@ import { decodeFrame, encodeFrame, type Frame } from '../../src/handshake/frames
 import { ALLOWED_CLOCK_SKEW_SECONDS } from '../../src/invite/invite-policy.js';
 import { parseInviteUrl } from '../../src/invite/invite-url.js';
 import { parseShortCode } from '../../src/invite/short-code.js';
+import { FakeRelay, ManualClock } from '../support/fake-relay.js';
+import { agentOn } from '../support/hosted-agent.js';
 import {
   AcceptorDriver,
   codeSetup,
@@ -327,5 +331,87 @@ describe('bad key material from a peer or the relay', () => {
     expect(answers.map((f) => (f.type === 'abort' ? f.reason : f.type))).toEqual(['PROTOCOL_ERROR']);
     expect(issuer.state.failedAttempts).toBe(0);
     expect(toHex(issuer.state.inviteId)).toHaveLength(32);
+  });
+});
+
+describe('an audit log edited while the agent was stopped', () => {
+  /**
+   * Alice pairs with bob (minted 0, paired 1) and mints again (minted 2), stops, `edit` changes
+   * her audit.log, and she starts again on the same home.
+   */
+  async function editedHistory(edit: (lines: string[]) => string) {
+    const relay = new FakeRelay();
+    const clock = new ManualClock(NOW);
+    const first = await agentOn(relay, clock, 'alice');
+    const { agent: bob } = await agentOn(relay, clock, 'bob');
+    const paired = new Promise<void>((resolve) =>
+      first.agent.onProgress((p) => p.status === 'paired' && resolve()),
+    );
+    const invite = await first.agent.createInvite({});
+    await bob.startAccept(invite.url!, false);
+    await paired; // reported, so in the history
+    await first.agent.createInvite({});
+    await Promise.all([first.agent.stop(), bob.stop()]);
+    const file = join(first.home, 'audit.log');
+    const lines = readFileSync(file, 'latin1').split('\n').filter(Boolean);
+    // Padded: every line is a whole number of 512-byte buckets, whatever it holds.
+    for (const line of lines) expect((line.length + 1) % 512).toBe(0);
+    writeFileSync(file, edit(lines), 'latin1');
+    const { agent: alice } = await agentOn(relay, clock, 'alice', first.home);
+    return { alice, file };
+  }
+  const joined = (lines: string[]) => lines.map((l) => `${l}\n`).join('');
+
+  it('untouched: the chain is whole', async () => {
+    const { alice } = await editedHistory(joined);
+    const { entries, integrity } = await alice.history(undefined, 100);
+    expect(entries.map((e) => [e.seq, e.event])).toEqual([
+      [0, 'minted'],
+      [1, 'paired'],
+      [2, 'minted'],
+    ]);
+    expect(integrity).toEqual({ ok: true, checked: 3, beforeChain: 0 });
+    await alice.stop();
+  });
+
+  it("one line deleted (a still-pinned peer's paired entry): the chain breaks there", async () => {
+    const { alice } = await editedHistory((lines) => joined([lines[0]!, lines[2]!]));
+    const { entries, integrity } = await alice.history(undefined, 100);
+    expect(alice.snapshot.peers.map((p) => p.name)).toEqual(['bob']);
+    expect(entries.map((e) => e.event)).toEqual(['minted', 'minted']);
+    expect(integrity).toMatchObject({ ok: false, brokenAt: 1, reason: 'missing', missing: 1 });
+    await alice.stop();
+  });
+
+  it('a line duplicated: reported where it repeats, listed once', async () => {
+    const { alice } = await editedHistory((lines) => joined([lines[0]!, lines[1]!, lines[1]!, lines[2]!]));
+    const { entries, integrity } = await alice.history(undefined, 100);
+    expect(entries.map((e) => e.seq)).toEqual([0, 1, 2]);
+    expect(integrity).toMatchObject({ ok: false, brokenAt: 1, reason: 'repeated' });
+    await alice.stop();
+  });
+
+  it('the last line cut off whole: the state still names it, so the log says it was truncated', async () => {
+    const { alice } = await editedHistory((lines) => joined(lines.slice(0, 2)));
+    const { integrity } = await alice.history(undefined, 100);
+    expect(integrity).toMatchObject({ ok: false, brokenAt: 2, reason: 'truncated', missing: 1 });
+    await alice.stop();
+  });
+
+  it('the last line torn part-way: the next entry is written whole after it, and the gap stays visible', async () => {
+    const { alice, file } = await editedHistory(
+      (lines) => `${joined(lines.slice(0, 2))}${lines[2]!.slice(0, 162)}`,
+    );
+    await alice.createInvite({});
+    const { entries, integrity } = await alice.history(undefined, 100);
+    expect(entries.map((e) => [e.seq, e.event])).toEqual([
+      [0, 'minted'],
+      [1, 'paired'],
+      [3, 'minted'],
+    ]);
+    expect(integrity).toMatchObject({ ok: false, brokenAt: 2, reason: 'missing', missing: 1 });
+    await alice.stop();
+    const lines = readFileSync(file, 'latin1').split('\n').filter(Boolean);
+    expect(lines.map((l) => l.length + 1)).toEqual([512, 512, 512]);
   });
 });

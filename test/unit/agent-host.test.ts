@@ -1,47 +1,18 @@
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import pino from 'pino';
 import { describe, expect, it } from 'vitest';
-import { Agent } from '../../agent/agent.js';
-import { FileKeystore } from '../../agent/keystore/file-keystore.js';
 import { DurableState } from '../../agent/state/durable-state.js';
 import { acceptorDeadline } from '../../src/handshake/deadlines.js';
 import { FRAME_TYPE } from '../../src/handshake/frames.js';
 import { FakeRelay, ManualClock } from '../support/fake-relay.js';
+import { agentOn, eventually, settle } from '../support/hosted-agent.js';
 
 /**
  * The Agent as a host of the machines, with a fake relay and a manual clock: effects after a
  * failure, retries, deadlines and restarts, without sleeps or processes. (The handshake
  * machines' own cases are in handshake-faults.test.ts.)
  */
-const RELAY = 'http://relay.test';
-const logger = pino({ level: 'silent' });
-const settle = () => new Promise((r) => setTimeout(r, 20)); // let queued saves and effects run
-/** Waits (real time, bounded) until `check` holds: saves and crypto take a few milliseconds. */
-async function eventually(check: () => boolean): Promise<void> {
-  const deadline = Date.now() + 5000;
-  while (!check() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
-}
-
-async function agentOn(
-  relay: FakeRelay,
-  clock: ManualClock,
-  name: string,
-  home = mkdtempSync(join(tmpdir(), `pl-host-${name}-`)),
-) {
-  const agent = await Agent.start({
-    stateFile: join(home, 'state.json'),
-    keystore: await FileKeystore.open(join(home, 'keystore.json'), `passphrase of ${name}`),
-    relayUrl: RELAY,
-    name,
-    logger,
-    clock,
-    transport: (handlers) => relay.transport(handlers),
-  });
-  return { agent, home };
-}
-
 const posted = (relay: FakeRelay) => relay.posts.map((p) => p[1]);
 
 describe('the agent hosting the machines (fake relay, manual clock)', () => {
@@ -133,6 +104,37 @@ describe('the agent hosting the machines (fake relay, manual clock)', () => {
     await eventually(() => alice.snapshot.peers[0]?.confirmed === true);
     expect(bob.findAccept(accept.id).acceptor.phase).toBe('paired');
     expect(alice.snapshot.peers.map((p) => [p.name, p.confirmed])).toEqual([['bob', true]]);
+    await Promise.all([alice.stop(), bob.stop()]);
+  });
+});
+
+describe('events and the audit log agree with the pins', () => {
+  it('an ack the relay releases after the operator unpaired an unconfirmed peer: no "paired" event or entry after "unpaired"', async () => {
+    const relay = new FakeRelay();
+    const clock = new ManualClock(1_800_000_000);
+    const { agent: alice } = await agentOn(relay, clock, 'alice');
+    const { agent: bob } = await agentOn(relay, clock, 'bob');
+    const statuses: string[] = [];
+    alice.onProgress((p) => statuses.push(p.status));
+    alice.onPeerRemoved(() => statuses.push('unpaired'));
+    const invite = await alice.createInvite({});
+    relay.holdPost = (body) => body[1] === FRAME_TYPE.ack;
+    await bob.startAccept(invite.url!, false);
+    // Alice pinned bob (unconfirmed) and welcomed him; bob pinned alice and sent his ack, which waits.
+    await eventually(() => relay.posts.some((p) => p[1] === FRAME_TYPE.ack));
+    expect(alice.snapshot.peers.map((p) => [p.name, p.confirmed])).toEqual([['bob', false]]);
+    expect(await alice.removePeer(bob.did)).toBe(true);
+    relay.release();
+    await eventually(() => alice.snapshot.invites.length === 0); // the invite has nothing left to wait for
+    await settle();
+    expect(alice.snapshot.peers).toEqual([]);
+    // What the invite reports after the unpair: its session ended, nothing paired.
+    expect(statuses.slice(statuses.indexOf('unpaired'))).toEqual(['unpaired', 'failed']);
+    const events = (await alice.history(undefined, 100)).entries.map((e) => [e.event, e.code]);
+    expect(events.slice(events.findIndex(([e]) => e === 'unpaired'))).toEqual([
+      ['unpaired', undefined],
+      ['failed', 'PEER_REMOVED'],
+    ]);
     await Promise.all([alice.stop(), bob.stop()]);
   });
 });

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { integrityLine } from '../../cli/commands/log.js';
 import { main } from '../../cli/main.js';
 import { mintUrlInvite } from '../../src/handshake/mint.js';
 import { resolveInvitePolicy } from '../../src/invite/invite-policy.js';
@@ -46,5 +47,19 @@ describe('pairlink CLI', () => {
     expect(await main(['nope', '--json'], io)).toBe(2);
     expect(JSON.parse(io.stdout.at(-1)!).error.code).toBe('INVALID_PARAMS');
     expect(await main(['--help'], io)).toBe(0);
+  });
+
+  it('pairlink log says in one sentence whether the history is intact, or where it was altered', () => {
+    expect(integrityLine({ ok: true, checked: 3, beforeChain: 2 })).toBe(
+      'History intact: 3 entries checked (2 older entries were written before the chain and cannot be checked).',
+    );
+    expect(
+      integrityLine({ ok: false, checked: 2, beforeChain: 0, brokenAt: 1, reason: 'missing', missing: 1 }),
+    ).toBe('Warning: the history was altered: entry 1 is missing (lines were deleted).');
+    expect(
+      integrityLine({ ok: false, checked: 2, beforeChain: 0, brokenAt: 2, reason: 'truncated', missing: 3 }),
+    ).toBe(
+      'Warning: the history was altered: the last 3 entries (from 2 on) are missing (the log was cut short).',
+    );
   });
 });

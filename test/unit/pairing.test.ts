@@ -1,6 +1,5 @@
 import { describe, expect, it } from 'vitest';
 import { toHex } from '../../src/encoding/hex.js';
-import { refusePeer } from '../../src/handshake/issuer.js';
 import { ALLOWED_CLOCK_SKEW_SECONDS } from '../../src/invite/invite-policy.js';
 import { parseInviteUrl } from '../../src/invite/invite-url.js';
 import { formatShortCode } from '../../src/invite/short-code.js';
@@ -131,13 +130,34 @@ describe('pairing through the state machines, in memory', () => {
     );
   });
 
+  it('an ack that arrives after the operator unpaired the unconfirmed peer confirms nothing and reports no pairing', () => {
+    const { exchange, alice, issuer, target } = urlSetup();
+    const bob = makeParty('bob', NOW);
+    const acceptor = new AcceptorDriver(bob, target(), false, exchange);
+    issuer.drain(); // hello
+    acceptor.drain(); // reply
+    issuer.drain(); // confirm: bob pinned, unconfirmed; the welcome goes out
+    acceptor.drain(); // welcome: bob pins alice and acks; the ack waits at the relay
+    expect(effectsOf(alice, 'pin').map((p) => p.confirmed)).toEqual([false]);
+    const before = effectsOf(alice, 'progress').length;
+    issuer.step({ type: 'peerRemoved', did: bob.identity.did });
+    issuer.drain(); // the late ack
+    expect(effectsOf(alice, 'confirmPin')).toEqual([]);
+    expect(
+      effectsOf(alice, 'progress')
+        .slice(before)
+        .map((p) => [p.status, p.code]),
+    ).toEqual([['failed', 'PEER_REMOVED']]);
+    expect(effectsOf(alice, 'closeMailbox')).toHaveLength(1); // nothing left to wait for
+  });
+
   it('a repeat acceptor spends a use, and a peer refused after an unpair is told PEER_REMOVED', () => {
     const { exchange, alice, issuer, target } = urlSetup({ uses: 3 });
     const bob = makeParty('bob', NOW);
     runUntilQuiet(issuer, [new AcceptorDriver(bob, target(), false, exchange)]);
     runUntilQuiet(issuer, [new AcceptorDriver(bob, target(), false, exchange)]);
     expect(issuer.state.usesLeft).toBe(1);
-    issuer.state = refusePeer(issuer.state, bob.identity.did);
+    issuer.step({ type: 'peerRemoved', did: bob.identity.did });
     const again = new AcceptorDriver(bob, target(), false, exchange);
     runUntilQuiet(issuer, [again]);
     expect(again.state.phase).toBe('failed');

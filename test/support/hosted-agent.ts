@@ -1,0 +1,41 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pino from 'pino';
+import { Agent } from '../../agent/agent.js';
+import { FileKeystore } from '../../agent/keystore/file-keystore.js';
+import type { FakeRelay, ManualClock } from './fake-relay.js';
+
+/**
+ * A real Agent on a fake relay and a manual clock, in a home of its own (or `home`, to restart
+ * one): unit tests of what the agent hosts, without processes or sleeps.
+ */
+export const FAKE_RELAY_URL = 'http://relay.test';
+const logger = pino({ level: 'silent' });
+
+export async function agentOn(
+  relay: FakeRelay,
+  clock: ManualClock,
+  name: string,
+  home = mkdtempSync(join(tmpdir(), `pl-host-${name}-`)),
+) {
+  const agent = await Agent.start({
+    stateFile: join(home, 'state.json'),
+    keystore: await FileKeystore.open(join(home, 'keystore.json'), `passphrase of ${name}`),
+    relayUrl: FAKE_RELAY_URL,
+    name,
+    logger,
+    clock,
+    transport: (handlers) => relay.transport(handlers),
+  });
+  return { agent, home };
+}
+
+/** Lets queued saves and effects run. */
+export const settle = () => new Promise((r) => setTimeout(r, 20));
+
+/** Waits (real time, bounded) until `check` holds: saves and crypto take a few milliseconds. */
+export async function eventually(check: () => boolean): Promise<void> {
+  const deadline = Date.now() + 5000;
+  while (!check() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+}

@@ -1,0 +1,121 @@
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { AUDIT_BUCKET_BYTES, type AuditAnchor } from '../../agent/audit-chain.js';
+import { AuditLog } from '../../agent/audit-log.js';
+import { seal } from '../../agent/state/state-log.js';
+import type { AuditEntry } from '../../src/rpc/protocol.js';
+
+/**
+ * The audit log's chain against the anchor the agent keeps in its state: a stop between an append
+ * and the save of its anchor, rotation, logs from before the chain. (What an attacker's edits
+ * look like is in adversarial.test.ts, with a real agent.)
+ */
+const key = new Uint8Array(32).fill(9);
+const fresh = () => join(mkdtempSync(join(tmpdir(), 'pl-audit-')), 'audit.log');
+const entry = (n: number): AuditEntry => ({
+  at: `2027-01-01T00:00:${String(n % 60).padStart(2, '0')}Z`,
+  event: 'minted',
+  invite: `I${n}`,
+});
+const lines = (file: string) =>
+  existsSync(file) ? readFileSync(file, 'latin1').split('\n').filter(Boolean) : [];
+
+/** Appends as the agent does: each anchor is "saved" (committed) right after its append. */
+function appendSaved(log: AuditLog, from: number, count: number): AuditAnchor {
+  let anchor = log.anchor();
+  for (let n = from; n < from + count; n++) {
+    log.append(entry(n));
+    anchor = log.anchor();
+    log.committed(anchor);
+  }
+  return anchor;
+}
+
+describe('audit log chain and anchor', () => {
+  it('entries appended after the last saved anchor (a stop before the save) are no alarm', async () => {
+    const file = fresh();
+    const { log } = await AuditLog.open(file, key, undefined);
+    const saved = appendSaved(log, 0, 2);
+    log.append(entry(2));
+    log.append(entry(3));
+    await log.close();
+    const reopened = await AuditLog.open(file, key, saved);
+    expect(reopened.integrity).toEqual({ ok: true, checked: 4, beforeChain: 0 });
+    expect(reopened.log.anchor().head.seq).toBe(4); // continues after them
+    await reopened.log.close();
+  });
+
+  it('rotates only once the state holds the new base, and the chain still verifies with the oldest file dropped', async () => {
+    const file = fresh();
+    const { log } = await AuditLog.open(file, key, undefined, 3);
+    for (let n = 0; n < 5; n++) log.append(entry(n)); // never saved: no rotation
+    expect(existsSync(`${file}.1`)).toBe(false);
+    expect(lines(file)).toHaveLength(5);
+    log.committed(log.anchor());
+    let anchor = appendSaved(log, 5, 9); // 14 entries in all: four rotations
+    expect(lines(`${file}.1`).length + lines(file).length).toBeLessThanOrEqual(6);
+    const listed = await log.list(undefined, 100);
+    expect(listed.integrity.ok).toBe(true);
+    expect(listed.entries.map((e) => e.seq).at(-1)).toBe(13);
+    expect(anchor.base.seq).toBe(listed.entries[0]!.seq);
+    await log.close();
+    anchor = log.anchor();
+    // Deleting the oldest line left is deleting entries after the base: it shows.
+    writeFileSync(
+      `${file}.1`,
+      lines(`${file}.1`)
+        .slice(1)
+        .map((l) => `${l}\n`)
+        .join(''),
+      'latin1',
+    );
+    const tampered = await AuditLog.open(file, key, anchor, 3);
+    expect(tampered.integrity).toMatchObject({ ok: false, reason: 'missing', brokenAt: anchor.base.seq });
+    await tampered.log.close();
+  });
+
+  it('reads a log from before the chain: its entries listed as such, new ones chained after them', async () => {
+    const file = fresh();
+    // The previous version's format: one sealed JSON entry per line, variable length.
+    const old = (e: AuditEntry) =>
+      `${seal(key, Buffer.from('pairlink audit v1'), Buffer.from(JSON.stringify(e))).toString('base64url')}\n`;
+    writeFileSync(file, old(entry(0)) + old(entry(1)), { mode: 0o600 });
+    const { log, integrity } = await AuditLog.open(file, key, undefined);
+    expect(integrity).toEqual({ ok: true, checked: 0, beforeChain: 2 });
+    const anchor = appendSaved(log, 2, 1);
+    await log.close();
+    const reopened = await AuditLog.open(file, key, anchor);
+    const listed = await reopened.log.list(undefined, 100);
+    expect(listed.entries.map((e) => [e.invite, e.seq])).toEqual([
+      ['I0', undefined],
+      ['I1', undefined],
+      ['I2', 0],
+    ]);
+    expect(listed.integrity).toEqual({ ok: true, checked: 1, beforeChain: 2 });
+    await reopened.log.close();
+  });
+
+  it('pads every line to whole buckets: a 1-byte name and a 64-byte one give lines of one size', async () => {
+    const file = fresh();
+    const { log } = await AuditLog.open(file, key, undefined);
+    const peer = (name: string): AuditEntry => ({
+      ...entry(0),
+      event: 'paired',
+      peer: { did: `did:key:z6Mk${'x'.repeat(44)}`, name },
+    });
+    log.append(peer('a'));
+    log.append(peer('n'.repeat(64)));
+    // The longest creator a bot may send: two 200-character fields, still whole buckets.
+    log.append({
+      ...peer('n'.repeat(64)),
+      by: { kind: 'bot', chat: 'matrix', user: 'u'.repeat(200), channel: 'c'.repeat(200) },
+    });
+    await log.close();
+    const sizes = lines(file).map((l) => l.length + 1);
+    expect(sizes[0]).toBe(AUDIT_BUCKET_BYTES);
+    expect(sizes[1]).toBe(AUDIT_BUCKET_BYTES);
+    expect(sizes[2]! % AUDIT_BUCKET_BYTES).toBe(0);
+  });
+});
