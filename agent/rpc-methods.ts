@@ -176,7 +176,8 @@ export function rpcHandlers(agent: Agent): RpcHandlers {
         isFinished(record) || !waitSeconds ? record : await agent.waitForAccept(acceptId, waitSeconds),
       );
     },
-    'history.list': async ({ since, limit }) => agent.history(since, limit ?? 1000),
+    'history.list': async ({ since, limit }) => (await agent.history(since, limit ?? 1000)).entries,
+    'history.verify': async () => (await agent.history(undefined, 1)).integrity,
     'peer.list': async () => agent.snapshot.peers.map(peerInfo),
     'peer.get': async ({ did }) => peerInfo(agent.peerCard(did).peer),
     'peer.remove': async ({ did }) => ({ removed: await agent.removePeer(did) }),

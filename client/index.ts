@@ -221,6 +221,8 @@ export class PairlinkClient {
   getPeer = (did: string) => this.call('peer.get', { did });
   removePeer = (did: string) => this.call('peer.remove', { did });
   history = (params: Params<'history.list'> = {}) => this.call('history.list', params);
+  /** Whether the audit log's hash chain is whole, and where it breaks (docs/SECURITY.md §The audit log). */
+  verifyHistory = () => this.call('history.verify', {});
 
   /** Ends the connection; pending calls reject with AGENT_UNAVAILABLE, event iterators finish. */
   close(): void {

@@ -1,5 +1,6 @@
 import type { AuditEntry, AuditIntegrity } from '../../src/rpc/protocol.js';
 import { parseDuration, withAgent } from '../agent-connection.js';
+import { EXIT } from '../exit-codes.js';
 import type { Command } from '../main.js';
 import { printJson, UsageError } from '../output.js';
 
@@ -56,9 +57,11 @@ export const logCommand: Command = {
     '',
     'Options:',
     '  --since <duration>   only the last 10m, 24h, 7d, … (default: everything kept)',
+    '  --verify             only the verdict (with --json: history.verify\'s answer); exit 1 when altered',
+    '  --json               the entries as a JSON array (history.list); the verdict is --verify --json',
   ].join('\n'),
-  usage: 'pairlink log [--since 1d] [--json]',
-  options: { since: { type: 'string' } },
+  usage: 'pairlink log [--since 1d] [--verify] [--json]',
+  options: { since: { type: 'string' }, verify: { type: 'boolean' } },
   allowPositionals: false,
   run: ({ values, io }) => {
     let since: string | undefined;
@@ -70,15 +73,23 @@ export const logCommand: Command = {
       }
     }
     return withAgent(async (client) => {
-      const history = await client.call('history.list', since ? { since } : {});
+      if (values.verify) {
+        const integrity = await client.call('history.verify', {});
+        if (values.json) printJson(io, integrity);
+        else if (integrity.ok) io.out(integrityLine(integrity));
+        else io.err(integrityLine(integrity));
+        return integrity.ok ? 0 : EXIT.failed;
+      }
+      const entries = await client.call('history.list', since ? { since } : {});
       if (values.json) {
-        printJson(io, history);
+        printJson(io, entries);
         return 0;
       }
-      if (history.entries.length === 0) io.out('Nothing yet.');
-      for (const entry of history.entries) io.out(line(entry));
-      if (history.integrity.ok) io.out(integrityLine(history.integrity));
-      else io.err(integrityLine(history.integrity));
+      const integrity = await client.call('history.verify', {});
+      if (entries.length === 0) io.out('Nothing yet.');
+      for (const entry of entries) io.out(line(entry));
+      if (integrity.ok) io.out(integrityLine(integrity));
+      else io.err(integrityLine(integrity));
       return 0;
     });
   },

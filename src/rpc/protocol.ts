@@ -63,7 +63,9 @@ export const METHOD_DESCRIPTIONS = {
   'accept.confirmSas': 'Acceptor side: confirm or reject the SAS of a pending accept.',
   'accept.get': 'One accept by id; waits up to waitSeconds (default 0) while it is pending.',
   'history.list':
-    'What happened (minted by whom, paired with whom, failed, cancelled, expired, unpaired), oldest first, and whether the log’s hash chain is whole.',
+    'What happened (minted by whom, paired with whom, failed, cancelled, expired, unpaired), oldest first.',
+  'history.verify':
+    'Whether the audit log is as the agent wrote it: its hash chain checked whole, and where it breaks.',
   'peer.list': 'Pinned peers and devices.',
   'peer.get': 'One pinned peer.',
   'peer.remove': 'Unpin a peer.',
@@ -127,6 +129,7 @@ export const METHOD_ERRORS: Readonly<Record<RpcMethodName, readonly ErrorCode[]>
     'TIMEOUT',
   ],
   'history.list': [],
+  'history.verify': [],
   'peer.list': [],
   'peer.get': ['PEER_NOT_FOUND'],
   'peer.remove': [],

@@ -275,6 +275,7 @@ export const PARAM_SCHEMAS = {
       limit: z.number().int().min(1).max(10_000).optional(),
     })
     .strict(),
+  'history.verify': empty,
   'peer.list': empty,
   'peer.get': z.object({ did }).strict(),
   'peer.remove': z.object({ did }).strict(),
@@ -295,10 +296,8 @@ export const RESULT_SCHEMAS = {
   'invite.accept': InviteAcceptResultSchema,
   'accept.confirmSas': InviteAcceptResultSchema,
   'accept.get': InviteAcceptResultSchema,
-  'history.list': z.object({
-    entries: z.array(AuditEntrySchema).readonly(),
-    integrity: AuditIntegritySchema,
-  }),
+  'history.list': z.array(AuditEntrySchema).readonly(),
+  'history.verify': AuditIntegritySchema,
   'peer.list': z.array(PeerInfoSchema).readonly(),
   'peer.get': PeerInfoSchema,
   'peer.remove': z.object({ removed: z.boolean().describe('False when no such peer was pinned.') }),

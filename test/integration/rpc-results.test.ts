@@ -73,6 +73,7 @@ describe('RPC results match the published schemas', () => {
     await check(a, 'peer.get', { did: peers[0]!.did });
     await check(a, 'peer.remove', { did: peers[0]!.did });
     await check(a, 'history.list', {});
+    await check(a, 'history.verify', {});
     await check(b, 'events.subscribe', {});
     await check(b, 'events.unsubscribe', {});
     expect(new Set(seen2)).toEqual(new Set(Object.keys(RESULT_SCHEMAS)));
