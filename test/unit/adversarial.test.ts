@@ -40,6 +40,17 @@ function payloadOf(url: string) {
   };
 }
 
+/** A hello with the given share and form, answered (if at all) to the mailbox 08…08. */
+function helloWith(share: Uint8Array, form: 'url' | 'code') {
+  return encodeFrame({
+    type: 'hello',
+    form,
+    sessionId: new Uint8Array(16).fill(7),
+    share,
+    replyTo: { mailboxId: new Uint8Array(16).fill(8), writeCapability: new Uint8Array(16).fill(9) },
+  });
+}
+
 describe('malformed and tampered invites', () => {
   const { minted } = urlSetup({ uses: 2, requireSas: true });
   const url = minted.webUrl;
@@ -280,16 +291,6 @@ describe('bad key material from a peer or the relay', () => {
     Uint8Array.from(Buffer.from('ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f', 'hex')),
   ];
 
-  function helloWith(share: Uint8Array, form: 'url' | 'code') {
-    return encodeFrame({
-      type: 'hello',
-      form,
-      sessionId: new Uint8Array(16).fill(7),
-      share,
-      replyTo: { mailboxId: new Uint8Array(16).fill(8), writeCapability: new Uint8Array(16).fill(9) },
-    });
-  }
-
   it('X25519 low-order and all-zero shares in a hello: refused with PROTOCOL_ERROR, no session, no reply', () => {
     const { exchange, issuer } = urlSetup();
     for (const share of LOW_ORDER_X25519) {
@@ -317,15 +318,63 @@ describe('bad key material from a peer or the relay', () => {
     const good = helloWith(new Uint8Array(32).fill(1), 'code');
     for (const frame of [good.subarray(0, good.length - 1), new Uint8Array([...good, 0])])
       expect(errorCode(() => decodeFrame(frame))).toBe('MALFORMED');
-    expect(issuer.state.failedAttempts).toBe(0);
+    // Each took a claim slot at the relay: a failed attempt (three burn the code, see below).
+    expect(issuer.state.failedAttempts).toBe(3);
+    expect(issuer.state.status).toBe('failed');
   });
 
-  it("a hello of the other form (a URL hello against a code invite) is refused and leaves the invite's counters alone", () => {
+  it('a hello of the other form (a URL hello against a code invite) is refused and counts as a failed attempt', () => {
     const { exchange, issuer } = codeSetup();
     issuer.step({ type: 'frameReceived', frame: helloWith(new Uint8Array(32).fill(5), 'url') });
     const answers = exchange.take(new Uint8Array(16).fill(8)).map((f) => decodeFrame(f));
     expect(answers.map((f) => (f.type === 'abort' ? f.reason : f.type))).toEqual(['PROTOCOL_ERROR']);
-    expect(issuer.state.failedAttempts).toBe(0);
+    expect(issuer.state.failedAttempts).toBe(1);
     expect(toHex(issuer.state.inviteId)).toHaveLength(32);
+  });
+});
+
+describe('junk from a stranger who claimed a nameplate', () => {
+  const JUNK: readonly [string, Uint8Array][] = [
+    ['one byte', Uint8Array.of(0x78)],
+    [
+      'a frame of no session',
+      encodeFrame({ type: 'ack', sessionId: new Uint8Array(16).fill(3), sealed: new Uint8Array(16) }),
+    ],
+    ['a hello with the CPace identity', helloWith(new Uint8Array(32), 'code')],
+  ];
+
+  it('whatever is not a valid first message is a failed attempt the issuer reports; the third burns the code', () => {
+    const { alice, issuer } = codeSetup();
+    JUNK.forEach(([what, frame], i) => {
+      issuer.step({ type: 'frameReceived', frame });
+      expect(issuer.state.failedAttempts, what).toBe(i + 1);
+    });
+    const reported = effectsOf(alice, 'progress').map((p) => `${p.status} ${p.code}`);
+    expect(reported).toEqual([
+      'failed PROTOCOL_ERROR',
+      'failed PROTOCOL_ERROR',
+      'failed PROTOCOL_ERROR',
+      'failed WRONG_CODE', // the invite burned, as after three wrong codes
+    ]);
+    expect(issuer.state.status).toBe('failed');
+    expect(effectsOf(alice, 'closeMailbox')).toHaveLength(1);
+  });
+
+  it('two junk posts leave the code usable: the right acceptor still pairs', () => {
+    const { exchange, alice, issuer, target } = codeSetup();
+    for (const [, frame] of JUNK.slice(0, 2)) issuer.step({ type: 'frameReceived', frame });
+    const acceptor = new AcceptorDriver(makeParty('bob', NOW), target(), false, exchange);
+    runUntilQuiet(issuer, [acceptor]);
+    expect(acceptor.state.phase).toBe('paired');
+    expect(issuer.state.failedAttempts).toBe(2);
+    expect(effectsOf(alice, 'pin')).toHaveLength(1);
+  });
+
+  it('a link invite has no nameplate to claim: junk in its mailbox counts nothing', () => {
+    const { alice, issuer } = urlSetup();
+    for (const [, frame] of JUNK) issuer.step({ type: 'frameReceived', frame: frame });
+    expect(issuer.state.failedAttempts).toBe(0);
+    expect(issuer.state.status).toBe('pending');
+    expect(effectsOf(alice, 'progress')).toHaveLength(0);
   });
 });
