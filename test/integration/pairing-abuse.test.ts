@@ -1,11 +1,14 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { connect, type InviteProgress } from '../../client/index.js';
-import { type AgentProcess, relayWithAgents } from '../support/agent-process.js';
+import { type AgentProcess, relayWithAgents, startAgent, testRoot } from '../support/agent-process.js';
+import { freePort } from '../support/free-port.js';
 import { call } from '../support/relay-http.js';
+import { startRelayProcess } from '../support/relay-process.js';
 
 // Pairing abuse through real agents and a relay (docs/SECURITY.md): an unpaired peer cannot pin
 // itself again through an old invite, strangers' nameplate claims cannot crowd out a code, and
-// junk posted through a claim is a failed attempt the issuer sees.
+// junk posted through a claim is a failed attempt the issuer sees, and a link outlives a restart
+// of a memory relay.
 
 interface Created {
   id: string;
@@ -203,4 +206,43 @@ describe('junk posted through a nameplate claim is a failed attempt the issuer s
     ]);
     progress.close();
   });
+});
+
+describe('a link outlives a restart of a memory relay', () => {
+  it('an acceptor that finds the mailbox gone right after the restart finds it again once the issuer puts it back', async () => {
+    const port = await freePort();
+    let relay = await startRelayProcess(['--port', String(port)]);
+    const root = testRoot();
+    const [ivy, jo] = await Promise.all([
+      startAgent(root, 'ivy', relay.url),
+      startAgent(root, 'jo', relay.url),
+    ]);
+    try {
+      const invite = (await ivy.json<Created>(['invite'])).value;
+      // The relay restarts (losing every mailbox) while the issuer's agent is down, so nothing can
+      // put the invite's mailbox back before the acceptor posts its hello.
+      await ivy.stop();
+      await relay.stop();
+      relay = await startRelayProcess(['--port', String(port)]);
+      const accepted = await jo.json<{ status?: string; acceptId?: string; error?: { code: string } }>([
+        'accept',
+        invite.url!,
+        '--wait',
+        '1s',
+      ]);
+      expect(accepted.value.error?.code).toBeUndefined();
+      expect(accepted.value.status).toBe('pending');
+      await ivy.restart();
+      const waited = await jo.json<{ status: string; error?: string }>([
+        'wait',
+        accepted.value.acceptId!,
+        '--timeout',
+        '90s',
+      ]);
+      expect(waited.value).toMatchObject({ status: 'paired', peer: 'ivy' });
+    } finally {
+      await Promise.all([ivy.stop(), jo.stop()]);
+      await relay.stop();
+    }
+  }, 150_000);
 });

@@ -2,6 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { decodeBase64url, encodeBase64url } from '../../src/encoding/base64url.js';
 import { toHex } from '../../src/encoding/hex.js';
 import { PairlinkError } from '../../src/errors.js';
+import { RELAY_REFIND_SECONDS } from '../../src/handshake/acceptor.js';
+import type { RelayEffect } from '../../src/handshake/effects.js';
 import { decodeFrame, encodeFrame, type Frame } from '../../src/handshake/frames.js';
 import { ALLOWED_CLOCK_SKEW_SECONDS } from '../../src/invite/invite-policy.js';
 import { parseInviteUrl } from '../../src/invite/invite-url.js';
@@ -376,5 +378,55 @@ describe('junk from a stranger who claimed a nameplate', () => {
     expect(issuer.state.failedAttempts).toBe(0);
     expect(issuer.state.status).toBe('pending');
     expect(effectsOf(alice, 'progress')).toHaveLength(0);
+  });
+});
+
+describe('a relay that restarted and lost the invite mailbox', () => {
+  /** The acceptor's hello refused as not found, by a relay whose store began at `since` (if it says). */
+  function helloRefused(acceptor: AcceptorDriver, since: number | undefined) {
+    const issuerBox = acceptor.state.target.form === 'url' ? acceptor.state.target.invite : null;
+    const effect: RelayEffect = {
+      type: 'send',
+      to: issuerBox ?? { mailboxId: new Uint8Array(16), writeCapability: new Uint8Array(16) },
+      frame: acceptor.state.lastSentFrame,
+    };
+    acceptor.step({
+      type: 'effectFailed',
+      effect,
+      code: 'INVITE_NOT_FOUND',
+      ...(since === undefined ? {} : { relayStoreSince: since }),
+    });
+  }
+
+  it(`a link's acceptor looks for it again for ${RELAY_REFIND_SECONDS} s after the restart, pairs once the issuer puts it back, else says the relay lost it`, () => {
+    const { exchange, issuer, target } = urlSetup();
+    const acceptor = new AcceptorDriver(makeParty('bob', NOW), target(), false, exchange);
+    exchange.take(issuer.state.mailboxId); // the hello the relay lost
+    helloRefused(acceptor, NOW - 5);
+    expect(acceptor.state.phase).toBe('awaitingReply');
+    // The issuer's mailbox is back: the next resend lands and the pairing completes.
+    exchange.now = acceptor.state.resendAt;
+    acceptor.step({ type: 'clockTicked' });
+    runUntilQuiet(issuer, [acceptor]);
+    expect(acceptor.state.phase).toBe('paired');
+
+    const lost = new AcceptorDriver(makeParty('carol', NOW), target(), false, exchange);
+    helloRefused(lost, NOW - 5);
+    exchange.now = NOW - 5 + RELAY_REFIND_SECONDS;
+    helloRefused(lost, NOW - 5);
+    expect([lost.state.phase, lost.state.failure]).toEqual(['failed', 'RELAY_RESTARTED']);
+  });
+
+  it('without a recent restart, and for a code (its nameplate is gone too), a gone mailbox ends the accept at once', () => {
+    const url = urlSetup();
+    for (const since of [undefined, NOW - RELAY_REFIND_SECONDS]) {
+      const acceptor = new AcceptorDriver(makeParty('bob', NOW), url.target(), false, url.exchange);
+      helloRefused(acceptor, since);
+      expect([acceptor.state.phase, acceptor.state.failure]).toEqual(['failed', 'INVITE_NOT_FOUND']);
+    }
+    const code = codeSetup();
+    const acceptor = new AcceptorDriver(makeParty('bob', NOW), code.target(), false, code.exchange);
+    helloRefused(acceptor, NOW - 5);
+    expect([acceptor.state.phase, acceptor.state.failure]).toEqual(['failed', 'INVITE_NOT_FOUND']);
   });
 });
