@@ -4,7 +4,7 @@ import { pooledRandom } from '../io/random-pool.js';
 import { RelayConnection } from '../relay/relay-connection.js';
 import { crockfordSymbolsFromBits, writeCrockfordSymbols } from '../src/encoding/crockford.js';
 import { toHex } from '../src/encoding/hex.js';
-import { PairlinkError } from '../src/errors.js';
+import { type ErrorCode, PairlinkError } from '../src/errors.js';
 import {
   type AcceptorEvent,
   type AcceptTarget,
@@ -13,7 +13,7 @@ import {
   stepAcceptor,
 } from '../src/handshake/acceptor.js';
 import { inviteExpiryFromMailbox, inviteMailboxTtl } from '../src/handshake/deadlines.js';
-import type { Effect, HostEvent, StepContext } from '../src/handshake/effects.js';
+import type { Effect, HostEvent, RelayEffect, StepContext } from '../src/handshake/effects.js';
 import {
   type IssuerEvent,
   type IssuerStepContext,
@@ -174,7 +174,7 @@ export class Agent {
       now: () => agent.now(),
       logger: options.logger,
       emit: (progress) => agent.emit(progress),
-      failed: (owner, effect, code) => agent.stepOwner(owner, { type: 'effectFailed', effect, code }),
+      failed: (owner, effect, code) => agent.effectFailed(owner, effect, code),
       delivered: (owner, frame) => agent.stepOwner(owner, { type: 'frameDelivered', frame }),
     });
     for (const invite of agent.store.state.invites) agent.listen(invite);
@@ -563,6 +563,30 @@ export class Agent {
     this.logFailure(
       this.saveThenRun(`invite:${invite.id}`, [{ type: 'openMailbox', mailbox: box, expiresAt }], owner),
     );
+  }
+
+  /**
+   * A relay effect failed. When an accept's frame finds its mailbox gone, the relay is asked when
+   * its store began: one that restarted while this agent ran may have lost a mailbox that its
+   * issuer is about to put back (the machine decides). A relay already running when this agent
+   * started has had that time, so its answer stands (a used link fails at once).
+   */
+  private async effectFailed(owner: EffectOwner, effect: RelayEffect, code: ErrorCode): Promise<void> {
+    let since: number | undefined;
+    if (
+      code === 'INVITE_NOT_FOUND' &&
+      owner.kind === 'accept' &&
+      effect.type === 'send' &&
+      this.relay.storeSince
+    ) {
+      since = await this.relay.storeSince().catch((error: Error) => {
+        this.options.logger.debug({ err: error.message }, 'the relay did not say when its store began');
+        return undefined;
+      });
+    }
+    const event = { type: 'effectFailed', effect, code } as const;
+    const restarted = since !== undefined && since * 1000 > this.startedAt.getTime();
+    return this.stepOwner(owner, restarted ? { ...event, relayStoreSince: since } : event);
   }
 
   /** Feeds a host event to whichever machine owns the effects that caused it. */

@@ -31,6 +31,11 @@ export interface RelayTransport {
   ): Promise<{ mailboxId: Uint8Array; writeCap: Uint8Array; expiresAt: number }>;
   post(mailboxId: Uint8Array, writeCap: Uint8Array, body: Uint8Array): Promise<void>;
   deleteMailbox(mailboxId: Uint8Array, readCap: Uint8Array): Promise<void>;
+  /**
+   * Unix seconds from which the relay holds every mailbox, when it says: a memory relay's start
+   * (it lost every mailbox then); undefined for a durable store, an older relay or a fake.
+   */
+  storeSince?(): Promise<number | undefined>;
   /** Watches a mailbox from after `afterSeq`, across reconnects, until unwatched or gone. */
   watch(mailboxId: Uint8Array, readCap: Uint8Array, afterSeq: number): void;
   unwatch(mailboxId: Uint8Array): void;

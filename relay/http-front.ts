@@ -119,10 +119,13 @@ export class HttpFront {
       return { route: 'healthz', status: 200 };
     }
     if (method === 'GET' && path === '/readyz') {
-      const ready = await this.service.store.ping();
+      const { store } = this.service;
+      const ready = await store.ping();
       sendJson(response, ready ? 200 : 503, {
         status: ready ? 'ready' : 'store unavailable',
-        store: this.service.store.kind,
+        store: store.kind,
+        // Clients tell a mailbox the relay lost in a restart from one that is gone (RelayStore.holdsSince).
+        ...(store.holdsSince !== undefined ? { storeSince: store.holdsSince } : {}),
       });
       return { route: 'readyz', status: ready ? 200 : 503 };
     }

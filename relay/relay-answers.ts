@@ -31,6 +31,12 @@ export const nameplateAnswer = z.strictObject({
   nameplate: z.string().regex(/^[0-9A-HJKMNP-TV-Z]{3,4}$/),
   expiresAt: millis,
 });
+/** GET /readyz: `storeSince` only from a store that a restart empties (a memory relay). */
+export const readyAnswer = z.strictObject({
+  status: z.string().max(64),
+  store: z.enum(['memory', 'redis']),
+  storeSince: millis.optional(),
+});
 export const claimAnswer = z.strictObject({ mailbox: id, writeCap: b64(22).length(22), expiresAt: millis });
 
 /** WebSocket frames the relay sends (unknown ops are refused like malformed ones). */

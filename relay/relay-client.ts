@@ -13,6 +13,7 @@ import {
   nameplateAnswer,
   postedAnswer,
   readAnswer,
+  readyAnswer,
   type SocketFrame,
   socketFrame,
 } from './relay-answers.js';
@@ -253,6 +254,15 @@ export class RelayClient {
       json: { maxClaims },
     });
     return decodeAnswer(nameplateAnswer, result, 'nameplate');
+  }
+
+  /**
+   * When the relay's store began to hold its mailboxes (Unix ms), if it says: a memory relay's
+   * start, before which every mailbox was lost. Undefined for a durable store or an older relay.
+   */
+  async storeSince(): Promise<number | undefined> {
+    const result = await this.request('GET', '/readyz');
+    return decodeAnswer(readyAnswer, result, 'readiness').storeSince;
   }
 
   async claimNameplate(

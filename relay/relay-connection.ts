@@ -84,6 +84,11 @@ export class RelayConnection implements RelayTransport {
     return this.client.claimNameplate(nameplate);
   }
 
+  async storeSince(): Promise<number | undefined> {
+    const since = await this.client.storeSince();
+    return since === undefined ? undefined : Math.floor(since / 1000);
+  }
+
   /** Over the first socket when it is up, else over HTTP. */
   async post(mailboxId: Uint8Array, writeCap: Uint8Array, body: Uint8Array): Promise<void> {
     const socket = this.shards[0]!.socket;

@@ -35,6 +35,8 @@ export const ERROR_TEXT: Readonly<Record<ErrorCode, string>> = {
     'The relay mailbox of this pairing is full (someone may be flooding it); ask for a new invite.',
   RELAY_BUSY: 'The relay is overloaded or failing right now; try again in a minute.',
   CHAT_UNREACHABLE: 'The chat server cannot be reached; check its URL and the network.',
+  RELAY_RESTARTED:
+    "The relay restarted and lost that invite; its issuer's agent puts it back once it is running, so try again later or ask for a new one.",
   STATE_DAMAGED: "The agent's saved state is damaged or incomplete; it will not start without it.",
   RATE_LIMITED: 'Too many requests; wait a moment and try again.',
   KEYSTORE_UNAVAILABLE: 'No keystore is available for the identity secrets.',

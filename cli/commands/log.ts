@@ -57,7 +57,7 @@ export const logCommand: Command = {
     '',
     'Options:',
     '  --since <duration>   only the last 10m, 24h, 7d, … (default: everything kept)',
-    '  --verify             only the verdict (with --json: history.verify\'s answer); exit 1 when altered',
+    "  --verify             only the verdict (with --json: history.verify's answer); exit 1 when altered",
     '  --json               the entries as a JSON array (history.list); the verdict is --verify --json',
   ].join('\n'),
   usage: 'pairlink log [--since 1d] [--verify] [--json]',

@@ -50,8 +50,10 @@ export class MemoryStore implements RelayStore {
   private readonly owners = new Map<string, Owner>();
   private readonly listeners = new Set<(event: MailboxEvent) => void>();
   private readonly sweeper: NodeJS.Timeout;
+  readonly holdsSince: number;
 
   constructor(private readonly now: () => number = Date.now) {
+    this.holdsSince = now();
     this.sweeper = setInterval(() => this.sweep(), 5_000);
     this.sweeper.unref();
   }

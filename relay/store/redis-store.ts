@@ -129,6 +129,7 @@ type ScriptedRedis = Redis & Record<ScriptName, (...args: (string | number)[]) =
 /** The Redis-backed store; several relay instances may share one Redis. */
 export class RedisStore implements RelayStore {
   readonly kind = 'redis';
+  readonly holdsSince = undefined;
   private readonly redis: ScriptedRedis;
   private subscriber: Redis | null = null;
   private readonly listeners = new Set<(event: MailboxEvent) => void>();

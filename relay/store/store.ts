@@ -39,6 +39,11 @@ export type ClaimResult =
 
 export interface RelayStore {
   readonly kind: 'memory' | 'redis';
+  /**
+   * Unix ms from which this store holds every mailbox created at the relay: a memory store's start,
+   * since a restart loses every mailbox; undefined for Redis, which outlives relay restarts.
+   */
+  readonly holdsSince: number | undefined;
   /** Creates a mailbox unless the id exists; counts it against `ownerIp`. */
   createMailbox(id: string, record: MailboxRecord): Promise<'created' | 'exists'>;
   getMailbox(id: string): Promise<MailboxRecord | null>;

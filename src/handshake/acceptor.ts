@@ -84,7 +84,16 @@ export interface AcceptorState {
   readonly issuerCard?: Uint8Array;
   readonly mode?: InviteMode;
   readonly failure?: ErrorCode;
+  /** A link's mailbox was gone at a relay that had just restarted: looked for again until RELAY_REFIND_SECONDS. */
+  readonly relayLost?: boolean;
 }
+
+/**
+ * How long after a relay restart (its store's start) a link's mailbox that it lost may take to
+ * come back: the issuer's agent re-creates it as soon as its socket is back, within the socket's
+ * 10 s backoff cap and 10 s connect deadline, so this is three times that.
+ */
+export const RELAY_REFIND_SECONDS = 60;
 
 export type AcceptorEvent =
   | { readonly type: 'frameReceived'; readonly frame: Uint8Array }
@@ -307,8 +316,11 @@ function onTick(state: AcceptorState, ctx: StepContext): Step<AcceptorState> {
 
 /**
  * The relay refused or did not take an effect. A mailbox that is gone ends the accept (the relay
- * answers alike for used, expired and cancelled, so the reason is unknown); anything else (relay
- * away, rate limit, timeout) is retried on the backoff schedule.
+ * answers alike for used, expired and cancelled, so the reason is unknown), unless it is a link's
+ * and the relay restarted less than RELAY_REFIND_SECONDS ago: then it was lost and its issuer puts
+ * it back, so it is looked for again, and if it never comes back the accept says the relay lost
+ * it (RELAY_RESTARTED). Anything else (relay away, rate limit, timeout) is retried on the backoff
+ * schedule.
  */
 function onEffectFailed(
   state: AcceptorState,
@@ -316,13 +328,19 @@ function onEffectFailed(
   ctx: StepContext,
 ): Step<AcceptorState> {
   if (event.effect.type === 'closeMailbox' || event.effect.type === 'resync') return unchanged(state);
+  let next = state;
   if (event.effect.type === 'send' && isPermanentRelayFailure(event.code)) {
     // Paired already: the issuer's mailbox is gone, so the ack cannot be delivered any more.
-    return state.phase === 'paired' ? finishPaired(state) : fail(state, 'INVITE_NOT_FOUND', null);
+    if (state.phase === 'paired') return finishPaired(state);
+    const since = event.relayStoreSince;
+    const restarted = since !== undefined && ctx.now < since + RELAY_REFIND_SECONDS;
+    if (state.target.form !== 'url' || !restarted)
+      return fail(state, state.relayLost ? 'RELAY_RESTARTED' : 'INVITE_NOT_FOUND', null);
+    next = { ...state, relayLost: true };
   }
-  if (state.phase === 'awaitingSas') return unchanged(state);
+  if (state.phase === 'awaitingSas') return unchanged(next);
   return {
-    state: { ...state, resendAt: Math.min(state.resendAt, ctx.now + retryDelaySeconds(0)) },
+    state: { ...next, resendAt: Math.min(state.resendAt, ctx.now + retryDelaySeconds(0)) },
     effects: [],
   };
 }

@@ -73,8 +73,17 @@ export type RelayEffect = Extract<Effect, { type: 'openMailbox' | 'closeMailbox'
 
 /** Events every machine takes from its host, besides frames and operator actions. */
 export type HostEvent =
-  /** A relay effect failed with `code`; the effects after it did not run. */
-  | { readonly type: 'effectFailed'; readonly effect: RelayEffect; readonly code: ErrorCode }
+  /**
+   * A relay effect failed with `code`; the effects after it did not run. With INVITE_NOT_FOUND,
+   * `relayStoreSince` is when the relay's store began (Unix seconds), if it says: a memory relay's
+   * start, when it lost every mailbox (a link's comes back: its issuer re-creates it).
+   */
+  | {
+      readonly type: 'effectFailed';
+      readonly effect: RelayEffect;
+      readonly code: ErrorCode;
+      readonly relayStoreSince?: number;
+    }
   /** The relay accepted a frame sent with `track`. */
   | { readonly type: 'frameDelivered'; readonly frame: Uint8Array }
   /** The host restarted: resend whatever is outstanding now rather than at the next timer. */

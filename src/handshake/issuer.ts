@@ -288,11 +288,11 @@ export function stepIssuer(
       try {
         frame = decodeFrame(event.frame);
       } catch {
-        return unchanged(state);
+        return countJunk(unchanged(state));
       }
       if (frame.type === 'hello') return onHello(state, frame, ctx);
       const session = state.sessions[toHex(frame.sessionId)];
-      if (!session) return unchanged(state);
+      if (!session) return countJunk(unchanged(state));
       switch (frame.type) {
         case 'confirm':
           return onConfirm(state, session, frame, ctx);
@@ -351,7 +351,7 @@ function onHello(
   });
   const reason = statusReason(state.status, ctx.now, state.expiresAt);
   if (reason) return refuse(reason);
-  if (frame.form !== state.formSecret.form) return refuse('PROTOCOL_ERROR');
+  if (frame.form !== state.formSecret.form) return countJunk(refuse('PROTOCOL_ERROR'));
   let current = state;
   const evicted: Effect[] = [];
   const open = Object.values(state.sessions).filter(isOpen);
@@ -391,7 +391,7 @@ function onHello(
     share,
     frame.share,
   );
-  if (secret === null) return refuse('PROTOCOL_ERROR');
+  if (secret === null) return countJunk(refuse('PROTOCOL_ERROR'));
   const keys = deriveSessionKeys(secret);
   const th1 = transcriptAfterReply(state.formSecret.form, context, frame.share, share, ctx.card);
   const body = encodeReplyBody({
@@ -610,6 +610,20 @@ function countGuess(step: Step<IssuerState>): Step<IssuerState> {
   if (attempts < MAX_FAILED_CODE_ATTEMPTS) return { state: counted, effects: step.effects };
   const burned = finish(counted, 'failed', 'INVITE_USED', 'WRONG_CODE');
   return { state: burned.state, effects: [...step.effects, ...burned.effects] };
+}
+
+/**
+ * A message in a code invite's mailbox that no acceptor would send: not a frame, a hello this
+ * invite cannot answer (the other form, an invalid CPace share), or a frame of a session that does
+ * not exist. Its sender's claim took one of the nameplate's slots at the relay, which cannot tell
+ * junk from a hello, so it is a failed attempt under the same burn rule as a wrong code, and the
+ * operator sees it (docs/SECURITY.md §Short codes). Frames naming a known session are not counted:
+ * only the relay, or that session's own acceptor, knows its id.
+ */
+function countJunk(step: Step<IssuerState>): Step<IssuerState> {
+  if (step.state.formSecret.form !== 'code' || step.state.status !== 'pending') return step;
+  const seen: Effect = { type: 'progress', status: 'failed', code: 'PROTOCOL_ERROR' };
+  return countGuess({ state: step.state, effects: [...step.effects, seen] });
 }
 
 /**

@@ -128,7 +128,7 @@ export const InviteSummarySchema = InviteCreatedSchema.extend({
     .int()
     .optional()
     .describe(
-      'Code invites: sessions that ended without proving the code, each one online guess; at 3 the invite burns.',
+      'Code invites: sessions that ended without proving the code (each one online guess) and junk messages from nameplate claimants; at 3 the invite burns.',
     ),
 });
 

@@ -1,9 +1,14 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { type AgentProcess, relayWithAgents } from '../support/agent-process.js';
+import { connect, type InviteProgress } from '../../client/index.js';
+import { type AgentProcess, relayWithAgents, startAgent, testRoot } from '../support/agent-process.js';
+import { freePort } from '../support/free-port.js';
 import { call } from '../support/relay-http.js';
+import { startRelayProcess } from '../support/relay-process.js';
 
 // Pairing abuse through real agents and a relay (docs/SECURITY.md): an unpaired peer cannot pin
-// itself again through an old invite, and strangers' nameplate claims cannot crowd out a code.
+// itself again through an old invite, strangers' nameplate claims cannot crowd out a code, and
+// junk posted through a claim is a failed attempt the issuer sees, and a link outlives a restart
+// of a memory relay.
 
 interface Created {
   id: string;
@@ -100,4 +105,144 @@ describe('strangers cannot crowd out a short code', () => {
     const accepted = await ben.json<{ status: string }>(['accept', invite.code!, '--wait', '15s']);
     expect(accepted.value.status).toBe('paired');
   });
+});
+
+/** A stranger's claim of `nameplate` that posts `body` to the mailbox it is handed: the post's status. */
+async function junkClaim(nameplate: string, body = 'x'): Promise<number> {
+  const claim = await call(fleet.relay.url, 'POST', `/v1/nameplates/${nameplate}/claim`, {});
+  if (claim.status !== 200) return claim.status;
+  const { mailbox, writeCap } = claim.json as { mailbox: string; writeCap: string };
+  const posted = await call(fleet.relay.url, 'POST', `/v1/mailboxes/${mailbox}/messages`, {
+    body,
+    headers: { authorization: `Bearer ${writeCap}` },
+  });
+  return posted.status;
+}
+
+/** The agent's invite.progress events from now on, and a wait for a condition on them. */
+async function progressOf(agent: AgentProcess) {
+  const client = await connect({ socket: agent.socket });
+  const events: InviteProgress[] = [];
+  const checks = new Set<() => void>();
+  client.onEvent((event) => {
+    if (event.method !== 'invite.progress') return;
+    events.push(event.params);
+    for (const check of checks) check();
+  });
+  await client.subscribe();
+  return {
+    events,
+    /** Resolves once `done` holds (the test's timeout bounds the wait). */
+    until: (done: () => boolean) =>
+      new Promise<void>((resolve) => {
+        const check = () => {
+          if (!done()) return;
+          checks.delete(check);
+          resolve();
+        };
+        checks.add(check);
+        check();
+      }),
+    close: () => client.close(),
+  };
+}
+
+interface AuditEntry {
+  event: string;
+  invite?: string;
+  code?: string;
+}
+
+describe('junk posted through a nameplate claim is a failed attempt the issuer sees', () => {
+  // The acceptor's hello follows the junk in the mailbox, so once it is answered the issuer has
+  // read every junk post before it.
+  it('two junk posts: two failed attempts shown as they happen (progress, invites, log); the right code still pairs', async () => {
+    const progress = await progressOf(ann);
+    const invite = (await ann.json<Created>(['invite', '--format', 'code'])).value;
+    const nameplate = invite.code!.replace(/-/g, '').slice(0, 3);
+    expect([await junkClaim(nameplate), await junkClaim(nameplate)]).toEqual([202, 202]);
+    const accepted = await ben.json<{ status: string }>(['accept', invite.code!, '--wait', '15s']);
+    expect(accepted.value.status).toBe('paired');
+    expect(await summary(ann, invite.id)).toMatchObject({ status: 'used', failedAttempts: 2 });
+    const mine = () => progress.events.filter((e) => e.id === invite.id);
+    await progress.until(() => mine().some((e) => e.status === 'paired'));
+    expect(
+      mine()
+        .filter((e) => e.status === 'failed')
+        .map((e) => e.error?.code),
+    ).toEqual(['PROTOCOL_ERROR', 'PROTOCOL_ERROR']);
+    const logged = (await ann.json<AuditEntry[]>(['log'])).value.filter((e) => e.invite === invite.id);
+    expect(logged.map((e) => `${e.event} ${e.code ?? ''}`.trim())).toEqual([
+      'minted',
+      'failed PROTOCOL_ERROR',
+      'failed PROTOCOL_ERROR',
+      'paired',
+    ]);
+    progress.close();
+  });
+
+  it('a third burns the code, as three wrong codes do: the invite ends failed and nobody pairs', async () => {
+    const progress = await progressOf(ann);
+    const invite = (await ann.json<Created>(['invite', '--format', 'code'])).value;
+    const nameplate = invite.code!.replace(/-/g, '').slice(0, 3);
+    for (let i = 0; i < 3; i++) expect(await junkClaim(nameplate)).toBe(202);
+    const refused = await ben.json<{ status?: string; error?: { code: string } }>([
+      'accept',
+      invite.code!,
+      '--wait',
+      '15s',
+    ]);
+    expect(refused.value.status).toBeUndefined();
+    // Burned before the hello was read: gone from the relay, or refused in an abort.
+    expect(['INVITE_NOT_FOUND', 'INVITE_USED']).toContain(refused.value.error?.code);
+    expect(await summary(ann, invite.id)).toMatchObject({ status: 'failed', failedAttempts: 3 });
+    const mine = () => progress.events.filter((e) => e.id === invite.id && e.status === 'failed');
+    await progress.until(() => mine().length === 4);
+    expect(mine().map((e) => e.error?.code)).toEqual([
+      'PROTOCOL_ERROR',
+      'PROTOCOL_ERROR',
+      'PROTOCOL_ERROR',
+      'WRONG_CODE',
+    ]);
+    progress.close();
+  });
+});
+
+describe('a link outlives a restart of a memory relay', () => {
+  it('an acceptor that finds the mailbox gone right after the restart finds it again once the issuer puts it back', async () => {
+    const port = await freePort();
+    let relay = await startRelayProcess(['--port', String(port)]);
+    const root = testRoot();
+    const [ivy, jo] = await Promise.all([
+      startAgent(root, 'ivy', relay.url),
+      startAgent(root, 'jo', relay.url),
+    ]);
+    try {
+      const invite = (await ivy.json<Created>(['invite'])).value;
+      // The relay restarts (losing every mailbox) while the issuer's agent is down, so nothing can
+      // put the invite's mailbox back before the acceptor posts its hello.
+      await ivy.stop();
+      await relay.stop();
+      relay = await startRelayProcess(['--port', String(port)]);
+      const accepted = await jo.json<{ status?: string; acceptId?: string; error?: { code: string } }>([
+        'accept',
+        invite.url!,
+        '--wait',
+        '1s',
+      ]);
+      expect(accepted.value.error?.code).toBeUndefined();
+      expect(accepted.value.status).toBe('pending');
+      await ivy.restart();
+      const waited = await jo.json<{ status: string; error?: string }>([
+        'wait',
+        accepted.value.acceptId!,
+        '--timeout',
+        '90s',
+      ]);
+      expect(waited.value).toMatchObject({ status: 'paired', peer: 'ivy' });
+    } finally {
+      await Promise.all([ivy.stop(), jo.stop()]);
+      await relay.stop();
+    }
+  }, 150_000);
 });

@@ -4,6 +4,8 @@ import { describe, expect, it } from 'vitest';
 import { decodeBase64url, encodeBase64url } from '../../src/encoding/base64url.js';
 import { toHex } from '../../src/encoding/hex.js';
 import { PairlinkError } from '../../src/errors.js';
+import { RELAY_REFIND_SECONDS } from '../../src/handshake/acceptor.js';
+import type { RelayEffect } from '../../src/handshake/effects.js';
 import { decodeFrame, encodeFrame, type Frame } from '../../src/handshake/frames.js';
 import { ALLOWED_CLOCK_SKEW_SECONDS } from '../../src/invite/invite-policy.js';
 import { parseInviteUrl } from '../../src/invite/invite-url.js';
@@ -42,6 +44,17 @@ function payloadOf(url: string) {
     bytes: decodeBase64url(fragment, 4096),
     rebuild: (b: Uint8Array) => `${prefix}#${encodeBase64url(b)}`,
   };
+}
+
+/** A hello with the given share and form, answered (if at all) to the mailbox 08…08. */
+function helloWith(share: Uint8Array, form: 'url' | 'code') {
+  return encodeFrame({
+    type: 'hello',
+    form,
+    sessionId: new Uint8Array(16).fill(7),
+    share,
+    replyTo: { mailboxId: new Uint8Array(16).fill(8), writeCapability: new Uint8Array(16).fill(9) },
+  });
 }
 
 describe('malformed and tampered invites', () => {
@@ -284,16 +297,6 @@ describe('bad key material from a peer or the relay', () => {
     Uint8Array.from(Buffer.from('ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f', 'hex')),
   ];
 
-  function helloWith(share: Uint8Array, form: 'url' | 'code') {
-    return encodeFrame({
-      type: 'hello',
-      form,
-      sessionId: new Uint8Array(16).fill(7),
-      share,
-      replyTo: { mailboxId: new Uint8Array(16).fill(8), writeCapability: new Uint8Array(16).fill(9) },
-    });
-  }
-
   it('X25519 low-order and all-zero shares in a hello: refused with PROTOCOL_ERROR, no session, no reply', () => {
     const { exchange, issuer } = urlSetup();
     for (const share of LOW_ORDER_X25519) {
@@ -321,15 +324,17 @@ describe('bad key material from a peer or the relay', () => {
     const good = helloWith(new Uint8Array(32).fill(1), 'code');
     for (const frame of [good.subarray(0, good.length - 1), new Uint8Array([...good, 0])])
       expect(errorCode(() => decodeFrame(frame))).toBe('MALFORMED');
-    expect(issuer.state.failedAttempts).toBe(0);
+    // Each took a claim slot at the relay: a failed attempt (three burn the code, see below).
+    expect(issuer.state.failedAttempts).toBe(3);
+    expect(issuer.state.status).toBe('failed');
   });
 
-  it("a hello of the other form (a URL hello against a code invite) is refused and leaves the invite's counters alone", () => {
+  it('a hello of the other form (a URL hello against a code invite) is refused and counts as a failed attempt', () => {
     const { exchange, issuer } = codeSetup();
     issuer.step({ type: 'frameReceived', frame: helloWith(new Uint8Array(32).fill(5), 'url') });
     const answers = exchange.take(new Uint8Array(16).fill(8)).map((f) => decodeFrame(f));
     expect(answers.map((f) => (f.type === 'abort' ? f.reason : f.type))).toEqual(['PROTOCOL_ERROR']);
-    expect(issuer.state.failedAttempts).toBe(0);
+    expect(issuer.state.failedAttempts).toBe(1);
     expect(toHex(issuer.state.inviteId)).toHaveLength(32);
   });
 });
@@ -413,5 +418,101 @@ describe('an audit log edited while the agent was stopped', () => {
     await alice.stop();
     const lines = readFileSync(file, 'latin1').split('\n').filter(Boolean);
     expect(lines.map((l) => l.length + 1)).toEqual([512, 512, 512]);
+  });
+});
+
+describe('junk from a stranger who claimed a nameplate', () => {
+  const JUNK: readonly [string, Uint8Array][] = [
+    ['one byte', Uint8Array.of(0x78)],
+    [
+      'a frame of no session',
+      encodeFrame({ type: 'ack', sessionId: new Uint8Array(16).fill(3), sealed: new Uint8Array(16) }),
+    ],
+    ['a hello with the CPace identity', helloWith(new Uint8Array(32), 'code')],
+  ];
+
+  it('whatever is not a valid first message is a failed attempt the issuer reports; the third burns the code', () => {
+    const { alice, issuer } = codeSetup();
+    JUNK.forEach(([what, frame], i) => {
+      issuer.step({ type: 'frameReceived', frame });
+      expect(issuer.state.failedAttempts, what).toBe(i + 1);
+    });
+    const reported = effectsOf(alice, 'progress').map((p) => `${p.status} ${p.code}`);
+    expect(reported).toEqual([
+      'failed PROTOCOL_ERROR',
+      'failed PROTOCOL_ERROR',
+      'failed PROTOCOL_ERROR',
+      'failed WRONG_CODE', // the invite burned, as after three wrong codes
+    ]);
+    expect(issuer.state.status).toBe('failed');
+    expect(effectsOf(alice, 'closeMailbox')).toHaveLength(1);
+  });
+
+  it('two junk posts leave the code usable: the right acceptor still pairs', () => {
+    const { exchange, alice, issuer, target } = codeSetup();
+    for (const [, frame] of JUNK.slice(0, 2)) issuer.step({ type: 'frameReceived', frame });
+    const acceptor = new AcceptorDriver(makeParty('bob', NOW), target(), false, exchange);
+    runUntilQuiet(issuer, [acceptor]);
+    expect(acceptor.state.phase).toBe('paired');
+    expect(issuer.state.failedAttempts).toBe(2);
+    expect(effectsOf(alice, 'pin')).toHaveLength(1);
+  });
+
+  it('a link invite has no nameplate to claim: junk in its mailbox counts nothing', () => {
+    const { alice, issuer } = urlSetup();
+    for (const [, frame] of JUNK) issuer.step({ type: 'frameReceived', frame: frame });
+    expect(issuer.state.failedAttempts).toBe(0);
+    expect(issuer.state.status).toBe('pending');
+    expect(effectsOf(alice, 'progress')).toHaveLength(0);
+  });
+});
+
+describe('a relay that restarted and lost the invite mailbox', () => {
+  /** The acceptor's hello refused as not found, by a relay whose store began at `since` (if it says). */
+  function helloRefused(acceptor: AcceptorDriver, since: number | undefined) {
+    const issuerBox = acceptor.state.target.form === 'url' ? acceptor.state.target.invite : null;
+    const effect: RelayEffect = {
+      type: 'send',
+      to: issuerBox ?? { mailboxId: new Uint8Array(16), writeCapability: new Uint8Array(16) },
+      frame: acceptor.state.lastSentFrame,
+    };
+    acceptor.step({
+      type: 'effectFailed',
+      effect,
+      code: 'INVITE_NOT_FOUND',
+      ...(since === undefined ? {} : { relayStoreSince: since }),
+    });
+  }
+
+  it(`a link's acceptor looks for it again for ${RELAY_REFIND_SECONDS} s after the restart, pairs once the issuer puts it back, else says the relay lost it`, () => {
+    const { exchange, issuer, target } = urlSetup();
+    const acceptor = new AcceptorDriver(makeParty('bob', NOW), target(), false, exchange);
+    exchange.take(issuer.state.mailboxId); // the hello the relay lost
+    helloRefused(acceptor, NOW - 5);
+    expect(acceptor.state.phase).toBe('awaitingReply');
+    // The issuer's mailbox is back: the next resend lands and the pairing completes.
+    exchange.now = acceptor.state.resendAt;
+    acceptor.step({ type: 'clockTicked' });
+    runUntilQuiet(issuer, [acceptor]);
+    expect(acceptor.state.phase).toBe('paired');
+
+    const lost = new AcceptorDriver(makeParty('carol', NOW), target(), false, exchange);
+    helloRefused(lost, NOW - 5);
+    exchange.now = NOW - 5 + RELAY_REFIND_SECONDS;
+    helloRefused(lost, NOW - 5);
+    expect([lost.state.phase, lost.state.failure]).toEqual(['failed', 'RELAY_RESTARTED']);
+  });
+
+  it('without a recent restart, and for a code (its nameplate is gone too), a gone mailbox ends the accept at once', () => {
+    const url = urlSetup();
+    for (const since of [undefined, NOW - RELAY_REFIND_SECONDS]) {
+      const acceptor = new AcceptorDriver(makeParty('bob', NOW), url.target(), false, url.exchange);
+      helloRefused(acceptor, since);
+      expect([acceptor.state.phase, acceptor.state.failure]).toEqual(['failed', 'INVITE_NOT_FOUND']);
+    }
+    const code = codeSetup();
+    const acceptor = new AcceptorDriver(makeParty('bob', NOW), code.target(), false, code.exchange);
+    helloRefused(acceptor, NOW - 5);
+    expect([acceptor.state.phase, acceptor.state.failure]).toEqual(['failed', 'INVITE_NOT_FOUND']);
   });
 });
