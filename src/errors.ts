@@ -34,6 +34,12 @@ export const ERROR_CODES = [
   'MAILBOX_FULL',
   'RELAY_BUSY',
   'CHAT_UNREACHABLE',
+  'PARSE_ERROR',
+  'INVALID_REQUEST',
+  'METHOD_NOT_FOUND',
+  'PORT_IN_USE',
+  'CODE_TYPO',
+  'UNKNOWN_ID',
 ] as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[number];

@@ -248,7 +248,7 @@ export class DurableState {
     const key = id.toUpperCase();
     const invite =
       this.state.invites.find((i) => i.id === key) ?? this.history.invites.find((i) => i.id === key);
-    if (!invite) throw new PairlinkError('INVITE_NOT_FOUND', `no invite with id ${id}`);
+    if (!invite) throw new PairlinkError('UNKNOWN_ID', `no invite with id ${id}`);
     return invite;
   }
 
@@ -256,7 +256,7 @@ export class DurableState {
     const key = id.toUpperCase();
     const accept =
       this.state.accepts.find((a) => a.id === key) ?? this.history.accepts.find((a) => a.id === key);
-    if (!accept) throw new PairlinkError('INVITE_NOT_FOUND', `no accept with id ${id}`);
+    if (!accept) throw new PairlinkError('UNKNOWN_ID', `no accept with id ${id}`);
     return accept;
   }
 

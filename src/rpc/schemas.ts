@@ -7,6 +7,7 @@ import {
   type InviteMode,
   MAX_INVITE_USES,
   MAX_TTL_SECONDS,
+  MIN_TTL_SECONDS,
 } from '../invite/invite-policy.js';
 import { MAX_INVITE_TEXT_LENGTH } from '../invite/invite-url.js';
 import type { RpcMethodName } from './protocol.js';
@@ -207,7 +208,7 @@ export const PARAM_SCHEMAS = {
   'identity.get': empty,
   'invite.create': z
     .object({
-      ttlSeconds: z.number().int().min(30).max(MAX_TTL_SECONDS.url).optional(),
+      ttlSeconds: z.number().int().min(MIN_TTL_SECONDS).max(MAX_TTL_SECONDS.url).optional(),
       uses: z.number().int().min(1).max(MAX_INVITE_USES).optional(),
       format: inviteFormat.optional(),
       mode: inviteMode.optional(),
