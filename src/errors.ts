@@ -40,6 +40,7 @@ export const ERROR_CODES = [
   'PORT_IN_USE',
   'CODE_TYPO',
   'UNKNOWN_ID',
+  'INVITE_BURNED',
 ] as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[number];

@@ -273,4 +273,9 @@ export class DurableState {
   get allInvites(): readonly InviteRecord[] {
     return [...this.state.invites, ...this.history.invites];
   }
+
+  /** Every accept known, oldest first: finished ones from the history, then those in the state. */
+  get allAccepts(): readonly AcceptRecord[] {
+    return [...this.history.accepts, ...this.state.accepts];
+  }
 }

@@ -107,6 +107,7 @@ export const METHOD_ERRORS: Readonly<Record<RpcMethodName, readonly ErrorCode[]>
     'INVITE_USED',
     'INVITE_CANCELLED',
     'INVITE_NOT_FOUND',
+    'INVITE_BURNED',
     'WRONG_CODE',
     'CROWDED',
     'SAS_REQUIRED',

@@ -70,4 +70,62 @@ describe('ids and dids this agent does not know', () => {
     // `pairlink wait` still tells an unknown id (exit 1) from an accept id.
     expect((await ann.cli(['wait', 'NOSUCHID', '--timeout', '1s'])).code).toBe(1);
   });
+
+  it('unpair not-a-did is INVALID_PARAMS naming a did:key; an unknown valid did stays removed:false', async () => {
+    const json = await ann.json<{ error?: { code: string; message: string } }>(['unpair', 'not-a-did']);
+    expect(json.code).toBe(1);
+    expect(json.value.error?.code).toBe('INVALID_PARAMS');
+    expect(json.value.error?.message).toMatch(/not a did:key/);
+    const client = await clientOf(ann);
+    const stranger = (await (await clientOf(ben)).call('identity.get', {})).did;
+    expect(await client.call('peer.remove', { did: stranger })).toEqual({ removed: false });
+  });
+});
+
+describe('confirming a security code', () => {
+  it('says what happened in words, not the session state name', async () => {
+    const invite = (await ann.json<{ id: string; url: string }>(['invite', '--require-sas'])).value;
+    const benClient = await clientOf(ben);
+    const accepting = benClient.call('invite.accept', { invite: invite.url, waitSeconds: 30 });
+    await until(async () => {
+      const list = (await ann.json<{ id: string; sessions: { status: string }[] }[]>(['invites'])).value;
+      return list.find((i) => i.id === invite.id)?.sessions.find((s) => s.status === 'awaitingSas');
+    }, 'the session to wait for the code');
+    const confirmed = await ann.cli(['confirm', invite.id, 'yes']);
+    expect(confirmed.code).toBe(0);
+    expect(confirmed.stdout).not.toMatch(/awaiting|session \w+\./);
+    expect(confirmed.stdout).toMatch(/^Confirmed: ben (is paired|is pinned here)/);
+    expect((await accepting).status).toBe('paired');
+  });
+});
+
+describe('short codes', () => {
+  it("accepting one's own code is refused locally and costs none of its guesses", async () => {
+    const created = (await ann.json<{ id: string; code: string }>(['invite', '--format', 'code'])).value;
+    const client = await clientOf(ann);
+    expect(await refusal(client.call('invite.accept', { invite: created.code }))).toBe('SELF_PAIRING');
+    const summary = await client.call('invite.get', { id: created.id });
+    expect(summary.failedAttempts).toBe(0);
+    expect(summary.status).toBe('pending');
+  });
+
+  it('a code burned by three wrong guesses says so to the acceptor and in the issuer’s invites', async () => {
+    const created = (await ann.json<{ id: string; code: string }>(['invite', '--format', 'code'])).value;
+    const right = parseShortCode(created.code);
+    const benClient = await clientOf(ben);
+    for (const secret of ['00000000', '11111111', '22222222']) {
+      const wrong = formatShortCode({ nameplate: right.nameplate, secret });
+      expect(await refusal(benClient.call('invite.accept', { invite: wrong }))).toBe('WRONG_CODE');
+    }
+    // Whether or not the issuer has closed the burned invite's mailbox yet, the answer is the same.
+    expect(await refusal(benClient.call('invite.accept', { invite: created.code }))).toBe('INVITE_BURNED');
+    const annClient = await clientOf(ann);
+    const ended = await until(async () => {
+      const summary = await annClient.call('invite.get', { id: created.id });
+      return summary.status === 'pending' ? undefined : summary;
+    }, 'the issuer to burn the invite');
+    expect(ended).toMatchObject({ status: 'failed', failedAttempts: 3, error: 'INVITE_BURNED' });
+    const listed = await ann.cli(['invites', '--all']);
+    expect(listed.stdout).toMatch(new RegExp(`${created.id}.*burned after 3 failed code attempts`));
+  });
 });

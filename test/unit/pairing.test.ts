@@ -102,6 +102,7 @@ describe('pairing through the state machines, in memory', () => {
       expect(acceptor.state.failure).toBe('WRONG_CODE');
     }
     expect(issuer.state.status).toBe('failed');
+    expect(issuer.state.failure).toBe('INVITE_BURNED');
     const late = new AcceptorDriver(makeParty('late', NOW), target(), false, exchange);
     runUntilQuiet(issuer, [late]);
     expect(late.state.failure).toBe('INVITE_USED');
@@ -126,9 +127,10 @@ describe('pairing through the state machines, in memory', () => {
     issuer.step({ type: 'clockTicked' });
     expect(issuer.state.failedAttempts).toBe(3);
     expect(issuer.state.status).toBe('failed');
-    expect(effectsOf(alice, 'progress').some((p) => p.status === 'failed' && p.code === 'WRONG_CODE')).toBe(
-      true,
-    );
+    expect(issuer.state.failure).toBe('INVITE_BURNED');
+    expect(
+      effectsOf(alice, 'progress').some((p) => p.status === 'failed' && p.code === 'INVITE_BURNED'),
+    ).toBe(true);
   });
 
   it('a repeat acceptor spends a use, and a peer refused after an unpair is told PEER_REMOVED', () => {
