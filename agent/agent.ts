@@ -38,6 +38,7 @@ import type {
   PeerRemoved,
 } from '../src/rpc/protocol.js';
 import { AuditLog, type OpenedAuditLog } from './audit-log.js';
+import { refuseBurnedCode, refuseOwnCode } from './code-attempts.js';
 import { type EffectOwner, EffectRunner } from './effect-runner.js';
 import type { SecretStore } from './keystore/secret-store.js';
 import {
@@ -446,7 +447,13 @@ export class Agent {
       target = { form: 'url', invite };
     } else {
       const code = parseShortCode(trimmed);
-      const claim = await this.relay.claimNameplate(code.nameplate);
+      refuseOwnCode(this.store.state.invites, code.nameplate);
+      const claim = await this.relay.claimNameplate(code.nameplate).catch((error: unknown) => {
+        if (error instanceof PairlinkError && error.code === 'INVITE_NOT_FOUND')
+          refuseBurnedCode(this.store.allAccepts, code.nameplate, null);
+        throw error;
+      });
+      refuseBurnedCode(this.store.allAccepts, code.nameplate, claim.mailboxId);
       target = {
         form: 'code',
         code,

@@ -13,7 +13,7 @@ export type RpcId = string | number | null;
 export interface RpcErrorObject {
   readonly code: number;
   readonly message: string;
-  readonly data: { readonly code: ErrorCode | 'PARSE_ERROR' | 'INVALID_REQUEST' | 'METHOD_NOT_FOUND' };
+  readonly data: { readonly code: ErrorCode };
 }
 
 export interface RpcRequest {
@@ -25,7 +25,7 @@ export interface RpcRequest {
 /** What a handler reports about one call, for the one log line per failed call. */
 export interface CallOutcome {
   readonly method: string;
-  readonly code: ErrorCode | 'METHOD_NOT_FOUND';
+  readonly code: ErrorCode;
   readonly ms: number;
   /** For INTERNAL only: the first line of what was thrown (never a stack). */
   readonly detail?: string;
@@ -43,11 +43,13 @@ export function protocolError(
   kind: 'parseError' | 'invalidRequest' | 'methodNotFound',
   message: string,
 ): RpcErrorObject {
-  const data = {
-    parseError: 'PARSE_ERROR',
-    invalidRequest: 'INVALID_REQUEST',
-    methodNotFound: 'METHOD_NOT_FOUND',
-  }[kind] as RpcErrorObject['data']['code'];
+  const data = (
+    {
+      parseError: 'PARSE_ERROR',
+      invalidRequest: 'INVALID_REQUEST',
+      methodNotFound: 'METHOD_NOT_FOUND',
+    } as const
+  )[kind];
   return { code: RPC_PROTOCOL_ERRORS[kind], message, data: { code: data } };
 }
 

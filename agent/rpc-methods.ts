@@ -39,6 +39,7 @@ function inviteSummary(record: InviteRecord): InviteSummary {
     usesLeft: issuer.usesLeft,
     requireSas: issuer.requireSas,
     status: issuer.status,
+    ...(issuer.failure ? { error: issuer.failure } : {}),
     ...(record.label ? { label: record.label } : {}),
     createdAt: record.createdAt,
     ...(record.format === 'code' ? { failedAttempts: issuer.failedAttempts } : {}),
@@ -134,6 +135,7 @@ export function rpcHandlers(agent: Agent): RpcHandlers {
         createdAt: _createdAt,
         label: _label,
         failedAttempts: _failed,
+        error: _error,
         ...created
       } = inviteSummary(record);
       return created;

@@ -5,7 +5,7 @@ export const EXIT = {
   failed: 1,
   /** The command line was wrong. */
   usage: 2,
-  /** The agent (or the relay) could not be reached. */
+  /** The agent (or the relay) could not be reached, or the port to listen on is taken. */
   unavailable: 3,
   /** An accept is still pending after --wait; it completes in the background. */
   pending: 4,

@@ -1,4 +1,5 @@
 import { type ParseArgsConfig, parseArgs } from 'node:util';
+import { nearestName } from './did-you-mean.js';
 import { EXIT } from './exit-codes.js';
 import { type Io, processIo, reportError, UsageError } from './output.js';
 
@@ -65,7 +66,7 @@ function help(): string {
     '  inspect <invite>   Verify an invite URL or code locally and show what it says',
     '  demo               Pair two in-memory agents by URL and by code, and show every step',
     '',
-    'Exit codes: 0 ok, 1 failed, 2 usage, 3 agent or relay unavailable, 4 accept still pending.',
+    'Exit codes: 0 ok, 1 failed, 2 usage, 3 agent or relay unavailable (or port taken), 4 accept still pending.',
   ].join('\n');
 }
 
@@ -82,18 +83,24 @@ export async function main(argv: readonly string[], io: Io = processIo): Promise
   }
   const load = COMMANDS[name];
   const json = rest.includes('--json');
-  if (!load) return reportError(io, new UsageError(`unknown command "${name}" (see pairlink --help)`), json);
+  if (!load) {
+    const near = nearestName(name, Object.keys(COMMANDS));
+    const hint = near ? `did you mean ${near}? see pairlink --help` : 'see pairlink --help';
+    return reportError(io, new UsageError(`unknown command "${name}" (${hint})`), json);
+  }
   const command = await load();
+  const options = { ...COMMON, ...command.options };
   let parsed: { values: Record<string, unknown>; positionals: string[] };
   try {
     parsed = parseArgs({
       args: [...rest],
-      options: { ...COMMON, ...command.options },
+      options,
       allowPositionals: command.allowPositionals,
       strict: true,
     });
   } catch (error) {
-    return reportError(io, new UsageError(`${(error as Error).message}\nUsage: ${command.usage}`), json);
+    const problem = unknownOption(rest, options, name) ?? (error as Error).message;
+    return reportError(io, new UsageError(`${problem}\nUsage: ${command.usage}`), json);
   }
   if (parsed.values.help) {
     io.out(`${command.summary}\n\nUsage: ${command.usage}`);
@@ -104,4 +111,25 @@ export async function main(argv: readonly string[], io: Io = processIo): Promise
   } catch (error) {
     return reportError(io, error, Boolean(parsed.values.json));
   }
+}
+
+/**
+ * "unknown option --wiat for accept (did you mean --wait?)" for the first option `args` has that
+ * the command does not (node:util's own text for it ends in advice with an unbalanced quote).
+ */
+function unknownOption(args: readonly string[], options: Options, command: string): string | undefined {
+  const { tokens } = parseArgs({
+    args: [...args],
+    options,
+    strict: false,
+    allowPositionals: true,
+    tokens: true,
+  });
+  const unknown = tokens.find((t) => t.kind === 'option' && !Object.hasOwn(options, t.name));
+  if (unknown?.kind !== 'option') return undefined;
+  const near = nearestName(
+    unknown.name,
+    Object.keys(options).filter((o) => o.length > 1),
+  );
+  return `unknown option ${unknown.rawName} for ${command}${near ? ` (did you mean --${near}?)` : ''}`;
 }

@@ -1,4 +1,5 @@
 import { describeError } from '../src/error-text.js';
+import type { ErrorCode } from '../src/errors.js';
 import { EXIT } from './exit-codes.js';
 
 /** Where a command writes; injectable so tests can capture output. */
@@ -32,6 +33,13 @@ export function printJson(io: Io, value: unknown): void {
   io.out(JSON.stringify(value));
 }
 
+/** Codes that exit with EXIT.unavailable: something the command needs is not there, or taken. */
+const UNAVAILABLE: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
+  'AGENT_UNAVAILABLE',
+  'RELAY_UNREACHABLE',
+  'PORT_IN_USE',
+]);
+
 /** Renders any error in the one CLI style and returns the exit code. */
 export function reportError(io: Io, error: unknown, json: boolean): number {
   if (isUsageError(error)) {
@@ -43,5 +51,5 @@ export function reportError(io: Io, error: unknown, json: boolean): number {
   if (json)
     printJson(io, { error: { code, message: error instanceof Error ? error.message : String(error) } });
   else io.err(`pairlink: ${text}`);
-  return code === 'AGENT_UNAVAILABLE' || code === 'RELAY_UNREACHABLE' ? EXIT.unavailable : EXIT.failed;
+  return UNAVAILABLE.has(code) ? EXIT.unavailable : EXIT.failed;
 }

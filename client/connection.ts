@@ -1,5 +1,6 @@
 import { createConnection, type Socket } from 'node:net';
-import { type ErrorCode, isErrorCode, PairlinkError } from '../src/errors.js';
+import { PairlinkError } from '../src/errors.js';
+import { errorCodeOfAnswer } from '../src/rpc/errors.js';
 import type { RpcMethodName, RpcMethods } from '../src/rpc/protocol.js';
 
 /** The longest answer line accepted (a long invite.list or history.list is a few MiB). */
@@ -91,7 +92,7 @@ export class RpcConnection {
       let message: {
         id?: number;
         result?: unknown;
-        error?: { message: string; data?: { code?: unknown } };
+        error?: { code?: unknown; message: string; data?: { code?: unknown } };
         method?: string;
         params?: unknown;
       };
@@ -108,8 +109,7 @@ export class RpcConnection {
       if (!waiter) continue;
       this.pending.delete(message.id!);
       if (message.error) {
-        const code: ErrorCode = isErrorCode(message.error.data?.code) ? message.error.data.code : 'INTERNAL';
-        waiter.reject(new PairlinkError(code, message.error.message));
+        waiter.reject(new PairlinkError(errorCodeOfAnswer(message.error), message.error.message));
       } else waiter.resolve(message.result);
     }
   }

@@ -1,6 +1,7 @@
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import type { Logger } from 'pino';
+import { PairlinkError } from '../src/errors.js';
 import { HttpFront } from './http-front.js';
 import { DEFAULT_LIMITS, type RelayLimits } from './limits.js';
 import { RelayMetrics } from './metrics.js';
@@ -76,6 +77,20 @@ function redisErrorLogger(log: Logger): (error: Error) => void {
   };
 }
 
+/**
+ * A port someone else holds, as the one sentence a person needs: which address, and what most
+ * likely holds it (a relay's default port is taken when `npm start` runs twice, or `pairlink
+ * relay` while `pairlink up` runs). Any other listen failure is passed on as it is.
+ */
+function listenError(error: NodeJS.ErrnoException, host: string, port: number): Error {
+  if (error.code !== 'EADDRINUSE') return error;
+  const address = host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
+  return new PairlinkError(
+    'PORT_IN_USE',
+    `${address} is taken, probably by another \`pairlink up\` or \`pairlink relay\` (npm start twice?); stop it or choose another port with --port`,
+  );
+}
+
 /** Starts a relay; resolves once it listens (and, with Redis, once Redis answers). */
 export async function startRelay(options: RelayOptions): Promise<RunningRelay> {
   const limits: RelayLimits = { ...DEFAULT_LIMITS, ...options.limits };
@@ -136,13 +151,21 @@ export async function startRelay(options: RelayOptions): Promise<RunningRelay> {
     if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n');
   });
 
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port, options.host, () => {
-      server.off('error', reject);
-      resolve();
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(options.port, options.host, () => {
+        server.off('error', reject);
+        resolve();
+      });
     });
-  });
+  } catch (error) {
+    // Nothing listens, so nothing else may keep the process alive (a Redis client, timers).
+    clearInterval(pruner);
+    await hub.close();
+    await store.close();
+    throw listenError(error as NodeJS.ErrnoException, options.host, options.port);
+  }
   const port = (server.address() as AddressInfo).port;
   const host = options.host.includes(':') ? `[${options.host}]` : options.host;
   const url = `http://${host}:${port}`;

@@ -46,6 +46,15 @@ export const ERROR_TEXT: Readonly<Record<ErrorCode, string>> = {
     'The pairlink agent is not reachable right now (its operator starts it with `pairlink agent`); try again in a moment.',
   UNAUTHORIZED: 'Not allowed: the credentials were refused.',
   INTERNAL: 'Something went wrong inside pairlink (a bug; please report it):',
+  PARSE_ERROR: 'The agent could not read that request as JSON:',
+  INVALID_REQUEST: 'That is not a JSON-RPC 2.0 request the agent accepts:',
+  METHOD_NOT_FOUND:
+    'The agent has no method by that name; `pairlink rpc agent.methods` lists them (docs/RPC.md describes each).',
+  PORT_IN_USE: 'That port is already in use, so nothing was started:',
+  CODE_TYPO: 'That code has a typo; compare it with the original, character by character.',
+  INVITE_BURNED:
+    'That code was burned by three wrong attempts and no longer works; ask its issuer for a new one.',
+  UNKNOWN_ID: 'This agent has no invite or accept with that id; `pairlink invites --all` lists its invites.',
 };
 
 /**

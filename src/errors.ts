@@ -35,6 +35,13 @@ export const ERROR_CODES = [
   'RELAY_BUSY',
   'CHAT_UNREACHABLE',
   'RELAY_RESTARTED',
+  'PARSE_ERROR',
+  'INVALID_REQUEST',
+  'METHOD_NOT_FOUND',
+  'PORT_IN_USE',
+  'CODE_TYPO',
+  'UNKNOWN_ID',
+  'INVITE_BURNED',
 ] as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[number];

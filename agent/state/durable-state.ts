@@ -274,7 +274,7 @@ export class DurableState {
     const key = id.toUpperCase();
     const invite =
       this.state.invites.find((i) => i.id === key) ?? this.history.invites.find((i) => i.id === key);
-    if (!invite) throw new PairlinkError('INVITE_NOT_FOUND', `no invite with id ${id}`);
+    if (!invite) throw new PairlinkError('UNKNOWN_ID', `no invite with id ${id}`);
     return invite;
   }
 
@@ -282,7 +282,7 @@ export class DurableState {
     const key = id.toUpperCase();
     const accept =
       this.state.accepts.find((a) => a.id === key) ?? this.history.accepts.find((a) => a.id === key);
-    if (!accept) throw new PairlinkError('INVITE_NOT_FOUND', `no accept with id ${id}`);
+    if (!accept) throw new PairlinkError('UNKNOWN_ID', `no accept with id ${id}`);
     return accept;
   }
 
@@ -298,5 +298,10 @@ export class DurableState {
   /** Every invite known: pending ones first, then finished ones from the history. */
   get allInvites(): readonly InviteRecord[] {
     return [...this.state.invites, ...this.history.invites];
+  }
+
+  /** Every accept known, oldest first: finished ones from the history, then those in the state. */
+  get allAccepts(): readonly AcceptRecord[] {
+    return [...this.history.accepts, ...this.state.accepts];
   }
 }

@@ -1,6 +1,6 @@
-import { parseDuration } from '../../src/duration.js';
+import { formatDuration, parseDuration } from '../../src/duration.js';
 import { PairlinkError } from '../../src/errors.js';
-import { MAX_TTL_SECONDS } from '../../src/invite/invite-policy.js';
+import { ttlRange } from '../../src/invite/invite-policy.js';
 
 /** Uses a chat invite may ask for (a narrower bound than the agent's own MAX_INVITE_USES). */
 export const CHAT_MAX_USES = 100;
@@ -39,11 +39,11 @@ export function inviteParams(options: InviteOptions): {
     out.format = options.format;
   }
   if (out.ttlSeconds !== undefined) {
-    const max = MAX_TTL_SECONDS[out.format ?? 'url'];
-    if (out.ttlSeconds < 30 || out.ttlSeconds > max)
+    const { min, max } = ttlRange(out.format ?? 'url', 'peer');
+    if (out.ttlSeconds < min || out.ttlSeconds > max)
       throw new PairlinkError(
         'INVALID_PARAMS',
-        `the ttl is 30s to ${out.format === 'code' ? '1h for a code' : '7d for a link'}, not ${options.ttl}`,
+        `the ttl is ${formatDuration(min)} to ${formatDuration(max)} for ${out.format === 'code' ? 'a code' : 'a link'}, not ${options.ttl}`,
       );
   }
   if (options.note !== undefined) {

@@ -116,7 +116,7 @@ export class LiveInvites<W extends Record<string, string>> {
               try {
                 summary = await this.agent.call('invite.get', { id });
               } catch (error) {
-                if ((error as { code?: string }).code === 'INVITE_NOT_FOUND') {
+                if ((error as { code?: string }).code === 'UNKNOWN_ID') {
                   this.log.warn({ invite: id }, 'the agent no longer knows a posted invite; forgetting it');
                   await this.apply(entry, { ...entry.view, state: 'failed' });
                 }

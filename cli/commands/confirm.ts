@@ -1,4 +1,5 @@
-import type { PairlinkError } from '../../src/errors.js';
+import { PairlinkError } from '../../src/errors.js';
+import type { SessionSummary } from '../../src/rpc/protocol.js';
 import { withAgent } from '../agent-connection.js';
 import { EXIT } from '../exit-codes.js';
 import type { Command } from '../main.js';
@@ -60,9 +61,31 @@ export const confirmCommand: Command = {
       });
       const now = updated.sessions.find((s) => s.sessionId === session.sessionId);
       if (values.json) printJson(io, { id: updated.id, sessionId: session.sessionId, status: now?.status });
-      else
-        io.out(match ? `Confirmed; session ${now?.status ?? 'finished'}.` : 'Rejected; nothing was pinned.');
+      else io.out(match ? confirmedLine(now, updated.id) : 'Rejected; nothing was pinned.');
       return EXIT.ok;
     });
   },
 };
+
+/**
+ * What confirming a code did, in words: the session's state names (awaitingAck, …) are for
+ * scripts, which get them with --json. A session that failed meanwhile is an error like any other.
+ */
+function confirmedLine(session: SessionSummary | undefined, inviteId: string): string {
+  const name = session?.peer?.name ?? 'the other side';
+  switch (session?.status) {
+    case 'completed':
+      return `Confirmed: ${name} is paired.`;
+    case 'awaitingAck':
+      return `Confirmed: ${name} is pinned here; its agent is finishing the pairing (pairlink wait ${inviteId}).`;
+    case 'unconfirmed':
+      return `Confirmed: ${name} is pinned here, but its agent never acknowledged, so it may not hold the pin.`;
+    case 'failed':
+      throw new PairlinkError(
+        session.error ?? 'PROTOCOL_ERROR',
+        'the pairing failed before it was confirmed',
+      );
+    default:
+      return 'Confirmed.';
+  }
+}

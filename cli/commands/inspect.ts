@@ -1,3 +1,4 @@
+import { PairlinkError } from '../../src/errors.js';
 import { fingerprint } from '../../src/identity/identity.js';
 import { looksLikeInviteUrl, parseInviteUrl } from '../../src/invite/invite-url.js';
 import { parseShortCode } from '../../src/invite/short-code.js';
@@ -18,6 +19,13 @@ export const inspectCommand: Command = {
     const now = Math.floor(Date.now() / 1000);
     if (looksLikeInviteUrl(text)) {
       const invite = parseInviteUrl(text, now);
+      // parseInviteUrl lets an acceptor's clock run a little ahead (the issuer's clock decides);
+      // inspect answers the question its help asks, by this clock: has it expired?
+      if (now >= invite.expiresAt)
+        throw new PairlinkError(
+          'INVITE_EXPIRED',
+          `it expired at ${new Date(invite.expiresAt * 1000).toISOString()}`,
+        );
       const summary = {
         form: 'url',
         issuer: { did: invite.issuerDid, fingerprint: fingerprint(invite.issuerKey) },

@@ -1,3 +1,10 @@
+import { formatDuration } from '../../src/duration.js';
+import {
+  type InviteFormat,
+  type InviteMode,
+  MAX_INVITE_USES,
+  ttlRange,
+} from '../../src/invite/invite-policy.js';
 import { parseDuration, withAgent } from '../agent-connection.js';
 import type { Command } from '../main.js';
 import { printJson, UsageError } from '../output.js';
@@ -9,8 +16,9 @@ export const inviteCommand: Command = {
     '',
     'Options:',
     '  --format url|code    link (24 h default) or code (10 min default)',
-    '  --ttl <duration>     lifetime, e.g. 600, 10m, 24h',
-    '  --uses <n>           how many distinct peers may use it (default 1)',
+    `  --ttl <duration>     lifetime, e.g. 600, 10m, 24h: ${rangeWords('url', 'peer')} for a link,`,
+    `                       ${rangeWords('code', 'peer')} for a code, ${rangeWords('url', 'device')} for a device invite`,
+    `  --uses <n>           how many distinct peers may use it: 1 to ${MAX_INVITE_USES} (default 1)`,
     '  --mode peer|device   device: hand this identity to another device of yours (SAS required)',
     '  --label <text>       a note for `pairlink invites`',
     '  --require-sas        pin only after you confirm the security code with the other side',
@@ -43,7 +51,7 @@ export const inviteCommand: Command = {
       throw new UsageError((error as Error).message);
     }
     const uses = values.uses === undefined ? undefined : Number(values.uses);
-    if (uses !== undefined && !Number.isInteger(uses)) throw new UsageError('--uses is a whole number');
+    checkRanges(ttlSeconds, uses, format as InviteFormat | undefined, mode as InviteMode | undefined, values);
     return withAgent(async (client) => {
       const { userInfo } = await import('node:os');
       const created = await client.call('invite.create', {
@@ -79,3 +87,35 @@ export const inviteCommand: Command = {
     });
   },
 };
+
+/** "30s to 7d": the ttl range of a form and mode, in the words --ttl takes. */
+function rangeWords(format: InviteFormat, mode: InviteMode): string {
+  const { min, max } = ttlRange(format, mode);
+  return `${formatDuration(min)} to ${formatDuration(max)}`;
+}
+
+/**
+ * Flags out of range are usage errors that name the range, checked here before the agent is
+ * asked (its schema's words are for scripts). Without --format the link's range applies; an agent
+ * configured to mint codes by default still refuses a code's ttl over 1h itself.
+ */
+function checkRanges(
+  ttlSeconds: number | undefined,
+  uses: number | undefined,
+  format: InviteFormat | undefined,
+  mode: InviteMode | undefined,
+  values: Record<string, unknown>,
+): void {
+  const kind = mode === 'device' ? 'a device invite' : format === 'code' ? 'a code' : 'a link';
+  if (ttlSeconds !== undefined) {
+    const { min, max } = ttlRange(format ?? 'url', mode ?? 'peer');
+    if (ttlSeconds < min || ttlSeconds > max)
+      throw new UsageError(
+        `--ttl is between ${formatDuration(min)} and ${formatDuration(max)} for ${kind}, not ${values.ttl}`,
+      );
+  }
+  if (uses !== undefined && (!Number.isInteger(uses) || uses < 1 || uses > MAX_INVITE_USES))
+    throw new UsageError(`--uses is between 1 and ${MAX_INVITE_USES}, not ${values.uses}`);
+  if (uses !== undefined && uses !== 1 && mode === 'device')
+    throw new UsageError('--uses is 1 for a device invite (it hands over this identity once)');
+}

@@ -14,8 +14,13 @@ export const invitesCommand: Command = {
       else if (invites.length === 0) io.out('No pending invites.');
       else {
         for (const i of invites) {
+          const attempts = !i.failedAttempts
+            ? ''
+            : i.error === 'INVITE_BURNED'
+              ? `  burned after ${i.failedAttempts} failed code attempts`
+              : `  ${i.failedAttempts} failed code attempt${i.failedAttempts === 1 ? '' : 's'}`;
           io.out(
-            `${i.id}  ${i.status.padEnd(9)} ${i.format.padEnd(4)} ${i.mode.padEnd(6)} uses left ${i.usesLeft}  expires ${i.expiresAt}${i.failedAttempts ? `  ${i.failedAttempts} failed code attempt${i.failedAttempts === 1 ? '' : 's'}` : ''}${i.label ? `  ${i.label}` : ''}`,
+            `${i.id}  ${i.status.padEnd(9)} ${i.format.padEnd(4)} ${i.mode.padEnd(6)} uses left ${i.usesLeft}  expires ${i.expiresAt}${attempts}${i.label ? `  ${i.label}` : ''}`,
           );
           for (const s of i.sessions.filter(
             (session) =>

@@ -26,7 +26,7 @@ async function look(
     }
     return { done: false, status: 'pending' };
   } catch (error) {
-    if ((error as { code?: string }).code !== 'INVITE_NOT_FOUND') throw error;
+    if ((error as { code?: string }).code !== 'UNKNOWN_ID') throw error;
   }
   // Not an invite: an accept.
   const accept = await client.call('accept.get', { acceptId: id, waitSeconds: 0 });

@@ -110,6 +110,11 @@ export interface IssuerState {
   readonly expiresAt: number;
   readonly usesLeft: number;
   readonly failedAttempts: number;
+  /**
+   * Why a failed invite ended: INVITE_BURNED (MAX_FAILED_CODE_ATTEMPTS unproven code sessions) or
+   * INVITE_NOT_FOUND (the relay lost a code invite's nameplate). Absent in states saved before it.
+   */
+  readonly failure?: ErrorCode;
   readonly pairedDids: readonly string[];
   /** Keyed by hex session id. */
   readonly sessions: Readonly<Record<string, IssuerSession>>;
@@ -608,7 +613,7 @@ function countGuess(step: Step<IssuerState>): Step<IssuerState> {
   const attempts = step.state.failedAttempts + 1;
   const counted = { ...step.state, failedAttempts: attempts };
   if (attempts < MAX_FAILED_CODE_ATTEMPTS) return { state: counted, effects: step.effects };
-  const burned = finish(counted, 'failed', 'INVITE_USED', 'WRONG_CODE');
+  const burned = finish(counted, 'failed', 'INVITE_USED', 'INVITE_BURNED');
   return { state: burned.state, effects: [...step.effects, ...burned.effects] };
 }
 
@@ -662,7 +667,7 @@ function finish(
   sessionReason: AbortReason,
   code?: ErrorCode,
 ): Step<IssuerState> {
-  let next: IssuerState = { ...state, status };
+  let next: IssuerState = { ...state, status, ...(status === 'failed' && code ? { failure: code } : {}) };
   const effects: Effect[] = [];
   for (const session of Object.values(state.sessions).filter(isOpen)) {
     const failed = failSession(next, session, sessionReason, sessionReason);

@@ -4,6 +4,8 @@ export type InviteMode = 'peer' | 'device';
 export type InviteFormat = 'url' | 'code';
 
 export const MAX_INVITE_USES = 1000;
+/** The shortest lifetime an invite may have: long enough to paste it or read it out. */
+export const MIN_TTL_SECONDS = 30;
 /** Defaults chosen for how each form travels: codes are read aloud now, URLs pasted into chat. */
 export const DEFAULT_TTL_SECONDS = { url: 24 * 3600, code: 10 * 60 } as const;
 export const MAX_TTL_SECONDS = { url: 7 * 24 * 3600, code: 60 * 60 } as const;
@@ -19,6 +21,12 @@ export const MAX_FAILED_CODE_ATTEMPTS = 3;
 export const ALLOWED_CLOCK_SKEW_SECONDS = 5 * 60;
 /** Sessions begun before expiry may finish this long after it. */
 export const SESSION_GRACE_SECONDS = 5 * 60;
+
+/** The lifetimes, in seconds, an invite of this form and mode may have. */
+export function ttlRange(format: InviteFormat, mode: InviteMode): { min: number; max: number } {
+  const max = MAX_TTL_SECONDS[format];
+  return { min: MIN_TTL_SECONDS, max: mode === 'device' ? Math.min(max, DEVICE_MAX_TTL_SECONDS) : max };
+}
 
 /** What a caller asks for when minting an invite. */
 export interface InviteRequest {
@@ -49,7 +57,7 @@ export function resolveInvitePolicy(request: InviteRequest): InvitePolicy {
   const ttlSeconds =
     request.ttlSeconds ?? (mode === 'device' ? DEVICE_MAX_TTL_SECONDS : DEFAULT_TTL_SECONDS[format]);
   const requireSas = request.requireSas ?? mode === 'device';
-  if (!Number.isInteger(ttlSeconds) || ttlSeconds < 30 || ttlSeconds > MAX_TTL_SECONDS[format]) {
+  if (!Number.isInteger(ttlSeconds) || ttlSeconds < MIN_TTL_SECONDS || ttlSeconds > MAX_TTL_SECONDS[format]) {
     throw new PairlinkError(
       'INVALID_PARAMS',
       `ttlSeconds must be 30 to ${MAX_TTL_SECONDS[format]} for ${format} invites`,

@@ -53,7 +53,7 @@ export function parseShortCode(text: string): ShortCode {
   }
   const body = values.slice(0, -1);
   if (crockfordCheckSymbol(body) !== values[values.length - 1]) {
-    throw new PairlinkError('MALFORMED', 'code has a typo (its check character does not match)');
+    throw new PairlinkError('CODE_TYPO', 'its check character does not match');
   }
   const canonical = writeCrockfordSymbols(body);
   return { nameplate: canonical.slice(0, nameplateLength), secret: canonical.slice(nameplateLength) };

@@ -172,7 +172,8 @@ export function renderRpcMarkdown(doc: OpenRpcDocument): string {
     'The machine-readable form of this page is the answer to `rpc.discover` (OpenRPC ' +
       `${doc.openrpc}); \`pairlink rpc rpc.discover\` prints it. Params are by name, and unknown ` +
       'params are refused with INVALID_PARAMS. Every method can also answer ' +
-      `${COMMON_ERRORS.map((c) => `\`${c}\``).join(', ')}.`,
+      `${COMMON_ERRORS.map((c) => `\`${c}\``).join(', ')}; a line that is not JSON answers \`PARSE_ERROR\`, ` +
+      'a request that is not JSON-RPC 2.0 `INVALID_REQUEST`, an unknown method `METHOD_NOT_FOUND`.',
     '',
     '## Methods',
     '',

@@ -7,6 +7,7 @@ import {
   type InviteMode,
   MAX_INVITE_USES,
   MAX_TTL_SECONDS,
+  MIN_TTL_SECONDS,
 } from '../invite/invite-policy.js';
 import { MAX_INVITE_TEXT_LENGTH } from '../invite/invite-url.js';
 import type { RpcMethodName } from './protocol.js';
@@ -22,6 +23,15 @@ import type { RpcMethodName } from './protocol.js';
 const empty = z.object({}).strict();
 const id = z.string().min(1).max(64);
 const did = z.string().min(1).max(64).describe('A peer’s did: `did:key:z6Mk…`.');
+/** A did a caller names: refused at the door unless it has the form of an Ed25519 did:key. */
+const didParam = z
+  .string()
+  .max(64)
+  .regex(
+    /^did:key:z6Mk[1-9A-HJ-NP-Za-km-z]+$/,
+    'not a did:key (they look like did:key:z6Mk…; `pairlink peers` lists them)',
+  )
+  .describe('A peer’s did: `did:key:z6Mk…`.');
 const isoTime = z.string().describe('ISO 8601, UTC.');
 
 // The enums mirror unions of the pairing core; `Same` below fails to compile when one drifts.
@@ -120,6 +130,11 @@ export const SessionSummarySchema = z.object({
 
 export const InviteSummarySchema = InviteCreatedSchema.extend({
   status: z.enum(['pending', 'used', 'expired', 'cancelled', 'failed']),
+  error: errorCode
+    .optional()
+    .describe(
+      'With status failed, why: INVITE_BURNED (3 failed code attempts) or INVITE_NOT_FOUND (the relay lost the nameplate).',
+    ),
   label: z.string().optional(),
   createdAt: isoTime,
   sessions: z.array(SessionSummarySchema).readonly(),
@@ -234,7 +249,7 @@ export const PARAM_SCHEMAS = {
   'identity.get': empty,
   'invite.create': z
     .object({
-      ttlSeconds: z.number().int().min(30).max(MAX_TTL_SECONDS.url).optional(),
+      ttlSeconds: z.number().int().min(MIN_TTL_SECONDS).max(MAX_TTL_SECONDS.url).optional(),
       uses: z.number().int().min(1).max(MAX_INVITE_USES).optional(),
       format: inviteFormat.optional(),
       mode: inviteMode.optional(),
@@ -277,8 +292,8 @@ export const PARAM_SCHEMAS = {
     .strict(),
   'history.verify': empty,
   'peer.list': empty,
-  'peer.get': z.object({ did }).strict(),
-  'peer.remove': z.object({ did }).strict(),
+  'peer.get': z.object({ did: didParam }).strict(),
+  'peer.remove': z.object({ did: didParam }).strict(),
   'events.subscribe': empty,
   'events.unsubscribe': empty,
 } as const satisfies Record<RpcMethodName, z.ZodType>;
@@ -300,7 +315,13 @@ export const RESULT_SCHEMAS = {
   'history.verify': AuditIntegritySchema,
   'peer.list': z.array(PeerInfoSchema).readonly(),
   'peer.get': PeerInfoSchema,
-  'peer.remove': z.object({ removed: z.boolean().describe('False when no such peer was pinned.') }),
+  'peer.remove': z.object({
+    removed: z
+      .boolean()
+      .describe(
+        'False when no peer with that did was pinned (a did that is not a did:key is refused with INVALID_PARAMS).',
+      ),
+  }),
   'events.subscribe': z.object({ subscribed: z.literal(true) }),
   'events.unsubscribe': z.object({ subscribed: z.literal(false) }),
 } as const satisfies Record<RpcMethodName, z.ZodType>;

@@ -66,7 +66,7 @@ describe('two agents pair through a real relay, driven by the CLI', () => {
     const typo = `${code.slice(0, 5)}${code[5] === '0' ? '1' : '0'}${code.slice(6)}`;
     const local = await alice.json<{ error: { code: string } }>(['accept', typo]);
     expect(local.code).toBe(1);
-    expect(local.value.error.code).toBe('MALFORMED');
+    expect(local.value.error.code).toBe('CODE_TYPO');
     // …while a well-formed code with a wrong secret reaches the issuer and fails both sides.
     const { formatShortCode, parseShortCode } = await import('../../src/invite/short-code.js');
     const parsed = parseShortCode(code);
@@ -193,7 +193,7 @@ describe('the JSON-RPC socket, raw', () => {
     expect(invalid.code).toBe(-32602);
     expect(invalid.data.code).toBe('INVALID_PARAMS');
     socket.write('{"jsonrpc":"2.0","id":6,"method":"invite.cancel","params":{"id":"NOPE"}}\n');
-    expect(((await waitFor(5)).error as { data: { code: string } }).data.code).toBe('INVITE_NOT_FOUND');
+    expect(((await waitFor(5)).error as { data: { code: string } }).data.code).toBe('UNKNOWN_ID');
     socket.write('{"jsonrpc":"2.0","id":7,"method":"agent.methods"}\n');
     const methods = (await waitFor(6)).result as { name: string }[];
     expect(methods.map((m) => m.name)).toContain('invite.accept');

@@ -68,7 +68,7 @@ issuer.close(); acceptor.close();
       accepted: 'paired',
       paired: 'ben',
       peers: ['ben'],
-      refused: 'INVITE_NOT_FOUND',
+      refused: 'UNKNOWN_ID',
     });
   });
 

@@ -202,7 +202,7 @@ describe('junk posted through a nameplate claim is a failed attempt the issuer s
       'PROTOCOL_ERROR',
       'PROTOCOL_ERROR',
       'PROTOCOL_ERROR',
-      'WRONG_CODE',
+      'INVITE_BURNED',
     ]);
     progress.close();
   });

@@ -126,7 +126,7 @@ describe('JSON-RPC socket edges', () => {
     c.socket.write(`${JSON.stringify(batch)}\n`);
     const [answers] = (await c.next()) as Answer[][];
     expect(answers).toHaveLength(200);
-    expect(answers!.every((a) => a.error?.data?.code === 'INVITE_NOT_FOUND')).toBe(true);
+    expect(answers!.every((a) => a.error?.data?.code === 'UNKNOWN_ID')).toBe(true);
     await new Promise((r) => setTimeout(r, 200));
     const written = agent.logs.slice(before);
     expect(written.join('\n')).not.toMatch(/\n\s+at |at .*\.js:\d+/);

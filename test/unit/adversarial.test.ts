@@ -442,7 +442,7 @@ describe('junk from a stranger who claimed a nameplate', () => {
       'failed PROTOCOL_ERROR',
       'failed PROTOCOL_ERROR',
       'failed PROTOCOL_ERROR',
-      'failed WRONG_CODE', // the invite burned, as after three wrong codes
+      'failed INVITE_BURNED', // the invite burned, as after three wrong codes
     ]);
     expect(issuer.state.status).toBe('failed');
     expect(effectsOf(alice, 'closeMailbox')).toHaveLength(1);

@@ -101,6 +101,7 @@ describe('pairing through the state machines, in memory', () => {
       expect(acceptor.state.failure).toBe('WRONG_CODE');
     }
     expect(issuer.state.status).toBe('failed');
+    expect(issuer.state.failure).toBe('INVITE_BURNED');
     const late = new AcceptorDriver(makeParty('late', NOW), target(), false, exchange);
     runUntilQuiet(issuer, [late]);
     expect(late.state.failure).toBe('INVITE_USED');
@@ -125,9 +126,10 @@ describe('pairing through the state machines, in memory', () => {
     issuer.step({ type: 'clockTicked' });
     expect(issuer.state.failedAttempts).toBe(3);
     expect(issuer.state.status).toBe('failed');
-    expect(effectsOf(alice, 'progress').some((p) => p.status === 'failed' && p.code === 'WRONG_CODE')).toBe(
-      true,
-    );
+    expect(issuer.state.failure).toBe('INVITE_BURNED');
+    expect(
+      effectsOf(alice, 'progress').some((p) => p.status === 'failed' && p.code === 'INVITE_BURNED'),
+    ).toBe(true);
   });
 
   it('an ack that arrives after the operator unpaired the unconfirmed peer confirms nothing and reports no pairing', () => {
