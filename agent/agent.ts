@@ -295,7 +295,6 @@ export class Agent {
         minted.invite.writeCapability,
         ttl,
       );
-      registered.catch(() => undefined); // awaited below; not an unhandled rejection meanwhile
       record = {
         ...this.newInviteRecord(
           minted.issuer,
@@ -316,17 +315,16 @@ export class Agent {
     if (params.creator) record = { ...record, creator: params.creator };
     const created = record;
     this.store.update((s) => ({ ...s, invites: [...s.invites, created] }));
-    const saved = this.store.persist();
-    try {
-      await registered;
-    } catch (error) {
+    // Both settle before either is looked at: a save that fails (a full disk) while the relay is
+    // still being asked is this call's error, never an unhandled rejection that ends the agent.
+    const [registration, save] = await Promise.allSettled([registered, this.store.persist()]);
+    if (registration.status === 'rejected') {
       // The relay refused or is away: nobody holds this invite yet, so it is forgotten again.
-      await saved.catch(() => undefined);
       this.store.update((s) => ({ ...s, invites: s.invites.filter((i) => i.id !== created.id) }));
       await this.store.persist().catch(() => undefined);
-      throw error;
+      throw registration.reason;
     }
-    await saved;
+    if (save.status === 'rejected') throw save.reason;
     this.audit?.append({
       at: new Date(now * 1000).toISOString(),
       event: 'minted',

@@ -26,6 +26,17 @@ export class FakeRelay {
     this.failures.push({ op, code });
   }
 
+  private held: Promise<void> | null = null;
+
+  /** The next createMailbox answers only once the returned function is called (a slow relay). */
+  holdCreateMailbox(): () => void {
+    let release = () => {};
+    this.held = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    return release;
+  }
+
   /** Forgets every mailbox, as a memory relay that restarted. */
   loseEverything(): void {
     const ids = [...this.boxes.keys()];
@@ -60,6 +71,9 @@ export class FakeRelay {
     };
     return {
       async createMailbox(mailboxId, readCap, writeCap) {
+        const held = relay.held;
+        relay.held = null;
+        if (held !== null) await held;
         relay.check('createMailbox');
         const id = encodeBase64url(mailboxId);
         if (relay.boxes.has(id)) return; // our own ids: an earlier attempt made it
