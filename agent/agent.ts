@@ -422,8 +422,9 @@ export class Agent {
         if (p.id === id && (p.status === 'paired' || p.status === 'failed' || p.status === 'sas')) done();
       });
       const timer = setTimeout(done, seconds * 1000);
+      // Already there (a caller that asks after the 'sas' event went out): answer now, not at the timeout.
       const phase = this.findAccept(id).acceptor.phase;
-      if (phase === 'paired' || phase === 'failed') done();
+      if (phase === 'paired' || phase === 'failed' || phase === 'awaitingSas') done();
     });
   }
 
