@@ -1,4 +1,6 @@
 import { spawn } from 'node:child_process';
+import { dirname, join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { mintCodeInvite, mintUrlInvite } from '../../src/handshake/mint.js';
 import { resolveInvitePolicy } from '../../src/invite/invite-policy.js';
@@ -124,3 +126,30 @@ describe('pairlink accept refuses bad invites in one sentence, every time', () =
   }, 300_000);
 });
 
+describe('the last resort', () => {
+  it('a rejection nobody handled is one line that says it is a bug, exit 1, no stack', async () => {
+    // What bin/pairlink.ts installs first; the test above shows that no real path reaches it.
+    const guard = pathToFileURL(join(dirname(PAIRLINK_BIN), '..', 'cli', 'rejection-guard.js')).href;
+    const script = [
+      `import { installRejectionGuard } from ${JSON.stringify(guard)};`,
+      `import { PairlinkError } from ${JSON.stringify(new URL('../src/errors.js', guard).href)};`,
+      'installRejectionGuard();',
+      "Promise.reject(new PairlinkError('INVITE_EXPIRED', 'invite has expired'));",
+    ].join('\n');
+    const child = spawn(process.execPath, ['--input-type=module', '-e', script], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let output = '';
+    child.stdout.on('data', (d) => {
+      output += d;
+    });
+    child.stderr.on('data', (d) => {
+      output += d;
+    });
+    const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+    expect(code).toBe(1);
+    expect(output).toBe(
+      'pairlink: Something went wrong inside pairlink (a bug; please report it): an unhandled rejection (INVITE_EXPIRED: invite has expired)\n',
+    );
+  });
+});
