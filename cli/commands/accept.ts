@@ -9,6 +9,10 @@ import { MAX_INVITE_INPUT_BYTES, promptSecret, readPipedSecret } from '../secret
 /** The environment variable an invite may arrive in (only its owner can read a process's environment). */
 export const INVITE_ENV = 'PAIRLINK_INVITE';
 
+/** Said once in a terminal when the invite came as the argument (docs/SECURITY.md §Local users). */
+const ARGUMENT_SEEN =
+  'Note: an invite given as an argument is visible to other local users for a moment, and stays in your shell history; `pairlink accept` with no argument asks for it unseen.';
+
 async function askYesNo(question: string): Promise<boolean> {
   const { createInterface } = await import('node:readline/promises');
   const rl = createInterface({ input: process.stdin, output: process.stderr });
@@ -180,6 +184,7 @@ export const acceptCommand: Command = {
     }
     const invite = await readInvite(positionals[0], io);
     if (Buffer.byteLength(invite) > MAX_INVITE_INPUT_BYTES) throw new UsageError('the invite is too long');
+    if (positionals[0] !== undefined && positionals[0] !== '-' && io.isTty) io.err(ARGUMENT_SEEN);
     return withAgent(async (client) => {
       const progress = values.json ? null : watchProgress(client, io);
       // The agent answers at once (waitSeconds 0) when the invite passed every local check (its
