@@ -360,7 +360,6 @@ export class Agent {
         minted.invite.writeCapability,
         ttl,
       );
-      registered.catch(() => undefined); // awaited below; not an unhandled rejection meanwhile
       record = {
         ...this.newInviteRecord(
           minted.issuer,
@@ -381,17 +380,16 @@ export class Agent {
     if (params.creator) record = { ...record, creator: params.creator };
     const created = record;
     this.store.update((s) => ({ ...s, invites: [...s.invites, created] }));
-    const saved = this.store.persist();
-    try {
-      await registered;
-    } catch (error) {
+    // Both settle before either is looked at: a save that fails (a full disk) while the relay is
+    // still being asked is this call's error, never an unhandled rejection that ends the agent.
+    const [registration, save] = await Promise.allSettled([registered, this.store.persist()]);
+    if (registration.status === 'rejected') {
       // The relay refused or is away: nobody holds this invite yet, so it is forgotten again.
-      await saved.catch(() => undefined);
       this.store.update((s) => ({ ...s, invites: s.invites.filter((i) => i.id !== created.id) }));
       await this.store.persist().catch(() => undefined);
-      throw error;
+      throw registration.reason;
     }
-    await saved;
+    if (save.status === 'rejected') throw save.reason;
     this.appendAudit({
       at: new Date(now * 1000).toISOString(),
       event: 'minted',
@@ -495,8 +493,9 @@ export class Agent {
         if (p.id === id && (p.status === 'paired' || p.status === 'failed' || p.status === 'sas')) done();
       });
       const timer = setTimeout(done, seconds * 1000);
+      // Already there (a caller that asks after the 'sas' event went out): answer now, not at the timeout.
       const phase = this.findAccept(id).acceptor.phase;
-      if (phase === 'paired' || phase === 'failed') done();
+      if (phase === 'paired' || phase === 'failed' || phase === 'awaitingSas') done();
     });
   }
 

@@ -31,10 +31,12 @@ const BRACKETED_PASTE = new RegExp(`${ESC}\\[[0-9;]*[~A-Za-z]`, 'g');
  */
 export function promptSecret(prompt: string, input: NodeJS.ReadStream = process.stdin): Promise<string> {
   return new Promise((resolve, reject) => {
-    process.stderr.write(prompt);
     let text = '';
     const wasRaw = input.isRaw;
+    // Echo off before the prompt shows: a paste that follows the prompt at once (a busy machine
+    // may stop this process between the two calls) would otherwise be echoed to the screen.
     input.setRawMode(true);
+    process.stderr.write(prompt);
     input.resume();
     const done = (error: Error | null) => {
       input.setRawMode(wasRaw);

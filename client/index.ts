@@ -101,7 +101,7 @@ export class PairlinkClient {
         const connection = await RpcConnection.connect(this.socket);
         this.connection = connection;
         this.attach(connection);
-        if (this.subscription) await connection.call('events.subscribe', {});
+        if (this.subscription !== null) await connection.call('events.subscribe', {});
       } catch {
         await new Promise((r) => setTimeout(r, 250));
       }

@@ -135,7 +135,9 @@ export class AgentLink {
 /**
  * Follows an accept that answered "pending" until it ends or `forMs` pass, so the member who
  * ran it hears the end: resolves with the final result, or the error it failed with, or null
- * when it is still pending at the deadline. Short waits (8 s each) ride out agent restarts.
+ * when it is still pending at the deadline. Short waits (8 s each) ride out agent restarts. An
+ * accept waiting for this side's security code resolves pending: accept.get answers it at once,
+ * and only the agent's operator can confirm it (`pairlink confirm`).
  */
 export async function followAccept(
   agent: AgentLink,
@@ -146,7 +148,7 @@ export async function followAccept(
   while (Date.now() < deadline && !agent.isClosed) {
     try {
       const result = await agent.call('accept.get', { acceptId, waitSeconds: 8 });
-      if (result.status === 'paired') return result;
+      if (result.status === 'paired' || result.confirmSas === true) return result;
     } catch (error) {
       if ((error as { code?: string }).code !== 'AGENT_UNAVAILABLE') return error as Error;
       await new Promise((r) => setTimeout(r, 1000).unref());

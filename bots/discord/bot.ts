@@ -394,8 +394,13 @@ export class DiscordBot {
     await interaction.deferReply({ flags: MessageFlags.Ephemeral });
     try {
       const text = acceptText(interaction.options.getString('invite') ?? undefined);
-      await interaction.editReply({ content: 'Pairing… waiting for the issuer’s agent.' });
-      const result = await this.agent.call('invite.accept', { invite: text, waitSeconds: 8 });
+      // The agent answers at once when the invite passed its local checks (form, signature,
+      // expiry, relay) and the accept is recorded: only then is "Pairing…" true.
+      let result = await this.agent.call('invite.accept', { invite: text, waitSeconds: 0 });
+      if (result.status !== 'paired') {
+        await interaction.editReply({ content: 'Pairing… waiting for the issuer’s agent.' });
+        result = await this.agent.call('accept.get', { acceptId: result.acceptId, waitSeconds: 8 });
+      }
       this.note(interaction, { invite: result.acceptId, outcome: result.status });
       await interaction.editReply({ content: acceptLine(result) });
       // Still pending: follow it, and edit the reply with the end while the interaction token

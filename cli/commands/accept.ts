@@ -1,5 +1,5 @@
 import type { PairlinkClient } from '../../client/index.js';
-import type { InviteAcceptResult } from '../../src/rpc/protocol.js';
+import type { InviteAcceptResult, InviteProgress } from '../../src/rpc/protocol.js';
 import { parseDuration, withAgent } from '../agent-connection.js';
 import { EXIT } from '../exit-codes.js';
 import type { Command } from '../main.js';
@@ -8,6 +8,10 @@ import { MAX_INVITE_INPUT_BYTES, promptSecret, readPipedSecret } from '../secret
 
 /** The environment variable an invite may arrive in (only its owner can read a process's environment). */
 export const INVITE_ENV = 'PAIRLINK_INVITE';
+
+/** Said once in a terminal when the invite came as the argument (docs/SECURITY.md §Local users). */
+const ARGUMENT_SEEN =
+  'Note: an invite given as an argument is visible to other local users for a moment, and stays in your shell history; `pairlink accept` with no argument asks for it unseen.';
 
 async function askYesNo(question: string): Promise<boolean> {
   const { createInterface } = await import('node:readline/promises');
@@ -92,16 +96,40 @@ async function finishAccept(
   return result.status === 'paired' ? EXIT.ok : EXIT.pending;
 }
 
-function watchProgress(client: PairlinkClient, io: Io): Promise<void> {
+/** How many notifications are kept while the accept's id is not known yet (other accepts' too). */
+const EARLY_EVENTS = 256;
+
+/**
+ * Shows this accept's progress on stderr (the agent notifies every subscriber of every accept, so
+ * others' are skipped). `subscribed` settles once the agent confirmed; `follow` names the accept
+ * and shows what arrived for it before its id was known.
+ */
+function watchProgress(
+  client: PairlinkClient,
+  io: Io,
+): { subscribed: Promise<void>; follow(id: string): void } {
+  let acceptId: string | null = null;
+  const early: InviteProgress[] = [];
+  const show = (progress: InviteProgress) => {
+    if (progress.status === 'sas') io.err('  security code ready: compare it with the other side');
+    else if (progress.status === 'sasShown' && progress.sas)
+      io.err(
+        `Security code: ${progress.sas.digits}  ${progress.sas.emoji}\n  read it to the issuer's operator: they compare it and confirm; waiting for them`,
+      );
+  };
   client.onEvent(({ method, params }) => {
     if (method !== 'invite.progress' || params.role !== 'acceptor') return;
-    if (params.status === 'sas') io.err('  security code ready: compare it with the other side');
-    else if (params.status === 'sasShown' && params.sas)
-      io.err(
-        `Security code: ${params.sas.digits}  ${params.sas.emoji}\n  read it to the issuer's operator: they compare it and confirm; waiting for them`,
-      );
+    if (acceptId === null) {
+      if (early.length < EARLY_EVENTS) early.push(params);
+    } else if (params.id === acceptId) show(params);
   });
-  return client.subscribe();
+  return {
+    subscribed: client.subscribe(),
+    follow(id) {
+      acceptId = id;
+      for (const progress of early.splice(0)) if (progress.id === id) show(progress);
+    },
+  };
 }
 
 export const acceptCommand: Command = {
@@ -145,25 +173,36 @@ export const acceptCommand: Command = {
     if (follow !== undefined) {
       if (positionals.length > 0) throw new UsageError('--follow takes an accept id and no invite');
       return withAgent(async (client) => {
-        if (!values.json) await watchProgress(client, io);
+        if (!values.json) {
+          const progress = watchProgress(client, io);
+          progress.follow(follow);
+          await progress.subscribed;
+        }
         const result = await client.call('accept.get', { acceptId: follow, waitSeconds });
         return finishAccept(client, result, values, io);
       });
     }
     const invite = await readInvite(positionals[0], io);
     if (Buffer.byteLength(invite) > MAX_INVITE_INPUT_BYTES) throw new UsageError('the invite is too long');
+    if (positionals[0] !== undefined && positionals[0] !== '-' && io.isTty) io.err(ARGUMENT_SEEN);
     return withAgent(async (client) => {
-      // The invite goes to the agent first, so it holds the secret before anything else happens.
-      const accepted = client.call('invite.accept', {
-        invite,
-        waitSeconds,
-        ...(values['require-sas'] ? { requireSas: true } : {}),
-      });
-      if (!values.json) {
-        await watchProgress(client, io);
-        io.err('Pairing… (waiting for the issuer’s agent)');
-      }
-      return finishAccept(client, await accepted, values, io);
+      const progress = values.json ? null : watchProgress(client, io);
+      // The agent answers at once (waitSeconds 0) when the invite passed every local check (its
+      // form, signature, expiry, relay) and the accept is recorded; only then is "Pairing…" true.
+      // Both requests are awaited together, so neither's refusal is ever left unhandled.
+      const [started] = await Promise.all([
+        client.call('invite.accept', {
+          invite,
+          waitSeconds: 0,
+          ...(values['require-sas'] ? { requireSas: true } : {}),
+        }),
+        progress?.subscribed,
+      ]);
+      progress?.follow(started.acceptId);
+      if (started.status === 'paired' || waitSeconds === 0) return finishAccept(client, started, values, io);
+      if (!values.json) io.err('Pairing… (waiting for the issuer’s agent)');
+      const result = await client.call('accept.get', { acceptId: started.acceptId, waitSeconds });
+      return finishAccept(client, result, values, io);
     });
   },
 };

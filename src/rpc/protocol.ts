@@ -61,7 +61,8 @@ export const METHOD_DESCRIPTIONS = {
   'invite.confirmSas': 'Issuer side: confirm (match: true) or reject the SAS of one session.',
   'invite.accept': 'Accept an invite URL or code; waits up to waitSeconds, then answers pending.',
   'accept.confirmSas': 'Acceptor side: confirm or reject the SAS of a pending accept.',
-  'accept.get': 'One accept by id; waits up to waitSeconds (default 0) while it is pending.',
+  'accept.get':
+    'One accept by id; waits up to waitSeconds (default 0) while it is pending and not waiting for this side’s SAS.',
   'history.list':
     'What happened (minted by whom, paired with whom, failed, cancelled, expired, unpaired), oldest first.',
   'history.verify':

@@ -125,6 +125,32 @@ describe('the invite never shows in the process list', () => {
     expect(screen).not.toContain(secretOf(invite).slice(0, 12));
   });
 
+  it('in a terminal, the argument form says once that other local users could see it', async () => {
+    const invite = (await ann.json<Created>(['invite'])).value;
+    const command = `'${process.execPath}' '${PAIRLINK_BIN}' accept '${invite.url}' --wait 15s`;
+    const child = spawn('script', ['-qec', command, '/dev/null'], {
+      env: ben.env,
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    let screen = '';
+    child.stdout.on('data', (d) => {
+      screen += d;
+    });
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    expect(await exited).toBe(0);
+    expect(screen.match(/visible to other local users/g)?.length ?? 0).toBe(1);
+    expect(screen).toMatch(/Paired with ann/);
+    // Piped (a script), it says nothing of the kind.
+    const piped = await ben.cli([
+      'accept',
+      (await ann.json<Created>(['invite'])).value.url!,
+      '--wait',
+      '15s',
+    ]);
+    expect(piped.code).toBe(0);
+    expect(piped.stderr).not.toMatch(/visible to other local users/);
+  });
+
   it('an over-long invite on stdin is refused in one line, without a stack', async () => {
     const run = runAccept(['-'], { stdin: 'x'.repeat(20_000) });
     expect(await run.exited).not.toBe(0);

@@ -103,6 +103,23 @@ describe('security codes (SAS) through the CLI', () => {
     expect(accepted.stdout).toMatch(/^Paired with ann/m);
   });
 
+  it('following an accept that already waits for its code answers with the code, not at the end of --wait', async () => {
+    const invite = await ann.json<Created>(['invite', '--require-sas']);
+    const accepted = await ben.json<Pending>(['accept', invite.value.url!, '--require-sas', '--wait', '10s']);
+    expect(accepted.value.sas).toBeDefined(); // the 'sas' progress has gone out before the follow starts
+    // Waited the whole 10 minutes before (the test's own timeout ends it).
+    const followed = await ben.json<Pending>([
+      'accept',
+      '--follow',
+      accepted.value.acceptId!,
+      '--wait',
+      '10m',
+    ]);
+    expect(followed.code).toBe(4);
+    expect(followed.value).toMatchObject({ status: 'pending', sas: accepted.value.sas });
+    expect((await ben.cli(['confirm', accepted.value.acceptId!, 'no'])).code).toBe(0);
+  }, 60_000);
+
   it('a rejected code pins nothing on either side', async () => {
     const annBefore = (await ann.json<{ name: string }[]>(['peers'])).value.map((p) => p.name);
     const cleo = await agent('cleo');

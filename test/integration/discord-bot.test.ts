@@ -355,6 +355,16 @@ describe('the Discord bot (discord.js against a fake Discord)', () => {
     }
   }, 60_000);
 
+  it('/accept of something that is no invite answers with the refusal alone, never "Pairing…" first', async () => {
+    const token = discord.slashCommand(appB, moderator, 'accept', { invite: 'hello world' });
+    await discord.until(
+      () => discord.responseTo(token)?.content.includes('not a pairlink invite'),
+      'the refusal',
+      20_000,
+    );
+    expect(discord.responseTo(token)?.edits).toBe(1); // the deferred reply, edited once: with the refusal
+  });
+
   it('refuses to start with a token Discord does not know, saying so without the token', async () => {
     const config = DISCORD_CONFIG_SCHEMA.parse({ apiUrl: discord.api });
     const paths = { agentSocket: agentA.socket, stateDir: join(root, 'bot-refused') };

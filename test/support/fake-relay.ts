@@ -34,6 +34,17 @@ export class FakeRelay {
     for (const deliver of this.held.splice(0)) deliver();
   }
 
+  private heldCreate: Promise<void> | null = null;
+
+  /** The next createMailbox answers only once the returned function is called (a slow relay). */
+  holdCreateMailbox(): () => void {
+    let release = () => {};
+    this.heldCreate = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    return release;
+  }
+
   /** Forgets every mailbox, as a memory relay that restarted. */
   loseEverything(): void {
     const ids = [...this.boxes.keys()];
@@ -68,6 +79,9 @@ export class FakeRelay {
     };
     return {
       async createMailbox(mailboxId, readCap, writeCap) {
+        const held = relay.heldCreate;
+        relay.heldCreate = null;
+        if (held !== null) await held;
         relay.check('createMailbox');
         const id = encodeBase64url(mailboxId);
         if (relay.boxes.has(id)) return; // our own ids: an earlier attempt made it

@@ -88,6 +88,36 @@ describe('the agent hosting the machines (fake relay, manual clock)', () => {
     await reloaded.close();
   });
 
+  it('a save that fails while the relay is still creating the mailbox fails invite.create, and nothing is left unhandled', async () => {
+    const relay = new FakeRelay();
+    const clock = new ManualClock(1_800_000_000);
+    const { agent, home } = await agentOn(relay, clock, 'ann');
+    // A long label takes the log past 1 MiB, so the next save compacts: into a directory that is
+    // gone, so it fails at once, as a save does on a full disk.
+    await agent.createInvite({ label: 'x'.repeat(1_200_000) });
+    rmSync(home, { recursive: true });
+    const unhandled: unknown[] = [];
+    const onUnhandled = (reason: unknown) => unhandled.push(reason);
+    process.on('unhandledRejection', onUnhandled);
+    try {
+      const release = relay.holdCreateMailbox();
+      const outcome = agent.createInvite({}).then(
+        () => null,
+        (error: Error) => error,
+      );
+      // The save starts on the next turn and fails there; Node reports an unhandled rejection
+      // after that turn. Only then does the relay answer.
+      for (let turn = 0; turn < 3; turn++) await new Promise((r) => setImmediate(r));
+      release();
+      expect(await outcome).toMatchObject({ code: 'ENOENT' });
+      expect(unhandled).toEqual([]);
+    } finally {
+      process.off('unhandledRejection', onUnhandled);
+    }
+    mkdirSync(home, { mode: 0o700 });
+    await agent.stop();
+  });
+
   it('a relay that lost its state: the link invite and the reply box are re-created, and the pairing completes', async () => {
     const relay = new FakeRelay();
     const clock = new ManualClock(1_800_000_000);
