@@ -34,7 +34,8 @@ export const botCommand: Command = {
     'The token is read from the environment variable or file named in the config, never from the',
     'config itself. Without allowlists only moderators may use the commands (Discord: Manage',
     'Server; Matrix: the power level). The Matrix bot does not support encrypted rooms.',
-    'SIGTERM or SIGINT stops a bot gracefully.',
+    'SIGTERM or SIGINT stops a bot gracefully. Setting a bot up from nothing (the Discord',
+    'application, install link and ids; the Matrix account, token and display name): docs/BOTS.md.',
   ].join('\n'),
   usage:
     'pairlink bot discord [--config FILE] [--register [--guild ID]] [--log-level L] [--json] | pairlink bot matrix --config FILE [--log-level L]',

@@ -23,6 +23,7 @@ describe('the packed package', () => {
         'config.example.json',
         'bots/discord/config.example.json',
         'bots/matrix/config.example.json',
+        'docs/BOTS.md',
         'dist/bin/pairlink.cjs',
       ]),
     );
