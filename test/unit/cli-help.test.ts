@@ -37,7 +37,7 @@ describe('CLI help', () => {
     expect(commands).toContain('service');
     const named: string[] = [];
     for (const command of new Set(commands)) {
-      for (const m of (await helpOf(command)).matchAll(/README(?:\.md)? \(?"([^"]+)"/g)) named.push(m[1]!);
+      for (const m of (await helpOf(command)).matchAll(/README(?:\.md)?,? \(?"([^"]+)"/g)) named.push(m[1]!);
     }
     expect(named.length).toBeGreaterThan(0);
     for (const heading of named) expect(HEADINGS, `README heading "${heading}"`).toContain(heading);
