@@ -1,7 +1,17 @@
 #!/bin/sh
 # Mint an invite, hand it on, wait until a second agent has paired, list the peers.
-# Needs only a POSIX shell and pairlink on PATH (PAIRLINK_SOCKET selects the agent); no jq.
+# Needs only a POSIX shell, no jq. PAIRLINK_SOCKET selects the agent. Runs `pairlink` from PATH,
+# else the CLI built in the clone this script belongs to (dist/bin/pairlink.cjs: npm ci builds it).
 set -eu
+
+if ! command -v pairlink >/dev/null 2>&1; then
+  built="$(cd "$(dirname "$0")/.." && pwd)/dist/bin/pairlink.cjs"
+  if [ ! -f "$built" ]; then
+    echo "pair.sh: pairlink is not on PATH, and $built is not built (npm ci or npm run build)" >&2
+    exit 127
+  fi
+  pairlink() { node "$built" "$@"; }
+fi
 
 created=$(pairlink invite --json --no-qr --label "shell example")
 # One JSON object on one line: pick the fields with sed.

@@ -4,7 +4,7 @@
 // but for env-paths,
 // and esbuild keeps every dynamically imported module's code in a lazy wrapper, so a command's
 // dependencies (discord.js for `bot`, the agent for `up`) load only when that command runs.
-import { readFileSync } from 'node:fs';
+import { readFileSync, rmSync, symlinkSync } from 'node:fs';
 import { build } from 'esbuild';
 
 const pkg = JSON.parse(readFileSync('package.json', 'utf8'));
@@ -42,3 +42,10 @@ await build({
   logLevel: 'warning',
   plugins: [heavyCommandsOutside],
 });
+
+// `pairlink` beside the bundle, so that a clone puts the command on PATH with
+// `export PATH="$PWD/dist/bin:$PATH"` (README, "Try it"). A symlink, not a copy: Node takes the
+// module format from the real file's extension (.cjs), and an extensionless copy in this
+// "type": "module" package would load as ESM.
+rmSync('dist/bin/pairlink', { force: true });
+if (process.platform !== 'win32') symlinkSync('pairlink.cjs', 'dist/bin/pairlink');

@@ -1,13 +1,15 @@
 import { readFileSync } from 'node:fs';
 import type { z } from 'zod';
+import { CONFIG_SCHEMA } from '../../src/config/schema.js';
 import { PairlinkError } from '../../src/errors.js';
 
 /** At most this many bytes of config file are read. */
 const MAX_CONFIG_BYTES = 256 * 1024;
 
 /**
- * Reads a bot's JSON config (the whole file, or its `key` section such as "discord") and
- * validates it with `schema`; every problem is reported at once, with its path.
+ * Reads a bot's JSON config (the whole file, or its `key` section such as "discord" of the file
+ * the agent and relay read too) and validates it with `schema`; every problem is reported at
+ * once, with its path.
  */
 export function loadBotConfig<S extends z.ZodType>(
   path: string | undefined,
@@ -24,6 +26,9 @@ export function loadBotConfig<S extends z.ZodType>(
       throw new PairlinkError('INVALID_PARAMS', `${path}: ${(error as Error).message}`);
     }
     if (raw && typeof raw === 'object' && key in raw) raw = (raw as Record<string, unknown>)[key];
+    else if (raw && typeof raw === 'object' && Object.keys(raw).some((k) => k in CONFIG_SCHEMA.shape))
+      // The shared file of the agent, the relay and the bots, without this bot's section.
+      throw new PairlinkError('INVALID_PARAMS', `${path} has no "${key}" section`);
   }
   const parsed = schema.safeParse(raw);
   if (!parsed.success) {

@@ -36,19 +36,13 @@ import {
 import { startupError } from '../core/startup-error.js';
 import type { DiscordConfig } from './config.js';
 import { CANCEL_PREFIX, COMMAND_DEFINITIONS } from './definitions.js';
+import { POST_NEEDS } from './permissions.js';
 
 /** Where an invite's channel message is, to edit it when the invite changes. */
 type Where = { channelId: string; messageId: string };
 
 /** How long a pending /accept is followed: interaction tokens live 15 minutes. */
 const ACCEPT_FOLLOW_MS = 14 * 60_000;
-
-/** What posting an invite into a channel needs, with the names Discord's settings show. */
-const POST_NEEDS = [
-  [PermissionFlagsBits.ViewChannel, 'View Channel'],
-  [PermissionFlagsBits.SendMessages, 'Send Messages'],
-  [PermissionFlagsBits.AttachFiles, 'Attach Files'],
-] as const;
 
 /** Discord's answer for a message or channel that no longer exists, or that the bot can no longer see. */
 function isGone(error: unknown): boolean {

@@ -150,8 +150,12 @@ export const acceptCommand: Command = {
     '  --url-handler       what the pairlink:// handler runs: takes the link from PAIRLINK_INVITE,',
     '                      hands it to the agent at once, then follows it in a terminal',
   ].join('\n'),
-  usage:
-    'pairlink accept [<invite> | -] [--wait 30s] [--require-sas] [--json]   (no argument: stdin or a prompt)',
+  usage: [
+    'pairlink accept [-] [--wait 30s] [--require-sas] [--json]  (the invite: stdin, the prompt or PAIRLINK_INVITE)',
+    "       pairlink accept '<invite>' [options]                       (briefly visible to other users in ps)",
+    '       pairlink accept --follow <accept-id> [--wait 30s] [--json]',
+    '       pairlink accept --url-handler                              (what the pairlink:// handler runs)',
+  ].join('\n'),
   options: {
     wait: { type: 'string' },
     'require-sas': { type: 'boolean' },

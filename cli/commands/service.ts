@@ -60,7 +60,7 @@ export const serviceCommand: Command = {
     '  --manager systemd|launchd     which to write (default: launchd on macOS, systemd elsewhere);',
     '                                useful with --dry-run to see the other platform’s file',
     '',
-    'Windows: see README.md ("Running as a service").',
+    'Windows: see README.md ("Run the agent as a service").',
   ].join('\n'),
   usage:
     'pairlink service install|uninstall|status [--user|--system] [--relay URL] [--passphrase-file F] [--url-handler] [--manager systemd|launchd] [--dry-run] [--json]',

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
+import { existsSync, realpathSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { delimiter, dirname, join, resolve } from 'node:path';
 import { checkSocketPath, resolveAgentPaths } from '../../io/agent-paths.js';
 import { ensurePrivateDir, readFileIfExists, writeFileAtomic } from '../../io/secure-files.js';
 import { startRelay } from '../../relay/relay-server.js';
@@ -20,7 +21,8 @@ export const upCommand: Command = {
     'Start a local relay and an agent together, on embedded defaults, and say what to type next.',
     '',
     'Options:',
-    '  --dir <path>    where the local home lives (default ./.pairlink-local)',
+    "  --dir <path>    where its files go: the agent's home (<dir>/home), the socket and the",
+    '                  passphrase file (default ./.pairlink-local)',
     '  --port <n>      relay port (default 7457)',
     '  --name <name>   agent display name (default: host name)',
   ].join('\n'),
@@ -70,14 +72,15 @@ export const upCommand: Command = {
         `  home    ${home}`,
         `  socket  ${paths.socket}`,
         `  LOCAL DEFAULT: the keystore passphrase is in ${passphraseFile} (mode 0600). For real use run`,
-        '  `pairlink agent` with the OS keychain, or a passphrase you manage (see README).',
+        '  `pairlink agent` with the OS keychain, or a passphrase you manage (README, "Run the agent as a service").',
         '',
-        'In another terminal:',
+        'In another terminal (README, "Try it: two agents on one machine"):',
+        ...pathLine(process.env),
         `  export PAIRLINK_SOCKET=${paths.socket}`,
-        '  npx pairlink invite                # a link to paste to the other side',
-        '  npx pairlink invite --format code  # or a code to read aloud',
-        '  npx pairlink accept                # the other side runs this and pastes the link or code',
-        '  npx pairlink peers',
+        '  pairlink invite                # a link to paste to the other side',
+        '  pairlink invite --format code  # or a code to read aloud',
+        '  pairlink accept                # the other side runs this and pastes the link or code',
+        '  pairlink peers',
         '',
         'Ctrl-C stops the agent and the relay.',
       ].join('\n'),
@@ -88,6 +91,18 @@ export const upCommand: Command = {
     return 0;
   },
 };
+
+/**
+ * The PATH line that puts `pairlink` on PATH when this runs from a clone (dist/bin holds a
+ * `pairlink` link to the bundle) whose dist/bin is not on PATH yet; none otherwise.
+ */
+function pathLine(env: NodeJS.ProcessEnv): string[] {
+  const script = process.argv[1];
+  if (!script || !existsSync(script)) return [];
+  const bin = dirname(realpathSync(script));
+  if (!existsSync(join(bin, 'pairlink')) || (env.PATH ?? '').split(delimiter).includes(bin)) return [];
+  return [`  export PATH="${bin}:$PATH"`];
+}
 
 /** True when `socket` is within the OS limit for Unix socket paths (the agent's own check). */
 function fitsSocketPathLimit(socket: string): boolean {

@@ -46,6 +46,13 @@ export const CONFIG_SCHEMA = z
       })
       .strict()
       .prefault({}),
+    /**
+     * The bots' sections, so that one file serves the agent, the relay and the bots. Each is read
+     * and checked, unknown keys included, by the bot it belongs to (`pairlink bot discord|matrix
+     * --config`, bots/discord/config.ts and bots/matrix/config.ts); the agent and relay skip them.
+     */
+    discord: z.record(z.string(), z.unknown()).optional(),
+    matrix: z.record(z.string(), z.unknown()).optional(),
   })
   .strict();
 

@@ -1,5 +1,5 @@
-import { spawn } from 'node:child_process';
-import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdirSync, symlinkSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -13,20 +13,20 @@ const REPO = resolve(PAIRLINK_BIN, '../../..');
 const fleet = relayWithAgents();
 let ann: AgentProcess;
 let ben: AgentProcess;
-let bin: string;
+/** A PATH with node and the system's tools but no `pairlink`. */
+let bare: string;
 beforeAll(async () => {
   [ann, ben] = await Promise.all([fleet.agent('ann'), fleet.agent('ben')]);
-  // `pairlink` on PATH, as an installed package puts it there.
-  bin = join(testRoot(), 'bin');
+  const bin = join(testRoot(), 'bin');
   mkdirSync(bin);
-  writeFileSync(join(bin, 'pairlink'), `#!/bin/sh\nexec '${process.execPath}' '${PAIRLINK_BIN}' "$@"\n`);
-  chmodSync(join(bin, 'pairlink'), 0o755);
+  symlinkSync(process.execPath, join(bin, 'node'));
+  bare = `${bin}:/usr/bin:/bin`;
 });
 
-async function runExample(command: string, args: string[]): Promise<string> {
+async function runExample(command: string, args: string[], path = process.env.PATH): Promise<string> {
   const child = spawn(command, args, {
     cwd: REPO,
-    env: { ...ann.env, PATH: `${bin}:${process.env.PATH}` },
+    env: { ...ann.env, PATH: path },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
@@ -49,10 +49,18 @@ async function runExample(command: string, args: string[]): Promise<string> {
 }
 
 describe('examples', () => {
-  it('examples/pair.sh (pairlink wait and --json, no jq)', async () => {
-    const output = await runExample('sh', ['examples/pair.sh']);
+  it('examples/pair.sh (pairlink wait and --json, no jq), with pairlink on PATH as the README says', async () => {
+    // README, "The CLI": in a clone, export PATH="$PWD/dist/bin:$PATH".
+    const output = await runExample('sh', ['examples/pair.sh'], `${join(REPO, 'dist', 'bin')}:${bare}`);
     expect(output).toMatch(/^paired with ben$/m);
     expect(output).toMatch(/"name":"ben"/);
+  });
+
+  it("examples/pair.sh from a clone without pairlink on PATH: the clone's built CLI", async () => {
+    const found = spawnSync('sh', ['-c', 'command -v pairlink'], { env: { PATH: bare } });
+    expect(found.status, 'no pairlink on this PATH').not.toBe(0);
+    const output = await runExample('sh', ['examples/pair.sh'], bare);
+    expect(output).toMatch(/^paired with ben$/m);
   });
 
   it('examples/pair.py (Python standard library over the Unix socket)', async () => {
