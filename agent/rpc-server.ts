@@ -92,7 +92,8 @@ export class RpcSocketServer {
     private readonly log: Logger,
   ) {
     this.handlers = rpcHandlers(agent, () => this.connectionFigures());
-    this.server = createServer((socket) => this.onConnection(socket));
+    // Half-open: a client may shut its side once it has written; SocketConnection closes after answering.
+    this.server = createServer({ allowHalfOpen: true }, (socket) => this.onConnection(socket));
     const broadcast = (method: string, params: unknown) => {
       const line = `${JSON.stringify({ jsonrpc: '2.0', method, params })}\n`;
       for (const connection of this.connections) if (connection.subscribed) connection.notify(line);
@@ -140,7 +141,17 @@ export class RpcSocketServer {
 
   private onConnection(socket: Socket): void {
     this.lastConnectionId += 1;
-    const connection = new SocketConnection(this.lastConnectionId, socket);
+    const connection = new SocketConnection(this.lastConnectionId, socket, (behind) =>
+      // The connection's id and figures, never what it was sent.
+      this.log.warn(
+        {
+          connection: behind.id,
+          heldNotifications: behind.heldNotifications,
+          backlogBytes: behind.backlogBytes,
+        },
+        'events subscriber fell behind; disconnected',
+      ),
+    );
     const handlers = this.handlersFor(connection);
     connection.read({ run: (line) => this.handleLine(line, handlers), tooLarge });
     this.sockets.add(socket);

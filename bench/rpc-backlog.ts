@@ -55,7 +55,6 @@ try {
   flood.destroy();
   await sampleFor(3000);
   const after = rssMiB(pid);
-  const unsent = flood.writableLength;
   console.log(
     JSON.stringify({
       requests,
@@ -64,7 +63,6 @@ try {
         peak: Math.round(peak),
         threeSecondsAfterClose: Math.round(after),
       },
-      requestBytesNeverRead: unsent,
       agentInfoMs: info.ms,
       connections: info.connections ?? 'not reported',
     }),
