@@ -12,8 +12,10 @@ import {
   type RpcMethodName,
   type RpcMethods,
 } from '../src/rpc/protocol.js';
+import { MAX_LISTED_CONNECTIONS } from '../src/rpc/schemas.js';
 import { type Agent, isFinished } from './agent.js';
 import type { Connection } from './rpc-server.js';
+import type { ConnectionFigures } from './socket-connection.js';
 import type { AcceptRecord, InviteRecord, PeerRecord } from './state/agent-state.js';
 
 export type RpcHandlers = {
@@ -96,28 +98,37 @@ function peerInfo(peer: PeerRecord): PeerInfo {
   };
 }
 
-/** The agent's JSON-RPC methods: thin translations between the contract and the Agent. */
-export function rpcHandlers(agent: Agent): RpcHandlers {
+/**
+ * The agent's JSON-RPC methods: thin translations between the contract and the Agent.
+ * `connections` reports what the socket server holds for each connection, the largest first.
+ */
+export function rpcHandlers(agent: Agent, connections: () => ConnectionFigures[]): RpcHandlers {
   let discovered: OpenRpcDocument | undefined;
   return {
     'rpc.discover': async () => {
       discovered ??= openRpcDocument(AGENT_VERSION);
       return discovered;
     },
-    'agent.info': async () => ({
-      version: AGENT_VERSION,
-      protocolVersion: PROTOCOL_VERSION,
-      did: agent.did,
-      name: agent.name,
-      relayUrl: agent.relayUrl,
-      keystore: agent.keystoreKind,
-      startedAt: agent.startedAt.toISOString(),
-      relayConnected: agent.relayConnected,
-      relayWatches: agent.relayWatches.watches,
-      relaySockets: agent.relayWatches.sockets,
-      pendingInvites: agent.snapshot.invites.filter((i) => i.issuer.status === 'pending').length,
-      peers: agent.snapshot.peers.length,
-    }),
+    'agent.info': async (_params, connection) => {
+      const figures = connections();
+      return {
+        version: AGENT_VERSION,
+        protocolVersion: PROTOCOL_VERSION,
+        did: agent.did,
+        name: agent.name,
+        relayUrl: agent.relayUrl,
+        keystore: agent.keystoreKind,
+        startedAt: agent.startedAt.toISOString(),
+        relayConnected: agent.relayConnected,
+        relayWatches: agent.relayWatches.watches,
+        relaySockets: agent.relayWatches.sockets,
+        pendingInvites: agent.snapshot.invites.filter((i) => i.issuer.status === 'pending').length,
+        peers: agent.snapshot.peers.length,
+        connection: connection.id,
+        connectionCount: figures.length,
+        connections: figures.slice(0, MAX_LISTED_CONNECTIONS),
+      };
+    },
     'agent.methods': async () =>
       Object.entries(METHOD_DESCRIPTIONS).map(([name, description]) => ({ name, description })),
     'identity.get': async () => ({

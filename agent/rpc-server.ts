@@ -17,12 +17,13 @@ import {
   readRequest,
 } from './rpc-dispatch.js';
 import { type RpcHandlers, rpcHandlers } from './rpc-methods.js';
-
-/** Largest request line accepted on the socket. */
-export const MAX_FRAME_BYTES = 1024 * 1024;
-
-/** Requests one connection may have in progress; past this the agent stops reading it for a while. */
-export const MAX_IN_FLIGHT = 256;
+import {
+  type ConnectionFigures,
+  type LineRun,
+  MAX_FRAME_BYTES,
+  MAX_IN_FLIGHT,
+  SocketConnection,
+} from './socket-connection.js';
 
 function tooLarge(): string {
   return errorAnswer(null, domainError('TOO_LARGE', 'request larger than 1 MiB'));
@@ -30,8 +31,8 @@ function tooLarge(): string {
 
 /** Per-connection state passed to every method. */
 export interface Connection {
+  readonly id: number;
   subscribed: boolean;
-  send(line: string): void;
 }
 
 /** True when something answers on `path` (an agent is already running there). */
@@ -80,7 +81,9 @@ export async function claimSocketPath(path: string): Promise<void> {
 export class RpcSocketServer {
   private readonly handlers: RpcHandlers;
   private readonly server: Server;
-  private readonly connections = new Set<Socket>();
+  private readonly connections = new Set<SocketConnection>();
+  private readonly sockets = new Set<Socket>();
+  private lastConnectionId = 0;
   private readonly unsubscribe: () => void;
 
   private constructor(
@@ -88,14 +91,12 @@ export class RpcSocketServer {
     private readonly path: string,
     private readonly log: Logger,
   ) {
-    this.handlers = rpcHandlers(agent);
-    this.server = createServer((socket) => this.onConnection(socket));
+    this.handlers = rpcHandlers(agent, () => this.connectionFigures());
+    // Half-open: a client may shut its side once it has written; SocketConnection closes after answering.
+    this.server = createServer({ allowHalfOpen: true }, (socket) => this.onConnection(socket));
     const broadcast = (method: string, params: unknown) => {
       const line = `${JSON.stringify({ jsonrpc: '2.0', method, params })}\n`;
-      for (const socket of this.connections) {
-        const connection = (socket as Socket & { pairlink?: Connection }).pairlink;
-        if (connection?.subscribed) connection.send(line);
-      }
+      for (const connection of this.connections) if (connection.subscribed) connection.notify(line);
     };
     const offProgress = agent.onProgress((progress) => broadcast(PROGRESS_NOTIFICATION, progress));
     const offRemoved = agent.onPeerRemoved((removed) => broadcast(PEER_REMOVED_NOTIFICATION, removed));
@@ -139,59 +140,37 @@ export class RpcSocketServer {
   }
 
   private onConnection(socket: Socket): void {
-    this.connections.add(socket);
-    const connection: Connection = {
-      subscribed: false,
-      send: (line) => {
-        if (!socket.destroyed) socket.write(line);
-      },
-    };
-    (socket as Socket & { pairlink?: Connection }).pairlink = connection;
+    this.lastConnectionId += 1;
+    const connection = new SocketConnection(this.lastConnectionId, socket, (behind) =>
+      // The connection's id and figures, never what it was sent.
+      this.log.warn(
+        {
+          connection: behind.id,
+          heldNotifications: behind.heldNotifications,
+          backlogBytes: behind.backlogBytes,
+        },
+        'events subscriber fell behind; disconnected',
+      ),
+    );
     const handlers = this.handlersFor(connection);
-    let buffered = '';
-    // Requests run concurrently and each is answered when it is done (JSON-RPC matches answers by
-    // id), so a long invite.accept never holds up an agent.info behind it. Every request counts
-    // against MAX_IN_FLIGHT, a batch as many as it has entries; a client past it is not read
-    // until some finish.
-    let inFlight = 0;
-    const finished = (count: number) => {
-      inFlight -= count;
-      if (inFlight < MAX_IN_FLIGHT && socket.isPaused()) socket.resume();
+    connection.read({ run: (line) => this.handleLine(line, handlers), tooLarge });
+    this.sockets.add(socket);
+    this.connections.add(connection);
+    const forget = () => {
+      this.sockets.delete(socket);
+      this.connections.delete(connection);
     };
-    socket.setEncoding('utf8');
-    socket.on('data', (chunk: string) => {
-      buffered += chunk;
-      let newline = buffered.indexOf('\n');
-      while (newline >= 0) {
-        const line = buffered.slice(0, newline);
-        buffered = buffered.slice(newline + 1);
-        if (line.trim().length > 0) {
-          const run = this.handleLine(line, handlers);
-          inFlight += run.count;
-          void run.done.then((answer) => {
-            if (answer !== null) connection.send(`${answer}\n`);
-            finished(run.count);
-          });
-        }
-        newline = buffered.indexOf('\n');
-      }
-      if (inFlight >= MAX_IN_FLIGHT) socket.pause();
-      if (buffered.length > MAX_FRAME_BYTES && Buffer.byteLength(buffered) > MAX_FRAME_BYTES) {
-        // No end of line in sight: answer once and close, since the stream cannot be resynchronised.
-        connection.send(`${tooLarge()}\n`);
-        socket.end();
-        buffered = '';
-      }
-    });
-    socket.on('close', () => this.connections.delete(socket));
-    socket.on('error', () => this.connections.delete(socket));
+    socket.on('close', forget);
+    socket.on('error', forget);
+  }
+
+  /** What the agent holds for each open connection, the largest backlogs first. */
+  private connectionFigures(): ConnectionFigures[] {
+    return [...this.connections].map((c) => c.figures()).sort((a, b) => b.backlogBytes - a.backlogBytes);
   }
 
   /** One line: a request or a batch. Resolves with the answer line, or null when none is due. */
-  private handleLine(
-    line: string,
-    handlers: ReadonlyMap<string, Handler>,
-  ): { count: number; done: Promise<string | null> } {
+  private handleLine(line: string, handlers: ReadonlyMap<string, Handler>): LineRun {
     const now = (answer: string | null) => ({ count: 1, done: Promise.resolve(answer) });
     if (line.length > MAX_FRAME_BYTES && Buffer.byteLength(line) > MAX_FRAME_BYTES) return now(tooLarge());
     let value: unknown;
@@ -234,9 +213,9 @@ export class RpcSocketServer {
   async close(): Promise<void> {
     this.unsubscribe();
     const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
-    for (const socket of this.connections) socket.end();
+    for (const socket of this.sockets) socket.end();
     setTimeout(() => {
-      for (const socket of this.connections) socket.destroy();
+      for (const socket of this.sockets) socket.destroy();
     }, 1000).unref();
     await closed;
     if (!this.path.startsWith('\\\\.\\pipe\\')) await unlink(this.path).catch(() => undefined);

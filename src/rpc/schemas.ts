@@ -82,6 +82,9 @@ export const InviteCreatorSchema = z
   .strict()
   .describe('Who minted an invite, as the caller says: the CLI, a script, or a bot for a chat user.');
 
+/** Connections agent.info lists at most (an answer stays small however many clients there are). */
+export const MAX_LISTED_CONNECTIONS = 64;
+
 export const AgentInfoSchema = z.object({
   version: z.string(),
   protocolVersion: z.number().int(),
@@ -98,6 +101,26 @@ export const AgentInfoSchema = z.object({
   relaySockets: z.number().int().describe('Sockets carrying those watches.'),
   pendingInvites: z.number().int(),
   peers: z.number().int(),
+  connection: z.number().int().describe('The id of the socket connection this answer went to.'),
+  connectionCount: z.number().int().describe('Open connections to the socket.'),
+  connections: z
+    .array(
+      z.object({
+        id: z.number().int().describe('Numbered from 1 in the order the agent accepted connections.'),
+        subscribed: z.boolean().describe('Whether it takes notifications (events.subscribe).'),
+        backlogBytes: z
+          .number()
+          .int()
+          .describe(
+            'Answers and notifications the agent holds for it: written, not yet taken by its socket.',
+          ),
+        pendingRequests: z.number().int().describe('Requests read and not yet answered.'),
+        reading: z.boolean().describe("False while the agent does not read this connection's requests."),
+      }),
+    )
+    .describe(
+      `What the agent holds for each connection, the largest backlog first; at most ${MAX_LISTED_CONNECTIONS}.`,
+    ),
 });
 
 export const IdentityInfoSchema = z.object({
