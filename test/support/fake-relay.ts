@@ -19,6 +19,16 @@ export class FakeRelay {
   dropPost: (body: Uint8Array) => boolean = () => false;
   readonly posts: Uint8Array[] = [];
 
+  /** Failures asked for and not yet met. */
+  get failuresPending(): number {
+    return this.failures.length;
+  }
+
+  /** Mailboxes it holds now. */
+  get mailboxCount(): number {
+    return this.boxes.size;
+  }
+
   failNext(
     op: 'createMailbox' | 'post' | 'deleteMailbox',
     code: PairlinkError['code'] = 'RELAY_UNREACHABLE',
