@@ -48,9 +48,13 @@ const HEADERS_DEADLINE_MS = 10_000;
 const KEEP_ALIVE_MS = 30_000;
 const headerTimers = new WeakMap<Socket, NodeJS.Timeout>();
 
-function headersDue(socket: Socket, ms: number): void {
+/** Cuts `socket` unless its headers arrive within `ms`; `cut` counts it (operators and tests see it). */
+function headersDue(socket: Socket, ms: number, cut: () => void): void {
   clearTimeout(headerTimers.get(socket));
-  const timer = setTimeout(() => socket.destroy(), ms);
+  const timer = setTimeout(() => {
+    cut();
+    socket.destroy();
+  }, ms);
   timer.unref();
   headerTimers.set(socket, timer);
 }
@@ -116,6 +120,7 @@ export async function startRelay(options: RelayOptions): Promise<RunningRelay> {
   const ipBuckets = new TokenBuckets(limits.ipRatePerSecond, limits.ipBurst);
   const hub = new WebSocketHub(service, ipBuckets, log);
   const front = new HttpFront(service, hub, ipBuckets, log);
+  const headersLate = () => metrics.reject('headers_deadline');
   const pruner = setInterval(() => {
     ipBuckets.prune();
     service.mailboxBuckets.prune();
@@ -127,14 +132,16 @@ export async function startRelay(options: RelayOptions): Promise<RunningRelay> {
     (request, response) => {
       headersArrived(request.socket);
       // The next request on this keep-alive socket must be complete in time too.
-      response.once('finish', () => headersDue(request.socket, KEEP_ALIVE_MS + HEADERS_DEADLINE_MS));
+      response.once('finish', () =>
+        headersDue(request.socket, KEEP_ALIVE_MS + HEADERS_DEADLINE_MS, headersLate),
+      );
       void front.handle(request, response, clientAddress(request, options.trustProxy));
     },
   );
   // Node's own headersTimeout did not close a socket trickling a header byte every 500 ms (seen
   // here: still open after 40 s), so every connection gets a hard deadline for its headers.
   server.on('connection', (socket: Socket) => {
-    headersDue(socket, HEADERS_DEADLINE_MS);
+    headersDue(socket, HEADERS_DEADLINE_MS, headersLate);
     socket.once('close', () => headersArrived(socket));
   });
   server.maxHeadersCount = 50;

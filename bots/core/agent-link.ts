@@ -9,6 +9,14 @@ const unanswered = () => new PairlinkError('AGENT_UNAVAILABLE', 'the pairlink ag
 /** The longest wait between reconnection attempts: an agent restart is over in a second or two. */
 export const MAX_RECONNECT_MS = 2_000;
 
+/** Runs `run` after `ms`; returns what cancels it. Tests pass their own to see and drive the waits. */
+export type RetryTimer = (run: () => void, ms: number) => () => void;
+
+const realTimer: RetryTimer = (run, ms) => {
+  const timer = setTimeout(run, ms);
+  return () => clearTimeout(timer);
+};
+
 /**
  * The bots' connection to their agent: JSON-RPC over the agent's socket, subscribed to
  * `invite.progress`, reconnecting in the background (0.5 s, then 1 s, then every 2 s) when the
@@ -23,7 +31,8 @@ export class AgentLink {
   private retryMs = 500;
   private down = false;
   private closed = false;
-  private timer: NodeJS.Timeout | null = null;
+  /** Cancels the pending reconnection attempt. */
+  private timer: (() => void) | null = null;
   private readonly listeners = new Set<(p: InviteProgress) => void>();
   private readonly connectListeners = new Set<() => void>();
 
@@ -31,6 +40,7 @@ export class AgentLink {
     readonly socketPath: string,
     private readonly timeoutMs = 10_000,
     private readonly log?: Pick<Logger, 'info' | 'warn'>,
+    private readonly retryTimer: RetryTimer = realTimer,
   ) {}
 
   /** Connects (once); later disconnections reconnect in the background. */
@@ -93,7 +103,7 @@ export class AgentLink {
 
   private scheduleReconnect(): void {
     if (this.closed || this.timer) return;
-    this.timer = setTimeout(() => {
+    this.timer = this.retryTimer(() => {
       this.timer = null;
       this.connect().catch(() => this.scheduleReconnect());
     }, this.retryMs);
@@ -126,7 +136,7 @@ export class AgentLink {
 
   close(): void {
     this.closed = true;
-    if (this.timer) clearTimeout(this.timer);
+    this.timer?.();
     this.client?.close();
     this.client = null;
   }

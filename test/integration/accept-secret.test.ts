@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { type AgentProcess, relayWithAgents } from '../support/agent-process.js';
 import { PAIRLINK_BIN } from '../support/relay-process.js';
+import { waitFor } from '../support/wait-for.js';
 
 // An invite is a bearer secret: no other local user may see it in the process list while
 // `pairlink accept` runs (croc's CVE-2023-43621). docs/SECURITY.md §Local users.
@@ -59,18 +60,12 @@ describe('the invite never shows in the process list', () => {
     const secret = secretOf(invite);
     // The issuer is away, so accept waits for it; meanwhile another user reads the process list.
     await ann.stop();
-    const run = runAccept([invite.url!, '--wait', '20s']);
+    // It is stopped below; the long wait only keeps it waiting however slow the machine is.
+    const run = runAccept([invite.url!, '--wait', '10m']);
     try {
-      const deadline = Date.now() + 10_000;
-      let cmdline = '';
-      // Wait until the CLI has started (its title changed from what exec set), then look.
-      while (Date.now() < deadline) {
-        cmdline = readFileSync(`/proc/${run.child.pid}/cmdline`, 'latin1');
-        if (cmdline.startsWith('pairlink accept')) break;
-        await new Promise((r) => setTimeout(r, 20));
-      }
-      await new Promise((r) => setTimeout(r, 500));
-      cmdline = readFileSync(`/proc/${run.child.pid}/cmdline`, 'latin1');
+      // Look once accept says it waits for the issuer (its title was set before that).
+      await waitFor(() => run.output().stderr.includes('Pairing'), 'accept to wait for the issuer');
+      const cmdline = readFileSync(`/proc/${run.child.pid}/cmdline`, 'latin1');
       expect(cmdline.replace(/\0+/g, ' ').trim()).toBe('pairlink accept');
       expect(cmdline).not.toContain(secret);
       expect(cmdline).not.toContain(secret.slice(0, 12));
@@ -115,9 +110,7 @@ describe('the invite never shows in the process list', () => {
       screen += d;
     });
     const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-    const deadline = Date.now() + 10_000;
-    while (!screen.includes('not shown') && Date.now() < deadline)
-      await new Promise((r) => setTimeout(r, 20));
+    await waitFor(() => screen.includes('not shown'), 'the prompt');
     child.stdin.write(`${invite.url}\r`);
     expect(await exited).toBe(0);
     expect(screen).toContain('Paste the invite');

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PairlinkClient } from '../../client/index.js';
 import type { InviteProgress } from '../../src/rpc/protocol.js';
 import { type AgentProcess, relayWithAgents } from '../support/agent-process.js';
+import { waitFor } from '../support/wait-for.js';
 
 // Security codes, device mode, notifications and expiry, each through real agents and a relay.
 
@@ -41,19 +42,9 @@ async function progressOf(target: AgentProcess): Promise<InviteProgress[]> {
   return seen;
 }
 
-async function until<T>(probe: () => Promise<T | undefined>, what: string, ms = 10_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
 /** Waits until the invite has a session showing its security code. */
 function waitingSession(issuer: AgentProcess, id: string) {
-  return until(async () => {
+  return waitFor(async () => {
     const list = (await issuer.json<Summary[]>(['invites'])).value;
     // The issuer knows the code once the hello arrives, and may confirm before or after the acceptor.
     return list
@@ -81,7 +72,7 @@ describe('security codes (SAS) through the CLI', () => {
     const confirmed = await ben.json<Pending>(['confirm', accepted.value.acceptId!, 'yes']);
     expect(confirmed.code).toBe(0);
     expect(confirmed.value).toMatchObject({ status: 'paired', peer: { name: 'ann' } });
-    const annPeers = await until(async () => {
+    const annPeers = await waitFor(async () => {
       const peers = (await ann.json<{ name: string }[]>(['peers'])).value;
       return peers.length > 0 ? peers : undefined;
     }, 'ann to pin ben');
@@ -135,7 +126,7 @@ describe('security codes (SAS) through the CLI', () => {
     await waitingSession(ann, invite.value.id);
     const rejected = await cleo.cli(['confirm', accepted.value.acceptId!, 'no']);
     expect(rejected.stdout).toMatch(/Rejected/);
-    await until(async () => {
+    await waitFor(async () => {
       const list = (await ann.json<Summary[]>(['invites', '--all'])).value;
       const s = list.find((i) => i.id === invite.value.id)?.sessions[0];
       return s?.status === 'failed' ? s : undefined;
@@ -192,7 +183,7 @@ describe('invite.progress notifications and expiry', () => {
     const gusEvents = await progressOf(gus);
     const invite = await fay.json<Created>(['invite']);
     expect((await gus.json<Pending>(['accept', invite.value.url!])).value.status).toBe('paired');
-    await until(async () => (fayEvents.some((e) => e.status === 'paired') ? true : undefined), 'paired');
+    await waitFor(async () => (fayEvents.some((e) => e.status === 'paired') ? true : undefined), 'paired');
     const mine = fayEvents.filter((e) => e.id === invite.value.id).map((e) => e.status);
     expect(mine[0]).toBe('published');
     expect(mine).toContain('paired');
@@ -210,10 +201,10 @@ describe('invite.progress notifications and expiry', () => {
     const events = await progressOf(hal);
     const byUrl = await hal.json<Created>(['invite', '--ttl', '30s']);
     const byCode = await hal.json<Created>(['invite', '--format', 'code', '--ttl', '30s']);
-    await until(
+    await waitFor(
       async () => (events.filter((e) => e.status === 'expired').length === 2 ? true : undefined),
       'both invites to expire',
-      45_000,
+      { deadlineMs: 90_000 }, // 30 s of TTL, then a guard against a hang
     );
     const list = (await hal.json<Summary[]>(['invites', '--all'])).value;
     expect(list.filter((i) => [byUrl.value.id, byCode.value.id].includes(i.id)).map((i) => i.status)).toEqual(
@@ -233,5 +224,5 @@ describe('invite.progress notifications and expiry', () => {
     expect(['INVITE_EXPIRED', 'INVITE_NOT_FOUND']).toContain(lateCode.value.error.code);
     expect((await ivy.json<unknown[]>(['peers'])).value).toEqual([]);
     expect((await hal.json<unknown[]>(['peers'])).value).toEqual([]);
-  }, 60_000);
+  }, 120_000);
 });

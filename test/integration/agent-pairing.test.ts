@@ -2,6 +2,7 @@ import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { type AgentProcess, relayWithAgents, startAgent } from '../support/agent-process.js';
+import { waitFor } from '../support/wait-for.js';
 
 interface Created {
   id: string;
@@ -143,13 +144,10 @@ describe('async pairing across an issuer restart', () => {
     expect(pending.code).toBe(4);
     expect(JSON.parse(pending.stdout).status).toBe('pending');
     await dora.restart();
-    const deadline = Date.now() + 15_000;
-    let evePeers: Peer[] = [];
-    while (Date.now() < deadline) {
-      evePeers = (await eve.json<Peer[]>(['peers'])).value;
-      if (evePeers.length > 0) break;
-      await new Promise((r) => setTimeout(r, 200));
-    }
+    const evePeers = await waitFor(async () => {
+      const peers = (await eve.json<Peer[]>(['peers'])).value;
+      return peers.length > 0 ? peers : undefined;
+    }, 'eve to pin dora');
     expect(evePeers.map((p) => p.name)).toEqual(['dora']);
     expect((await dora.json<Peer[]>(['peers'])).value.map((p) => p.name)).toEqual(['eve']);
   });
@@ -212,11 +210,15 @@ describe('agent configuration', () => {
     const configFile = join(fleet.root, 'short-codes.json');
     writeFileSync(configFile, JSON.stringify({ invites: { format: 'code', codeTtlSeconds: 120 } }));
     const hana = await fleet.agent('hana', {}, ['--config', configFile]);
+    // Minted between `before` and `after` (whole seconds), so it expires 120 s after some instant
+    // between them, however long the CLI took.
+    const before = Math.floor(Date.now() / 1000) * 1000;
     const byDefault = await hana.json<Created>(['invite']);
+    const after = Date.now();
     expect(byDefault.value.code).toBeDefined();
-    const lifetime = (Date.parse(byDefault.value.expiresAt) - Date.now()) / 1000;
-    expect(lifetime).toBeGreaterThan(100);
-    expect(lifetime).toBeLessThanOrEqual(120);
+    const expiresAt = Date.parse(byDefault.value.expiresAt);
+    expect(expiresAt).toBeGreaterThanOrEqual(before + 120_000);
+    expect(expiresAt).toBeLessThanOrEqual(after + 120_000);
     expect((await hana.json<Created>(['invite', '--format', 'url'])).value.url).toBeDefined();
   });
 });

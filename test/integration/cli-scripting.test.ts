@@ -3,6 +3,7 @@ import { createInterface } from 'node:readline';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { type AgentProcess, relayWithAgents } from '../support/agent-process.js';
 import { PAIRLINK_BIN } from '../support/relay-process.js';
+import { waitFor } from '../support/wait-for.js';
 
 // The CLI for shell scripts: `pairlink events --json` (NDJSON) and `pairlink wait`.
 
@@ -22,14 +23,6 @@ function spawnCli(agent: AgentProcess, args: string[]) {
   createInterface({ input: child.stdout! }).on('line', (l) => lines.push(l));
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
   return { child, lines, exited };
-}
-
-async function until(probe: () => boolean, what: string, ms = 15_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!probe()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
 }
 
 describe('scripting the CLI', () => {
@@ -71,13 +64,20 @@ describe('scripting the CLI', () => {
 
   it('pairlink events --json streams invite progress and peer removals as NDJSON', async () => {
     const events = spawnCli(ann, ['events', '--json']);
-    await new Promise((r) => setTimeout(r, 500));
+    // The stream is live once it carries an event: throwaway invites are minted until one of
+    // theirs shows up (a process that started slowly would otherwise miss the first events).
+    const probes: string[] = [];
+    await waitFor(async () => {
+      if (events.lines.some((l) => probes.some((id) => l.includes(id)))) return true;
+      probes.push((await ann.json<{ id: string }>(['invite'])).value.id);
+      return false;
+    }, 'the event stream to carry a probe invite');
     const invite = (await ann.json<{ id: string; url: string }>(['invite'])).value;
     await ben.json(['accept', invite.url, '--wait', '15s']);
     const benDid = (await ben.json<{ did: string }>(['whoami'])).value.did;
-    await until(() => events.lines.some((l) => l.includes('"paired"')), 'the paired event');
+    await waitFor(() => events.lines.some((l) => l.includes('"paired"')), 'the paired event');
     expect((await ann.cli(['unpair', benDid])).code).toBe(0);
-    await until(() => events.lines.some((l) => l.includes('peer.removed')), 'the removal event');
+    await waitFor(() => events.lines.some((l) => l.includes('peer.removed')), 'the removal event');
     events.child.kill('SIGTERM');
     expect(await events.exited).toBe(0);
     const parsed = events.lines.map(

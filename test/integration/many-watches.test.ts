@@ -6,6 +6,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { Agent } from '../../agent/agent.js';
 import { FileKeystore } from '../../agent/keystore/file-keystore.js';
 import { type RunningRelay, startRelay } from '../../relay/relay-server.js';
+import { waitFor } from '../support/wait-for.js';
 
 const logger = pino({ level: 'silent' });
 
@@ -57,10 +58,14 @@ describe('an agent with more pending invites than one socket may watch', () => {
     // The first invite's mailbox is on the first socket, the last on another: both are heard.
     const first = await acceptor.startAccept(invites[0]!.url!, false);
     expect((await acceptor.waitForAccept(first.id, 20)).acceptor.phase).toBe('paired');
-    const metrics = await (await fetch(`${relay.url}/metrics`)).text();
-    expect(metrics).toMatch(/pairlink_relay_watches \d+/);
     // Every invite still pending is watched: all but the two just used (their mailboxes close once
-    // their acks arrive, which a mailbox deleted over the socket may already have done).
-    expect(Number(/pairlink_relay_watches (\d+)/.exec(metrics)![1])).toBeGreaterThanOrEqual(COUNT - 2);
+    // their acks arrive, which a mailbox deleted over the socket may already have done). The agent
+    // counts a watch when it sends it, the relay when it has read it: wait for the relay to catch up.
+    const watchesAtRelay = async () => {
+      const metrics = await (await fetch(`${relay.url}/metrics`)).text();
+      return Number(/pairlink_relay_watches (\d+)/.exec(metrics)?.[1] ?? -1);
+    };
+    await waitFor(async () => (await watchesAtRelay()) >= COUNT - 2, `${COUNT - 2} watches at the relay`);
+    expect(await watchesAtRelay()).toBeGreaterThanOrEqual(COUNT - 2);
   }, 300_000);
 });

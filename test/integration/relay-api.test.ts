@@ -398,9 +398,11 @@ describe.each(['memory', 'redis'] as const)('relay API (%s store)', (backend) =>
     await seenAtLeast(2); // delivered from the backlog once the socket is back
     await client.post(box.id, box.write, new Uint8Array([3]));
     await seenAtLeast(3);
-    await new Promise((r) => setTimeout(r, 100)); // room for a duplicate to show up, if there were one
+    // A later message as a clock: a duplicate on this socket would arrive before it.
+    await client.post(box.id, box.write, new Uint8Array([4]));
+    await seenAtLeast(4);
     socket.close();
-    expect(seen).toEqual([1, 2, 3]);
+    expect(seen).toEqual([1, 2, 3, 4]);
   });
 });
 

@@ -3,6 +3,7 @@ import { RelayClient, RelaySocket } from '../../relay/relay-client.js';
 import { type RedisServer, startRedis } from '../support/redis-server.js';
 import { newMailbox } from '../support/relay-http.js';
 import { type RelayProcess, startRelayProcess } from '../support/relay-process.js';
+import { waitFor } from '../support/wait-for.js';
 
 let redis: RedisServer;
 const relays: RelayProcess[] = [];
@@ -30,10 +31,7 @@ describe('several relay processes on one real Redis', () => {
     const socket = new RelaySocket(one!.url, { onMessage: (_id, m) => arrivals.push(m.body[0]!) });
     await socket.ready();
     socket.watch(box.id, box.read);
-    const arrived = async (n: number) => {
-      const deadline = Date.now() + 5000;
-      while (arrivals.length < n && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
-    };
+    const arrived = (n: number) => waitFor(() => arrivals.length >= n, `frame ${n}`);
     // The first frame may come with the watch's backlog; once it is in, the watch is live and
     // every later frame can only come as a push from the other instance (through Redis pub/sub).
     await new RelayClient(two!.url).post(box.id, box.write, new Uint8Array([1]));

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { type AgentProcess, relayWithAgents, testRoot } from '../support/agent-process.js';
 import { PAIRLINK_BIN } from '../support/relay-process.js';
+import { waitFor } from '../support/wait-for.js';
 
 // The agent's JSON-RPC socket under abuse (docs/SECURITY.md §Local socket): every oversized or
 // malformed request gets a JSON-RPC error, nothing reaches the log as a stack, batches count per entry.
@@ -127,7 +128,11 @@ describe('JSON-RPC socket edges', () => {
     const [answers] = (await c.next()) as Answer[][];
     expect(answers).toHaveLength(200);
     expect(answers!.every((a) => a.error?.data?.code === 'UNKNOWN_ID')).toBe(true);
-    await new Promise((r) => setTimeout(r, 200));
+    // The log lines follow the answers: wait for all 200 before reading them.
+    await waitFor(
+      () => agent.logs.slice(before).filter((l) => l.includes('rpc call failed')).length >= 200,
+      'a log line per failed call',
+    );
     const written = agent.logs.slice(before);
     expect(written.join('\n')).not.toMatch(/\n\s+at |at .*\.js:\d+/);
     for (const line of written) expect(() => JSON.parse(line)).not.toThrow();
@@ -154,7 +159,10 @@ describe('JSON-RPC socket edges', () => {
     c.socket.write('{"jsonrpc":"2.0","id":"last","method":"agent.info"}\n');
     const [answer] = (await c.next()) as Answer[];
     expect(answer?.id).toBe('last');
-    await new Promise((r) => setTimeout(r, 100));
+    // A later request as a clock: anything due for the notifications would come before its answer.
+    c.socket.write('{"jsonrpc":"2.0","id":"probe","method":"agent.info"}\n');
+    const [probe] = (await c.next()) as Answer[];
+    expect(probe?.id).toBe('probe');
     expect(c.lines).toHaveLength(0);
     c.socket.destroy();
   });

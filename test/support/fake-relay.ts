@@ -22,6 +22,16 @@ export class FakeRelay {
   private readonly held: (() => void)[] = [];
   readonly posts: Uint8Array[] = [];
 
+  /** Failures asked for and not yet met. */
+  get failuresPending(): number {
+    return this.failures.length;
+  }
+
+  /** Mailboxes it holds now. */
+  get mailboxCount(): number {
+    return this.boxes.size;
+  }
+
   failNext(
     op: 'createMailbox' | 'post' | 'deleteMailbox',
     code: PairlinkError['code'] = 'RELAY_UNREACHABLE',

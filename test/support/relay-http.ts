@@ -16,6 +16,14 @@ export function newMailbox(): TestMailbox {
   return { id: randomBytes(16), read: randomBytes(16), write: randomBytes(16) };
 }
 
+/** A relay's answer as the tests read it. */
+export interface RelayAnswer {
+  readonly status: number;
+  readonly headers: Headers;
+  readonly text: string;
+  readonly json: Record<string, unknown>;
+}
+
 export async function call(
   base: string,
   method: string,
@@ -26,7 +34,7 @@ export async function call(
     body?: Uint8Array | string;
     headers?: Record<string, string>;
   } = {},
-): Promise<{ status: number; headers: Headers; text: string; json: Record<string, unknown> }> {
+): Promise<RelayAnswer> {
   const headers: Record<string, string> = { ...options.headers };
   if (options.cap) headers.authorization = `Bearer ${b64(options.cap)}`;
   let body: string | Uint8Array | undefined;

@@ -24,7 +24,7 @@ describe('the agent hosting the machines (fake relay, manual clock)', () => {
     const invite = await alice.createInvite({});
     relay.failNext('createMailbox');
     const accept = await bob.startAccept(invite.url!, false);
-    await settle();
+    await eventually(() => relay.failuresPending === 0); // the open was tried, and failed
     expect(posted(relay)).toEqual([]); // nothing ran after the failed open
     clock.advance(2);
     await eventually(() => alice.snapshot.peers[0]?.confirmed === true && bob.snapshot.accepts.length === 0);
@@ -49,15 +49,16 @@ describe('the agent hosting the machines (fake relay, manual clock)', () => {
     const invite = await alice.createInvite({ ttlSeconds: 60 });
     relay.dropPost = () => true;
     const accept = await bob.startAccept(invite.url!, false);
-    await settle();
-    for (const step of [2, 4, 8, 16]) {
+    // Each tick comes once the post before it went out: a tick before that would find nothing due.
+    await eventually(() => relay.posts.length === 1);
+    for (const [i, step] of [2, 4, 8, 16].entries()) {
       clock.advance(step);
-      await settle();
+      await eventually(() => relay.posts.length === i + 2);
     }
     expect(posted(relay)).toEqual([1, 1, 1, 1, 1]); // the hello, and four resends at 2, 4, 8, 16 s
     clock.seconds = acceptorDeadline(invite.issuer.expiresAt) - 1;
     clock.advance(1);
-    await settle();
+    await eventually(() => bob.snapshot.accepts.length === 0);
     expect(bob.findAccept(accept.id).acceptor.failure).toBe('TIMEOUT');
     expect(bob.snapshot.accepts).toHaveLength(0); // final, so in the history
     expect([alice.snapshot.peers, bob.snapshot.peers]).toEqual([[], []]);
@@ -126,10 +127,11 @@ describe('the agent hosting the machines (fake relay, manual clock)', () => {
     const invite = await alice.createInvite({});
     relay.dropPost = (body) => body[1] === FRAME_TYPE.reply;
     const accept = await bob.startAccept(invite.url!, false);
-    await settle();
+    await eventually(() => posted(relay).includes(FRAME_TYPE.reply)); // sent, and lost
     relay.loseEverything();
     relay.dropPost = () => false;
-    await settle();
+    // Both agents hear their mailboxes are gone and open them again, before the tick resends.
+    await eventually(() => relay.mailboxCount === 2);
     clock.advance(2);
     await eventually(() => alice.snapshot.peers[0]?.confirmed === true);
     expect(bob.findAccept(accept.id).acceptor.phase).toBe('paired');

@@ -1,11 +1,13 @@
 import { createServer, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { AgentLink, MAX_RECONNECT_MS } from '../../bots/core/agent-link.js';
+import { AgentLink, MAX_RECONNECT_MS, type RetryTimer } from '../../bots/core/agent-link.js';
 import { testRoot } from '../support/agent-process.js';
+import { waitFor } from '../support/wait-for.js';
 
 // The bots' link to their agent, against a minimal JSON-RPC server on a real Unix socket: it
-// logs going down and coming back, reconnects within MAX_RECONNECT_MS, and at once on a call.
+// logs going down and coming back, waits at most MAX_RECONNECT_MS between attempts, and
+// reconnects at once on a call.
 
 function fakeAgent(path: string): Promise<{ server: Server; sockets: Set<Socket> }> {
   const sockets = new Set<Socket>();
@@ -42,7 +44,25 @@ describe('AgentLink', () => {
       info: (_o: unknown, m?: string) => lines.push(`info ${m}`),
       warn: (_o: unknown, m?: string) => lines.push(`warn ${m}`),
     };
-    const link = new AgentLink(path, 2_000, log as never);
+    // The waits between attempts run when the test says: each one's length is recorded.
+    const waits: number[] = [];
+    let due: (() => void) | null = null;
+    const timer: RetryTimer = (run, ms) => {
+      waits.push(ms);
+      due = run;
+      return () => {
+        due = null;
+      };
+    };
+    const elapse = async () => {
+      const run = due!;
+      const before = waits.length;
+      due = null;
+      run();
+      // The attempt fails (a new wait is scheduled) or succeeds (the link is up).
+      await waitFor(() => waits.length > before || link.connected, 'the attempt to end');
+    };
+    const link = new AgentLink(path, 2_000, log as never, timer);
     links.push(link);
     await link.start();
     expect(link.connected).toBe(true);
@@ -50,28 +70,28 @@ describe('AgentLink', () => {
     // The agent goes away: one line says so.
     for (const s of agent.sockets) s.destroy();
     await new Promise<void>((r) => agent.server.close(() => r()));
-    await new Promise((r) => setTimeout(r, 100));
+    await waitFor(() => lines.length > 0, 'the link-down line');
     expect(lines).toEqual(['warn agent link down; reconnecting']);
     await expect(link.call('agent.info', {})).rejects.toMatchObject({ code: 'AGENT_UNAVAILABLE' });
 
-    // Back: the next call reconnects at once, without waiting for the timer.
+    // Back: the next call reconnects at once, without waiting for the timer (it never ran).
     agent = await fakeAgent(path);
-    const started = Date.now();
+    expect(due).not.toBeNull();
     expect(await link.call('agent.info', {})).toEqual({ version: 'fake' });
-    expect(Date.now() - started).toBeLessThan(MAX_RECONNECT_MS);
     expect(lines).toEqual(['warn agent link down; reconnecting', 'info agent link up']);
 
-    // Gone again, and back with no call: the background retry finds it within the cap.
+    // Gone again, and back with no call: the waits grow to the cap and no further, and the
+    // background retry after the last one finds it.
     for (const s of agent.sockets) s.destroy();
     await new Promise<void>((r) => agent.server.close(() => r()));
-    await new Promise((r) => setTimeout(r, 3 * MAX_RECONNECT_MS));
+    await waitFor(() => !link.connected, 'the link to go down');
+    for (let i = 0; i < 5; i++) await elapse();
+    expect(waits.at(-1)).toBe(MAX_RECONNECT_MS); // the cap, not the old 30 s
+    expect(Math.max(...waits)).toBe(MAX_RECONNECT_MS);
     agent = await fakeAgent(path);
-    const back = Date.now();
-    while (!link.connected && Date.now() - back < 3 * MAX_RECONNECT_MS)
-      await new Promise((r) => setTimeout(r, 20));
+    await elapse();
     expect(link.connected).toBe(true);
-    expect(Date.now() - back).toBeLessThanOrEqual(MAX_RECONNECT_MS + 1500); // the cap, not the old 30 s
     link.close();
     await new Promise<void>((r) => agent.server.close(() => r()));
-  }, 20_000);
+  });
 });

@@ -68,13 +68,25 @@ class HttpError extends Error {
 const stateKeyOf = (type: string, key: string) => `${type}\u0000${key}`;
 const MAX_BODY = 8 * 1024 * 1024;
 
+/** One request as the fake saw it. */
+export interface FakeRequest {
+  readonly method: string;
+  readonly path: string;
+  readonly at: number;
+  status: number;
+  /** Who sent it, when its token is known. */
+  readonly user: string | undefined;
+  /** How it ended: answered, or given up by the client before the answer. */
+  ended?: 'answered' | 'aborted';
+}
+
 export class FakeHomeserver {
   readonly serverName = 'fake.test';
   readonly users = new Map<string, FakeMatrixUser>();
   readonly rooms = new Map<string, Room>();
   readonly media = new Map<string, { contentType: string; data: Buffer; filename: string | null }>();
   /** Every request: method and path (without the query). */
-  readonly requests: { method: string; path: string; at: number; status: number }[] = [];
+  readonly requests: FakeRequest[] = [];
   /** When each 429 was sent. */
   readonly limited: { method: string; path: string; at: number; retryAfterMs: number }[] = [];
   private readonly byToken = new Map<string, FakeMatrixUser>();
@@ -371,10 +383,20 @@ export class FakeHomeserver {
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url!, this.url);
     const path = url.pathname;
-    const entry = { method: req.method!, path, at: Date.now(), status: 200 };
+    const bearer = String(req.headers.authorization ?? '').replace(/^Bearer /, '');
+    const entry: FakeRequest = {
+      method: req.method!,
+      path,
+      at: Date.now(),
+      status: 200,
+      user: this.byToken.get(bearer)?.userId,
+    };
     this.requests.push(entry);
+    res.once('close', () => {
+      entry.ended = res.writableFinished ? 'answered' : 'aborted';
+      this.wake();
+    });
     try {
-      const bearer = String(req.headers.authorization ?? '').replace(/^Bearer /, '');
       const failure = this.failures.findIndex((f) => f.method === req.method && f.path.test(path));
       if (failure >= 0) {
         const { status, errcode } = this.failures.splice(failure, 1)[0]!;
