@@ -4,7 +4,7 @@ import { EXIT } from './exit-codes.js';
 /**
  * The last resort of every pairlink process (the CLI, the agent, the relay, the bots all start in
  * bin/pairlink.ts): a promise rejection nobody handled is a bug, since every path handles its own
- * (test/integration/cli-errors.test.ts holds the CLI to that). Instead of Node's stack trace it
+ * (test/integration/cli-no-stack-traces.test.ts holds the CLI to that). Instead of Node's stack trace it
  * says so in one line, with the error's code, and exits 1 as Node would.
  */
 export function installRejectionGuard(): void {
