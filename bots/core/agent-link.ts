@@ -9,11 +9,15 @@ const unanswered = () => new PairlinkError('AGENT_UNAVAILABLE', 'the pairlink ag
 /** The longest wait between reconnection attempts: an agent restart is over in a second or two. */
 export const MAX_RECONNECT_MS = 2_000;
 
-/** Runs `run` after `ms`; returns what cancels it. Tests pass their own to see and drive the waits. */
-export type RetryTimer = (run: () => void, ms: number) => () => void;
+/**
+ * Runs `run` after `ms`; returns what cancels it. `run` settles (never rejects) when its attempt is
+ * over. Tests pass their own timer to see and drive the waits, and await each attempt.
+ */
+export type RetryTimer = (run: () => Promise<void>, ms: number) => () => void;
 
 const realTimer: RetryTimer = (run, ms) => {
-  const timer = setTimeout(run, ms);
+  // run() never rejects: a failed attempt schedules the next one.
+  const timer = setTimeout(() => void run(), ms);
   return () => clearTimeout(timer);
 };
 
@@ -103,9 +107,9 @@ export class AgentLink {
 
   private scheduleReconnect(): void {
     if (this.closed || this.timer) return;
-    this.timer = this.retryTimer(() => {
+    this.timer = this.retryTimer(async () => {
       this.timer = null;
-      this.connect().catch(() => this.scheduleReconnect());
+      await this.connect().catch(() => this.scheduleReconnect());
     }, this.retryMs);
     this.retryMs = Math.min(this.retryMs * 2, MAX_RECONNECT_MS);
   }
