@@ -32,6 +32,11 @@ export class RelayMetrics {
     help: 'Mailbox watches held by WebSocket clients on this instance',
     registers: [this.registry],
   });
+  readonly longPolls = new Gauge({
+    name: 'pairlink_relay_long_polls',
+    help: 'HTTP long-poll reads held open on this instance, waiting for a message',
+    registers: [this.registry],
+  });
   readonly messages = new Counter({
     name: 'pairlink_relay_messages_total',
     help: 'Messages stored',

@@ -367,7 +367,13 @@ export class WebSocketHub {
   waitForEvent(mailbox: string, ms: number, aborted: AbortSignal): Promise<void> {
     return new Promise((resolve) => {
       const set = setFor(this.waiters, mailbox);
+      const held = this.service.metrics.longPolls;
+      let settled = false;
       const done = () => {
+        // A wake, the timeout and the abort may all come: the gauge counts each wait out once.
+        if (settled) return;
+        settled = true;
+        held.dec();
         clearTimeout(timer);
         aborted.removeEventListener('abort', done);
         set.delete(done);
@@ -377,6 +383,8 @@ export class WebSocketHub {
       const timer = setTimeout(done, ms);
       aborted.addEventListener('abort', done);
       set.add(done);
+      // Counted once a post would wake it: what the gauge shows is a long-poll really held.
+      held.inc();
     });
   }
 

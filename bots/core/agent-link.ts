@@ -9,21 +9,26 @@ const unanswered = () => new PairlinkError('AGENT_UNAVAILABLE', 'the pairlink ag
 /** The longest wait between reconnection attempts: an agent restart is over in a second or two. */
 export const MAX_RECONNECT_MS = 2_000;
 
-/** Runs `run` after `ms`; returns what cancels it. Tests pass their own to see and drive the waits. */
-export type RetryTimer = (run: () => void, ms: number) => () => void;
+/**
+ * Runs `run` after `ms`; returns what cancels it. `run` settles (never rejects) when its attempt is
+ * over. Tests pass their own timer to see and drive the waits, and await each attempt.
+ */
+export type RetryTimer = (run: () => Promise<void>, ms: number) => () => void;
 
 const realTimer: RetryTimer = (run, ms) => {
-  const timer = setTimeout(run, ms);
+  // run() never rejects: a failed attempt schedules the next one.
+  const timer = setTimeout(() => void run(), ms);
   return () => clearTimeout(timer);
 };
 
 /**
  * The bots' connection to their agent: JSON-RPC over the agent's socket, subscribed to
  * `invite.progress`, reconnecting in the background (0.5 s, then 1 s, then every 2 s) when the
- * agent goes away, and at once when a command arrives while the link is down. A call never
- * retries silently: when the agent is still not there, or does not answer within the timeout, it
- * fails with AGENT_UNAVAILABLE, which the bots show as "agent unavailable". The link's state
- * changes are logged (`agent link down`, `agent link up`).
+ * agent goes away, and at once when a command arrives while the link is down (which cancels the
+ * pending retry: the link holds one connection at most). A call never retries silently: when the
+ * agent is still not there, or does not answer within the timeout, it fails with
+ * AGENT_UNAVAILABLE, which the bots show as "agent unavailable". The link's state changes are
+ * logged (`agent link down`, `agent link up`).
  */
 export class AgentLink {
   private client: PairlinkClient | null = null;
@@ -68,7 +73,12 @@ export class AgentLink {
     return () => this.connectListeners.delete(listener);
   }
 
+  /**
+   * Opens the one connection. A retry that fires once a command has reconnected, or after
+   * close(), has nothing to do: a second connection would double every event subscription.
+   */
   private connect(): Promise<void> {
+    if (this.client || this.closed) return Promise.resolve();
     this.connecting ??= (async () => {
       try {
         const client = await PairlinkClient.connect({ socket: this.socketPath, timeoutMs: this.timeoutMs });
@@ -81,6 +91,11 @@ export class AgentLink {
           client.close();
           throw error;
         });
+        // close() ran while this attempt was under way: keep nothing open.
+        if (this.closed) {
+          client.close();
+          return;
+        }
         client.onClose(() => {
           if (this.client === client) this.client = null;
           if (!this.closed && !this.down) {
@@ -90,6 +105,7 @@ export class AgentLink {
           this.scheduleReconnect();
         });
         this.client = client;
+        this.cancelRetry();
         this.retryMs = 500;
         if (this.down) this.log?.info({ socket: this.socketPath }, 'agent link up');
         this.down = false;
@@ -103,11 +119,16 @@ export class AgentLink {
 
   private scheduleReconnect(): void {
     if (this.closed || this.timer) return;
-    this.timer = this.retryTimer(() => {
+    this.timer = this.retryTimer(async () => {
       this.timer = null;
-      this.connect().catch(() => this.scheduleReconnect());
+      await this.connect().catch(() => this.scheduleReconnect());
     }, this.retryMs);
     this.retryMs = Math.min(this.retryMs * 2, MAX_RECONNECT_MS);
+  }
+
+  private cancelRetry(): void {
+    this.timer?.();
+    this.timer = null;
   }
 
   async call<M extends RpcMethodName>(
@@ -136,7 +157,7 @@ export class AgentLink {
 
   close(): void {
     this.closed = true;
-    this.timer?.();
+    this.cancelRetry();
     this.client?.close();
     this.client = null;
   }

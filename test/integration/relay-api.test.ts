@@ -1,3 +1,4 @@
+import { get as httpGet } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -8,6 +9,7 @@ import { isExistsAnswer, RelayConnection } from '../../relay/relay-connection.js
 import { type RunningRelay, startRelay } from '../../relay/relay-server.js';
 import { type RedisServer, startRedis } from '../support/redis-server.js';
 import { b64, call, createBody, newMailbox } from '../support/relay-http.js';
+import { waitFor } from '../support/wait-for.js';
 
 const silent = pino({ level: 'silent' });
 let redis: RedisServer;
@@ -35,6 +37,19 @@ async function relayWith(
       : {}),
   });
 }
+
+/** A gauge's value on the relay's /metrics, or undefined when the relay has no such gauge. */
+async function gauge(url: string, name: string): Promise<number | undefined> {
+  const { text } = await call(url, 'GET', '/metrics');
+  const line = new RegExp(`^${name} (\\S+)$`, 'm').exec(text);
+  return line ? Number(line[1]) : undefined;
+}
+
+/**
+ * Long-polls in these tests may wait an hour: far past the test's hang guard, so a long-poll that
+ * answers did so because a message arrived, never because its wait ran out.
+ */
+const LONG_POLL_SECONDS = 3600;
 
 function wsOpen(url: string): Promise<{
   ws: WebSocket;
@@ -65,11 +80,13 @@ function wsOpen(url: string): Promise<{
 describe.each(['memory', 'redis'] as const)('relay API (%s store)', (backend) => {
   let relay: RunningRelay;
   beforeAll(async () => {
-    relay = await relayWith(backend);
+    relay = await relayWith(backend, { longPollMaxSeconds: LONG_POLL_SECONDS });
   });
   afterAll(async () => {
     await relay?.close();
   });
+  /** The long-polls the relay holds now (its gauge). */
+  const longPolls = () => gauge(relay.url, 'pairlink_relay_long_polls');
 
   it('serves health, readiness, Prometheus metrics and the invite page', async () => {
     expect((await call(relay.url, 'GET', '/healthz')).status).toBe(200);
@@ -85,6 +102,7 @@ describe.each(['memory', 'redis'] as const)('relay API (%s store)', (backend) =>
       'pairlink_relay_requests_total',
       'pairlink_relay_mailboxes',
       'pairlink_relay_websockets',
+      'pairlink_relay_long_polls',
       'pairlink_relay_request_duration_seconds_bucket',
       'pairlink_relay_rejections_total',
     ]) {
@@ -182,12 +200,28 @@ describe.each(['memory', 'redis'] as const)('relay API (%s store)', (backend) =>
     expect((await client.read(box.id, box.read)).map((m) => m.body[0])).toEqual([7, 8]);
     expect((await client.read(box.id, box.read, 1)).map((m) => m.seq)).toEqual([2]);
     await expect(client.read(box.id, box.write)).rejects.toMatchObject({ code: 'INVITE_NOT_FOUND' });
-    const started = Date.now();
-    const polled = client.read(box.id, box.read, 2, 10);
-    setTimeout(() => void client.post(box.id, box.write, new Uint8Array([9])), 150);
+    // The relay's gauge says when the read is held, so the post comes after it; and only the post
+    // can answer it (it would otherwise wait an hour).
+    expect(await longPolls()).toBe(0);
+    const polled = client.read(box.id, box.read, 2, LONG_POLL_SECONDS);
+    await waitFor(async () => (await longPolls()) === 1, 'a held long-poll');
+    await client.post(box.id, box.write, new Uint8Array([9]));
     const [message] = await polled;
     expect(message?.body[0]).toBe(9);
-    expect(Date.now() - started).toBeLessThan(5000); // woken by the post, not by the 10 s timeout
+    expect(await longPolls()).toBe(0);
+  });
+
+  it('stops counting a long-poll whose client went away', async () => {
+    const client = new RelayClient(relay.url);
+    const box = newMailbox();
+    await client.createMailbox(box.id, box.read, box.write, 60);
+    const path = `/v1/mailboxes/${b64(box.id)}/messages?after=0&wait=${LONG_POLL_SECONDS}`;
+    const polling = httpGet(`${relay.url}${path}`, { headers: { authorization: `Bearer ${b64(box.read)}` } });
+    const failed = new Promise<Error>((resolve) => polling.once('error', resolve));
+    await waitFor(async () => (await longPolls()) === 1, 'a held long-poll');
+    polling.destroy();
+    expect(await failed).toMatchObject({ code: 'ECONNRESET' });
+    await waitFor(async () => (await longPolls()) === 0, 'the long-poll no longer counted');
   });
 
   it('deletes with the read capability; afterwards the mailbox is indistinguishable from never-was', async () => {

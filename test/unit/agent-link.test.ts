@@ -6,12 +6,22 @@ import { testRoot } from '../support/agent-process.js';
 import { waitFor } from '../support/wait-for.js';
 
 // The bots' link to their agent, against a minimal JSON-RPC server on a real Unix socket: it
-// logs going down and coming back, waits at most MAX_RECONNECT_MS between attempts, and
-// reconnects at once on a call.
+// logs going down and coming back, waits at most MAX_RECONNECT_MS between attempts, reconnects
+// at once on a call, and never holds more than one connection.
 
-function fakeAgent(path: string): Promise<{ server: Server; sockets: Set<Socket> }> {
+interface FakeAgent {
+  server: Server;
+  /** The connections open now. */
+  sockets: Set<Socket>;
+  /** Every connection accepted so far. */
+  accepted: number;
+}
+
+function fakeAgent(path: string): Promise<FakeAgent> {
   const sockets = new Set<Socket>();
-  const server = createServer((socket) => {
+  const agent: FakeAgent = { server: createServer(), sockets, accepted: 0 };
+  agent.server.on('connection', (socket) => {
+    agent.accepted += 1;
     sockets.add(socket);
     socket.on('close', () => sockets.delete(socket));
     let buffered = '';
@@ -27,7 +37,29 @@ function fakeAgent(path: string): Promise<{ server: Server; sockets: Set<Socket>
       }
     });
   });
-  return new Promise((resolve) => server.listen(path, () => resolve({ server, sockets })));
+  return new Promise((resolve) => agent.server.listen(path, () => resolve(agent)));
+}
+
+/** Stops the agent: its connections are dropped and nothing listens any more. */
+async function stopAgent(agent: FakeAgent): Promise<void> {
+  for (const s of agent.sockets) s.destroy();
+  await new Promise<void>((r) => agent.server.close(() => r()));
+}
+
+/** A retry timer the test drives: each wait's length is recorded, and it runs when told. */
+function manualTimer() {
+  const state = {
+    waits: [] as number[],
+    due: null as (() => Promise<void>) | null,
+    timer: ((run, ms) => {
+      state.waits.push(ms);
+      state.due = run;
+      return () => {
+        state.due = null;
+      };
+    }) as RetryTimer,
+  };
+  return state;
 }
 
 const links: AgentLink[] = [];
@@ -44,54 +76,82 @@ describe('AgentLink', () => {
       info: (_o: unknown, m?: string) => lines.push(`info ${m}`),
       warn: (_o: unknown, m?: string) => lines.push(`warn ${m}`),
     };
-    // The waits between attempts run when the test says: each one's length is recorded.
-    const waits: number[] = [];
-    let due: (() => void) | null = null;
-    const timer: RetryTimer = (run, ms) => {
-      waits.push(ms);
-      due = run;
-      return () => {
-        due = null;
-      };
-    };
+    const clock = manualTimer();
+    // The attempt fails (a new wait is scheduled) or succeeds (the link is up).
     const elapse = async () => {
-      const run = due!;
-      const before = waits.length;
-      due = null;
-      run();
-      // The attempt fails (a new wait is scheduled) or succeeds (the link is up).
-      await waitFor(() => waits.length > before || link.connected, 'the attempt to end');
+      const run = clock.due!;
+      clock.due = null;
+      await run();
     };
-    const link = new AgentLink(path, 2_000, log as never, timer);
+    const link = new AgentLink(path, 2_000, log as never, clock.timer);
     links.push(link);
     await link.start();
     expect(link.connected).toBe(true);
 
     // The agent goes away: one line says so.
-    for (const s of agent.sockets) s.destroy();
-    await new Promise<void>((r) => agent.server.close(() => r()));
+    await stopAgent(agent);
     await waitFor(() => lines.length > 0, 'the link-down line');
     expect(lines).toEqual(['warn agent link down; reconnecting']);
     await expect(link.call('agent.info', {})).rejects.toMatchObject({ code: 'AGENT_UNAVAILABLE' });
 
     // Back: the next call reconnects at once, without waiting for the timer (it never ran).
     agent = await fakeAgent(path);
-    expect(due).not.toBeNull();
+    expect(clock.due).not.toBeNull();
     expect(await link.call('agent.info', {})).toEqual({ version: 'fake' });
     expect(lines).toEqual(['warn agent link down; reconnecting', 'info agent link up']);
 
     // Gone again, and back with no call: the waits grow to the cap and no further, and the
     // background retry after the last one finds it.
-    for (const s of agent.sockets) s.destroy();
-    await new Promise<void>((r) => agent.server.close(() => r()));
+    await stopAgent(agent);
     await waitFor(() => !link.connected, 'the link to go down');
     for (let i = 0; i < 5; i++) await elapse();
-    expect(waits.at(-1)).toBe(MAX_RECONNECT_MS); // the cap, not the old 30 s
-    expect(Math.max(...waits)).toBe(MAX_RECONNECT_MS);
+    expect(clock.waits.at(-1)).toBe(MAX_RECONNECT_MS); // the cap, not the old 30 s
+    expect(Math.max(...clock.waits)).toBe(MAX_RECONNECT_MS);
     agent = await fakeAgent(path);
     await elapse();
     expect(link.connected).toBe(true);
     link.close();
-    await new Promise<void>((r) => agent.server.close(() => r()));
+    await stopAgent(agent);
+  });
+
+  it('holds one connection when a call reconnects while a retry is scheduled, even if the retry fires', async () => {
+    const path = join(testRoot(), 'agent.sock');
+    let agent = await fakeAgent(path);
+    const clock = manualTimer();
+    const link = new AgentLink(path, 2_000, undefined, clock.timer);
+    links.push(link);
+    await link.start();
+    await stopAgent(agent);
+    await waitFor(() => !link.connected && clock.due, 'the link to go down and a retry to be scheduled');
+    const retry = clock.due!;
+
+    agent = await fakeAgent(path);
+    expect(await link.call('agent.info', {})).toEqual({ version: 'fake' });
+    expect(agent.accepted).toBe(1);
+    // The retry scheduled before the call fires (as a timer would have): it connects nothing, and
+    // the one connection stays open.
+    await retry();
+    expect(agent.accepted).toBe(1);
+    expect(agent.sockets.size).toBe(1);
+    // It was cancelled besides: nothing is left scheduled.
+    expect(clock.due).toBeNull();
+    expect(await link.call('agent.info', {})).toEqual({ version: 'fake' });
+
+    // Down again: a fresh retry is scheduled, starting over at the shortest wait.
+    await stopAgent(agent);
+    await waitFor(() => !link.connected && clock.due, 'a new retry to be scheduled');
+    expect(clock.waits).toEqual([500, 500]);
+  });
+
+  it('closed while connecting, it keeps no connection', async () => {
+    const path = join(testRoot(), 'agent.sock');
+    const agent = await fakeAgent(path);
+    const link = new AgentLink(path, 2_000);
+    const starting = link.start();
+    link.close();
+    await starting;
+    expect(link.connected).toBe(false);
+    await waitFor(() => agent.accepted === 1 && agent.sockets.size === 0, 'the agent to see the link close');
+    await stopAgent(agent);
   });
 });
