@@ -176,7 +176,7 @@ export class Agent {
       relay: agent.relay,
       now: () => agent.now(),
       logger: options.logger,
-      emit: (progress) => agent.emit(progress),
+      emit: (progress, owner) => agent.emit(progress, owner.creator),
       failed: (owner, effect, code) => agent.effectFailed(owner, effect, code),
       delivered: (owner, frame) => agent.stepOwner(owner, { type: 'frameDelivered', frame }),
     });
@@ -324,6 +324,7 @@ export class Agent {
           id: record.id,
           mailboxId: record.issuer.mailboxId,
           readCapability: record.readCapability,
+          creator: record.creator,
         }
       : {
           kind: 'accept',
@@ -753,14 +754,14 @@ export class Agent {
     this.effects.schedule(effects, owner, saved);
   }
 
-  private emit(progress: Omit<InviteProgress, 'at'>): void {
+  private emit(progress: Omit<InviteProgress, 'at'>, creator?: InviteCreator): void {
     const full: InviteProgress = { ...progress, at: new Date(this.now() * 1000).toISOString() };
-    this.record(full);
+    this.record(full, creator);
     for (const listener of this.listeners) listener(full);
   }
 
-  /** The history's side of a progress event: how pairings end, and whose invite it was. */
-  private record(progress: InviteProgress): void {
+  /** The history's side of a progress event: how pairings end, and whose invite it was (`creator`). */
+  private record(progress: InviteProgress, creator: InviteCreator | undefined): void {
     const events: Partial<Record<InviteProgress['status'], AuditEntry['event']>> = {
       paired: 'paired',
       unconfirmed: 'unconfirmed',
@@ -770,20 +771,12 @@ export class Agent {
     };
     const event = events[progress.status];
     if (!event || !this.audit) return;
-    let invite: InviteRecord | undefined;
-    if (progress.role === 'issuer') {
-      try {
-        invite = this.findInvite(progress.id); // pending, or already moved to the history
-      } catch {
-        invite = undefined;
-      }
-    }
     this.appendAudit({
       at: progress.at,
       event,
       role: progress.role,
       ...(progress.role === 'issuer' ? { invite: progress.id } : { accept: progress.id }),
-      ...(invite?.creator ? { by: invite.creator } : {}),
+      ...(creator ? { by: creator } : {}),
       ...(progress.peer ? { peer: { did: progress.peer.did, name: progress.peer.name } } : {}),
       ...(progress.error ? { code: progress.error.code } : {}),
     });

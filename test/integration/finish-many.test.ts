@@ -98,7 +98,8 @@ async function awaitingSas(count: number, side: 'issuer' | 'acceptor') {
 describe(`${MANY} records finishing at once`, () => {
   it('invite.cancel of every pending invite: each answers its invite, cancelled; none is left pending', async () => {
     expect(MANY).toBeGreaterThan(FINISHED_RECORDS_KEPT);
-    const created = await Promise.all(Array.from({ length: MANY }, () => ann.createInvite()));
+    const creator = { kind: 'script', user: 'finish-many' } as const;
+    const created = await Promise.all(Array.from({ length: MANY }, () => ann.createInvite({ creator })));
     const ids = created.map((c) => c.id);
     expect(new Set(ids).size).toBe(MANY);
 
@@ -109,6 +110,11 @@ describe(`${MANY} records finishing at once`, () => {
     );
     const pending = await ann.listInvites({});
     expect(pending.filter((i) => ids.includes(i.id))).toEqual([]);
+    // The history says who minted each cancelled invite, as it does for one cancelled alone.
+    const cancelled = (await ann.history()).filter((e) => e.event === 'cancelled' && ids.includes(e.invite!));
+    const byInvite = new Map(cancelled.map((e) => [e.invite, e.by]));
+    expect(cancelled).toHaveLength(MANY);
+    expect(ids.filter((id) => byInvite.get(id)?.user !== creator.user)).toEqual([]);
     // A second cancel answers as it does for one invite: already cancelled (or, for those the
     // history no longer holds, unknown), never a success.
     const again = await allAtOnce(ids.map((id) => () => ann.cancelInvite(id)));
