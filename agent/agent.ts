@@ -105,6 +105,8 @@ export class Agent {
   private readonly readers = new Map<string, { kind: 'invite' | 'accept'; id: string }>();
   /** Records whose step could not be saved: their effects were dropped, so they resume once a save works. */
   private readonly unsaved = new Set<string>();
+  /** Callers of waitForAccept, by accept id: each is handed every record its accept's steps leave. */
+  private readonly acceptFollowers = new Map<string, Set<(record: AcceptRecord) => void>>();
   readonly startedAt = new Date();
   relayConnected = false;
   private audit: AuditLog | null = null;
@@ -174,7 +176,7 @@ export class Agent {
       relay: agent.relay,
       now: () => agent.now(),
       logger: options.logger,
-      emit: (progress) => agent.emit(progress),
+      emit: (progress, owner) => agent.emit(progress, owner.creator),
       failed: (owner, effect, code) => agent.effectFailed(owner, effect, code),
       delivered: (owner, frame) => agent.stepOwner(owner, { type: 'frameDelivered', frame }),
     });
@@ -322,6 +324,7 @@ export class Agent {
           id: record.id,
           mailboxId: record.issuer.mailboxId,
           readCapability: record.readCapability,
+          creator: record.creator,
         }
       : {
           kind: 'accept',
@@ -424,10 +427,13 @@ export class Agent {
     };
   }
 
-  /** Feeds an operator event to an invite's machine and waits until its result is saved. */
-  async issuerEvent(id: string, event: IssuerEvent): Promise<InviteRecord> {
-    await this.stepInvite(this.findInvite(id), event);
-    return this.findInvite(id);
+  /**
+   * Feeds an operator event to an invite's machine and waits until its result is saved; resolves
+   * with the invite as the step left it. Not looked up again after the save: the save moves a
+   * finished invite to the history, which may drop it at once when many finish together.
+   */
+  issuerEvent(id: string, event: IssuerEvent): Promise<InviteRecord> {
+    return this.stepInvite(this.findInvite(id), event);
   }
 
   /** Starts accepting an invite URL or code; resolves with the accept record once recorded. */
@@ -475,26 +481,39 @@ export class Agent {
     return record;
   }
 
-  /** Feeds an operator event to an accept's machine and waits until its result is saved. */
-  async acceptorEvent(id: string, event: AcceptorEvent): Promise<AcceptRecord> {
-    await this.stepAccept(this.findAccept(id), event);
-    return this.findAccept(id);
+  /** Feeds an operator event to an accept's machine; resolves, once saved, with the accept as the step left it. */
+  acceptorEvent(id: string, event: AcceptorEvent): Promise<AcceptRecord> {
+    return this.stepAccept(this.findAccept(id), event);
   }
 
-  /** Resolves when the accept `id` is paired, failed or waiting for the SAS, or after `seconds`. */
+  /**
+   * Resolves when the accept `id` is paired, failed or waiting for the SAS, or after `seconds`,
+   * with the accept as its latest step left it: followed step by step rather than looked up when
+   * the event comes, since the save before the event may already have dropped it from the history.
+   */
   waitForAccept(id: string, seconds: number): Promise<AcceptRecord> {
+    let latest = this.findAccept(id);
+    const key = latest.id;
     return new Promise((resolve) => {
+      const followers = this.acceptFollowers.get(key) ?? new Set();
+      const follow = (record: AcceptRecord) => {
+        latest = record;
+      };
       const done = () => {
         clearTimeout(timer);
         unsubscribe();
-        resolve(this.findAccept(id));
+        followers.delete(follow);
+        if (followers.size === 0) this.acceptFollowers.delete(key);
+        resolve(latest);
       };
+      followers.add(follow);
+      this.acceptFollowers.set(key, followers);
       const unsubscribe = this.onProgress((p) => {
-        if (p.id === id && (p.status === 'paired' || p.status === 'failed' || p.status === 'sas')) done();
+        if (p.id === key && (p.status === 'paired' || p.status === 'failed' || p.status === 'sas')) done();
       });
       const timer = setTimeout(done, seconds * 1000);
       // Already there (a caller that asks after the 'sas' event went out): answer now, not at the timeout.
-      const phase = this.findAccept(id).acceptor.phase;
+      const phase = latest.acceptor.phase;
       if (phase === 'paired' || phase === 'failed' || phase === 'awaitingSas') done();
     });
   }
@@ -596,47 +615,61 @@ export class Agent {
   }
 
   /** Feeds a host event to whichever machine owns the effects that caused it. */
-  private stepOwner(owner: Pick<EffectOwner, 'kind' | 'id'>, event: HostEvent): Promise<void> {
+  private async stepOwner(owner: Pick<EffectOwner, 'kind' | 'id'>, event: HostEvent): Promise<void> {
     if (owner.kind === 'invite') {
       const invite = this.store.state.invites.find((i) => i.id === owner.id);
-      return invite ? this.stepInvite(invite, event) : Promise.resolve();
+      if (invite) await this.stepInvite(invite, event);
+      return;
     }
     const accept = this.store.state.accepts.find((a) => a.id === owner.id);
-    return accept ? this.stepAccept(accept, event) : Promise.resolve();
+    if (accept) await this.stepAccept(accept, event);
   }
 
-  /** One issuer step: applied now, saved (with whatever else is pending), then its effects run. */
-  private async stepInvite(record: InviteRecord, event: IssuerEvent): Promise<void> {
+  /**
+   * One issuer step: applied now, saved (with whatever else is pending), then its effects run.
+   * Resolves with the invite as the step left it.
+   */
+  private async stepInvite(record: InviteRecord, event: IssuerEvent): Promise<InviteRecord> {
     const current = this.findInvite(record.id);
     const { state: stepped, effects, replayable } = stepIssuer(current.issuer, event, this.context());
     const state = wipeFinishedIssuer(stepped);
-    if (state === current.issuer && record.afterSeq === current.afterSeq && effects.length === 0) return;
+    if (state === current.issuer && record.afterSeq === current.afterSeq && effects.length === 0)
+      return current;
     let sas = current.sas;
     for (const effect of effects)
       if (effect.type === 'sasReady') sas = { ...sas, [toHex(effect.sessionId)]: effect.sas };
-    this.store.replaceInvite({
+    const next: InviteRecord = {
       ...current,
       afterSeq: Math.max(current.afterSeq, record.afterSeq),
       issuer: state,
       sas,
-    });
+    };
+    this.store.replaceInvite(next);
     this.applyPins(effects);
     await this.saveThenRun(`invite:${record.id}`, effects, this.ownerOf(current), replayable);
+    return next;
   }
 
   /** One acceptor step, likewise (`restart` takes the record's afterSeq as given: a re-created box). */
-  private async stepAccept(record: AcceptRecord, event: AcceptorEvent, restart = false): Promise<void> {
+  private async stepAccept(
+    record: AcceptRecord,
+    event: AcceptorEvent,
+    restart = false,
+  ): Promise<AcceptRecord> {
     const current = this.findAccept(record.id);
     const { state: stepped, effects, replayable } = stepAcceptor(current.acceptor, event, this.context());
     const state = wipeFinishedAcceptor(stepped);
-    if (state === current.acceptor && record.afterSeq === current.afterSeq && effects.length === 0) return;
+    if (state === current.acceptor && record.afterSeq === current.afterSeq && effects.length === 0)
+      return current;
     const sasEffect = effects.find((e): e is Extract<Effect, { type: 'sasReady' }> => e.type === 'sasReady');
-    this.store.replaceAccept({
+    const next: AcceptRecord = {
       ...current,
       afterSeq: restart ? record.afterSeq : Math.max(current.afterSeq, record.afterSeq),
       acceptor: state,
       ...(sasEffect ? { sas: sasEffect.sas } : {}),
-    });
+    };
+    this.store.replaceAccept(next);
+    for (const follow of this.acceptFollowers.get(next.id) ?? []) follow(next);
     this.applyPins(effects);
     const imported = effects.find(
       (e): e is Extract<Effect, { type: 'importIdentity' }> => e.type === 'importIdentity',
@@ -655,6 +688,7 @@ export class Agent {
       ).bytes;
     }
     await this.saveThenRun(`accept:${record.id}`, effects, this.ownerOf(current), replayable && !imported);
+    return next;
   }
 
   /**
@@ -720,14 +754,14 @@ export class Agent {
     this.effects.schedule(effects, owner, saved);
   }
 
-  private emit(progress: Omit<InviteProgress, 'at'>): void {
+  private emit(progress: Omit<InviteProgress, 'at'>, creator?: InviteCreator): void {
     const full: InviteProgress = { ...progress, at: new Date(this.now() * 1000).toISOString() };
-    this.record(full);
+    this.record(full, creator);
     for (const listener of this.listeners) listener(full);
   }
 
-  /** The history's side of a progress event: how pairings end, and whose invite it was. */
-  private record(progress: InviteProgress): void {
+  /** The history's side of a progress event: how pairings end, and whose invite it was (`creator`). */
+  private record(progress: InviteProgress, creator: InviteCreator | undefined): void {
     const events: Partial<Record<InviteProgress['status'], AuditEntry['event']>> = {
       paired: 'paired',
       unconfirmed: 'unconfirmed',
@@ -737,20 +771,12 @@ export class Agent {
     };
     const event = events[progress.status];
     if (!event || !this.audit) return;
-    let invite: InviteRecord | undefined;
-    if (progress.role === 'issuer') {
-      try {
-        invite = this.findInvite(progress.id); // pending, or already moved to the history
-      } catch {
-        invite = undefined;
-      }
-    }
     this.appendAudit({
       at: progress.at,
       event,
       role: progress.role,
       ...(progress.role === 'issuer' ? { invite: progress.id } : { accept: progress.id }),
-      ...(invite?.creator ? { by: invite.creator } : {}),
+      ...(creator ? { by: creator } : {}),
       ...(progress.peer ? { peer: { did: progress.peer.did, name: progress.peer.name } } : {}),
       ...(progress.error ? { code: progress.error.code } : {}),
     });
@@ -765,7 +791,7 @@ export class Agent {
     return this.audit.list(since, limit);
   }
 
-  private logFailure(step: Promise<void>): void {
+  private logFailure(step: Promise<unknown>): void {
     step.catch((error: Error) =>
       this.options.logger.error({ err: error.message }, 'saving a pairing step failed'),
     );

@@ -180,8 +180,8 @@ export function rpcHandlers(agent: Agent, connections: () => ConnectionFigures[]
       return acceptResult(record);
     },
     'accept.confirmSas': async ({ acceptId, match }) => {
-      await agent.acceptorEvent(acceptId, { type: match ? 'sasConfirmed' : 'sasRejected' });
-      return acceptResult(match ? await agent.waitForAccept(acceptId, 30) : agent.findAccept(acceptId));
+      const stepped = await agent.acceptorEvent(acceptId, { type: match ? 'sasConfirmed' : 'sasRejected' });
+      return acceptResult(match ? await agent.waitForAccept(acceptId, 30) : stepped);
     },
     'accept.get': async ({ acceptId, waitSeconds }) => {
       const record = agent.findAccept(acceptId);
