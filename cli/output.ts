@@ -43,5 +43,7 @@ export function reportError(io: Io, error: unknown, json: boolean): number {
   if (json)
     printJson(io, { error: { code, message: error instanceof Error ? error.message : String(error) } });
   else io.err(`pairlink: ${text}`);
-  return code === 'AGENT_UNAVAILABLE' || code === 'RELAY_UNREACHABLE' ? EXIT.unavailable : EXIT.failed;
+  return code === 'AGENT_UNAVAILABLE' || code === 'AGENT_NOT_FOUND' || code === 'RELAY_UNREACHABLE'
+    ? EXIT.unavailable
+    : EXIT.failed;
 }

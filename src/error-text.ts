@@ -42,6 +42,8 @@ export const ERROR_TEXT: Readonly<Record<ErrorCode, string>> = {
   INVALID_PARAMS: 'That request is not valid:',
   AGENT_UNAVAILABLE:
     'The pairlink agent is not reachable right now (its operator starts it with `pairlink agent`); try again in a moment.',
+  AGENT_NOT_FOUND:
+    'No pairlink agent was found; start one with `pairlink up` (to try it here) or `pairlink agent`, install one with `pairlink service install`, or set PAIRLINK_SOCKET to its socket. Looked for it at:',
   UNAUTHORIZED: 'Not allowed: the credentials were refused.',
   INTERNAL: 'Something went wrong inside pairlink (a bug; please report it):',
 };

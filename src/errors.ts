@@ -34,6 +34,7 @@ export const ERROR_CODES = [
   'MAILBOX_FULL',
   'RELAY_BUSY',
   'CHAT_UNREACHABLE',
+  'AGENT_NOT_FOUND',
 ] as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[number];

@@ -1,7 +1,12 @@
 import { randomBytes } from 'node:crypto';
 import { hostname, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { checkSocketPath, resolveAgentPaths } from '../../io/agent-paths.js';
+import {
+  agentSocketCandidates,
+  checkSocketPath,
+  LOCAL_DIR,
+  resolveAgentPaths,
+} from '../../io/agent-paths.js';
 import { ensurePrivateDir, readFileIfExists, writeFileAtomic } from '../../io/secure-files.js';
 import { startRelay } from '../../relay/relay-server.js';
 import { startAgentRuntime } from '../agent-runtime.js';
@@ -28,7 +33,7 @@ export const upCommand: Command = {
   options: { dir: { type: 'string' }, port: { type: 'string' }, name: { type: 'string' } },
   allowPositionals: false,
   async run({ values, io }) {
-    const dir = resolve((values.dir as string | undefined) ?? '.pairlink-local');
+    const dir = resolve((values.dir as string | undefined) ?? LOCAL_DIR);
     const port = Number((values.port as string | undefined) ?? 7457);
     if (!Number.isInteger(port) || port < 1 || port > 65535)
       throw new UsageError('--port must be 1 to 65535');
@@ -62,6 +67,9 @@ export const upCommand: Command = {
       await relay.close();
       throw error;
     }
+    // The CLI finds this agent by itself from here and below (agentSocketCandidates), unless
+    // PAIRLINK_SOCKET points elsewhere or the socket is not in ./.pairlink-local.
+    const found = agentSocketCandidates(process.env, process.cwd())[0]?.socket === paths.socket;
     io.out(
       [
         'pairlink is up, on local defaults:',
@@ -72,8 +80,9 @@ export const upCommand: Command = {
         `  LOCAL DEFAULT: the keystore passphrase is in ${passphraseFile} (mode 0600). For real use run`,
         '  `pairlink agent` with the OS keychain, or a passphrase you manage (see README).',
         '',
-        'In another terminal:',
-        `  export PAIRLINK_SOCKET=${paths.socket}`,
+        ...(found
+          ? ['In another terminal, in this directory or below it (the CLI finds this agent there):']
+          : ['In another terminal:', `  export PAIRLINK_SOCKET=${paths.socket}`]),
         '  npx pairlink invite                # a link to paste to the other side',
         '  npx pairlink invite --format code  # or a code to read aloud',
         '  npx pairlink accept                # the other side runs this and pastes the link or code',
