@@ -35,6 +35,7 @@ export const ERROR_CODES = [
   'RELAY_BUSY',
   'CHAT_UNREACHABLE',
   'AGENT_NOT_FOUND',
+  'PERMISSION_DENIED',
 ] as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[number];
