@@ -28,16 +28,22 @@ export const upCommand: Command = {
     '  --dir <path>    where the local home lives (default ./.pairlink-local)',
     '  --port <n>      relay port (default 7457)',
     '  --name <name>   agent display name (default: host name)',
+    '  --log-format <f>  pretty (default in a terminal) or json (default otherwise)',
   ].join('\n'),
-  usage: 'pairlink up [--dir ./.pairlink-local] [--port 7457] [--name NAME]',
-  options: { dir: { type: 'string' }, port: { type: 'string' }, name: { type: 'string' } },
+  usage: 'pairlink up [--dir ./.pairlink-local] [--port 7457] [--name NAME] [--log-format json]',
+  options: {
+    dir: { type: 'string' },
+    port: { type: 'string' },
+    name: { type: 'string' },
+    'log-format': { type: 'string' },
+  },
   allowPositionals: false,
   async run({ values, io }) {
     const dir = resolve((values.dir as string | undefined) ?? LOCAL_DIR);
     const port = Number((values.port as string | undefined) ?? 7457);
     if (!Number.isInteger(port) || port < 1 || port > 65535)
       throw new UsageError('--port must be 1 to 65535');
-    const logger = commandLogger('pairlink-up', undefined, process.env, 'warn');
+    const logger = commandLogger('pairlink-up', undefined, process.env, 'info', values['log-format']);
     await ensurePrivateDir(dir);
     const passphraseFile = join(dir, 'passphrase');
     if (!(await readFileIfExists(passphraseFile)))
