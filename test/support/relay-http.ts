@@ -26,7 +26,7 @@ export async function call(
     body?: Uint8Array | string;
     headers?: Record<string, string>;
   } = {},
-) {
+): Promise<{ status: number; headers: Headers; text: string; json: Record<string, unknown> }> {
   const headers: Record<string, string> = { ...options.headers };
   if (options.cap) headers.authorization = `Bearer ${b64(options.cap)}`;
   let body: string | Uint8Array | undefined;
