@@ -21,10 +21,11 @@ export function routeSdkLogs(log: Logger): void {
     info: (module: string, ...rest: unknown[]) => quiet(module, rest),
     warn: (module: string, ...rest: unknown[]) => quiet(module, rest),
     // The SDK reports a missing state event or account data (m.direct, a room without
-    // m.room.encryption) as an error; those are ordinary answers, not worth a warning.
+    // m.room.encryption) as an error, and so the requests a stopping bot aborts: ordinary, not
+    // worth a warning.
     error: (module: string, ...rest: unknown[]) => {
       const message = `matrix-bot-sdk: ${text(rest)}`;
-      if (/M_NOT_FOUND|404/.test(message)) log.debug({ module }, message);
+      if (/M_NOT_FOUND|404|the bot is stopping/.test(message)) log.debug({ module }, message);
       else log.warn({ module }, message);
     },
   });
