@@ -41,6 +41,7 @@ import { AuditLog, type OpenedAuditLog } from './audit-log.js';
 import { refuseBurnedCode, refuseOwnCode } from './code-attempts.js';
 import { type EffectOwner, EffectRunner } from './effect-runner.js';
 import type { SecretStore } from './keystore/secret-store.js';
+import { PairingLog } from './pairing-log.js';
 import {
   type AgentClock,
   type RelayTransport,
@@ -110,9 +111,11 @@ export class Agent {
   readonly startedAt = new Date();
   relayConnected = false;
   private audit: AuditLog | null = null;
+  private readonly pairings: PairingLog;
 
   private constructor(private readonly options: AgentOptions) {
     this.clock = options.clock ?? systemClock;
+    this.pairings = new PairingLog(options.logger);
   }
 
   private now(): number {
@@ -476,6 +479,7 @@ export class Agent {
     // The reply box opens while the record is saved; the hello waits for the save.
     const saved = this.store.persist();
     this.readers.set(b64(started.state.replyBox.mailboxId), { kind: 'accept', id: record.id });
+    this.pairings.acceptStarted(record.id);
     this.schedule(started.effects, this.ownerOf(record), saved);
     await saved;
     return record;
@@ -756,6 +760,7 @@ export class Agent {
 
   private emit(progress: Omit<InviteProgress, 'at'>, creator?: InviteCreator): void {
     const full: InviteProgress = { ...progress, at: new Date(this.now() * 1000).toISOString() };
+    this.pairings.observe(full);
     this.record(full, creator);
     for (const listener of this.listeners) listener(full);
   }

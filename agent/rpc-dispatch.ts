@@ -33,6 +33,22 @@ export interface CallOutcome {
 
 export type Handler = (params: unknown) => Promise<unknown>;
 
+/** Lookups by id, and the code that means "no such id". */
+const LOOKUPS: Readonly<Record<string, ErrorCode>> = {
+  'invite.get': 'INVITE_NOT_FOUND',
+  'accept.get': 'INVITE_NOT_FOUND',
+  'peer.get': 'PEER_NOT_FOUND',
+};
+
+/**
+ * The level of a failed call's log line: info, except a lookup answering "no such id", which is
+ * an answer the caller asked for (`pairlink wait` asks whether an id is an invite before trying
+ * it as an accept), not something for the operator: debug.
+ */
+export function failureLevel(outcome: CallOutcome): 'info' | 'debug' {
+  return LOOKUPS[outcome.method] === outcome.code ? 'debug' : 'info';
+}
+
 const MAX_ID_LENGTH = 256;
 
 export function errorAnswer(id: RpcId, error: RpcErrorObject): string {

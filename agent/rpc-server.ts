@@ -12,6 +12,7 @@ import {
   dispatch,
   domainError,
   errorAnswer,
+  failureLevel,
   type Handler,
   protocolError,
   readRequest,
@@ -179,7 +180,8 @@ export class RpcSocketServer {
     } catch {
       return now(errorAnswer(null, protocolError('parseError', 'not valid JSON')));
     }
-    const onFailure = (outcome: CallOutcome) => this.log.info({ rpc: outcome }, 'rpc call failed');
+    const onFailure = (outcome: CallOutcome) =>
+      this.log[failureLevel(outcome)]({ rpc: outcome }, 'rpc call failed');
     if (!Array.isArray(value)) {
       const request = readRequest(value);
       if ('invalid' in request) return now(request.invalid);

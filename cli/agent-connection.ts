@@ -1,6 +1,6 @@
 import { PairlinkClient } from '../client/index.js';
 
-/** Connects to this user's agent (PAIRLINK_SOCKET, else the default path), runs `fn`, disconnects. */
+/** Connects to the agent (found as pairlink/client finds it), runs `fn`, disconnects. */
 export async function withAgent<T>(fn: (client: PairlinkClient) => Promise<T>): Promise<T> {
   const client = await PairlinkClient.connect();
   try {

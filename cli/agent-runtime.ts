@@ -4,6 +4,7 @@ import { type KeystoreChoice, openKeystore } from '../agent/keystore/open-keysto
 import { claimSocketPath, RpcSocketServer } from '../agent/rpc-server.js';
 import { warmHandshake } from '../agent/warm-up.js';
 import type { AgentPaths } from '../io/agent-paths.js';
+import { type HomeLock, lockHome } from '../io/home-lock.js';
 import { ensurePrivateDir } from '../io/secure-files.js';
 import { installSodiumNative } from '../io/sodium-native.js';
 import { installSodiumRistretto } from '../io/sodium-ristretto.js';
@@ -14,11 +15,7 @@ export interface AgentRuntime {
   close(): Promise<void>;
 }
 
-/**
- * Starts an agent the one way both `pairlink agent` and `pairlink up` do: claim the socket first
- * (so a second agent never touches the first one's files), open the keystore, load state, listen.
- */
-export async function startAgentRuntime(options: {
+interface RuntimeOptions {
   paths: AgentPaths;
   keystore: KeystoreChoice;
   passphraseFile: string | null;
@@ -27,10 +24,27 @@ export async function startAgentRuntime(options: {
   inviteDefaults?: InviteDefaults;
   env: NodeJS.ProcessEnv;
   logger: Logger;
-}): Promise<AgentRuntime> {
+}
+
+/**
+ * Starts an agent the one way both `pairlink agent` and `pairlink up` do: claim the socket and
+ * lock the home first (so a second agent never touches the first one's files), open the
+ * keystore, load state, listen.
+ */
+export async function startAgentRuntime(options: RuntimeOptions): Promise<AgentRuntime> {
+  await claimSocketPath(options.paths.socket);
+  await ensurePrivateDir(options.paths.home);
+  const lock = await lockHome(options.paths.home);
+  try {
+    return await startLocked(options, lock);
+  } catch (error) {
+    await lock.release();
+    throw error;
+  }
+}
+
+async function startLocked(options: RuntimeOptions, lock: HomeLock): Promise<AgentRuntime> {
   const { paths, logger } = options;
-  await claimSocketPath(paths.socket);
-  await ensurePrivateDir(paths.home);
   // Code pairings' ristretto255 through libsodium (WebAssembly), loaded while the keystore opens;
   // Ed25519 through libsodium (sodium-native), before the identity's key is imported.
   const ristretto = installSodiumRistretto();
@@ -84,6 +98,7 @@ export async function startAgentRuntime(options: {
       logger.info('agent shutting down');
       await server.close();
       await agent.stop();
+      await lock.release();
       logger.info('agent stopped');
     },
   };

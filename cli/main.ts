@@ -110,7 +110,9 @@ export async function main(argv: readonly string[], io: Io = processIo): Promise
   try {
     return await command.run({ ...parsed, io });
   } catch (error) {
-    return reportError(io, error, Boolean(parsed.values.json));
+    // A file this user may not read or write is named with its mode and owner (loaded only then).
+    const { explainAccessError } = await import('../io/access-error.js');
+    return reportError(io, await explainAccessError(error), Boolean(parsed.values.json));
   }
 }
 

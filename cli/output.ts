@@ -36,6 +36,7 @@ export function printJson(io: Io, value: unknown): void {
 /** Codes that exit with EXIT.unavailable: something the command needs is not there, or taken. */
 const UNAVAILABLE: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
   'AGENT_UNAVAILABLE',
+  'AGENT_NOT_FOUND',
   'RELAY_UNREACHABLE',
   'PORT_IN_USE',
 ]);

@@ -35,14 +35,22 @@ export class RpcConnection {
     this.closeListener = listener;
   }
 
-  /** Connects to the agent at `path`; AGENT_UNAVAILABLE when nothing listens there. */
+  /**
+   * Connects to the agent at `path`: AGENT_NOT_FOUND when there is no socket there, else
+   * AGENT_UNAVAILABLE when nothing answers on it (an agent stopped or restarting).
+   */
   static connect(path: string): Promise<RpcConnection> {
     return new Promise((resolve, reject) => {
       const socket = createConnection(path);
       socket.once('connect', () => resolve(new RpcConnection(socket)));
       socket.once('error', (error: NodeJS.ErrnoException) =>
         reject(
-          new PairlinkError('AGENT_UNAVAILABLE', `no agent at ${path} (${error.code ?? error.message})`),
+          error.code === 'ENOENT'
+            ? new PairlinkError('AGENT_NOT_FOUND', `${path} (no socket there)`)
+            : new PairlinkError(
+                'AGENT_UNAVAILABLE',
+                `no agent answers at ${path} (${error.code ?? error.message})`,
+              ),
         ),
       );
     });

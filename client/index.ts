@@ -1,4 +1,4 @@
-import { resolveAgentPaths } from '../io/agent-paths.js';
+import { agentSocketCandidates, findAgentSocket } from '../io/agent-paths.js';
 import { withDeadline } from '../io/deadline.js';
 import { PairlinkError } from '../src/errors.js';
 import type {
@@ -38,7 +38,7 @@ export type {
 } from '../src/rpc/protocol.js';
 
 export interface ConnectOptions {
-  /** The agent's socket; default: PAIRLINK_SOCKET, else the default path, exactly as the CLI resolves it. */
+  /** The agent's socket; default: found exactly as the CLI finds it (README "Which agent the CLI talks to"). */
   readonly socket?: string;
   /** Per-call timeout unless a call says otherwise (default 30 s; waiting calls add their waitSeconds). */
   readonly timeoutMs?: number;
@@ -75,9 +75,10 @@ export class PairlinkClient {
     this.attach(connection);
   }
 
-  /** Connects; AGENT_UNAVAILABLE when no agent listens there. */
+  /** Connects; AGENT_NOT_FOUND when there is no agent's socket, AGENT_UNAVAILABLE when none answers. */
   static async connect(options: ConnectOptions = {}): Promise<PairlinkClient> {
-    const socket = options.socket ?? resolveAgentPaths(process.env).socket;
+    const socket =
+      options.socket ?? (await findAgentSocket(agentSocketCandidates(process.env, process.cwd())));
     return new PairlinkClient(await RpcConnection.connect(socket), socket, options);
   }
 

@@ -2,7 +2,7 @@
 // typed client the package exports (`pairlink/client`). Run: node dist/examples/pair.js
 import { connect } from 'pairlink/client';
 
-const agent = await connect(); // PAIRLINK_SOCKET, else the default socket
+const agent = await connect(); // the agent the CLI would talk to (README: "Which agent the CLI talks to")
 const events = agent.events(); // subscribed before minting, so nothing is missed
 const invite = await agent.createInvite({ label: 'typescript example' });
 console.log(`invite ${invite.url}`); // hand this to the other side

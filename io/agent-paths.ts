@@ -1,5 +1,6 @@
+import { lstat } from 'node:fs/promises';
 import { homedir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import envPaths from 'env-paths';
 import { PairlinkError } from '../src/errors.js';
 
@@ -40,4 +41,85 @@ export function checkSocketPath(socket: string, platform = process.platform): vo
       `socket path is ${bytes} bytes, over the ${SOCKET_PATH_LIMIT}-byte limit of Unix sockets: set PAIRLINK_SOCKET to a shorter path`,
     );
   }
+}
+
+/** Where `pairlink up` keeps its home and socket, relative to the directory it runs in. */
+export const LOCAL_DIR = '.pairlink-local';
+
+/** The socket of the system service's agent (systemd's %t is /run; launchd's is /var/run). */
+export function systemSocket(platform = process.platform): string {
+  return platform === 'darwin' ? '/var/run/pairlink/agent.sock' : '/run/pairlink/agent.sock';
+}
+
+/** One place where an agent's socket may be, and what would have put it there. */
+export interface SocketCandidate {
+  readonly socket: string;
+  readonly what: 'PAIRLINK_SOCKET' | 'pairlink up' | 'your agent' | 'the system agent';
+}
+
+/**
+ * Where the CLI and pairlink/client look for the agent, in order: PAIRLINK_SOCKET alone when it
+ * is set (an explicit choice never falls back elsewhere); else the socket of `pairlink up` in
+ * `cwd` or the nearest parent that has one; else this user's default socket (where `pairlink
+ * agent` and a user service listen); else the system service's socket.
+ */
+export function agentSocketCandidates(
+  env: NodeJS.ProcessEnv,
+  cwd: string,
+  platform = process.platform,
+): SocketCandidate[] {
+  if (env.PAIRLINK_SOCKET) return [{ socket: env.PAIRLINK_SOCKET, what: 'PAIRLINK_SOCKET' }];
+  const found: SocketCandidate[] = [];
+  if (platform !== 'win32') {
+    for (let dir = resolve(cwd); ; dir = dirname(dir)) {
+      const socket = join(dir, LOCAL_DIR, 'agent.sock');
+      // A path too long to connect to is one `up` never listens on (it falls back to a short one).
+      if (Buffer.byteLength(socket) <= SOCKET_PATH_LIMIT) found.push({ socket, what: 'pairlink up' });
+      if (dirname(dir) === dir) break;
+    }
+  }
+  found.push({ socket: resolveAgentPaths(env, platform).socket, what: 'your agent' });
+  if (platform !== 'win32') found.push({ socket: systemSocket(platform), what: 'the system agent' });
+  return found;
+}
+
+/**
+ * The socket of the agent to talk to: the first candidate (agentSocketCandidates) where a socket
+ * exists, whether or not an agent answers on it yet (a stale one is reported by connect, naming
+ * it). AGENT_NOT_FOUND, listing every place looked at, when there is none.
+ */
+export async function findAgentSocket(
+  candidates: readonly SocketCandidate[],
+  platform = process.platform,
+): Promise<string> {
+  // A named pipe cannot be looked at before connecting: the first candidate is the one.
+  if (platform === 'win32') return candidates[0]!.socket;
+  for (const candidate of candidates) if (await present(candidate.socket)) return candidate.socket;
+  throw new PairlinkError('AGENT_NOT_FOUND', describeCandidates(candidates));
+}
+
+/** Something is at `path` (or may be: a directory we cannot look into counts, and connect says why). */
+async function present(path: string): Promise<boolean> {
+  try {
+    await lstat(path);
+    return true;
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    return code !== 'ENOENT' && code !== 'ENOTDIR';
+  }
+}
+
+/** The places looked at, in one line: `pairlink up`'s sockets are summed up as the first and its parents. */
+function describeCandidates(candidates: readonly SocketCandidate[]): string {
+  const local = candidates.filter((c) => c.what === 'pairlink up');
+  const parts: string[] = [];
+  for (const candidate of candidates) {
+    if (candidate.what === 'PAIRLINK_SOCKET') parts.push(`${candidate.socket} (PAIRLINK_SOCKET)`);
+    else if (candidate === local[0])
+      parts.push(
+        `${candidate.socket}${local.length > 1 ? ' and the same in every parent directory' : ''} (pairlink up)`,
+      );
+    else if (candidate.what !== 'pairlink up') parts.push(`${candidate.socket} (${candidate.what})`);
+  }
+  return parts.join('; ');
 }

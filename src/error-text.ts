@@ -30,7 +30,7 @@ export const ERROR_TEXT: Readonly<Record<ErrorCode, string>> = {
   PEER_REMOVED:
     'The other side removed this agent as a peer; invites it made before that no longer work for you. Ask for a new invite.',
   AGENT_RUNNING:
-    'Another pairlink agent is already running on that socket; stop it first or use another PAIRLINK_SOCKET.',
+    'Another pairlink agent is already running with that home or socket; stop it first, or use another PAIRLINK_HOME or PAIRLINK_SOCKET.',
   MAILBOX_FULL:
     'The relay mailbox of this pairing is full (someone may be flooding it); ask for a new invite.',
   RELAY_BUSY: 'The relay is overloaded or failing right now; try again in a minute.',
@@ -44,6 +44,10 @@ export const ERROR_TEXT: Readonly<Record<ErrorCode, string>> = {
   INVALID_PARAMS: 'That request is not valid:',
   AGENT_UNAVAILABLE:
     'The pairlink agent is not reachable right now (its operator starts it with `pairlink agent`); try again in a moment.',
+  AGENT_NOT_FOUND:
+    'No pairlink agent was found; start one with `pairlink up` (to try it here) or `pairlink agent`, install one with `pairlink service install`, or set PAIRLINK_SOCKET to its socket. Looked for it at:',
+  PERMISSION_DENIED:
+    'A file pairlink needs cannot be read or written by this user; check who owns it and its mode:',
   UNAUTHORIZED: 'Not allowed: the credentials were refused.',
   INTERNAL: 'Something went wrong inside pairlink (a bug; please report it):',
   PARSE_ERROR: 'The agent could not read that request as JSON:',

@@ -42,6 +42,8 @@ export const ERROR_CODES = [
   'CODE_TYPO',
   'UNKNOWN_ID',
   'INVITE_BURNED',
+  'AGENT_NOT_FOUND',
+  'PERMISSION_DENIED',
 ] as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[number];

@@ -1,3 +1,4 @@
+import { systemSocket } from '../../io/agent-paths.js';
 import type { ServiceSpec } from './systemd-unit.js';
 
 export const LAUNCHD_LABEL = 'dev.pairlink.agent';
@@ -17,7 +18,7 @@ export function launchdPlist(spec: ServiceSpec & { readonly home: string }): str
   const env: Record<string, string> = system
     ? {
         PAIRLINK_HOME: '/Library/Application Support/pairlink',
-        PAIRLINK_SOCKET: '/var/run/pairlink/agent.sock',
+        PAIRLINK_SOCKET: systemSocket('darwin'),
         PAIRLINK_KEYSTORE: 'file',
         ...(spec.passphraseFile ? { PAIRLINK_PASSPHRASE_FILE: spec.passphraseFile } : {}),
       }

@@ -1,6 +1,6 @@
 import type { Server } from 'node:http';
 import { join } from 'node:path';
-import { LogService, MatrixClient } from 'matrix-bot-sdk';
+import { MatrixClient } from 'matrix-bot-sdk';
 import type { Logger } from 'pino';
 import { PairlinkError } from '../../src/errors.js';
 import type { InviteCreated } from '../../src/rpc/protocol.js';
@@ -24,6 +24,7 @@ import type { MatrixConfig } from './config.js';
 import { addressed, expiryText, formatted, inviteArgs, pngSize } from './format.js';
 import { powerLevelOf } from './power.js';
 import { abortRequests, installRequestWrapper } from './requests.js';
+import { routeSdkLogs } from './sdk-logs.js';
 import { FileSyncStorage } from './storage.js';
 
 /** Where an invite message is: its room, the notice, and the QR image (empty: none). */
@@ -680,28 +681,4 @@ function sentAt(event: RoomEvent): number {
   const age = event.unsigned?.age;
   if (typeof age === 'number' && Number.isFinite(age) && age >= 0) return Date.now() - age;
   return typeof event.origin_server_ts === 'number' ? event.origin_server_ts : 0;
-}
-
-/** matrix-bot-sdk's own logging, into ours: its errors as warnings, the rest at debug. */
-function routeSdkLogs(log: Logger): void {
-  const line = (module: string, messageOrObject: unknown[]) => ({
-    module,
-    msg: messageOrObject
-      .map((m) => (typeof m === 'string' ? m : ((m as Error)?.message ?? JSON.stringify(m))))
-      .join(' ')
-      .slice(0, 500),
-  });
-  LogService.setLogger({
-    trace: () => undefined,
-    debug: () => undefined,
-    info: (module: string, ...rest: unknown[]) => log.debug(line(module, rest), 'matrix-bot-sdk'),
-    warn: (module: string, ...rest: unknown[]) => log.debug(line(module, rest), 'matrix-bot-sdk'),
-    // The SDK reports a missing state event or account data (m.direct, a room without
-    // m.room.encryption) as an error; those are ordinary answers, not worth a warning.
-    error: (module: string, ...rest: unknown[]) => {
-      const entry = line(module, rest);
-      if (/M_NOT_FOUND|404/.test(entry.msg)) log.debug(entry, 'matrix-bot-sdk');
-      else log.warn(entry, 'matrix-bot-sdk');
-    },
-  });
 }

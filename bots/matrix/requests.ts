@@ -71,29 +71,45 @@ export function installRequestWrapper(onLimited: (waitMs: number, attempt: numbe
     const token = params.headers?.Authorization ?? '';
     let attempt = 0;
     let current: Abortable | undefined;
-    const track = (request: Abortable | undefined, add: boolean) => {
-      if (!request) return;
+    let settled = false;
+    const settle: typeof callback = (err, res, body) => {
+      if (settled) return;
+      settled = true;
+      callback(err, res, body);
+    };
+    // The `request` library never calls back an aborted request, so the SDK call waiting on it
+    // would never settle (a stopping bot's queued edit would hold its stop forever): abort, then
+    // fail the call.
+    const handle: Abortable = {
+      abort: () => {
+        current?.abort?.();
+        settle(new Error('request aborted: the bot is stopping'), {}, undefined);
+      },
+    };
+    const track = (add: boolean) => {
       const set = inFlight.get(token) ?? new Set();
-      if (add) set.add(request);
-      else set.delete(request);
+      if (add) set.add(handle);
+      else set.delete(handle);
       if (set.size > 0) inFlight.set(token, set);
       else inFlight.delete(token);
     };
     const go = () => {
+      if (settled) return; // aborted while waiting out a 429
       current = inner(params, (err, res, body) => {
-        track(current, false);
+        track(false);
         if (!err && res?.statusCode === 429 && attempt < MAX_RETRIES) {
           const wait = retryAfterMs(res.headers, body ?? res.body);
           if (wait <= MAX_RETRY_WAIT_MS) {
             attempt++;
             for (const listener of limitListeners) listener(wait, attempt);
+            track(true);
             setTimeout(go, wait);
             return;
           }
         }
-        callback(err, res, body);
+        settle(err, res, body);
       }) as Abortable | undefined;
-      track(current, true);
+      track(true);
     };
     go();
   };

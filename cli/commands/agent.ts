@@ -21,23 +21,25 @@ export const agentCommand: Command = {
     "  --name <name>     display name in this agent's card (env PAIRLINK_NAME; default: host name)",
     '  --relay <url>     relay URL (env PAIRLINK_RELAY; default http://127.0.0.1:7457)',
     '  --log-level <l>   fatal, error, warn, info (default), debug (env PAIRLINK_LOG_LEVEL)',
+    '  --log-format <f>  pretty (default in a terminal) or json (default otherwise; env PAIRLINK_LOG_FORMAT)',
     '',
     'Environment: PAIRLINK_HOME (state directory), PAIRLINK_SOCKET (socket path),',
     'PAIRLINK_KEYSTORE=keychain|file, PAIRLINK_PASSPHRASE or PAIRLINK_PASSPHRASE_FILE (file keystore),',
     '$CREDENTIALS_DIRECTORY/pairlink-passphrase (systemd LoadCredential).',
   ].join('\n'),
-  usage: 'pairlink agent [--config FILE] [--name NAME] [--relay URL] [--log-level info]',
+  usage: 'pairlink agent [--config FILE] [--name NAME] [--relay URL] [--log-level info] [--log-format json]',
   options: {
     config: { type: 'string' },
     name: { type: 'string' },
     relay: { type: 'string' },
     'log-level': { type: 'string' },
+    'log-format': { type: 'string' },
   },
   allowPositionals: false,
   async run({ values }) {
     const env = process.env;
     const config = loadConfigFile(values.config as string | undefined);
-    const logger = commandLogger('pairlink-agent', values['log-level'], env);
+    const logger = commandLogger('pairlink-agent', values['log-level'], env, 'info', values['log-format']);
     const paths = resolveAgentPaths(env);
     const name = checkDisplayName(
       (values.name as string | undefined) ??

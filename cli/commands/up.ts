@@ -2,7 +2,12 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, realpathSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { delimiter, dirname, join, resolve } from 'node:path';
-import { checkSocketPath, resolveAgentPaths } from '../../io/agent-paths.js';
+import {
+  agentSocketCandidates,
+  checkSocketPath,
+  LOCAL_DIR,
+  resolveAgentPaths,
+} from '../../io/agent-paths.js';
 import { ensurePrivateDir, readFileIfExists, writeFileAtomic } from '../../io/secure-files.js';
 import { startRelay } from '../../relay/relay-server.js';
 import { startAgentRuntime } from '../agent-runtime.js';
@@ -25,16 +30,22 @@ export const upCommand: Command = {
     '                  passphrase file (default ./.pairlink-local)',
     '  --port <n>      relay port (default 7457)',
     '  --name <name>   agent display name (default: host name)',
+    '  --log-format <f>  pretty (default in a terminal) or json (default otherwise)',
   ].join('\n'),
-  usage: 'pairlink up [--dir ./.pairlink-local] [--port 7457] [--name NAME]',
-  options: { dir: { type: 'string' }, port: { type: 'string' }, name: { type: 'string' } },
+  usage: 'pairlink up [--dir ./.pairlink-local] [--port 7457] [--name NAME] [--log-format json]',
+  options: {
+    dir: { type: 'string' },
+    port: { type: 'string' },
+    name: { type: 'string' },
+    'log-format': { type: 'string' },
+  },
   allowPositionals: false,
   async run({ values, io }) {
-    const dir = resolve((values.dir as string | undefined) ?? '.pairlink-local');
+    const dir = resolve((values.dir as string | undefined) ?? LOCAL_DIR);
     const port = Number((values.port as string | undefined) ?? 7457);
     if (!Number.isInteger(port) || port < 1 || port > 65535)
       throw new UsageError('--port must be 1 to 65535');
-    const logger = commandLogger('pairlink-up', undefined, process.env, 'warn');
+    const logger = commandLogger('pairlink-up', undefined, process.env, 'info', values['log-format']);
     await ensurePrivateDir(dir);
     const passphraseFile = join(dir, 'passphrase');
     if (!(await readFileIfExists(passphraseFile)))
@@ -64,6 +75,9 @@ export const upCommand: Command = {
       await relay.close();
       throw error;
     }
+    // The CLI finds this agent by itself from here and below (agentSocketCandidates), unless
+    // PAIRLINK_SOCKET points elsewhere or the socket is not in ./.pairlink-local.
+    const found = agentSocketCandidates(process.env, process.cwd())[0]?.socket === paths.socket;
     io.out(
       [
         'pairlink is up, on local defaults:',
@@ -74,9 +88,16 @@ export const upCommand: Command = {
         `  LOCAL DEFAULT: the keystore passphrase is in ${passphraseFile} (mode 0600). For real use run`,
         '  `pairlink agent` with the OS keychain, or a passphrase you manage (README, "Run the agent as a service").',
         '',
-        'In another terminal (README, "Try it: two agents on one machine"):',
+        ...(found
+          ? [
+              'In another terminal, in this directory or below it (the CLI finds this agent there;',
+              'README, "Try it: two agents on one machine"):',
+            ]
+          : [
+              'In another terminal (README, "Try it: two agents on one machine"):',
+              `  export PAIRLINK_SOCKET=${paths.socket}`,
+            ]),
         ...pathLine(process.env),
-        `  export PAIRLINK_SOCKET=${paths.socket}`,
         '  pairlink invite                # a link to paste to the other side',
         '  pairlink invite --format code  # or a code to read aloud',
         '  pairlink accept                # the other side runs this and pastes the link or code',

@@ -1,7 +1,10 @@
+import { LogService } from 'matrix-bot-sdk';
+import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import { addressed, expiryText, formatted, inviteArgs } from '../../bots/matrix/format.js';
 import { powerLevelOf } from '../../bots/matrix/power.js';
 import { retryAfterMs } from '../../bots/matrix/requests.js';
+import { routeSdkLogs } from '../../bots/matrix/sdk-logs.js';
 
 const create = (version: string, sender = '@c:x', extra: Record<string, unknown> = {}) => ({
   sender,
@@ -74,5 +77,26 @@ describe('Matrix message parts', () => {
     expect(retryAfterMs({ 'retry-after': new Date(now + 3000).toUTCString() }, null, now)).toBe(3000);
     expect(retryAfterMs({}, '{"errcode":"M_LIMIT_EXCEEDED","retry_after_ms":750}')).toBe(750);
     expect(retryAfterMs(undefined, 'not json')).toBe(1000);
+  });
+});
+
+describe("matrix-bot-sdk's log lines in ours", () => {
+  it('each is one JSON object with one msg: the SDK module as a field, its text as the message', () => {
+    const lines: string[] = [];
+    const log = pino({ level: 'debug' }, { write: (line: string) => lines.push(line) });
+    routeSdkLogs(log);
+    LogService.error('MatrixHttpClient', 'request failed:', new Error('socket hang up'));
+    LogService.warn('MatrixClientLite', { errcode: 'M_LIMIT_EXCEEDED' });
+    expect(lines).toHaveLength(2);
+    for (const line of lines) expect(line.match(/"msg":/g)).toHaveLength(1);
+    expect(JSON.parse(lines[0]!)).toMatchObject({
+      level: 40,
+      module: 'MatrixHttpClient',
+      msg: 'matrix-bot-sdk: request failed: socket hang up',
+    });
+    expect(JSON.parse(lines[1]!)).toMatchObject({
+      level: 20,
+      msg: 'matrix-bot-sdk: {"errcode":"M_LIMIT_EXCEEDED"}',
+    });
   });
 });

@@ -1,0 +1,89 @@
+import { spawn } from 'node:child_process';
+import { chmodSync, chownSync, existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { describe, expect, it } from 'vitest';
+import { relayWithAgents, startAgent, testRoot } from '../support/agent-process.js';
+import { PAIRLINK_BIN } from '../support/relay-process.js';
+
+// One agent per home (the home is locked, not only the socket), a crashed agent's lock does not
+// block a restart, and a state file the agent may not read is named with what is missing.
+
+const fleet = relayWithAgents();
+
+/**
+ * Runs `pairlink agent` expecting it to refuse to start: its exit code and stderr, or `started`
+ * (and the agent stopped again) when it logged "agent ready" instead.
+ */
+function refusedStart(env: NodeJS.ProcessEnv, uid?: number) {
+  const child = spawn(process.execPath, [PAIRLINK_BIN, 'agent', '--relay', fleet.relay.url], {
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    ...(uid === undefined ? {} : { uid, gid: uid }),
+  });
+  let stderr = '';
+  child.stderr.on('data', (chunk) => {
+    stderr += String(chunk);
+  });
+  let started = false;
+  createInterface({ input: child.stdout }).on('line', (line) => {
+    if (!line.includes('"agent ready"')) return;
+    started = true;
+    child.kill('SIGTERM');
+  });
+  return new Promise<{ code: number | null; stderr: string; started: boolean }>((resolve) =>
+    child.once('close', (code) => resolve({ code, stderr, started })),
+  );
+}
+
+describe('one agent per home', () => {
+  it('a second agent on the same home (another socket) refuses to start, naming the holder’s pid', async () => {
+    const first = await fleet.agent('holder');
+    const second = await refusedStart({ ...first.env, PAIRLINK_SOCKET: join(fleet.root, 'second.sock') });
+    expect(second.started, 'the second agent started').toBe(false);
+    expect(second.code).toBe(1);
+    const line = second.stderr.trim();
+    expect(line).toContain(`pid ${first.child.pid}`);
+    expect(line).toContain(first.home);
+    expect(line.split('\n')).toHaveLength(1);
+    // The first agent is untouched.
+    expect((await first.json<{ name: string }>(['whoami'])).value.name).toBe('holder');
+  });
+
+  it('an agent killed with SIGKILL leaves a stale lock that does not block its restart', async () => {
+    const victim = await fleet.agent('victim');
+    const did = (await victim.json<{ did: string }>(['whoami'])).value.did;
+    const killed = new Promise((resolve) => victim.child.once('exit', resolve));
+    victim.child.kill('SIGKILL');
+    await killed;
+    // The dead agent's lock is still there, naming it.
+    const lock = join(victim.home, 'agent.lock');
+    expect(existsSync(lock)).toBe(true);
+    expect(JSON.parse(readFileSync(lock, 'utf8')).pid).toBe(victim.child.pid);
+    await victim.restart();
+    expect((await victim.json<{ did: string }>(['whoami'])).value.did).toBe(did);
+  });
+});
+
+describe('a state file the agent may not read', () => {
+  it('is named, with the permission missing and its owner, not reported as a bug', async () => {
+    // Root reads any file, so as root the agent runs as nobody and the file is root's.
+    const asRoot = process.getuid?.() === 0;
+    const uid = asRoot ? 65534 : undefined;
+    const root = testRoot();
+    if (uid !== undefined) chownSync(root, uid, uid);
+    const agent = await startAgent(root, 'locked-out', fleet.relay.url, {}, [], [], uid);
+    await agent.stop();
+    const stateFile = join(agent.home, 'state.json');
+    if (asRoot) chownSync(stateFile, 0, 0);
+    else chmodSync(stateFile, 0o000);
+    const refused = await refusedStart(agent.env, uid);
+    expect(refused.code).toBe(1);
+    const line = refused.stderr.trim();
+    expect(line).not.toMatch(/bug|EACCES/);
+    expect(line).toContain(stateFile);
+    expect(line).toMatch(/cannot read/);
+    expect(line).toMatch(asRoot ? /owned by uid 0/ : /mode 0?000/);
+    expect(line.split('\n')).toHaveLength(1);
+  });
+});
