@@ -35,8 +35,8 @@ export type Handler = (params: unknown) => Promise<unknown>;
 
 /** Lookups by id, and the code that means "no such id". */
 const LOOKUPS: Readonly<Record<string, ErrorCode>> = {
-  'invite.get': 'INVITE_NOT_FOUND',
-  'accept.get': 'INVITE_NOT_FOUND',
+  'invite.get': 'UNKNOWN_ID',
+  'accept.get': 'UNKNOWN_ID',
   'peer.get': 'PEER_NOT_FOUND',
 };
 
