@@ -156,4 +156,20 @@ describe.each(['memory', 'redis'] as const)('wake-ups around a store read (%s st
     expect(await next()).toMatchObject({ op: 'message', mailbox: id, seq: 1 });
     ws.close();
   });
+
+  it('a watch hears a delete that lands between its authorization and its registration', async () => {
+    const box = await freshMailbox();
+    const id = b64(box.id);
+    const { ws, next } = await wsFrames(relay.url);
+    const held = store.holdNext('getMailbox', id);
+    ws.send(JSON.stringify({ op: 'watch', mailbox: id, cap: b64(box.read) }));
+    await held.reached; // the read capability checked out
+    const heard = store.nextEvent(id, 'closed');
+    await client().deleteMailbox(box.id, box.read);
+    await heard;
+    held.release();
+    // Not "watching" a mailbox that is gone: the client would wait on it forever.
+    expect(await next()).toEqual({ op: 'error', mailbox: id, error: 'not_found' });
+    ws.close();
+  });
 });
