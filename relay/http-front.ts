@@ -234,15 +234,29 @@ export class HttpFront {
     if (!Number.isInteger(after) || after < 0 || !Number.isFinite(waitSeconds) || waitSeconds < 0)
       return this.badRequest(response, 'read');
     const cap = bearer(request);
-    let result = await this.service.read(id, cap, after);
-    if (result.ok && result.value.messages.length === 0 && waitSeconds > 0) {
-      const aborted = new AbortController();
-      response.on('close', () => aborted.abort());
-      await this.hub.waitForEvent(id, waitSeconds * 1000, aborted.signal);
-      if (aborted.signal.aborted && response.destroyed) return { route: 'read', status: 499 };
-      result = await this.service.read(id, cap, after);
+    if (waitSeconds === 0)
+      return { route: 'read', status: sendResult(response, await this.service.read(id, cap, after)) };
+    // Wait first, then read: a post (or delete) landing while the store is read still wakes the
+    // wait. Read first and a post in between goes unheard (on Redis its event comes whenever it
+    // comes), leaving the reader to wait out its whole wait for a message already stored.
+    const ended = new AbortController();
+    const end = () => ended.abort();
+    response.once('close', end);
+    const woken = this.hub.waitForEvent(id, waitSeconds * 1000, ended.signal);
+    try {
+      let result = await this.service.read(id, cap, after);
+      if (result.ok && result.value.messages.length === 0) {
+        await woken;
+        if (ended.signal.aborted && response.destroyed) return { route: 'read', status: 499 };
+        result = await this.service.read(id, cap, after);
+      }
+      return { route: 'read', status: sendResult(response, result) };
+    } finally {
+      // Every way out (messages found at once, woken, timed out, client gone, store failed) ends
+      // the wait: its timer, listeners and gauge count go with it.
+      end();
+      response.off('close', end);
     }
-    return { route: 'read', status: sendResult(response, result) };
   }
 
   private methodNotAllowed(response: ServerResponse, route: string) {

@@ -18,6 +18,11 @@ export interface RelayOptions {
   readonly redisUrl?: string | undefined;
   /** Key prefix in Redis (lets several relays or tests share one server). */
   readonly redisPrefix?: string | undefined;
+  /**
+   * A store to use instead of the one `redisUrl` names (tests wrap a real store to pause it at a
+   * chosen step); already connected, and closed with the relay.
+   */
+  readonly store?: RelayStore | undefined;
   /** Take the client address from the last X-Forwarded-For entry (behind a load balancer). */
   readonly trustProxy: boolean;
   readonly limits?: Partial<RelayLimits> | undefined;
@@ -100,7 +105,9 @@ export async function startRelay(options: RelayOptions): Promise<RunningRelay> {
   const limits: RelayLimits = { ...DEFAULT_LIMITS, ...options.limits };
   const log = options.logger;
   let store: RelayStore;
-  if (options.redisUrl) {
+  if (options.store) {
+    store = options.store;
+  } else if (options.redisUrl) {
     // ioredis is loaded only when a Redis store is configured (a relay on memory needs none of it).
     const { RedisStore } = await import('./store/redis-store.js');
     const redis = new RedisStore(

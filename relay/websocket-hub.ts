@@ -291,9 +291,9 @@ export class WebSocketHub {
     if (state.watches.length === 0) state.watches = [watch];
     else state.watches.push(watch);
     this.addWatcher(watch);
-    let backlog: StoredMessage[];
+    let backlog: StoredMessage[] | null;
     try {
-      backlog = (await this.service.store.readMessages(mailbox, after)) ?? [];
+      backlog = await this.service.store.readMessages(mailbox, after);
     } catch (error) {
       // Undo the registration: a watch that never got its backlog must not linger, queueing
       // live messages it will never deliver while a re-watch is answered "ok".
@@ -301,6 +301,13 @@ export class WebSocketHub {
       throw error;
     }
     if (!state.watches.includes(watch)) return 'ok'; // unwatched (or the socket closed) meanwhile
+    if (backlog === null) {
+      // Gone between the capability check and the registration: its `closed` came before this
+      // watch could hear it, and "watching" would leave the client waiting on it for good.
+      this.unwatch(state, mailbox);
+      this.send(ws, { op: 'error', mailbox, error: 'not_found' });
+      return 'not_found';
+    }
     this.send(ws, { op: 'watching', mailbox, expiresAt: authorized.value.expiresAt });
     const queued = watch.queued ?? [];
     watch.queued = null;
