@@ -51,7 +51,7 @@ import {
 } from './relay-transport.js';
 import type { AcceptRecord, AgentState, InviteRecord, PeerRecord } from './state/agent-state.js';
 import { DurableState } from './state/durable-state.js';
-import { wipeFinishedAcceptor, wipeFinishedIssuer } from './state/wipe-finished.js';
+import { wipeFinishedAcceptor, wipeFinishedInvite, wipeFinishedIssuer } from './state/wipe-finished.js';
 
 export { FINISHED_RECORDS_KEPT, isFinished, pruneFinished } from './state/durable-state.js';
 
@@ -642,12 +642,12 @@ export class Agent {
     let sas = current.sas;
     for (const effect of effects)
       if (effect.type === 'sasReady') sas = { ...sas, [toHex(effect.sessionId)]: effect.sas };
-    const next: InviteRecord = {
+    const next: InviteRecord = wipeFinishedInvite({
       ...current,
       afterSeq: Math.max(current.afterSeq, record.afterSeq),
       issuer: state,
       sas,
-    };
+    });
     this.store.replaceInvite(next);
     this.applyPins(effects);
     await this.saveThenRun(`invite:${record.id}`, effects, this.ownerOf(current), replayable);
@@ -805,6 +805,7 @@ export class Agent {
   private tick(): void {
     if (this.unsaved.size > 0) this.retryUnsaved();
     const now = this.now();
+    this.logFailure(this.store.wipeFinishedFromFiles(now));
     // Only records whose machine has something due: an agent may hold thousands that wait.
     for (const invite of this.store.state.invites)
       if (issuerWakeAt(invite.issuer) <= now)

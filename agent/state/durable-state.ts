@@ -4,9 +4,19 @@ import { isIssuerFinished } from '../../src/handshake/issuer.js';
 import type { AuditAnchor } from '../audit-chain.js';
 import type { AcceptRecord, AgentHistory, AgentState, InviteRecord, PeerRecord } from './agent-state.js';
 import { SealedLog } from './state-log.js';
+import { wipeFinishedAccept, wipeFinishedInvite } from './wipe-finished.js';
 
 /** Finished invites and accepts kept in the history, most recent last. */
 export const FINISHED_RECORDS_KEPT = 100;
+
+/**
+ * How long the files may still hold secrets of a finished record (in the entries, or the
+ * snapshot, that saved it in flight) while the agent runs: then a save rewrites them without
+ * (a compaction), as do a stop and a start. Not at once: a compaction rewrites the whole state
+ * (~30 ms here with a full history, against ~3.5 ms for an append), and records finish on
+ * every pairing.
+ */
+export const FINISHED_SECRETS_ON_DISK_SECONDS = 10;
 
 /** Keeps the most recent finished records of each kind. */
 export function pruneFinished(history: AgentHistory): AgentHistory {
@@ -91,12 +101,25 @@ function applyChange(snapshot: Snapshot, change: Change): Snapshot {
       (a) => a.id,
     ),
   };
+  // Wiped as they join the history (a no-op for what this version logs; an older one kept secrets).
   const history = pruneFinished({
-    invites: upsert(snapshot.history.invites, done.invites, [], (i) => i.id),
-    accepts: upsert(snapshot.history.accepts, done.accepts, [], (a) => a.id),
+    invites: upsert(snapshot.history.invites, done.invites?.map(wipeFinishedInvite), [], (i) => i.id),
+    accepts: upsert(snapshot.history.accepts, done.accepts?.map(wipeFinishedAccept), [], (a) => a.id),
   });
   return { state, history };
 }
+
+/** The history with every record wiped (the same object when nothing needed it). */
+function wipeHistory(history: AgentHistory): AgentHistory {
+  const invites = history.invites.map(wipeFinishedInvite);
+  const accepts = history.accepts.map(wipeFinishedAccept);
+  const same = <T>(a: readonly T[], b: readonly T[]) => a.every((item, i) => item === b[i]);
+  return same(invites, history.invites) && same(accepts, history.accepts) ? history : { invites, accepts };
+}
+
+/** True when a logged change finished records: their earlier secrets are in the files before it. */
+const finishesRecords = (change: Change) =>
+  (change.done?.invites?.length ?? 0) + (change.done?.accepts?.length ?? 0) > 0;
 
 /**
  * The agent's state in memory and on disk, with group commit. Changes are applied synchronously
@@ -107,8 +130,9 @@ function applyChange(snapshot: Snapshot, change: Change): Snapshot {
  * one sync and a pairing's pins and machine state always land together or not at all.
  *
  * Finished records leave the state for the history (the last FINISHED_RECORDS_KEPT of each kind)
- * in the same entry. When the log outgrows the snapshot, the next save compacts: a fresh snapshot
- * and an empty log (state-log.ts).
+ * in the same entry, wiped of their secrets (wipe-finished.ts). When the log outgrows the
+ * snapshot, the next save compacts: a fresh snapshot and an empty log (state-log.ts); so does the
+ * save that `wipeFinishedFromFiles` asks for, and the last one before `close`.
  */
 export class DurableState {
   private applied = 0;
@@ -126,6 +150,8 @@ export class DurableState {
   };
   /** A failed append may have left a partial entry: start afresh with a snapshot. */
   private mustCompact: boolean;
+  /** The files hold secrets of finished records (appended since the last compaction), seen at this time. */
+  private finishedOnDisk: { since: number | null } | null = null;
 
   private constructor(
     private readonly log: SealedLog<Snapshot, Change>,
@@ -161,14 +187,19 @@ export class DurableState {
   ): Promise<DurableState> {
     const log = new SealedLog<Snapshot, Change>(stateFile, key);
     const loaded = await log.load();
-    let snapshot: Snapshot = loaded.snapshot ?? { state: initial(), history: { invites: [], accepts: [] } };
+    const base = loaded.snapshot ?? { state: initial(), history: { invites: [], accepts: [] } };
+    const history = wipeHistory(base.history);
+    let snapshot: Snapshot = { state: base.state, history };
     for (const change of loaded.changes) snapshot = applyChange(snapshot, change);
-    // A fresh state, or files of an older format, start with a snapshot of the current format.
+    // A fresh state, or files of an older format, start with a snapshot of the current format;
+    // so do files that still hold secrets of finished records (an older version's history, or a
+    // log that finished records: their secrets are in the entries before).
+    const secretsOnDisk = history !== base.history || loaded.changes.some(finishesRecords);
     return new DurableState(
       log,
       snapshot.state,
       snapshot.history,
-      loaded.snapshot === null || log.outdated,
+      loaded.snapshot === null || log.outdated || secretsOnDisk,
       beforeSave,
     );
   }
@@ -188,9 +219,30 @@ export class DurableState {
     return done;
   }
 
-  /** Closes the log file (after the last save). */
+  /**
+   * Rewrites the files without the secrets of finished records once they have held them for
+   * FINISHED_SECRETS_ON_DISK_SECONDS (the agent calls this on every clock tick, `now` in seconds).
+   */
+  wipeFinishedFromFiles(now: number): Promise<void> {
+    if (!this.finishedOnDisk) return Promise.resolve();
+    this.finishedOnDisk.since ??= now;
+    if (now - this.finishedOnDisk.since < FINISHED_SECRETS_ON_DISK_SECONDS) return Promise.resolve();
+    // Once per period: a compaction that fails is retried by the next save anyway.
+    this.finishedOnDisk.since = now;
+    return this.compactSoon();
+  }
+
+  /** Makes the next save a compaction, and starts it. */
+  private compactSoon(): Promise<void> {
+    this.mustCompact = true;
+    this.applied++;
+    return this.persist();
+  }
+
+  /** Closes the log file after the last save (which wipes finished records' secrets from the files). */
   async close(): Promise<void> {
     await this.persist();
+    if (this.finishedOnDisk) await this.compactSoon();
     await this.log.close();
   }
 
@@ -232,8 +284,8 @@ export class DurableState {
   private async saveNow(): Promise<void> {
     // Everything here up to the write is synchronous, so it sees one consistent state.
     this.beforeSave();
-    const finishedInvites = this.state.invites.filter(inviteFinished);
-    const finishedAccepts = this.state.accepts.filter(isFinished);
+    const finishedInvites = this.state.invites.filter(inviteFinished).map(wipeFinishedInvite);
+    const finishedAccepts = this.state.accepts.filter(isFinished).map(wipeFinishedAccept);
     const before = { state: this.state, history: this.history };
     const next = applyChange(before, {
       name: this.state.name,
@@ -264,8 +316,12 @@ export class DurableState {
     if (this.mustCompact || this.log.logBytes > Math.max(1 << 20, 4 * this.log.snapshotBytes)) {
       await this.log.compact(next);
       this.mustCompact = false;
+      this.finishedOnDisk = null;
     } else if (!unchanged) {
       await this.log.append(change);
+      // A record that finished here has its secrets in the entries (or the snapshot) that saved
+      // it in flight: wipeFinishedFromFiles rewrites them.
+      if (finishedInvites.length + finishedAccepts.length > 0) this.finishedOnDisk ??= { since: null };
     }
     this.lastSaved = keyed;
   }

@@ -135,9 +135,15 @@ export const InviteCreatedSchema = z.object({
   id,
   format: inviteFormat,
   mode: inviteMode,
-  url: z.string().optional().describe('The web form `https://<relay>/i#…` (URL invites).'),
-  customUrl: z.string().optional().describe('The custom-scheme form `pairlink://invite/…` (URL invites).'),
-  code: z.string().optional().describe('`XXXX-XXXX-XXXX` (code invites).'),
+  url: z
+    .string()
+    .optional()
+    .describe('The web form `https://<relay>/i#…` (URL invites; wiped once the invite has ended).'),
+  customUrl: z
+    .string()
+    .optional()
+    .describe('The custom-scheme form `pairlink://invite/…` (URL invites; wiped once the invite has ended).'),
+  code: z.string().optional().describe('`XXXX-XXXX-XXXX` (code invites; wiped once the invite has ended).'),
   expiresAt: isoTime,
   usesLeft: z.number().int(),
   requireSas: z.boolean(),

@@ -1,15 +1,22 @@
+import { randomBytes } from 'node:crypto';
 import type { AgentClock, RelayTransport, RelayTransportHandlers } from '../../agent/relay-transport.js';
-import { encodeBase64url } from '../../src/encoding/base64url.js';
+import { decodeBase64url, encodeBase64url } from '../../src/encoding/base64url.js';
 import { PairlinkError } from '../../src/errors.js';
 
 /**
  * An in-memory relay for unit tests of the Agent: mailboxes with capabilities and sequence
- * numbers, pushes to watchers on the next microtask, and failures on demand. It follows the
+ * numbers, nameplates (each claim hands out a write capability of its own), pushes to watchers on the next microtask, and failures on demand. It follows the
  * RelayTransport contract (docs/RELAY.md semantics), so the agent cannot tell it from the real
  * connection except by timing.
  */
 export class FakeRelay {
-  private readonly boxes = new Map<string, { read: string; writes: Set<string>; messages: Uint8Array[] }>();
+  private readonly boxes = new Map<
+    string,
+    { read: string; writes: Set<string>; messages: Uint8Array[]; expiresAt: number }
+  >();
+  /** Nameplate → mailbox id (base64url); a claim adds a write capability of its own. */
+  private readonly nameplates = new Map<string, string>();
+  private nameplatesMade = 0;
   private readonly watchers = new Map<string, Set<{ handlers: RelayTransportHandlers; after: number }>>();
   /** Each transport's hook for a lost mailbox: it drops the watch, then tells its agent. */
   private readonly losers = new Set<(id: string) => void>();
@@ -21,6 +28,11 @@ export class FakeRelay {
   holdPost: (body: Uint8Array) => boolean = () => false;
   private readonly held: (() => void)[] = [];
   readonly posts: Uint8Array[] = [];
+
+  /** `clock` dates mailboxes (a nameplate claim answers its mailbox's expiry). */
+  constructor(
+    private readonly clock: Pick<AgentClock, 'now'> = { now: () => Math.floor(Date.now() / 1000) },
+  ) {}
 
   /** Failures asked for and not yet met. */
   get failuresPending(): number {
@@ -88,7 +100,7 @@ export class FakeRelay {
       }
     };
     return {
-      async createMailbox(mailboxId, readCap, writeCap) {
+      async createMailbox(mailboxId, readCap, writeCap, ttlSeconds) {
         const held = relay.heldCreate;
         relay.heldCreate = null;
         if (held !== null) await held;
@@ -99,13 +111,26 @@ export class FakeRelay {
           read: encodeBase64url(readCap),
           writes: new Set(writeCap ? [encodeBase64url(writeCap)] : []),
           messages: [],
+          expiresAt: relay.clock.now() + ttlSeconds,
         });
       },
-      async createNameplate() {
-        throw new PairlinkError('INTERNAL', 'fake relay: no nameplates');
+      async createNameplate(mailboxId) {
+        const box = relay.boxes.get(encodeBase64url(mailboxId));
+        if (!box) throw new PairlinkError('INVITE_NOT_FOUND', 'not found');
+        // K00, K01, …: canonical Crockford names, one per nameplate this relay made.
+        const symbols = '0123456789ABCDEFGHJKMNPQRSTVWXYZ';
+        const count = relay.nameplatesMade++;
+        const nameplate = `K${symbols[Math.floor(count / 32) % 32]}${symbols[count % 32]}`;
+        relay.nameplates.set(nameplate, encodeBase64url(mailboxId));
+        return { nameplate, expiresAt: box.expiresAt * 1000 };
       },
-      async claimNameplate() {
-        throw new PairlinkError('INTERNAL', 'fake relay: no nameplates');
+      async claimNameplate(nameplate) {
+        const id = relay.nameplates.get(nameplate);
+        const box = id === undefined ? undefined : relay.boxes.get(id);
+        if (!box) throw new PairlinkError('INVITE_NOT_FOUND', 'not found');
+        const writeCap = new Uint8Array(randomBytes(16));
+        box.writes.add(encodeBase64url(writeCap));
+        return { mailboxId: decodeBase64url(id!, 16), writeCap, expiresAt: box.expiresAt * 1000 };
       },
       async post(mailboxId, writeCap, body) {
         relay.check('post');
@@ -124,7 +149,10 @@ export class FakeRelay {
       },
       async deleteMailbox(mailboxId) {
         relay.check('deleteMailbox');
-        relay.boxes.delete(encodeBase64url(mailboxId));
+        const id = encodeBase64url(mailboxId);
+        relay.boxes.delete(id);
+        // As the real relay: deleting a mailbox closes its nameplate.
+        for (const [nameplate, box] of relay.nameplates) if (box === id) relay.nameplates.delete(nameplate);
       },
       watch(mailboxId, _readCap, afterSeq) {
         const id = encodeBase64url(mailboxId);
