@@ -3,6 +3,7 @@ import https from 'node:https';
 import WebSocket from 'ws';
 import { decodeBase64url, encodeBase64url } from '../src/encoding/base64url.js';
 import { type ErrorCode, PairlinkError } from '../src/errors.js';
+import { backoffDelayMs } from '../src/retry-backoff.js';
 import { hashCapability } from './capabilities.js';
 import {
   claimAnswer,
@@ -309,6 +310,8 @@ export const DEFAULT_SOCKET_TIMINGS: SocketTimings = {
 interface Watch {
   cap: string;
   lastSeq: number;
+  /** Watches the relay refused for now (rate_limited, unavailable) in a row: the backoff's attempt. */
+  refusals: number;
 }
 
 /**
@@ -357,14 +360,18 @@ export class RelaySocket {
   watch(mailboxId: Uint8Array | string, readCap: Uint8Array | string, afterSeq = 0): void {
     const id = typeof mailboxId === 'string' ? mailboxId : b64(mailboxId);
     if (this.watches.has(id)) return;
-    this.watches.set(id, { cap: typeof readCap === 'string' ? readCap : b64(readCap), lastSeq: afterSeq });
+    this.watches.set(id, {
+      cap: typeof readCap === 'string' ? readCap : b64(readCap),
+      lastSeq: afterSeq,
+      refusals: 0,
+    });
     this.sendWatch(id);
   }
 
   /** The watched mailbox's capability and position, for moving it to another socket. */
   watched(id: string): { cap: string; lastSeq: number } | undefined {
     const watch = this.watches.get(id);
-    return watch ? { ...watch } : undefined;
+    return watch ? { cap: watch.cap, lastSeq: watch.lastSeq } : undefined;
   }
 
   unwatch(mailboxId: Uint8Array | string): void {
@@ -507,7 +514,8 @@ export class RelaySocket {
     });
     this.socket = socket;
     socket.on('open', () => {
-      this.attempt = 0;
+      // The backoff starts again only once the relay has answered something (a pong or a frame):
+      // one that accepts sockets and drops them at once is retried on the backoff, not 4 times a second.
       this.connected = true;
       this.awaitingPong = false;
       this.pingTimer = setInterval(() => this.checkAlive(socket), this.timings.pingIntervalMs);
@@ -522,6 +530,7 @@ export class RelaySocket {
     });
     socket.on('pong', () => {
       this.awaitingPong = false;
+      this.attempt = 0;
     });
     socket.on('message', (data) => this.onFrame(String(data)));
     socket.on('close', () => {
@@ -537,8 +546,11 @@ export class RelaySocket {
       this.pending.clear();
       if (wasConnected) this.handlers.onConnectionChange?.(false);
       if (this.closed) return;
-      const delay =
-        Math.min(this.timings.maxBackoffMs, 250 * 2 ** this.attempt++) * (0.5 + Math.random() / 2);
+      const delay = backoffDelayMs(
+        this.attempt++,
+        { baseMs: 250, ceilingMs: this.timings.maxBackoffMs },
+        Math.random(),
+      );
       this.reconnectTimer = setTimeout(() => this.connect(), delay);
     });
     socket.on('error', () => {
@@ -569,9 +581,13 @@ export class RelaySocket {
     } catch {
       return;
     }
+    this.attempt = 0;
     switch (frame.op) {
-      case 'watching':
+      case 'watching': {
+        const watch = this.watches.get(frame.mailbox);
+        if (watch) watch.refusals = 0;
         return;
+      }
       case 'message': {
         const watch = this.watches.get(frame.mailbox);
         if (!watch || frame.seq <= watch.lastSeq) return;
@@ -605,9 +621,20 @@ export class RelaySocket {
         }
         if (!frame.mailbox) return;
         if (frame.error === 'rate_limited' || frame.error === 'unavailable') {
-          // Refused for now, not for good: try again when the relay says.
+          // Refused for now, not for good: try again when the relay says, but never sooner than
+          // our own backoff (a relay saying "retry after 0" for ever must not get a watch loop).
           const mailbox = frame.mailbox;
-          setTimeout(() => this.sendWatch(mailbox), (frame.retryAfter ?? 1) * 1000).unref();
+          const watch = this.watches.get(mailbox);
+          if (!watch) return;
+          const backoff = backoffDelayMs(
+            watch.refusals++,
+            { baseMs: 1000, ceilingMs: this.timings.maxBackoffMs },
+            Math.random(),
+          );
+          setTimeout(
+            () => this.sendWatch(mailbox),
+            Math.max(backoff, (frame.retryAfter ?? 0) * 1000),
+          ).unref();
         } else if (frame.error === 'too_many_watches') {
           if (this.watches.has(frame.mailbox)) this.handlers.onWatchRejected?.(frame.mailbox);
         } else if (this.watches.delete(frame.mailbox)) {

@@ -42,6 +42,7 @@ export const ERROR_CODES = [
   'CODE_TYPO',
   'UNKNOWN_ID',
   'INVITE_BURNED',
+  'RELAY_UNRELIABLE',
 ] as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[number];
