@@ -15,6 +15,7 @@ import {
   postedAnswer,
   readAnswer,
   readyAnswer,
+  relayRefusalCode,
   type SocketFrame,
   socketFrame,
 } from './relay-answers.js';
@@ -29,26 +30,12 @@ export interface RelayMessage {
 /** Relay answers are small JSON documents; the largest is a read of 64 messages of 16 KiB. */
 const MAX_RESPONSE_BYTES = 2 * 1024 * 1024;
 
-/**
- * The error code of a relay's error answer (docs/RELAY.md): its status, and for 409 its error
- * string. 400 and other 4xx mean the relay does not take what we sent (another version, or not a
- * pairlink relay); 503 and other 5xx that it is overloaded or failing; neither is "unreachable".
- */
-export function relayErrorCode(status: number, relayError: string): ErrorCode {
-  if (status === 404) return 'INVITE_NOT_FOUND';
-  if (status === 409)
-    return relayError === 'crowded' ? 'CROWDED' : relayError === 'full' ? 'MAILBOX_FULL' : 'RELAY_PROTOCOL';
-  if (status === 413) return 'TOO_LARGE';
-  if (status === 429) return 'RATE_LIMITED';
-  if (status >= 500) return 'RELAY_BUSY';
-  return 'RELAY_PROTOCOL';
-}
-
-/** A relay's refusal of a mailbox operation over the socket, as the same refusal over HTTP. */
+/** A relay's refusal over the socket, as the same refusal over HTTP (one table: relayRefusalCode). */
 function relayAnswerError(error: string, status: number | undefined, retryAfter: number | undefined): Error {
-  const code = relayErrorCode(status ?? 400, error);
+  const code = relayRefusalCode(error, status);
   const retry = retryAfter ? ` (retry after ${retryAfter} s)` : '';
-  return new RelayAnswerError(code, `relay answered ${status ?? 400} ${error}${retry}`, status ?? 400, error);
+  const answered = status === undefined ? error : `${status} ${error}`;
+  return new RelayAnswerError(code, `relay answered ${answered}${retry}`, status ?? 400, error);
 }
 
 function b64(bytes: Uint8Array): string {
@@ -157,7 +144,8 @@ export class RelayClient {
               } catch {
                 // an error page that is not JSON: the status says enough
               }
-              const code = relayErrorCode(status, relayError);
+              // Never followed: a 3xx is a protocol error like any other status we do not expect.
+              const code = relayRefusalCode(relayError, status);
               const retry = response.headers['retry-after'];
               settle(
                 new RelayAnswerError(
@@ -393,17 +381,7 @@ export class RelaySocket {
       { op: 'post', mailbox: b64(mailboxId), cap: b64(writeCap), body: b64(body) },
       'a post',
       (frame) => (frame.op === 'posted' ? frame.seq : undefined),
-      (error) =>
-        new PairlinkError(
-          error === 'not_found'
-            ? 'INVITE_NOT_FOUND'
-            : error === 'rate_limited'
-              ? 'RATE_LIMITED'
-              : error === 'too_large'
-                ? 'TOO_LARGE'
-                : 'RELAY_UNREACHABLE',
-          `relay refused the post: ${error}`,
-        ),
+      relayAnswerError,
     );
   }
 
