@@ -29,6 +29,7 @@ import {
   resolveInvitePolicy,
 } from '../src/invite/invite-policy.js';
 import { looksLikeInviteUrl, parseInviteUrl } from '../src/invite/invite-url.js';
+import { checkRelayUrl, DEFAULT_RELAY_SETTINGS, type RelaySettings } from '../src/invite/relay-policy.js';
 import { parseShortCode } from '../src/invite/short-code.js';
 import { type BackoffSchedule, backoffDelayMs } from '../src/retry-backoff.js';
 import type {
@@ -68,6 +69,8 @@ export interface AgentOptions {
   readonly clock?: AgentClock;
   /** Defaults for invite.create when a caller leaves them out (config `invites`). */
   readonly inviteDefaults?: InviteDefaults | undefined;
+  /** Which relays an invite may name (config `agent`); by default DEFAULT_RELAY_SETTINGS. */
+  readonly relaySettings?: RelaySettings | undefined;
   /** How a mailbox the relay lost is re-opened; by default DEFAULT_LOST_MAILBOX_RETRY. */
   readonly lostMailboxRetry?: LostMailboxRetry | undefined;
 }
@@ -462,6 +465,8 @@ export class Agent {
     let target: AcceptTarget;
     if (looksLikeInviteUrl(trimmed)) {
       const invite = parseInviteUrl(trimmed, this.now());
+      // The policy first: a relay this agent would never contact is refused for that reason.
+      this.refuseRelay(invite.relayUrl);
       if (invite.relayUrl !== this.options.relayUrl) {
         throw new PairlinkError(
           'INVALID_PARAMS',
@@ -499,6 +504,16 @@ export class Agent {
     this.schedule(started.effects, this.ownerOf(record), saved);
     await saved;
     return record;
+  }
+
+  /** Throws RELAY_REFUSED when the relay-URL policy (src/invite/relay-policy.ts) refuses `relayUrl`. */
+  refuseRelay(relayUrl: string): void {
+    const verdict = checkRelayUrl(
+      relayUrl,
+      this.options.relayUrl,
+      this.options.relaySettings ?? DEFAULT_RELAY_SETTINGS,
+    );
+    if (!verdict.ok) throw new PairlinkError('RELAY_REFUSED', verdict.reason);
   }
 
   /** Feeds an operator event to an accept's machine and waits until its result is saved. */

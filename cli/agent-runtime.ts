@@ -7,6 +7,7 @@ import type { AgentPaths } from '../io/agent-paths.js';
 import { ensurePrivateDir } from '../io/secure-files.js';
 import { installSodiumNative } from '../io/sodium-native.js';
 import { installSodiumRistretto } from '../io/sodium-ristretto.js';
+import type { RelaySettings } from '../src/invite/relay-policy.js';
 
 /** A running agent with its socket server. */
 export interface AgentRuntime {
@@ -25,6 +26,7 @@ export async function startAgentRuntime(options: {
   relayUrl: string;
   name: string;
   inviteDefaults?: InviteDefaults;
+  relaySettings?: RelaySettings;
   env: NodeJS.ProcessEnv;
   logger: Logger;
 }): Promise<AgentRuntime> {
@@ -54,6 +56,7 @@ export async function startAgentRuntime(options: {
     name: options.name,
     logger,
     inviteDefaults: options.inviteDefaults,
+    relaySettings: options.relaySettings,
   });
   let server: RpcSocketServer;
   try {

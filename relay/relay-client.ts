@@ -1,5 +1,6 @@
 import http from 'node:http';
 import https from 'node:https';
+import type { LookupFunction } from 'node:net';
 import WebSocket from 'ws';
 import { decodeBase64url, encodeBase64url } from '../src/encoding/base64url.js';
 import { type ErrorCode, PairlinkError } from '../src/errors.js';
@@ -73,6 +74,8 @@ export class RelayClient {
   constructor(
     readonly baseUrl: string,
     private readonly timeoutMs = 10_000,
+    /** Resolves (and checks) the relay's name before each connection (io/relay-lookup.ts). */
+    private readonly lookup?: LookupFunction,
   ) {
     this.base = new URL(baseUrl);
     this.transport = this.base.protocol === 'https:' ? https : http;
@@ -122,6 +125,7 @@ export class RelayClient {
           method,
           headers,
           agent: this.agent,
+          ...(this.lookup ? { lookup: this.lookup } : {}),
         },
         (response) => {
           const chunks: Buffer[] = [];
@@ -177,7 +181,10 @@ export class RelayClient {
         unreachable(`no answer within ${timeoutMs} ms`);
         request.destroy();
       }, timeoutMs);
-      request.on('error', (error) => unreachable(error.message));
+      // A refusal of the address (RELAY_REFUSED from the lookup) stays what it is.
+      request.on('error', (error) =>
+        error instanceof PairlinkError ? settle(error) : unreachable(error.message),
+      );
       request.end(body);
     });
   }

@@ -43,6 +43,7 @@ export const ERROR_CODES = [
   'UNKNOWN_ID',
   'INVITE_BURNED',
   'RELAY_UNRELIABLE',
+  'RELAY_REFUSED',
 ] as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[number];

@@ -1,4 +1,5 @@
 import { afterAll, describe, expect, it } from 'vitest';
+import { checkedRelayLookup } from '../../io/relay-lookup.js';
 import { RelayClient, RelaySocket } from '../../relay/relay-client.js';
 import { PairlinkError } from '../../src/errors.js';
 import { type LyingRelay, startLyingRelay } from '../support/lying-relay.js';
@@ -77,6 +78,37 @@ describe('redirects', () => {
       expect(target.counts.sockets).toBe(0);
     } finally {
       socket.close();
+    }
+  });
+});
+
+describe('the relay name resolved and checked right before connecting', () => {
+  it('a name that resolves to loopback is refused for an agent whose own relay is not on loopback, and nothing connects', async () => {
+    const lying = await relay({});
+    const viaName = lying.url.replace('127.0.0.1', 'localhost');
+    const client = new RelayClient(viaName, 10_000, checkedRelayLookup('https://relay.example.org'));
+    try {
+      const failure = await client.storeSince().then(
+        () => null,
+        (error: unknown) => error,
+      );
+      expect(failure).toMatchObject({ code: 'RELAY_REFUSED' });
+      expect((failure as Error).message).toContain('loopback');
+      expect(lying.counts.requests).toBe(0);
+    } finally {
+      client.close();
+    }
+  });
+
+  it('the same name is reached, at the address checked, when its own relay is on loopback (development)', async () => {
+    const lying = await relay({});
+    const viaName = lying.url.replace('127.0.0.1', 'localhost');
+    const client = new RelayClient(viaName, 10_000, checkedRelayLookup('http://127.0.0.1:7457'));
+    try {
+      expect(await client.storeSince()).toBeUndefined();
+      expect(lying.counts.requests).toBe(1);
+    } finally {
+      client.close();
     }
   });
 });
