@@ -29,7 +29,9 @@ import {
   resolveInvitePolicy,
 } from '../src/invite/invite-policy.js';
 import { looksLikeInviteUrl, parseInviteUrl } from '../src/invite/invite-url.js';
+import { checkRelayUrl, DEFAULT_RELAY_SETTINGS, type RelaySettings } from '../src/invite/relay-policy.js';
 import { parseShortCode } from '../src/invite/short-code.js';
+import { type BackoffSchedule, backoffDelayMs } from '../src/retry-backoff.js';
 import type {
   AuditEntry,
   AuditIntegrity,
@@ -49,6 +51,7 @@ import {
   type RelayTransportHandlers,
   systemClock,
 } from './relay-transport.js';
+import { RepeatedWarnings } from './repeated-warnings.js';
 import type { AcceptRecord, AgentState, InviteRecord, PeerRecord } from './state/agent-state.js';
 import { DurableState } from './state/durable-state.js';
 import { wipeFinishedAcceptor, wipeFinishedInvite, wipeFinishedIssuer } from './state/wipe-finished.js';
@@ -67,7 +70,24 @@ export interface AgentOptions {
   readonly clock?: AgentClock;
   /** Defaults for invite.create when a caller leaves them out (config `invites`). */
   readonly inviteDefaults?: InviteDefaults | undefined;
+  /** Which relays an invite may name (config `agent`); by default DEFAULT_RELAY_SETTINGS. */
+  readonly relaySettings?: RelaySettings | undefined;
+  /** How a mailbox the relay lost is re-opened; by default DEFAULT_LOST_MAILBOX_RETRY. */
+  readonly lostMailboxRetry?: LostMailboxRetry | undefined;
 }
+
+/** Re-opening a mailbox the relay says it lost: the backoff, and how many times before giving up. */
+export interface LostMailboxRetry extends BackoffSchedule {
+  /** Losses of one mailbox after which its invite or accept fails with RELAY_UNRELIABLE. */
+  readonly maxLosses: number;
+}
+
+/**
+ * A relay restart loses each mailbox once; a relay that says "created" and then "not found" for
+ * ever (one named by a stranger may) would otherwise be asked again at CPU speed. Eight losses
+ * take about 30 s on this schedule.
+ */
+export const DEFAULT_LOST_MAILBOX_RETRY: LostMailboxRetry = { baseMs: 500, ceilingMs: 10_000, maxLosses: 8 };
 
 /** Config-level invite defaults. */
 export interface InviteDefaults {
@@ -112,10 +132,19 @@ export class Agent {
   relayConnected = false;
   private audit: AuditLog | null = null;
   private readonly pairings: PairingLog;
+  /** How often the relay lost each mailbox we read (base64url id), and the re-opens waiting out their backoff. */
+  private readonly losses = new Map<string, number>();
+  private readonly reopenTimers = new Map<string, NodeJS.Timeout>();
+  private readonly lostMailboxRetry: LostMailboxRetry;
+  private readonly warnings: RepeatedWarnings;
+  /** stop() was called: no new effects, re-opens or ticks. */
+  private stopping = false;
 
   private constructor(private readonly options: AgentOptions) {
     this.clock = options.clock ?? systemClock;
     this.pairings = new PairingLog(options.logger);
+    this.lostMailboxRetry = options.lostMailboxRetry ?? DEFAULT_LOST_MAILBOX_RETRY;
+    this.warnings = new RepeatedWarnings(options.logger);
   }
 
   private now(): number {
@@ -169,7 +198,7 @@ export class Agent {
       onMailboxGone: (mailbox) => agent.onMailboxGone(mailbox),
       onConnectionChange: (connected) => {
         agent.relayConnected = connected;
-        options.logger.info({ connected }, connected ? 'relay connected' : 'relay disconnected');
+        agent.warnings.info({ connected }, connected ? 'relay connected' : 'relay disconnected');
       },
     };
     agent.relay = options.transport
@@ -445,6 +474,8 @@ export class Agent {
     let target: AcceptTarget;
     if (looksLikeInviteUrl(trimmed)) {
       const invite = parseInviteUrl(trimmed, this.now());
+      // The policy first: a relay this agent would never contact is refused for that reason.
+      this.refuseRelay(invite.relayUrl);
       if (invite.relayUrl !== this.options.relayUrl) {
         throw new PairlinkError(
           'INVALID_PARAMS',
@@ -483,6 +514,16 @@ export class Agent {
     this.schedule(started.effects, this.ownerOf(record), saved);
     await saved;
     return record;
+  }
+
+  /** Throws RELAY_REFUSED when the relay-URL policy (src/invite/relay-policy.ts) refuses `relayUrl`. */
+  refuseRelay(relayUrl: string): void {
+    const verdict = checkRelayUrl(
+      relayUrl,
+      this.options.relayUrl,
+      this.options.relaySettings ?? DEFAULT_RELAY_SETTINGS,
+    );
+    if (!verdict.ok) throw new PairlinkError('RELAY_REFUSED', verdict.reason);
   }
 
   /** Feeds an operator event to an accept's machine; resolves, once saved, with the accept as the step left it. */
@@ -564,9 +605,43 @@ export class Agent {
    * The relay no longer has one of our mailboxes (a relay that lost its state, or an expiry). A
    * re-created mailbox starts again at sequence 1. An accept's machine re-opens its reply box
    * itself; a link invite's mailbox is re-created here (its write capability is kept for this); a
-   * code's nameplate cannot come back, so its invite learns that nothing more will arrive.
+   * code's nameplate cannot come back, so its invite learns that nothing more will arrive. Each
+   * re-open waits out a backoff with jitter, and past `maxLosses` losses of one mailbox (a relay
+   * that says "created" and then "not found" for ever) its invite or accept fails RELAY_UNRELIABLE.
    */
   private onMailboxGone(mailbox: string): void {
+    const reader = this.readers.get(mailbox);
+    if (!reader || this.stopping || this.reopenTimers.has(mailbox)) return;
+    const invite = reader.kind === 'invite' ? this.store.state.invites.find((i) => i.id === reader.id) : null;
+    // A code's invite (no write capability to re-create its mailbox) just ends: no loop to bound.
+    if (invite && !invite.writeCapability) {
+      this.reopenLost(mailbox);
+      return;
+    }
+    const losses = (this.losses.get(mailbox) ?? 0) + 1;
+    this.losses.set(mailbox, losses);
+    const retry = this.lostMailboxRetry;
+    if (losses > retry.maxLosses) {
+      this.losses.delete(mailbox);
+      this.options.logger.warn(
+        { relay: new URL(this.options.relayUrl).origin, [reader.kind]: reader.id, losses: retry.maxLosses },
+        'the relay kept saying it created a mailbox and then that it had none; gave up on it (RELAY_UNRELIABLE)',
+      );
+      this.logFailure(this.stepOwner(reader, { type: 'relayFailed', code: 'RELAY_UNRELIABLE' }));
+      return;
+    }
+    // Backed off with jitter: a relay that answers "created" then "not found" at once must not
+    // be asked again at CPU speed.
+    const delay = backoffDelayMs(losses - 1, retry, Math.random());
+    const timer = setTimeout(() => {
+      this.reopenTimers.delete(mailbox);
+      if (!this.stopping) this.reopenLost(mailbox);
+    }, delay);
+    this.reopenTimers.set(mailbox, timer);
+  }
+
+  /** Re-opens (or, for a code, ends) a record whose mailbox the relay lost. */
+  private reopenLost(mailbox: string): void {
     const reader = this.readers.get(mailbox);
     if (!reader) return;
     if (reader.kind === 'accept') {
@@ -580,7 +655,7 @@ export class Agent {
       this.logFailure(this.stepInvite(invite, { type: 'mailboxLost' }));
       return;
     }
-    this.options.logger.warn({ id: invite.id }, 'the relay lost an invite mailbox; re-creating it');
+    this.warnings.warn({ id: invite.id }, 'the relay lost an invite mailbox; re-creating it');
     this.store.replaceInvite({ ...invite, afterSeq: 0 });
     const owner = this.ownerOf(invite);
     const box = {
@@ -754,8 +829,17 @@ export class Agent {
 
   /** Queues effects behind the owner's earlier ones; they run now that their state is saved. */
   private schedule(effects: readonly Effect[], owner: EffectOwner, saved?: Promise<void>): void {
-    if (effects.some((e) => e.type === 'closeMailbox')) this.readers.delete(b64(owner.mailboxId));
+    if (effects.some((e) => e.type === 'closeMailbox')) this.forgetReader(b64(owner.mailboxId));
+    // Stopping: the state is saved, and a restart resumes whatever did not go out.
+    if (this.stopping) return;
     this.effects.schedule(effects, owner, saved);
+  }
+
+  private forgetReader(mailbox: string): void {
+    this.readers.delete(mailbox);
+    this.losses.delete(mailbox);
+    clearTimeout(this.reopenTimers.get(mailbox));
+    this.reopenTimers.delete(mailbox);
   }
 
   private emit(progress: Omit<InviteProgress, 'at'>, creator?: InviteCreator): void {
@@ -837,6 +921,11 @@ export class Agent {
 
   /** Stops timers and the relay connection once the last save and the queued effects are done. */
   async stop(): Promise<void> {
+    // Nothing new starts from here (a relay in a loop of answers would otherwise keep the
+    // effect queue from ever draining, and SIGTERM from ever ending the agent).
+    this.stopping = true;
+    for (const timer of this.reopenTimers.values()) clearTimeout(timer);
+    this.reopenTimers.clear();
     this.stopTicker?.();
     await this.store.persist();
     await this.effects.idle();

@@ -8,6 +8,7 @@ import { type HomeLock, lockHome } from '../io/home-lock.js';
 import { ensurePrivateDir } from '../io/secure-files.js';
 import { installSodiumNative } from '../io/sodium-native.js';
 import { installSodiumRistretto } from '../io/sodium-ristretto.js';
+import type { RelaySettings } from '../src/invite/relay-policy.js';
 
 /** A running agent with its socket server. */
 export interface AgentRuntime {
@@ -22,6 +23,7 @@ interface RuntimeOptions {
   relayUrl: string;
   name: string;
   inviteDefaults?: InviteDefaults;
+  relaySettings?: RelaySettings;
   env: NodeJS.ProcessEnv;
   logger: Logger;
 }
@@ -68,6 +70,7 @@ async function startLocked(options: RuntimeOptions, lock: HomeLock): Promise<Age
     name: options.name,
     logger,
     inviteDefaults: options.inviteDefaults,
+    relaySettings: options.relaySettings,
   });
   let server: RpcSocketServer;
   try {

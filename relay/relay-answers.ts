@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { decodeBase64url } from '../src/encoding/base64url.js';
-import { PairlinkError } from '../src/errors.js';
+import { type ErrorCode, PairlinkError } from '../src/errors.js';
 
 /**
  * Schemas for everything the relay answers (docs/RELAY.md). The relay is untrusted: an answer
@@ -69,4 +69,39 @@ export function decodeAnswer<T>(schema: z.ZodType<T>, value: unknown, what: stri
 /** A 16-byte id or capability from an answer that has already passed its schema. */
 export function decodeAnswerBytes(text: string): Uint8Array {
   return decodeBase64url(text, 16);
+}
+
+/**
+ * The one table of relay refusals (docs/RELAY.md error strings), for HTTP answers and socket
+ * error frames alike: the same refusal is the same code whichever transport carried it.
+ */
+const REFUSALS: Readonly<Record<string, ErrorCode>> = {
+  not_found: 'INVITE_NOT_FOUND',
+  crowded: 'CROWDED',
+  full: 'MAILBOX_FULL',
+  too_large: 'TOO_LARGE',
+  rate_limited: 'RATE_LIMITED',
+  too_many_mailboxes: 'RATE_LIMITED',
+  unavailable: 'RELAY_BUSY',
+  busy: 'RELAY_BUSY',
+  // The relay does not take what we sent (another version, or not a pairlink relay).
+  bad_request: 'RELAY_PROTOCOL',
+  method_not_allowed: 'RELAY_PROTOCOL',
+  unauthorized: 'RELAY_PROTOCOL',
+  exists: 'RELAY_PROTOCOL',
+};
+
+/**
+ * The error code of a relay's refusal: its error string when the table knows it, else its HTTP
+ * status where there is one (404 gone, 413 too large, 429 rate limited, 5xx busy; any other,
+ * 3xx redirects included, a protocol error). Neither is ever "unreachable": the relay answered.
+ */
+export function relayRefusalCode(relayError: string, status?: number): ErrorCode {
+  const known = Object.hasOwn(REFUSALS, relayError) ? REFUSALS[relayError] : undefined;
+  if (known) return known;
+  if (status === 404) return 'INVITE_NOT_FOUND';
+  if (status === 413) return 'TOO_LARGE';
+  if (status === 429) return 'RATE_LIMITED';
+  if (status !== undefined && status >= 500) return 'RELAY_BUSY';
+  return 'RELAY_PROTOCOL';
 }

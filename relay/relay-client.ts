@@ -1,8 +1,10 @@
 import http from 'node:http';
 import https from 'node:https';
+import type { LookupFunction } from 'node:net';
 import WebSocket from 'ws';
 import { decodeBase64url, encodeBase64url } from '../src/encoding/base64url.js';
 import { type ErrorCode, PairlinkError } from '../src/errors.js';
+import { backoffDelayMs } from '../src/retry-backoff.js';
 import { hashCapability } from './capabilities.js';
 import {
   claimAnswer,
@@ -14,6 +16,7 @@ import {
   postedAnswer,
   readAnswer,
   readyAnswer,
+  relayRefusalCode,
   type SocketFrame,
   socketFrame,
 } from './relay-answers.js';
@@ -28,26 +31,12 @@ export interface RelayMessage {
 /** Relay answers are small JSON documents; the largest is a read of 64 messages of 16 KiB. */
 const MAX_RESPONSE_BYTES = 2 * 1024 * 1024;
 
-/**
- * The error code of a relay's error answer (docs/RELAY.md): its status, and for 409 its error
- * string. 400 and other 4xx mean the relay does not take what we sent (another version, or not a
- * pairlink relay); 503 and other 5xx that it is overloaded or failing; neither is "unreachable".
- */
-export function relayErrorCode(status: number, relayError: string): ErrorCode {
-  if (status === 404) return 'INVITE_NOT_FOUND';
-  if (status === 409)
-    return relayError === 'crowded' ? 'CROWDED' : relayError === 'full' ? 'MAILBOX_FULL' : 'RELAY_PROTOCOL';
-  if (status === 413) return 'TOO_LARGE';
-  if (status === 429) return 'RATE_LIMITED';
-  if (status >= 500) return 'RELAY_BUSY';
-  return 'RELAY_PROTOCOL';
-}
-
-/** A relay's refusal of a mailbox operation over the socket, as the same refusal over HTTP. */
+/** A relay's refusal over the socket, as the same refusal over HTTP (one table: relayRefusalCode). */
 function relayAnswerError(error: string, status: number | undefined, retryAfter: number | undefined): Error {
-  const code = relayErrorCode(status ?? 400, error);
+  const code = relayRefusalCode(error, status);
   const retry = retryAfter ? ` (retry after ${retryAfter} s)` : '';
-  return new RelayAnswerError(code, `relay answered ${status ?? 400} ${error}${retry}`, status ?? 400, error);
+  const answered = status === undefined ? error : `${status} ${error}`;
+  return new RelayAnswerError(code, `relay answered ${answered}${retry}`, status ?? 400, error);
 }
 
 function b64(bytes: Uint8Array): string {
@@ -85,6 +74,8 @@ export class RelayClient {
   constructor(
     readonly baseUrl: string,
     private readonly timeoutMs = 10_000,
+    /** Resolves (and checks) the relay's name before each connection (io/relay-lookup.ts). */
+    private readonly lookup?: LookupFunction,
   ) {
     this.base = new URL(baseUrl);
     this.transport = this.base.protocol === 'https:' ? https : http;
@@ -134,6 +125,7 @@ export class RelayClient {
           method,
           headers,
           agent: this.agent,
+          ...(this.lookup ? { lookup: this.lookup } : {}),
         },
         (response) => {
           const chunks: Buffer[] = [];
@@ -156,7 +148,8 @@ export class RelayClient {
               } catch {
                 // an error page that is not JSON: the status says enough
               }
-              const code = relayErrorCode(status, relayError);
+              // Never followed: a 3xx is a protocol error like any other status we do not expect.
+              const code = relayRefusalCode(relayError, status);
               const retry = response.headers['retry-after'];
               settle(
                 new RelayAnswerError(
@@ -188,7 +181,10 @@ export class RelayClient {
         unreachable(`no answer within ${timeoutMs} ms`);
         request.destroy();
       }, timeoutMs);
-      request.on('error', (error) => unreachable(error.message));
+      // A refusal of the address (RELAY_REFUSED from the lookup) stays what it is.
+      request.on('error', (error) =>
+        error instanceof PairlinkError ? settle(error) : unreachable(error.message),
+      );
       request.end(body);
     });
   }
@@ -309,6 +305,8 @@ export const DEFAULT_SOCKET_TIMINGS: SocketTimings = {
 interface Watch {
   cap: string;
   lastSeq: number;
+  /** Watches the relay refused for now (rate_limited, unavailable) in a row: the backoff's attempt. */
+  refusals: number;
 }
 
 /**
@@ -357,14 +355,18 @@ export class RelaySocket {
   watch(mailboxId: Uint8Array | string, readCap: Uint8Array | string, afterSeq = 0): void {
     const id = typeof mailboxId === 'string' ? mailboxId : b64(mailboxId);
     if (this.watches.has(id)) return;
-    this.watches.set(id, { cap: typeof readCap === 'string' ? readCap : b64(readCap), lastSeq: afterSeq });
+    this.watches.set(id, {
+      cap: typeof readCap === 'string' ? readCap : b64(readCap),
+      lastSeq: afterSeq,
+      refusals: 0,
+    });
     this.sendWatch(id);
   }
 
   /** The watched mailbox's capability and position, for moving it to another socket. */
   watched(id: string): { cap: string; lastSeq: number } | undefined {
     const watch = this.watches.get(id);
-    return watch ? { ...watch } : undefined;
+    return watch ? { cap: watch.cap, lastSeq: watch.lastSeq } : undefined;
   }
 
   unwatch(mailboxId: Uint8Array | string): void {
@@ -386,17 +388,7 @@ export class RelaySocket {
       { op: 'post', mailbox: b64(mailboxId), cap: b64(writeCap), body: b64(body) },
       'a post',
       (frame) => (frame.op === 'posted' ? frame.seq : undefined),
-      (error) =>
-        new PairlinkError(
-          error === 'not_found'
-            ? 'INVITE_NOT_FOUND'
-            : error === 'rate_limited'
-              ? 'RATE_LIMITED'
-              : error === 'too_large'
-                ? 'TOO_LARGE'
-                : 'RELAY_UNREACHABLE',
-          `relay refused the post: ${error}`,
-        ),
+      relayAnswerError,
     );
   }
 
@@ -507,7 +499,8 @@ export class RelaySocket {
     });
     this.socket = socket;
     socket.on('open', () => {
-      this.attempt = 0;
+      // The backoff starts again only once the relay has answered something (a pong or a frame):
+      // one that accepts sockets and drops them at once is retried on the backoff, not 4 times a second.
       this.connected = true;
       this.awaitingPong = false;
       this.pingTimer = setInterval(() => this.checkAlive(socket), this.timings.pingIntervalMs);
@@ -522,6 +515,7 @@ export class RelaySocket {
     });
     socket.on('pong', () => {
       this.awaitingPong = false;
+      this.attempt = 0;
     });
     socket.on('message', (data) => this.onFrame(String(data)));
     socket.on('close', () => {
@@ -537,8 +531,11 @@ export class RelaySocket {
       this.pending.clear();
       if (wasConnected) this.handlers.onConnectionChange?.(false);
       if (this.closed) return;
-      const delay =
-        Math.min(this.timings.maxBackoffMs, 250 * 2 ** this.attempt++) * (0.5 + Math.random() / 2);
+      const delay = backoffDelayMs(
+        this.attempt++,
+        { baseMs: 250, ceilingMs: this.timings.maxBackoffMs },
+        Math.random(),
+      );
       this.reconnectTimer = setTimeout(() => this.connect(), delay);
     });
     socket.on('error', () => {
@@ -569,9 +566,13 @@ export class RelaySocket {
     } catch {
       return;
     }
+    this.attempt = 0;
     switch (frame.op) {
-      case 'watching':
+      case 'watching': {
+        const watch = this.watches.get(frame.mailbox);
+        if (watch) watch.refusals = 0;
         return;
+      }
       case 'message': {
         const watch = this.watches.get(frame.mailbox);
         if (!watch || frame.seq <= watch.lastSeq) return;
@@ -605,9 +606,20 @@ export class RelaySocket {
         }
         if (!frame.mailbox) return;
         if (frame.error === 'rate_limited' || frame.error === 'unavailable') {
-          // Refused for now, not for good: try again when the relay says.
+          // Refused for now, not for good: try again when the relay says, but never sooner than
+          // our own backoff (a relay saying "retry after 0" for ever must not get a watch loop).
           const mailbox = frame.mailbox;
-          setTimeout(() => this.sendWatch(mailbox), (frame.retryAfter ?? 1) * 1000).unref();
+          const watch = this.watches.get(mailbox);
+          if (!watch) return;
+          const backoff = backoffDelayMs(
+            watch.refusals++,
+            { baseMs: 1000, ceilingMs: this.timings.maxBackoffMs },
+            Math.random(),
+          );
+          setTimeout(
+            () => this.sendWatch(mailbox),
+            Math.max(backoff, (frame.retryAfter ?? 0) * 1000),
+          ).unref();
         } else if (frame.error === 'too_many_watches') {
           if (this.watches.has(frame.mailbox)) this.handlers.onWatchRejected?.(frame.mailbox);
         } else if (this.watches.delete(frame.mailbox)) {

@@ -58,6 +58,10 @@ export const ERROR_TEXT: Readonly<Record<ErrorCode, string>> = {
   CODE_TYPO: 'That code has a typo; compare it with the original, character by character.',
   INVITE_BURNED:
     'That code was burned by three wrong attempts and no longer works; ask its issuer for a new one.',
+  RELAY_UNRELIABLE:
+    "The relay kept saying it held this pairing's mailbox and then that it had none, so pairing stopped; use another relay.",
+  RELAY_REFUSED:
+    'This agent will not contact the relay that invite names (docs/SECURITY.md, relay URLs from invites):',
   UNKNOWN_ID: 'This agent has no invite or accept with that id; `pairlink invites --all` lists its invites.',
 };
 

@@ -44,6 +44,8 @@ export const ERROR_CODES = [
   'INVITE_BURNED',
   'AGENT_NOT_FOUND',
   'PERMISSION_DENIED',
+  'RELAY_UNRELIABLE',
+  'RELAY_REFUSED',
 ] as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[number];

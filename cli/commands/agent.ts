@@ -7,6 +7,7 @@ import { loadConfigFile } from '../config-file.js';
 import { commandLogger } from '../logger.js';
 import type { Command } from '../main.js';
 import { UsageError } from '../output.js';
+import { relaySettingsFrom } from '../relay-settings.js';
 import { untilSignalled } from '../signals.js';
 
 /** `pairlink agent`: the daemon, in the foreground (the service runs exactly this). */
@@ -25,7 +26,9 @@ export const agentCommand: Command = {
     '',
     'Environment: PAIRLINK_HOME (state directory), PAIRLINK_SOCKET (socket path),',
     'PAIRLINK_KEYSTORE=keychain|file, PAIRLINK_PASSPHRASE or PAIRLINK_PASSPHRASE_FILE (file keystore),',
-    '$CREDENTIALS_DIRECTORY/pairlink-passphrase (systemd LoadCredential).',
+    '$CREDENTIALS_DIRECTORY/pairlink-passphrase (systemd LoadCredential), PAIRLINK_ALLOW_RELAYS and',
+    'PAIRLINK_DENY_RELAYS (comma-separated origins or hosts), PAIRLINK_ALLOW_INSECURE_RELAYS=1 (plain',
+    'http to LAN relays): which relays an invite may name (docs/SECURITY.md).',
   ].join('\n'),
   usage: 'pairlink agent [--config FILE] [--name NAME] [--relay URL] [--log-level info] [--log-format json]',
   options: {
@@ -62,6 +65,7 @@ export const agentCommand: Command = {
       env,
       logger,
       inviteDefaults: config.invites,
+      relaySettings: relaySettingsFrom(config, env),
     });
     await untilSignalled();
     await runtime.close();

@@ -1,17 +1,39 @@
 import { PairlinkError } from '../../src/errors.js';
 import { fingerprint } from '../../src/identity/identity.js';
 import { looksLikeInviteUrl, parseInviteUrl } from '../../src/invite/invite-url.js';
+import { checkRelayUrl } from '../../src/invite/relay-policy.js';
 import { parseShortCode } from '../../src/invite/short-code.js';
+import { loadConfigFile } from '../config-file.js';
 import { EXIT } from '../exit-codes.js';
 import type { Command } from '../main.js';
 import { printJson, UsageError } from '../output.js';
+import { relaySettingsFrom } from '../relay-settings.js';
+
+/**
+ * Whether an agent set up like `pairlink agent` would be (--config, --relay, PAIRLINK_RELAY and
+ * the relay settings' variables) would accept a link naming `relayUrl`: the relay-URL policy,
+ * then today's rule that a link is accepted on the agent's own relay only.
+ */
+function relayCheck(
+  relayUrl: string,
+  values: Record<string, unknown>,
+): { accepted: boolean; reason?: string } {
+  const env = process.env;
+  const config = loadConfigFile(values.config as string | undefined);
+  const own = (values.relay as string | undefined) ?? env.PAIRLINK_RELAY ?? config.relay.url;
+  const verdict = checkRelayUrl(relayUrl, own, relaySettingsFrom(config, env));
+  if (!verdict.ok) return { accepted: false, reason: verdict.reason };
+  if (relayUrl !== own)
+    return { accepted: false, reason: `it names another relay than this agent's (${own})` };
+  return { accepted: true };
+}
 
 /** `pairlink inspect <invite>`: everything that can be checked without the network. */
 export const inspectCommand: Command = {
   summary:
     'Verify an invite URL or short code locally (signature, expiry, check character) and show what it says.',
-  usage: 'pairlink inspect <invite-url-or-code> [--json]',
-  options: {},
+  usage: 'pairlink inspect <invite-url-or-code> [--config FILE] [--relay URL] [--json]',
+  options: { config: { type: 'string' }, relay: { type: 'string' } },
   allowPositionals: true,
   async run({ values, positionals, io }) {
     if (positionals.length !== 1) throw new UsageError('inspect takes exactly one invite');
@@ -35,6 +57,7 @@ export const inspectCommand: Command = {
         uses: invite.uses,
         expiresAt: new Date(invite.expiresAt * 1000).toISOString(),
         signature: 'valid',
+        relayCheck: relayCheck(invite.relayUrl, values),
       };
       if (values.json) printJson(io, summary);
       else {
@@ -43,6 +66,8 @@ export const inspectCommand: Command = {
         io.out(`  relay        ${invite.relayUrl}`);
         io.out(`  expires      ${summary.expiresAt}`);
         io.out(`  uses         ${invite.uses}${invite.requireSas ? ', SAS check required' : ''}`);
+        const check = summary.relayCheck;
+        io.out(`  this agent   ${check.accepted ? 'would accept it' : `would refuse it: ${check.reason}`}`);
       }
       return EXIT.ok;
     }

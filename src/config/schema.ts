@@ -35,6 +35,15 @@ export const CONFIG_SCHEMA = z
         keystore: z.enum(['auto', 'keychain', 'file']).default('auto'),
         /** File holding the file keystore's passphrase (0600). */
         passphraseFile: z.string().min(1).nullable().default(null),
+        /**
+         * Relays an invite may name (origins like `https://relay.example.org`, or hosts like
+         * `*.example.org`); empty: any that the relay-URL policy allows (docs/SECURITY.md).
+         */
+        allowRelays: z.array(z.string().min(1).max(256)).max(256).default([]),
+        /** Relays an invite may never name (same forms); wins over allowRelays. */
+        denyRelays: z.array(z.string().min(1).max(256)).max(256).default([]),
+        /** Plain http to relays other than loopback (a LAN trial only: nothing is encrypted in transit). */
+        allowInsecureRelays: z.boolean().default(false),
       })
       .strict()
       .prefault({}),

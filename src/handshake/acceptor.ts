@@ -258,6 +258,9 @@ export function stepAcceptor(
     case 'mailboxLost':
       // Our reply box is gone at the relay (it lost its state): open it again; resends refill it.
       return state.phase === 'paired' ? unchanged(state) : { state, effects: [openReplyBox(state)] };
+    case 'relayFailed':
+      // Paired already: the reply box is no longer needed, whatever the relay does with it.
+      return state.phase === 'paired' ? unchanged(state) : fail(state, event.code, null);
     case 'frameDelivered':
       return state.ackPending && equalBytesConstantTime(event.frame, state.lastSentFrame)
         ? finishPaired(state)

@@ -89,7 +89,12 @@ export type HostEvent =
   /** The host restarted: resend whatever is outstanding now rather than at the next timer. */
   | { readonly type: 'resumed' }
   /** The relay no longer has the machine's own mailbox, and the host cannot re-create it. */
-  | { readonly type: 'mailboxLost' };
+  | { readonly type: 'mailboxLost' }
+  /**
+   * The host gave up on the relay for this machine (it kept losing the machine's mailbox past
+   * the host's bound, a relay that lies): end now with `code`.
+   */
+  | { readonly type: 'relayFailed'; readonly code: ErrorCode };
 
 /** Relay failures that say the mailbox is gone for good, not that the relay is busy or away. */
 export function isPermanentRelayFailure(code: ErrorCode): boolean {

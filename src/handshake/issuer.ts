@@ -272,6 +272,8 @@ export function stepIssuer(
       return unchanged(state);
     case 'mailboxLost':
       return onMailboxLost(state);
+    case 'relayFailed':
+      return onMailboxLost(state, event.code);
     case 'effectFailed':
       return onEffectFailed(state, event, ctx);
     case 'peerRemoved':
@@ -728,12 +730,13 @@ function onEffectFailed(
   );
 }
 
-/** The relay lost the invite's mailbox (and a code's nameplate with it): nothing more can arrive. */
-function onMailboxLost(state: IssuerState): Step<IssuerState> {
+/**
+ * The relay lost the invite's mailbox (and a code's nameplate with it), or kept losing it until
+ * the host gave up on it (`code` RELAY_UNRELIABLE): nothing more can arrive.
+ */
+function onMailboxLost(state: IssuerState, code: ErrorCode = 'INVITE_NOT_FOUND'): Step<IssuerState> {
   let step: Step<IssuerState> =
-    state.status === 'pending'
-      ? finish(state, 'failed', 'INVITE_USED', 'INVITE_NOT_FOUND')
-      : unchanged(state);
+    state.status === 'pending' ? finish(state, 'failed', 'INVITE_USED', code) : unchanged(state);
   for (const session of Object.values(step.state.sessions).filter(awaitsAck)) {
     const marked = markUnconfirmed(step.state, session);
     step = { state: marked.state, effects: [...step.effects, ...marked.effects] };

@@ -102,6 +102,7 @@ export const METHOD_ERRORS: Readonly<Record<RpcMethodName, readonly ErrorCode[]>
   'invite.cancel': ['UNKNOWN_ID', 'INVITE_CANCELLED', 'INVITE_EXPIRED', 'INVITE_USED'],
   'invite.confirmSas': ['UNKNOWN_ID', 'PROTOCOL_ERROR'],
   'invite.accept': [
+    'RELAY_REFUSED',
     'MALFORMED',
     'CODE_TYPO',
     'UNSUPPORTED_VERSION',

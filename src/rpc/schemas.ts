@@ -162,7 +162,7 @@ export const InviteSummarySchema = InviteCreatedSchema.extend({
   error: errorCode
     .optional()
     .describe(
-      'With status failed, why: INVITE_BURNED (3 failed code attempts) or INVITE_NOT_FOUND (the relay lost the nameplate).',
+      'With status failed, why: INVITE_BURNED (3 failed code attempts), INVITE_NOT_FOUND (the relay lost the nameplate) or RELAY_UNRELIABLE (the relay kept losing the mailbox).',
     ),
   label: z.string().optional(),
   createdAt: isoTime,

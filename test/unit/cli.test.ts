@@ -40,6 +40,29 @@ describe('pairlink CLI', () => {
     expect(human.stderr[0]).toMatch(/^pairlink: /);
   });
 
+  it('inspect says whether this agent would accept the relay a link names (the relay-URL policy)', async () => {
+    const now = Math.floor(Date.now() / 1000);
+    const alice = makeParty('alice', now);
+    const link = (relay: string) =>
+      mintUrlInvite(alice.identity, resolveInvitePolicy({}), relay, now, alice.random).webUrl;
+    const inspect = async (url: string, own: string) => {
+      const io = captureIo();
+      expect(await main(['inspect', url, '--relay', own, '--json'], io)).toBe(0);
+      return JSON.parse(io.stdout[0]!).relayCheck;
+    };
+    expect(await inspect(link('https://relay.example'), 'https://relay.example')).toEqual({ accepted: true });
+    expect(await inspect(link('https://169.254.169.254'), 'https://relay.example')).toEqual({
+      accepted: false,
+      reason: 'https://169.254.169.254 is a metadata address',
+    });
+    expect((await inspect(link('https://other.example'), 'https://relay.example')).reason).toContain(
+      'another relay',
+    );
+    const human = captureIo();
+    await main(['inspect', link('http://relay.example.net'), '--relay', 'https://relay.example'], human);
+    expect(human.stdout.join('')).toContain('would refuse it: http://relay.example.net is plain http');
+  });
+
   it('usage errors exit 2 with a message', async () => {
     const io = captureIo();
     expect(await main(['inspect', '--bogus'], io)).toBe(2);

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { inviteParams } from '../../bots/core/commands.js';
 import { errorLine } from '../../bots/core/render.js';
 import { startupError } from '../../bots/core/startup-error.js';
-import { relayErrorCode } from '../../relay/relay-client.js';
+import { relayRefusalCode } from '../../relay/relay-answers.js';
 import { describeError, ERROR_TEXT } from '../../src/error-text.js';
 import { ERROR_CODES, PairlinkError } from '../../src/errors.js';
 import { parseShortCode } from '../../src/invite/short-code.js';
@@ -46,12 +46,12 @@ describe('the error table', () => {
     expect(errorLine(new PairlinkError('INVALID_PARAMS', 'x'))).toMatch(/^That request is not valid: x$/);
     expect(() => inviteParams({ ttl: '10s' })).toThrow(/the ttl is 30s to 7d for a link, not 10s/);
     expect(() => inviteParams({ ttl: '2h', format: 'code' })).toThrow(/30s to 1h for a code/);
-    expect(relayErrorCode(400, 'bad_request')).toBe('RELAY_PROTOCOL');
-    expect(relayErrorCode(503, 'unavailable')).toBe('RELAY_BUSY');
-    expect(relayErrorCode(409, 'crowded')).toBe('CROWDED');
-    expect(relayErrorCode(409, 'full')).toBe('MAILBOX_FULL');
-    expect(relayErrorCode(409, 'exists')).toBe('RELAY_PROTOCOL');
-    expect(relayErrorCode(404, 'not_found')).toBe('INVITE_NOT_FOUND');
+    expect(relayRefusalCode('bad_request', 400)).toBe('RELAY_PROTOCOL');
+    expect(relayRefusalCode('unavailable', 503)).toBe('RELAY_BUSY');
+    expect(relayRefusalCode('crowded', 409)).toBe('CROWDED');
+    expect(relayRefusalCode('full', 409)).toBe('MAILBOX_FULL');
+    expect(relayRefusalCode('exists', 409)).toBe('RELAY_PROTOCOL');
+    expect(relayRefusalCode('not_found', 404)).toBe('INVITE_NOT_FOUND');
     expect(startupError({ code: 'ECONNREFUSED' }, 'Discord', 'https://discord.example').code).toBe(
       'CHAT_UNREACHABLE',
     );
