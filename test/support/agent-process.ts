@@ -36,7 +36,6 @@ function spawnAgent(
   logs: string[],
   args: string[],
   nodeArgs: string[] = [],
-  uid?: number,
 ): Promise<ChildProcess> {
   const child = spawn(
     process.execPath,
@@ -44,7 +43,6 @@ function spawnAgent(
     {
       env,
       stdio: ['ignore', 'pipe', 'pipe'],
-      ...(uid === undefined ? {} : { uid, gid: uid }),
     },
   );
   return new Promise((resolve, reject) => {
@@ -76,8 +74,6 @@ export async function startAgent(
   args: string[] = [],
   /** Flags for node itself (benchmarks profile with --cpu-prof). */
   nodeArgs: string[] = [],
-  /** Run the agent as this user (and group of the same number); the tests' own user by default. */
-  uid?: number,
 ): Promise<AgentProcess> {
   const home = join(root, name);
   const socket = join(root, `${name}.sock`);
@@ -96,7 +92,7 @@ export async function startAgent(
     socket,
     env,
     logs,
-    child: await spawnAgent(env, name, relayUrl, logs, args, nodeArgs, uid),
+    child: await spawnAgent(env, name, relayUrl, logs, args, nodeArgs),
     async cli(args) {
       try {
         const { stdout, stderr } = await run(process.execPath, [PAIRLINK_BIN, ...args], { env });
@@ -120,7 +116,7 @@ export async function startAgent(
     },
     async restart() {
       await agent.stop();
-      agent.child = await spawnAgent(env, name, relayUrl, logs, args, nodeArgs, uid);
+      agent.child = await spawnAgent(env, name, relayUrl, logs, args, nodeArgs);
     },
   };
   return agent;
