@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PairlinkClient } from '../../client/index.js';
 import { type AgentProcess, relayWithAgents } from '../support/agent-process.js';
 import { PAIRLINK_BIN } from '../support/relay-process.js';
+import { waitFor } from '../support/wait-for.js';
 
 // What the agent's log tells a person: one line per pairing outcome (ids, peer, ms; never a link,
 // a code or a secret), no spurious failures from `pairlink wait`, and readable lines in a terminal.
@@ -31,16 +32,9 @@ function entries(agent: AgentProcess): Entry[] {
   });
 }
 
-/** Waits (bounded) until the agent has logged an entry that `match` accepts, and returns it. */
-async function logged(agent: AgentProcess, match: (e: Entry) => boolean, what: string): Promise<Entry> {
-  const deadline = Date.now() + 15_000;
-  for (;;) {
-    const found = entries(agent).find(match);
-    if (found) return found;
-    if (Date.now() > deadline)
-      throw new Error(`${agent.name} never logged ${what}:\n${agent.logs.join('\n')}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
+/** Waits until the agent has logged an entry that `match` accepts, and returns it. */
+function logged(agent: AgentProcess, match: (e: Entry) => boolean, what: string): Promise<Entry> {
+  return waitFor(() => entries(agent).find(match), `${agent.name} to log ${what}`);
 }
 
 async function clientOf(agent: AgentProcess): Promise<PairlinkClient> {

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PairlinkClient, type PairlinkError } from '../../client/index.js';
 import { formatShortCode, parseShortCode } from '../../src/invite/short-code.js';
 import { type AgentProcess, relayWithAgents } from '../support/agent-process.js';
+import { waitFor } from '../support/wait-for.js';
 
 // Errors that fit what the person did, through real agents on a real relay: the agent's JSON-RPC
 // protocol errors keep their own codes, unknown ids and dids are named as such, a code of one's own
@@ -30,17 +31,6 @@ function refusal(call: Promise<unknown>): Promise<string> {
     () => 'OK',
     (error: PairlinkError) => error.code,
   );
-}
-
-/** Polls `probe` (every 50 ms, at most `ms`) until it returns a value. */
-async function until<T>(probe: () => Promise<T | undefined>, what: string, ms = 15_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
 }
 
 describe('JSON-RPC protocol errors keep their codes (not INTERNAL)', () => {
@@ -87,7 +77,7 @@ describe('confirming a security code', () => {
     const invite = (await ann.json<{ id: string; url: string }>(['invite', '--require-sas'])).value;
     const benClient = await clientOf(ben);
     const accepting = benClient.call('invite.accept', { invite: invite.url, waitSeconds: 30 });
-    await until(async () => {
+    await waitFor(async () => {
       const list = (await ann.json<{ id: string; sessions: { status: string }[] }[]>(['invites'])).value;
       return list.find((i) => i.id === invite.id)?.sessions.find((s) => s.status === 'awaitingSas');
     }, 'the session to wait for the code');
@@ -120,7 +110,7 @@ describe('short codes', () => {
     // Whether or not the issuer has closed the burned invite's mailbox yet, the answer is the same.
     expect(await refusal(benClient.call('invite.accept', { invite: created.code }))).toBe('INVITE_BURNED');
     const annClient = await clientOf(ann);
-    const ended = await until(async () => {
+    const ended = await waitFor(async () => {
       const summary = await annClient.call('invite.get', { id: created.id });
       return summary.status === 'pending' ? undefined : summary;
     }, 'the issuer to burn the invite');
