@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { spawnAccept } from '../support/accept-process.js';
 import { type AgentProcess, relayWithAgents } from '../support/agent-process.js';
 import { PAIRLINK_BIN } from '../support/relay-process.js';
 import { waitFor } from '../support/wait-for.js';
@@ -28,25 +29,11 @@ function secretOf(invite: Created): string {
 }
 
 function runAccept(args: string[], opts: { stdin?: string; env?: NodeJS.ProcessEnv } = {}) {
-  const child = spawn(process.execPath, [PAIRLINK_BIN, 'accept', ...args], {
-    env: { ...ben.env, ...opts.env },
-    stdio: ['pipe', 'pipe', 'pipe'],
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (d) => {
-    stdout += d;
-  });
-  child.stderr.on('data', (d) => {
-    stderr += d;
-  });
-  if (opts.stdin !== undefined) child.stdin.end(opts.stdin);
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  return {
-    child,
-    exited,
-    output: () => ({ stdout, stderr }),
-  };
+  return spawnAccept(
+    { ...ben.env, ...opts.env },
+    args,
+    opts.stdin === undefined ? {} : { stdin: opts.stdin },
+  );
 }
 
 async function pairedWith(agent: AgentProcess, name: string): Promise<boolean> {

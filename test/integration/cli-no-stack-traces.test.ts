@@ -4,6 +4,7 @@ import { pathToFileURL } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { mintCodeInvite, mintUrlInvite } from '../../src/handshake/mint.js';
 import { resolveInvitePolicy } from '../../src/invite/invite-policy.js';
+import { spawnAccept } from '../support/accept-process.js';
 import { type AgentProcess, relayWithAgents } from '../support/agent-process.js';
 import { makeParty } from '../support/pairing-harness.js';
 import { PAIRLINK_BIN } from '../support/relay-process.js';
@@ -74,24 +75,11 @@ function cases(relayUrl: string): Case[] {
   ];
 }
 
-function runAccept(args: string[], stdin: string | undefined) {
-  const child = spawn(process.execPath, [PAIRLINK_BIN, 'accept', ...args], {
-    env: ben.env,
-    stdio: ['pipe', 'pipe', 'pipe'],
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (d) => {
-    stdout += d;
-  });
-  child.stderr.on('data', (d) => {
-    stderr += d;
-  });
-  if (stdin === undefined) child.stdin.end();
-  else child.stdin.end(stdin);
-  return new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) =>
-    child.on('close', (code) => resolve({ code, stdout, stderr })),
-  );
+/** Runs one refusal to its end: stdin is closed (empty unless the case gives one). */
+async function runAccept(args: string[], stdin: string | undefined) {
+  const run = spawnAccept(ben.env, args, { stdin: stdin ?? '' });
+  const code = await run.exited;
+  return { code, ...run.output() };
 }
 
 describe('pairlink accept refuses bad invites in one sentence, every time', () => {
