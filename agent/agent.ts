@@ -1,7 +1,7 @@
 import { dirname, join } from 'node:path';
 import type { Logger } from 'pino';
 import { pooledRandom } from '../io/random-pool.js';
-import { RelayConnection } from '../relay/relay-connection.js';
+import { RelayConnection } from '../relay/client/relay-connection.js';
 import { crockfordSymbolsFromBits, writeCrockfordSymbols } from '../src/encoding/crockford.js';
 import { toHex } from '../src/encoding/hex.js';
 import { type ErrorCode, PairlinkError } from '../src/errors.js';

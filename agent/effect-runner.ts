@@ -1,5 +1,4 @@
 import type { Logger } from 'pino';
-import { isExistsAnswer } from '../relay/relay-connection.js';
 import { toHex } from '../src/encoding/hex.js';
 import { type ErrorCode, PairlinkError } from '../src/errors.js';
 import type { Effect, RelayEffect } from '../src/handshake/effects.js';
@@ -123,17 +122,13 @@ export class EffectRunner {
     switch (effect.type) {
       case 'openMailbox': {
         const ttl = Math.max(60, effect.expiresAt - this.deps.now());
-        try {
-          await relay.createMailbox(
-            effect.mailbox.mailboxId,
-            effect.mailbox.readCapability,
-            effect.mailbox.writeCapability,
-            ttl,
-          );
-        } catch (error) {
-          // Our own random id already exists: an earlier attempt made it (opening is idempotent).
-          if (!isExistsAnswer(error)) throw error;
-        }
+        // Idempotent (the port's contract): an earlier attempt may have made it.
+        await relay.createMailbox(
+          effect.mailbox.mailboxId,
+          effect.mailbox.readCapability,
+          effect.mailbox.writeCapability,
+          ttl,
+        );
         relay.watch(effect.mailbox.mailboxId, effect.mailbox.readCapability, 0);
         return;
       }

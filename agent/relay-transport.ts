@@ -12,9 +12,12 @@ export interface RelayTransportHandlers {
 /**
  * The agent's view of the relay: the mailbox operations it performs and the mailboxes it watches.
  * Every operation has a deadline and every failure is a PairlinkError with a stable code; the
- * production implementation is `RelayConnection` (relay/relay-connection.ts), tests pass fakes.
+ * production implementation is `RelayConnection` (relay/client/relay-connection.ts), which the
+ * agent's root (cli/agent-runtime.ts) hands in through a factory; tests pass fakes. The relay
+ * client does not import this port: it matches it by shape, so no import runs back up.
  */
 export interface RelayTransport {
+  /** Resolves once the mailbox exists, also when an earlier attempt of ours made it (ids are random). */
   createMailbox(
     mailboxId: Uint8Array,
     readCap: Uint8Array,

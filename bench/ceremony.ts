@@ -20,7 +20,7 @@ import { readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import WebSocket from 'ws';
 import { connect, type PairlinkClient } from '../client/index.js';
-import { RelayClient } from '../relay/relay-client.js';
+import { RelayClient } from '../relay/client/relay-client.js';
 import { type AgentProcess, startAgent, testRoot } from '../test/support/agent-process.js';
 import { freePort } from '../test/support/free-port.js';
 import { PAIRLINK_BIN, startRelayProcess } from '../test/support/relay-process.js';

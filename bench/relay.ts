@@ -14,7 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import WebSocket from 'ws';
-import { RelayClient, RelaySocket } from '../relay/relay-client.js';
+import { RelayClient, RelaySocket } from '../relay/client/relay-client.js';
 import { startRedis } from '../test/support/redis-server.js';
 import { PAIRLINK_BIN } from '../test/support/relay-process.js';
 import { type Figures, report, value } from './stats.js';

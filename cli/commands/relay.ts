@@ -1,5 +1,5 @@
-import { DEFAULT_LIMITS, type RelayLimits } from '../../relay/limits.js';
-import { startRelay } from '../../relay/relay-server.js';
+import { DEFAULT_LIMITS, type RelayLimits } from '../../relay/server/limits.js';
+import { startRelay } from '../../relay/server/relay-server.js';
 import { loadConfigFile } from '../config-file.js';
 import { commandLogger } from '../logger.js';
 import type { Command } from '../main.js';

@@ -9,7 +9,7 @@ import {
   resolveAgentPaths,
 } from '../../io/agent-paths.js';
 import { ensurePrivateDir, readFileIfExists, writeFileAtomic } from '../../io/secure-files.js';
-import { startRelay } from '../../relay/relay-server.js';
+import { startRelay } from '../../relay/server/relay-server.js';
 import { startAgentRuntime } from '../agent-runtime.js';
 import { commandLogger } from '../logger.js';
 import type { Command } from '../main.js';

@@ -5,7 +5,7 @@ import pino from 'pino';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Agent } from '../../agent/agent.js';
 import { FileKeystore } from '../../agent/keystore/file-keystore.js';
-import { type RunningRelay, startRelay } from '../../relay/relay-server.js';
+import { type RunningRelay, startRelay } from '../../relay/server/relay-server.js';
 import { waitFor } from '../support/wait-for.js';
 
 const logger = pino({ level: 'silent' });

@@ -1,12 +1,12 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { checkedRelayLookup } from '../../io/relay-lookup.js';
-import { RelayClient, RelaySocket } from '../../relay/relay-client.js';
+import { RelayClient, RelaySocket } from '../../relay/client/relay-client.js';
 import { PairlinkError } from '../../src/errors.js';
 import { type LyingRelay, startLyingRelay } from '../support/lying-relay.js';
 import { waitFor } from '../support/wait-for.js';
 
 /**
- * One table maps relay refusals to error codes for both transports (relay/relay-answers.ts), and
+ * One table maps relay refusals to error codes for both transports (relay/wire/relay-answers.ts), and
  * the relay client never follows a redirect: a relay named by a stranger must not be able to send
  * the agent on to another address.
  */

@@ -1,10 +1,10 @@
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import { RelayClient } from '../../relay/relay-client.js';
-import { type RunningRelay, startRelay } from '../../relay/relay-server.js';
-import { MemoryStore } from '../../relay/store/memory-store.js';
-import { RedisStore } from '../../relay/store/redis-store.js';
+import { RelayClient } from '../../relay/client/relay-client.js';
+import { type RunningRelay, startRelay } from '../../relay/server/relay-server.js';
+import { MemoryStore } from '../../relay/server/store/memory-store.js';
+import { RedisStore } from '../../relay/server/store/redis-store.js';
 import { PausableStore } from '../support/pausable-store.js';
 import { type RedisServer, startRedis } from '../support/redis-server.js';
 import { b64, call, newMailbox, type TestMailbox } from '../support/relay-http.js';

@@ -10,8 +10,8 @@ import {
   type RelayTransport,
   type RelayTransportHandlers,
 } from '../../agent/relay-transport.js';
-import { RelayConnection } from '../../relay/relay-connection.js';
-import { type RunningRelay, startRelay } from '../../relay/relay-server.js';
+import { RelayConnection } from '../../relay/client/relay-connection.js';
+import { type RunningRelay, startRelay } from '../../relay/server/relay-server.js';
 import { PairlinkError } from '../../src/errors.js';
 import { FaultProxy, seededRandom } from './fault-proxy.js';
 

@@ -1,7 +1,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { WebSocketServer } from 'ws';
-import { WS_EXTRA_OPS, WS_OPS_HEADER } from '../../relay/ws-ops.js';
+import { WS_EXTRA_OPS, WS_OPS_HEADER } from '../../relay/wire/ws-ops.js';
 
 /** How the lying relay misbehaves beyond its one lie (every mailbox is created, none is ever found). */
 export interface LyingRelayOptions {

@@ -5,7 +5,7 @@ import type {
   MailboxRecord,
   RelayStore,
   StoredMessage,
-} from '../../relay/store/store.js';
+} from '../../relay/server/store/store.js';
 
 /** One held store answer: the test learns when it is held, then lets it go (or fails it). */
 export interface HeldAnswer {

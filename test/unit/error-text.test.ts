@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { inviteParams } from '../../bots/core/commands.js';
 import { errorLine } from '../../bots/core/render.js';
 import { startupError } from '../../bots/core/startup-error.js';
-import { relayRefusalCode } from '../../relay/relay-answers.js';
+import { relayRefusalCode } from '../../relay/wire/relay-answers.js';
 import { describeError, ERROR_TEXT } from '../../src/error-text.js';
 import { ERROR_CODES, PairlinkError } from '../../src/errors.js';
 import { parseShortCode } from '../../src/invite/short-code.js';

@@ -5,9 +5,12 @@ import { acceptText, inviteParams } from '../../bots/core/commands.js';
 import { DISCORD_CONFIG_SCHEMA } from '../../bots/discord/config.js';
 import { MATRIX_CONFIG_SCHEMA } from '../../bots/matrix/config.js';
 import { addressed, inviteArgs } from '../../bots/matrix/format.js';
-import { parseJson } from '../../relay/http-front.js';
-import { DEFAULT_LIMITS } from '../../relay/limits.js';
-import { RelayMetrics } from '../../relay/metrics.js';
+import { parseJson } from '../../relay/server/http-front.js';
+import { DEFAULT_LIMITS } from '../../relay/server/limits.js';
+import { RelayMetrics } from '../../relay/server/metrics.js';
+import { RelayService } from '../../relay/server/relay-service.js';
+import { MemoryStore } from '../../relay/server/store/memory-store.js';
+import { parseOp } from '../../relay/server/websocket-hub.js';
 import {
   claimAnswer,
   createdAnswer,
@@ -15,10 +18,7 @@ import {
   decodeAnswerBytes,
   readAnswer,
   socketFrame,
-} from '../../relay/relay-answers.js';
-import { RelayService } from '../../relay/relay-service.js';
-import { MemoryStore } from '../../relay/store/memory-store.js';
-import { parseOp } from '../../relay/websocket-hub.js';
+} from '../../relay/wire/relay-answers.js';
 import { parseConfig } from '../../src/config/schema.js';
 import { PairlinkError } from '../../src/errors.js';
 import { decodeDeviceBundle } from '../../src/handshake/device-bundle.js';

@@ -2,10 +2,10 @@ import http from 'node:http';
 import https from 'node:https';
 import type { LookupFunction } from 'node:net';
 import WebSocket from 'ws';
-import { decodeBase64url, encodeBase64url } from '../src/encoding/base64url.js';
-import { type ErrorCode, PairlinkError } from '../src/errors.js';
-import { backoffDelayMs } from '../src/retry-backoff.js';
-import { hashCapability } from './capabilities.js';
+import { decodeBase64url, encodeBase64url } from '../../src/encoding/base64url.js';
+import { type ErrorCode, PairlinkError } from '../../src/errors.js';
+import { backoffDelayMs } from '../../src/retry-backoff.js';
+import { hashCapability } from '../wire/capabilities.js';
 import {
   claimAnswer,
   createdAnswer,
@@ -19,8 +19,8 @@ import {
   relayRefusalCode,
   type SocketFrame,
   socketFrame,
-} from './relay-answers.js';
-import { WS_OPS_HEADER } from './ws-ops.js';
+} from '../wire/relay-answers.js';
+import { WS_OPS_HEADER } from '../wire/ws-ops.js';
 
 /** A relay message as a client sees it. */
 export interface RelayMessage {

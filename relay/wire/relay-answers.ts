@@ -1,6 +1,6 @@
 import { z } from 'zod';
-import { decodeBase64url } from '../src/encoding/base64url.js';
-import { type ErrorCode, PairlinkError } from '../src/errors.js';
+import { decodeBase64url } from '../../src/encoding/base64url.js';
+import { type ErrorCode, PairlinkError } from '../../src/errors.js';
 
 /**
  * Schemas for everything the relay answers (docs/RELAY.md). The relay is untrusted: an answer

@@ -1,7 +1,15 @@
-import type { RelayTransport, RelayTransportHandlers } from '../agent/relay-transport.js';
-import { encodeBase64url } from '../src/encoding/base64url.js';
-import { PairlinkError } from '../src/errors.js';
+import { encodeBase64url } from '../../src/encoding/base64url.js';
+import { PairlinkError } from '../../src/errors.js';
 import { RelayAnswerError, RelayClient, RelaySocket, type SocketTimings } from './relay-client.js';
+
+/** What the connection tells its owner (the agent's transport port has the same shape). */
+export interface RelayConnectionHandlers {
+  /** A message in a watched mailbox, in sequence order, each once. */
+  onMessage(mailbox: string, seq: number, body: Uint8Array): void;
+  /** The relay refused a watch for good: the mailbox is gone or the capability is refused. */
+  onMailboxGone(mailbox: string): void;
+  onConnectionChange(connected: boolean): void;
+}
 
 export interface RelayConnectionOptions {
   /** Watches per socket before another socket is opened; the relay's default limit is 256. */
@@ -26,7 +34,7 @@ interface Shard {
  * A socket is opened only when the ones before it are full; the first one always exists, so
  * posts can use it.
  */
-export class RelayConnection implements RelayTransport {
+export class RelayConnection {
   private readonly client: RelayClient;
   private readonly shards: Shard[] = [];
   /** Which shard carries each watched mailbox (base64url id). */
@@ -35,7 +43,7 @@ export class RelayConnection implements RelayTransport {
 
   constructor(
     private readonly baseUrl: string,
-    private readonly handlers: RelayTransportHandlers,
+    private readonly handlers: RelayConnectionHandlers,
     private readonly options: RelayConnectionOptions = {},
   ) {
     this.client = new RelayClient(baseUrl, options.httpTimeoutMs ?? 10_000);
@@ -62,8 +70,14 @@ export class RelayConnection implements RelayTransport {
     ttlSeconds: number,
   ): Promise<void> {
     const socket = this.mailboxSocket();
-    if (socket) await socket.createMailbox(mailboxId, readCap, writeCap, ttlSeconds);
-    else await this.client.createMailbox(mailboxId, readCap, writeCap, ttlSeconds);
+    try {
+      if (socket) await socket.createMailbox(mailboxId, readCap, writeCap, ttlSeconds);
+      else await this.client.createMailbox(mailboxId, readCap, writeCap, ttlSeconds);
+    } catch (error) {
+      // Our ids are random: a taken one means an earlier attempt of ours made it (creating is
+      // idempotent for the caller).
+      if (!isExistsAnswer(error)) throw error;
+    }
   }
 
   /**

@@ -1,7 +1,7 @@
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import type { Logger } from 'pino';
-import { PairlinkError } from '../src/errors.js';
+import { PairlinkError } from '../../src/errors.js';
 import { HttpFront } from './http-front.js';
 import { DEFAULT_LIMITS, type RelayLimits } from './limits.js';
 import { RelayMetrics } from './metrics.js';

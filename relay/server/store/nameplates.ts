@@ -1,5 +1,5 @@
 import { randomInt } from 'node:crypto';
-import { CROCKFORD_ALPHABET } from '../../src/encoding/crockford.js';
+import { CROCKFORD_ALPHABET } from '../../../src/encoding/crockford.js';
 
 /** A random nameplate of `length` Crockford symbols. */
 export function randomNameplate(length: number): string {

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { isNameplate } from '../src/invite/short-code.js';
-import { hashCapability, hashMatches, presentedHash } from './capabilities.js';
+import { isNameplate } from '../../src/invite/short-code.js';
+import { hashCapability, hashMatches, presentedHash } from '../wire/capabilities.js';
 import type { RelayLimits } from './limits.js';
 import type { RelayMetrics } from './metrics.js';
 import type { RelayStore, StoredMessage } from './store/store.js';

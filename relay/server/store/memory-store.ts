@@ -1,4 +1,4 @@
-import { hashMatches } from '../capabilities.js';
+import { hashMatches } from '../../wire/capabilities.js';
 import { NAMEPLATE_ATTEMPTS, randomNameplate } from './nameplates.js';
 import {
   type AppendResult,

@@ -1,10 +1,10 @@
 import type { IncomingMessage } from 'node:http';
 import type { Logger } from 'pino';
 import { type RawData, WebSocket, WebSocketServer } from 'ws';
+import { WS_EXTRA_OPS, WS_OPS_HEADER } from '../wire/ws-ops.js';
 import { copyString, type RelayService } from './relay-service.js';
 import type { MailboxEvent, StoredMessage } from './store/store.js';
 import type { TokenBuckets } from './token-buckets.js';
-import { WS_EXTRA_OPS, WS_OPS_HEADER } from './ws-ops.js';
 
 interface Watch {
   readonly socket: WebSocket;
