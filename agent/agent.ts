@@ -1,7 +1,6 @@
 import { dirname, join } from 'node:path';
 import type { Logger } from 'pino';
 import { pooledRandom } from '../io/random-pool.js';
-import { RelayConnection } from '../relay/client/relay-connection.js';
 import { crockfordSymbolsFromBits, writeCrockfordSymbols } from '../src/encoding/crockford.js';
 import { toHex } from '../src/encoding/hex.js';
 import { type ErrorCode, PairlinkError } from '../src/errors.js';
@@ -44,13 +43,8 @@ import { refuseBurnedCode, refuseOwnCode } from './code-attempts.js';
 import { type EffectOwner, EffectRunner } from './effect-runner.js';
 import type { SecretStore } from './keystore/secret-store.js';
 import { PairingLog } from './pairing-log.js';
-import {
-  type AgentClock,
-  type RelayTransport,
-  type RelayTransportFactory,
-  type RelayTransportHandlers,
-  systemClock,
-} from './relay-transport.js';
+import { RelayPool, type RelayUse, relayKey } from './relay-pool.js';
+import { type AgentClock, type RelayTransportFactory, systemClock } from './relay-transport.js';
 import { RepeatedWarnings } from './repeated-warnings.js';
 import type { AcceptRecord, AgentState, InviteRecord, PeerRecord } from './state/agent-state.js';
 import { DurableState } from './state/durable-state.js';
@@ -64,8 +58,13 @@ export interface AgentOptions {
   readonly relayUrl: string;
   readonly name: string;
   readonly logger: Logger;
-  /** The relay connection; by default a RelayConnection to `relayUrl`. */
-  readonly transport?: RelayTransportFactory;
+  /**
+   * Opens the connection to one relay: the home relay at start, and each relay an invite or
+   * accept runs on, on demand (the agent's root passes RelayConnection; tests pass fakes).
+   */
+  readonly transport: RelayTransportFactory;
+  /** Relays open at once, the home relay included; by default DEFAULT_RELAY_LIMIT (32). */
+  readonly relayLimit?: number | undefined;
   /** Seconds and a repeating timer; by default the system clock. */
   readonly clock?: AgentClock;
   /** Defaults for invite.create when a caller leaves them out (config `invites`). */
@@ -117,13 +116,13 @@ export class Agent {
   private identitySecrets!: Uint8Array;
   private card!: Uint8Array;
   private store!: DurableState;
-  private relay!: RelayTransport;
+  private relays!: RelayPool;
   private readonly listeners = new Set<(progress: InviteProgress) => void>();
   private effects!: EffectRunner;
   private stopTicker: (() => void) | null = null;
   private readonly clock: AgentClock;
-  /** Which record reads each mailbox (base64url id), so a frame finds its machine at once. */
-  private readonly readers = new Map<string, { kind: 'invite' | 'accept'; id: string }>();
+  /** Which record reads each mailbox (base64url id), and on which relay, so a frame finds its machine at once. */
+  private readonly readers = new Map<string, { kind: 'invite' | 'accept'; id: string; relay: string }>();
   /** Records whose step could not be saved: their effects were dropped, so they resume once a save works. */
   private readonly unsaved = new Set<string>();
   /** Callers of waitForAccept, by accept id: each is handed every record its accept's steps leave. */
@@ -193,19 +192,26 @@ export class Agent {
     agent.card = issueCard(agent.identity, options.name, options.relayUrl, agent.store.state.createdAt).bytes;
     await agent.store.persist();
     audit.log.committed(anchor);
-    const handlers: RelayTransportHandlers = {
-      onMessage: (mailbox, seq, body) => agent.onRelayMessage(mailbox, seq, body),
-      onMailboxGone: (mailbox) => agent.onMailboxGone(mailbox),
-      onConnectionChange: (connected) => {
-        agent.relayConnected = connected;
-        agent.warnings.info({ connected }, connected ? 'relay connected' : 'relay disconnected');
+    agent.relays = new RelayPool(
+      options.relayUrl,
+      options.transport,
+      {
+        onMessage: (relay, mailbox, seq, body) => agent.onRelayMessage(relay, mailbox, seq, body),
+        onMailboxGone: (relay, mailbox) => agent.onMailboxGone(relay, mailbox),
+        onConnectionChange: (relay, connected) => {
+          const home = relay === agent.relays.homeUrl;
+          if (home) agent.relayConnected = connected;
+          const origin = new URL(relay).origin;
+          agent.warnings.info(
+            home ? { connected } : { connected, relay: origin },
+            `${home ? 'relay' : 'invite relay'} ${connected ? 'connected' : 'disconnected'}`,
+          );
+        },
       },
-    };
-    agent.relay = options.transport
-      ? options.transport(handlers)
-      : new RelayConnection(options.relayUrl, handlers);
+      options.relayLimit,
+    );
     agent.effects = new EffectRunner({
-      relay: agent.relay,
+      relays: agent.relays,
       now: () => agent.now(),
       logger: options.logger,
       emit: (progress, owner) => agent.emit(progress, owner.creator),
@@ -300,9 +306,23 @@ export class Agent {
   get cardBytes(): Uint8Array {
     return this.card;
   }
-  /** Mailboxes watched at the relay and the sockets carrying them. */
+  /** Mailboxes watched at the home relay and the sockets carrying them. */
   get relayWatches(): { watches: number; sockets: number } {
-    return { watches: this.relay.watchCount, sockets: this.relay.socketCount };
+    const home = this.relays.home;
+    return { watches: home.watchCount, sockets: home.socketCount };
+  }
+
+  /** Every relay open now, home first, with its state and watch count (agent.info, metrics). */
+  get relayUses(): RelayUse[] {
+    return this.relays.uses();
+  }
+
+  /** The relay (pool key) a record's mailboxes live on; records from before the pool: as they ran. */
+  private relayOf(record: InviteRecord | AcceptRecord): string {
+    if (record.relayUrl) return record.relayUrl;
+    if ('acceptor' in record && record.acceptor.target.form === 'url')
+      return relayKey(record.acceptor.target.invite.relayUrl);
+    return this.relays.homeUrl;
   }
 
   findInvite(id: string): InviteRecord {
@@ -342,11 +362,19 @@ export class Agent {
     };
   }
 
-  /** Watches a record's mailbox from where its machine left off. */
+  /**
+   * Watches a record's mailbox from where its machine left off, on its relay. A relay the pool
+   * cannot open (RELAY_LIMIT, after a restart with a lower limit) fails that record alone.
+   */
   private listen(record: InviteRecord | AcceptRecord): void {
     const owner = this.ownerOf(record);
-    this.readers.set(b64(owner.mailboxId), { kind: owner.kind, id: owner.id });
-    this.relay.watch(owner.mailboxId, owner.readCapability, record.afterSeq);
+    this.readers.set(b64(owner.mailboxId), { kind: owner.kind, id: owner.id, relay: owner.relay });
+    try {
+      this.relays.get(owner.relay).watch(owner.mailboxId, owner.readCapability, record.afterSeq);
+    } catch (error) {
+      if (!(error instanceof PairlinkError)) throw error;
+      this.logFailure(this.stepOwner(owner, { type: 'relayFailed', code: error.code }));
+    }
   }
 
   private ownerOf(record: InviteRecord | AcceptRecord): EffectOwner {
@@ -356,6 +384,7 @@ export class Agent {
           id: record.id,
           mailboxId: record.issuer.mailboxId,
           readCapability: record.readCapability,
+          relay: this.relayOf(record),
           creator: record.creator,
         }
       : {
@@ -363,6 +392,7 @@ export class Agent {
           id: record.id,
           mailboxId: record.acceptor.replyBox.mailboxId,
           readCapability: record.acceptor.replyBox.readCapability,
+          relay: this.relayOf(record),
         };
   }
 
@@ -386,10 +416,12 @@ export class Agent {
     const ttl = inviteMailboxTtl(policy.ttlSeconds);
     let record: InviteRecord;
     let registered: Promise<void> = Promise.resolve();
+    // Minted on the home relay, and kept there if the agent's relay changes later.
+    const relay = this.relays.home;
     if (policy.format === 'url') {
       const minted = mintUrlInvite(this.identity, policy, this.options.relayUrl, now, random);
       // The mailbox is created at the relay while the record is saved (below).
-      registered = this.relay.createMailbox(
+      registered = relay.createMailbox(
         minted.invite.mailboxId,
         readCapability,
         minted.invite.writeCapability,
@@ -406,12 +438,13 @@ export class Agent {
       };
     } else {
       const mailboxId = random(16);
-      await this.relay.createMailbox(mailboxId, readCapability, null, ttl);
+      await relay.createMailbox(mailboxId, readCapability, null, ttl);
       const maxClaims = Math.min(16, policy.uses + MAX_FAILED_CODE_ATTEMPTS);
-      const { nameplate } = await this.relay.createNameplate(mailboxId, readCapability, maxClaims);
+      const { nameplate } = await relay.createNameplate(mailboxId, readCapability, maxClaims);
       const minted = mintCodeInvite(policy, nameplate, mailboxId, now, random);
       record = this.newInviteRecord(minted.issuer, readCapability, { code: minted.text }, params.label);
     }
+    record = { ...record, relayUrl: this.relays.homeUrl };
     if (params.creator) record = { ...record, creator: params.creator };
     const created = record;
     this.store.update((s) => ({ ...s, invites: [...s.invites, created] }));
@@ -468,30 +501,44 @@ export class Agent {
     return this.stepInvite(this.findInvite(id), event);
   }
 
-  /** Starts accepting an invite URL or code; resolves with the accept record once recorded. */
-  async startAccept(text: string, requireSas: boolean): Promise<AcceptRecord> {
+  /**
+   * Starts accepting an invite URL or code; resolves with the accept record once recorded. A link
+   * runs on the relay it names; a code on `relayUrl` when given, else on the home relay. The
+   * record keeps its relay, so a restart resumes there.
+   */
+  async startAccept(text: string, requireSas: boolean, relayUrl?: string): Promise<AcceptRecord> {
     const trimmed = text.trim();
     let target: AcceptTarget;
+    let relay: string;
     if (looksLikeInviteUrl(trimmed)) {
       const invite = parseInviteUrl(trimmed, this.now());
       // The policy first: a relay this agent would never contact is refused for that reason.
       this.refuseRelay(invite.relayUrl);
-      if (invite.relayUrl !== this.options.relayUrl) {
+      relay = relayKey(invite.relayUrl);
+      if (relayUrl !== undefined && relayKey(relayUrl) !== relay)
         throw new PairlinkError(
           'INVALID_PARAMS',
-          `this invite uses the relay ${invite.relayUrl}; this agent uses ${this.options.relayUrl}`,
+          `this link names its own relay (${relay}); --relay is for codes, which carry none`,
         );
-      }
+      // RELAY_LIMIT now, before anything is recorded.
+      this.relays.get(relay);
       target = { form: 'url', invite };
     } else {
       const code = parseShortCode(trimmed);
-      refuseOwnCode(this.store.state.invites, code.nameplate);
-      const claim = await this.relay.claimNameplate(code.nameplate).catch((error: unknown) => {
-        if (error instanceof PairlinkError && error.code === 'INVITE_NOT_FOUND')
-          refuseBurnedCode(this.store.allAccepts, code.nameplate, null);
-        throw error;
-      });
-      refuseBurnedCode(this.store.allAccepts, code.nameplate, claim.mailboxId);
+      if (relayUrl !== undefined) this.refuseRelay(relayUrl);
+      relay = relayUrl === undefined ? this.relays.homeUrl : relayKey(relayUrl);
+      // Nameplates are per relay: only this relay's invites and accepts say anything about this one.
+      const onRelay = <R extends InviteRecord | AcceptRecord>(records: readonly R[]) =>
+        records.filter((r) => this.relayOf(r) === relay);
+      refuseOwnCode(onRelay(this.store.state.invites), code.nameplate);
+      const claim = await this.relays.holding(relay, (r) =>
+        r.claimNameplate(code.nameplate).catch((error: unknown) => {
+          if (error instanceof PairlinkError && error.code === 'INVITE_NOT_FOUND')
+            refuseBurnedCode(onRelay(this.store.allAccepts), code.nameplate, null);
+          throw error;
+        }),
+      );
+      refuseBurnedCode(onRelay(this.store.allAccepts), code.nameplate, claim.mailboxId);
       target = {
         form: 'code',
         code,
@@ -504,12 +551,13 @@ export class Agent {
       id: shortId(started.state.sessionId),
       createdAt: new Date(this.now() * 1000).toISOString(),
       afterSeq: 0,
+      relayUrl: relay,
       acceptor: started.state,
     };
     this.store.update((s) => ({ ...s, accepts: [...s.accepts, record] }));
     // The reply box opens while the record is saved; the hello waits for the save.
     const saved = this.store.persist();
-    this.readers.set(b64(started.state.replyBox.mailboxId), { kind: 'accept', id: record.id });
+    this.readers.set(b64(started.state.replyBox.mailboxId), { kind: 'accept', id: record.id, relay });
     this.pairings.acceptStarted(record.id);
     this.schedule(started.effects, this.ownerOf(record), saved);
     await saved;
@@ -587,9 +635,10 @@ export class Agent {
     return { peer, card: readVerifiedCard(peer.card) };
   }
 
-  private onRelayMessage(mailbox: string, seq: number, frame: Uint8Array): void {
+  private onRelayMessage(relay: string, mailbox: string, seq: number, frame: Uint8Array): void {
     const reader = this.readers.get(mailbox);
-    if (!reader) return;
+    // Only the relay the record runs on speaks for its mailbox.
+    if (!reader || reader.relay !== relay) return;
     if (reader.kind === 'invite') {
       const invite = this.store.state.invites.find((i) => i.id === reader.id);
       if (invite && seq > invite.afterSeq)
@@ -609,9 +658,9 @@ export class Agent {
    * re-open waits out a backoff with jitter, and past `maxLosses` losses of one mailbox (a relay
    * that says "created" and then "not found" for ever) its invite or accept fails RELAY_UNRELIABLE.
    */
-  private onMailboxGone(mailbox: string): void {
+  private onMailboxGone(relay: string, mailbox: string): void {
     const reader = this.readers.get(mailbox);
-    if (!reader || this.stopping || this.reopenTimers.has(mailbox)) return;
+    if (!reader || reader.relay !== relay || this.stopping || this.reopenTimers.has(mailbox)) return;
     const invite = reader.kind === 'invite' ? this.store.state.invites.find((i) => i.id === reader.id) : null;
     // A code's invite (no write capability to re-create its mailbox) just ends: no loop to bound.
     if (invite && !invite.writeCapability) {
@@ -624,7 +673,7 @@ export class Agent {
     if (losses > retry.maxLosses) {
       this.losses.delete(mailbox);
       this.options.logger.warn(
-        { relay: new URL(this.options.relayUrl).origin, [reader.kind]: reader.id, losses: retry.maxLosses },
+        { relay: new URL(relay).origin, [reader.kind]: reader.id, losses: retry.maxLosses },
         'the relay kept saying it created a mailbox and then that it had none; gave up on it (RELAY_UNRELIABLE)',
       );
       this.logFailure(this.stepOwner(reader, { type: 'relayFailed', code: 'RELAY_UNRELIABLE' }));
@@ -677,16 +726,13 @@ export class Agent {
    */
   private async effectFailed(owner: EffectOwner, effect: RelayEffect, code: ErrorCode): Promise<void> {
     let since: number | undefined;
-    if (
-      code === 'INVITE_NOT_FOUND' &&
-      owner.kind === 'accept' &&
-      effect.type === 'send' &&
-      this.relay.storeSince
-    ) {
-      since = await this.relay.storeSince().catch((error: Error) => {
-        this.options.logger.debug({ err: error.message }, 'the relay did not say when its store began');
-        return undefined;
-      });
+    if (code === 'INVITE_NOT_FOUND' && owner.kind === 'accept' && effect.type === 'send') {
+      since = await this.relays
+        .holding(owner.relay, async (relay) => relay.storeSince?.())
+        .catch((error: Error) => {
+          this.options.logger.debug({ err: error.message }, 'the relay did not say when its store began');
+          return undefined;
+        });
     }
     const event = { type: 'effectFailed', effect, code } as const;
     const restarted = since !== undefined && since * 1000 > this.startedAt.getTime();
@@ -890,6 +936,7 @@ export class Agent {
     if (this.unsaved.size > 0) this.retryUnsaved();
     const now = this.now();
     this.logFailure(this.store.wipeFinishedFromFiles(now));
+    this.sweepRelays();
     // Only records whose machine has something due: an agent may hold thousands that wait.
     for (const invite of this.store.state.invites)
       if (issuerWakeAt(invite.issuer) <= now)
@@ -897,6 +944,15 @@ export class Agent {
     for (const accept of this.store.state.accepts)
       if (acceptorWakeAt(accept.acceptor) <= now)
         this.logFailure(this.stepAccept(accept, { type: 'clockTicked' }));
+  }
+
+  /** Closes the relays (but home) that no invite or accept in flight runs on any more. */
+  private sweepRelays(): void {
+    if (this.relays.size <= 1) return;
+    const inUse = new Set<string>();
+    for (const invite of this.store.state.invites) inUse.add(this.relayOf(invite));
+    for (const accept of this.store.state.accepts) inUse.add(this.relayOf(accept));
+    this.relays.sweep(inUse);
   }
 
   /** A save failed earlier: once one succeeds, the records whose effects were dropped resend. */
@@ -931,6 +987,6 @@ export class Agent {
     await this.effects.idle();
     await this.store.close();
     await this.audit?.close();
-    this.relay.close();
+    this.relays.close();
   }
 }

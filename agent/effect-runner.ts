@@ -3,6 +3,7 @@ import { toHex } from '../src/encoding/hex.js';
 import { type ErrorCode, PairlinkError } from '../src/errors.js';
 import type { Effect, RelayEffect } from '../src/handshake/effects.js';
 import type { InviteCreator, InviteProgress } from '../src/rpc/protocol.js';
+import type { RelayPool } from './relay-pool.js';
 import type { RelayTransport } from './relay-transport.js';
 
 /** Whose effects these are: an invite or an accept, with the mailbox it reads and its read capability. */
@@ -11,6 +12,8 @@ export interface EffectOwner {
   readonly id: string;
   readonly mailboxId: Uint8Array;
   readonly readCapability: Uint8Array;
+  /** The relay (pool key) its mailboxes live on: for an accept, the invite's relay. */
+  readonly relay: string;
   /**
    * An invite's minter, carried for the audit entries of its progress: by the time a progress
    * effect runs, the invite may have left the history (many finished in one save).
@@ -20,7 +23,7 @@ export interface EffectOwner {
 
 /** What the runner needs from the agent. */
 export interface EffectRunnerDeps {
-  readonly relay: RelayTransport;
+  readonly relays: RelayPool;
   readonly now: () => number;
   readonly logger: Logger;
   readonly emit: (progress: Omit<InviteProgress, 'at'>, owner: EffectOwner) => void;
@@ -117,8 +120,12 @@ export class EffectRunner {
     if (failure) await report(this.deps.failed(owner, failure.effect, failure.code));
   }
 
-  private async performRelay(effect: RelayEffect, owner: EffectOwner): Promise<void> {
-    const relay = this.deps.relay;
+  /** On the owner's relay, held open while the effect runs (the pool reopens it if it was closed). */
+  private performRelay(effect: RelayEffect, owner: EffectOwner): Promise<void> {
+    return this.deps.relays.holding(owner.relay, (relay) => this.performOn(relay, effect, owner));
+  }
+
+  private async performOn(relay: RelayTransport, effect: RelayEffect, owner: EffectOwner): Promise<void> {
     switch (effect.type) {
       case 'openMailbox': {
         const ttl = Math.max(60, effect.expiresAt - this.deps.now());

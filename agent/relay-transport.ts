@@ -51,7 +51,8 @@ export interface RelayTransport {
   close(): void;
 }
 
-export type RelayTransportFactory = (handlers: RelayTransportHandlers) => RelayTransport;
+/** Opens the transport to one relay (the agent's root passes one in; the pool calls it per relay). */
+export type RelayTransportFactory = (relayUrl: string, handlers: RelayTransportHandlers) => RelayTransport;
 
 /** The agent's clock: seconds for the machines, and a repeating timer for the ticks. */
 export interface AgentClock {

@@ -28,7 +28,8 @@ export type RpcHandlers = {
 const iso = (seconds: number) => new Date(seconds * 1000).toISOString();
 const AGENT_VERSION = '0.1.0';
 
-function inviteSummary(record: InviteRecord): InviteSummary {
+/** `home`: the agent's relay, where records from before the relay pool were minted. */
+function inviteSummary(record: InviteRecord, home: string): InviteSummary {
   const issuer = record.issuer;
   return {
     id: record.id,
@@ -37,6 +38,7 @@ function inviteSummary(record: InviteRecord): InviteSummary {
     ...(record.url ? { url: record.url } : {}),
     ...(record.customUrl ? { customUrl: record.customUrl } : {}),
     ...(record.code ? { code: record.code } : {}),
+    relayUrl: record.relayUrl ?? home,
     expiresAt: iso(issuer.expiresAt),
     usesLeft: issuer.usesLeft,
     requireSas: issuer.requireSas,
@@ -122,6 +124,7 @@ export function rpcHandlers(agent: Agent, connections: () => ConnectionFigures[]
         relayConnected: agent.relayConnected,
         relayWatches: agent.relayWatches.watches,
         relaySockets: agent.relayWatches.sockets,
+        relays: agent.relayUses,
         pendingInvites: agent.snapshot.invites.filter((i) => i.issuer.status === 'pending').length,
         peers: agent.snapshot.peers.length,
         connection: connection.id,
@@ -148,11 +151,12 @@ export function rpcHandlers(agent: Agent, connections: () => ConnectionFigures[]
         failedAttempts: _failed,
         error: _error,
         ...created
-      } = inviteSummary(record);
+      } = inviteSummary(record, agent.relayUrl);
       return created;
     },
-    'invite.get': async ({ id }) => inviteSummary(agent.findInvite(id)),
-    'invite.list': async ({ all }) => (all ? agent.allInvites : agent.snapshot.invites).map(inviteSummary),
+    'invite.get': async ({ id }) => inviteSummary(agent.findInvite(id), agent.relayUrl),
+    'invite.list': async ({ all }) =>
+      (all ? agent.allInvites : agent.snapshot.invites).map((r) => inviteSummary(r, agent.relayUrl)),
     'invite.cancel': async ({ id }) => {
       const record = agent.findInvite(id);
       if (record.issuer.status !== 'pending') {
@@ -165,7 +169,7 @@ export function rpcHandlers(agent: Agent, connections: () => ConnectionFigures[]
           `invite ${id} is already ${record.issuer.status}`,
         );
       }
-      return inviteSummary(await agent.issuerEvent(id, { type: 'cancelRequested' }));
+      return inviteSummary(await agent.issuerEvent(id, { type: 'cancelRequested' }), agent.relayUrl);
     },
     'invite.confirmSas': async ({ id, sessionId, match }) =>
       inviteSummary(
@@ -173,9 +177,10 @@ export function rpcHandlers(agent: Agent, connections: () => ConnectionFigures[]
           type: match ? 'sasConfirmed' : 'sasRejected',
           sessionId: fromHex(sessionId),
         }),
+        agent.relayUrl,
       ),
-    'invite.accept': async ({ invite, requireSas, waitSeconds }) => {
-      const started = await agent.startAccept(invite, requireSas ?? false);
+    'invite.accept': async ({ invite, relay, requireSas, waitSeconds }) => {
+      const started = await agent.startAccept(invite, requireSas ?? false, relay);
       const record = isFinished(started) ? started : await agent.waitForAccept(started.id, waitSeconds ?? 30);
       return acceptResult(record);
     },

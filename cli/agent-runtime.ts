@@ -1,13 +1,16 @@
 import type { Logger } from 'pino';
 import { Agent, type InviteDefaults } from '../agent/agent.js';
 import { type KeystoreChoice, openKeystore } from '../agent/keystore/open-keystore.js';
+import { relayKey } from '../agent/relay-pool.js';
 import { claimSocketPath, RpcSocketServer } from '../agent/rpc-server.js';
 import { warmHandshake } from '../agent/warm-up.js';
 import type { AgentPaths } from '../io/agent-paths.js';
 import { type HomeLock, lockHome } from '../io/home-lock.js';
+import { checkedRelayLookup } from '../io/relay-lookup.js';
 import { ensurePrivateDir } from '../io/secure-files.js';
 import { installSodiumNative } from '../io/sodium-native.js';
 import { installSodiumRistretto } from '../io/sodium-ristretto.js';
+import { relayConnector } from '../relay/client/relay-connection.js';
 import type { RelaySettings } from '../src/invite/relay-policy.js';
 
 /** A running agent with its socket server. */
@@ -67,6 +70,11 @@ async function startLocked(options: RuntimeOptions, lock: HomeLock): Promise<Age
     stateFile: paths.stateFile,
     keystore: store,
     relayUrl: options.relayUrl,
+    // One connection per relay in use; every relay but the operator's own is named by an
+    // invite, so its name is resolved and checked before each connection (DNS rebinding).
+    transport: relayConnector((url) =>
+      url === relayKey(options.relayUrl) ? undefined : checkedRelayLookup(options.relayUrl),
+    ),
     name: options.name,
     logger,
     inviteDefaults: options.inviteDefaults,

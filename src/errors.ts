@@ -46,6 +46,7 @@ export const ERROR_CODES = [
   'PERMISSION_DENIED',
   'RELAY_UNRELIABLE',
   'RELAY_REFUSED',
+  'RELAY_LIMIT',
 ] as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[number];

@@ -44,6 +44,8 @@ export interface InviteRecord {
   /** Last relay sequence number processed, to resume after a restart. */
   readonly afterSeq: number;
   readonly issuer: IssuerState;
+  /** The relay it was minted on (absent in records from before the pool: the agent's relay). */
+  readonly relayUrl?: string;
   /** SAS per session (hex session id). */
   readonly sas: Readonly<Record<string, Sas>>;
 }
@@ -53,6 +55,11 @@ export interface AcceptRecord {
   readonly id: string;
   readonly createdAt: string;
   readonly afterSeq: number;
+  /**
+   * The relay the whole session runs on: a link's own relay, or the one a code was claimed on
+   * (absent in records from before the pool: a link's relay, else the agent's).
+   */
+  readonly relayUrl?: string;
   readonly acceptor: AcceptorState;
   readonly sas?: Sas;
 }

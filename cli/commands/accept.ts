@@ -146,18 +146,21 @@ export const acceptCommand: Command = {
     '  --require-sas       stop at the security code (also when the issuer asks for one): in a',
     '                      terminal you are asked whether it matches; otherwise this exits 4 and',
     '                      you answer with `pairlink confirm <accept-id> yes|no`',
+    '  --relay <url>       for a code: the relay its issuer minted it on (a code carries no relay;',
+    "                      default this agent's own). A link names its relay itself.",
     '  --follow <id>       follow an accept already handed to the agent (as the URL handler does)',
     '  --url-handler       what the pairlink:// handler runs: takes the link from PAIRLINK_INVITE,',
     '                      hands it to the agent at once, then follows it in a terminal',
   ].join('\n'),
   usage: [
-    'pairlink accept [-] [--wait 30s] [--require-sas] [--json]  (the invite: stdin, the prompt or PAIRLINK_INVITE)',
+    'pairlink accept [-] [--relay <url>] [--wait 30s] [--require-sas] [--json]  (the invite: stdin, the prompt or PAIRLINK_INVITE)',
     "       pairlink accept '<invite>' [options]                       (briefly visible to other users in ps)",
     '       pairlink accept --follow <accept-id> [--wait 30s] [--json]',
     '       pairlink accept --url-handler                              (what the pairlink:// handler runs)',
   ].join('\n'),
   options: {
     wait: { type: 'string' },
+    relay: { type: 'string' },
     'require-sas': { type: 'boolean' },
     follow: { type: 'string' },
     'url-handler': { type: 'boolean' },
@@ -176,6 +179,7 @@ export const acceptCommand: Command = {
     const follow = values.follow as string | undefined;
     if (follow !== undefined) {
       if (positionals.length > 0) throw new UsageError('--follow takes an accept id and no invite');
+      if (values.relay !== undefined) throw new UsageError('--relay is for a new accept, not with --follow');
       return withAgent(async (client) => {
         if (!values.json) {
           const progress = watchProgress(client, io);
@@ -198,6 +202,7 @@ export const acceptCommand: Command = {
         client.call('invite.accept', {
           invite,
           waitSeconds: 0,
+          ...(values.relay !== undefined ? { relay: values.relay as string } : {}),
           ...(values['require-sas'] ? { requireSas: true } : {}),
         }),
         progress?.subscribed,

@@ -10,9 +10,9 @@ import { printJson, UsageError } from '../output.js';
 import { relaySettingsFrom } from '../relay-settings.js';
 
 /**
- * Whether an agent set up like `pairlink agent` would be (--config, --relay, PAIRLINK_RELAY and
- * the relay settings' variables) would accept a link naming `relayUrl`: the relay-URL policy,
- * then today's rule that a link is accepted on the agent's own relay only.
+ * Whether an agent set up like `pairlink agent` would be (--config, --agent-relay or
+ * PAIRLINK_RELAY, and the relay settings' variables) would contact the relay `relayUrl`: the
+ * relay-URL policy. A link is accepted on the relay it names, whichever relay the agent's own is.
  */
 function relayCheck(
   relayUrl: string,
@@ -20,26 +20,30 @@ function relayCheck(
 ): { accepted: boolean; reason?: string } {
   const env = process.env;
   const config = loadConfigFile(values.config as string | undefined);
-  const own = (values.relay as string | undefined) ?? env.PAIRLINK_RELAY ?? config.relay.url;
+  const own = (values['agent-relay'] as string | undefined) ?? env.PAIRLINK_RELAY ?? config.relay.url;
   const verdict = checkRelayUrl(relayUrl, own, relaySettingsFrom(config, env));
-  if (!verdict.ok) return { accepted: false, reason: verdict.reason };
-  if (relayUrl !== own)
-    return { accepted: false, reason: `it names another relay than this agent's (${own})` };
-  return { accepted: true };
+  return verdict.ok ? { accepted: true } : { accepted: false, reason: verdict.reason };
 }
 
 /** `pairlink inspect <invite>`: everything that can be checked without the network. */
 export const inspectCommand: Command = {
   summary:
     'Verify an invite URL or short code locally (signature, expiry, check character) and show what it says.',
-  usage: 'pairlink inspect <invite-url-or-code> [--config FILE] [--relay URL] [--json]',
-  options: { config: { type: 'string' }, relay: { type: 'string' } },
+  usage: [
+    'pairlink inspect <invite-url-or-code> [--relay URL] [--config FILE] [--agent-relay URL] [--json]',
+    '',
+    '  --relay <url>         for a code: the relay its issuer minted it on, checked as `accept --relay` would',
+    "  --agent-relay <url>   the agent's own relay, when not the config's or PAIRLINK_RELAY",
+  ].join('\n'),
+  options: { config: { type: 'string' }, relay: { type: 'string' }, 'agent-relay': { type: 'string' } },
   allowPositionals: true,
   async run({ values, positionals, io }) {
     if (positionals.length !== 1) throw new UsageError('inspect takes exactly one invite');
     const text = positionals[0]!.trim();
     const now = Math.floor(Date.now() / 1000);
     if (looksLikeInviteUrl(text)) {
+      if (values.relay !== undefined)
+        throw new UsageError('--relay is for a code: a link names its relay itself');
       const invite = parseInviteUrl(text, now);
       // parseInviteUrl lets an acceptor's clock run a little ahead (the issuer's clock decides);
       // inspect answers the question its help asks, by this clock: has it expired?
@@ -72,11 +76,24 @@ export const inspectCommand: Command = {
       return EXIT.ok;
     }
     const code = parseShortCode(text);
-    if (values.json) printJson(io, { form: 'code', nameplate: code.nameplate, checkCharacter: 'valid' });
-    else
+    const relay = values.relay as string | undefined;
+    const check = relay === undefined ? undefined : relayCheck(relay, values);
+    if (values.json)
+      printJson(io, {
+        form: 'code',
+        nameplate: code.nameplate,
+        checkCharacter: 'valid',
+        ...(relay === undefined ? {} : { relayUrl: relay, relayCheck: check }),
+      });
+    else {
       io.out(
         `Well-formed code (nameplate ${code.nameplate}); only the issuer's agent can tell whether it is right.`,
       );
+      if (relay !== undefined && check) {
+        io.out(`  relay        ${relay}`);
+        io.out(`  this agent   ${check.accepted ? 'would contact it' : `would refuse it: ${check.reason}`}`);
+      }
+    }
     return EXIT.ok;
   },
 };

@@ -1,3 +1,4 @@
+import { DEFAULT_RELAY_URL } from '../../src/config/schema.js';
 import { formatDuration } from '../../src/duration.js';
 import {
   type InviteFormat,
@@ -67,6 +68,7 @@ export const inviteCommand: Command = {
         printJson(io, {
           id: created.id,
           ...(created.url ? { url: created.url } : { code: created.code }),
+          relayUrl: created.relayUrl,
           ...(created.customUrl ? { customUrl: created.customUrl } : {}),
           expiresAt: created.expiresAt,
           usesLeft: created.usesLeft,
@@ -80,7 +82,14 @@ export const inviteCommand: Command = {
       io.out(
         `  invite ${created.id} · expires ${created.expiresAt} · ${created.usesLeft} use${created.usesLeft === 1 ? '' : 's'}${created.requireSas ? ' · SAS check required' : ''}`,
       );
-      io.out('  on the other machine: pairlink accept   (and paste it when asked: it stays off screen)');
+      // A code carries no relay: the other side claims it on this one, so it is said beside it
+      // (unless it is the built-in default, which every agent assumes).
+      const relayFlag =
+        created.code && created.relayUrl !== DEFAULT_RELAY_URL ? ` --relay ${created.relayUrl}` : '';
+      if (relayFlag) io.out(`  relay ${created.relayUrl}`);
+      io.out(
+        `  on the other machine: pairlink accept${relayFlag}   (and paste it when asked: it stays off screen)`,
+      );
       if (created.requireSas)
         io.out(`  then compare the security code: pairlink invites, pairlink confirm ${created.id} yes|no`);
       return 0;

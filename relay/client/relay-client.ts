@@ -341,6 +341,8 @@ export class RelaySocket {
     private readonly baseUrl: string,
     private readonly handlers: WatchHandlers,
     timings: Partial<SocketTimings> = {},
+    /** Resolves (and checks) the relay's name before each connection, as RelayClient's does. */
+    private readonly lookup?: LookupFunction,
   ) {
     this.timings = { ...DEFAULT_SOCKET_TIMINGS, ...timings };
     this.connect();
@@ -496,6 +498,9 @@ export class RelaySocket {
       perMessageDeflate: false,
       maxPayload: 64 * 1024,
       handshakeTimeout: this.timings.connectTimeoutMs,
+      // Never followed (ws's default, said here): a redirect could aim the agent anywhere.
+      followRedirects: false,
+      ...(this.lookup ? { lookup: this.lookup } : {}),
     });
     this.socket = socket;
     socket.on('open', () => {

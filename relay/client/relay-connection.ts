@@ -1,3 +1,4 @@
+import type { LookupFunction } from 'node:net';
 import { encodeBase64url } from '../../src/encoding/base64url.js';
 import { PairlinkError } from '../../src/errors.js';
 import { RelayAnswerError, RelayClient, RelaySocket, type SocketTimings } from './relay-client.js';
@@ -16,6 +17,8 @@ export interface RelayConnectionOptions {
   readonly watchesPerSocket?: number;
   readonly httpTimeoutMs?: number;
   readonly socket?: Partial<SocketTimings>;
+  /** Resolves and checks the relay's name before every connection, HTTP and WebSocket (io/relay-lookup.ts). */
+  readonly lookup?: LookupFunction;
 }
 
 interface Shard {
@@ -46,7 +49,7 @@ export class RelayConnection {
     private readonly handlers: RelayConnectionHandlers,
     private readonly options: RelayConnectionOptions = {},
   ) {
-    this.client = new RelayClient(baseUrl, options.httpTimeoutMs ?? 10_000);
+    this.client = new RelayClient(baseUrl, options.httpTimeoutMs ?? 10_000, options.lookup);
     this.watchesPerSocket = options.watchesPerSocket ?? 256;
     this.addShard();
   }
@@ -183,6 +186,7 @@ export class RelayConnection {
           },
         },
         this.options.socket,
+        this.options.lookup,
       ),
     };
     this.shards.push(shard);
@@ -205,4 +209,18 @@ export class RelayConnection {
 /** True when a relay error says a mailbox id is taken, which for our own random ids means we made it. */
 export function isExistsAnswer(error: unknown): boolean {
   return error instanceof RelayAnswerError && error.status === 409 && error.relayError === 'exists';
+}
+
+/**
+ * The agent's transport factory (agent/relay-transport.ts `RelayTransportFactory`, matched by
+ * shape): a RelayConnection per relay, each name resolved and checked before every connection.
+ */
+export function relayConnector(
+  lookupFor: (relayUrl: string) => LookupFunction | undefined,
+  options: Omit<RelayConnectionOptions, 'lookup'> = {},
+): (relayUrl: string, handlers: RelayConnectionHandlers) => RelayConnection {
+  return (relayUrl, handlers) => {
+    const lookup = lookupFor(relayUrl);
+    return new RelayConnection(relayUrl, handlers, lookup ? { ...options, lookup } : options);
+  };
 }

@@ -103,6 +103,7 @@ export const METHOD_ERRORS: Readonly<Record<RpcMethodName, readonly ErrorCode[]>
   'invite.confirmSas': ['UNKNOWN_ID', 'PROTOCOL_ERROR'],
   'invite.accept': [
     'RELAY_REFUSED',
+    'RELAY_LIMIT',
     'MALFORMED',
     'CODE_TYPO',
     'UNSUPPORTED_VERSION',

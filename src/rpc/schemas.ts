@@ -99,6 +99,19 @@ export const AgentInfoSchema = z.object({
     .int()
     .describe('Mailboxes watched at the relay (one per pending invite and accept).'),
   relaySockets: z.number().int().describe('Sockets carrying those watches.'),
+  relays: z
+    .array(
+      z.object({
+        url: z.string(),
+        home: z.boolean().describe("True for the agent's own relay, which is always open."),
+        connected: z.boolean(),
+        watches: z.number().int().describe('Mailboxes this agent watches there.'),
+        sockets: z.number().int().describe('Sockets carrying those watches.'),
+      }),
+    )
+    .describe(
+      "Every relay the agent has open, home first: its own, and each one an invite or accept runs on (a link's relay, a code's `relay`), closed once nothing runs there; at most the agent's relay limit (32).",
+    ),
   pendingInvites: z.number().int(),
   peers: z.number().int(),
   connection: z.number().int().describe('The id of the socket connection this answer went to.'),
@@ -144,6 +157,11 @@ export const InviteCreatedSchema = z.object({
     .optional()
     .describe('The custom-scheme form `pairlink://invite/…` (URL invites; wiped once the invite has ended).'),
   code: z.string().optional().describe('`XXXX-XXXX-XXXX` (code invites; wiped once the invite has ended).'),
+  relayUrl: z
+    .string()
+    .describe(
+      'The relay the invite was minted on, where it is accepted: a link names it itself; a code carries none, so show it beside the code (`pairlink accept --relay <url>`).',
+    ),
   expiresAt: isoTime,
   usesLeft: z.number().int(),
   requireSas: z.boolean(),
@@ -302,6 +320,14 @@ export const PARAM_SCHEMAS = {
   'invite.accept': z
     .object({
       invite: z.string().min(1).max(MAX_INVITE_TEXT_LENGTH),
+      relay: z
+        .string()
+        .min(1)
+        .max(MAX_INVITE_TEXT_LENGTH)
+        .optional()
+        .describe(
+          "For a code: the relay its issuer minted it on (a code carries none; default the agent's own). A link names its relay itself.",
+        ),
       requireSas: z.boolean().optional(),
       waitSeconds: z
         .number()

@@ -35,7 +35,7 @@ interface Case {
   readonly says: RegExp;
 }
 
-/** Invites that fail: an expired link, one for another relay, a live one cut short, an unknown code. */
+/** Invites that fail: an expired link, one naming a relay the agent will not contact, a live one cut short, an unknown code. */
 function invites(relayUrl: string) {
   const now = Math.floor(Date.now() / 1000);
   const zed = makeParty('zed', now, relayUrl);
@@ -45,7 +45,7 @@ function invites(relayUrl: string) {
   const live = link(now, relayUrl);
   return {
     expired: link(now - 3600, relayUrl),
-    otherRelay: link(now, 'https://relay.example'),
+    metadataRelay: link(now, 'http://169.254.169.254'),
     truncated: live.slice(0, live.length - 9),
     unknownCode: mintCodeInvite(
       resolveInvitePolicy({ format: 'code' }),
@@ -65,7 +65,12 @@ function cases(relayUrl: string): Case[] {
     { name: 'expired link on stdin', args: ['-'], stdin: `${i.expired}\n`, exit: 1, says: /has expired/ },
     { name: 'expired link piped, no argument', args: [], stdin: i.expired, exit: 1, says: /has expired/ },
     { name: 'expired link, --json', args: [i.expired, '--json'], exit: 1, says: /"INVITE_EXPIRED"/ },
-    { name: 'a link for another relay', args: [i.otherRelay], exit: 1, says: /uses the relay/ },
+    {
+      name: 'a link naming a cloud-metadata relay',
+      args: [i.metadataRelay],
+      exit: 1,
+      says: /will not contact the relay/,
+    },
     { name: 'a truncated link', args: [i.truncated], exit: 1, says: /not a pairlink invite|signature/ },
     { name: 'a link with nothing after #', args: [`${relayUrl}/i#`], exit: 1, says: /not a pairlink invite/ },
     { name: '"hello world"', args: ['hello world'], exit: 1, says: /not a pairlink invite/ },

@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Agent, type LostMailboxRetry } from '../../agent/agent.js';
 import { FileKeystore } from '../../agent/keystore/file-keystore.js';
 import { PairlinkClient } from '../../client/index.js';
+import { relayConnector } from '../../relay/client/relay-connection.js';
 import { startAgent, testRoot } from '../support/agent-process.js';
 import { type LyingRelay, startLyingRelay } from '../support/lying-relay.js';
 import { waitFor } from '../support/wait-for.js';
@@ -37,6 +38,7 @@ async function agentOnLyingRelay(name: string) {
     stateFile: join(home, 'state.json'),
     keystore: await FileKeystore.open(join(home, 'keystore.json'), `passphrase of ${name}`),
     relayUrl: relay.url,
+    transport: relayConnector(() => undefined),
     name,
     logger,
     lostMailboxRetry: FAST,

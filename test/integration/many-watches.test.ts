@@ -5,6 +5,7 @@ import pino from 'pino';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Agent } from '../../agent/agent.js';
 import { FileKeystore } from '../../agent/keystore/file-keystore.js';
+import { relayConnector } from '../../relay/client/relay-connection.js';
 import { type RunningRelay, startRelay } from '../../relay/server/relay-server.js';
 import { waitFor } from '../support/wait-for.js';
 
@@ -16,6 +17,7 @@ async function agentOn(relay: RunningRelay, name: string): Promise<Agent> {
     stateFile: join(home, 'state.json'),
     keystore: await FileKeystore.open(join(home, 'keystore.json'), `passphrase of ${name}`),
     relayUrl: relay.url,
+    transport: relayConnector(() => undefined),
     name,
     logger,
   });

@@ -67,18 +67,18 @@ class RunClock implements AgentClock {
 }
 
 /** Wraps a transport so that, once killed, nothing goes out and nothing comes in. */
-function killable(inner: (h: RelayTransportHandlers) => RelayTransport) {
+function killable(inner: (relayUrl: string, h: RelayTransportHandlers) => RelayTransport) {
   let dead = false;
-  let transport: RelayTransport | null = null;
+  const transports = new Set<RelayTransport>();
   const gone = () => Promise.reject(new PairlinkError('RELAY_UNREACHABLE', 'crashed'));
-  const factory = (handlers: RelayTransportHandlers): RelayTransport => {
+  const factory = (relayUrl: string, handlers: RelayTransportHandlers): RelayTransport => {
     const guarded: RelayTransportHandlers = {
       onMessage: (...a) => !dead && handlers.onMessage(...a),
       onMailboxGone: (m) => !dead && handlers.onMailboxGone(m),
       onConnectionChange: (c) => !dead && handlers.onConnectionChange(c),
     };
-    const t = inner(guarded);
-    transport = t;
+    const t = inner(relayUrl, guarded);
+    transports.add(t);
     return {
       createMailbox: (...a) => (dead ? gone() : t.createMailbox(...a)),
       createNameplate: (...a) => (dead ? gone() : t.createNameplate(...a)),
@@ -97,14 +97,18 @@ function killable(inner: (h: RelayTransportHandlers) => RelayTransport) {
       get socketCount() {
         return t.socketCount;
       },
-      close: () => t.close(),
+      close: () => {
+        transports.delete(t);
+        t.close();
+      },
     };
   };
   return {
     factory,
     kill() {
       dead = true;
-      transport?.close();
+      for (const t of transports) t.close();
+      transports.clear();
     },
   };
 }
@@ -129,7 +133,7 @@ async function startRunAgent(
   clock: RunClock,
 ): Promise<RunningAgent> {
   const keystore = await FileKeystore.open(join(home, 'keystore.json'), `passphrase of ${name}`);
-  const switcher = killable((handlers) => new RelayConnection(relayUrl, handlers, TIMINGS));
+  const switcher = killable((url, handlers) => new RelayConnection(url, handlers, TIMINGS));
   const agent = await Agent.start({
     stateFile: join(home, 'state.json'),
     keystore,

@@ -26,7 +26,7 @@ export async function agentOn(
     name,
     logger,
     clock,
-    transport: (handlers) => relay.transport(handlers),
+    transport: (_url, handlers) => relay.transport(handlers),
   });
   return { agent, home };
 }

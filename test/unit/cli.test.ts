@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { integrityLine } from '../../cli/commands/log.js';
 import { main } from '../../cli/main.js';
-import { mintUrlInvite } from '../../src/handshake/mint.js';
+import { mintCodeInvite, mintUrlInvite } from '../../src/handshake/mint.js';
 import { resolveInvitePolicy } from '../../src/invite/invite-policy.js';
 import { captureIo } from '../support/capture-io.js';
 import { makeParty } from '../support/pairing-harness.js';
@@ -40,14 +40,14 @@ describe('pairlink CLI', () => {
     expect(human.stderr[0]).toMatch(/^pairlink: /);
   });
 
-  it('inspect says whether this agent would accept the relay a link names (the relay-URL policy)', async () => {
+  it('inspect says whether this agent would accept the relay a link or code names (the relay-URL policy)', async () => {
     const now = Math.floor(Date.now() / 1000);
     const alice = makeParty('alice', now);
     const link = (relay: string) =>
       mintUrlInvite(alice.identity, resolveInvitePolicy({}), relay, now, alice.random).webUrl;
     const inspect = async (url: string, own: string) => {
       const io = captureIo();
-      expect(await main(['inspect', url, '--relay', own, '--json'], io)).toBe(0);
+      expect(await main(['inspect', url, '--agent-relay', own, '--json'], io)).toBe(0);
       return JSON.parse(io.stdout[0]!).relayCheck;
     };
     expect(await inspect(link('https://relay.example'), 'https://relay.example')).toEqual({ accepted: true });
@@ -55,12 +55,45 @@ describe('pairlink CLI', () => {
       accepted: false,
       reason: 'https://169.254.169.254 is a metadata address',
     });
-    expect((await inspect(link('https://other.example'), 'https://relay.example')).reason).toContain(
-      'another relay',
-    );
+    // Another relay than the agent's own: a link is accepted on the relay it names.
+    expect(await inspect(link('https://other.example'), 'https://relay.example')).toEqual({ accepted: true });
     const human = captureIo();
-    await main(['inspect', link('http://relay.example.net'), '--relay', 'https://relay.example'], human);
+    await main(
+      ['inspect', link('http://relay.example.net'), '--agent-relay', 'https://relay.example'],
+      human,
+    );
     expect(human.stdout.join('')).toContain('would refuse it: http://relay.example.net is plain http');
+    // A code names no relay: --relay says which, and is checked the same way.
+    const code = mintCodeInvite(
+      resolveInvitePolicy({ format: 'code' }),
+      '4ZZ',
+      new Uint8Array(16),
+      now,
+      alice.random,
+    ).text;
+    const codeIo = captureIo();
+    expect(
+      await main(
+        ['inspect', code, '--relay', 'https://10.0.0.1', '--agent-relay', 'https://relay.example', '--json'],
+        codeIo,
+      ),
+    ).toBe(0);
+    expect(JSON.parse(codeIo.stdout[0]!)).toMatchObject({
+      form: 'code',
+      relayUrl: 'https://10.0.0.1',
+      relayCheck: { accepted: true },
+    });
+    const metadata = captureIo();
+    await main(
+      ['inspect', code, '--relay', 'http://169.254.169.254', '--agent-relay', 'https://relay.example'],
+      metadata,
+    );
+    expect(metadata.stdout.join('')).toContain(
+      'would refuse it: http://169.254.169.254 is a metadata address',
+    );
+    expect(
+      await main(['inspect', link('https://relay.example'), '--relay', 'https://relay.example'], captureIo()),
+    ).toBe(2);
   });
 
   it('usage errors exit 2 with a message', async () => {
