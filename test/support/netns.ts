@@ -16,9 +16,9 @@ const run = promisify(execFile);
 export const NETNS_PREFIX = 'pl2h-';
 const NAME = new RegExp(`^${NETNS_PREFIX}(\\d+)-[0-9a-f]+-[ab]$`);
 
-/** How a test says how to run it where it was skipped. */
+/** What a skipped (or, in CI, failed) test says about running it. */
 export const HOW_TO_RUN =
-  'run it as root with iproute2 installed, e.g. `sudo npx vitest run test/integration/two-hosts.test.ts` (.ci/run does)';
+  'It needs root (or CAP_NET_ADMIN and CAP_SYS_ADMIN) and `ip` (iproute2): e.g. `sudo npx vitest run test/integration/two-hosts` (.ci/run runs the suite as root)';
 
 export interface Host {
   /** The namespace's name. */
