@@ -10,16 +10,28 @@ import {
 } from '../../io/agent-paths.js';
 import { ensurePrivateDir, readFileIfExists, writeFileAtomic } from '../../io/secure-files.js';
 import { startRelay } from '../../relay/server/relay-server.js';
+import { defaultConfig } from '../../src/config/schema.js';
 import { startAgentRuntime } from '../agent-runtime.js';
 import { commandLogger } from '../logger.js';
 import type { Command } from '../main.js';
 import { UsageError } from '../output.js';
+import {
+  checkListenHost,
+  checkPublicUrl,
+  isUnspecified,
+  otherMachineLines,
+  relayUrlFor,
+} from '../public-url.js';
+import { relaySettingsFrom } from '../relay-settings.js';
 import { untilSignalled } from '../signals.js';
 
 /**
  * `pairlink up` (what `npm start` runs): a local relay and an agent in one process, on embedded
  * defaults, so someone can try pairlink with nothing set up. The agent uses the file keystore with
  * a generated passphrase file: a local default that is labelled as such, not a production setup.
+ * With --host and --public-url the relay listens on a LAN address and the invites name the public
+ * URL; the agent reaches its relay through that same URL (one URL, no second address to keep in
+ * step), so it must work from this machine too.
  */
 export const upCommand: Command = {
   summary: [
@@ -29,13 +41,20 @@ export const upCommand: Command = {
     "  --dir <path>    where its files go: the agent's home (<dir>/home), the socket and the",
     '                  passphrase file (default ./.pairlink-local)',
     '  --port <n>      relay port (default 7457)',
+    '  --host <addr>   the address the relay listens on (default 127.0.0.1: this machine only);',
+    "                  another machine's agent needs one it can reach, e.g. this one's LAN address",
+    '  --public-url <url>  the relay URL the invites carry, which the other machine uses (default',
+    '                  http://<host>:<port>); this agent uses it too. README, "Two machines"',
     '  --name <name>   agent display name (default: host name)',
     '  --log-format <f>  pretty (default in a terminal) or json (default otherwise)',
   ].join('\n'),
-  usage: 'pairlink up [--dir ./.pairlink-local] [--port 7457] [--name NAME] [--log-format json]',
+  usage:
+    'pairlink up [--dir ./.pairlink-local] [--port 7457] [--host 127.0.0.1] [--public-url URL] [--name NAME] [--log-format json]',
   options: {
     dir: { type: 'string' },
     port: { type: 'string' },
+    host: { type: 'string' },
+    'public-url': { type: 'string' },
     name: { type: 'string' },
     'log-format': { type: 'string' },
   },
@@ -45,6 +64,16 @@ export const upCommand: Command = {
     const port = Number((values.port as string | undefined) ?? 7457);
     if (!Number.isInteger(port) || port < 1 || port > 65535)
       throw new UsageError('--port must be 1 to 65535');
+    const host = checkListenHost((values.host as string | undefined) ?? '127.0.0.1');
+    const publicUrlText = values['public-url'] as string | undefined;
+    if (publicUrlText === undefined && isUnspecified(host))
+      throw new UsageError(
+        `--host ${host} listens on every address: --public-url must say which one the other machine uses`,
+      );
+    const publicUrl = publicUrlText === undefined ? relayUrlFor(host, port) : checkPublicUrl(publicUrlText);
+    const lan = values.host !== undefined || publicUrlText !== undefined;
+    // PAIRLINK_ALLOW_INSECURE_RELAYS=1 and the relay lists, as `pairlink agent` reads them.
+    const relaySettings = relaySettingsFrom(defaultConfig(), process.env);
     const logger = commandLogger('pairlink-up', undefined, process.env, 'info', values['log-format']);
     await ensurePrivateDir(dir);
     const passphraseFile = join(dir, 'passphrase');
@@ -59,16 +88,17 @@ export const upCommand: Command = {
       socket = join(short, 'agent.sock');
     }
     const paths = resolveAgentPaths({ ...process.env, PAIRLINK_HOME: home, PAIRLINK_SOCKET: socket });
-    const relay = await startRelay({ host: '127.0.0.1', port, trustProxy: false, logger });
+    const relay = await startRelay({ host, port, trustProxy: false, logger });
     let runtime: Awaited<ReturnType<typeof startAgentRuntime>>;
     try {
       runtime = await startAgentRuntime({
         paths,
         keystore: 'file',
         passphraseFile,
-        relayUrl: relay.url,
+        relayUrl: publicUrl,
         name: ((values.name as string | undefined) ?? hostname()).slice(0, 64),
         env: { ...process.env, PAIRLINK_PASSPHRASE: '', PAIRLINK_PASSPHRASE_FILE: '' },
+        relaySettings,
         logger,
       });
     } catch (error) {
@@ -81,7 +111,7 @@ export const upCommand: Command = {
     io.out(
       [
         'pairlink is up, on local defaults:',
-        `  relay   ${relay.url}  (in memory; stops with this process)`,
+        `  relay   ${publicUrl}  (in memory; stops with this process)${lan ? `; listening on ${relayUrlFor(host, port)}` : ''}`,
         `  agent   ${runtime.agent.name}  ${runtime.agent.did}`,
         `  home    ${home}`,
         `  socket  ${paths.socket}`,
@@ -103,6 +133,7 @@ export const upCommand: Command = {
         '  pairlink accept                # the other side runs this and pastes the link or code',
         '  pairlink peers',
         '',
+        ...(lan ? [...otherMachineLines(publicUrl), ''] : []),
         'Ctrl-C stops the agent and the relay.',
       ].join('\n'),
     );

@@ -1,67 +1,30 @@
-import { type ChildProcess, spawn } from 'node:child_process';
 import { readFileSync, symlinkSync } from 'node:fs';
 import { hostname } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { testRoot } from '../support/agent-process.js';
 import { freePort } from '../support/free-port.js';
-import { PAIRLINK_BIN } from '../support/relay-process.js';
+import {
+  README,
+  REPO,
+  type ShStep,
+  readmeSection as section,
+  shBlocks,
+  startSh,
+} from '../support/readme-steps.js';
 
 // README.md read top to bottom by a newcomer: `npm start` in one terminal, then the commands of
 // "Try it: two agents on one machine" as written there, each terminal's block run by sh in a
 // directory laid out like a built clone. Only the relay port differs (a free one, not 7457).
 
-const REPO = resolve(PAIRLINK_BIN, '../../..');
-const README = readFileSync(join(REPO, 'README.md'), 'utf8');
-
-/** The text of a `## ` section of the README, up to the next one. */
-function section(heading: string): string {
-  const start = README.indexOf(`\n## ${heading}\n`);
-  expect(start, `README section "${heading}"`).toBeGreaterThan(-1);
-  const end = README.indexOf('\n## ', start + 1);
-  return README.slice(start, end === -1 ? undefined : end);
-}
-
-/** The ```sh blocks of a README section, in order. */
-const shBlocks = (text: string) => [...text.matchAll(/```sh\n([\s\S]*?)```/g)].map((m) => m[1]!);
-
-const started: ChildProcess[] = [];
-afterAll(() => {
-  for (const child of started) if (child.exitCode === null) process.kill(-child.pid!, 'SIGTERM');
-});
+const started: ShStep[] = [];
+afterAll(() => Promise.all(started.map((step) => step.stop())));
 
 /** Runs `script` with sh in `cwd` (its own process group, stopped after the tests). */
-function sh(cwd: string, script: string, env: NodeJS.ProcessEnv) {
-  const child = spawn('sh', ['-e', '-c', script], { cwd, env, detached: true, stdio: 'pipe' });
-  started.push(child);
-  let output = '';
-  const waiters: { pattern: RegExp; resolve: (m: RegExpMatchArray) => void }[] = [];
-  const onData = (d: Buffer) => {
-    output += d;
-    for (const w of [...waiters]) {
-      const m = output.match(w.pattern);
-      if (m) {
-        waiters.splice(waiters.indexOf(w), 1);
-        w.resolve(m);
-      }
-    }
-  };
-  child.stdout!.on('data', onData);
-  child.stderr!.on('data', onData);
-  const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
-  return {
-    child,
-    exited,
-    output: () => output,
-    /** Resolves when the output matches `pattern`; fails if the process ends first. */
-    until: (pattern: RegExp) =>
-      new Promise<RegExpMatchArray>((resolve, reject) => {
-        const m = output.match(pattern);
-        if (m) return resolve(m);
-        waiters.push({ pattern, resolve });
-        void exited.then((code) => reject(new Error(`exited ${code} before ${pattern}:\n${output}`)));
-      }),
-  };
+function sh(cwd: string, script: string, env: NodeJS.ProcessEnv): ShStep {
+  const step = startSh(cwd, script, env);
+  started.push(step);
+  return step;
 }
 
 describe('README: from a fresh clone to a pairing', () => {

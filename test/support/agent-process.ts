@@ -36,10 +36,12 @@ function spawnAgent(
   logs: string[],
   args: string[],
   nodeArgs: string[] = [],
+  wrap: string[] = [],
 ): Promise<ChildProcess> {
+  const [command, ...prefix] = [...wrap, process.execPath];
   const child = spawn(
-    process.execPath,
-    [...nodeArgs, PAIRLINK_BIN, 'agent', '--name', name, '--relay', relayUrl, ...args],
+    command!,
+    [...prefix, ...nodeArgs, PAIRLINK_BIN, 'agent', '--name', name, '--relay', relayUrl, ...args],
     {
       env,
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -74,6 +76,8 @@ export async function startAgent(
   args: string[] = [],
   /** Flags for node itself (benchmarks profile with --cpu-prof). */
   nodeArgs: string[] = [],
+  /** A command the agent runs under, e.g. `ip netns exec NS` (test/support/netns.ts). */
+  wrap: string[] = [],
 ): Promise<AgentProcess> {
   const home = join(root, name);
   const socket = join(root, `${name}.sock`);
@@ -92,7 +96,7 @@ export async function startAgent(
     socket,
     env,
     logs,
-    child: await spawnAgent(env, name, relayUrl, logs, args, nodeArgs),
+    child: await spawnAgent(env, name, relayUrl, logs, args, nodeArgs, wrap),
     async cli(args) {
       try {
         const { stdout, stderr } = await run(process.execPath, [PAIRLINK_BIN, ...args], { env });
@@ -116,7 +120,7 @@ export async function startAgent(
     },
     async restart() {
       await agent.stop();
-      agent.child = await spawnAgent(env, name, relayUrl, logs, args, nodeArgs);
+      agent.child = await spawnAgent(env, name, relayUrl, logs, args, nodeArgs, wrap);
     },
   };
   return agent;

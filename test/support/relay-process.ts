@@ -19,11 +19,13 @@ export interface RelayProcess {
 export function startRelayProcess(
   args: string[] = [],
   env: NodeJS.ProcessEnv = {},
-  options: { nodeArgs?: string[]; cwd?: string } = {},
+  /** `wrap`: a command the relay runs under, e.g. `ip netns exec NS` (test/support/netns.ts). */
+  options: { nodeArgs?: string[]; cwd?: string; wrap?: string[] } = {},
 ): Promise<RelayProcess> {
+  const [command, ...prefix] = [...(options.wrap ?? []), process.execPath];
   const child = spawn(
-    process.execPath,
-    [...(options.nodeArgs ?? []), PAIRLINK_BIN, 'relay', '--port', '0', ...args],
+    command!,
+    [...prefix, ...(options.nodeArgs ?? []), PAIRLINK_BIN, 'relay', '--port', '0', ...args],
     {
       env: { ...process.env, ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
