@@ -1,3 +1,4 @@
+import type { LookupFunction } from 'node:net';
 import { afterAll, describe, expect, it } from 'vitest';
 import { checkedRelayLookup } from '../../io/relay-lookup.js';
 import { RelayClient, RelaySocket } from '../../relay/client/relay-client.js';
@@ -109,6 +110,28 @@ describe('the relay name resolved and checked right before connecting', () => {
       expect(lying.counts.requests).toBe(1);
     } finally {
       client.close();
+    }
+  });
+
+  it('the WebSocket client resolves through the same check: refused at lookup, its upgrade is never sent', async () => {
+    const lying = await relay({});
+    const viaName = lying.url.replace('127.0.0.1', 'localhost');
+    const checked = checkedRelayLookup('https://relay.example.org');
+    const answers: unknown[] = [];
+    const recording: LookupFunction = (hostname, options, callback) =>
+      checked(hostname, options, (error, ...rest) => {
+        answers.push(error);
+        (callback as (...args: unknown[]) => void)(error, ...rest);
+      });
+    const socket = new RelaySocket(viaName, { onMessage: () => {} }, {}, recording);
+    try {
+      await waitFor(() => answers.length >= 1, 'the socket asked the checked lookup');
+      expect(answers[0]).toMatchObject({ code: 'RELAY_REFUSED' });
+      expect(socket.connected).toBe(false);
+      expect(lying.counts.requests).toBe(0);
+      expect(lying.counts.sockets).toBe(0);
+    } finally {
+      socket.close();
     }
   });
 });
