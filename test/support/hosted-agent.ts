@@ -31,9 +31,6 @@ export async function agentOn(
   return { agent, home };
 }
 
-/** Lets queued saves and effects run. */
-export const settle = () => new Promise((r) => setTimeout(r, 20));
-
 /** Waits (real time, bounded) until `check` holds: saves and crypto take a few milliseconds. */
 export async function eventually(check: () => boolean): Promise<void> {
   const deadline = Date.now() + 5000;
