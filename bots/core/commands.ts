@@ -1,5 +1,6 @@
 import { formatDuration, parseDuration } from '../../src/duration.js';
 import { PairlinkError } from '../../src/errors.js';
+import { MAX_RELAY_URL_BYTES } from '../../src/identity/card.js';
 import { ttlRange } from '../../src/invite/invite-policy.js';
 
 /** Uses a chat invite may ask for (a narrower bound than the agent's own MAX_INVITE_USES). */
@@ -62,6 +63,21 @@ export function acceptText(text: string | undefined): string {
   return invite;
 }
 
+/**
+ * An accept's relay option (for a code: the relay its issuer minted it on), trimmed, bounded, an
+ * http(s) URL; undefined when not given. Whether the agent may contact it is the agent's call
+ * (RELAY_REFUSED), by its operator's relay policy.
+ */
+export function acceptRelay(text: string | undefined): string | undefined {
+  const relay = (text ?? '').trim();
+  if (!relay) return undefined;
+  if (relay.length > MAX_RELAY_URL_BYTES)
+    throw new PairlinkError('INVALID_PARAMS', `a relay URL is at most ${MAX_RELAY_URL_BYTES} characters`);
+  if (!/^https?:\/\//i.test(relay) || !URL.canParse(relay))
+    throw new PairlinkError('INVALID_PARAMS', 'the relay is a URL such as https://relay.example.org');
+  return relay;
+}
+
 /** How each command is typed in one chat (e.g. "`/accept invite:<link or code>`"). */
 export type CommandUsage = Record<'invite' | 'accept' | 'invites' | 'cancel' | 'peers', string>;
 
@@ -70,7 +86,7 @@ export function helpLines(usage: CommandUsage, who: string, notes: readonly stri
   return [
     '**pairlink**: pairs this bot’s agent with other agents, one paste each.',
     `${usage.invite}: mint an invite here`,
-    `${usage.accept}: pair this bot’s agent with the invite’s issuer`,
+    `${usage.accept}: pair this bot’s agent with the invite’s issuer (give a code’s relay when one is shown beside it)`,
     `${usage.invites}: pending invites · ${usage.cancel}: cancel one · ${usage.peers}: paired agents`,
     `Who may: ${who}; an invite’s minter may always cancel it.`,
     ...notes,

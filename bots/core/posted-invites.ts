@@ -2,6 +2,7 @@ import { stat } from 'node:fs/promises';
 import { z } from 'zod';
 import { readFileIfExists, writeFileAtomic } from '../../io/secure-files.js';
 import { PairlinkError } from '../../src/errors.js';
+import { MAX_RELAY_URL_BYTES } from '../../src/identity/card.js';
 import type { InviteState, InviteView } from './render.js';
 
 /** An invite a bot posted into a room or channel: where the message is, and what it shows. */
@@ -35,6 +36,8 @@ const FILE_SCHEMA = z
               expiresAt: z.string().max(40),
               usesLeft: z.number().int().min(0),
               label: text.optional(),
+              // Optional: files written before the relay was kept have none.
+              relayUrl: z.string().max(MAX_RELAY_URL_BYTES).optional(),
             }),
             minter: z.string().max(300),
             state: z.enum(STATES),

@@ -1,4 +1,5 @@
 import { describeError } from '../../src/error-text.js';
+import { relayBesideCode } from '../../src/invite/code-relay.js';
 import type { InviteAcceptResult, InviteProgress, InviteSummary, PeerInfo } from '../../src/rpc/protocol.js';
 
 /** What an invite message says about its state. */
@@ -32,32 +33,47 @@ export function stateAfter(progress: InviteProgress): InviteState | null {
 }
 
 export interface InviteView {
-  readonly invite: Pick<InviteSummary, 'id' | 'url' | 'code' | 'expiresAt' | 'usesLeft'> & { label?: string };
+  /** `relayUrl`: the relay it was minted on (absent from messages remembered before it was kept). */
+  readonly invite: Pick<InviteSummary, 'id' | 'url' | 'code' | 'expiresAt' | 'usesLeft'> & {
+    label?: string;
+    relayUrl?: string;
+  };
   readonly minter: string;
   readonly state: InviteState;
   readonly peerName?: string | undefined;
 }
 
 /**
+ * How one chat's accept command is typed: with the relay option when `relay` is given (e.g.
+ * "/accept invite:<the code> relay:<url>"), else for a link or a code on the default relay.
+ */
+export type AcceptForm = (relay: string | undefined) => string;
+
+/**
  * Lines with light markup (`**bold**`, `` `code` ``); the adapter formats times and says how to
- * accept in its chat (`acceptHint`, e.g. "/accept invite:<the link or code>").
+ * accept in its chat (`acceptForm`). A code minted on a relay other than the built-in default
+ * shows that relay beside it, in both accept commands: a code carries no relay of its own.
  */
 export function inviteLines(
   view: InviteView,
   formatTime: (iso: string) => string,
-  acceptHint: string,
+  acceptForm: AcceptForm,
 ): string[] {
   const { invite } = view;
   const lines = [
     `**pairlink invite** \`${invite.id}\` from ${view.minter}${invite.label ? ` — ${invite.label}` : ''}`,
   ];
   if (view.state === 'open' || view.state === 'accepted') {
+    const relay = relayBesideCode(invite);
     if (invite.code) lines.push(`Code: \`${invite.code}\``);
+    if (relay) lines.push(`Relay: \`${relay}\` (a code carries none: give this one when accepting)`);
     if (invite.url) lines.push(`Link: ${invite.url}`);
     lines.push(
       `Expires ${formatTime(invite.expiresAt)} · ${invite.usesLeft} use${invite.usesLeft === 1 ? '' : 's'} left`,
     );
-    lines.push(`Accept with: \`${acceptHint}\` (or run \`pairlink accept\` and paste it)`);
+    lines.push(
+      `Accept with: \`${acceptForm(relay)}\` (or run \`pairlink accept${relay ? ` --relay ${relay}` : ''}\` and paste it)`,
+    );
   }
   lines.push(
     view.state === 'paired' && view.peerName ? `Paired with **${view.peerName}**.` : STATE_TEXT[view.state],

@@ -19,7 +19,7 @@ import {
 import type { Logger } from 'pino';
 import type { InviteCreated } from '../../src/rpc/protocol.js';
 import { AgentLink, followAccept } from '../core/agent-link.js';
-import { acceptText, helpLines, inviteParams } from '../core/commands.js';
+import { acceptRelay, acceptText, helpLines, inviteParams } from '../core/commands.js';
 import { startHealthServer } from '../core/health.js';
 import { LiveInvites, MessageGone } from '../core/live-invites.js';
 import { type Actor, mayCancel, mayDo } from '../core/policy.js';
@@ -247,7 +247,7 @@ export class DiscordBot {
     return helpLines(
       {
         invite: '`/invite [ttl] [uses] [format] [note] [private]`',
-        accept: '`/accept invite:<link or code>`',
+        accept: '`/accept invite:<link or code> [relay:<url>]`',
         invites: '`/invites`',
         cancel: '`/cancel id:<id>` (or the invite’s Cancel button)',
         peers: '`/peers`',
@@ -347,7 +347,7 @@ export class DiscordBot {
         const date = new Date(iso);
         return `${time(date, 'f')} (${time(date, 'R')})`;
       },
-      '/accept invite:<the link or code>',
+      (relay) => (relay ? `/accept invite:<the code> relay:${relay}` : '/accept invite:<the link or code>'),
     ).join('\n');
     const components = open
       ? [
@@ -388,9 +388,14 @@ export class DiscordBot {
     await interaction.deferReply({ flags: MessageFlags.Ephemeral });
     try {
       const text = acceptText(interaction.options.getString('invite') ?? undefined);
+      const relay = acceptRelay(interaction.options.getString('relay') ?? undefined);
       // The agent answers at once when the invite passed its local checks (form, signature,
       // expiry, relay) and the accept is recorded: only then is "Pairing…" true.
-      let result = await this.agent.call('invite.accept', { invite: text, waitSeconds: 0 });
+      let result = await this.agent.call('invite.accept', {
+        invite: text,
+        waitSeconds: 0,
+        ...(relay ? { relay } : {}),
+      });
       if (result.status !== 'paired') {
         await interaction.editReply({ content: 'Pairing… waiting for the issuer’s agent.' });
         result = await this.agent.call('accept.get', { acceptId: result.acceptId, waitSeconds: 8 });

@@ -1,3 +1,4 @@
+import { MAX_RELAY_URL_BYTES } from '../../src/identity/card.js';
 import { CHAT_MAX_USES } from '../core/commands.js';
 
 /**
@@ -64,6 +65,13 @@ export const COMMAND_DEFINITIONS = [
         description: 'The invite link or code',
         required: true,
         max_length: 1000,
+      },
+      {
+        type: STRING,
+        name: 'relay',
+        description: 'For a code: the relay shown beside it (a link names its own)',
+        required: false,
+        max_length: MAX_RELAY_URL_BYTES,
       },
     ],
   },

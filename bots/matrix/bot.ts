@@ -5,7 +5,7 @@ import type { Logger } from 'pino';
 import { PairlinkError } from '../../src/errors.js';
 import type { InviteCreated } from '../../src/rpc/protocol.js';
 import { AgentLink, followAccept } from '../core/agent-link.js';
-import { acceptText, helpLines, inviteParams } from '../core/commands.js';
+import { helpLines, inviteParams } from '../core/commands.js';
 import { startHealthServer } from '../core/health.js';
 import { LiveInvites, MessageGone } from '../core/live-invites.js';
 import { type Actor, type BotAction, mayCancel, mayDo } from '../core/policy.js';
@@ -21,7 +21,7 @@ import {
 } from '../core/render.js';
 import { startupError } from '../core/startup-error.js';
 import type { MatrixConfig } from './config.js';
-import { addressed, expiryText, formatted, inviteArgs, pngSize } from './format.js';
+import { acceptArgs, addressed, expiryText, formatted, inviteArgs, pngSize } from './format.js';
 import { powerLevelOf } from './power.js';
 import { abortRequests, installRequestWrapper } from './requests.js';
 import { routeSdkLogs } from './sdk-logs.js';
@@ -444,8 +444,12 @@ export class MatrixBot {
         await this.mint(roomId, event, args);
         return null;
       case 'accept': {
-        const invite = acceptText(args.join(' '));
-        const result = await this.agent.call('invite.accept', { invite, waitSeconds: 8 });
+        const { invite, relay } = acceptArgs(args);
+        const result = await this.agent.call('invite.accept', {
+          invite,
+          waitSeconds: 8,
+          ...(relay ? { relay } : {}),
+        });
         // Still pending: follow it, and tell the member how it ended (a reply that mentions them).
         if (result.status === 'pending') void this.followUp(roomId, event, result.acceptId);
         return [acceptLine(result)];
@@ -532,7 +536,12 @@ export class MatrixBot {
   }
 
   private inviteText(view: InviteView): string[] {
-    return inviteLines(view, (iso) => expiryText(iso), `${this.config.prefix} accept <the link or code>`);
+    const accept = `${this.config.prefix} accept`;
+    return inviteLines(
+      view,
+      (iso) => expiryText(iso),
+      (relay) => (relay ? `${accept} <the code> ${relay}` : `${accept} <the link or code>`),
+    );
   }
 
   /** Edits the invite notice; a finished invite's QR image is redacted. */
@@ -576,7 +585,7 @@ export class MatrixBot {
     return helpLines(
       {
         invite: `\`${p} invite [ttl] [uses] [url|code]\` (e.g. \`${p} invite 10m 1 code\`)`,
-        accept: `\`${p} accept <link or code>\``,
+        accept: `\`${p} accept <link or code> [relay URL]\``,
         invites: `\`${p} invites\``,
         cancel: `\`${p} cancel <id>\``,
         peers: `\`${p} peers\``,

@@ -1,5 +1,5 @@
 import { PairlinkError } from '../../src/errors.js';
-import type { InviteOptions } from '../core/commands.js';
+import { acceptRelay, acceptText, type InviteOptions } from '../core/commands.js';
 
 /** A Matrix message body: plain `body` and `org.matrix.custom.html` `formatted_body`. */
 export interface Formatted {
@@ -77,6 +77,21 @@ export function inviteArgs(args: readonly string[]): InviteOptions {
       );
   }
   return options;
+}
+
+/**
+ * `accept <link or code> [relay]`: the invite, and the relay when one follows it. A code may be
+ * typed with spaces (`ABCD EFGH JKLM`), so the relay is the last of two or more words when it
+ * has a character no code has (`:`, `/` or `.`): a URL, or a host name given without its scheme,
+ * which acceptRelay then refuses with a clear sentence rather than reading it as part of the code.
+ */
+export function acceptArgs(args: readonly string[]): { invite: string; relay?: string } {
+  const last = args.at(-1);
+  if (args.length < 2 || last === undefined || !/[:/.]/.test(last))
+    return { invite: acceptText(args.join(' ')) };
+  const invite = acceptText(args.slice(0, -1).join(' '));
+  const relay = acceptRelay(last);
+  return relay ? { invite, relay } : { invite };
 }
 
 /** Width and height of a PNG (from its IHDR chunk), for `m.image` info. */

@@ -1,5 +1,5 @@
-import { DEFAULT_RELAY_URL } from '../../src/config/schema.js';
 import { formatDuration } from '../../src/duration.js';
+import { relayBesideCode } from '../../src/invite/code-relay.js';
 import {
   type InviteFormat,
   type InviteMode,
@@ -84,9 +84,9 @@ export const inviteCommand: Command = {
       );
       // A code carries no relay: the other side claims it on this one, so it is said beside it
       // (unless it is the built-in default, which every agent assumes).
-      const relayFlag =
-        created.code && created.relayUrl !== DEFAULT_RELAY_URL ? ` --relay ${created.relayUrl}` : '';
-      if (relayFlag) io.out(`  relay ${created.relayUrl}`);
+      const relay = relayBesideCode(created);
+      const relayFlag = relay ? ` --relay ${relay}` : '';
+      if (relay) io.out(`  relay ${relay}`);
       io.out(
         `  on the other machine: pairlink accept${relayFlag}   (and paste it when asked: it stays off screen)`,
       );

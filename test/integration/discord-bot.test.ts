@@ -85,7 +85,9 @@ afterAll(async () => {
 describe('the Discord bot (discord.js against a fake Discord)', () => {
   it('registers its commands for a guild', async () => {
     expect(await bots[0]!.register(discord.guildId)).toBe(6);
-    const names = (discord.commands.get(`guild:${discord.guildId}`) as { name: string }[]).map((c) => c.name);
+    const names = (discord.commands.get(`${appA.id}:guild:${discord.guildId}`) as { name: string }[]).map(
+      (c) => c.name,
+    );
     expect(names.sort()).toEqual(['accept', 'cancel', 'help', 'invite', 'invites', 'peers']);
   });
 

@@ -1,10 +1,10 @@
 import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
 import { readRequest } from '../../agent/rpc-dispatch.js';
-import { acceptText, inviteParams } from '../../bots/core/commands.js';
+import { acceptRelay, acceptText, inviteParams } from '../../bots/core/commands.js';
 import { DISCORD_CONFIG_SCHEMA } from '../../bots/discord/config.js';
 import { MATRIX_CONFIG_SCHEMA } from '../../bots/matrix/config.js';
-import { addressed, inviteArgs } from '../../bots/matrix/format.js';
+import { acceptArgs, addressed, inviteArgs } from '../../bots/matrix/format.js';
 import { parseJson } from '../../relay/server/http-front.js';
 import { DEFAULT_LIMITS } from '../../relay/server/limits.js';
 import { RelayMetrics } from '../../relay/server/metrics.js';
@@ -265,6 +265,8 @@ describe('fuzzing the JSON-RPC socket and the chat commands', () => {
     (words) => {
       typed(() => inviteArgs(words));
       typed(() => acceptText(words.join(' ')));
+      typed(() => acceptArgs(words));
+      typed(() => acceptRelay(words.join('')));
       addressed(words.join(' '), '!pair', ['pairlink', '@bot:example.org']);
       typed(() =>
         inviteParams({

@@ -1,7 +1,7 @@
 import { LogService } from 'matrix-bot-sdk';
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
-import { addressed, expiryText, formatted, inviteArgs } from '../../bots/matrix/format.js';
+import { acceptArgs, addressed, expiryText, formatted, inviteArgs } from '../../bots/matrix/format.js';
 import { powerLevelOf } from '../../bots/matrix/power.js';
 import { retryAfterMs } from '../../bots/matrix/requests.js';
 import { routeSdkLogs } from '../../bots/matrix/sdk-logs.js';
@@ -56,6 +56,21 @@ describe('Matrix message parts', () => {
     expect(inviteArgs([])).toEqual({});
     expect(() => inviteArgs(['soon'])).toThrow(/did not understand “soon”/);
     expect(() => inviteArgs(['url', 'code'])).toThrow(/did not understand “code”/);
+  });
+
+  it('parses accept arguments: a code (spaces allowed), then a relay when the last word has : / or .', () => {
+    const relay = 'https://relay.example.org';
+    expect(acceptArgs(['ABCD-EFGH-JKLM'])).toEqual({ invite: 'ABCD-EFGH-JKLM' });
+    expect(acceptArgs(['ABCD', 'EFGH', 'JKLM'])).toEqual({ invite: 'ABCD EFGH JKLM' });
+    expect(acceptArgs(['ABCD-EFGH-JKLM', relay])).toEqual({ invite: 'ABCD-EFGH-JKLM', relay });
+    expect(acceptArgs(['ABCD', 'EFGH', 'JKLM', relay])).toEqual({ invite: 'ABCD EFGH JKLM', relay });
+    // A link alone is the invite; a link and a relay are both there for the agent to compare.
+    expect(acceptArgs(['https://x.example/i#k'])).toEqual({ invite: 'https://x.example/i#k' });
+    expect(acceptArgs(['https://x.example/i#k', relay])).toEqual({ invite: 'https://x.example/i#k', relay });
+    expect(() => acceptArgs(['ABCD-EFGH-JKLM', 'relay.example.org'])).toThrow(/the relay is a URL such as/);
+    expect(() => acceptArgs(['ABCD-EFGH-JKLM', 'ftp://relay.example.org'])).toThrow(/the relay is a URL/);
+    expect(() => acceptArgs(['ABCD-EFGH-JKLM', `https://${'r'.repeat(200)}.org`])).toThrow(/at most 200/);
+    expect(() => acceptArgs([])).toThrow(/give the invite link or code/);
   });
 
   it('formats markup as plain text and escaped HTML', () => {

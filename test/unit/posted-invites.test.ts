@@ -30,6 +30,28 @@ describe('PostedInvites (a bot’s posted invite messages)', () => {
     expect(again.get('A1')).toEqual({ where, minterId: '1', view: view('A1') });
   });
 
+  it("keeps a code's relay across a reopen, so a restarted bot's edits still show it; older files have none", async () => {
+    const path = file();
+    const code: InviteView = {
+      ...view('C3'),
+      invite: {
+        id: 'C3',
+        code: 'ABCD-EFGH-JKLM',
+        relayUrl: 'https://relay.example',
+        expiresAt: '2030-01-01T00:00:00.000Z',
+        usesLeft: 1,
+      },
+    };
+    await (await PostedInvites.open<typeof where>(path)).set('C3', { where, minterId: '1', view: code });
+    expect((await PostedInvites.open<typeof where>(path)).get('C3')?.view).toEqual(code);
+    // A file from before the relay was kept: still read, without one.
+    writeFileSync(
+      path,
+      JSON.stringify({ version: 1, invites: [{ where, minterId: '1', view: view('A1') }] }),
+    );
+    expect((await PostedInvites.open<typeof where>(path)).get('A1')?.view).toEqual(view('A1'));
+  });
+
   it('keeps at most MAX_POSTED, forgetting the one expiring first', async () => {
     const store = await PostedInvites.open<typeof where>(file());
     const writes: Promise<void>[] = [];

@@ -49,6 +49,12 @@ export interface StoredMessage {
   interactionToken?: string;
 }
 
+/** An application command as registered (the fields the client's checks use). */
+interface RegisteredCommand {
+  readonly name: string;
+  readonly options?: readonly { name: string; required?: boolean; max_length?: number }[];
+}
+
 interface PendingInteraction {
   readonly app: FakeApp;
   readonly id: string;
@@ -77,6 +83,7 @@ export class FakeDiscord {
   readonly guildId = snowflake();
   readonly channelId = snowflake();
   readonly messages = new Map<string, StoredMessage>();
+  /** Registered commands by application and scope: `<app id>:guild:<guild id>` or `<app id>:global`. */
   readonly commands = new Map<string, unknown[]>();
   /** Every REST call, for assertions: method, path (without /api/v10) and parsed body. */
   readonly calls: { method: string; path: string; body: unknown }[] = [];
@@ -294,6 +301,7 @@ export class FakeDiscord {
     options: Record<string, string | number | boolean> = {},
   ): string {
     const types: Record<string, number> = { string: 3, number: 4, boolean: 5 };
+    this.checkOptions(app, name, options);
     const interaction = {
       ...this.baseInteraction(app, user, 2),
       data: {
@@ -310,6 +318,27 @@ export class FakeDiscord {
     };
     this.dispatch(app, 'INTERACTION_CREATE', interaction);
     return interaction.token;
+  }
+
+  /**
+   * Once an application registered its commands, Discord's client sends only what they define:
+   * a command it has, options it declares, strings within their `max_length`. A test sending
+   * anything else fails here, so the command definitions are part of what the tests check.
+   */
+  private checkOptions(app: FakeApp, name: string, options: Record<string, string | number | boolean>): void {
+    const registered = (this.commands.get(`${app.id}:guild:${this.guildId}`) ??
+      this.commands.get(`${app.id}:global`)) as RegisteredCommand[] | undefined;
+    if (!registered) return;
+    const command = registered.find((c) => c.name === name);
+    if (!command) throw new Error(`${app.username} registered no /${name} command`);
+    for (const [key, value] of Object.entries(options)) {
+      const option = command.options?.find((o) => o.name === key);
+      if (!option) throw new Error(`/${name} has no ${key} option`);
+      if (typeof value === 'string' && option.max_length !== undefined && value.length > option.max_length)
+        throw new Error(`/${name} ${key} is at most ${option.max_length} characters`);
+    }
+    for (const option of command.options ?? [])
+      if (option.required && !(option.name in options)) throw new Error(`/${name} needs ${option.name}`);
   }
 
   /** A user presses a button (custom id) on one of the app's messages. */
@@ -426,7 +455,7 @@ export class FakeDiscord {
         application_id: m![1],
         version: snowflake(),
       }));
-      this.commands.set(m[2] ? `guild:${m[2]}` : 'global', list);
+      this.commands.set(`${m[1]}:${m[2] ? `guild:${m[2]}` : 'global'}`, list);
       return json(200, list);
     }
     m = path.match(/^\/interactions\/(\d+)\/([^/]+)\/callback$/);
