@@ -61,7 +61,7 @@ export const ERROR_TEXT: Readonly<Record<ErrorCode, string>> = {
   RELAY_UNRELIABLE:
     "The relay kept saying it held this pairing's mailbox and then that it had none, so pairing stopped; use another relay.",
   RELAY_REFUSED:
-    'This agent will not contact the relay that invite names (docs/SECURITY.md, relay URLs from invites):',
+    'This agent will not contact that relay (docs/SECURITY.md, relay URLs from invites):',
   RELAY_LIMIT:
     'This agent already talks to as many relays as it may at once; try again when one of its pairings ends:',
   UNKNOWN_ID: 'This agent has no invite or accept with that id; `pairlink invites --all` lists its invites.',

@@ -69,7 +69,7 @@ function cases(relayUrl: string): Case[] {
       name: 'a link naming a cloud-metadata relay',
       args: [i.metadataRelay],
       exit: 1,
-      says: /will not contact the relay/,
+      says: /will not contact that relay/,
     },
     { name: 'a truncated link', args: [i.truncated], exit: 1, says: /not a pairlink invite|signature/ },
     { name: 'a link with nothing after #', args: [`${relayUrl}/i#`], exit: 1, says: /not a pairlink invite/ },
