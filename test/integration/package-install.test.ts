@@ -5,13 +5,14 @@ import { createInterface } from 'node:readline';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type AgentProcess, startAgent, testRoot } from '../support/agent-process.js';
+import { freePort } from '../support/free-port.js';
 import { PAIRLINK_BIN, type RelayProcess, startRelayProcess } from '../support/relay-process.js';
 
 // pairlink as a user installs it without the checkout (README, "Install"): the package packed
 // with `npm pack`, installed with `npm install -g` into a temporary prefix, then used from a
 // directory outside the checkout with only that prefix's bin (and node) on PATH: two agents pair,
-// examples/pair.sh runs, `service install --dry-run` names the installed program. And
-// `npx pairlink` in a project that depends on the tarball.
+// examples/pair.sh runs, `service install --dry-run` names the installed program, the Matrix bot
+// loads. And `npx pairlink` in a project that depends on the tarball.
 
 const run = promisify(execFile);
 const REPO = resolve(PAIRLINK_BIN, '../../..');
@@ -189,6 +190,23 @@ describe('the package installed with npm install -g from the packed tarball', ()
     const execStart = /^ExecStart=(.*)$/m.exec(unit!.content)?.[1];
     expect(execStart).toContain(join(realpathSync(installed), 'dist', 'bin', 'pairlink.cjs'));
     expect(execStart).not.toContain(REPO);
+  });
+
+  it('runs the Matrix bot: it loads and says the homeserver cannot be reached', async () => {
+    const config = join(root, 'matrix.json');
+    const example = readFileSync(join(installed, 'bots', 'matrix', 'config.example.json'), 'utf8');
+    const closed = `http://127.0.0.1:${await freePort()}`;
+    writeFileSync(config, example.replace('https://matrix.example.org', closed));
+    const failure = await run(bin, ['bot', 'matrix', '--config', config], {
+      cwd: elsewhere,
+      env: { PATH: path, HOME: root, MATRIX_ACCESS_TOKEN: 'token', PAIRLINK_SOCKET: join(root, 'none.sock') },
+    }).then(
+      () => ({ code: 0, stderr: '' }),
+      (error: { code: number; stderr: string }) => error,
+    );
+    expect(failure.stderr).not.toContain('a bug');
+    expect(failure.stderr).toContain('The chat server cannot be reached');
+    expect(failure.code).toBe(1);
   });
 });
 
