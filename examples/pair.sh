@@ -1,7 +1,8 @@
 #!/bin/sh
 # Mint an invite, hand it on, wait until a second agent has paired, list the peers.
 # Needs only a POSIX shell, no jq. PAIRLINK_SOCKET selects the agent. Runs `pairlink` from PATH,
-# else the CLI built in the clone this script belongs to (dist/bin/pairlink.cjs: npm ci builds it).
+# else the CLI beside this script: dist/bin/pairlink.cjs of its clone (npm ci builds it) or of the
+# installed package it came with.
 set -eu
 
 if ! command -v pairlink >/dev/null 2>&1; then

@@ -62,6 +62,7 @@ export const botCommand: Command = {
     let bot: { start(): Promise<void>; stop(): Promise<void> };
     if (platform === 'matrix') {
       const { loadMatrixConfig, matrixToken } = await import('../../bots/matrix/config.js');
+      (await import('../../bots/matrix/crypto-stand-in.js')).useCryptoStandIn();
       const { MatrixBot } = await import('../../bots/matrix/bot.js');
       const config = loadMatrixConfig(values.config as string);
       bot = new MatrixBot(

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll } from 'vitest';
-import { PAIRLINK_BIN, type RelayProcess, startRelayProcess } from './relay-process.js';
+import { pairlinkCommand, type RelayProcess, startRelayProcess } from './relay-process.js';
 
 const run = promisify(execFile);
 
@@ -37,16 +37,13 @@ function spawnAgent(
   args: string[],
   nodeArgs: string[] = [],
   wrap: string[] = [],
+  bin?: string,
 ): Promise<ChildProcess> {
-  const [command, ...prefix] = [...wrap, process.execPath];
-  const child = spawn(
-    command!,
-    [...prefix, ...nodeArgs, PAIRLINK_BIN, 'agent', '--name', name, '--relay', relayUrl, ...args],
-    {
-      env,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    },
-  );
+  const [command, ...prefix] = [...wrap, ...pairlinkCommand(bin, nodeArgs)];
+  const child = spawn(command!, [...prefix, 'agent', '--name', name, '--relay', relayUrl, ...args], {
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   return new Promise((resolve, reject) => {
     const timer = setTimeout(
       () => reject(new Error(`agent ${name} did not start:\n${logs.join('\n')}`)),
@@ -78,6 +75,8 @@ export async function startAgent(
   nodeArgs: string[] = [],
   /** A command the agent runs under, e.g. `ip netns exec NS` (test/support/netns.ts). */
   wrap: string[] = [],
+  /** A `pairlink` executable to run (agent and CLI) instead of this checkout's build: an installed one. */
+  bin?: string,
 ): Promise<AgentProcess> {
   const home = join(root, name);
   const socket = join(root, `${name}.sock`);
@@ -96,10 +95,11 @@ export async function startAgent(
     socket,
     env,
     logs,
-    child: await spawnAgent(env, name, relayUrl, logs, args, nodeArgs, wrap),
+    child: await spawnAgent(env, name, relayUrl, logs, args, nodeArgs, wrap, bin),
     async cli(args) {
+      const [command, ...prefix] = pairlinkCommand(bin);
       try {
-        const { stdout, stderr } = await run(process.execPath, [PAIRLINK_BIN, ...args], { env });
+        const { stdout, stderr } = await run(command!, [...prefix, ...args], { env });
         return { code: 0, stdout, stderr };
       } catch (error) {
         const e = error as { code: number; stdout: string; stderr: string };
@@ -120,7 +120,7 @@ export async function startAgent(
     },
     async restart() {
       await agent.stop();
-      agent.child = await spawnAgent(env, name, relayUrl, logs, args, nodeArgs, wrap);
+      agent.child = await spawnAgent(env, name, relayUrl, logs, args, nodeArgs, wrap, bin);
     },
   };
   return agent;

@@ -8,6 +8,11 @@ const SUPPORT_DIR = fileURLToPath(new URL('.', import.meta.url));
 const REPO_ROOT = resolve(SUPPORT_DIR, SUPPORT_DIR.includes(`${sep}dist${sep}`) ? '../../..' : '../..');
 export const PAIRLINK_BIN = join(REPO_ROOT, 'dist', 'bin', 'pairlink.cjs');
 
+/** The command that runs `pairlink`: `bin` itself (an installed one), else node on this checkout's build. */
+export function pairlinkCommand(bin: string | undefined, nodeArgs: string[] = []): string[] {
+  return bin ? [bin] : [process.execPath, ...nodeArgs, PAIRLINK_BIN];
+}
+
 export interface RelayProcess {
   readonly url: string;
   readonly child: ChildProcess;
@@ -19,19 +24,18 @@ export interface RelayProcess {
 export function startRelayProcess(
   args: string[] = [],
   env: NodeJS.ProcessEnv = {},
-  /** `wrap`: a command the relay runs under, e.g. `ip netns exec NS` (test/support/netns.ts). */
-  options: { nodeArgs?: string[]; cwd?: string; wrap?: string[] } = {},
+  /**
+   * `wrap`: a command the relay runs under, e.g. `ip netns exec NS` (test/support/netns.ts).
+   * `bin`: a `pairlink` executable to run instead of this checkout's build (an installed one).
+   */
+  options: { nodeArgs?: string[]; cwd?: string; wrap?: string[]; bin?: string } = {},
 ): Promise<RelayProcess> {
-  const [command, ...prefix] = [...(options.wrap ?? []), process.execPath];
-  const child = spawn(
-    command!,
-    [...prefix, ...(options.nodeArgs ?? []), PAIRLINK_BIN, 'relay', '--port', '0', ...args],
-    {
-      env: { ...process.env, ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-      ...(options.cwd ? { cwd: options.cwd } : {}),
-    },
-  );
+  const [command, ...prefix] = [...(options.wrap ?? []), ...pairlinkCommand(options.bin, options.nodeArgs)];
+  const child = spawn(command!, [...prefix, 'relay', '--port', '0', ...args], {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+    ...(options.cwd ? { cwd: options.cwd } : {}),
+  });
   const logs: string[] = [];
   const stop = (signal: NodeJS.Signals = 'SIGTERM') =>
     new Promise<number | null>((resolve) => {
