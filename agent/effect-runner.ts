@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import { toHex } from '../src/encoding/hex.js';
 import { type ErrorCode, PairlinkError } from '../src/errors.js';
 import type { Effect, RelayEffect } from '../src/handshake/effects.js';
-import type { InviteCreator, InviteProgress } from '../src/rpc/protocol.js';
+import type { InviteProgress } from '../src/rpc/protocol.js';
 import type { RelayTransport } from './relay-transport.js';
 
 /** Whose effects these are: an invite or an accept, with the mailbox it reads and its read capability. */
@@ -11,11 +11,6 @@ export interface EffectOwner {
   readonly id: string;
   readonly mailboxId: Uint8Array;
   readonly readCapability: Uint8Array;
-  /**
-   * An invite's minter, carried for the audit entries of its progress: by the time a progress
-   * effect runs, the invite may have left the history (many finished in one save).
-   */
-  readonly creator?: InviteCreator | undefined;
 }
 
 /** What the runner needs from the agent. */
@@ -23,7 +18,7 @@ export interface EffectRunnerDeps {
   readonly relay: RelayTransport;
   readonly now: () => number;
   readonly logger: Logger;
-  readonly emit: (progress: Omit<InviteProgress, 'at'>, owner: EffectOwner) => void;
+  readonly emit: (progress: Omit<InviteProgress, 'at'>) => void;
   /** A relay effect failed: feed `effectFailed` to the owner's machine (the rest of the batch was skipped). */
   readonly failed: (owner: EffectOwner, effect: RelayEffect, code: ErrorCode) => Promise<void>;
   /** The relay took a frame sent with `track`: feed `frameDelivered` to the owner's machine. */
@@ -143,17 +138,14 @@ export class EffectRunner {
   }
 
   private progress(effect: Extract<Effect, { type: 'progress' }>, owner: EffectOwner): void {
-    this.deps.emit(
-      {
-        id: owner.id,
-        role: owner.kind === 'invite' ? 'issuer' : 'acceptor',
-        status: effect.status,
-        ...(effect.sessionId ? { sessionId: toHex(effect.sessionId) } : {}),
-        ...(effect.peer ? { peer: { did: effect.peer.did, name: effect.peer.name } } : {}),
-        ...(effect.code ? { error: { code: effect.code, message: effect.code } } : {}),
-        ...(effect.sas ? { sas: { digits: effect.sas.digits, emoji: effect.sas.emoji } } : {}),
-      },
-      owner,
-    );
+    this.deps.emit({
+      id: owner.id,
+      role: owner.kind === 'invite' ? 'issuer' : 'acceptor',
+      status: effect.status,
+      ...(effect.sessionId ? { sessionId: toHex(effect.sessionId) } : {}),
+      ...(effect.peer ? { peer: { did: effect.peer.did, name: effect.peer.name } } : {}),
+      ...(effect.code ? { error: { code: effect.code, message: effect.code } } : {}),
+      ...(effect.sas ? { sas: { digits: effect.sas.digits, emoji: effect.sas.emoji } } : {}),
+    });
   }
 }
