@@ -97,6 +97,14 @@ export interface InviteDefaults {
 
 const random = pooledRandom();
 const b64 = (bytes: Uint8Array) => Buffer.from(bytes).toString('base64url');
+/** The progress statuses that end a pairing (or an invite), and the audit entry each makes. */
+const OUTCOME_EVENTS: Partial<Record<InviteProgress['status'], AuditEntry['event']>> = {
+  paired: 'paired',
+  unconfirmed: 'unconfirmed',
+  failed: 'failed',
+  cancelled: 'cancelled',
+  expired: 'expired',
+};
 /** A short local id from the first 5 bytes of an id: 8 Crockford symbols. */
 function shortId(bytes: Uint8Array): string {
   return writeCrockfordSymbols(crockfordSymbolsFromBits(bytes, 8));
@@ -214,7 +222,7 @@ export class Agent {
       relays: agent.relays,
       now: () => agent.now(),
       logger: options.logger,
-      emit: (progress, owner) => agent.emit(progress, owner.creator),
+      emit: (progress) => agent.emit(progress),
       failed: (owner, effect, code) => agent.effectFailed(owner, effect, code),
       delivered: (owner, frame) => agent.stepOwner(owner, { type: 'frameDelivered', frame }),
     });
@@ -254,8 +262,10 @@ export class Agent {
   }
 
   /**
-   * Appends to the audit log and moves its anchor in the state, saved with the next save (which
-   * syncs the log first); once that save is on disk, the log may rotate past it.
+   * Appends to the audit log and moves its anchor in the state. Called in the turn that applies
+   * the change the entry records, before that change's save is asked for: the save (which syncs
+   * the log first) then carries the anchor, rather than another save after it (a state append and
+   * two fdatasyncs per entry). Once that save is on disk, the log may rotate past it.
    */
   private appendAudit(entry: AuditEntry): void {
     const audit = this.audit;
@@ -385,7 +395,6 @@ export class Agent {
           mailboxId: record.issuer.mailboxId,
           readCapability: record.readCapability,
           relay: this.relayOf(record),
-          creator: record.creator,
         }
       : {
           kind: 'accept',
@@ -448,24 +457,29 @@ export class Agent {
     if (params.creator) record = { ...record, creator: params.creator };
     const created = record;
     this.store.update((s) => ({ ...s, invites: [...s.invites, created] }));
+    const by = params.creator ?? { kind: 'script' };
+    const at = new Date(now * 1000).toISOString();
+    this.appendAudit({
+      at,
+      event: 'minted',
+      invite: record.id,
+      by,
+      format: record.format,
+      uses: policy.uses,
+    });
     // Both settle before either is looked at: a save that fails (a full disk) while the relay is
     // still being asked is this call's error, never an unhandled rejection that ends the agent.
     const [registration, save] = await Promise.allSettled([registered, this.store.persist()]);
     if (registration.status === 'rejected') {
       // The relay refused or is away: nobody holds this invite yet, so it is forgotten again.
+      const reason: unknown = registration.reason;
+      const code = reason instanceof PairlinkError ? reason.code : 'INTERNAL';
       this.store.update((s) => ({ ...s, invites: s.invites.filter((i) => i.id !== created.id) }));
+      this.appendAudit({ at, event: 'failed', role: 'issuer', invite: record.id, by, code });
       await this.store.persist().catch(() => undefined);
-      throw registration.reason;
+      throw reason;
     }
     if (save.status === 'rejected') throw save.reason;
-    this.appendAudit({
-      at: new Date(now * 1000).toISOString(),
-      event: 'minted',
-      invite: record.id,
-      by: params.creator ?? { kind: 'script' },
-      format: record.format,
-      uses: policy.uses,
-    });
     this.listen(record);
     this.emit({ id: record.id, role: 'issuer', status: 'published' });
     return record;
@@ -615,6 +629,8 @@ export class Agent {
     const removed = this.store.state.peers.find((p) => p.did === did);
     if (!removed) return false;
     this.store.update((s) => ({ ...s, peers: s.peers.filter((p) => p.did !== did) }));
+    const event: PeerRemoved = { did, name: removed.name, at: new Date(this.now() * 1000).toISOString() };
+    this.appendAudit({ at: event.at, event: 'unpaired', peer: { did, name: removed.name } });
     // Waits first, so "unpaired" is told before what the invites report about it.
     const saved = this.store.persist();
     // In the same save: every invite minted before now refuses this peer from here on, and a
@@ -622,8 +638,6 @@ export class Agent {
     for (const invite of this.store.state.invites)
       this.logFailure(this.stepInvite(invite, { type: 'peerRemoved', did }));
     await saved;
-    const event: PeerRemoved = { did, name: removed.name, at: new Date(this.now() * 1000).toISOString() };
-    this.appendAudit({ at: event.at, event: 'unpaired', peer: { did, name: removed.name } });
     for (const listener of this.removalListeners) listener(event);
     return true;
   }
@@ -771,6 +785,7 @@ export class Agent {
     });
     this.store.replaceInvite(next);
     this.applyPins(effects);
+    this.recordOutcomes(effects, next);
     await this.saveThenRun(`invite:${record.id}`, effects, this.ownerOf(current), replayable);
     return next;
   }
@@ -812,6 +827,7 @@ export class Agent {
         this.store.state.createdAt,
       ).bytes;
     }
+    this.recordOutcomes(effects, next);
     await this.saveThenRun(`accept:${record.id}`, effects, this.ownerOf(current), replayable && !imported);
     return next;
   }
@@ -888,33 +904,33 @@ export class Agent {
     this.reopenTimers.delete(mailbox);
   }
 
-  private emit(progress: Omit<InviteProgress, 'at'>, creator?: InviteCreator): void {
+  private emit(progress: Omit<InviteProgress, 'at'>): void {
     const full: InviteProgress = { ...progress, at: new Date(this.now() * 1000).toISOString() };
     this.pairings.observe(full);
-    this.record(full, creator);
     for (const listener of this.listeners) listener(full);
   }
 
-  /** The history's side of a progress event: how pairings end, and whose invite it was (`creator`). */
-  private record(progress: InviteProgress, creator: InviteCreator | undefined): void {
-    const events: Partial<Record<InviteProgress['status'], AuditEntry['event']>> = {
-      paired: 'paired',
-      unconfirmed: 'unconfirmed',
-      failed: 'failed',
-      cancelled: 'cancelled',
-      expired: 'expired',
-    };
-    const event = events[progress.status];
-    if (!event || !this.audit) return;
-    this.appendAudit({
-      at: progress.at,
-      event,
-      role: progress.role,
-      ...(progress.role === 'issuer' ? { invite: progress.id } : { accept: progress.id }),
-      ...(creator ? { by: creator } : {}),
-      ...(progress.peer ? { peer: { did: progress.peer.did, name: progress.peer.name } } : {}),
-      ...(progress.error ? { code: progress.error.code } : {}),
-    });
+  /**
+   * The history's side of a step: an entry for each way a pairing ends among its progress effects,
+   * with whose invite it was. Appended as the step is applied, so the step's own save names it
+   * (appendAudit): the outcome and its entry reach the disk together, whether or not the effects
+   * run after it (a failed save drops them; the record resumes without telling its progress again).
+   */
+  private recordOutcomes(effects: readonly Effect[], record: InviteRecord | AcceptRecord): void {
+    for (const effect of effects) {
+      if (effect.type !== 'progress') continue;
+      const event = OUTCOME_EVENTS[effect.status];
+      if (!event) continue;
+      this.appendAudit({
+        at: new Date(this.now() * 1000).toISOString(),
+        event,
+        ...('issuer' in record
+          ? { role: 'issuer', invite: record.id, ...(record.creator ? { by: record.creator } : {}) }
+          : { role: 'acceptor', accept: record.id }),
+        ...(effect.peer ? { peer: { did: effect.peer.did, name: effect.peer.name } } : {}),
+        ...(effect.code ? { code: effect.code } : {}),
+      });
+    }
   }
 
   /** The history, oldest first, and whether its chain is whole (`history.list`). */

@@ -1,4 +1,4 @@
-import { closeSync, fdatasyncSync, fstatSync, ftruncateSync, openSync, renameSync, writeSync } from 'node:fs';
+import { closeSync, constants, fdatasyncSync, fstatSync, ftruncateSync, openSync, renameSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import type { AuditEntry, AuditIntegrity } from '../src/rpc/protocol.js';
 import {
@@ -11,9 +11,20 @@ import {
   sealAuditLine,
   verifyAuditChain,
 } from './audit-chain.js';
+import { writeAll } from './state/state-log.js';
 
 /** Entries one file holds before it is rotated to `<file>.1` (the previous `.1` is dropped). */
 export const AUDIT_ENTRIES_PER_FILE = 5_000;
+/**
+ * While the agent runs, the file is zero-filled this far ahead of its last line (512 one-bucket
+ * lines), as the state log is (state-log.ts): every save that names new entries fdatasyncs this
+ * file, and an fdatasync of a line written inside blocks already written flushes the data alone,
+ * where one of a line that grows the file must also commit the new size to the journal (slower,
+ * and shared with every other writer on the filesystem). Readers take the first zero byte as the
+ * end of the file (a line never holds one); `close` and rotation cut the zeros off.
+ */
+const PREALLOCATE_BYTES = 256 * 1024;
+const ZEROS = Buffer.alloc(PREALLOCATE_BYTES);
 
 /** What `AuditLog.open` found: the log, its chain's verdict, and the bytes of a torn last line it cut off. */
 export interface OpenedAuditLog {
@@ -26,7 +37,7 @@ export interface OpenedAuditLog {
  * The operator's history of what happened (docs/ARCHITECTURE.md §Agent, docs/SECURITY.md §The
  * audit log): append-only, one sealed line per entry, each naming the digest of the one before
  * (a hash chain, audit-chain.ts), bounded to two files of AUDIT_ENTRIES_PER_FILE entries. The
- * chain's base and head live in the sealed agent state (`anchor()`, saved after each append;
+ * chain's base and head live in the sealed agent state (`anchor()`, saved with each entry;
  * `sync()` runs before that save, so the state never names an entry the disk may not hold), which
  * is what makes a deleted line, a cut tail or a dropped file show. Appends are synchronous.
  */
@@ -35,7 +46,9 @@ export class AuditLog {
   private count = 0;
   /** The current file's size as this log wrote it (a failed write is cut back to it). */
   private size = 0;
-  /** Kept open between appends: one write(2) per entry on the agent's thread. */
+  /** The file's size on disk: `size` and the zeros written ahead of it. */
+  private allocated = 0;
+  /** Kept open between appends: one pwrite(2) per entry on the agent's thread. */
   private fd: number | null = null;
   /** Appended since the last sync. */
   private dirty = false;
@@ -60,7 +73,9 @@ export class AuditLog {
   /**
    * Opens the log and checks its chain against `anchor` (the state's; absent in a state from
    * before the chain). A torn last line (a write cut short) is cut off first, so the next entry
-   * starts a line of its own; if it held a saved entry, the chain says so (truncated). New
+   * starts a line of its own; if it held a saved entry, the chain says so (truncated). So is
+   * everything from the first zero byte on: the zeros written ahead, which a crash leaves, and
+   * any unsynced lines after a block the crash did not write (never a saved entry). New
    * entries continue from the saved head even when lines are missing, so the gap stays visible.
    */
   static async open(
@@ -72,9 +87,11 @@ export class AuditLog {
     const cap = (entriesPerFile + 64) * MAX_AUDIT_LINE_BYTES;
     const previous = (await readBounded(`${path}.1`, cap)).data;
     const { data: current, complete } = await readBounded(path, cap);
-    const whole = current.lastIndexOf(0x0a) + 1;
-    const tornBytes = complete ? current.length - whole : 0;
-    if (tornBytes > 0) {
+    const linesEnd = endOfLines(current);
+    const whole = linesEnd === 0 ? 0 : current.lastIndexOf(0x0a, linesEnd - 1) + 1;
+    const tornBytes = complete ? linesEnd - whole : 0;
+    // A torn line, and the zeros a running agent writes ahead (a crash leaves them), go.
+    if (complete && current.length > whole) {
       const handle = await open(path, 'r+');
       try {
         await handle.truncate(whole);
@@ -124,11 +141,17 @@ export class AuditLog {
     const { line, head } = sealAuditLine(this.key, this.head, entry);
     try {
       if (this.fd === null) {
-        this.fd = openSync(this.path, 'a', 0o600);
+        this.fd = openSync(this.path, constants.O_WRONLY | constants.O_CREAT, 0o600);
         // A write that failed part-way left a fragment: cut it, so this line is not glued to it.
         if (fstatSync(this.fd).size > this.size) ftruncateSync(this.fd, this.size);
+        this.allocated = this.size;
       }
-      for (let done = 0; done < line.length; ) done += writeSync(this.fd, line, done);
+      if (this.size + line.length > this.allocated) {
+        // Zeros first, so this line and the next ones land inside written blocks.
+        writeAll(this.fd, ZEROS, this.size);
+        this.allocated = this.size + ZEROS.length;
+      }
+      writeAll(this.fd, line, this.size);
     } catch (error) {
       this.closeFile();
       throw error;
@@ -152,10 +175,16 @@ export class AuditLog {
     this.fileStart = this.head;
   }
 
+  /** Closes the file, cutting off the zeros written ahead of its last line (or a failed write's fragment). */
   private closeFile(): void {
     const fd = this.fd;
     this.fd = null;
-    if (fd !== null) closeSync(fd);
+    if (fd === null) return;
+    try {
+      if (this.allocated > this.size) ftruncateSync(fd, this.size);
+    } finally {
+      closeSync(fd);
+    }
   }
 
   /** Syncs and closes the file after the last append (the agent's stop). */
@@ -182,8 +211,14 @@ export class AuditLog {
 const isChained = (line: AuditLine): line is Extract<AuditLine, { kind: 'chained' }> =>
   line.kind === 'chained';
 
+/** Where the lines end: at the first zero byte (the zeros written ahead), or at the end of `data`. */
+function endOfLines(data: Buffer): number {
+  const zero = data.indexOf(0);
+  return zero === -1 ? data.length : zero;
+}
+
 function splitLines(data: Buffer): string[] {
-  return data.toString('latin1').split('\n').filter(Boolean);
+  return data.subarray(0, endOfLines(data)).toString('latin1').split('\n').filter(Boolean);
 }
 
 /** The file's first `cap` bytes (a file grown past any log's size is read no further), or none. */

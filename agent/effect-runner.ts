@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import { toHex } from '../src/encoding/hex.js';
 import { type ErrorCode, PairlinkError } from '../src/errors.js';
 import type { Effect, RelayEffect } from '../src/handshake/effects.js';
-import type { InviteCreator, InviteProgress } from '../src/rpc/protocol.js';
+import type { InviteProgress } from '../src/rpc/protocol.js';
 import type { RelayPool } from './relay-pool.js';
 import type { RelayTransport } from './relay-transport.js';
 
@@ -14,11 +14,6 @@ export interface EffectOwner {
   readonly readCapability: Uint8Array;
   /** The relay (pool key) its mailboxes live on: for an accept, the invite's relay. */
   readonly relay: string;
-  /**
-   * An invite's minter, carried for the audit entries of its progress: by the time a progress
-   * effect runs, the invite may have left the history (many finished in one save).
-   */
-  readonly creator?: InviteCreator | undefined;
 }
 
 /** What the runner needs from the agent. */
@@ -26,7 +21,7 @@ export interface EffectRunnerDeps {
   readonly relays: RelayPool;
   readonly now: () => number;
   readonly logger: Logger;
-  readonly emit: (progress: Omit<InviteProgress, 'at'>, owner: EffectOwner) => void;
+  readonly emit: (progress: Omit<InviteProgress, 'at'>) => void;
   /** A relay effect failed: feed `effectFailed` to the owner's machine (the rest of the batch was skipped). */
   readonly failed: (owner: EffectOwner, effect: RelayEffect, code: ErrorCode) => Promise<void>;
   /** The relay took a frame sent with `track`: feed `frameDelivered` to the owner's machine. */
@@ -150,17 +145,14 @@ export class EffectRunner {
   }
 
   private progress(effect: Extract<Effect, { type: 'progress' }>, owner: EffectOwner): void {
-    this.deps.emit(
-      {
-        id: owner.id,
-        role: owner.kind === 'invite' ? 'issuer' : 'acceptor',
-        status: effect.status,
-        ...(effect.sessionId ? { sessionId: toHex(effect.sessionId) } : {}),
-        ...(effect.peer ? { peer: { did: effect.peer.did, name: effect.peer.name } } : {}),
-        ...(effect.code ? { error: { code: effect.code, message: effect.code } } : {}),
-        ...(effect.sas ? { sas: { digits: effect.sas.digits, emoji: effect.sas.emoji } } : {}),
-      },
-      owner,
-    );
+    this.deps.emit({
+      id: owner.id,
+      role: owner.kind === 'invite' ? 'issuer' : 'acceptor',
+      status: effect.status,
+      ...(effect.sessionId ? { sessionId: toHex(effect.sessionId) } : {}),
+      ...(effect.peer ? { peer: { did: effect.peer.did, name: effect.peer.name } } : {}),
+      ...(effect.code ? { error: { code: effect.code, message: effect.code } } : {}),
+      ...(effect.sas ? { sas: { digits: effect.sas.digits, emoji: effect.sas.emoji } } : {}),
+    });
   }
 }

@@ -60,8 +60,7 @@ export const ERROR_TEXT: Readonly<Record<ErrorCode, string>> = {
     'That code was burned by three wrong attempts and no longer works; ask its issuer for a new one.',
   RELAY_UNRELIABLE:
     "The relay kept saying it held this pairing's mailbox and then that it had none, so pairing stopped; use another relay.",
-  RELAY_REFUSED:
-    'This agent will not contact that relay (docs/SECURITY.md, relay URLs from invites):',
+  RELAY_REFUSED: 'This agent will not contact that relay (docs/SECURITY.md, relay URLs from invites):',
   RELAY_LIMIT:
     'This agent already talks to as many relays as it may at once; try again when one of its pairings ends:',
   UNKNOWN_ID: 'This agent has no invite or accept with that id; `pairlink invites --all` lists its invites.',

@@ -331,7 +331,7 @@ function isZero(bytes: Uint8Array): boolean {
 }
 
 /** pwrite of all of `data` at `position` (a short write continues where it stopped). */
-function writeAll(fd: number, data: Buffer, position: number): void {
+export function writeAll(fd: number, data: Buffer, position: number): void {
   for (let done = 0; done < data.length; )
     done += writeSync(fd, data, done, data.length - done, position + done);
 }

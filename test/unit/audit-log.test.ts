@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -19,8 +19,9 @@ const entry = (n: number): AuditEntry => ({
   event: 'minted',
   invite: `I${n}`,
 });
+/** The file's lines, up to the zeros a running log writes ahead of them. */
 const lines = (file: string) =>
-  existsSync(file) ? readFileSync(file, 'latin1').split('\n').filter(Boolean) : [];
+  existsSync(file) ? readFileSync(file, 'latin1').split('\0')[0]!.split('\n').filter(Boolean) : [];
 
 /** Appends as the agent does: each anchor is "saved" (committed) right after its append. */
 function appendSaved(log: AuditLog, from: number, count: number): AuditAnchor {
@@ -74,6 +75,55 @@ describe('audit log chain and anchor', () => {
     const tampered = await AuditLog.open(file, key, anchor, 3);
     expect(tampered.integrity).toMatchObject({ ok: false, reason: 'missing', brokenAt: anchor.base.seq });
     await tampered.log.close();
+  });
+
+  it('appends land inside blocks already written (the file does not grow with each one), and close cuts the zeros ahead off', async () => {
+    const file = fresh();
+    const { log } = await AuditLog.open(file, key, undefined);
+    const sizes: number[] = [];
+    for (let n = 0; n < 5; n++) {
+      log.append(entry(n));
+      log.sync();
+      sizes.push(statSync(file).size);
+    }
+    // An fdatasync of an append that grows the file also commits its size to the journal.
+    expect(new Set(sizes).size).toBe(1);
+    expect(sizes[0]).toBeGreaterThan(5 * AUDIT_BUCKET_BYTES);
+    const listed = await log.list(undefined, 100);
+    expect(listed.entries.map((e) => e.seq)).toEqual([0, 1, 2, 3, 4]);
+    expect(listed.integrity.ok).toBe(true);
+    await log.close();
+    expect(statSync(file).size).toBe(5 * AUDIT_BUCKET_BYTES);
+    expect(lines(file)).toHaveLength(5);
+  });
+
+  it('a log left by a crash ends in zeros: no torn line and no alarm; a line torn before the zeros is cut', async () => {
+    const file = fresh();
+    const { log } = await AuditLog.open(file, key, undefined);
+    const saved = appendSaved(log, 0, 2);
+    log.append(entry(2)); // written, its anchor never saved
+    const crashed = `${file}.crashed`;
+    copyFileSync(file, crashed); // what a crash leaves: the lines, then zeros
+    const wholeBytes = 3 * AUDIT_BUCKET_BYTES;
+    expect(statSync(crashed).size).toBeGreaterThan(wholeBytes);
+    const reopened = await AuditLog.open(crashed, key, saved);
+    expect(reopened.tornBytes).toBe(0);
+    expect(reopened.integrity).toEqual({ ok: true, checked: 3, beforeChain: 0 });
+    expect(statSync(crashed).size).toBe(wholeBytes);
+    await reopened.log.close();
+
+    // The same, with a fourth line torn part-way into the zeros.
+    copyFileSync(file, crashed);
+    const torn = Buffer.from('A'.repeat(100), 'latin1');
+    writeFileSync(crashed, Buffer.concat([readFileSync(crashed).subarray(0, wholeBytes), torn]), {
+      flag: 'r+',
+    });
+    const cut = await AuditLog.open(crashed, key, saved);
+    expect(cut.tornBytes).toBe(100);
+    expect(cut.integrity).toEqual({ ok: true, checked: 3, beforeChain: 0 });
+    expect(statSync(crashed).size).toBe(wholeBytes);
+    await cut.log.close();
+    await log.close();
   });
 
   it('reads a log from before the chain: its entries listed as such, new ones chained after them', async () => {
