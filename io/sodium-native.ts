@@ -18,10 +18,10 @@ const load = () => createRequire(import.meta.url)('sodium-native') as SodiumNati
 /**
  * libsodium's Ed25519 verification through sodium-native (prebuilt binaries inside the npm
  * package): ~46 µs per signature here against OpenSSL's ~89 µs with its key import, and a
- * pairing checks six. libsodium's `crypto_sign_verify_detached` refuses everything the strict rule
- * (PROTOCOL.md §1) refuses, and also an R of small order; `verifyEd25519` re-checks its refusals
- * on OpenSSL, so answers do not change. Loading takes ~30 ms, paid by the agent at start (keys
- * imported before the install stay on OpenSSL).
+ * pairing checks six. `verifyEd25519` asks it only what passed the strict rule's own checks
+ * (PROTOCOL.md §1), where `crypto_sign_verify_detached` and OpenSSL give the same answers, so
+ * answers do not change. Loading takes ~30 ms, paid by the agent at start (keys imported before
+ * the install stay on OpenSSL).
  */
 export function sodiumNativeVerify(sodium = load()): FastEd25519Verify {
   return (publicKey, message, signature) => sodium.crypto_sign_verify_detached(signature, message, publicKey);

@@ -1,9 +1,11 @@
 import { type KeyObject, sign as nodeSign, verify as nodeVerify } from 'node:crypto';
 import { ed25519 } from '@noble/curves/ed25519.js';
+import { fromHex } from '../encoding/hex.js';
 import { importPrivateKey, importPublicKey } from './okp-keys.js';
 
 // Ed25519 runs on node:crypto (OpenSSL) because it is ~15x faster than pure JS here (see
-// DESIGN.md), and noble checks what OpenSSL does not: canonical point encodings and small order.
+// DESIGN.md), or on libsodium where installed. What the strict rule refuses beyond the equation
+// (non-canonical encodings, small order, S >= L) is decided here, never left to a backend.
 
 export const ED25519_PUBLIC_KEY_LENGTH = 32;
 export const ED25519_SEED_LENGTH = 32;
@@ -107,11 +109,40 @@ export function isStrictEd25519PublicKey(publicKey: Uint8Array): boolean {
   }
 }
 
+// L = 2^252 + 27742317777372353535851937790883648493, little-endian: S must be below it.
+const GROUP_ORDER_LE = fromHex('edd3f55c1a631258d69cf7a2def9de1400000000000000000000000000000010');
+
+/** True when the little-endian scalar is below L (compared from the top byte down). */
+function isCanonicalScalar(s: Uint8Array): boolean {
+  for (let i = 31; i >= 0; i--) {
+    if (s[i]! !== GROUP_ORDER_LE[i]!) return s[i]! < GROUP_ORDER_LE[i]!;
+  }
+  return false;
+}
+
 /**
- * A faster verifier that accepts only signatures the rule below accepts, and may refuse a few more
- * (libsodium also refuses an R of small order, which only a signer forging against itself makes).
- * Its acceptance is final; its refusal is checked again by OpenSSL, so the answer is always the
- * rule's. Installed by long-running processes (io/sodium-native.ts); the core never needs it.
+ * Everything the strict rule (PROTOCOL.md §1) decides before the equation: 64 bytes, S < L, R
+ * not of small order, and a canonical key not of small order. Backends differ exactly here
+ * (OpenSSL 3.0 accepts a small-order R, 3.5 and libsodium refuse it; OpenSSL takes some
+ * non-canonical and small-order keys), so our code decides it and a backend only computes
+ * `encode([S]B − [k]A) = R`, where they agree. An R of small order verifies only with
+ * S = k·a mod L, which only the key's owner can compute (RFC 8032 signing never makes one), so
+ * refusing it costs honest signers nothing. Its non-canonical encodings never equal an encoding,
+ * so the eight canonical ones are all there is to refuse. Public bytes: early exits leak nothing.
+ */
+function passesStrictChecks(publicKey: Uint8Array, signature: Uint8Array): boolean {
+  if (signature.length !== ED25519_SIGNATURE_LENGTH) return false;
+  if (!isCanonicalScalar(signature.subarray(32))) return false;
+  const r = signature.subarray(0, 32);
+  if (SMALL_ORDER_ENCODINGS.some((encoding) => sameBytes(encoding, r))) return false;
+  return isCanonicalAndNotSmallOrder(publicKey);
+}
+
+/**
+ * A faster verifier of the equation (io/sodium-native.ts: libsodium), installed by long-running
+ * processes; the core never needs it. It is asked only about inputs that passed the checks above,
+ * on which it and OpenSSL agree (test/unit/sodium-native.test.ts, on every Node CI runs), so its
+ * answer is final.
  */
 export type FastEd25519Verify = (
   publicKey: Uint8Array,
@@ -126,15 +157,16 @@ export function useFastEd25519Verify(verify: FastEd25519Verify | null): void {
 }
 
 /**
- * Strict RFC 8032 verification: the key must be canonical and not of small order; OpenSSL then
- * refuses keys off the curve, checks S < L and recomputes R comparing encodings, so a
- * non-canonical R never verifies either.
+ * Strict RFC 8032 verification (PROTOCOL.md §1): the checks above in our code, then the
+ * cofactorless equation by bytes on the installed backend (libsodium, else OpenSSL, which also
+ * refuses keys off the curve), so a non-canonical R never verifies either. The answer does not
+ * depend on the Node release or the OpenSSL it bundles.
  */
 export function verifyEd25519(publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array): boolean {
-  if (signature.length !== ED25519_SIGNATURE_LENGTH) return false;
-  if (!isCanonicalAndNotSmallOrder(publicKey)) return false;
-  if (fastVerify?.(publicKey, message, signature)) return true;
-  return opensslVerify(publicKey, message, signature);
+  if (!passesStrictChecks(publicKey, signature)) return false;
+  return fastVerify
+    ? fastVerify(publicKey, message, signature)
+    : opensslVerify(publicKey, message, signature);
 }
 
 /** The rule above on OpenSSL alone (tests and the benchmark compare the fast verifier with it). */
@@ -143,11 +175,10 @@ export function verifyEd25519OpenSsl(
   message: Uint8Array,
   signature: Uint8Array,
 ): boolean {
-  if (signature.length !== ED25519_SIGNATURE_LENGTH) return false;
-  return isCanonicalAndNotSmallOrder(publicKey) && opensslVerify(publicKey, message, signature);
+  return passesStrictChecks(publicKey, signature) && opensslVerify(publicKey, message, signature);
 }
 
-/** OpenSSL's verification, once the signature length and the key's encoding have been checked. */
+/** OpenSSL's verification, once the strict checks have passed. */
 function opensslVerify(publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array): boolean {
   const key = importPublicKey('Ed25519', publicKey);
   return key !== null && nodeVerify(null, message, key, signature);

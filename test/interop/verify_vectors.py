@@ -2,8 +2,8 @@
 """An independent check of docs/test-vectors.json, written from docs/PROTOCOL.md alone.
 
 It shares no code with the TypeScript implementation: Python's standard library, the
-`cryptography` package (Ed25519, X25519) and PyNaCl (crypto_secretbox), with ristretto255
-written here from RFC 9496. Every value in the file is either an input it reads (seeds, drawn
+`cryptography` package (Ed25519 signing, X25519) and PyNaCl (crypto_secretbox), with ristretto255
+written here from RFC 9496 and strict Ed25519 verification from RFC 8032 and PROTOCOL.md §1. Every value in the file is either an input it reads (seeds, drawn
 randomness, policies) or an output it recomputes and compares; it fails on any mismatch and on
 any value it neither read nor checked.
 
@@ -328,6 +328,77 @@ def self_test_ristretto(rfc_vectors_path):
         assert encode(element_derivation(bytes.fromhex(case["input"]))).hex() == case["output"], "RFC 9496 A.3"
 
 
+# ---------------------------------------------------------------- §1 strict Ed25519 (RFC 8032 §5.1)
+# Written here rather than asked of `cryptography`: what OpenSSL answers for an R of small order
+# depends on its version, and §1 decides that case itself.
+
+def ed25519_decode(data):
+    """RFC 8032 §5.1.3, canonical encodings only (y < p; x = 0 with a clear sign bit); None else."""
+    if len(data) != 32:
+        return None
+    n = int.from_bytes(data, "little")
+    sign, y = n >> 255, n & ((1 << 255) - 1)
+    if y >= P:
+        return None
+    u = (y * y - 1) % P
+    v = (D * y * y + 1) % P
+    x = u * pow(v, 3, P) * pow(u * pow(v, 7, P), (P - 5) // 8, P) % P
+    if v * x * x % P == (-u) % P:
+        x = x * SQRT_M1 % P
+    if v * x * x % P != u or (x == 0 and sign):
+        return None
+    if x & 1 != sign:
+        x = P - x
+    return (x, y, 1, x * y % P)
+
+
+def ed25519_encode(point):
+    x, y, z, _ = point
+    z_inv = pow(z, P - 2, P)
+    x, y = x * z_inv % P, y * z_inv % P
+    return (y | (x & 1) << 255).to_bytes(32, "little")
+
+
+def negate(point):
+    x, y, z, t = point
+    return ((-x) % P, y, z, (-t) % P)
+
+
+ED25519_BASE = ed25519_decode(bytes.fromhex("58" + "66" * 31))
+
+
+def is_small_order(point):
+    return ed25519_encode(scalar_mult(8, point)) == ed25519_encode(IDENTITY)
+
+
+def ed25519_verify_strict(public_key, message, signature):
+    """§1: 64 bytes, S < L, R not of small order, the strict key rule, then the cofactorless
+    equation by bytes: encode([S]B - [k]A) == R."""
+    if len(signature) != 64:
+        return False
+    r, s = signature[:32], int.from_bytes(signature[32:], "little")
+    if s >= L:
+        return False
+    a = ed25519_decode(public_key)
+    if a is None or is_small_order(a):
+        return False
+    r_point = ed25519_decode(r)
+    if r_point is not None and is_small_order(r_point):
+        return False
+    k = int.from_bytes(sha512(r + public_key + message), "little") % L
+    return ed25519_encode(point_add(scalar_mult(s, ED25519_BASE), scalar_mult(k, negate(a)))) == r
+
+
+def self_test_ed25519(primitives_path):
+    with open(primitives_path, encoding="utf-8") as f:
+        cases = json.load(f)["ed25519"]["cases"]
+    for case in cases:
+        pub, msg, sig = (bytes.fromhex(case[k]) for k in ("publicKey", "message", "signature"))
+        assert ed25519_encode(ed25519_decode(pub)) == pub, "RFC 8032 key round trip"
+        assert ed25519_verify_strict(pub, msg, sig), "RFC 8032 7.1 signature"
+        assert not ed25519_verify_strict(pub, msg + b"x", sig), "RFC 8032 7.1, another message"
+
+
 # ---------------------------------------------------------------- §5 CPace
 
 def cpace_generator(prs, ci, sid):
@@ -573,6 +644,13 @@ def verify(c):
 
     session_and_frames("code", "code", carol, dave, code_mailbox, code_mailbox, code_secret_of)
 
+    # ---- §1's strict Ed25519 rule at its edges.
+    for i in range(len(c.get("ed25519Rule"))):
+        base = f"ed25519Rule.{i}"
+        c.input(f"{base}.name")
+        key, message, signature = (c.hex_input(f"{base}.{k}") for k in ("publicKey", "message", "signature"))
+        c.check(f"{base}.valid", ed25519_verify_strict(key, message, signature))
+
 
 SAS_EMOJI = [
     ("\U0001F436", "Dog"), ("\U0001F431", "Cat"), ("\U0001F981", "Lion"), ("\U0001F40E", "Horse"),
@@ -599,6 +677,7 @@ def main():
     here = os.path.dirname(os.path.abspath(__file__))
     path = sys.argv[1] if len(sys.argv) > 1 else os.path.join(here, "..", "..", "docs", "test-vectors.json")
     self_test_ristretto(os.path.join(here, "..", "vectors", "ristretto255-rfc9496.json"))
+    self_test_ed25519(os.path.join(here, "..", "vectors", "primitives.json"))
     with open(path, encoding="utf-8") as f:
         checker = Checker(json.load(f))
     verify(checker)

@@ -9,11 +9,7 @@ import {
   verifyEd25519,
   verifyEd25519OpenSsl,
 } from '../../src/crypto/ed25519.js';
-import { hashSha512 } from '../../src/crypto/hashes.js';
-
-const L = 2n ** 252n + 27742317777372353535851937790883648493n;
-const le = (bytes: Uint8Array) => BigInt(`0x${Buffer.from(bytes).reverse().toString('hex')}`);
-const toLe32 = (n: bigint) => Uint8Array.from(Buffer.from(n.toString(16).padStart(64, '0'), 'hex').reverse());
+import { ED25519_ORDER as L, fromLe as le, toLe32, torsionSignature } from '../vectors/ed25519-rule.js';
 
 describe('Ed25519 through libsodium (sodium-native) gives the strict rule’s answers', () => {
   const fastVerify = sodiumNativeVerify();
@@ -54,33 +50,49 @@ describe('Ed25519 through libsodium (sodium-native) gives the strict rule’s an
     expect(verifyEd25519OpenSsl(key.publicKey, message, malleated)).toBe(false);
   });
 
-  it('a signature whose R has small order: libsodium refuses, the rule accepts, and verifyEd25519 answers the rule', () => {
-    // A key with a torsion component, A = a·B + T, signed with S = k·a: then [S]B − [k]A = −[k]T,
-    // a point of small order. Valid under the cofactorless rule; only its key's owner can make it.
-    const T = ed25519.Point.fromHex('26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc05');
+  it('a signature whose R has small order is refused by every backend, before any is asked', () => {
+    // Only the key's owner can make these (S = k·a). OpenSSL 3.0 (Node 20) accepted them and
+    // OpenSSL 3.5 (Node 24) and libsodium refuse them, so the rule decides (PROTOCOL.md §1).
     const a = (le(randomBytes(32)) % (L - 1n)) + 1n;
-    const A = ed25519.Point.BASE.multiply(a).add(T).toBytes();
-    let found: { message: Uint8Array; signature: Uint8Array } | null = null;
-    for (let i = 0; i < 400 && !found; i++) {
-      const R = T.multiplyUnsafe(BigInt(i % 8))
-        .negate()
-        .toBytes();
-      const message = randomBytes(16);
-      const k = le(hashSha512(Buffer.concat([R, A, message]))) % L;
-      if (
-        !T.multiplyUnsafe(k % 8n)
-          .negate()
-          .equals(ed25519.Point.fromBytes(R))
-      )
-        continue;
-      found = { message, signature: Buffer.concat([R, toLe32((k * a) % L)]) };
+    const cases = [
+      torsionSignature(a, 0n, 0n, 0n, `R identity ${a}`), // a key of prime order
+      torsionSignature(a, 1n, 0n, 4n, `R order 2 ${a}`), // keys with a torsion component
+      torsionSignature(a, 1n, 0n, 2n, `R order 4 ${a}`),
+      torsionSignature(a, 1n, 0n, 5n, `R order 8 ${a}`),
+    ];
+    let asked = 0;
+    const countingVerify = () => {
+      asked++;
+      return true;
+    };
+    for (const { publicKey, message, signature } of cases) {
+      expect(ed25519.Point.fromBytes(signature.subarray(0, 32)).isSmallOrder()).toBe(true);
+      useFastEd25519Verify(null);
+      expect(verifyEd25519OpenSsl(publicKey, message, signature)).toBe(false);
+      expect(verifyEd25519(publicKey, message, signature)).toBe(false);
+      useFastEd25519Verify(fastVerify);
+      expect(verifyEd25519(publicKey, message, signature)).toBe(false);
+      expect(fastVerify(publicKey, message, signature)).toBe(false);
+      useFastEd25519Verify(countingVerify);
+      expect(verifyEd25519(publicKey, message, signature)).toBe(false);
     }
-    expect(found).not.toBeNull();
-    const { message, signature } = found!;
-    expect(verifyEd25519OpenSsl(A, message, signature)).toBe(true);
-    expect(fastVerify(A, message, signature)).toBe(false);
-    useFastEd25519Verify(fastVerify);
-    expect(verifyEd25519(A, message, signature)).toBe(true);
-    expect(verifyEd25519(A, message, Uint8Array.from(signature).fill(0, 40, 41))).toBe(false);
+    expect(asked).toBe(0);
+  });
+
+  it('a key and an R with a torsion component, neither of small order: every backend accepts (cofactorless)', () => {
+    const a = (le(randomBytes(32)) % (L - 1n)) + 1n;
+    const r = (le(randomBytes(32)) % (L - 1n)) + 1n;
+    for (const u of [1n, 2n, 4n]) {
+      const { publicKey, message, signature } = torsionSignature(a, 1n, r, u, `mixed ${a} ${u}`);
+      useFastEd25519Verify(null);
+      expect(verifyEd25519OpenSsl(publicKey, message, signature)).toBe(true);
+      expect(fastVerify(publicKey, message, signature)).toBe(true);
+      useFastEd25519Verify(fastVerify);
+      expect(verifyEd25519(publicKey, message, signature)).toBe(true);
+      const altered = Uint8Array.from(signature);
+      altered[40]! ^= 1;
+      expect(verifyEd25519(publicKey, message, altered)).toBe(false);
+      expect(verifyEd25519OpenSsl(publicKey, message, altered)).toBe(false);
+    }
   });
 });

@@ -35,6 +35,7 @@ import {
   type Party,
   runUntilQuiet,
 } from '../support/pairing-harness.js';
+import { ed25519RuleCases } from './ed25519-rule.js';
 
 const NOW = 1_800_000_000;
 const RELAY = 'https://relay.example.org';
@@ -269,5 +270,13 @@ export function generateProtocolVectors() {
     },
     url: urlVector,
     code: codeVector,
+    // §1's strict Ed25519 rule at its edges: what every implementation must answer for each.
+    ed25519Rule: ed25519RuleCases().map((c) => ({
+      name: c.name,
+      publicKey: toHex(c.publicKey),
+      message: toHex(c.message),
+      signature: toHex(c.signature),
+      valid: c.valid,
+    })),
   };
 }
