@@ -557,9 +557,12 @@ describe('the Matrix bot (matrix-bot-sdk against a fake homeserver)', () => {
       expect(statSync(join(dir, 'state')).mode & 0o777).toBe(0o700);
     } finally {
       // The long-poll under way at SIGTERM is aborted, not waited out (it would end answered).
-      const polling = hs.requests.filter(
-        (r) => r.user === user.userId && r.path.endsWith('/sync') && !r.ended,
-      );
+      // One waiting with nothing to deliver: a poll with news pending (the echo of the bot's own
+      // reply) is answered at once, whatever the bot does.
+      const parked = () =>
+        hs.requests.filter((r) => r.user === user.userId && r.path.endsWith('/sync') && !r.ended && r.parked);
+      await hs.until(() => parked().length > 0, "bot C's long-poll waiting with nothing to deliver");
+      const polling = parked();
       code = await bot.terminate();
       await hs.until(() => polling.every((r) => r.ended), 'the long-poll to end');
       expect(polling.map((r) => r.ended)).toEqual(polling.map(() => 'aborted'));

@@ -78,10 +78,14 @@ export interface FakeRequest {
   readonly user: string | undefined;
   /** How it ended: answered, or given up by the client before the answer. */
   ended?: 'answered' | 'aborted';
+  /** A /sync long-poll waiting with nothing to deliver: only a new event (or its timeout) answers it. */
+  parked?: boolean;
 }
 
 export class FakeHomeserver {
   readonly serverName = 'fake.test';
+  /** Each request's record, for the handlers that mark it (a parked long-poll). */
+  private readonly entries = new WeakMap<IncomingMessage, FakeRequest>();
   readonly users = new Map<string, FakeMatrixUser>();
   readonly rooms = new Map<string, Room>();
   readonly media = new Map<string, { contentType: string; data: Buffer; filename: string | null }>();
@@ -392,6 +396,7 @@ export class FakeHomeserver {
       user: this.byToken.get(bearer)?.userId,
     };
     this.requests.push(entry);
+    this.entries.set(req, entry);
     res.once('close', () => {
       entry.ended = res.writableFinished ? 'answered' : 'aborted';
       this.wake();
@@ -507,7 +512,7 @@ export class FakeHomeserver {
           .filter((r) => this.membership(r.id, user.userId) === 'join')
           .map((r) => r.id),
       };
-    if (route === 'GET sync') return this.sync(user, url);
+    if (route === 'GET sync') return this.sync(user, url, this.entries.get(req));
     if (route === 'POST createRoom') {
       return { room_id: this.createRoom(user, json as Parameters<FakeHomeserver['createRoom']>[1]) };
     }
@@ -609,7 +614,7 @@ export class FakeHomeserver {
     };
   }
 
-  private async sync(user: FakeMatrixUser, url: URL): Promise<unknown> {
+  private async sync(user: FakeMatrixUser, url: URL, entry: FakeRequest | undefined): Promise<unknown> {
     const since = url.searchParams.get('since');
     const from = since ? Number(since.replace(/^s/, '')) : null;
     if (since && !Number.isInteger(from)) throw new HttpError(400, 'M_INVALID_PARAM', 'Invalid since token');
@@ -623,7 +628,9 @@ export class FakeHomeserver {
           Object.keys(response.rooms.leave).length >
         0;
       if (hasNews || from === null || Date.now() >= deadline) return response;
+      if (entry) entry.parked = true;
       await this.changes.next(Math.max(0, deadline - Date.now()));
+      if (entry) entry.parked = false;
     }
   }
 
