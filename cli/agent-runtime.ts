@@ -40,7 +40,7 @@ interface RuntimeOptions {
  * keystore, load state, listen.
  */
 export async function startAgentRuntime(options: RuntimeOptions): Promise<AgentRuntime> {
-  await claimSocketPath(options.paths.socket);
+  await claimSocketPath(options.paths.socket, options.paths.socketMode);
   await ensurePrivateDir(options.paths.home);
   const lock = await lockHome(options.paths.home);
   try {
@@ -93,7 +93,7 @@ async function startLocked(options: RuntimeOptions, lock: HomeLock): Promise<Age
   });
   let server: RpcSocketServer;
   try {
-    server = await RpcSocketServer.listen(agent, paths.socket, logger);
+    server = await RpcSocketServer.listen(agent, paths.socket, logger, paths.socketMode);
   } catch (error) {
     await agent.stop();
     throw error;
