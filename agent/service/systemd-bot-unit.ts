@@ -47,6 +47,9 @@ export function botUnit(spec: BotServiceSpec): string {
     `LoadCredential=${spec.platform}-token:${spec.tokenFile}`,
     'Environment=PAIRLINK_SOCKET=/run/pairlink/agent.sock',
     `Environment=PAIRLINK_HOME=%S/${name}`,
+    // A dynamic user may have no passwd entry to read a home from (no nss-systemd): Node's
+    // os.homedir() then throws, so the bot gets one.
+    `Environment=HOME=%S/${name}`,
     `StateDirectory=${name}`,
     'StateDirectoryMode=0700',
     'UMask=0077',
