@@ -1,4 +1,4 @@
-import { chmod, lstat, unlink } from 'node:fs/promises';
+import { chmod, lstat, mkdir, stat, unlink } from 'node:fs/promises';
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
 import { dirname } from 'node:path';
 import type { Logger } from 'pino';
@@ -49,13 +49,31 @@ function answers(path: string): Promise<boolean> {
 }
 
 /**
- * Makes `path` ready for a new agent: its directory private (0700, never chmod-ing a shared one);
- * a stale socket file (nothing answers) removed; a live one means another agent runs there, and
- * this one must not start.
+ * A socket shared with a group (0660) lives in a directory of this user that others cannot enter
+ * (0750 when created; the group needs to enter it, the rest of the world must not): the system
+ * service's RuntimeDirectory. Never chmod-ed: a directory open to others is refused.
  */
-export async function claimSocketPath(path: string): Promise<void> {
+async function ensureGroupDir(dir: string): Promise<void> {
+  await mkdir(dir, { recursive: true, mode: 0o750 });
+  const info = await stat(dir);
+  if (typeof process.getuid === 'function' && info.uid !== process.getuid())
+    throw new PairlinkError('INVALID_PARAMS', `${dir} belongs to another user`);
+  if ((info.mode & 0o007) !== 0)
+    throw new PairlinkError(
+      'INVALID_PARAMS',
+      `${dir} is open to other users (mode ${(info.mode & 0o777).toString(8)}): put the socket in a directory only its owner and group can enter (0750)`,
+    );
+}
+
+/**
+ * Makes `path` ready for a new agent: its directory private (0700, never chmod-ing a shared one;
+ * closed to others only, for a socket of mode 0660); a stale socket file (nothing answers)
+ * removed; a live one means another agent runs there, and this one must not start.
+ */
+export async function claimSocketPath(path: string, mode: 0o600 | 0o660 = 0o600): Promise<void> {
   if (path.startsWith('\\\\.\\pipe\\')) return;
-  await ensurePrivateDir(dirname(path), false);
+  if (mode === 0o660) await ensureGroupDir(dirname(path));
+  else await ensurePrivateDir(dirname(path), false);
   const found = await lstat(path).catch((error: NodeJS.ErrnoException) => {
     if (error.code === 'ENOENT') return null;
     throw error;
@@ -130,13 +148,18 @@ export class RpcSocketServer {
    * Listens on `path`, which `claimSocketPath` must have cleared first (before the agent touched
    * its state, so a second agent never reads or writes the first one's files).
    */
-  static async listen(agent: Agent, path: string, log: Logger): Promise<RpcSocketServer> {
+  static async listen(
+    agent: Agent,
+    path: string,
+    log: Logger,
+    mode: 0o600 | 0o660 = 0o600,
+  ): Promise<RpcSocketServer> {
     const instance = new RpcSocketServer(agent, path, log);
     await new Promise<void>((resolve, reject) => {
       instance.server.once('error', reject);
       instance.server.listen(path, () => resolve());
     });
-    if (!path.startsWith('\\\\.\\pipe\\')) await chmod(path, 0o600);
+    if (!path.startsWith('\\\\.\\pipe\\')) await chmod(path, mode);
     return instance;
   }
 

@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import { Agent, type InviteDefaults } from '../agent/agent.js';
+import { guardIdentity } from '../agent/identity-guard.js';
 import { type KeystoreChoice, openKeystore } from '../agent/keystore/open-keystore.js';
 import { relayKey } from '../agent/relay-pool.js';
 import { claimSocketPath, RpcSocketServer } from '../agent/rpc-server.js';
@@ -27,6 +28,8 @@ interface RuntimeOptions {
   name: string;
   inviteDefaults?: InviteDefaults;
   relaySettings?: RelaySettings;
+  /** Start with a new identity when the home holds an earlier one's state (identity-guard.ts). */
+  newIdentity?: boolean;
   env: NodeJS.ProcessEnv;
   logger: Logger;
 }
@@ -37,7 +40,7 @@ interface RuntimeOptions {
  * keystore, load state, listen.
  */
 export async function startAgentRuntime(options: RuntimeOptions): Promise<AgentRuntime> {
-  await claimSocketPath(options.paths.socket);
+  await claimSocketPath(options.paths.socket, options.paths.socketMode);
   await ensurePrivateDir(options.paths.home);
   const lock = await lockHome(options.paths.home);
   try {
@@ -63,6 +66,14 @@ async function startLocked(options: RuntimeOptions, lock: HomeLock): Promise<Age
     passphraseFile: options.passphraseFile,
   });
   if (note) logger.warn(note);
+  const replaced = await guardIdentity({
+    keystore: store,
+    stateFile: paths.stateFile,
+    newIdentity: options.newIdentity ?? false,
+    now: new Date(),
+  });
+  if (replaced)
+    logger.warn({ replaced }, 'starting with a new identity; the earlier one’s state was moved aside');
   const backend = await ristretto;
   if (backend !== 'libsodium')
     logger.warn({ backend }, 'libsodium did not load; CPace runs on noble (slower)');
@@ -82,7 +93,7 @@ async function startLocked(options: RuntimeOptions, lock: HomeLock): Promise<Age
   });
   let server: RpcSocketServer;
   try {
-    server = await RpcSocketServer.listen(agent, paths.socket, logger);
+    server = await RpcSocketServer.listen(agent, paths.socket, logger, paths.socketMode);
   } catch (error) {
     await agent.stop();
     throw error;

@@ -36,23 +36,15 @@ export class RpcConnection {
   }
 
   /**
-   * Connects to the agent at `path`: AGENT_NOT_FOUND when there is no socket there, else
-   * AGENT_UNAVAILABLE when nothing answers on it (an agent stopped or restarting).
+   * Connects to the agent at `path`: AGENT_NOT_FOUND when there is no socket there,
+   * PERMISSION_DENIED when this user may not use it (the system agent's socket is for its group),
+   * else AGENT_UNAVAILABLE when nothing answers on it (an agent stopped or restarting).
    */
   static connect(path: string): Promise<RpcConnection> {
     return new Promise((resolve, reject) => {
       const socket = createConnection(path);
       socket.once('connect', () => resolve(new RpcConnection(socket)));
-      socket.once('error', (error: NodeJS.ErrnoException) =>
-        reject(
-          error.code === 'ENOENT'
-            ? new PairlinkError('AGENT_NOT_FOUND', `${path} (no socket there)`)
-            : new PairlinkError(
-                'AGENT_UNAVAILABLE',
-                `no agent answers at ${path} (${error.code ?? error.message})`,
-              ),
-        ),
-      );
+      socket.once('error', (error: NodeJS.ErrnoException) => reject(connectError(path, error)));
     });
   }
 
@@ -121,4 +113,18 @@ export class RpcConnection {
       } else waiter.resolve(message.result);
     }
   }
+}
+
+/** Why connecting to the agent's socket at `path` failed, as a PairlinkError. */
+function connectError(path: string, error: NodeJS.ErrnoException): PairlinkError {
+  if (error.code === 'ENOENT') return new PairlinkError('AGENT_NOT_FOUND', `${path} (no socket there)`);
+  if (error.code === 'EACCES' || error.code === 'EPERM')
+    return new PairlinkError(
+      'PERMISSION_DENIED',
+      `cannot connect to ${path} (${error.code}); the system agent's socket is for the pairlink group: \`sudo usermod -aG pairlink $USER\`, then log in again`,
+    );
+  return new PairlinkError(
+    'AGENT_UNAVAILABLE',
+    `no agent answers at ${path} (${error.code ?? error.message})`,
+  );
 }

@@ -10,6 +10,11 @@ export interface AgentPaths {
   readonly stateFile: string;
   readonly keystoreFile: string;
   readonly socket: string;
+  /**
+   * The socket's mode: 0600 (this user only), or 0660 (also its group: the system service's
+   * `pairlink` group of admins and bots) in a directory closed to others (PAIRLINK_SOCKET_MODE).
+   */
+  readonly socketMode: 0o600 | 0o660;
 }
 
 // sockaddr_un.sun_path: 108 bytes on Linux, 104 on macOS and the BSDs, including the NUL.
@@ -18,7 +23,8 @@ const SOCKET_PATH_LIMIT = process.platform === 'linux' ? 107 : 103;
 /**
  * Resolves the agent's paths from the environment: PAIRLINK_HOME (else the platform's standard
  * data directory) and PAIRLINK_SOCKET (else $XDG_RUNTIME_DIR/pairlink/agent.sock, else a socket in
- * the home; a named pipe on Windows). Throws a clear error when the socket path is too long.
+ * the home; a named pipe on Windows) and PAIRLINK_SOCKET_MODE (0600, else 0660). Throws a clear
+ * error when the socket path is too long or the mode is another.
  */
 export function resolveAgentPaths(env: NodeJS.ProcessEnv, platform = process.platform): AgentPaths {
   const home = env.PAIRLINK_HOME || envPaths('pairlink', { suffix: '' }).data || join(homedir(), '.pairlink');
@@ -28,7 +34,19 @@ export function resolveAgentPaths(env: NodeJS.ProcessEnv, platform = process.pla
   else if (env.XDG_RUNTIME_DIR) socket = join(env.XDG_RUNTIME_DIR, 'pairlink', 'agent.sock');
   else socket = join(home, 'agent.sock');
   checkSocketPath(socket, platform);
-  return { home, stateFile: join(home, 'state.json'), keystoreFile: join(home, 'keystore.json'), socket };
+  const mode = env.PAIRLINK_SOCKET_MODE || '0600';
+  if (mode !== '0600' && mode !== '0660')
+    throw new PairlinkError(
+      'INVALID_PARAMS',
+      'PAIRLINK_SOCKET_MODE is 0600 (this user) or 0660 (and its group)',
+    );
+  return {
+    home,
+    stateFile: join(home, 'state.json'),
+    keystoreFile: join(home, 'keystore.json'),
+    socket,
+    socketMode: mode === '0660' ? 0o660 : 0o600,
+  };
 }
 
 /** Refuses a Unix socket path longer than the OS allows (connect would fail obscurely). */

@@ -64,6 +64,8 @@ export const ERROR_TEXT: Readonly<Record<ErrorCode, string>> = {
   RELAY_LIMIT:
     'This agent already talks to as many relays as it may at once; try again when one of its pairings ends:',
   UNKNOWN_ID: 'This agent has no invite or accept with that id; `pairlink invites --all` lists its invites.',
+  IDENTITY_MISSING:
+    'This agent will not start as someone new, unknown to its peers, while its home holds the state of an earlier identity:',
 };
 
 /**

@@ -23,6 +23,8 @@ export const agentCommand: Command = {
     '  --relay <url>     relay URL (env PAIRLINK_RELAY; default http://127.0.0.1:7457)',
     '  --log-level <l>   fatal, error, warn, info (default), debug (env PAIRLINK_LOG_LEVEL)',
     '  --log-format <f>  pretty (default in a terminal) or json (default otherwise; env PAIRLINK_LOG_FORMAT)',
+    '  --new-identity    start as a new identity when the home holds an earlier one the keystore has',
+    '                    not (its state moves to replaced-<time> in the home; env PAIRLINK_NEW_IDENTITY=1)',
     '',
     'Environment: PAIRLINK_HOME (state directory), PAIRLINK_SOCKET (socket path),',
     'PAIRLINK_KEYSTORE=keychain|file, PAIRLINK_PASSPHRASE or PAIRLINK_PASSPHRASE_FILE (file keystore),',
@@ -30,13 +32,15 @@ export const agentCommand: Command = {
     'PAIRLINK_DENY_RELAYS (comma-separated origins or hosts), PAIRLINK_ALLOW_INSECURE_RELAYS=1 (plain',
     'http to LAN relays): which relays an invite may name (docs/SECURITY.md).',
   ].join('\n'),
-  usage: 'pairlink agent [--config FILE] [--name NAME] [--relay URL] [--log-level info] [--log-format json]',
+  usage:
+    'pairlink agent [--config FILE] [--name NAME] [--relay URL] [--log-level info] [--log-format json] [--new-identity]',
   options: {
     config: { type: 'string' },
     name: { type: 'string' },
     relay: { type: 'string' },
     'log-level': { type: 'string' },
     'log-format': { type: 'string' },
+    'new-identity': { type: 'boolean' },
   },
   allowPositionals: false,
   async run({ values }) {
@@ -56,6 +60,8 @@ export const agentCommand: Command = {
     const choice = (env.PAIRLINK_KEYSTORE ?? config.agent.keystore) as KeystoreChoice;
     if (!['auto', 'keychain', 'file'].includes(choice))
       throw new UsageError('PAIRLINK_KEYSTORE must be keychain or file');
+    if (![undefined, '', '0', '1'].includes(env.PAIRLINK_NEW_IDENTITY))
+      throw new UsageError('PAIRLINK_NEW_IDENTITY is 1 (start fresh) or 0');
     const runtime = await startAgentRuntime({
       paths,
       keystore: choice,
@@ -66,6 +72,7 @@ export const agentCommand: Command = {
       logger,
       inviteDefaults: config.invites,
       relaySettings: relaySettingsFrom(config, env),
+      newIdentity: Boolean(values['new-identity']) || env.PAIRLINK_NEW_IDENTITY === '1',
     });
     await untilSignalled();
     await runtime.close();

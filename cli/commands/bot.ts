@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { resolveAgentPaths } from '../../io/agent-paths.js';
 import { commandLogger } from '../logger.js';
@@ -64,7 +65,7 @@ export const botCommand: Command = {
       const { loadMatrixConfig, matrixToken } = await import('../../bots/matrix/config.js');
       (await import('../../bots/matrix/crypto-stand-in.js')).useCryptoStandIn();
       const { MatrixBot } = await import('../../bots/matrix/bot.js');
-      const config = loadMatrixConfig(values.config as string);
+      const config = withCredentialToken(loadMatrixConfig(values.config as string), 'matrix');
       bot = new MatrixBot(
         config,
         matrixToken(config, process.env),
@@ -78,7 +79,7 @@ export const botCommand: Command = {
     } else {
       const { loadDiscordConfig, discordToken } = await import('../../bots/discord/config.js');
       const { DiscordBot } = await import('../../bots/discord/bot.js');
-      const config = loadDiscordConfig(values.config as string | undefined);
+      const config = withCredentialToken(loadDiscordConfig(values.config as string | undefined), 'discord');
       const discord = new DiscordBot(
         config,
         discordToken(config, process.env),
@@ -107,3 +108,14 @@ export const botCommand: Command = {
     return 0;
   },
 };
+
+/**
+ * Under systemd (`pairlink service install --bot`), the token comes as the credential
+ * `<platform>-token` (LoadCredential): it stands in for the config's tokenFile, which names the
+ * admin's own copy, out of the service's reach.
+ */
+function withCredentialToken<C extends { tokenFile?: string | undefined }>(config: C, platform: string): C {
+  const dir = process.env.CREDENTIALS_DIRECTORY;
+  const credential = dir ? join(dir, `${platform}-token`) : undefined;
+  return credential && existsSync(credential) ? { ...config, tokenFile: credential } : config;
+}

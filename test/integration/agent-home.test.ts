@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { chmodSync, existsSync, readFileSync } from 'node:fs';
+import { chmodSync, existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { describe, expect, it } from 'vitest';
@@ -15,8 +15,18 @@ const fleet = relayWithAgents();
  * Runs `pairlink agent` expecting it to refuse to start: its exit code and stderr, or `started`
  * (and the agent stopped again) when it logged "agent ready" instead.
  */
-function refusedStart(env: NodeJS.ProcessEnv, options: { withoutFileOverride?: boolean } = {}) {
-  const agent = [process.execPath, PAIRLINK_BIN, 'agent', '--relay', fleet.relay.url];
+function refusedStart(
+  env: NodeJS.ProcessEnv,
+  options: { withoutFileOverride?: boolean; args?: string[] } = {},
+) {
+  const agent = [
+    process.execPath,
+    PAIRLINK_BIN,
+    'agent',
+    '--relay',
+    fleet.relay.url,
+    ...(options.args ?? []),
+  ];
   // Root reads any file. Dropping the two capabilities that let it (util-linux's setpriv) keeps
   // uid 0, so the agent still loads pairlink wherever the checkout is (a clone under /root is
   // out of reach of any other uid), while a file's permission bits bind it as they bind a user.
@@ -82,5 +92,48 @@ describe('a state file the agent may not read', () => {
     expect(line).toMatch(/cannot read/);
     expect(line).toMatch(/mode 0?000/);
     expect(line.split('\n')).toHaveLength(1);
+  });
+});
+
+describe('never a silently new identity', () => {
+  it('an agent whose home holds state but whose keystore has no identity refuses, and touches nothing', async () => {
+    const agent = await startAgent(testRoot(), 'forgotten', fleet.relay.url);
+    await agent.stop();
+    // The keystore is gone (another keystore chosen, a keychain wiped): the state remains.
+    rmSync(join(agent.home, 'keystore.json'));
+    const stateFiles = () =>
+      readdirSync(agent.home).filter((f) => f.startsWith('state.json') || f === 'audit.log');
+    const before = stateFiles();
+    const refused = await refusedStart(agent.env);
+    expect(refused.started, 'the agent started with a new identity').toBe(false);
+    expect(refused.code).toBe(1);
+    const line = refused.stderr.trim();
+    expect(line.split('\n')).toHaveLength(1);
+    expect(line).toContain(agent.home);
+    expect(line).toContain('--new-identity');
+    expect(line).not.toMatch(/bug|decrypt/);
+    // The state is where it was, and no identity was written (the entries' names are in clear).
+    expect(stateFiles()).toEqual(before);
+    const keystore = join(agent.home, 'keystore.json');
+    if (existsSync(keystore)) expect(JSON.parse(readFileSync(keystore, 'utf8')).entries).toEqual({});
+  });
+
+  it('--new-identity starts with a new one and moves the old state aside, whole', async () => {
+    const agent = await startAgent(testRoot(), 'renewed', fleet.relay.url);
+    const old = (await agent.json<{ did: string }>(['whoami'])).value.did;
+    await agent.stop();
+    rmSync(join(agent.home, 'keystore.json'));
+    const moved = readdirSync(agent.home).filter((f) => f.startsWith('state.json') || f === 'audit.log');
+    const fresh = await startAgent(testRoot(), 'renewed', fleet.relay.url, agent.env, ['--new-identity']);
+    try {
+      const did = (await fresh.json<{ did: string }>(['whoami'])).value.did;
+      expect(did).not.toBe(old);
+      const aside = readdirSync(agent.home).filter((f) => f.startsWith('replaced-'));
+      expect(aside).toHaveLength(1);
+      expect(readdirSync(join(agent.home, aside[0]!)).sort()).toEqual(moved.sort());
+      expect(fresh.logs.join('\n')).toContain(aside[0]!);
+    } finally {
+      await fresh.stop();
+    }
   });
 });

@@ -73,3 +73,15 @@ describe('where the agent is looked for', () => {
     ).rejects.toMatchObject({ code: 'AGENT_NOT_FOUND', message: expect.stringContaining('none.sock') });
   });
 });
+
+describe('the socket mode (PAIRLINK_SOCKET_MODE)', () => {
+  it('is 0600 by default, 0660 when asked, and nothing else', async () => {
+    const { resolveAgentPaths } = await import('../../io/agent-paths.js');
+    expect(resolveAgentPaths(env, 'linux').socketMode).toBe(0o600);
+    expect(resolveAgentPaths({ ...env, PAIRLINK_SOCKET_MODE: '0660' }, 'linux').socketMode).toBe(0o660);
+    for (const mode of ['0666', '660', 'group'])
+      expect(() => resolveAgentPaths({ ...env, PAIRLINK_SOCKET_MODE: mode }, 'linux')).toThrow(
+        'PAIRLINK_SOCKET_MODE is 0600 (this user) or 0660 (and its group)',
+      );
+  });
+});
