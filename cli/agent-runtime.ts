@@ -27,6 +27,8 @@ interface RuntimeOptions {
   name: string;
   inviteDefaults?: InviteDefaults;
   relaySettings?: RelaySettings;
+  /** CAs for https/wss relays (cli/relay-ca.ts); Node's defaults when absent. */
+  relayCa?: readonly string[] | undefined;
   env: NodeJS.ProcessEnv;
   logger: Logger;
 }
@@ -72,8 +74,9 @@ async function startLocked(options: RuntimeOptions, lock: HomeLock): Promise<Age
     relayUrl: options.relayUrl,
     // One connection per relay in use; every relay but the operator's own is named by an
     // invite, so its name is resolved and checked before each connection (DNS rebinding).
-    transport: relayConnector((url) =>
-      url === relayKey(options.relayUrl) ? undefined : checkedRelayLookup(options.relayUrl),
+    transport: relayConnector(
+      (url) => (url === relayKey(options.relayUrl) ? undefined : checkedRelayLookup(options.relayUrl)),
+      options.relayCa ? { ca: options.relayCa } : {},
     ),
     name: options.name,
     logger,

@@ -44,6 +44,8 @@ export const CONFIG_SCHEMA = z
         denyRelays: z.array(z.string().min(1).max(256)).max(256).default([]),
         /** Plain http to relays other than loopback (a LAN trial only: nothing is encrypted in transit). */
         allowInsecureRelays: z.boolean().default(false),
+        /** A PEM file of CAs trusted for https relays besides Node's own (a relay with a private CA). */
+        caFile: z.string().min(1).nullable().default(null),
       })
       .strict()
       .prefault({}),
