@@ -130,9 +130,9 @@ const cases: { kind: Garbage; link: ErrorCode; code: ErrorCode; reason: RegExp }
   },
 ];
 
-describe('an agent facing a relay that is not one', () => {
+describe('an agent facing a relay that is not one (the four at once: each has a relay of its own)', () => {
   cases.forEach(({ kind, link, code: codeFailure, reason }, i) => {
-    it(`${kind}: a link's accept fails ${link} and a code's ${codeFailure}, each with one sentence; one log line names the relay`, async () => {
+    it.concurrent(`${kind}: a link's accept fails ${link} and a code's ${codeFailure}, each with one sentence; one log line names the relay`, async () => {
       const { origin, port, link: linkText, code: codeText } = minted[i]!;
       const garbage = await garbageRelay(kind, port);
       try {
