@@ -45,6 +45,7 @@ import type { SecretStore } from './keystore/secret-store.js';
 import { PairingLog } from './pairing-log.js';
 import { RelayPool, type RelayUse, relayKey } from './relay-pool.js';
 import { type AgentClock, type RelayTransportFactory, systemClock } from './relay-transport.js';
+import { givesUpOnRelay, warnRelayTrouble } from './relay-trouble.js';
 import { RepeatedWarnings } from './repeated-warnings.js';
 import type { AcceptRecord, AgentState, InviteRecord, PeerRecord } from './state/agent-state.js';
 import { DurableState } from './state/durable-state.js';
@@ -215,6 +216,7 @@ export class Agent {
             `${home ? 'relay' : 'invite relay'} ${connected ? 'connected' : 'disconnected'}`,
           );
         },
+        onTrouble: (relay, error) => warnRelayTrouble(agent.warnings, relay, error),
       },
       options.relayLimit,
     );
@@ -225,6 +227,13 @@ export class Agent {
       emit: (progress) => agent.emit(progress),
       failed: (owner, effect, code) => agent.effectFailed(owner, effect, code),
       delivered: (owner, frame) => agent.stepOwner(owner, { type: 'frameDelivered', frame }),
+      // A failed accept leaves the state for the history at its save.
+      hasFailed: (owner) =>
+        owner.kind === 'accept' &&
+        (
+          agent.store.state.accepts.find((a) => a.id === owner.id) ??
+          agent.store.history.accepts.find((a) => a.id === owner.id)
+        )?.acceptor.phase === 'failed',
     });
     for (const invite of agent.store.state.invites) agent.listen(invite);
     for (const accept of agent.store.state.accepts) agent.listen(accept);
@@ -739,6 +748,8 @@ export class Agent {
    * started has had that time, so its answer stands (a used link fails at once).
    */
   private async effectFailed(owner: EffectOwner, effect: RelayEffect, code: ErrorCode): Promise<void> {
+    if (owner.kind === 'accept' && this.givesUpOnRelay(owner, code))
+      return this.stepOwner(owner, { type: 'relayFailed', code });
     let since: number | undefined;
     if (code === 'INVITE_NOT_FOUND' && owner.kind === 'accept' && effect.type === 'send') {
       since = await this.relays
@@ -751,6 +762,21 @@ export class Agent {
     const event = { type: 'effectFailed', effect, code } as const;
     const restarted = since !== undefined && since * 1000 > this.startedAt.getTime();
     return this.stepOwner(owner, restarted ? { ...event, relayStoreSince: since } : event);
+  }
+
+  /** An accept whose relay never answered in its first seconds stops retrying it (agent/relay-trouble.ts). */
+  private givesUpOnRelay(owner: EffectOwner, code: ErrorCode): boolean {
+    const accept = this.store.state.accepts.find((a) => a.id === owner.id);
+    return (
+      accept !== undefined &&
+      givesUpOnRelay({
+        code,
+        acceptStartedMs: Date.parse(accept.createdAt),
+        agentStartedMs: Math.floor(this.startedAt.getTime() / 1000) * 1000,
+        answeredAtMs: this.relays.has(owner.relay) ? this.relays.get(owner.relay).answeredAt : undefined,
+        nowMs: this.now() * 1000,
+      })
+    );
   }
 
   /** Feeds a host event to whichever machine owns the effects that caused it. */

@@ -26,6 +26,8 @@ export interface EffectRunnerDeps {
   readonly failed: (owner: EffectOwner, effect: RelayEffect, code: ErrorCode) => Promise<void>;
   /** The relay took a frame sent with `track`: feed `frameDelivered` to the owner's machine. */
   readonly delivered: (owner: EffectOwner, frame: Uint8Array) => Promise<void>;
+  /** Whether the owner's machine has failed (an accept that gave up); false when not known. */
+  readonly hasFailed?: (owner: EffectOwner) => boolean;
 }
 
 const isRelayEffect = (effect: Effect): effect is RelayEffect =>
@@ -55,7 +57,13 @@ export class EffectRunner {
   schedule(effects: readonly Effect[], owner: EffectOwner, saved?: Promise<void>): void {
     if (effects.length === 0) return;
     const key = `${owner.kind}:${owner.id}`;
-    const chain = (this.chains.get(key) ?? Promise.resolve()).then(() => this.perform(effects, owner, saved));
+    // Resends queued behind a slow relay call (a silent relay holds each for its whole deadline)
+    // are dropped once the machine has failed meanwhile: its failure is reported without
+    // waiting for each of them to time out. The failing step's own effects run in full.
+    const queuedWhileRunning = !this.deps.hasFailed?.(owner);
+    const chain = (this.chains.get(key) ?? Promise.resolve()).then(() =>
+      this.perform(effects, owner, saved, queuedWhileRunning),
+    );
     const tracked = chain.finally(() => {
       if (this.chains.get(key) === tracked) this.chains.delete(key);
     });
@@ -70,7 +78,8 @@ export class EffectRunner {
   private async perform(
     effects: readonly Effect[],
     owner: EffectOwner,
-    saved?: Promise<void>,
+    saved: Promise<void> | undefined,
+    queuedWhileRunning: boolean,
   ): Promise<void> {
     let failure: { effect: RelayEffect; code: ErrorCode } | null = null;
     const delivered: Uint8Array[] = [];
@@ -88,7 +97,7 @@ export class EffectRunner {
         if (effect.type === 'progress') this.progress(effect, owner);
         continue; // pin, sasReady and importIdentity were applied to the state before it was saved
       }
-      if (failure) continue;
+      if (failure || (queuedWhileRunning && this.deps.hasFailed?.(owner))) continue;
       try {
         await this.performRelay(effect, owner);
         if (effect.type === 'send' && effect.track) delivered.push(effect.frame);

@@ -9,6 +9,7 @@ export interface RelayPoolHandlers {
   onMessage(relayUrl: string, mailbox: string, seq: number, body: Uint8Array): void;
   onMailboxGone(relayUrl: string, mailbox: string): void;
   onConnectionChange(relayUrl: string, connected: boolean): void;
+  onTrouble(relayUrl: string, error: PairlinkError): void;
 }
 
 /** One relay's state, for agent.info and the metrics. */
@@ -127,6 +128,7 @@ export class RelayPool {
         member.connected = connected;
         this.handlers.onConnectionChange(key, connected);
       },
+      onTrouble: (error) => this.handlers.onTrouble(key, error),
     });
     this.members.set(key, member);
     return member;

@@ -1,4 +1,4 @@
-import type { ErrorCode } from '../src/errors.js';
+import type { ErrorCode, PairlinkError } from '../src/errors.js';
 
 /** What the agent hears from the relay. */
 export interface RelayTransportHandlers {
@@ -7,6 +7,8 @@ export interface RelayTransportHandlers {
   /** The relay refused a watch for good: the mailbox is gone or the capability is refused. */
   onMailboxGone(mailbox: string): void;
   onConnectionChange(connected: boolean): void;
+  /** Talking to the relay failed (unreachable, untrusted certificate, garbage), named in the error. */
+  onTrouble?(error: PairlinkError): void;
 }
 
 /**
@@ -45,6 +47,8 @@ export interface RelayTransport {
   /** Reads a watched mailbox again from the last message delivered (a push may have been lost). */
   resync(mailboxId: Uint8Array): void;
   readonly connected: boolean;
+  /** When the relay last answered as a relay does (Unix ms); null: never yet; absent: not known. */
+  readonly answeredAt?: number | null;
   /** Watched mailboxes, and the sockets carrying them (for agent.info). */
   readonly watchCount: number;
   readonly socketCount: number;

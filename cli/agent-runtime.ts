@@ -30,6 +30,8 @@ interface RuntimeOptions {
   relaySettings?: RelaySettings;
   /** Start with a new identity when the home holds an earlier one's state (identity-guard.ts). */
   newIdentity?: boolean;
+  /** CAs for https/wss relays (cli/relay-ca.ts); Node's defaults when absent. */
+  relayCa?: readonly string[] | undefined;
   env: NodeJS.ProcessEnv;
   logger: Logger;
 }
@@ -83,8 +85,9 @@ async function startLocked(options: RuntimeOptions, lock: HomeLock): Promise<Age
     relayUrl: options.relayUrl,
     // One connection per relay in use; every relay but the operator's own is named by an
     // invite, so its name is resolved and checked before each connection (DNS rebinding).
-    transport: relayConnector((url) =>
-      url === relayKey(options.relayUrl) ? undefined : checkedRelayLookup(options.relayUrl),
+    transport: relayConnector(
+      (url) => (url === relayKey(options.relayUrl) ? undefined : checkedRelayLookup(options.relayUrl)),
+      options.relayCa ? { ca: options.relayCa } : {},
     ),
     name: options.name,
     logger,

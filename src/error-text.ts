@@ -63,6 +63,8 @@ export const ERROR_TEXT: Readonly<Record<ErrorCode, string>> = {
   RELAY_REFUSED: 'This agent will not contact that relay (docs/SECURITY.md, relay URLs from invites):',
   RELAY_LIMIT:
     'This agent already talks to as many relays as it may at once; try again when one of its pairings ends:',
+  RELAY_UNTRUSTED:
+    "This agent does not trust the relay's TLS certificate, so it sent nothing there; for a relay with a private CA, name the CA's certificate file in agent.caFile or PAIRLINK_CA_FILE.",
   UNKNOWN_ID: 'This agent has no invite or accept with that id; `pairlink invites --all` lists its invites.',
   IDENTITY_MISSING:
     'This agent will not start as someone new, unknown to its peers, while its home holds the state of an earlier identity:',

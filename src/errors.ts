@@ -48,6 +48,7 @@ export const ERROR_CODES = [
   'RELAY_REFUSED',
   'RELAY_LIMIT',
   'IDENTITY_MISSING',
+  'RELAY_UNTRUSTED',
 ] as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[number];

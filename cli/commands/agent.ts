@@ -7,6 +7,7 @@ import { loadConfigFile } from '../config-file.js';
 import { commandLogger } from '../logger.js';
 import type { Command } from '../main.js';
 import { UsageError } from '../output.js';
+import { relayCaFrom } from '../relay-ca.js';
 import { relaySettingsFrom } from '../relay-settings.js';
 import { untilSignalled } from '../signals.js';
 
@@ -30,7 +31,8 @@ export const agentCommand: Command = {
     'PAIRLINK_KEYSTORE=keychain|file, PAIRLINK_PASSPHRASE or PAIRLINK_PASSPHRASE_FILE (file keystore),',
     '$CREDENTIALS_DIRECTORY/pairlink-passphrase (systemd LoadCredential), PAIRLINK_ALLOW_RELAYS and',
     'PAIRLINK_DENY_RELAYS (comma-separated origins or hosts), PAIRLINK_ALLOW_INSECURE_RELAYS=1 (plain',
-    'http to LAN relays): which relays an invite may name (docs/SECURITY.md).',
+    'http to LAN relays): which relays an invite may name (docs/SECURITY.md). PAIRLINK_CA_FILE (config',
+    "agent.caFile): a PEM file of CAs trusted for https relays besides Node's own (a private CA).",
   ].join('\n'),
   usage:
     'pairlink agent [--config FILE] [--name NAME] [--relay URL] [--log-level info] [--log-format json] [--new-identity]',
@@ -73,6 +75,7 @@ export const agentCommand: Command = {
       inviteDefaults: config.invites,
       relaySettings: relaySettingsFrom(config, env),
       newIdentity: Boolean(values['new-identity']) || env.PAIRLINK_NEW_IDENTITY === '1',
+      relayCa: relayCaFrom(config, env),
     });
     await untilSignalled();
     await runtime.close();

@@ -22,6 +22,7 @@ import {
   otherMachineLines,
   relayUrlFor,
 } from '../public-url.js';
+import { relayCaFrom } from '../relay-ca.js';
 import { relaySettingsFrom } from '../relay-settings.js';
 import { untilSignalled } from '../signals.js';
 
@@ -99,6 +100,7 @@ export const upCommand: Command = {
         name: ((values.name as string | undefined) ?? hostname()).slice(0, 64),
         env: { ...process.env, PAIRLINK_PASSPHRASE: '', PAIRLINK_PASSPHRASE_FILE: '' },
         relaySettings,
+        relayCa: relayCaFrom(defaultConfig(), process.env),
         logger,
       });
     } catch (error) {

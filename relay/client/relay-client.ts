@@ -2,6 +2,7 @@ import http from 'node:http';
 import https from 'node:https';
 import type { LookupFunction } from 'node:net';
 import WebSocket from 'ws';
+import type { z } from 'zod';
 import { decodeBase64url, encodeBase64url } from '../../src/encoding/base64url.js';
 import { type ErrorCode, PairlinkError } from '../../src/errors.js';
 import { backoffDelayMs } from '../../src/retry-backoff.js';
@@ -21,6 +22,18 @@ import {
   socketFrame,
 } from '../wire/relay-answers.js';
 import { WS_OPS_HEADER } from '../wire/ws-ops.js';
+import { relayConnectionError } from './relay-failure.js';
+
+/** How a client reaches one relay: both its HTTP and its WebSocket connections. */
+export interface RelayEndpoint {
+  /** Resolves (and checks) the relay's name before each connection (io/relay-lookup.ts). */
+  readonly lookup?: LookupFunction | undefined;
+  /**
+   * The CAs an https/wss relay's certificate may chain to, replacing Node's default list (the
+   * agent passes Node's bundled CAs plus the operator's CA file); Node's default when absent.
+   */
+  readonly ca?: readonly string[] | undefined;
+}
 
 /** A relay message as a client sees it. */
 export interface RelayMessage {
@@ -70,17 +83,24 @@ export class RelayClient {
   private readonly base: URL;
   private readonly agent: http.Agent;
   private readonly transport: typeof http | typeof https;
+  private readonly lookup: LookupFunction | undefined;
+  /** When the relay last answered as a relay does (Unix ms); undefined until it has. */
+  answeredAt: number | undefined;
 
   constructor(
     readonly baseUrl: string,
     private readonly timeoutMs = 10_000,
-    /** Resolves (and checks) the relay's name before each connection (io/relay-lookup.ts). */
-    private readonly lookup?: LookupFunction,
+    endpoint: RelayEndpoint = {},
   ) {
     this.base = new URL(baseUrl);
+    this.lookup = endpoint.lookup;
     this.transport = this.base.protocol === 'https:' ? https : http;
     // node:http with keep-alive: ~7x the requests per second of fetch() here (bench/relay.ts).
-    this.agent = new this.transport.Agent({ keepAlive: true, maxSockets: 64 });
+    this.agent = new this.transport.Agent({
+      keepAlive: true,
+      maxSockets: 64,
+      ...(endpoint.ca ? { ca: [...endpoint.ca] } : {}),
+    });
   }
 
   /** Closes idle keep-alive connections. */
@@ -116,7 +136,7 @@ export class RelayClient {
         else resolve(value);
       };
       const unreachable = (reason: string) =>
-        settle(new PairlinkError('RELAY_UNREACHABLE', `relay ${this.baseUrl}: ${reason}`));
+        settle(new PairlinkError('RELAY_UNREACHABLE', `relay ${this.base.origin}: ${reason}`));
       const request = this.transport.request(
         {
           host: this.base.hostname,
@@ -148,6 +168,8 @@ export class RelayClient {
               } catch {
                 // an error page that is not JSON: the status says enough
               }
+              // A refusal in the relay's own words is an answer; an error page (a proxy's) is not.
+              if (relayError !== '') this.answeredAt = Date.now();
               // Never followed: a 3xx is a protocol error like any other status we do not expect.
               const code = relayRefusalCode(relayError, status);
               const retry = response.headers['retry-after'];
@@ -181,12 +203,18 @@ export class RelayClient {
         unreachable(`no answer within ${timeoutMs} ms`);
         request.destroy();
       }, timeoutMs);
-      // A refusal of the address (RELAY_REFUSED from the lookup) stays what it is.
-      request.on('error', (error) =>
-        error instanceof PairlinkError ? settle(error) : unreachable(error.message),
-      );
+      // A refusal of the address (RELAY_REFUSED from the lookup) stays what it is; a certificate
+      // not trusted here is RELAY_UNTRUSTED, an answer that is not HTTP RELAY_PROTOCOL.
+      request.on('error', (error) => settle(relayConnectionError(this.base.origin, error)));
       request.end(body);
     });
+  }
+
+  /** An answer decoded by its schema; only then has the relay answered as a relay does. */
+  private decoded<T>(schema: z.ZodType<T>, value: unknown, what: string): T {
+    const answer = decodeAnswer(schema, value, what);
+    this.answeredAt = Date.now();
+    return answer;
   }
 
   /** Creates a mailbox whose read (and optionally write) capability hashes the relay will keep. */
@@ -203,7 +231,7 @@ export class RelayClient {
         ttlSeconds,
       },
     });
-    return decodeAnswer(createdAnswer, result, 'mailbox').expiresAt;
+    return this.decoded(createdAnswer, result, 'mailbox').expiresAt;
   }
 
   async post(mailboxId: Uint8Array, writeCap: Uint8Array, body: Uint8Array): Promise<number> {
@@ -211,7 +239,7 @@ export class RelayClient {
       cap: writeCap,
       body,
     });
-    return decodeAnswer(postedAnswer, result, 'post').seq;
+    return this.decoded(postedAnswer, result, 'post').seq;
   }
 
   /** Messages after `afterSeq`; waits up to `waitSeconds` for one (long-poll fallback). */
@@ -229,7 +257,7 @@ export class RelayClient {
         timeoutMs: this.timeoutMs + waitSeconds * 1000,
       },
     );
-    return decodeAnswer(readAnswer, result, 'read').messages.map((m) => ({
+    return this.decoded(readAnswer, result, 'read').messages.map((m) => ({
       seq: m.seq,
       body: decodeBase64url(m.body, 64 * 1024),
     }));
@@ -237,7 +265,7 @@ export class RelayClient {
 
   async deleteMailbox(mailboxId: Uint8Array, readCap: Uint8Array): Promise<void> {
     const result = await this.request('DELETE', `/v1/mailboxes/${b64(mailboxId)}`, { cap: readCap });
-    decodeAnswer(deletedAnswer, result, 'delete');
+    this.decoded(deletedAnswer, result, 'delete');
   }
 
   async createNameplate(
@@ -249,7 +277,7 @@ export class RelayClient {
       cap: readCap,
       json: { maxClaims },
     });
-    return decodeAnswer(nameplateAnswer, result, 'nameplate');
+    return this.decoded(nameplateAnswer, result, 'nameplate');
   }
 
   /**
@@ -258,14 +286,14 @@ export class RelayClient {
    */
   async storeSince(): Promise<number | undefined> {
     const result = await this.request('GET', '/readyz');
-    return decodeAnswer(readyAnswer, result, 'readiness').storeSince;
+    return this.decoded(readyAnswer, result, 'readiness').storeSince;
   }
 
   async claimNameplate(
     nameplate: string,
   ): Promise<{ mailboxId: Uint8Array; writeCap: Uint8Array; expiresAt: number }> {
     const result = await this.request('POST', `/v1/nameplates/${encodeURIComponent(nameplate)}/claim`);
-    const claim = decodeAnswer(claimAnswer, result, 'claim');
+    const claim = this.decoded(claimAnswer, result, 'claim');
     return {
       mailboxId: decodeAnswerBytes(claim.mailbox),
       writeCap: decodeAnswerBytes(claim.writeCap),
@@ -280,7 +308,10 @@ export interface WatchHandlers {
   readonly onClosed?: (mailboxId: string, reason: string) => void;
   /** The socket has no room for more watches (`too_many_watches`): the caller moves it elsewhere. */
   readonly onWatchRejected?: (mailboxId: string) => void;
+  /** Connected: the relay answered on a new socket (a pong or a frame); not: that socket closed. */
   readonly onConnectionChange?: (connected: boolean) => void;
+  /** A socket could not be opened or was dropped unanswered, and why (the relay named). */
+  readonly onTrouble?: (error: PairlinkError) => void;
 }
 
 /** Timeouts of one socket; tests shorten them. */
@@ -289,7 +320,7 @@ export interface SocketTimings {
   readonly postTimeoutMs: number;
   /** The client pings this often and drops a socket whose pong has not come back by the next ping. */
   readonly pingIntervalMs: number;
-  /** The opening handshake's deadline. */
+  /** The opening handshake's deadline, and then again the first pong's. */
   readonly connectTimeoutMs: number;
   /** Reconnect backoff cap. */
   readonly maxBackoffMs: number;
@@ -333,7 +364,14 @@ export class RelaySocket {
   private nextRef = 0;
   private readonly readyWaiters = new Set<() => void>();
   private readonly timings: SocketTimings;
+  private readonly origin: string;
+  /**
+   * The relay answered on the current socket (a pong or a protocol frame). An open socket is not
+   * enough: a relay that upgrades and then says nothing is not connected, and is dropped.
+   */
   connected = false;
+  /** When the relay last answered on any of this client's sockets (Unix ms); undefined until it has. */
+  answeredAt: number | undefined;
   /** The relay said (upgrade header) that it creates and deletes mailboxes over the socket. */
   mailboxOps = false;
 
@@ -341,10 +379,11 @@ export class RelaySocket {
     private readonly baseUrl: string,
     private readonly handlers: WatchHandlers,
     timings: Partial<SocketTimings> = {},
-    /** Resolves (and checks) the relay's name before each connection, as RelayClient's does. */
-    private readonly lookup?: LookupFunction,
+    /** The name check and CAs, as RelayClient's. */
+    private readonly endpoint: RelayEndpoint = {},
   ) {
     this.timings = { ...DEFAULT_SOCKET_TIMINGS, ...timings };
+    this.origin = new URL(baseUrl).origin;
     this.connect();
   }
 
@@ -500,19 +539,30 @@ export class RelaySocket {
       handshakeTimeout: this.timings.connectTimeoutMs,
       // Never followed (ws's default, said here): a redirect could aim the agent anywhere.
       followRedirects: false,
-      ...(this.lookup ? { lookup: this.lookup } : {}),
+      ...(this.endpoint.lookup ? { lookup: this.endpoint.lookup } : {}),
+      ...(this.endpoint.ca ? { ca: [...this.endpoint.ca] } : {}),
     });
     this.socket = socket;
     socket.on('open', () => {
-      // The backoff starts again only once the relay has answered something (a pong or a frame):
-      // one that accepts sockets and drops them at once is retried on the backoff, not 4 times a second.
-      this.connected = true;
-      this.awaitingPong = false;
+      // Open is not connected: the relay must answer a ping first, within the connect deadline
+      // (a relay that upgrades and then says nothing was once logged "connected" again and again).
       this.pingTimer = setInterval(() => this.checkAlive(socket), this.timings.pingIntervalMs);
       this.pingTimer.unref();
-      this.handlers.onConnectionChange?.(true);
+      this.awaitingPong = false;
+      this.checkAlive(socket);
+      const unanswered = setTimeout(() => {
+        if (this.socket !== socket || this.connected) return;
+        this.handlers.onTrouble?.(
+          new PairlinkError(
+            'RELAY_UNREACHABLE',
+            `relay ${this.origin}: took the WebSocket but did not answer a ping within ${this.timings.connectTimeoutMs} ms`,
+          ),
+        );
+        socket.terminate();
+      }, this.timings.connectTimeoutMs);
+      unanswered.unref();
+      socket.once('close', () => clearTimeout(unanswered));
       for (const id of this.watches.keys()) this.sendWatch(id);
-      for (const wake of [...this.readyWaiters]) wake();
     });
     socket.on('upgrade', (response) => {
       const ops = response.headers[WS_OPS_HEADER];
@@ -520,9 +570,11 @@ export class RelaySocket {
     });
     socket.on('pong', () => {
       this.awaitingPong = false;
-      this.attempt = 0;
+      this.answered(socket);
     });
-    socket.on('message', (data) => this.onFrame(String(data)));
+    socket.on('message', (data) => {
+      if (this.onFrame(String(data))) this.answered(socket);
+    });
     socket.on('close', () => {
       if (this.socket !== socket) return;
       if (this.pingTimer) clearInterval(this.pingTimer);
@@ -543,9 +595,25 @@ export class RelaySocket {
       );
       this.reconnectTimer = setTimeout(() => this.connect(), delay);
     });
-    socket.on('error', () => {
-      // 'close' follows and schedules the reconnect.
+    socket.on('error', (error) => {
+      // Said once per failure (the agent rate-limits its log); 'close' follows and reconnects.
+      if (this.socket === socket) this.handlers.onTrouble?.(relayConnectionError(this.origin, error));
     });
+  }
+
+  /**
+   * The relay answered on `socket`: the first answer makes it connected (and only then does the
+   * backoff start again, so a relay that takes sockets and drops them is retried on the backoff,
+   * not 4 times a second).
+   */
+  private answered(socket: WebSocket): void {
+    if (this.socket !== socket) return;
+    this.attempt = 0;
+    this.answeredAt = Date.now();
+    if (this.connected) return;
+    this.connected = true;
+    this.handlers.onConnectionChange?.(true);
+    for (const wake of [...this.readyWaiters]) wake();
   }
 
   /** A socket whose last ping got no pong is treated as dead, even if TCP has not noticed. */
@@ -562,16 +630,21 @@ export class RelaySocket {
     }
   }
 
-  private onFrame(text: string): void {
+  /** Handles one frame; false when it is not a frame of the protocol (ignored, as a lost one). */
+  private onFrame(text: string): boolean {
     let frame: SocketFrame;
     try {
       const parsed = socketFrame.safeParse(JSON.parse(text));
-      if (!parsed.success) return; // not a frame of the protocol: ignore it, as a lost one
+      if (!parsed.success) return false;
       frame = parsed.data;
     } catch {
-      return;
+      return false;
     }
-    this.attempt = 0;
+    this.handleFrame(frame);
+    return true;
+  }
+
+  private handleFrame(frame: SocketFrame): void {
     switch (frame.op) {
       case 'watching': {
         const watch = this.watches.get(frame.mailbox);

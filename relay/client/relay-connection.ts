@@ -1,7 +1,13 @@
 import type { LookupFunction } from 'node:net';
 import { encodeBase64url } from '../../src/encoding/base64url.js';
 import { PairlinkError } from '../../src/errors.js';
-import { RelayAnswerError, RelayClient, RelaySocket, type SocketTimings } from './relay-client.js';
+import {
+  RelayAnswerError,
+  RelayClient,
+  type RelayEndpoint,
+  RelaySocket,
+  type SocketTimings,
+} from './relay-client.js';
 
 /** What the connection tells its owner (the agent's transport port has the same shape). */
 export interface RelayConnectionHandlers {
@@ -10,15 +16,19 @@ export interface RelayConnectionHandlers {
   /** The relay refused a watch for good: the mailbox is gone or the capability is refused. */
   onMailboxGone(mailbox: string): void;
   onConnectionChange(connected: boolean): void;
+  /**
+   * Talking to the relay failed (no connection, a certificate not trusted here, an answer no
+   * relay gives), with the relay and the reason in the error: for the owner's log. Refusals in
+   * the relay's own words are not trouble: they reach the caller alone.
+   */
+  onTrouble?(error: PairlinkError): void;
 }
 
-export interface RelayConnectionOptions {
+export interface RelayConnectionOptions extends RelayEndpoint {
   /** Watches per socket before another socket is opened; the relay's default limit is 256. */
   readonly watchesPerSocket?: number;
   readonly httpTimeoutMs?: number;
   readonly socket?: Partial<SocketTimings>;
-  /** Resolves and checks the relay's name before every connection, HTTP and WebSocket (io/relay-lookup.ts). */
-  readonly lookup?: LookupFunction;
 }
 
 interface Shard {
@@ -49,7 +59,7 @@ export class RelayConnection {
     private readonly handlers: RelayConnectionHandlers,
     private readonly options: RelayConnectionOptions = {},
   ) {
-    this.client = new RelayClient(baseUrl, options.httpTimeoutMs ?? 10_000, options.lookup);
+    this.client = new RelayClient(baseUrl, options.httpTimeoutMs ?? 10_000, options);
     this.watchesPerSocket = options.watchesPerSocket ?? 256;
     this.addShard();
   }
@@ -66,6 +76,24 @@ export class RelayConnection {
     return this.shards.length;
   }
 
+  /** When the relay last answered as a relay does, over HTTP or a socket (Unix ms); null: never. */
+  get answeredAt(): number | null {
+    const times = [this.client.answeredAt, ...this.shards.map((s) => s.socket.answeredAt)];
+    const answered = times.filter((t): t is number => t !== undefined);
+    return answered.length === 0 ? null : Math.max(...answered);
+  }
+
+  /** An HTTP exchange; a failure that is not the relay's own refusal is reported as trouble too. */
+  private async http<T>(exchange: (client: RelayClient) => Promise<T>): Promise<T> {
+    try {
+      return await exchange(this.client);
+    } catch (error) {
+      const refusal = error instanceof RelayAnswerError && error.relayError !== '';
+      if (error instanceof PairlinkError && !refusal) this.handlers.onTrouble?.(error);
+      throw error;
+    }
+  }
+
   async createMailbox(
     mailboxId: Uint8Array,
     readCap: Uint8Array,
@@ -75,7 +103,7 @@ export class RelayConnection {
     const socket = this.mailboxSocket();
     try {
       if (socket) await socket.createMailbox(mailboxId, readCap, writeCap, ttlSeconds);
-      else await this.client.createMailbox(mailboxId, readCap, writeCap, ttlSeconds);
+      else await this.http((c) => c.createMailbox(mailboxId, readCap, writeCap, ttlSeconds));
     } catch (error) {
       // Our ids are random: a taken one means an earlier attempt of ours made it (creating is
       // idempotent for the caller).
@@ -94,15 +122,15 @@ export class RelayConnection {
   }
 
   createNameplate(mailboxId: Uint8Array, readCap: Uint8Array, maxClaims: number) {
-    return this.client.createNameplate(mailboxId, readCap, maxClaims);
+    return this.http((c) => c.createNameplate(mailboxId, readCap, maxClaims));
   }
 
   claimNameplate(nameplate: string) {
-    return this.client.claimNameplate(nameplate);
+    return this.http((c) => c.claimNameplate(nameplate));
   }
 
   async storeSince(): Promise<number | undefined> {
-    const since = await this.client.storeSince();
+    const since = await this.http((c) => c.storeSince());
     return since === undefined ? undefined : Math.floor(since / 1000);
   }
 
@@ -110,14 +138,14 @@ export class RelayConnection {
   async post(mailboxId: Uint8Array, writeCap: Uint8Array, body: Uint8Array): Promise<void> {
     const socket = this.shards[0]!.socket;
     if (socket.connected) await socket.post(mailboxId, writeCap, body);
-    else await this.client.post(mailboxId, writeCap, body);
+    else await this.http((c) => c.post(mailboxId, writeCap, body));
   }
 
   async deleteMailbox(mailboxId: Uint8Array, readCap: Uint8Array): Promise<void> {
     try {
       const socket = this.mailboxSocket();
       if (socket) await socket.deleteMailbox(mailboxId, readCap);
-      else await this.client.deleteMailbox(mailboxId, readCap);
+      else await this.http((c) => c.deleteMailbox(mailboxId, readCap));
     } catch (error) {
       // Already gone is what we wanted.
       if (!(error instanceof PairlinkError) || error.code !== 'INVITE_NOT_FOUND') throw error;
@@ -184,9 +212,10 @@ export class RelayConnection {
           onConnectionChange: (connected) => {
             if (shard === this.shards[0]) this.handlers.onConnectionChange(connected);
           },
+          onTrouble: (error) => this.handlers.onTrouble?.(error),
         },
         this.options.socket,
-        this.options.lookup,
+        this.options,
       ),
     };
     this.shards.push(shard);
@@ -213,7 +242,8 @@ export function isExistsAnswer(error: unknown): boolean {
 
 /**
  * The agent's transport factory (agent/relay-transport.ts `RelayTransportFactory`, matched by
- * shape): a RelayConnection per relay, each name resolved and checked before every connection.
+ * shape): a RelayConnection per relay, each name resolved and checked before every connection,
+ * each https/wss one checked against `options.ca` when given.
  */
 export function relayConnector(
   lookupFor: (relayUrl: string) => LookupFunction | undefined,

@@ -1,11 +1,14 @@
-import { createServer, type IncomingMessage, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createTlsServer, type Server as TlsServer } from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
 import type { Logger } from 'pino';
 import { PairlinkError } from '../../src/errors.js';
+import { clientAddress } from './client-address.js';
 import { HttpFront } from './http-front.js';
 import { DEFAULT_LIMITS, type RelayLimits } from './limits.js';
 import { RelayMetrics } from './metrics.js';
 import { RelayService } from './relay-service.js';
+import { type ServedCertificate, serveCertificate, type TlsFiles } from './served-certificate.js';
 import { MemoryStore } from './store/memory-store.js';
 import type { RelayStore } from './store/store.js';
 import { TokenBuckets } from './token-buckets.js';
@@ -23,8 +26,15 @@ export interface RelayOptions {
    * chosen step); already connected, and closed with the relay.
    */
   readonly store?: RelayStore | undefined;
-  /** Take the client address from the last X-Forwarded-For entry (behind a load balancer). */
+  /** Take the client address from X-Forwarded-For (behind proxies the operator runs). */
   readonly trustProxy: boolean;
+  /**
+   * With trustProxy: how many proxies stand in front of the relay (default 1); the client is
+   * the entry that many from the right of X-Forwarded-For (client-address.ts).
+   */
+  readonly trustProxyHops?: number | undefined;
+  /** Serve https and wss with this certificate and key (PEM files, reloaded on change). */
+  readonly tls?: TlsFiles | undefined;
   readonly limits?: Partial<RelayLimits> | undefined;
   readonly logger: Logger;
 }
@@ -35,17 +45,15 @@ export interface RunningRelay {
   readonly port: number;
   readonly store: RelayStore;
   readonly service: RelayService;
+  /** Reads the TLS certificate and key again (SIGHUP); false without TLS or when they do not load. */
+  reloadTls(): boolean;
   /** Graceful stop: refuse new work, close sockets (1001), finish in-flight requests, close the store. */
   close(): Promise<void>;
 }
 
-function clientAddress(request: IncomingMessage, trustProxy: boolean): string {
-  if (trustProxy) {
-    const forwarded = request.headers['x-forwarded-for'];
-    const last = (Array.isArray(forwarded) ? forwarded.join(',') : forwarded)?.split(',').at(-1)?.trim();
-    if (last) return last.slice(0, 64);
-  }
-  return request.socket.remoteAddress ?? 'unknown';
+/** Whether a listen address is loopback only (nobody else can reach the port and forge headers). */
+function isLoopbackHost(host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127\./.test(host);
 }
 
 /** How long a connection may take to send complete request headers (slowloris defence). */
@@ -104,6 +112,8 @@ function listenError(error: NodeJS.ErrnoException, host: string, port: number): 
 export async function startRelay(options: RelayOptions): Promise<RunningRelay> {
   const limits: RelayLimits = { ...DEFAULT_LIMITS, ...options.limits };
   const log = options.logger;
+  // First, so that a certificate that does not load stops the relay before anything is opened.
+  const certificate: ServedCertificate | null = options.tls ? serveCertificate(options.tls, log) : null;
   let store: RelayStore;
   if (options.store) {
     store = options.store;
@@ -134,20 +144,34 @@ export async function startRelay(options: RelayOptions): Promise<RunningRelay> {
   }, 10_000);
   pruner.unref();
 
-  const server: Server = createServer(
-    { requestTimeout: 60_000, headersTimeout: HEADERS_DEADLINE_MS, keepAliveTimeout: KEEP_ALIVE_MS },
-    (request, response) => {
-      headersArrived(request.socket);
-      // The next request on this keep-alive socket must be complete in time too.
-      response.once('finish', () =>
-        headersDue(request.socket, KEEP_ALIVE_MS + HEADERS_DEADLINE_MS, headersLate),
-      );
-      void front.handle(request, response, clientAddress(request, options.trustProxy));
-    },
-  );
+  const hops = options.trustProxy ? (options.trustProxyHops ?? 1) : 0;
+  const addressOf = (request: IncomingMessage) =>
+    clientAddress(request.headers['x-forwarded-for'], request.socket.remoteAddress, hops);
+  const handle = (request: IncomingMessage, response: ServerResponse) => {
+    headersArrived(request.socket);
+    // The next request on this keep-alive socket must be complete in time too.
+    response.once('finish', () =>
+      headersDue(request.socket, KEEP_ALIVE_MS + HEADERS_DEADLINE_MS, headersLate),
+    );
+    void front.handle(request, response, addressOf(request));
+  };
+  const timeouts = {
+    requestTimeout: 60_000,
+    headersTimeout: HEADERS_DEADLINE_MS,
+    keepAliveTimeout: KEEP_ALIVE_MS,
+  };
+  // With TLS, requests arrive on the TLS socket, so the headers deadline is set on that one (at
+  // 'secureConnection'), and the TLS handshake has the same deadline.
+  const server: Server = certificate
+    ? createTlsServer(
+        { ...timeouts, ...certificate.current(), handshakeTimeout: HEADERS_DEADLINE_MS },
+        handle,
+      )
+    : createServer(timeouts, handle);
+  certificate?.attach(server as TlsServer);
   // Node's own headersTimeout did not close a socket trickling a header byte every 500 ms (seen
   // here: still open after 40 s), so every connection gets a hard deadline for its headers.
-  server.on('connection', (socket: Socket) => {
+  server.on(certificate ? 'secureConnection' : 'connection', (socket: Socket) => {
     headersDue(socket, HEADERS_DEADLINE_MS, headersLate);
     socket.once('close', () => headersArrived(socket));
   });
@@ -159,7 +183,7 @@ export async function startRelay(options: RelayOptions): Promise<RunningRelay> {
       socket.end('HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n');
       return;
     }
-    hub.handleUpgrade(request, socket, head, clientAddress(request, options.trustProxy));
+    hub.handleUpgrade(request, socket, head, addressOf(request));
   });
   server.on('clientError', (_error, socket) => {
     if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n');
@@ -176,14 +200,23 @@ export async function startRelay(options: RelayOptions): Promise<RunningRelay> {
   } catch (error) {
     // Nothing listens, so nothing else may keep the process alive (a Redis client, timers).
     clearInterval(pruner);
+    certificate?.close();
     await hub.close();
     await store.close();
     throw listenError(error as NodeJS.ErrnoException, options.host, options.port);
   }
   const port = (server.address() as AddressInfo).port;
   const host = options.host.includes(':') ? `[${options.host}]` : options.host;
-  const url = `http://${host}:${port}`;
-  log.info({ url, store: store.kind, trustProxy: options.trustProxy }, 'relay listening');
+  const url = `${certificate ? 'https' : 'http'}://${host}:${port}`;
+  log.info(
+    { url, store: store.kind, trustProxy: options.trustProxy, trustProxyHops: hops },
+    'relay listening',
+  );
+  if (hops > 0 && !isLoopbackHost(options.host))
+    log.warn(
+      { host: options.host },
+      'trusting X-Forwarded-For on a port others can reach: anyone who reaches it directly picks their own address and rate-limit bucket; listen on loopback behind your proxy, or let only the proxy reach this port',
+    );
 
   let closing: Promise<void> | null = null;
   return {
@@ -191,10 +224,12 @@ export async function startRelay(options: RelayOptions): Promise<RunningRelay> {
     port,
     store,
     service,
+    reloadTls: () => certificate?.reload() ?? false,
     close() {
       closing ??= (async () => {
         log.info('relay shutting down');
         clearInterval(pruner);
+        certificate?.close();
         const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
         server.closeIdleConnections();
         await hub.close();

@@ -24,6 +24,11 @@ export const CONFIG_SCHEMA = z
         redis: z.string().startsWith('redis').nullable().default(null),
         /** Take client addresses from X-Forwarded-For (only behind your own proxy). */
         trustProxy: z.boolean().default(false),
+        /** With trustProxy: how many proxies stand in front of the relay (a CDN and nginx: 2). */
+        trustProxyHops: z.number().int().min(1).max(16).default(1),
+        /** PEM certificate (chain) and key files: the relay serves https and wss itself. */
+        tlsCert: z.string().min(1).nullable().default(null),
+        tlsKey: z.string().min(1).nullable().default(null),
       })
       .strict()
       .prefault({}),
@@ -44,6 +49,8 @@ export const CONFIG_SCHEMA = z
         denyRelays: z.array(z.string().min(1).max(256)).max(256).default([]),
         /** Plain http to relays other than loopback (a LAN trial only: nothing is encrypted in transit). */
         allowInsecureRelays: z.boolean().default(false),
+        /** A PEM file of CAs trusted for https relays besides Node's own (a relay with a private CA). */
+        caFile: z.string().min(1).nullable().default(null),
       })
       .strict()
       .prefault({}),

@@ -10,6 +10,7 @@ import { decodeDeviceBundle } from './device-bundle.js';
 import {
   type Effect,
   type HostEvent,
+  isFinalRelayFailure,
   isPermanentRelayFailure,
   type OwnedMailbox,
   type Step,
@@ -322,8 +323,8 @@ function onTick(state: AcceptorState, ctx: StepContext): Step<AcceptorState> {
  * answers alike for used, expired and cancelled, so the reason is unknown), unless it is a link's
  * and the relay restarted less than RELAY_REFIND_SECONDS ago: then it was lost and its issuer puts
  * it back, so it is looked for again, and if it never comes back the accept says the relay lost
- * it (RELAY_RESTARTED). Anything else (relay away, rate limit, timeout) is retried on the backoff
- * schedule.
+ * it (RELAY_RESTARTED). A certificate not trusted here ends it too (isFinalRelayFailure).
+ * Anything else (relay away, rate limit, timeout) is retried on the backoff schedule.
  */
 function onEffectFailed(
   state: AcceptorState,
@@ -331,6 +332,8 @@ function onEffectFailed(
   ctx: StepContext,
 ): Step<AcceptorState> {
   if (event.effect.type === 'closeMailbox' || event.effect.type === 'resync') return unchanged(state);
+  if (isFinalRelayFailure(event.code))
+    return state.phase === 'paired' ? finishPaired(state) : fail(state, event.code, null);
   let next = state;
   if (event.effect.type === 'send' && isPermanentRelayFailure(event.code)) {
     // Paired already: the issuer's mailbox is gone, so the ack cannot be delivered any more.

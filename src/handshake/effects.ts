@@ -101,6 +101,14 @@ export function isPermanentRelayFailure(code: ErrorCode): boolean {
   return code === 'INVITE_NOT_FOUND';
 }
 
+/**
+ * A relay failure that no retry mends, whichever effect met it: the relay's TLS certificate is
+ * not trusted by this agent (an acceptor fails at once rather than retrying for the invite's life).
+ */
+export function isFinalRelayFailure(code: ErrorCode): boolean {
+  return code === 'RELAY_UNTRUSTED';
+}
+
 /** The result of one step: the next state and what to do. */
 export interface Step<S> {
   readonly state: S;

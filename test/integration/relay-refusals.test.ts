@@ -87,7 +87,9 @@ describe('the relay name resolved and checked right before connecting', () => {
   it('a name that resolves to loopback is refused for an agent whose own relay is not on loopback, and nothing connects', async () => {
     const lying = await relay({});
     const viaName = lying.url.replace('127.0.0.1', 'localhost');
-    const client = new RelayClient(viaName, 10_000, checkedRelayLookup('https://relay.example.org'));
+    const client = new RelayClient(viaName, 10_000, {
+      lookup: checkedRelayLookup('https://relay.example.org'),
+    });
     try {
       const failure = await client.storeSince().then(
         () => null,
@@ -104,7 +106,7 @@ describe('the relay name resolved and checked right before connecting', () => {
   it('the same name is reached, at the address checked, when its own relay is on loopback (development)', async () => {
     const lying = await relay({});
     const viaName = lying.url.replace('127.0.0.1', 'localhost');
-    const client = new RelayClient(viaName, 10_000, checkedRelayLookup('http://127.0.0.1:7457'));
+    const client = new RelayClient(viaName, 10_000, { lookup: checkedRelayLookup('http://127.0.0.1:7457') });
     try {
       expect(await client.storeSince()).toBeUndefined();
       expect(lying.counts.requests).toBe(1);
@@ -123,7 +125,7 @@ describe('the relay name resolved and checked right before connecting', () => {
         answers.push(error);
         (callback as (...args: unknown[]) => void)(error, ...rest);
       });
-    const socket = new RelaySocket(viaName, { onMessage: () => {} }, {}, recording);
+    const socket = new RelaySocket(viaName, { onMessage: () => {} }, {}, { lookup: recording });
     try {
       await waitFor(() => answers.length >= 1, 'the socket asked the checked lookup');
       expect(answers[0]).toMatchObject({ code: 'RELAY_REFUSED' });
