@@ -1,9 +1,16 @@
 import { equalBytesConstantTime } from '../crypto/constant-time.js';
 import { type ErrorCode, PairlinkError } from '../errors.js';
 import { readVerifiedCard } from '../identity/card.js';
-import type { InviteMode } from '../invite/invite-policy.js';
-import type { UrlInvite } from '../invite/invite-url.js';
-import { codeInviteId, type ShortCode } from '../invite/short-code.js';
+import {
+  type AcceptorState,
+  type AcceptTarget,
+  contextOf,
+  formSecretOf,
+  isAcceptorFinished,
+  RESENDING,
+  targetExpiry,
+  targetMailbox,
+} from './acceptor-state.js';
 import { acceptorDeadline, ackDeadline, retryDelaySeconds } from './deadlines.js';
 import { decodeDeviceBundle } from './device-bundle.js';
 import {
@@ -15,59 +22,17 @@ import {
   type Step,
   type StepContext,
 } from './effects.js';
-import { type AbortReason, decodeFrame, encodeFrame, type Frame, type MailboxAddress } from './frames.js';
+import { type AbortReason, decodeFrame, encodeFrame, type Frame } from './frames.js';
 import { buildAbort, buildAck, buildConfirm, openReply, openSealedAbort, openWelcome } from './messages.js';
 import { deriveSas } from './sas.js';
-import {
-  deriveSessionKeys,
-  deriveSessionSecret,
-  drawShare,
-  type FormSecret,
-  type SessionContext,
-} from './session-keys.js';
+import { deriveSessionKeys, deriveSessionSecret, drawShare } from './session-keys.js';
 
-/** What the acceptor is accepting: a verified invite URL, or a code plus what the relay said of it. */
-export type AcceptTarget =
-  | { readonly form: 'url'; readonly invite: UrlInvite }
-  | {
-      readonly form: 'code';
-      readonly code: ShortCode;
-      /** From the relay's nameplate claim: untrusted, bound into CPace so a lie only fails the run. */
-      readonly issuerMailbox: MailboxAddress;
-      readonly expiresAt: number;
-    };
-
-export type AcceptorPhase = 'awaitingReply' | 'awaitingSas' | 'awaitingWelcome' | 'paired' | 'failed';
-
-/** Which phases wait on the relay: the last frame is resent (with backoff) until an answer comes. */
-const RESENDING: ReadonlySet<AcceptorPhase> = new Set(['awaitingReply', 'awaitingWelcome']);
-
-/** Everything the acceptor must remember between events (persistable; secrets included). */
-export interface AcceptorState {
-  readonly role: 'acceptor';
-  readonly phase: AcceptorPhase;
-  readonly target: AcceptTarget;
-  readonly requireSas: boolean;
-  readonly sessionId: Uint8Array;
-  readonly replyBox: OwnedMailbox;
-  readonly ephemeralSecret: Uint8Array;
-  readonly share: Uint8Array;
-  /** The frame to resend until it is answered (hello, confirm, or the ack once paired). */
-  readonly lastSentFrame: Uint8Array;
-  /** When to resend it, and how many resends so far (for the backoff). */
-  readonly resendAt: number;
-  readonly resends: number;
-  /** Paired, but the relay has not yet taken the ack: the record is not finished until it has. */
-  readonly ackPending?: boolean;
-  readonly issuerShare?: Uint8Array;
-  readonly sessionSecret?: Uint8Array;
-  readonly transcript?: Uint8Array;
-  readonly issuerCard?: Uint8Array;
-  readonly mode?: InviteMode;
-  readonly failure?: ErrorCode;
-  /** A link's mailbox was gone at a relay that had just restarted: looked for again until RELAY_REFIND_SECONDS. */
-  readonly relayLost?: boolean;
-}
+export {
+  type AcceptorPhase,
+  type AcceptorState,
+  type AcceptTarget,
+  isAcceptorFinished,
+} from './acceptor-state.js';
 
 /**
  * How long after a relay restart (its store's start) a link's mailbox that it lost may take to
@@ -82,36 +47,6 @@ export type AcceptorEvent =
   | { readonly type: 'sasRejected' }
   | { readonly type: 'clockTicked' }
   | HostEvent;
-
-/** True once the accept can change no more (and its reply mailbox may go). */
-export function isAcceptorFinished(state: AcceptorState): boolean {
-  return state.phase === 'failed' || (state.phase === 'paired' && !state.ackPending);
-}
-
-function targetMailbox(target: AcceptTarget): MailboxAddress {
-  return target.form === 'url'
-    ? { mailboxId: target.invite.mailboxId, writeCapability: target.invite.writeCapability }
-    : target.issuerMailbox;
-}
-
-function targetExpiry(target: AcceptTarget): number {
-  return target.form === 'url' ? target.invite.expiresAt : target.expiresAt;
-}
-
-function formSecretOf(target: AcceptTarget): FormSecret {
-  return target.form === 'url'
-    ? { form: 'url', secret: target.invite.secret }
-    : { form: 'code', code: target.code };
-}
-
-function contextOf(state: Pick<AcceptorState, 'target' | 'sessionId'>): SessionContext {
-  const mailbox = targetMailbox(state.target);
-  const inviteId =
-    state.target.form === 'url'
-      ? state.target.invite.inviteId
-      : codeInviteId(state.target.code.nameplate, mailbox.mailboxId);
-  return { inviteId, mailboxId: mailbox.mailboxId, sessionId: state.sessionId };
-}
 
 /**
  * Starts accepting: opens a reply mailbox and sends hello. Fails at once (no effects but the
