@@ -1,10 +1,16 @@
 import { equalBytesConstantTime } from '../crypto/constant-time.js';
-import { openFrame, sealFrame } from '../crypto/frame-cipher.js';
 import { type ErrorCode, PairlinkError } from '../errors.js';
-import { type Card, readVerifiedCard, verifyCard } from '../identity/card.js';
-import type { InviteMode } from '../invite/invite-policy.js';
-import type { UrlInvite } from '../invite/invite-url.js';
-import { codeInviteId, type ShortCode } from '../invite/short-code.js';
+import { readVerifiedCard } from '../identity/card.js';
+import {
+  type AcceptorState,
+  type AcceptTarget,
+  contextOf,
+  formSecretOf,
+  isAcceptorFinished,
+  RESENDING,
+  targetExpiry,
+  targetMailbox,
+} from './acceptor-state.js';
 import { acceptorDeadline, ackDeadline, retryDelaySeconds } from './deadlines.js';
 import { decodeDeviceBundle } from './device-bundle.js';
 import {
@@ -16,78 +22,17 @@ import {
   type Step,
   type StepContext,
 } from './effects.js';
-import {
-  type AbortReason,
-  decodeFrame,
-  decodeReplyBody,
-  decodeWelcomeBody,
-  encodeAbortReason,
-  encodeConfirmBody,
-  encodeFrame,
-  FRAME_TYPE,
-  type Frame,
-  type MailboxAddress,
-  openSealedAbort,
-} from './frames.js';
+import { type AbortReason, decodeFrame, encodeFrame, type Frame } from './frames.js';
+import { buildAbort, buildAck, buildConfirm, openReply, openSealedAbort, openWelcome } from './messages.js';
 import { deriveSas } from './sas.js';
-import {
-  deriveSessionKeys,
-  deriveSessionSecret,
-  type FormSecret,
-  makeShare,
-  type SessionContext,
-} from './session-keys.js';
-import {
-  checkConfirmationTag,
-  confirmationTag,
-  transcriptAfterConfirm,
-  transcriptAfterReply,
-  transcriptSignatureMessage,
-  verifyTranscriptSignature,
-} from './transcript.js';
+import { deriveSessionKeys, deriveSessionSecret, drawShare } from './session-keys.js';
 
-/** What the acceptor is accepting: a verified invite URL, or a code plus what the relay said of it. */
-export type AcceptTarget =
-  | { readonly form: 'url'; readonly invite: UrlInvite }
-  | {
-      readonly form: 'code';
-      readonly code: ShortCode;
-      /** From the relay's nameplate claim: untrusted, bound into CPace so a lie only fails the run. */
-      readonly issuerMailbox: MailboxAddress;
-      readonly expiresAt: number;
-    };
-
-export type AcceptorPhase = 'awaitingReply' | 'awaitingSas' | 'awaitingWelcome' | 'paired' | 'failed';
-
-/** Which phases wait on the relay: the last frame is resent (with backoff) until an answer comes. */
-const RESENDING: ReadonlySet<AcceptorPhase> = new Set(['awaitingReply', 'awaitingWelcome']);
-
-/** Everything the acceptor must remember between events (persistable; secrets included). */
-export interface AcceptorState {
-  readonly role: 'acceptor';
-  readonly phase: AcceptorPhase;
-  readonly target: AcceptTarget;
-  readonly requireSas: boolean;
-  readonly sessionId: Uint8Array;
-  readonly replyBox: OwnedMailbox;
-  readonly ephemeralSecret: Uint8Array;
-  readonly share: Uint8Array;
-  /** The frame to resend until it is answered (hello, confirm, or the ack once paired). */
-  readonly lastSentFrame: Uint8Array;
-  /** When to resend it, and how many resends so far (for the backoff). */
-  readonly resendAt: number;
-  readonly resends: number;
-  /** Paired, but the relay has not yet taken the ack: the record is not finished until it has. */
-  readonly ackPending?: boolean;
-  readonly issuerShare?: Uint8Array;
-  readonly sessionSecret?: Uint8Array;
-  readonly transcript?: Uint8Array;
-  readonly issuerCard?: Uint8Array;
-  readonly mode?: InviteMode;
-  readonly failure?: ErrorCode;
-  /** A link's mailbox was gone at a relay that had just restarted: looked for again until RELAY_REFIND_SECONDS. */
-  readonly relayLost?: boolean;
-}
+export {
+  type AcceptorPhase,
+  type AcceptorState,
+  type AcceptTarget,
+  isAcceptorFinished,
+} from './acceptor-state.js';
 
 /**
  * How long after a relay restart (its store's start) a link's mailbox that it lost may take to
@@ -102,36 +47,6 @@ export type AcceptorEvent =
   | { readonly type: 'sasRejected' }
   | { readonly type: 'clockTicked' }
   | HostEvent;
-
-/** True once the accept can change no more (and its reply mailbox may go). */
-export function isAcceptorFinished(state: AcceptorState): boolean {
-  return state.phase === 'failed' || (state.phase === 'paired' && !state.ackPending);
-}
-
-function targetMailbox(target: AcceptTarget): MailboxAddress {
-  return target.form === 'url'
-    ? { mailboxId: target.invite.mailboxId, writeCapability: target.invite.writeCapability }
-    : target.issuerMailbox;
-}
-
-function targetExpiry(target: AcceptTarget): number {
-  return target.form === 'url' ? target.invite.expiresAt : target.expiresAt;
-}
-
-function formSecretOf(target: AcceptTarget): FormSecret {
-  return target.form === 'url'
-    ? { form: 'url', secret: target.invite.secret }
-    : { form: 'code', code: target.code };
-}
-
-function contextOf(state: Pick<AcceptorState, 'target' | 'sessionId'>): SessionContext {
-  const mailbox = targetMailbox(state.target);
-  const inviteId =
-    state.target.form === 'url'
-      ? state.target.invite.inviteId
-      : codeInviteId(state.target.code.nameplate, mailbox.mailboxId);
-  return { inviteId, mailboxId: mailbox.mailboxId, sessionId: state.sessionId };
-}
 
 /**
  * Starts accepting: opens a reply mailbox and sends hello. Fails at once (no effects but the
@@ -156,12 +71,9 @@ export function startAcceptor(
     readCapability: ctx.random(16),
   };
   const partial = { target, sessionId };
-  let ephemeralSecret: Uint8Array;
-  let share: Uint8Array | null;
-  do {
-    ephemeralSecret = ctx.random(32);
-    share = makeShare(formSecretOf(target), contextOf(partial), ephemeralSecret);
-  } while (share === null);
+  const { ephemeralSecret, share } = drawShare(formSecretOf(target), contextOf(partial), () =>
+    ctx.random(32),
+  );
   const hello = encodeFrame({ type: 'hello', form: target.form, sessionId, share, replyTo: replyBox });
   const state: AcceptorState = {
     role: 'acceptor',
@@ -222,17 +134,8 @@ function resend(state: AcceptorState, ctx: StepContext): Step<AcceptorState> {
 function fail(state: AcceptorState, code: ErrorCode, notifyIssuer: AbortReason | null): Step<AcceptorState> {
   const effects: Effect[] = [];
   if (notifyIssuer !== null) {
-    const frame = state.sessionSecret
-      ? encodeFrame({
-          type: 'sealedAbort',
-          sessionId: state.sessionId,
-          sealed: sealFrame(
-            deriveSessionKeys(state.sessionSecret).acceptorToIssuer,
-            FRAME_TYPE.sealedAbort,
-            encodeAbortReason(notifyIssuer),
-          ),
-        })
-      : encodeFrame({ type: 'abort', sessionId: state.sessionId, reason: notifyIssuer });
+    const keys = state.sessionSecret ? deriveSessionKeys(state.sessionSecret) : undefined;
+    const frame = buildAbort('acceptor', state.sessionId, notifyIssuer, keys);
     effects.push({ type: 'send', to: targetMailbox(state.target), frame });
   }
   effects.push(
@@ -356,7 +259,7 @@ function onSealedAbort(
   frame: Extract<Frame, { type: 'sealedAbort' }>,
 ): Step<AcceptorState> {
   if (!state.sessionSecret || state.phase === 'paired') return unchanged(state);
-  const reason = openSealedAbort(deriveSessionKeys(state.sessionSecret).issuerToAcceptor, frame.sealed);
+  const reason = openSealedAbort(deriveSessionKeys(state.sessionSecret), 'issuer', frame.sealed);
   return reason === null ? unchanged(state) : fail(state, reason, null); // null: not from this issuer
 }
 
@@ -393,35 +296,29 @@ function onReply(
   );
   if (secret === null) return fail(state, 'PROTOCOL_ERROR', 'PROTOCOL_ERROR');
   const keys = deriveSessionKeys(secret);
-  let body: ReturnType<typeof decodeReplyBody>;
-  try {
-    body = decodeReplyBody(openFrame(keys.issuerToAcceptor, FRAME_TYPE.reply, frame.sealed));
-  } catch {
+  const opened = openReply(
+    keys,
+    {
+      form: state.target.form,
+      context,
+      acceptorShare: state.share,
+      issuerShare: frame.share,
+      ...(state.target.form === 'url' ? { issuerKey: state.target.invite.issuerKey } : {}),
+    },
+    frame.sealed,
+  );
+  if (!opened.ok) {
     // With a code, a reply we cannot open means the two sides used different codes. With a URL
     // only a holder of the secret can make a reply, so an unopenable one is a forgery: ignore it.
+    if (opened.failure === 'BAD_SIGNATURE') return fail(state, 'BAD_SIGNATURE', 'BAD_SIGNATURE');
     return state.target.form === 'code' ? fail(state, 'WRONG_CODE', 'WRONG_CODE') : unchanged(state);
   }
-  let issuer: Card;
-  try {
-    issuer = verifyCard(body.card);
-  } catch {
-    return fail(state, 'BAD_SIGNATURE', 'BAD_SIGNATURE');
-  }
-  const th1 = transcriptAfterReply(state.target.form, context, state.share, frame.share, issuer.bytes);
-  const keyMatchesInvite =
-    state.target.form === 'code' || equalBytesConstantTime(issuer.signingKey, state.target.invite.issuerKey);
-  if (
-    !keyMatchesInvite ||
-    !checkConfirmationTag(keys.confirmIssuer, th1, body.tag) ||
-    !verifyTranscriptSignature('transcriptSigIssuerReply', issuer.signingKey, th1, body.signature)
-  ) {
-    return fail(state, 'BAD_SIGNATURE', 'BAD_SIGNATURE');
-  }
+  const { issuer, transcript: th1, mode, requireSas } = opened;
   if (equalBytesConstantTime(issuer.signingKey, ctx.identity.signing.publicKey))
     return fail(state, 'SELF_PAIRING', 'SELF_PAIRING');
   if (
     state.target.form === 'url' &&
-    (body.mode !== state.target.invite.mode || body.requireSas !== state.target.invite.requireSas)
+    (mode !== state.target.invite.mode || requireSas !== state.target.invite.requireSas)
   ) {
     return fail(state, 'PROTOCOL_ERROR', 'PROTOCOL_ERROR');
   }
@@ -431,11 +328,11 @@ function onReply(
     sessionSecret: secret,
     transcript: th1,
     issuerCard: issuer.bytes,
-    mode: body.mode,
+    mode,
   };
   const sasEffect: Effect = { type: 'sasReady', sessionId: state.sessionId, sas: deriveSas(keys.sas) };
   // Device mode hands this machine a whole identity: its operator must compare the SAS too.
-  if (state.requireSas || body.mode === 'device') {
+  if (state.requireSas || mode === 'device') {
     return {
       state: { ...next, phase: 'awaitingSas' },
       effects: [
@@ -447,7 +344,7 @@ function onReply(
   const sent = sendConfirm(next, ctx);
   // The issuer's operator compares the code before its agent answers: show it here now, so this
   // side's operator can read it out (nothing to confirm on this side).
-  const shown: Effect[] = body.requireSas
+  const shown: Effect[] = requireSas
     ? [{ type: 'progress', status: 'sasShown', sessionId: state.sessionId, sas: sasEffect.sas }]
     : [];
   // The confirm is a function of the saved state and this reply (signatures and seals are
@@ -457,18 +354,7 @@ function onReply(
 
 function sendConfirm(state: AcceptorState, ctx: StepContext): Step<AcceptorState> {
   const keys = deriveSessionKeys(state.sessionSecret!);
-  const th2 = transcriptAfterConfirm(state.transcript!, ctx.card);
-  const signature = ctx.identity.signing.sign(transcriptSignatureMessage('transcriptSigAcceptor', th2));
-  const body = encodeConfirmBody({
-    card: ctx.card,
-    signature,
-    tag: confirmationTag(keys.confirmAcceptor, th2),
-  });
-  const frame = encodeFrame({
-    type: 'confirm',
-    sessionId: state.sessionId,
-    sealed: sealFrame(keys.acceptorToIssuer, FRAME_TYPE.confirm, body),
-  });
+  const { frame, transcript: th2 } = buildConfirm(keys, state.sessionId, state.transcript!, ctx);
   return {
     state: {
       ...state,
@@ -496,44 +382,28 @@ function onWelcome(
   }
   if (state.phase !== 'awaitingWelcome') return unchanged(state);
   const keys = deriveSessionKeys(state.sessionSecret!);
-  let body: ReturnType<typeof decodeWelcomeBody>;
-  try {
-    body = decodeWelcomeBody(openFrame(keys.issuerToAcceptor, FRAME_TYPE.welcome, frame.sealed));
-  } catch {
-    return unchanged(state); // not from the issuer: only it holds this key
-  }
   const issuer = readVerifiedCard(state.issuerCard!);
-  if (
-    !verifyTranscriptSignature(
-      'transcriptSigIssuerWelcome',
-      issuer.signingKey,
-      state.transcript!,
-      body.signature,
-    )
-  ) {
-    return fail(state, 'BAD_SIGNATURE', 'BAD_SIGNATURE');
-  }
+  const opened = openWelcome(keys, state.transcript!, issuer, frame.sealed);
+  // Unopened: not from the issuer, only it holds this key.
+  if (!opened.ok)
+    return opened.failure === 'unopened' ? unchanged(state) : fail(state, 'BAD_SIGNATURE', 'BAD_SIGNATURE');
   const effects: Effect[] = [];
   if (state.mode === 'device') {
     try {
       effects.push({
         type: 'importIdentity',
-        bundle: decodeDeviceBundle(body.bundle, issuer.signingKey),
+        bundle: decodeDeviceBundle(opened.bundle, issuer.signingKey),
         issuer,
       });
     } catch {
       return fail(state, 'PROTOCOL_ERROR', 'PROTOCOL_ERROR');
     }
-  } else if (body.bundle.length !== 0) {
+  } else if (opened.bundle.length !== 0) {
     return fail(state, 'PROTOCOL_ERROR', 'PROTOCOL_ERROR');
   }
   // The welcome proves the issuer pinned us (it pins before it sends one): pin, confirmed, and
   // tell the issuer with a sealed ack, which it needs to mark its own pin confirmed.
-  const ack = encodeFrame({
-    type: 'ack',
-    sessionId: state.sessionId,
-    sealed: sealFrame(keys.acceptorToIssuer, FRAME_TYPE.ack, new Uint8Array(0)),
-  });
+  const ack = buildAck(keys, state.sessionId);
   effects.push(
     { type: 'pin', sessionId: state.sessionId, peer: issuer, mode: state.mode!, confirmed: true },
     { type: 'progress', status: 'paired', sessionId: state.sessionId, peer: issuer },

@@ -1,5 +1,4 @@
 import { ED25519_SIGNATURE_LENGTH } from '../crypto/ed25519.js';
-import { type DirectionKey, openFrame } from '../crypto/frame-cipher.js';
 import { ByteReader, ByteWriter } from '../encoding/binary.js';
 import { type ErrorCode, PairlinkError } from '../errors.js';
 import { MAX_CARD_BYTES } from '../identity/card.js';
@@ -162,22 +161,11 @@ export function encodeAbortReason(reason: AbortReason): Uint8Array {
   return Uint8Array.of(ABORT_REASONS.indexOf(reason) + 1);
 }
 
-function decodeAbortReason(bytes: Uint8Array): AbortReason {
+/** Reads a sealed abort's body (after it opened): one known reason byte. */
+export function decodeAbortReason(bytes: Uint8Array): AbortReason {
   const reason = bytes.length === 1 ? ABORT_REASONS[bytes[0]! - 1] : undefined;
   if (reason === undefined) throw new PairlinkError('MALFORMED', 'sealed abort: unknown reason');
   return reason;
-}
-
-/**
- * The reason in a sealed abort, or null when it does not open under `direction` (so it is not
- * from the other side of this session) or carries no known reason.
- */
-export function openSealedAbort(direction: DirectionKey, sealed: Uint8Array): AbortReason | null {
-  try {
-    return decodeAbortReason(openFrame(direction, FRAME_TYPE.sealedAbort, sealed));
-  } catch {
-    return null;
-  }
 }
 
 const REPLY_FLAG_DEVICE = 0x01;

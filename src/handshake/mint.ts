@@ -1,6 +1,6 @@
 import type { RandomSource } from '../crypto/random.js';
 import type { Identity } from '../identity/identity.js';
-import type { InvitePolicy } from '../invite/invite-policy.js';
+import type { InviteMode, InvitePolicy } from '../invite/invite-policy.js';
 import {
   formatCustomSchemeUrl,
   formatWebUrl,
@@ -8,8 +8,8 @@ import {
   signUrlInvite,
   type UrlInvite,
 } from '../invite/invite-url.js';
-import { formatShortCode, generateCodeSecret, type ShortCode } from '../invite/short-code.js';
-import { type IssuerState, newCodeIssuer, newUrlIssuer } from './issuer.js';
+import { codeInviteId, formatShortCode, generateCodeSecret, type ShortCode } from '../invite/short-code.js';
+import type { IssuerState } from './issuer-state.js';
 
 /** A freshly minted URL invite: the signed invite, both URL forms and the issuer's machine state. */
 export interface MintedUrlInvite {
@@ -68,5 +68,55 @@ export function mintCodeInvite(
       expiresAt: now + policy.ttlSeconds,
       uses: policy.uses,
     }),
+  };
+}
+
+/** The initial state of a URL invite (inviteId and mailbox come from the signed invite). */
+export function newUrlIssuer(invite: {
+  secret: Uint8Array;
+  inviteId: Uint8Array;
+  mailboxId: Uint8Array;
+  mode: InviteMode;
+  requireSas: boolean;
+  expiresAt: number;
+  uses: number;
+}): IssuerState {
+  return {
+    role: 'issuer',
+    status: 'pending',
+    formSecret: { form: 'url', secret: invite.secret },
+    inviteId: invite.inviteId,
+    mailboxId: invite.mailboxId,
+    mode: invite.mode,
+    requireSas: invite.requireSas,
+    expiresAt: invite.expiresAt,
+    usesLeft: invite.uses,
+    failedAttempts: 0,
+    pairedDids: [],
+    sessions: {},
+    mailboxClosed: false,
+  };
+}
+
+/** The initial state of a code invite, once the relay has given the mailbox a nameplate. */
+export function newCodeIssuer(
+  code: ShortCode,
+  mailboxId: Uint8Array,
+  policy: { mode: InviteMode; requireSas: boolean; expiresAt: number; uses: number },
+): IssuerState {
+  return {
+    role: 'issuer',
+    status: 'pending',
+    formSecret: { form: 'code', code },
+    inviteId: codeInviteId(code.nameplate, mailboxId),
+    mailboxId,
+    mode: policy.mode,
+    requireSas: policy.requireSas,
+    expiresAt: policy.expiresAt,
+    usesLeft: policy.uses,
+    failedAttempts: 0,
+    pairedDids: [],
+    sessions: {},
+    mailboxClosed: false,
   };
 }

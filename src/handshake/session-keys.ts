@@ -1,5 +1,5 @@
 import { type CpaceInputs, cpaceFinish, cpaceGenerator, cpaceScalar, cpaceShare } from '../crypto/cpace.js';
-import { hkdfExpand, hkdfExpandLabel, hkdfExtract } from '../crypto/hashes.js';
+import { hkdfExpand, hkdfExpandLabel, hkdfExtract, macSha256 } from '../crypto/hashes.js';
 import { LABELS } from '../crypto/labels.js';
 import { X25519KeyPair } from '../crypto/x25519.js';
 import { concatBytes, lvCat, utf8 } from '../encoding/binary.js';
@@ -69,6 +69,38 @@ export function makeShare(
   if (scalar === null) return null;
   const inputs = codeCpaceInputs(formSecret.code, context);
   return cpaceShare(cpaceGenerator(inputs.prs, inputs.ci, inputs.sid), scalar);
+}
+
+/**
+ * Draws ephemeral secrets (`draw(0)`, `draw(1)`, …) until one makes a share; only a CPace scalar
+ * of zero fails, with probability 2^-252.
+ */
+export function drawShare(
+  formSecret: FormSecret,
+  context: SessionContext,
+  draw: (attempt: number) => Uint8Array,
+): { ephemeralSecret: Uint8Array; share: Uint8Array } {
+  for (let attempt = 0; ; attempt++) {
+    const ephemeralSecret = draw(attempt);
+    const share = makeShare(formSecret, context, ephemeralSecret);
+    if (share !== null) return { ephemeralSecret, share };
+  }
+}
+
+/**
+ * An issuer session's ephemeral secret from the invite's seed and the acceptor's hello, so a reply
+ * re-made after a crash is the same reply.
+ */
+export function issuerEphemeral(
+  seed: Uint8Array,
+  sessionId: Uint8Array,
+  acceptorShare: Uint8Array,
+  attempt: number,
+): Uint8Array {
+  return macSha256(
+    seed,
+    concatBytes(utf8(LABELS.issuerEphemeral), sessionId, acceptorShare, Uint8Array.of(attempt)),
+  );
 }
 
 /**
