@@ -11,7 +11,7 @@ import {
   sealAuditLine,
   verifyAuditChain,
 } from './audit-chain.js';
-import { writeAll } from './state/state-log.js';
+import { preallocate, writeAll } from './state/state-log.js';
 
 /** Entries one file holds before it is rotated to `<file>.1` (the previous `.1` is dropped). */
 export const AUDIT_ENTRIES_PER_FILE = 5_000;
@@ -24,7 +24,6 @@ export const AUDIT_ENTRIES_PER_FILE = 5_000;
  * end of the file (a line never holds one); `close` and rotation cut the zeros off.
  */
 const PREALLOCATE_BYTES = 256 * 1024;
-const ZEROS = Buffer.alloc(PREALLOCATE_BYTES);
 
 /** What `AuditLog.open` found: the log, its chain's verdict, and the bytes of a torn last line it cut off. */
 export interface OpenedAuditLog {
@@ -148,8 +147,7 @@ export class AuditLog {
       }
       if (this.size + line.length > this.allocated) {
         // Zeros first, so this line and the next ones land inside written blocks.
-        writeAll(this.fd, ZEROS, this.size);
-        this.allocated = this.size + ZEROS.length;
+        this.allocated = preallocate(this.fd, this.size, PREALLOCATE_BYTES);
       }
       writeAll(this.fd, line, this.size);
     } catch (error) {
