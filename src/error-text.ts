@@ -64,6 +64,7 @@ export const ERROR_TEXT: Readonly<Record<ErrorCode, string>> = {
   RELAY_LIMIT:
     'This agent already talks to as many relays as it may at once; try again when one of its pairings ends:',
   UNKNOWN_ID: 'This agent has no invite or accept with that id; `pairlink invites --all` lists its invites.',
+  DISK_FULL: "The disk holding the agent's state is full, so this could not be saved; free some space on it:",
 };
 
 /**

@@ -47,6 +47,7 @@ export const ERROR_CODES = [
   'RELAY_UNRELIABLE',
   'RELAY_REFUSED',
   'RELAY_LIMIT',
+  'DISK_FULL',
 ] as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[number];

@@ -267,17 +267,27 @@ export class SealedLog<S, C> {
     const previous = this.logId;
     const next = randomBytes(16).toString('hex');
     this.closeLog();
-    this.fd = openSync(this.logPath(next), 'wx+', 0o600);
-    writeAll(this.fd, logHeader(0), 0);
-    this.allocated = LOG_HEADER;
-    fsyncSync(this.fd);
     const sealed = seal(
       this.key,
       Buffer.from(`${SNAPSHOT_AAD}\0${next}`, 'latin1'),
       Buffer.from(encodeStateJson(snapshot)),
     );
     const text = `${JSON.stringify({ version: STORE_FORMAT_VERSION, log: next, sealed: sealed.toString('base64url') })}\n`;
-    await writeFileAtomic(this.file, text);
+    try {
+      this.fd = openSync(this.logPath(next), 'wx+', 0o600);
+      writeAll(this.fd, logHeader(0), 0);
+      this.allocated = LOG_HEADER;
+      fsyncSync(this.fd);
+      await writeFileAtomic(this.file, text);
+    } catch (error) {
+      if (this.fd !== null) closeSync(this.fd);
+      this.fd = null;
+      // A log no snapshot names goes again, so that saves retried on a full disk leave none behind
+      // (one the snapshot names, when only the directory's fsync failed, stays: it is the state).
+      const named = (await readFileIfExists(this.file))?.includes(`"log":"${next}"`) ?? false;
+      if (!named) await unlink(this.logPath(next)).catch(() => undefined);
+      throw error;
+    }
     this.logId = next;
     this.headered = true;
     this.entries = 0;
