@@ -33,7 +33,14 @@ describe('two agents pair through a real relay, driven by the CLI', () => {
     expect(Object.keys(me.value).sort()).toEqual(['did', 'name']);
     const invite = await alice.json<Created>(['invite']);
     expect(invite.code).toBe(0);
-    expect(Object.keys(invite.value).sort()).toEqual(['customUrl', 'expiresAt', 'id', 'relayUrl', 'url', 'usesLeft']);
+    expect(Object.keys(invite.value).sort()).toEqual([
+      'customUrl',
+      'expiresAt',
+      'id',
+      'relayUrl',
+      'url',
+      'usesLeft',
+    ]);
     expect(invite.value.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/i#/);
     const accepted = await bob.json<{ status: string; peer: { did: string; name: string } }>([
       'accept',
