@@ -89,6 +89,10 @@ export interface LostMailboxRetry extends BackoffSchedule {
  */
 export const DEFAULT_LOST_MAILBOX_RETRY: LostMailboxRetry = { baseMs: 500, ceilingMs: 10_000, maxLosses: 8 };
 
+/** How long a stop keeps trying its last save on a full disk, and how often. */
+export const STOP_SAVE_MS = 10_000;
+const STOP_SAVE_RETRY_MS = 500;
+
 /** Config-level invite defaults. */
 export interface InviteDefaults {
   readonly format: 'url' | 'code';
@@ -110,6 +114,17 @@ const OUTCOME_EVENTS: Partial<Record<InviteProgress['status'], AuditEntry['event
 function shortId(bytes: Uint8Array): string {
   return writeCrockfordSymbols(crockfordSymbolsFromBits(bytes, 8));
 }
+
+/** A save that failed with DISK_FULL, saying what that means for the call that asked for it. */
+function notSaved(error: unknown, outcome: string): unknown {
+  return error instanceof PairlinkError && error.code === 'DISK_FULL'
+    ? new PairlinkError('DISK_FULL', `${error.message}: ${outcome}`)
+    : error;
+}
+
+/** What DISK_FULL means for an operator's change to an invite, an accept or a peer (docs/PROTOCOL.md §7). */
+const KEPT_UNSAVED =
+  'the change is kept, and takes effect once a save succeeds (retried every second), unless the agent stops first';
 
 /**
  * The agent: one identity, its pinned peers, and every invite and accept in flight. Each event
@@ -199,8 +214,18 @@ export class Agent {
     const anchor = audit.log.anchor();
     agent.store.update((s) => ({ ...s, audit: anchor }));
     agent.card = issueCard(agent.identity, options.name, options.relayUrl, agent.store.state.createdAt).bytes;
-    await agent.store.persist();
-    audit.log.committed(anchor);
+    // On a full disk the agent starts all the same, owing this save (its tick retries it): the
+    // files hold what they held, and it serves what it has.
+    await agent.store.persist().then(
+      () => audit.log.committed(anchor),
+      (error: unknown) => {
+        if (!(error instanceof PairlinkError && error.code === 'DISK_FULL')) throw error;
+        options.logger.warn(
+          { err: error.message },
+          'started with the disk full: saving resumes once there is room',
+        );
+      },
+    );
     agent.relays = new RelayPool(
       options.relayUrl,
       options.transport,
@@ -277,18 +302,35 @@ export class Agent {
    * two fdatasyncs per entry). Once that save is on disk, the log may rotate past it.
    */
   private appendAudit(entry: AuditEntry): void {
+    this.writeAudit((audit) => audit.append(entry));
+  }
+
+  /**
+   * Writes to the audit log and saves its new anchor. While it cannot be written (a full disk),
+   * one line a minute says so with the count of entries lost so far; once it can, one line says
+   * how many were lost, as the `lost` entry written before the next one does in the history.
+   */
+  private writeAudit(write: (audit: AuditLog) => void): void {
     const audit = this.audit;
     if (!audit) return;
+    const lost = audit.lostEntries;
+    const head = audit.anchor().head;
     try {
-      audit.append(entry);
+      write(audit);
     } catch (error) {
-      this.options.logger.error(
-        { err: (error as Error).message, event: entry.event },
-        'writing the audit log failed',
+      this.warnings.warn(
+        { err: (error as Error).message, lost: audit.lostEntries },
+        'the audit log could not be written: its entries are lost until it can be (count in "lost")',
       );
       return;
     }
+    if (lost > 0 && audit.lostEntries === 0)
+      this.options.logger.warn(
+        { lost },
+        'the audit log is written again: a "lost" entry in it counts the entries it missed',
+      );
     const anchor = audit.anchor();
+    if (anchor.head === head) return;
     this.store.update((s) => ({ ...s, audit: anchor }));
     this.logFailure(this.store.persist().then(() => audit.committed(anchor)));
   }
@@ -479,16 +521,23 @@ export class Agent {
     // Both settle before either is looked at: a save that fails (a full disk) while the relay is
     // still being asked is this call's error, never an unhandled rejection that ends the agent.
     const [registration, save] = await Promise.allSettled([registered, this.store.persist()]);
-    if (registration.status === 'rejected') {
-      // The relay refused or is away: nobody holds this invite yet, so it is forgotten again.
-      const reason: unknown = registration.reason;
+    const failed = [registration, save].find((r) => r.status === 'rejected');
+    if (failed) {
+      // The relay refused or is away, or the invite is not on disk (a full disk): nobody holds it
+      // yet, so it is forgotten again, never to turn up later behind the caller's back. A mailbox
+      // the relay made for it is deleted.
+      const reason: unknown = failed.reason;
       const code = reason instanceof PairlinkError ? reason.code : 'INTERNAL';
       this.store.update((s) => ({ ...s, invites: s.invites.filter((i) => i.id !== created.id) }));
       this.appendAudit({ at, event: 'failed', role: 'issuer', invite: record.id, by, code });
+      if (registration.status === 'fulfilled')
+        this.effects.schedule(
+          [{ type: 'closeMailbox', mailboxId: record.issuer.mailboxId }],
+          this.ownerOf(record),
+        );
       await this.store.persist().catch(() => undefined);
-      throw reason;
+      throw notSaved(reason, 'the invite was not made');
     }
-    if (save.status === 'rejected') throw save.reason;
     this.listen(record);
     this.emit({ id: record.id, role: 'issuer', status: 'published' });
     return record;
@@ -521,7 +570,9 @@ export class Agent {
    * finished invite to the history, which may drop it at once when many finish together.
    */
   issuerEvent(id: string, event: IssuerEvent): Promise<InviteRecord> {
-    return this.stepInvite(this.findInvite(id), event);
+    return this.stepInvite(this.findInvite(id), event).catch((error: unknown) => {
+      throw notSaved(error, KEPT_UNSAVED);
+    });
   }
 
   /**
@@ -583,7 +634,18 @@ export class Agent {
     this.readers.set(b64(started.state.replyBox.mailboxId), { kind: 'accept', id: record.id, relay });
     this.pairings.acceptStarted(record.id);
     this.schedule(started.effects, this.ownerOf(record), saved);
-    await saved;
+    try {
+      await saved;
+    } catch (error) {
+      // Not on disk, so nothing went to the issuer (the hello waits for the save): the accept is
+      // forgotten again and answers the save's error, never to complete later behind the caller's
+      // back. Its reply box, which may be open at the relay already, is deleted.
+      const replyBox = started.state.replyBox.mailboxId;
+      this.store.update((s) => ({ ...s, accepts: s.accepts.filter((a) => a.id !== record.id) }));
+      this.forgetReader(b64(replyBox));
+      this.effects.schedule([{ type: 'closeMailbox', mailboxId: replyBox }], this.ownerOf(record));
+      throw notSaved(error, 'nothing was sent to the issuer; accept again once there is room');
+    }
     return record;
   }
 
@@ -599,7 +661,9 @@ export class Agent {
 
   /** Feeds an operator event to an accept's machine; resolves, once saved, with the accept as the step left it. */
   acceptorEvent(id: string, event: AcceptorEvent): Promise<AcceptRecord> {
-    return this.stepAccept(this.findAccept(id), event);
+    return this.stepAccept(this.findAccept(id), event).catch((error: unknown) => {
+      throw notSaved(error, KEPT_UNSAVED);
+    });
   }
 
   /**
@@ -646,7 +710,9 @@ export class Agent {
     // session still waiting for this peer's ack ends (a late ack announces nothing).
     for (const invite of this.store.state.invites)
       this.logFailure(this.stepInvite(invite, { type: 'peerRemoved', did }));
-    await saved;
+    await saved.catch((error: unknown) => {
+      throw notSaved(error, KEPT_UNSAVED);
+    });
     for (const listener of this.removalListeners) listener(event);
     return true;
   }
@@ -969,14 +1035,19 @@ export class Agent {
   }
 
   private logFailure(step: Promise<unknown>): void {
-    step.catch((error: Error) =>
-      this.options.logger.error({ err: error.message }, 'saving a pairing step failed'),
-    );
+    step.catch((error: Error) => {
+      // A full disk fails every save until space is freed: a line a minute says so, not one a step.
+      if (error instanceof PairlinkError && error.code === 'DISK_FULL')
+        this.warnings.warn({ err: error.message }, 'saving failed: the disk is full (retried every second)');
+      else this.options.logger.error({ err: error.message }, 'saving a pairing step failed');
+    });
   }
 
   private tick(): void {
-    if (this.unsaved.size > 0) this.retryUnsaved();
+    if (this.unsaved.size > 0 || this.store.behind) this.retryUnsaved();
     const now = this.now();
+    if (this.audit?.lostEntries)
+      this.writeAudit((audit) => audit.recordLost(new Date(now * 1000).toISOString()));
     this.logFailure(this.store.wipeFinishedFromFiles(now));
     this.sweepRelays();
     // Only records whose machine has something due: an agent may hold thousands that wait.
@@ -997,7 +1068,10 @@ export class Agent {
     this.relays.sweep(inUse);
   }
 
-  /** A save failed earlier: once one succeeds, the records whose effects were dropped resend. */
+  /**
+   * A save failed earlier (or one is under way): it is tried again, and once one succeeds, the
+   * records whose effects were dropped resend.
+   */
   private retryUnsaved(): void {
     const keys = [...this.unsaved];
     this.unsaved.clear();
@@ -1017,7 +1091,11 @@ export class Agent {
     );
   }
 
-  /** Stops timers and the relay connection once the last save and the queued effects are done. */
+  /**
+   * Stops timers and the relay connection once the last save and the queued effects are done.
+   * Rejects, after stopping all the same, when the last save failed: changes answered DISK_FULL
+   * are lost then, and nothing that was acknowledged.
+   */
   async stop(): Promise<void> {
     // Nothing new starts from here (a relay in a loop of answers would otherwise keep the
     // effect queue from ever draining, and SIGTERM from ever ending the agent).
@@ -1025,10 +1103,46 @@ export class Agent {
     for (const timer of this.reopenTimers.values()) clearTimeout(timer);
     this.reopenTimers.clear();
     this.stopTicker?.();
-    await this.store.persist();
+    let failure: unknown = null;
+    await this.saveBeforeStop().catch((error: unknown) => {
+      failure = error;
+    });
     await this.effects.idle();
-    await this.store.close();
-    await this.audit?.close();
-    this.relays.close();
+    await this.store.close().catch((error: unknown) => {
+      failure ??= error;
+    });
+    try {
+      await this.audit?.close();
+    } finally {
+      this.relays.close();
+    }
+    if (failure) throw failure;
+  }
+
+  /**
+   * The last save. On a full disk it is tried again (space may come back) until STOP_SAVE_MS have
+   * passed, well inside a service manager's stop timeout (systemd's TimeoutStopSec=20), then given
+   * up with one line.
+   */
+  private async saveBeforeStop(): Promise<void> {
+    const deadline = Date.now() + STOP_SAVE_MS;
+    for (let attempts = 1; ; attempts++) {
+      try {
+        return await this.store.persist();
+      } catch (error) {
+        if (!(error instanceof PairlinkError && error.code === 'DISK_FULL')) throw error;
+        if (Date.now() >= deadline) {
+          this.options.logger.error(
+            { err: error.message, attempts },
+            'stopped without saving the last changes: the disk is full',
+          );
+          throw notSaved(
+            error,
+            'the changes answered DISK_FULL are lost; everything acknowledged is on disk',
+          );
+        }
+        await new Promise((resolve) => setTimeout(resolve, STOP_SAVE_RETRY_MS));
+      }
+    }
   }
 }

@@ -11,7 +11,7 @@ import {
   sealAuditLine,
   verifyAuditChain,
 } from './audit-chain.js';
-import { writeAll } from './state/state-log.js';
+import { preallocate, writeAll } from './state/state-log.js';
 
 /** Entries one file holds before it is rotated to `<file>.1` (the previous `.1` is dropped). */
 export const AUDIT_ENTRIES_PER_FILE = 5_000;
@@ -24,7 +24,6 @@ export const AUDIT_ENTRIES_PER_FILE = 5_000;
  * end of the file (a line never holds one); `close` and rotation cut the zeros off.
  */
 const PREALLOCATE_BYTES = 256 * 1024;
-const ZEROS = Buffer.alloc(PREALLOCATE_BYTES);
 
 /** What `AuditLog.open` found: the log, its chain's verdict, and the bytes of a torn last line it cut off. */
 export interface OpenedAuditLog {
@@ -52,6 +51,8 @@ export class AuditLog {
   private fd: number | null = null;
   /** Appended since the last sync. */
   private dirty = false;
+  /** Entries that could not be written (a full disk) since the last one that was. */
+  private lost = 0;
   /** Where the current file's chain starts: rotation makes it the base. */
   private fileStart: ChainPoint;
   /** The base the state holds on disk: the previous file may be dropped once it is the current file's start. */
@@ -135,8 +136,35 @@ export class AuditLog {
     this.dirty = false;
   }
 
-  /** Appends one entry (synchronously; no fsync: `sync` before the state that names it is saved). */
+  /** Entries lost since the last one written: the next write puts a `lost` entry before it. */
+  get lostEntries(): number {
+    return this.lost;
+  }
+
+  /**
+   * Appends one entry (synchronously; no fsync: `sync` before the state that names it is saved).
+   * One that cannot be written (a full disk) is counted, and the first write after says how many
+   * were lost with an entry of its own (`lost`), in the chain: the history shows the gap, and
+   * still verifies.
+   */
   append(entry: AuditEntry): void {
+    try {
+      this.recordLost(entry.at);
+      this.write(entry);
+    } catch (error) {
+      this.lost++;
+      throw error;
+    }
+  }
+
+  /** Writes the `lost` entry now, if entries were lost (the agent tries on each tick: the gap shows once there is room). */
+  recordLost(at: string): void {
+    if (this.lost === 0) return;
+    this.write({ at, event: 'lost', lost: this.lost });
+    this.lost = 0;
+  }
+
+  private write(entry: AuditEntry): void {
     this.rotateIfDue(); // after a restart, the save that asked for it may be done already
     const { line, head } = sealAuditLine(this.key, this.head, entry);
     try {
@@ -148,8 +176,7 @@ export class AuditLog {
       }
       if (this.size + line.length > this.allocated) {
         // Zeros first, so this line and the next ones land inside written blocks.
-        writeAll(this.fd, ZEROS, this.size);
-        this.allocated = this.size + ZEROS.length;
+        this.allocated = preallocate(this.fd, this.size, PREALLOCATE_BYTES);
       }
       writeAll(this.fd, line, this.size);
     } catch (error) {

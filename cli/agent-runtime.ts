@@ -6,6 +6,7 @@ import { relayKey } from '../agent/relay-pool.js';
 import { claimSocketPath, RpcSocketServer } from '../agent/rpc-server.js';
 import { warmHandshake } from '../agent/warm-up.js';
 import type { AgentPaths } from '../io/agent-paths.js';
+import { asDiskFull } from '../io/disk-full.js';
 import { type HomeLock, lockHome } from '../io/home-lock.js';
 import { checkedRelayLookup } from '../io/relay-lookup.js';
 import { ensurePrivateDir } from '../io/secure-files.js';
@@ -44,12 +45,15 @@ interface RuntimeOptions {
 export async function startAgentRuntime(options: RuntimeOptions): Promise<AgentRuntime> {
   await claimSocketPath(options.paths.socket, options.paths.socketMode);
   await ensurePrivateDir(options.paths.home);
-  const lock = await lockHome(options.paths.home);
+  // A disk too full for the lock file, the keystore or the state is DISK_FULL (one sentence).
+  const lock = await lockHome(options.paths.home).catch((error: unknown) => {
+    throw asDiskFull(error);
+  });
   try {
     return await startLocked(options, lock);
   } catch (error) {
     await lock.release();
-    throw error;
+    throw asDiskFull(error);
   }
 }
 
@@ -122,8 +126,12 @@ async function startLocked(options: RuntimeOptions, lock: HomeLock): Promise<Age
       await warming;
       logger.info('agent shutting down');
       await server.close();
-      await agent.stop();
-      await lock.release();
+      try {
+        // Rejects when the last changes could not be saved (a full disk): the agent still stops.
+        await agent.stop();
+      } finally {
+        await lock.release();
+      }
       logger.info('agent stopped');
     },
   };

@@ -35,8 +35,9 @@ export async function lockHome(home: string): Promise<HomeLock> {
   const path = join(home, LOCK_FILE);
   const me = await describeProcess(process.pid);
   const temp = `${path}.${randomBytes(6).toString('hex')}.tmp`;
-  await writeFile(temp, `${JSON.stringify(me)}\n`, { mode: 0o600, flag: 'wx' });
   try {
+    // Inside the try: a write that fails part-way (a full disk) leaves no temp file behind.
+    await writeFile(temp, `${JSON.stringify(me)}\n`, { mode: 0o600, flag: 'wx' });
     for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
       try {
         await link(temp, path);

@@ -27,7 +27,8 @@ export async function ensurePrivateDir(dir: string, repair = true): Promise<void
 
 /**
  * Writes `data` atomically: a 0600 temp file in the same directory, fsync, rename over the target,
- * fsync the directory. A crash at any point leaves either the old file or the new one, whole.
+ * fsync the directory. A crash at any point leaves either the old file or the new one, whole; a
+ * write that fails (a full disk) removes its temp file, so retries do not pile them up.
  */
 export async function writeFileAtomic(path: string, data: string | Uint8Array): Promise<void> {
   const dir = dirname(path);
@@ -35,12 +36,12 @@ export async function writeFileAtomic(path: string, data: string | Uint8Array): 
   const temp = `${path}.${randomBytes(6).toString('hex')}.tmp`;
   const handle = await open(temp, 'wx', 0o600);
   try {
-    await handle.writeFile(data);
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-  try {
+    try {
+      await handle.writeFile(data);
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
     await rename(temp, path);
   } catch (error) {
     await unlink(temp).catch(() => undefined);

@@ -68,6 +68,7 @@ export const ERROR_TEXT: Readonly<Record<ErrorCode, string>> = {
   UNKNOWN_ID: 'This agent has no invite or accept with that id; `pairlink invites --all` lists its invites.',
   IDENTITY_MISSING:
     'This agent will not start as someone new, unknown to its peers, while its home holds the state of an earlier identity:',
+  DISK_FULL: "The disk holding the agent's state is full, so this could not be saved; free some space on it:",
 };
 
 /**

@@ -49,6 +49,7 @@ export const ERROR_CODES = [
   'RELAY_LIMIT',
   'IDENTITY_MISSING',
   'RELAY_UNTRUSTED',
+  'DISK_FULL',
 ] as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[number];

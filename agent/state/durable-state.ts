@@ -1,3 +1,5 @@
+import { dirname } from 'node:path';
+import { asDiskFull } from '../../io/disk-full.js';
 import { PairlinkError } from '../../src/errors.js';
 import { isAcceptorFinished } from '../../src/handshake/acceptor.js';
 import { isIssuerFinished } from '../../src/handshake/issuer.js';
@@ -57,6 +59,15 @@ const byId = <T extends { id: string }>(items: readonly T[]): Map<string, T> =>
   new Map(items.map((i) => [i.id, i]));
 const byDid = (peers: readonly PeerRecord[]): Map<string, PeerRecord> =>
   new Map(peers.map((p) => [p.did, p]));
+/** By value: an agent that starts and finds its audit log where it left it has nothing to save. */
+const sameAnchor = (x: AuditAnchor | undefined, y: AuditAnchor | undefined) =>
+  x === y ||
+  (x !== undefined &&
+    y !== undefined &&
+    x.base.seq === y.base.seq &&
+    x.base.digest === y.base.digest &&
+    x.head.seq === y.head.seq &&
+    x.head.digest === y.head.digest);
 
 /** Records of `now` that are not (the same object) in `before`, and keys of `before` gone from `now`. */
 function diff<T>(before: Keyed<T>, now: Keyed<T>): { put: T[]; del: string[] } {
@@ -154,6 +165,7 @@ export class DurableState {
   private finishedOnDisk: { since: number | null } | null = null;
 
   private constructor(
+    private readonly stateFile: string,
     private readonly log: SealedLog<Snapshot, Change>,
     public state: AgentState,
     public history: AgentHistory,
@@ -196,6 +208,7 @@ export class DurableState {
     // log that finished records: their secrets are in the entries before).
     const secretsOnDisk = history !== base.history || loaded.changes.some(finishesRecords);
     return new DurableState(
+      stateFile,
       log,
       snapshot.state,
       snapshot.history,
@@ -208,6 +221,11 @@ export class DurableState {
   update(change: (state: AgentState) => AgentState): void {
     this.state = change(this.state);
     this.applied++;
+  }
+
+  /** True while changes applied are not on disk yet (a save under way, or one that failed). */
+  get behind(): boolean {
+    return this.saved < this.applied;
   }
 
   /** Resolves when everything applied so far is on disk. */
@@ -241,9 +259,12 @@ export class DurableState {
 
   /** Closes the log file after the last save (which wipes finished records' secrets from the files). */
   async close(): Promise<void> {
-    await this.persist();
-    if (this.finishedOnDisk) await this.compactSoon();
-    await this.log.close();
+    try {
+      await this.persist();
+      if (this.finishedOnDisk) await this.compactSoon();
+    } finally {
+      await this.log.close();
+    }
   }
 
   private async saveLoop(): Promise<void> {
@@ -258,8 +279,10 @@ export class DurableState {
           await this.saveNow();
         } catch (error) {
           // Fail everyone waiting (their effects must not run) and stop; the next persist() retries.
+          // A full disk is DISK_FULL, for the agent and its callers to say so.
           this.mustCompact = true;
-          this.settle(Number.POSITIVE_INFINITY, error as Error);
+          const failure = asDiskFull(error, `cannot save the agent's state in ${dirname(this.stateFile)}`);
+          this.settle(Number.POSITIVE_INFINITY, failure as Error);
           return;
         }
         this.saved = target;
@@ -296,7 +319,7 @@ export class DurableState {
     const invites = diff(this.lastSaved.invites, keyed.invites);
     const accepts = diff(this.lastSaved.accepts, keyed.accepts);
     const peers = diff(this.lastSaved.peers, keyed.peers);
-    const audit = next.state.audit !== this.lastSaved.audit ? next.state.audit : undefined;
+    const audit = sameAnchor(next.state.audit, this.lastSaved.audit) ? undefined : next.state.audit;
     const change: Change = {
       name: next.state.name,
       createdAt: next.state.createdAt,

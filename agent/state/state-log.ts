@@ -2,6 +2,7 @@ import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import { closeSync, fdatasyncSync, fstatSync, fsyncSync, ftruncateSync, openSync, writeSync } from 'node:fs';
 import { open, readdir, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
+import { isDiskFull } from '../../io/disk-full.js';
 import { readFileIfExists, writeFileAtomic } from '../../io/secure-files.js';
 import { PairlinkError } from '../../src/errors.js';
 import { decodeStateJson, encodeStateJson } from './state-codec.js';
@@ -252,10 +253,7 @@ export class SealedLog<S, C> {
     const at = LOG_HEADER + this.logBytes;
     if (at + entry.length > this.allocated) {
       // Zeros first, so the entry lands inside written blocks; this one sync also commits the size.
-      const zeros = Math.max(LOG_PREALLOCATE, entry.length);
-      for (let done = 0; done < zeros; done += LOG_PREALLOCATE)
-        writeAll(this.fd, ZEROS.subarray(0, Math.min(LOG_PREALLOCATE, zeros - done)), at + done);
-      this.allocated = at + zeros;
+      this.allocated = preallocate(this.fd, at, Math.max(LOG_PREALLOCATE, entry.length));
     }
     writeAll(this.fd, entry, at);
     fdatasyncSync(this.fd);
@@ -269,17 +267,27 @@ export class SealedLog<S, C> {
     const previous = this.logId;
     const next = randomBytes(16).toString('hex');
     this.closeLog();
-    this.fd = openSync(this.logPath(next), 'wx+', 0o600);
-    writeAll(this.fd, logHeader(0), 0);
-    this.allocated = LOG_HEADER;
-    fsyncSync(this.fd);
     const sealed = seal(
       this.key,
       Buffer.from(`${SNAPSHOT_AAD}\0${next}`, 'latin1'),
       Buffer.from(encodeStateJson(snapshot)),
     );
     const text = `${JSON.stringify({ version: STORE_FORMAT_VERSION, log: next, sealed: sealed.toString('base64url') })}\n`;
-    await writeFileAtomic(this.file, text);
+    try {
+      this.fd = openSync(this.logPath(next), 'wx+', 0o600);
+      writeAll(this.fd, logHeader(0), 0);
+      this.allocated = LOG_HEADER;
+      fsyncSync(this.fd);
+      await writeFileAtomic(this.file, text);
+    } catch (error) {
+      if (this.fd !== null) closeSync(this.fd);
+      this.fd = null;
+      // A log no snapshot names goes again, so that saves retried on a full disk leave none behind
+      // (one the snapshot names, when only the directory's fsync failed, stays: it is the state).
+      const named = (await readFileIfExists(this.file))?.includes(`"log":"${next}"`) ?? false;
+      if (!named) await unlink(this.logPath(next)).catch(() => undefined);
+      throw error;
+    }
     this.logId = next;
     this.headered = true;
     this.entries = 0;
@@ -328,6 +336,24 @@ export class SealedLog<S, C> {
 function isZero(bytes: Uint8Array): boolean {
   for (const byte of bytes) if (byte !== 0) return false;
   return true;
+}
+
+/**
+ * Zero-fills `bytes` from `at` and answers where the filled space now ends. On a disk too full for
+ * them (ENOSPC, EDQUOT) it cuts off what it wrote and answers `at`: the caller's write then grows
+ * the file by itself, one entry at a time, so a nearly full disk still takes the entries it has
+ * room for rather than refusing every one for want of the zeros.
+ */
+export function preallocate(fd: number, at: number, bytes: number): number {
+  try {
+    for (let done = 0; done < bytes; done += ZEROS.length)
+      writeAll(fd, ZEROS.subarray(0, Math.min(ZEROS.length, bytes - done)), at + done);
+    return at + bytes;
+  } catch (error) {
+    if (!isDiskFull(error)) throw error;
+    ftruncateSync(fd, at);
+    return at;
+  }
 }
 
 /** pwrite of all of `data` at `position` (a short write continues where it stopped). */

@@ -23,6 +23,10 @@ function line(entry: AuditEntry): string {
       return `${entry.at}  ${subject} paired with${peer}${who(entry)}`;
     case 'unpaired':
       return `${entry.at}  unpaired${peer}`;
+    case 'lost': {
+      const n = entry.lost ?? 1;
+      return `${entry.at}  ${n} ${n === 1 ? 'entry' : 'entries'} before this one could not be written (the agent's log said why)`;
+    }
     default:
       return `${entry.at}  ${subject} ${entry.event}${code}${peer}${who(entry)}`;
   }

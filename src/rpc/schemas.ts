@@ -221,7 +221,11 @@ export const PeerInfoSchema = peerRef.extend({
 
 export const AuditEntrySchema = z.object({
   at: isoTime,
-  event: z.enum(['minted', 'paired', 'unconfirmed', 'failed', 'cancelled', 'expired', 'unpaired']),
+  event: z
+    .enum(['minted', 'paired', 'unconfirmed', 'failed', 'cancelled', 'expired', 'unpaired', 'lost'])
+    .describe(
+      'lost: entries before this one could not be written (the disk was full; the agent’s log said so), `lost` says how many.',
+    ),
   role: z.enum(['issuer', 'acceptor']).optional(),
   invite: id.optional(),
   accept: id.optional(),
@@ -230,6 +234,12 @@ export const AuditEntrySchema = z.object({
   code: errorCode.optional(),
   format: inviteFormat.optional(),
   uses: z.number().int().optional(),
+  lost: z
+    .number()
+    .int()
+    .min(1)
+    .optional()
+    .describe('With event lost: how many entries could not be written.'),
   seq: z
     .number()
     .int()
