@@ -2,7 +2,7 @@ import pino from 'pino';
 import { type RunningRelay, startRelay } from '../../relay/server/relay-server.js';
 import { FaultProxy } from './fault-proxy.js';
 
-/** What a fault run says about one relay: its URL and its store. */
+/** How a fault run sets up one of its relays. */
 export interface FaultRelayOptions {
   /** Seeds the proxy's fault choices. */
   readonly seed: number;
