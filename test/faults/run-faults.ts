@@ -1,11 +1,12 @@
 import { parseArgs } from 'node:util';
-import { faultRun } from '../support/fault-run.js';
+import { CROSS_RELAY_SHARE, faultRun } from '../support/fault-run.js';
 import { startRedis } from '../support/redis-server.js';
 
 /**
- * `npm run faults -- --runs 1000 [--seed N] [--concurrency 8] [--redis-share 0.3]`: seeded fault
- * runs (test/support/fault-run.ts), several at a time; prints a summary and the seed of every
- * failing run, so `--seed N --runs 1` reproduces it. Exits 1 if any run broke an invariant.
+ * `npm run faults -- --runs 1000 [--seed N] [--concurrency 8] [--redis-share 0.3] [--cross-share 0.33]`:
+ * seeded fault runs (test/support/fault-run.ts), several at a time; prints a summary, split by
+ * store and by one relay or two, and the seed of every failing run, so `--seed N --runs 1`
+ * reproduces it. Exits 1 if any run broke an invariant.
  */
 const { values } = parseArgs({
   options: {
@@ -13,15 +14,19 @@ const { values } = parseArgs({
     seed: { type: 'string', default: '1' },
     concurrency: { type: 'string', default: '8' },
     'redis-share': { type: 'string', default: '0.3' },
+    'cross-share': { type: 'string', default: String(CROSS_RELAY_SHARE) },
   },
 });
 const runs = Number(values.runs);
 const first = Number(values.seed);
 const concurrency = Number(values.concurrency);
 const redisShare = Number(values['redis-share']);
+const crossShare = Number(values['cross-share']);
 const redis = redisShare > 0 ? await startRedis() : null;
 const started = Date.now();
 const outcomes: Record<string, number> = {};
+/** Runs, outcomes and runs with violations per kind of run ("memory, two relays"). */
+const byKind: Record<string, Record<string, number>> = {};
 const failures: { seed: number; violations: string[]; events: string[] }[] = [];
 let next = 0;
 let done = 0;
@@ -29,12 +34,18 @@ async function worker(): Promise<void> {
   while (next < runs) {
     const seed = first + next++;
     const useRedis = redis !== null && (seed % 10) / 10 < redisShare;
-    const result = await faultRun({ seed, redisUrl: useRedis ? redis.url : undefined });
+    const result = await faultRun({ seed, redisUrl: useRedis ? redis.url : undefined, crossShare });
     outcomes[result.outcome] = (outcomes[result.outcome] ?? 0) + 1;
+    const kind = `${result.store}, ${result.relays === 'same' ? 'one relay' : 'two relays'}`;
+    byKind[kind] ??= { runs: 0, violations: 0 };
+    const counts = byKind[kind];
+    counts.runs = (counts.runs ?? 0) + 1;
+    counts[result.outcome] = (counts[result.outcome] ?? 0) + 1;
     if (result.violations.length > 0) {
+      counts.violations = (counts.violations ?? 0) + 1;
       failures.push({ seed, violations: result.violations, events: result.events });
       console.log(
-        `seed ${seed} FAILED (${result.form}, ${useRedis ? 'redis' : 'memory'}): ${result.violations.join('; ')} [${result.events.join(', ')}]`,
+        `seed ${seed} FAILED (${result.description}): ${result.violations.join('; ')} [${result.events.join(', ')}]`,
       );
     }
     done++;
@@ -44,6 +55,8 @@ async function worker(): Promise<void> {
 await Promise.all(Array.from({ length: Math.min(concurrency, runs) }, () => worker()));
 await redis?.stop();
 const seconds = ((Date.now() - started) / 1000).toFixed(1);
+for (const [kind, counts] of Object.entries(byKind).sort())
+  console.log(`  ${kind}: ${JSON.stringify(counts)}`);
 console.log(
   `fault runs: ${runs} in ${seconds} s; outcomes ${JSON.stringify(outcomes)}; ${failures.length} with violations`,
 );

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type AgentProcess, startAgent, testRoot } from '../support/agent-process.js';
 import { FaultProxy } from '../support/fault-proxy.js';
-import { faultRun } from '../support/fault-run.js';
+import { type FaultRunResult, faultRun } from '../support/fault-run.js';
 import { type RedisServer, startRedis } from '../support/redis-server.js';
 import { type RelayProcess, startRelayProcess } from '../support/relay-process.js';
 
@@ -172,7 +172,7 @@ describe('a Redis-backed relay SIGKILLed in the middle of six accepts', () => {
   });
 });
 
-describe('seeded fault runs: drops, duplicates, delays, reordering, cuts, half-open, relay restarts, crashes', () => {
+describe('seeded fault runs: drops, duplicates, delays, reordering, cuts, half-open, outages, relay restarts, crashes', () => {
   let redis: RedisServer;
   beforeAll(async () => {
     redis = await startRedis();
@@ -181,26 +181,40 @@ describe('seeded fault runs: drops, duplicates, delays, reordering, cuts, half-o
     await redis?.stop();
   });
 
-  it('100 runs (memory and Redis relays): both pinned or neither, nothing left pending, no peer lost', async () => {
+  it('100 runs (memory and Redis relays, one relay or one each): both pinned or neither, nothing left pending, no peer lost', async () => {
     const RUNS = 100;
     const CONCURRENCY = 12;
-    const failures: string[] = [];
-    const outcomes: Record<string, number> = {};
+    const results: FaultRunResult[] = [];
     let next = 0;
     const worker = async () => {
       while (next < RUNS) {
         const seed = 1 + next++;
-        const result = await faultRun({ seed, redisUrl: seed % 3 === 0 ? redis.url : undefined });
-        outcomes[result.outcome] = (outcomes[result.outcome] ?? 0) + 1;
-        if (result.violations.length > 0)
-          failures.push(`seed ${seed}: ${result.violations.join('; ')} [${result.events.join(', ')}]`);
+        results.push(await faultRun({ seed, redisUrl: seed % 3 === 0 ? redis.url : undefined }));
       }
     };
     await Promise.all(Array.from({ length: CONCURRENCY }, worker));
+    const tally = (runs: FaultRunResult[]) => {
+      const outcomes: Record<string, number> = { runs: runs.length };
+      for (const r of runs) outcomes[r.outcome] = (outcomes[r.outcome] ?? 0) + 1;
+      return outcomes;
+    };
+    const cross = results.filter((r) => r.relays === 'cross');
     console.log(
-      `fault runs: ${RUNS}, outcomes ${JSON.stringify(outcomes)}; reproduce one with npm run faults -- --seed N --runs 1`,
+      `fault runs: ${RUNS}, outcomes ${JSON.stringify(tally(results))}, across two relays ${JSON.stringify(tally(cross))}; reproduce one with npm run faults -- --seed N --runs 1`,
     );
+    const failures = results
+      .filter((r) => r.violations.length > 0)
+      .map((r) => `seed ${r.seed} (${r.description}): ${r.violations.join('; ')} [${r.events.join(', ')}]`);
     expect(failures).toEqual([]);
-    expect(outcomes.both ?? 0).toBeGreaterThan(RUNS / 2); // the faults must not simply stop every pairing
+    // The faults must not simply stop every pairing: not overall, and not across relays in either
+    // form (a code accepted on the wrong relay would end every such run "neither", which is no violation).
+    expect(tally(results).both ?? 0).toBeGreaterThan(RUNS / 2);
+    for (const form of ['url', 'code'] as const) {
+      const runs = cross.filter((r) => r.form === form);
+      expect(runs.length, `${form} runs across two relays`).toBeGreaterThan(RUNS / 10);
+      expect(tally(runs).both ?? 0, `${form} runs across two relays that paired`).toBeGreaterThan(
+        runs.length / 2,
+      );
+    }
   }, 300_000);
 });

@@ -11,22 +11,27 @@ import {
   type RelayTransportHandlers,
 } from '../../agent/relay-transport.js';
 import { RelayConnection } from '../../relay/client/relay-connection.js';
-import { type RunningRelay, startRelay } from '../../relay/server/relay-server.js';
 import { PairlinkError } from '../../src/errors.js';
-import { FaultProxy, seededRandom } from './fault-proxy.js';
+import { type FaultRates, seededRandom } from './fault-proxy.js';
+import { FaultRelay } from './fault-relay.js';
 
 /**
- * One seeded fault run: a relay (memory or Redis store) behind a FaultProxy, two agents in this
- * process pairing through it while the proxy drops, duplicates, delays and reorders frames, cuts
- * and silences connections, the relay restarts, and either agent "crashes". A crash is taken the
- * way SIGKILL takes a process: at one instant the agent's state directory is copied as it is on
- * disk (a write in flight may be torn), every timer and every relay operation of the old agent
- * stops for good, and a new agent starts from the copy. Then the faults stop, the run waits for
- * both sides to settle, moves the agents' clock past every deadline, and checks the invariants.
+ * One seeded fault run: two agents in this process pairing through relays (memory or Redis store)
+ * behind FaultProxies while the proxies drop, duplicate, delay and reorder frames, cut, silence
+ * and refuse connections, a relay restarts, and either agent "crashes". In a share of runs (the
+ * seed decides) issuer and acceptor each have their own home relay: the pairing runs on the
+ * invite's relay (a link names it; a code is accepted with it passed), the faults hit either
+ * relay, and the acceptor's home relay may be down throughout, which must not matter. A crash is
+ * taken the way SIGKILL takes a process: at one instant the agent's state directory is copied as
+ * it is on disk (a write in flight may be torn), every timer and every relay operation of the old
+ * agent stops for good, and a new agent starts from the copy. Then the faults stop, the run waits
+ * for both sides to settle, moves the agents' clock past every deadline, and checks the invariants.
  */
 export interface FaultRunOptions {
   readonly seed: number;
   readonly redisUrl?: string | undefined;
+  /** The share of seeds run across two relays; by default CROSS_RELAY_SHARE. */
+  readonly crossShare?: number;
   /** Real milliseconds of faults before healing. */
   readonly faultMs?: number;
   /** Real milliseconds to wait for both sides to settle once healed. */
@@ -36,11 +41,19 @@ export interface FaultRunOptions {
 export interface FaultRunResult {
   readonly seed: number;
   readonly form: 'url' | 'code';
+  readonly store: 'memory' | 'redis';
+  /** One relay for both agents, or a home relay each. */
+  readonly relays: 'same' | 'cross';
+  /** Form, store and relays in a few words, for the run's report line. */
+  readonly description: string;
   readonly outcome: 'both' | 'neither' | 'unconfirmed' | 'not-started';
   readonly events: string[];
   readonly violations: string[];
   readonly ms: number;
 }
+
+/** By default a third of the seeds pair across two relays. */
+export const CROSS_RELAY_SHARE = 1 / 3;
 
 const silent = pino({ level: 'silent' });
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -159,30 +172,65 @@ async function retried<T>(run: () => Promise<T>, attempts = 6): Promise<T> {
   }
 }
 
+/** Frame faults for one relay's proxy, drawn from the run's seed. */
+function drawRates(random: () => number): FaultRates {
+  return {
+    drop: random() * 0.15,
+    duplicate: random() * 0.15,
+    delay: random() * 0.3,
+    maxDelayMs: 400,
+    cutHttp: random() * 0.1,
+  };
+}
+
+/** The disruptions a run draws from, each with the top of its share of [0, 1). */
+const DISRUPTIONS = [
+  [0.15, 'cut'],
+  [0.3, 'half-open'],
+  [0.4, 'outage'],
+  [0.55, 'restart'],
+  [0.8, 'crash issuer'],
+  [1, 'crash acceptor'],
+] as const;
+type Disruption = (typeof DISRUPTIONS)[number][1];
+const disruptionOf = (roll: number): Disruption => DISRUPTIONS.find(([top]) => roll < top)![1];
+
+/** How long a half-open path or an outage lasts. */
+const OUTAGE_MS = 1500;
+
 export async function faultRun(options: FaultRunOptions): Promise<FaultRunResult> {
   const started = Date.now();
   const random = seededRandom(options.seed);
   const events: string[] = [];
   const violations: string[] = [];
-  const root = mkdtempSync(join(tmpdir(), 'pl-fault-'));
-  const prefix = `pl:f${options.seed}:`;
-  const relayOptions = {
-    host: '127.0.0.1',
-    port: 0,
-    redisUrl: options.redisUrl,
-    redisPrefix: prefix,
-    trustProxy: false,
-    limits: { ipRatePerSecond: 100_000, ipBurst: 100_000 },
-    logger: silent,
-  };
-  let relay: RunningRelay = await startRelay(relayOptions);
-  const proxy = new FaultProxy({ host: '127.0.0.1', port: relay.port }, options.seed);
-  await proxy.listen();
+  const relays: FaultRunResult['relays'] =
+    random() < (options.crossShare ?? CROSS_RELAY_SHARE) ? 'cross' : 'same';
+  const store: FaultRunResult['store'] = options.redisUrl ? 'redis' : 'memory';
   const form: 'url' | 'code' = random() < 0.5 ? 'url' : 'code';
+  // Across relays, the acceptor's own relay is down the whole run in half of the runs: nothing of
+  // the pairing travels there, so it must not matter.
+  const acceptorHomeDown = relays === 'cross' && random() < 0.5;
+  const relaysSaid =
+    relays === 'same'
+      ? 'one relay'
+      : `two relays${acceptorHomeDown ? ", the acceptor's down throughout" : ''}`;
+  const description = `${form}, ${store}, ${relaysSaid}`;
+  const root = mkdtempSync(join(tmpdir(), 'pl-fault-'));
+  const relayOn = (name: string, seed: number) =>
+    FaultRelay.start({ seed, redisUrl: options.redisUrl, redisPrefix: `pl:f${options.seed}:${name}:` });
+  // The invite's relay is the issuer's home; the acceptor's home is another relay, or the same one.
+  const inviteRelay = await relayOn('i', options.seed);
+  const acceptorRelay = relays === 'cross' ? await relayOn('a', options.seed ^ 0x5bd1e995) : inviteRelay;
+  const nameOf = (relay: FaultRelay) =>
+    relays === 'same' ? 'the relay' : relay === inviteRelay ? "the invite's relay" : "the acceptor's relay";
+  if (acceptorHomeDown) {
+    events.push("the acceptor's relay down throughout");
+    acceptorRelay.setDown(true);
+  }
   const homes = { issuer: join(root, 'issuer'), acceptor: join(root, 'acceptor') };
-  let issuer = await startRunAgent(homes.issuer, 'issuer', proxy.url, new RunClock());
-  let acceptor = await startRunAgent(homes.acceptor, 'acceptor', proxy.url, new RunClock());
-  let memoryRelayLost = false;
+  const homeRelay = { issuer: inviteRelay.url, acceptor: acceptorRelay.url };
+  let issuer = await startRunAgent(homes.issuer, 'issuer', homeRelay.issuer, new RunClock());
+  let acceptor = await startRunAgent(homes.acceptor, 'acceptor', homeRelay.acceptor, new RunClock());
   let outcome: FaultRunResult['outcome'] = 'not-started';
   const crash = async (which: 'issuer' | 'acceptor') => {
     const victim = which === 'issuer' ? issuer : acceptor;
@@ -192,22 +240,40 @@ export async function faultRun(options: FaultRunOptions): Promise<FaultRunResult
     victim.clock.stopAll();
     const clock = new RunClock();
     clock.offset = victim.clock.offset;
-    const restarted = await startRunAgent(copy, which, proxy.url, clock);
+    const restarted = await startRunAgent(copy, which, homeRelay[which], clock);
     if (which === 'issuer') issuer = restarted;
     else acceptor = restarted;
   };
+  /** Network faults hit the invite's relay, or (across relays, when it is up) now and then the acceptor's. */
+  const disrupt = async (kind: Disruption, where: number) => {
+    const relay = relays === 'cross' && !acceptorHomeDown && where < 0.3 ? acceptorRelay : inviteRelay;
+    const name = nameOf(relay);
+    if (kind === 'crash issuer' || kind === 'crash acceptor') {
+      events.push(kind);
+      await crash(kind === 'crash issuer' ? 'issuer' : 'acceptor');
+    } else if (kind === 'cut') {
+      events.push(`cut all connections to ${name}`);
+      relay.proxy.cutAll();
+    } else if (kind === 'half-open') {
+      events.push(`${name} half-open for 1.5 s`);
+      await relay.halfOpen(OUTAGE_MS);
+    } else if (kind === 'outage') {
+      events.push(`${name} down for 1.5 s`);
+      await relay.outage(OUTAGE_MS);
+    } else {
+      events.push(`restart of ${name} (${store})`);
+      await relay.restart();
+    }
+  };
   try {
-    proxy.setRates({
-      drop: random() * 0.15,
-      duplicate: random() * 0.15,
-      delay: random() * 0.3,
-      maxDelayMs: 400,
-      cutHttp: random() * 0.1,
-    });
+    inviteRelay.proxy.setRates(drawRates(random));
+    if (relays === 'cross' && !acceptorHomeDown) acceptorRelay.proxy.setRates(drawRates(random));
     const invite = await retried(() => issuer.agent.createInvite({ format: form, ttlSeconds: 60 }));
     const text = form === 'url' ? invite.url! : invite.code!;
+    // A link names its relay; a code carries none, so the acceptor is told the issuer's.
+    const codeRelay = form === 'code' && relays === 'cross' ? inviteRelay.url : undefined;
     let acceptId: string | null = null;
-    const accepting = retried(() => acceptor.agent.startAccept(text, false)).then(
+    const accepting = retried(() => acceptor.agent.startAccept(text, false, codeRelay)).then(
       (record) => {
         acceptId = record.id;
       },
@@ -216,41 +282,24 @@ export async function faultRun(options: FaultRunOptions): Promise<FaultRunResult
     // The fault schedule: a few disruptions at seeded moments while the pairing runs.
     const faultMs = options.faultMs ?? 2500;
     const disruptions = Math.floor(random() * 4);
-    const plan = Array.from({ length: disruptions }, () => ({ at: random() * faultMs, kind: random() }));
+    const plan = Array.from({ length: disruptions }, () => ({
+      at: random() * faultMs,
+      kind: disruptionOf(random()),
+      where: random(),
+    }));
     plan.sort((a, b) => a.at - b.at);
     let elapsed = 0;
     for (const step of plan) {
       await sleep(step.at - elapsed);
       elapsed = step.at;
-      if (step.kind < 0.2) {
-        events.push('cut all connections');
-        proxy.cutAll();
-      } else if (step.kind < 0.4) {
-        events.push('half-open for 1.5 s');
-        proxy.setSilent(true);
-        await sleep(1500);
-        proxy.setSilent(false);
-      } else if (step.kind < 0.55) {
-        events.push(`relay restart (${options.redisUrl ? 'redis' : 'memory'})`);
-        proxy.setRefusing(true);
-        proxy.cutAll();
-        await relay.close();
-        relay = await startRelay(relayOptions);
-        if (!options.redisUrl) memoryRelayLost = true;
-        proxy.retarget({ host: '127.0.0.1', port: relay.port });
-        proxy.setRefusing(false);
-      } else if (step.kind < 0.8) {
-        events.push('crash issuer');
-        await crash('issuer');
-      } else {
-        events.push('crash acceptor');
-        await crash('acceptor');
-      }
+      await disrupt(step.kind, step.where);
     }
     await sleep(Math.max(0, faultMs - elapsed));
     await accepting;
-    proxy.setRates({});
-    proxy.setSilent(false);
+    for (const relay of new Set([inviteRelay, acceptorRelay])) {
+      relay.proxy.setRates({});
+      relay.proxy.setSilent(false);
+    }
     // Settle: both sides final, or the time allowed runs out.
     const settleBy = Date.now() + (options.settleMs ?? 45_000);
     const settled = () => {
@@ -277,7 +326,7 @@ export async function faultRun(options: FaultRunOptions): Promise<FaultRunResult
       if (issuerPeer && acceptorPeer) {
         // An ack the relay took and then lost with its memory is lost for good: "unconfirmed" is
         // then the honest answer. Otherwise the ack must have come through.
-        if (issuerPeer.confirmed === false && when === 'after deadlines' && !memoryRelayLost)
+        if (issuerPeer.confirmed === false && when === 'after deadlines' && !inviteRelay.lostState)
           violations.push(`${when}: both pinned, but the issuer's pin is still unconfirmed`);
         return 'both';
       }
@@ -287,7 +336,7 @@ export async function faultRun(options: FaultRunOptions): Promise<FaultRunResult
         return 'unconfirmed';
       }
       if (issuerPeer?.confirmed !== false) violations.push(`${when}: one-sided pin shown as confirmed`);
-      else if (!memoryRelayLost && when === 'after deadlines')
+      else if (!inviteRelay.lostState && when === 'after deadlines')
         violations.push(`${when}: one-sided unconfirmed pin though the relay lost nothing for good`);
       return 'unconfirmed';
     };
@@ -304,6 +353,9 @@ export async function faultRun(options: FaultRunOptions): Promise<FaultRunResult
       violations.push(
         `after deadlines: ${unfinishedInvites} invite(s), ${unfinishedAccepts} accept(s) not final`,
       );
+    // Across relays nothing of the pairing goes to the acceptor's own relay: it never held a mailbox.
+    if (acceptorRelay !== inviteRelay && (await acceptorRelay.countMailboxes()) > 0)
+      violations.push(`the acceptor's relay held ${acceptorRelay.mostMailboxes} mailbox(es) of the pairing`);
     // No peer lost across a restart: a clean restart of both from their own state keeps the pins.
     const peersBefore = [issuer, acceptor].map((a) =>
       a.agent.snapshot.peers
@@ -326,9 +378,9 @@ export async function faultRun(options: FaultRunOptions): Promise<FaultRunResult
       a.kill();
       a.clock.stopAll();
     }
-    await proxy.close();
-    await relay.close();
+    for (const relay of new Set([inviteRelay, acceptorRelay])) await relay.close();
     rmSync(root, { recursive: true, force: true });
   }
-  return { seed: options.seed, form, outcome, events, violations, ms: Date.now() - started };
+  const ms = Date.now() - started;
+  return { seed: options.seed, form, store, relays, description, outcome, events, violations, ms };
 }
