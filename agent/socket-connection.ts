@@ -1,4 +1,5 @@
 import type { Socket } from 'node:net';
+import { LineBuffer } from '../src/rpc/line-framing.js';
 
 /** Largest request line accepted on the socket. */
 export const MAX_FRAME_BYTES = 1024 * 1024;
@@ -53,7 +54,7 @@ export interface LineHandler {
 export class SocketConnection {
   subscribed = false;
   /** Text read and not yet handed on: at most one chunk beyond a partial line while waiting. */
-  private buffered = '';
+  private readonly buffered = new LineBuffer();
   private inFlight = 0;
   private lines: LineHandler | null = null;
   private peerEnded = false;
@@ -74,7 +75,7 @@ export class SocketConnection {
     this.lines = lines;
     this.socket.setEncoding('utf8');
     this.socket.on('data', (chunk: string) => {
-      this.buffered += chunk;
+      this.buffered.push(chunk);
       this.readLines();
     });
     // The client took what it was sent: read its requests again.
@@ -84,7 +85,7 @@ export class SocketConnection {
       this.endIfDone();
     });
     this.socket.on('close', () => {
-      this.buffered = '';
+      this.buffered.clear();
       this.heldNotifications.length = 0;
     });
   }
@@ -146,32 +147,28 @@ export class SocketConnection {
   private readLines(): void {
     const lines = this.lines;
     if (!lines || this.socket.destroyed) return;
-    let from = 0;
-    let newline = this.buffered.indexOf('\n');
-    while (newline >= 0 && !this.mustWait()) {
-      const line = this.buffered.slice(from, newline);
-      from = newline + 1;
+    while (!this.mustWait()) {
+      const line = this.buffered.next();
+      if (line === null) break;
       if (line.trim().length > 0) this.start(line, lines);
-      newline = this.buffered.indexOf('\n', from);
     }
-    if (from > 0) this.buffered = this.buffered.slice(from);
     if (this.mustWait()) {
       this.socket.pause();
       return;
     }
     if (this.socket.isPaused()) this.socket.resume();
-    if (this.buffered.length > MAX_FRAME_BYTES && Buffer.byteLength(this.buffered) > MAX_FRAME_BYTES) {
+    if (this.buffered.exceeds(MAX_FRAME_BYTES)) {
       // No end of line in sight: answer once and close, since the stream cannot be resynchronised.
       this.send(`${lines.tooLarge()}\n`);
       this.socket.end();
-      this.buffered = '';
+      this.buffered.clear();
     }
     this.endIfDone();
   }
 
   /** After the client shut its side: closes once every line it sent has been answered. */
   private endIfDone(): void {
-    if (this.peerEnded && this.inFlight === 0 && !this.buffered.includes('\n') && !this.socket.writableEnded)
+    if (this.peerEnded && this.inFlight === 0 && !this.buffered.hasLine() && !this.socket.writableEnded)
       this.socket.end();
   }
 
