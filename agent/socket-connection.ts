@@ -1,11 +1,6 @@
 import type { Socket } from 'node:net';
 import { LineBuffer } from '../src/rpc/line-framing.js';
-
-/** Largest request line accepted on the socket. */
-export const MAX_FRAME_BYTES = 1024 * 1024;
-
-/** Requests one connection may have in progress; past this the agent stops reading it for a while. */
-export const MAX_IN_FLIGHT = 256;
+import { type LineHandler, MAX_FRAME_BYTES, MAX_IN_FLIGHT } from './rpc-dispatch.js';
 
 /**
  * Unread output past which the agent stops reading a connection's requests until its client
@@ -20,28 +15,15 @@ export const OUTPUT_HIGH_WATER_BYTES = 1024 * 1024;
  */
 export const MAX_HELD_NOTIFICATIONS = 128;
 
-/** What the agent holds for one connection, as `agent.info` reports it. */
-export interface ConnectionFigures {
+/** What the transport holds for one connection (`agent.info` adds whether it subscribed). */
+export interface TransportFigures {
   readonly id: number;
-  readonly subscribed: boolean;
   /** Answers and notifications written but not yet taken by the client's socket, in bytes. */
   readonly backlogBytes: number;
   /** Requests read and not yet answered. */
   readonly pendingRequests: number;
   /** False while the agent is not reading this connection's requests. */
   readonly reading: boolean;
-}
-
-/** One request line handed to the protocol layer: how many requests it holds, and its answer. */
-export interface LineRun {
-  readonly count: number;
-  readonly done: Promise<string | null>;
-}
-
-/** What the protocol layer does with a line, and with a line too long to read. */
-export interface LineHandler {
-  run(line: string): LineRun;
-  tooLarge(): string;
 }
 
 /**
@@ -52,7 +34,6 @@ export interface LineHandler {
  * that shuts its side after writing its requests still gets every answer, then the agent closes.
  */
 export class SocketConnection {
-  subscribed = false;
   /** Text read and not yet handed on: at most one chunk beyond a partial line while waiting. */
   private readonly buffered = new LineBuffer();
   private inFlight = 0;
@@ -67,7 +48,7 @@ export class SocketConnection {
     readonly id: number,
     private readonly socket: Socket,
     /** Called once, with the figures at that moment, when a subscriber is disconnected as fallen behind. */
-    private readonly fellBehind: (figures: ConnectionFigures & { heldNotifications: number }) => void,
+    private readonly fellBehind: (figures: TransportFigures & { heldNotifications: number }) => void,
   ) {}
 
   /** Starts reading request lines, each handed to `lines`. */
@@ -116,10 +97,9 @@ export class SocketConnection {
     this.heldNotifications.push(this.written);
   }
 
-  figures(): ConnectionFigures {
+  figures(): TransportFigures {
     return {
       id: this.id,
-      subscribed: this.subscribed,
       backlogBytes: this.socket.writableLength,
       pendingRequests: this.inFlight,
       reading: !this.mustWait(),

@@ -3,6 +3,7 @@ import { Agent, type InviteDefaults } from '../agent/agent.js';
 import { guardIdentity } from '../agent/identity-guard.js';
 import { type KeystoreChoice, openKeystore } from '../agent/keystore/open-keystore.js';
 import { relayKey } from '../agent/relay-pool.js';
+import { agentRpc } from '../agent/rpc-methods.js';
 import { RpcSocketServer } from '../agent/rpc-server.js';
 import { warmHandshake } from '../agent/warm-up.js';
 import type { AgentPaths } from '../io/agent-paths.js';
@@ -97,7 +98,7 @@ async function startLocked(options: RuntimeOptions, lock: HomeLock): Promise<Age
   });
   let server: RpcSocketServer;
   try {
-    server = await RpcSocketServer.listen(agent, paths.socket, logger, paths.socketMode);
+    server = await RpcSocketServer.listen(agentRpc(agent), paths.socket, logger, paths.socketMode);
   } catch (error) {
     await agent.stop();
     throw error;
