@@ -1,4 +1,4 @@
-import type { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { LineBuffer } from '../src/rpc/line-framing.js';
 import { type LineHandler, MAX_FRAME_BYTES, MAX_IN_FLIGHT } from './rpc-dispatch.js';
 
@@ -46,7 +46,8 @@ export class SocketConnection {
 
   constructor(
     readonly id: number,
-    private readonly socket: Socket,
+    /** The client's socket (any duplex stream: tests use an in-memory pair). */
+    private readonly socket: Duplex,
     /** Called once, with the figures at that moment, when a subscriber is disconnected as fallen behind. */
     private readonly fellBehind: (figures: TransportFigures & { heldNotifications: number }) => void,
   ) {}
