@@ -1,12 +1,74 @@
 import { type ErrorCode, PairlinkError } from '../src/errors.js';
 import { applicationErrorNumber, RPC_PROTOCOL_ERRORS } from '../src/rpc/errors.js';
+import type {
+  AgentInfo,
+  RpcMethodName,
+  RpcMethods,
+  RpcNotificationName,
+  RpcNotifications,
+} from '../src/rpc/protocol.js';
+import { PARAM_SCHEMAS } from '../src/rpc/schemas.js';
 
 /**
- * A strict JSON-RPC 2.0 dispatcher for one request line (docs/SECURITY.md §Local socket). It never
- * throws and never logs a stack: every malformed request gets the error the spec names, an `id`
- * that is not a string, a number or null is refused before anything tries to echo it (a deeply
- * nested id would overflow JSON.stringify), and a handler's failure becomes one error answer.
+ * The agent's JSON-RPC 2.0 protocol layer, apart from any socket (docs/SECURITY.md §Local socket):
+ * request lines, batches, their bounds, and params checked by the contract's schemas before a
+ * method runs. It never throws and never logs a stack: every malformed request gets the error the
+ * spec names, an `id` that is not a string, a number or null is refused before anything tries to
+ * echo it (a deeply nested id would overflow JSON.stringify), and a method's failure becomes one
+ * error answer. The transport (socket-connection.ts) hands it lines and writes what it answers;
+ * tests hand it lines directly.
  */
+
+/** Largest request line accepted. */
+export const MAX_FRAME_BYTES = 1024 * 1024;
+
+/**
+ * Requests one connection may have in progress; past this the transport stops reading it for a
+ * while. A batch counts as many as it has entries, so a larger batch is refused whole.
+ */
+export const MAX_IN_FLIGHT = 256;
+
+/** Per-connection state the methods see (kept by the server, never on the socket). */
+export interface Connection {
+  readonly id: number;
+  subscribed: boolean;
+}
+
+/** What the agent holds for one connection, as `agent.info` reports it. */
+export type ConnectionFigures = AgentInfo['connections'][number];
+
+/** The methods: each takes its checked params and the connection it was called on. */
+export type RpcHandlers = {
+  [M in RpcMethodName]: (
+    params: RpcMethods[M]['params'],
+    connection: Connection,
+  ) => Promise<RpcMethods[M]['result']>;
+};
+
+/** Sends one notification to every connection that subscribed. */
+export type Broadcast = <N extends RpcNotificationName>(method: N, params: RpcNotifications[N]) => void;
+
+/** Starts handing events to `broadcast` as notifications; the function it returns stops that. */
+export type NotificationSource = (broadcast: Broadcast) => () => void;
+
+/** What the server serves: the methods, and the events it sends subscribers as notifications. */
+export interface RpcService {
+  /** The methods, given what the server holds for each open connection (for `agent.info`). */
+  readonly methods: (connections: () => ConnectionFigures[]) => RpcHandlers;
+  readonly notifications: NotificationSource;
+}
+
+/** One request line handed to the protocol layer: how many requests it holds, and its answer. */
+export interface LineRun {
+  readonly count: number;
+  readonly done: Promise<string | null>;
+}
+
+/** What the protocol layer does with a line, and with a line too long to read. */
+export interface LineHandler {
+  run(line: string): LineRun;
+  tooLarge(): string;
+}
 
 export type RpcId = string | number | null;
 
@@ -31,7 +93,7 @@ export interface CallOutcome {
   readonly detail?: string;
 }
 
-export type Handler = (params: unknown) => Promise<unknown>;
+type Handler = (params: unknown) => Promise<unknown>;
 
 /** Lookups by id, and the code that means "no such id". */
 const LOOKUPS: Readonly<Record<string, ErrorCode>> = {
@@ -51,11 +113,11 @@ export function failureLevel(outcome: CallOutcome): 'info' | 'debug' {
 
 const MAX_ID_LENGTH = 256;
 
-export function errorAnswer(id: RpcId, error: RpcErrorObject): string {
+function errorAnswer(id: RpcId, error: RpcErrorObject): string {
   return JSON.stringify({ jsonrpc: '2.0', id, error });
 }
 
-export function protocolError(
+function protocolError(
   kind: 'parseError' | 'invalidRequest' | 'methodNotFound',
   message: string,
 ): RpcErrorObject {
@@ -69,7 +131,7 @@ export function protocolError(
   return { code: RPC_PROTOCOL_ERRORS[kind], message, data: { code: data } };
 }
 
-export function domainError(code: ErrorCode, message: string): RpcErrorObject {
+function domainError(code: ErrorCode, message: string): RpcErrorObject {
   return { code: applicationErrorNumber(code), message, data: { code } };
 }
 
@@ -106,7 +168,7 @@ function errorAnswerFor(id: RpcId, message: string): { readonly invalid: string 
 }
 
 /** Runs one request; resolves with its answer line (without newline), or null for a notification. */
-export async function dispatch(
+async function dispatch(
   request: RpcRequest,
   handlers: ReadonlyMap<string, Handler>,
   onFailure: (outcome: CallOutcome) => void,
@@ -137,4 +199,86 @@ export async function dispatch(
     }
   }
   return request.id === undefined ? null : answer;
+}
+
+function tooLarge(): string {
+  return errorAnswer(null, domainError('TOO_LARGE', 'request larger than 1 MiB'));
+}
+
+/**
+ * The methods of one connection, each checking its params with the contract's strict schema
+ * before the handler runs (a refusal is INVALID_PARAMS, naming at most five issues).
+ */
+function checkedHandlers(methods: RpcHandlers, connection: Connection): ReadonlyMap<string, Handler> {
+  const map = new Map<string, Handler>();
+  for (const name of Object.keys(PARAM_SCHEMAS) as RpcMethodName[]) {
+    map.set(name, async (params: unknown) => {
+      const parsed = PARAM_SCHEMAS[name].safeParse(params ?? {});
+      if (!parsed.success) {
+        const detail = parsed.error.issues
+          .slice(0, 5)
+          .map((i) => `${i.path.slice(0, 8).join('.') || 'params'}: ${i.message}`)
+          .join('; ');
+        throw new PairlinkError('INVALID_PARAMS', `invalid params: ${detail.slice(0, 500)}`);
+      }
+      return (methods[name] as RpcHandlers[RpcMethodName])(parsed.data as never, connection);
+    });
+  }
+  return map;
+}
+
+/** One line: a request or a batch. Resolves with the answer line, or null when none is due. */
+function runLine(
+  line: string,
+  handlers: ReadonlyMap<string, Handler>,
+  onFailure: (outcome: CallOutcome) => void,
+): LineRun {
+  const now = (answer: string | null) => ({ count: 1, done: Promise.resolve(answer) });
+  if (line.length > MAX_FRAME_BYTES && Buffer.byteLength(line) > MAX_FRAME_BYTES) return now(tooLarge());
+  let value: unknown;
+  try {
+    value = JSON.parse(line);
+  } catch {
+    return now(errorAnswer(null, protocolError('parseError', 'not valid JSON')));
+  }
+  if (!Array.isArray(value)) {
+    const request = readRequest(value);
+    if ('invalid' in request) return now(request.invalid);
+    return { count: 1, done: dispatch(request, handlers, onFailure) };
+  }
+  if (value.length === 0) return now(errorAnswer(null, protocolError('invalidRequest', 'empty batch')));
+  if (value.length > MAX_IN_FLIGHT)
+    return now(
+      errorAnswer(
+        null,
+        domainError(
+          'TOO_LARGE',
+          `a batch holds at most ${MAX_IN_FLIGHT} requests; this one has ${value.length}`,
+        ),
+      ),
+    );
+  const answers = value.map((entry) => {
+    const request = readRequest(entry);
+    return 'invalid' in request ? Promise.resolve(request.invalid) : dispatch(request, handlers, onFailure);
+  });
+  return {
+    count: value.length,
+    done: Promise.all(answers).then((all) => {
+      const due = all.filter((a): a is string => a !== null);
+      return due.length === 0 ? null : `[${due.join(',')}]`;
+    }),
+  };
+}
+
+/**
+ * The protocol for one connection: what to answer to each line it sends. `onFailure` hears of
+ * every failed call (for its one log line).
+ */
+export function connectionDispatcher(
+  methods: RpcHandlers,
+  connection: Connection,
+  onFailure: (outcome: CallOutcome) => void,
+): LineHandler {
+  const handlers = checkedHandlers(methods, connection);
+  return { run: (line) => runLine(line, handlers, onFailure), tooLarge };
 }

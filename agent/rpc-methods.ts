@@ -7,23 +7,15 @@ import {
   type InviteAcceptResult,
   type InviteSummary,
   METHOD_DESCRIPTIONS,
+  PEER_REMOVED_NOTIFICATION,
   type PeerInfo,
+  PROGRESS_NOTIFICATION,
   PROTOCOL_VERSION,
-  type RpcMethodName,
-  type RpcMethods,
 } from '../src/rpc/protocol.js';
 import { MAX_LISTED_CONNECTIONS } from '../src/rpc/schemas.js';
 import { type Agent, isFinished } from './agent.js';
-import type { Connection } from './rpc-server.js';
-import type { ConnectionFigures } from './socket-connection.js';
+import type { ConnectionFigures, NotificationSource, RpcHandlers, RpcService } from './rpc-dispatch.js';
 import type { AcceptRecord, InviteRecord, PeerRecord } from './state/agent-state.js';
-
-export type RpcHandlers = {
-  [M in RpcMethodName]: (
-    params: RpcMethods[M]['params'],
-    connection: Connection,
-  ) => Promise<RpcMethods[M]['result']>;
-};
 
 const iso = (seconds: number) => new Date(seconds * 1000).toISOString();
 const AGENT_VERSION = '0.1.0';
@@ -207,5 +199,25 @@ export function rpcHandlers(agent: Agent, connections: () => ConnectionFigures[]
       connection.subscribed = false;
       return { subscribed: false };
     },
+  };
+}
+
+/** The agent's events, as the notifications a subscriber receives. */
+function agentNotifications(agent: Agent): NotificationSource {
+  return (broadcast) => {
+    const offProgress = agent.onProgress((progress) => broadcast(PROGRESS_NOTIFICATION, progress));
+    const offRemoved = agent.onPeerRemoved((removed) => broadcast(PEER_REMOVED_NOTIFICATION, removed));
+    return () => {
+      offProgress();
+      offRemoved();
+    };
+  };
+}
+
+/** What the agent's socket server serves: these methods and the agent's notifications. */
+export function agentRpc(agent: Agent): RpcService {
+  return {
+    methods: (connections) => rpcHandlers(agent, connections),
+    notifications: agentNotifications(agent),
   };
 }

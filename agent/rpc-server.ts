@@ -1,95 +1,16 @@
-import { chmod, lstat, mkdir, stat, unlink } from 'node:fs/promises';
-import { createConnection, createServer, type Server, type Socket } from 'node:net';
-import { dirname } from 'node:path';
+import { chmod, unlink } from 'node:fs/promises';
+import { createServer, type Server, type Socket } from 'node:net';
 import type { Logger } from 'pino';
-import { ensurePrivateDir } from '../io/secure-files.js';
-import { PairlinkError } from '../src/errors.js';
-import { PEER_REMOVED_NOTIFICATION, PROGRESS_NOTIFICATION, type RpcMethodName } from '../src/rpc/protocol.js';
-import { PARAM_SCHEMAS } from '../src/rpc/schemas.js';
-import type { Agent } from './agent.js';
 import {
   type CallOutcome,
-  dispatch,
-  domainError,
-  errorAnswer,
-  failureLevel,
-  type Handler,
-  protocolError,
-  readRequest,
-} from './rpc-dispatch.js';
-import { type RpcHandlers, rpcHandlers } from './rpc-methods.js';
-import {
+  type Connection,
   type ConnectionFigures,
-  type LineRun,
-  MAX_FRAME_BYTES,
-  MAX_IN_FLIGHT,
-  SocketConnection,
-} from './socket-connection.js';
-
-function tooLarge(): string {
-  return errorAnswer(null, domainError('TOO_LARGE', 'request larger than 1 MiB'));
-}
-
-/** Per-connection state passed to every method. */
-export interface Connection {
-  readonly id: number;
-  subscribed: boolean;
-}
-
-/** True when something answers on `path` (an agent is already running there). */
-function answers(path: string): Promise<boolean> {
-  return new Promise((resolve) => {
-    const probe = createConnection(path);
-    probe.once('connect', () => {
-      probe.destroy();
-      resolve(true);
-    });
-    probe.once('error', () => resolve(false));
-  });
-}
-
-/**
- * A socket shared with a group (0660) lives in a directory of this user that others cannot enter
- * (0750 when created; the group needs to enter it, the rest of the world must not): the system
- * service's RuntimeDirectory. Never chmod-ed: a directory open to others is refused.
- */
-async function ensureGroupDir(dir: string): Promise<void> {
-  await mkdir(dir, { recursive: true, mode: 0o750 });
-  const info = await stat(dir);
-  if (typeof process.getuid === 'function' && info.uid !== process.getuid())
-    throw new PairlinkError('INVALID_PARAMS', `${dir} belongs to another user`);
-  if ((info.mode & 0o007) !== 0)
-    throw new PairlinkError(
-      'INVALID_PARAMS',
-      `${dir} is open to other users (mode ${(info.mode & 0o777).toString(8)}): put the socket in a directory only its owner and group can enter (0750)`,
-    );
-}
-
-/**
- * Makes `path` ready for a new agent: its directory private (0700, never chmod-ing a shared one;
- * closed to others only, for a socket of mode 0660); a stale socket file (nothing answers)
- * removed; a live one means another agent runs there, and this one must not start.
- */
-export async function claimSocketPath(path: string, mode: 0o600 | 0o660 = 0o600): Promise<void> {
-  if (path.startsWith('\\\\.\\pipe\\')) return;
-  if (mode === 0o660) await ensureGroupDir(dirname(path));
-  else await ensurePrivateDir(dirname(path), false);
-  const found = await lstat(path).catch((error: NodeJS.ErrnoException) => {
-    if (error.code === 'ENOENT') return null;
-    throw error;
-  });
-  if (found === null) return;
-  // Only a socket is ours to replace: a file, a symlink or a directory there is someone's data
-  // (or a trap), and is left exactly as it is.
-  if (!found.isSocket())
-    throw new PairlinkError(
-      'INVALID_PARAMS',
-      `${path} exists and is not a socket; move it away or set PAIRLINK_SOCKET to another path`,
-    );
-  if (await answers(path))
-    throw new PairlinkError('AGENT_RUNNING', `another pairlink agent is already listening on ${path}`);
-  await unlink(path);
-}
+  connectionDispatcher,
+  failureLevel,
+  type RpcHandlers,
+  type RpcService,
+} from './rpc-dispatch.js';
+import { SocketConnection } from './socket-connection.js';
 
 /**
  * JSON-RPC 2.0 on a local socket (a Unix socket, mode 0600 in a 0700 directory; a named pipe on
@@ -98,50 +19,27 @@ export async function claimSocketPath(path: string, mode: 0o600 | 0o660 = 0o600)
  * request gets an answer (or none, for a notification) and a failed call is one log line.
  */
 export class RpcSocketServer {
-  private readonly handlers: RpcHandlers;
+  private readonly methods: RpcHandlers;
   private readonly server: Server;
-  private readonly connections = new Set<SocketConnection>();
+  /** Each open connection's transport, and the state its methods see. */
+  private readonly connections = new Map<SocketConnection, Connection>();
   private readonly sockets = new Set<Socket>();
   private lastConnectionId = 0;
   private readonly unsubscribe: () => void;
 
   private constructor(
-    agent: Agent,
+    service: RpcService,
     private readonly path: string,
     private readonly log: Logger,
   ) {
-    this.handlers = rpcHandlers(agent, () => this.connectionFigures());
+    this.methods = service.methods(() => this.connectionFigures());
     // Half-open: a client may shut its side once it has written; SocketConnection closes after answering.
     this.server = createServer({ allowHalfOpen: true }, (socket) => this.onConnection(socket));
-    const broadcast = (method: string, params: unknown) => {
+    this.unsubscribe = service.notifications((method, params) => {
       const line = `${JSON.stringify({ jsonrpc: '2.0', method, params })}\n`;
-      for (const connection of this.connections) if (connection.subscribed) connection.notify(line);
-    };
-    const offProgress = agent.onProgress((progress) => broadcast(PROGRESS_NOTIFICATION, progress));
-    const offRemoved = agent.onPeerRemoved((removed) => broadcast(PEER_REMOVED_NOTIFICATION, removed));
-    this.unsubscribe = () => {
-      offProgress();
-      offRemoved();
-    };
-  }
-
-  /** The methods, each checking its params before the handler runs, bound to one connection. */
-  private handlersFor(connection: Connection): ReadonlyMap<string, Handler> {
-    const map = new Map<string, Handler>();
-    for (const name of Object.keys(PARAM_SCHEMAS) as RpcMethodName[]) {
-      map.set(name, async (params: unknown) => {
-        const parsed = PARAM_SCHEMAS[name].safeParse(params ?? {});
-        if (!parsed.success) {
-          const detail = parsed.error.issues
-            .slice(0, 5)
-            .map((i) => `${i.path.slice(0, 8).join('.') || 'params'}: ${i.message}`)
-            .join('; ');
-          throw new PairlinkError('INVALID_PARAMS', `invalid params: ${detail.slice(0, 500)}`);
-        }
-        return (this.handlers[name] as RpcHandlers[RpcMethodName])(parsed.data as never, connection);
-      });
-    }
-    return map;
+      for (const [transport, connection] of this.connections)
+        if (connection.subscribed) transport.notify(line);
+    });
   }
 
   /**
@@ -149,12 +47,12 @@ export class RpcSocketServer {
    * its state, so a second agent never reads or writes the first one's files).
    */
   static async listen(
-    agent: Agent,
+    service: RpcService,
     path: string,
     log: Logger,
     mode: 0o600 | 0o660 = 0o600,
   ): Promise<RpcSocketServer> {
-    const instance = new RpcSocketServer(agent, path, log);
+    const instance = new RpcSocketServer(service, path, log);
     await new Promise<void>((resolve, reject) => {
       instance.server.once('error', reject);
       instance.server.listen(path, () => resolve());
@@ -165,7 +63,7 @@ export class RpcSocketServer {
 
   private onConnection(socket: Socket): void {
     this.lastConnectionId += 1;
-    const connection = new SocketConnection(this.lastConnectionId, socket, (behind) =>
+    const transport = new SocketConnection(this.lastConnectionId, socket, (behind) =>
       // The connection's id and figures, never what it was sent.
       this.log.warn(
         {
@@ -176,13 +74,15 @@ export class RpcSocketServer {
         'events subscriber fell behind; disconnected',
       ),
     );
-    const handlers = this.handlersFor(connection);
-    connection.read({ run: (line) => this.handleLine(line, handlers), tooLarge });
+    const connection: Connection = { id: this.lastConnectionId, subscribed: false };
+    const onFailure = (outcome: CallOutcome) =>
+      this.log[failureLevel(outcome)]({ rpc: outcome }, 'rpc call failed');
+    transport.read(connectionDispatcher(this.methods, connection, onFailure));
     this.sockets.add(socket);
-    this.connections.add(connection);
+    this.connections.set(transport, connection);
     const forget = () => {
       this.sockets.delete(socket);
-      this.connections.delete(connection);
+      this.connections.delete(transport);
     };
     socket.on('close', forget);
     socket.on('error', forget);
@@ -190,48 +90,12 @@ export class RpcSocketServer {
 
   /** What the agent holds for each open connection, the largest backlogs first. */
   private connectionFigures(): ConnectionFigures[] {
-    return [...this.connections].map((c) => c.figures()).sort((a, b) => b.backlogBytes - a.backlogBytes);
-  }
-
-  /** One line: a request or a batch. Resolves with the answer line, or null when none is due. */
-  private handleLine(line: string, handlers: ReadonlyMap<string, Handler>): LineRun {
-    const now = (answer: string | null) => ({ count: 1, done: Promise.resolve(answer) });
-    if (line.length > MAX_FRAME_BYTES && Buffer.byteLength(line) > MAX_FRAME_BYTES) return now(tooLarge());
-    let value: unknown;
-    try {
-      value = JSON.parse(line);
-    } catch {
-      return now(errorAnswer(null, protocolError('parseError', 'not valid JSON')));
-    }
-    const onFailure = (outcome: CallOutcome) =>
-      this.log[failureLevel(outcome)]({ rpc: outcome }, 'rpc call failed');
-    if (!Array.isArray(value)) {
-      const request = readRequest(value);
-      if ('invalid' in request) return now(request.invalid);
-      return { count: 1, done: dispatch(request, handlers, onFailure) };
-    }
-    if (value.length === 0) return now(errorAnswer(null, protocolError('invalidRequest', 'empty batch')));
-    if (value.length > MAX_IN_FLIGHT)
-      return now(
-        errorAnswer(
-          null,
-          domainError(
-            'TOO_LARGE',
-            `a batch holds at most ${MAX_IN_FLIGHT} requests; this one has ${value.length}`,
-          ),
-        ),
-      );
-    const answers = value.map((entry) => {
-      const request = readRequest(entry);
-      return 'invalid' in request ? Promise.resolve(request.invalid) : dispatch(request, handlers, onFailure);
-    });
-    return {
-      count: value.length,
-      done: Promise.all(answers).then((all) => {
-        const due = all.filter((a): a is string => a !== null);
-        return due.length === 0 ? null : `[${due.join(',')}]`;
-      }),
-    };
+    return [...this.connections]
+      .map(([transport, connection]) => {
+        const { id, backlogBytes, pendingRequests, reading } = transport.figures();
+        return { id, subscribed: connection.subscribed, backlogBytes, pendingRequests, reading };
+      })
+      .sort((a, b) => b.backlogBytes - a.backlogBytes);
   }
 
   /** Stops accepting connections and closes the open ones. */

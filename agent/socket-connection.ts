@@ -1,10 +1,6 @@
-import type { Socket } from 'node:net';
-
-/** Largest request line accepted on the socket. */
-export const MAX_FRAME_BYTES = 1024 * 1024;
-
-/** Requests one connection may have in progress; past this the agent stops reading it for a while. */
-export const MAX_IN_FLIGHT = 256;
+import type { Duplex } from 'node:stream';
+import { LineBuffer } from '../src/rpc/line-framing.js';
+import { type LineHandler, MAX_FRAME_BYTES, MAX_IN_FLIGHT } from './rpc-dispatch.js';
 
 /**
  * Unread output past which the agent stops reading a connection's requests until its client
@@ -19,28 +15,15 @@ export const OUTPUT_HIGH_WATER_BYTES = 1024 * 1024;
  */
 export const MAX_HELD_NOTIFICATIONS = 128;
 
-/** What the agent holds for one connection, as `agent.info` reports it. */
-export interface ConnectionFigures {
+/** What the transport holds for one connection (`agent.info` adds whether it subscribed). */
+export interface TransportFigures {
   readonly id: number;
-  readonly subscribed: boolean;
   /** Answers and notifications written but not yet taken by the client's socket, in bytes. */
   readonly backlogBytes: number;
   /** Requests read and not yet answered. */
   readonly pendingRequests: number;
   /** False while the agent is not reading this connection's requests. */
   readonly reading: boolean;
-}
-
-/** One request line handed to the protocol layer: how many requests it holds, and its answer. */
-export interface LineRun {
-  readonly count: number;
-  readonly done: Promise<string | null>;
-}
-
-/** What the protocol layer does with a line, and with a line too long to read. */
-export interface LineHandler {
-  run(line: string): LineRun;
-  tooLarge(): string;
 }
 
 /**
@@ -51,9 +34,8 @@ export interface LineHandler {
  * that shuts its side after writing its requests still gets every answer, then the agent closes.
  */
 export class SocketConnection {
-  subscribed = false;
   /** Text read and not yet handed on: at most one chunk beyond a partial line while waiting. */
-  private buffered = '';
+  private readonly buffered = new LineBuffer();
   private inFlight = 0;
   private lines: LineHandler | null = null;
   private peerEnded = false;
@@ -64,9 +46,10 @@ export class SocketConnection {
 
   constructor(
     readonly id: number,
-    private readonly socket: Socket,
+    /** The client's socket (any duplex stream: tests use an in-memory pair). */
+    private readonly socket: Duplex,
     /** Called once, with the figures at that moment, when a subscriber is disconnected as fallen behind. */
-    private readonly fellBehind: (figures: ConnectionFigures & { heldNotifications: number }) => void,
+    private readonly fellBehind: (figures: TransportFigures & { heldNotifications: number }) => void,
   ) {}
 
   /** Starts reading request lines, each handed to `lines`. */
@@ -74,7 +57,7 @@ export class SocketConnection {
     this.lines = lines;
     this.socket.setEncoding('utf8');
     this.socket.on('data', (chunk: string) => {
-      this.buffered += chunk;
+      this.buffered.push(chunk);
       this.readLines();
     });
     // The client took what it was sent: read its requests again.
@@ -84,7 +67,7 @@ export class SocketConnection {
       this.endIfDone();
     });
     this.socket.on('close', () => {
-      this.buffered = '';
+      this.buffered.clear();
       this.heldNotifications.length = 0;
     });
   }
@@ -115,10 +98,9 @@ export class SocketConnection {
     this.heldNotifications.push(this.written);
   }
 
-  figures(): ConnectionFigures {
+  figures(): TransportFigures {
     return {
       id: this.id,
-      subscribed: this.subscribed,
       backlogBytes: this.socket.writableLength,
       pendingRequests: this.inFlight,
       reading: !this.mustWait(),
@@ -146,32 +128,28 @@ export class SocketConnection {
   private readLines(): void {
     const lines = this.lines;
     if (!lines || this.socket.destroyed) return;
-    let from = 0;
-    let newline = this.buffered.indexOf('\n');
-    while (newline >= 0 && !this.mustWait()) {
-      const line = this.buffered.slice(from, newline);
-      from = newline + 1;
+    while (!this.mustWait()) {
+      const line = this.buffered.next();
+      if (line === null) break;
       if (line.trim().length > 0) this.start(line, lines);
-      newline = this.buffered.indexOf('\n', from);
     }
-    if (from > 0) this.buffered = this.buffered.slice(from);
     if (this.mustWait()) {
       this.socket.pause();
       return;
     }
     if (this.socket.isPaused()) this.socket.resume();
-    if (this.buffered.length > MAX_FRAME_BYTES && Buffer.byteLength(this.buffered) > MAX_FRAME_BYTES) {
+    if (this.buffered.exceeds(MAX_FRAME_BYTES)) {
       // No end of line in sight: answer once and close, since the stream cannot be resynchronised.
       this.send(`${lines.tooLarge()}\n`);
       this.socket.end();
-      this.buffered = '';
+      this.buffered.clear();
     }
     this.endIfDone();
   }
 
   /** After the client shut its side: closes once every line it sent has been answered. */
   private endIfDone(): void {
-    if (this.peerEnded && this.inFlight === 0 && !this.buffered.includes('\n') && !this.socket.writableEnded)
+    if (this.peerEnded && this.inFlight === 0 && !this.buffered.hasLine() && !this.socket.writableEnded)
       this.socket.end();
   }
 

@@ -3,13 +3,15 @@ import { Agent, type InviteDefaults } from '../agent/agent.js';
 import { guardIdentity } from '../agent/identity-guard.js';
 import { type KeystoreChoice, openKeystore } from '../agent/keystore/open-keystore.js';
 import { relayKey } from '../agent/relay-pool.js';
-import { claimSocketPath, RpcSocketServer } from '../agent/rpc-server.js';
+import { agentRpc } from '../agent/rpc-methods.js';
+import { RpcSocketServer } from '../agent/rpc-server.js';
 import { warmHandshake } from '../agent/warm-up.js';
 import type { AgentPaths } from '../io/agent-paths.js';
 import { asDiskFull } from '../io/disk-full.js';
 import { type HomeLock, lockHome } from '../io/home-lock.js';
 import { checkedRelayLookup } from '../io/relay-lookup.js';
 import { ensurePrivateDir } from '../io/secure-files.js';
+import { claimSocketPath } from '../io/socket-path.js';
 import { installSodiumNative } from '../io/sodium-native.js';
 import { installSodiumRistretto } from '../io/sodium-ristretto.js';
 import { relayConnector } from '../relay/client/relay-connection.js';
@@ -100,7 +102,7 @@ async function startLocked(options: RuntimeOptions, lock: HomeLock): Promise<Age
   });
   let server: RpcSocketServer;
   try {
-    server = await RpcSocketServer.listen(agent, paths.socket, logger, paths.socketMode);
+    server = await RpcSocketServer.listen(agentRpc(agent), paths.socket, logger, paths.socketMode);
   } catch (error) {
     await agent.stop();
     throw error;

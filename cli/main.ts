@@ -1,18 +1,8 @@
-import { type ParseArgsConfig, parseArgs } from 'node:util';
+import { parseArgs } from 'node:util';
+import type { Command, Options } from './command.js';
 import { nearestName } from './did-you-mean.js';
 import { EXIT } from './exit-codes.js';
 import { type Io, processIo, reportError, UsageError } from './output.js';
-
-type Options = NonNullable<ParseArgsConfig['options']>;
-
-/** A CLI command: its help, its options (node:util parseArgs), and a lazily loaded handler. */
-export interface Command {
-  readonly summary: string;
-  readonly usage: string;
-  readonly options: Options;
-  readonly allowPositionals: boolean;
-  readonly run: (args: { values: Record<string, unknown>; positionals: string[]; io: Io }) => Promise<number>;
-}
 
 const COMMON: Options = { json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } };
 

@@ -3,6 +3,9 @@ import { PairlinkError } from '../src/errors.js';
 /** The longest invite text read from stdin or a prompt (an invite URL is at most 8 KiB). */
 export const MAX_INVITE_INPUT_BYTES = 16 * 1024;
 
+/** The environment variable an invite may arrive in (only its owner can read a process's environment). */
+export const INVITE_ENV = 'PAIRLINK_INVITE';
+
 /**
  * Reads an invite from a pipe or file on stdin: everything up to EOF, at most 16 KiB, trimmed.
  * Only this process and its owner can see what arrives this way (docs/SECURITY.md §Local users).

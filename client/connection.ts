@@ -1,6 +1,7 @@
 import { createConnection, type Socket } from 'node:net';
 import { PairlinkError } from '../src/errors.js';
 import { errorCodeOfAnswer } from '../src/rpc/errors.js';
+import { LineBuffer } from '../src/rpc/line-framing.js';
 import type { RpcMethodName, RpcMethods } from '../src/rpc/protocol.js';
 
 /** The longest answer line accepted (a long invite.list or history.list is a few MiB). */
@@ -13,7 +14,7 @@ const MAX_ANSWER_CHARS = 64 * 1024 * 1024;
  */
 export class RpcConnection {
   private nextId = 1;
-  private buffered = '';
+  private readonly buffered = new LineBuffer();
   private readonly pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
 
   private constructor(private readonly socket: Socket) {
@@ -77,18 +78,14 @@ export class RpcConnection {
   }
 
   private onData(chunk: string): void {
-    this.buffered += chunk;
+    this.buffered.push(chunk);
     // The agent answers in lines far below this; anything longer is not the agent talking.
-    if (this.buffered.length > MAX_ANSWER_CHARS && !this.buffered.includes('\n')) {
-      this.buffered = '';
+    if (this.buffered.length > MAX_ANSWER_CHARS && !this.buffered.hasLine()) {
+      this.buffered.clear();
       this.socket.destroy();
       return;
     }
-    let newline = this.buffered.indexOf('\n');
-    while (newline >= 0) {
-      const line = this.buffered.slice(0, newline);
-      this.buffered = this.buffered.slice(newline + 1);
-      newline = this.buffered.indexOf('\n');
+    for (let line = this.buffered.next(); line !== null; line = this.buffered.next()) {
       let message: {
         id?: number;
         result?: unknown;

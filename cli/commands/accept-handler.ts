@@ -5,7 +5,7 @@ import { withAgent } from '../agent-connection.js';
 import { EXIT } from '../exit-codes.js';
 import type { Io } from '../output.js';
 import { UsageError } from '../output.js';
-import { INVITE_ENV } from './accept.js';
+import { INVITE_ENV } from '../secret-input.js';
 
 /** Terminal emulators tried in order, with the flag after which each takes a command and its arguments. */
 const TERMINALS: readonly (readonly [string, string])[] = [

@@ -1,13 +1,10 @@
 import type { PairlinkClient } from '../../client/index.js';
 import type { InviteAcceptResult, InviteProgress } from '../../src/rpc/protocol.js';
 import { parseDuration, withAgent } from '../agent-connection.js';
+import type { Command } from '../command.js';
 import { EXIT } from '../exit-codes.js';
-import type { Command } from '../main.js';
 import { type Io, printJson, UsageError } from '../output.js';
-import { MAX_INVITE_INPUT_BYTES, promptSecret, readPipedSecret } from '../secret-input.js';
-
-/** The environment variable an invite may arrive in (only its owner can read a process's environment). */
-export const INVITE_ENV = 'PAIRLINK_INVITE';
+import { INVITE_ENV, MAX_INVITE_INPUT_BYTES, promptSecret, readPipedSecret } from '../secret-input.js';
 
 /** Said once in a terminal when the invite came as the argument (docs/SECURITY.md §Local users). */
 const ARGUMENT_SEEN =

@@ -1,8 +1,8 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { resolveAgentPaths } from '../../io/agent-paths.js';
+import type { Command } from '../command.js';
 import { commandLogger } from '../logger.js';
-import type { Command } from '../main.js';
 import { printJson, UsageError } from '../output.js';
 
 export const botCommand: Command = {

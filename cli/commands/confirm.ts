@@ -1,8 +1,8 @@
 import { PairlinkError } from '../../src/errors.js';
 import type { SessionSummary } from '../../src/rpc/protocol.js';
 import { withAgent } from '../agent-connection.js';
+import type { Command } from '../command.js';
 import { EXIT } from '../exit-codes.js';
-import type { Command } from '../main.js';
 import { printJson, UsageError } from '../output.js';
 
 export const confirmCommand: Command = {

@@ -10,8 +10,8 @@ import {
 } from '../../src/handshake/in-memory-host.js';
 import { fingerprint } from '../../src/identity/identity.js';
 import { parseShortCode } from '../../src/invite/short-code.js';
+import type { Command } from '../command.js';
 import { EXIT } from '../exit-codes.js';
-import type { Command } from '../main.js';
 import { printJson } from '../output.js';
 
 const DEMO_RELAY = 'http://127.0.0.1:7457';

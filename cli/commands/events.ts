@@ -1,7 +1,7 @@
 import type { PairlinkEvent } from '../../client/index.js';
 import { withAgent } from '../agent-connection.js';
+import type { Command } from '../command.js';
 import { EXIT } from '../exit-codes.js';
-import type { Command } from '../main.js';
 
 /** One human line for a notification. */
 function line(event: PairlinkEvent): string {

@@ -3,9 +3,9 @@ import { fingerprint } from '../../src/identity/identity.js';
 import { looksLikeInviteUrl, parseInviteUrl } from '../../src/invite/invite-url.js';
 import { checkRelayUrl } from '../../src/invite/relay-policy.js';
 import { parseShortCode } from '../../src/invite/short-code.js';
+import type { Command } from '../command.js';
 import { loadConfigFile } from '../config-file.js';
 import { EXIT } from '../exit-codes.js';
-import type { Command } from '../main.js';
 import { printJson, UsageError } from '../output.js';
 import { relaySettingsFrom } from '../relay-settings.js';
 

@@ -7,7 +7,7 @@ import {
   ttlRange,
 } from '../../src/invite/invite-policy.js';
 import { parseDuration, withAgent } from '../agent-connection.js';
-import type { Command } from '../main.js';
+import type { Command } from '../command.js';
 import { printJson, UsageError } from '../output.js';
 import { terminalQr } from '../qr.js';
 

@@ -1,5 +1,5 @@
 import { withAgent } from '../agent-connection.js';
-import type { Command } from '../main.js';
+import type { Command } from '../command.js';
 import { printJson } from '../output.js';
 
 export const invitesCommand: Command = {

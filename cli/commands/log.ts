@@ -1,7 +1,7 @@
 import type { AuditEntry, AuditIntegrity } from '../../src/rpc/protocol.js';
 import { parseDuration, withAgent } from '../agent-connection.js';
+import type { Command } from '../command.js';
 import { EXIT } from '../exit-codes.js';
-import type { Command } from '../main.js';
 import { printJson, UsageError } from '../output.js';
 
 function who(entry: AuditEntry): string {

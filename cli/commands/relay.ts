@@ -1,8 +1,8 @@
 import { DEFAULT_LIMITS, type RelayLimits } from '../../relay/server/limits.js';
 import { startRelay } from '../../relay/server/relay-server.js';
+import type { Command } from '../command.js';
 import { loadConfigFile } from '../config-file.js';
 import { commandLogger } from '../logger.js';
-import type { Command } from '../main.js';
 import { UsageError } from '../output.js';
 import { untilSignalled } from '../signals.js';
 

@@ -14,7 +14,7 @@ import {
   SCHEME_MIME,
 } from '../../agent/service/url-handler.js';
 import { PairlinkError } from '../../src/errors.js';
-import type { Command } from '../main.js';
+import type { Command } from '../command.js';
 import { printJson, UsageError } from '../output.js';
 import {
   checkUnitValue,

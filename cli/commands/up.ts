@@ -12,8 +12,8 @@ import { ensurePrivateDir, readFileIfExists, writeFileAtomic } from '../../io/se
 import { startRelay } from '../../relay/server/relay-server.js';
 import { defaultConfig } from '../../src/config/schema.js';
 import { startAgentRuntime } from '../agent-runtime.js';
+import type { Command } from '../command.js';
 import { commandLogger } from '../logger.js';
-import type { Command } from '../main.js';
 import { UsageError } from '../output.js';
 import {
   checkListenHost,

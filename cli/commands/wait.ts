@@ -1,7 +1,7 @@
 import type { PairlinkClient } from '../../client/index.js';
 import { parseDuration, withAgent } from '../agent-connection.js';
+import type { Command } from '../command.js';
 import { EXIT } from '../exit-codes.js';
-import type { Command } from '../main.js';
 import { printJson, UsageError } from '../output.js';
 
 type Until = 'paired' | 'finished';

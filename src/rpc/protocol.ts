@@ -1,12 +1,16 @@
 /**
  * The agent's JSON-RPC 2.0 contract, shared by the agent, the CLI, the bots and scripts. The types
  * are inferred from the schemas in `schemas.ts` (type-only imports: clients pay nothing at start-up
- * for them, and they cannot drift from what the agent validates); this file adds the method names,
- * descriptions and errors as plain data. Extend, never rename: scripts depend on these names.
+ * for them, and they cannot drift from what the agent validates); this file adds the errors and
+ * notification names as plain data, and hands on the method names and descriptions of
+ * `method-names.ts` (which the schemas key by). Extend, never rename: scripts depend on these names.
  */
 import type { z } from 'zod';
 import type { ErrorCode } from '../errors.js';
+import { METHOD_DESCRIPTIONS, type RpcMethodName } from './method-names.js';
 import type * as S from './schemas.js';
+
+export { METHOD_DESCRIPTIONS, type RpcMethodName };
 
 export const PROTOCOL_VERSION = 1;
 
@@ -40,39 +44,11 @@ export type RpcMethods = {
   };
 };
 
-export type RpcMethodName = keyof typeof METHOD_DESCRIPTIONS;
-
 /** Every notification: its params. */
 export type RpcNotifications = {
   [N in keyof typeof S.NOTIFICATION_SCHEMAS]: z.output<(typeof S.NOTIFICATION_SCHEMAS)[N]>;
 };
 export type RpcNotificationName = keyof RpcNotifications;
-
-/** One line per method, for `agent.methods` and `pairlink rpc --help`. */
-export const METHOD_DESCRIPTIONS = {
-  'rpc.discover': 'This API as an OpenRPC 1.3 document: methods, params, results, errors, notifications.',
-  'agent.info': 'Agent version, identity, relay and keystore status.',
-  'agent.methods': 'This list.',
-  'identity.get': 'This agent’s did, name, fingerprint and signed card.',
-  'invite.create': 'Mint an invite (URL or short code, peer or device mode).',
-  'invite.get': 'One invite with its sessions and SAS.',
-  'invite.list': 'Pending invites (all: true includes finished ones).',
-  'invite.cancel': 'Cancel an invite at once; in-flight acceptors are told.',
-  'invite.confirmSas': 'Issuer side: confirm (match: true) or reject the SAS of one session.',
-  'invite.accept': 'Accept an invite URL or code; waits up to waitSeconds, then answers pending.',
-  'accept.confirmSas': 'Acceptor side: confirm or reject the SAS of a pending accept.',
-  'accept.get':
-    'One accept by id; waits up to waitSeconds (default 0) while it is pending and not waiting for this side’s SAS.',
-  'history.list':
-    'What happened (minted by whom, paired with whom, failed, cancelled, expired, unpaired), oldest first.',
-  'history.verify':
-    'Whether the audit log is as the agent wrote it: its hash chain checked whole, and where it breaks.',
-  'peer.list': 'Pinned peers and devices.',
-  'peer.get': 'One pinned peer.',
-  'peer.remove': 'Unpin a peer.',
-  'events.subscribe': 'Receive invite.progress notifications on this connection.',
-  'events.unsubscribe': 'Stop receiving notifications on this connection.',
-} as const;
 
 /** One line per notification. */
 export const NOTIFICATION_DESCRIPTIONS: Readonly<Record<RpcNotificationName, string>> = {

@@ -10,7 +10,7 @@ import {
   MIN_TTL_SECONDS,
 } from '../invite/invite-policy.js';
 import { MAX_INVITE_TEXT_LENGTH } from '../invite/invite-url.js';
-import type { RpcMethodName } from './protocol.js';
+import type { RpcMethodName } from './method-names.js';
 
 /**
  * The agent's JSON-RPC contract as data: every method's params, result and errors, and the

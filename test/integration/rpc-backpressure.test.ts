@@ -1,11 +1,8 @@
 import { createConnection, type Socket } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  MAX_HELD_NOTIFICATIONS,
-  MAX_IN_FLIGHT,
-  OUTPUT_HIGH_WATER_BYTES,
-} from '../../agent/socket-connection.js';
+import { MAX_IN_FLIGHT } from '../../agent/rpc-dispatch.js';
+import { MAX_HELD_NOTIFICATIONS, OUTPUT_HIGH_WATER_BYTES } from '../../agent/socket-connection.js';
 import { connect, type PairlinkClient } from '../../client/index.js';
 import type { AgentInfo } from '../../src/rpc/protocol.js';
 import { type AgentProcess, startAgent, testRoot } from '../support/agent-process.js';

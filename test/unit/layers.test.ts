@@ -6,7 +6,8 @@ import { describe, expect, it } from 'vitest';
 
 // The lint rule that keeps the layers apart (biome.json overrides, docs/ARCHITECTURE.md §Layers):
 // src/ has no I/O modules and imports no layer above it; bots/ never import cli/ or agent/; only
-// pairlink/client itself touches its raw connection; client/ and io/ import no agent, CLI, bot or relay.
+// pairlink/client itself touches its raw connection; client/ and io/ import no agent, CLI, bot or relay;
+// no file imports itself through others (noImportCycles, type-only imports included).
 
 const REPO = resolve(fileURLToPath(new URL('.', import.meta.url)), '../..');
 const BIOME = join(REPO, 'node_modules', '@biomejs', 'biome', 'bin', 'biome');
@@ -61,5 +62,23 @@ describe('layers', () => {
     expect(
       lint('client/layers-probe.ts', "import { Agent } from '../agent/agent.js';\nexport const x = Agent;\n"),
     ).toMatch(/noRestrictedImports/);
+  });
+
+  it('refuses an import circle, even one made of type-only imports', () => {
+    const other = join(REPO, 'agent/cycle-probe-b.ts');
+    writeFileSync(other, "import type { A } from './cycle-probe-a.js';\nexport type B = A[];\n");
+    try {
+      expect(
+        lint(
+          'agent/cycle-probe-a.ts',
+          "import type { B } from './cycle-probe-b.js';\nexport type A = { b?: B };\n",
+        ),
+      ).toMatch(/noImportCycles/);
+      expect(lint('agent/cycle-probe-a.ts', 'export type A = { b?: string };\n')).not.toMatch(
+        /noImportCycles/,
+      );
+    } finally {
+      rmSync(other, { force: true });
+    }
   });
 });
