@@ -390,7 +390,7 @@ export class MatrixBot {
     }
     const minter = posted?.minterId;
     const allowed =
-      mayDo(actor, action, this.allowlists()) || (minter !== undefined && mayCancel(actor, minter));
+      mayDo(actor, action, this.config.allow) || (minter !== undefined && mayCancel(actor, minter));
     if (!allowed) {
       await this.react(roomId, event.event_id, '❌');
       await this.reply(roomId, event, [
@@ -624,13 +624,6 @@ export class MatrixBot {
         'm.relates_to': { rel_type: 'm.annotation', event_id: eventId, key },
       })
       .catch(() => '');
-  }
-
-  private allowlists() {
-    const out: Partial<Record<BotAction, { userIds: string[]; roleIds: string[] }>> = {};
-    for (const [action, list] of Object.entries(this.config.allow))
-      if (list) out[action as BotAction] = { userIds: list.userIds, roleIds: [] };
-    return out;
   }
 
   /** The sender as the policy sees them: moderator when their power level reaches the threshold. */
