@@ -1,10 +1,24 @@
 import { readFileSync } from 'node:fs';
-import type { z } from 'zod';
+import { z } from 'zod';
 import { CONFIG_SCHEMA } from '../../src/config/schema.js';
 import { PairlinkError } from '../../src/errors.js';
+import { BOT_ACTIONS } from './policy.js';
 
 /** At most this many bytes of config file are read. */
 const MAX_CONFIG_BYTES = 256 * 1024;
+
+/**
+ * Both bots' `allow`: for each command, who may use it besides the chat's moderators, as the
+ * chat names people (`entry`: Discord user and role ids; Matrix user ids). Unknown commands and
+ * keys are refused; a command left out is for moderators only.
+ */
+export function allowlistsSchema<E extends z.ZodType>(entry: E) {
+  const shape = Object.fromEntries(BOT_ACTIONS.map((action) => [action, entry])) as Record<
+    (typeof BOT_ACTIONS)[number],
+    E
+  >;
+  return z.object(shape).partial().strict().default({});
+}
 
 /**
  * Reads a bot's JSON config (the whole file, or its `key` section such as "discord" of the file

@@ -1,17 +1,16 @@
 import type { Logger } from 'pino';
 import type { InviteProgress, InviteSummary } from '../../src/rpc/protocol.js';
 import type { AgentLink } from './agent-link.js';
+import type { EditResult } from './chat-surface.js';
 import { type PostedInvite, PostedInvites } from './posted-invites.js';
 import { type InviteState, type InviteView, stateAfter } from './render.js';
 
 /**
- * Thrown by an adapter's edit when the message is gone for good (deleted by a moderator, or its
- * channel or room is gone): the entry ends, and is never retried, after a restart either.
+ * How a chat adapter edits one of its posted invite messages. `gone`: the message is gone for
+ * good (deleted by a moderator, or its channel or room is gone): the invite is cancelled and the
+ * entry ends, never retried, after a restart either.
  */
-export class MessageGone extends Error {}
-
-/** How a chat adapter edits one of its posted invite messages. */
-export type EditPosted<W extends Record<string, string>> = (entry: PostedInvite<W>) => Promise<void>;
+export type EditPosted<W extends Record<string, string>> = (entry: PostedInvite<W>) => Promise<EditResult>;
 
 /**
  * Keeps posted invite messages in step with the agent, for both chat adapters:
@@ -73,6 +72,24 @@ export class LiveInvites<W extends Record<string, string>> {
         }
       }),
     );
+  }
+
+  /**
+   * Cancels an invite that nobody can see any more (its message is gone, or was never posted).
+   * An agent that already finished it, or does not answer, changes nothing here: the invite
+   * expires at the agent anyway.
+   */
+  cancelUnseen(id: string): Promise<void> {
+    return this.agent.call('invite.cancel', { id }).then(
+      () => undefined,
+      () => undefined,
+    );
+  }
+
+  /** Cancels an invite and forgets its message (the adapter takes the message down). */
+  async withdraw(id: string): Promise<void> {
+    await this.cancelUnseen(id);
+    await this.forget(id);
   }
 
   /** Remembers a message found later (a Cancel press after a restart lost the file, say). */
@@ -140,12 +157,11 @@ export class LiveInvites<W extends Record<string, string>> {
 
   private async apply(entry: PostedInvite<W>, view: InviteView): Promise<void> {
     if (sameView(entry.view, view)) return;
-    try {
-      await this.edit({ ...entry, view });
-    } catch (error) {
-      if (!(error instanceof MessageGone)) throw error;
+    const edited = await this.edit({ ...entry, view });
+    if (edited.status === 'gone') {
+      await this.cancelUnseen(view.invite.id);
       this.log.info(
-        { invite: view.invite.id, reason: error.message },
+        { invite: view.invite.id, reason: edited.reason },
         'the invite message is gone; forgetting it',
       );
       await this.store.delete(view.invite.id);

@@ -1,10 +1,13 @@
 /** Who may do what in a chat: allowlists of user and role ids, else a moderator permission. */
 export interface Allowlist {
   readonly userIds: readonly string[];
-  readonly roleIds: readonly string[];
+  /** Absent in a chat without roles (Matrix). */
+  readonly roleIds?: readonly string[] | undefined;
 }
 
-export type BotAction = 'invite' | 'accept' | 'cancel' | 'invites' | 'peers';
+/** The commands the policy guards (help is for everyone). */
+export const BOT_ACTIONS = ['invite', 'accept', 'invites', 'cancel', 'peers'] as const;
+export type BotAction = (typeof BOT_ACTIONS)[number];
 
 export interface Actor {
   readonly userId: string;
@@ -25,7 +28,7 @@ export function mayDo(
   if (actor.isModerator) return true;
   const list = allow[action];
   if (!list) return false;
-  return list.userIds.includes(actor.userId) || actor.roleIds.some((r) => list.roleIds.includes(r));
+  return list.userIds.includes(actor.userId) || actor.roleIds.some((r) => list.roleIds?.includes(r));
 }
 
 /** Cancel: the minter of the invite, or a moderator, whatever the allowlists say. */

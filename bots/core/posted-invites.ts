@@ -1,6 +1,6 @@
-import { stat } from 'node:fs/promises';
 import { z } from 'zod';
-import { readFileIfExists, writeFileAtomic } from '../../io/secure-files.js';
+import { readJsonFile } from '../../io/json-file.js';
+import { writeFileAtomic } from '../../io/secure-files.js';
 import { PairlinkError } from '../../src/errors.js';
 import { MAX_RELAY_URL_BYTES } from '../../src/identity/card.js';
 import type { InviteState, InviteView } from './render.js';
@@ -64,28 +64,19 @@ export class PostedInvites<W extends Record<string, string>> {
 
   static async open<W extends Record<string, string>>(file: string): Promise<PostedInvites<W>> {
     const store = new PostedInvites<W>(file);
-    const size = await stat(file).then(
-      (s) => s.size,
-      () => 0,
-    );
-    if (size > MAX_FILE_BYTES)
+    const read = await readJsonFile(file, MAX_FILE_BYTES, (value) => FILE_SCHEMA.parse(value));
+    if (read.status === 'too-large')
       throw new PairlinkError(
         'INVALID_PARAMS',
-        `${file} is over ${MAX_FILE_BYTES} bytes: not a bot state file`,
+        `${file} is over ${read.maxBytes} bytes: not a bot state file`,
       );
-    const raw = await readFileIfExists(file);
-    if (raw) {
-      let parsed: z.infer<typeof FILE_SCHEMA>;
-      try {
-        parsed = FILE_SCHEMA.parse(JSON.parse(raw.toString('utf8')));
-      } catch (error) {
-        throw new PairlinkError(
-          'INVALID_PARAMS',
-          `${file} is damaged (${(error as Error).message.slice(0, 200)}); move it away to start afresh (the posted invites it lists will no longer be edited)`,
-        );
-      }
-      for (const entry of parsed.invites) store.map.set(entry.view.invite.id, entry as PostedInvite<W>);
-    }
+    if (read.status === 'damaged')
+      throw new PairlinkError(
+        'INVALID_PARAMS',
+        `${file} is damaged (${read.reason.slice(0, 200)}); move it away to start afresh (the posted invites it lists will no longer be edited)`,
+      );
+    if (read.status === 'read')
+      for (const entry of read.value.invites) store.map.set(entry.view.invite.id, entry as PostedInvite<W>);
     return store;
   }
 

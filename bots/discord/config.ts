@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { botSecret, loadBotConfig } from '../core/config.js';
+import { allowlistsSchema, botSecret, loadBotConfig } from '../core/config.js';
 
 const ids = z
   .array(z.string().regex(/^\d{1,20}$/))
@@ -21,17 +21,7 @@ export const DISCORD_CONFIG_SCHEMA = z
     /** Post invites ephemerally (only the minter sees them) unless `private:false` is given. */
     privateInvites: z.boolean().default(false),
     /** Who may use each command besides members with Manage Server. */
-    allow: z
-      .object({
-        invite: allowlist,
-        accept: allowlist,
-        invites: allowlist,
-        cancel: allowlist,
-        peers: allowlist,
-      })
-      .partial()
-      .strict()
-      .default({}),
+    allow: allowlistsSchema(allowlist),
     /** Loopback port of /healthz (0: none). */
     healthPort: z.number().int().min(0).max(65535).default(0),
   })

@@ -1,69 +1,36 @@
 import type { Server } from 'node:http';
 import { join } from 'node:path';
-import { MatrixClient } from 'matrix-bot-sdk';
 import type { Logger } from 'pino';
 import { PairlinkError } from '../../src/errors.js';
-import type { InviteCreated } from '../../src/rpc/protocol.js';
-import { AgentLink, followAccept } from '../core/agent-link.js';
-import { helpLines, inviteParams } from '../core/commands.js';
+import { AgentLink } from '../core/agent-link.js';
+import type { EditResult } from '../core/chat-surface.js';
+import { acceptInvite } from '../core/commands/accept.js';
+import { cancelInvite } from '../core/commands/cancel.js';
+import { helpLines } from '../core/commands/help.js';
+import { mintInvite } from '../core/commands/invite.js';
+import { listInvites } from '../core/commands/invites.js';
+import { listPeers } from '../core/commands/peers.js';
 import { startHealthServer } from '../core/health.js';
-import { LiveInvites, MessageGone } from '../core/live-invites.js';
-import { type Actor, type BotAction, mayCancel, mayDo } from '../core/policy.js';
+import { LiveInvites } from '../core/live-invites.js';
+import { BOT_ACTIONS, type BotAction } from '../core/policy.js';
 import { isFinished, type PostedInvite } from '../core/posted-invites.js';
-import { qrPng } from '../core/qr-png.js';
-import {
-  acceptLine,
-  errorLine,
-  type InviteView,
-  inviteLines,
-  inviteListLines,
-  peerListLines,
-} from '../core/render.js';
+import { type CommandRequest, runCommand } from '../core/run-command.js';
 import { startupError } from '../core/startup-error.js';
 import type { MatrixConfig } from './config.js';
-import { acceptArgs, addressed, expiryText, formatted, inviteArgs, pngSize } from './format.js';
-import { powerLevelOf } from './power.js';
+import { EncryptionGuard } from './encryption-guard.js';
+import { acceptArgs, addressed, inviteArgs } from './format.js';
 import { abortRequests, installRequestWrapper } from './requests.js';
+import { editNotice, inviteText, type RoomEvent, redact, reply, type Where } from './room-messages.js';
+import { RoomPower } from './room-power.js';
+import { RoomSurface } from './room-surface.js';
 import { routeSdkLogs } from './sdk-logs.js';
 import { FileSyncStorage } from './storage.js';
+import { SyncClient, sentAt } from './sync-client.js';
 
-/** Where an invite message is: its room, the notice, and the QR image (empty: none). */
-type Where = { roomId: string; eventId: string; imageId: string };
-
-interface RoomEvent {
-  readonly event_id: string;
-  readonly type: string;
-  readonly sender: string;
-  readonly origin_server_ts: number;
-  readonly content: Record<string, unknown>;
-  readonly unsigned?: { readonly age?: number };
-}
-
-const E2EE_NOTICE =
-  'Encrypted rooms are not supported: end-to-end encryption is unavailable in this build of pairlink, so I cannot read this room and will not answer here.';
 const MAX_BODY = 4000;
-/** How long a pending accept is followed to tell the member how it ended. */
-const ACCEPT_FOLLOW_MS = 30 * 60_000;
 /** How long a graceful stop waits for the commands under way. */
 const STOP_GRACE_MS = 10_000;
 const HEALTHY_SYNC_MS = 75_000;
-const COMMANDS = ['invite', 'accept', 'invites', 'cancel', 'peers'] as const;
-
-/** matrix-bot-sdk's client, saving the sync token after each sync is processed, and timing syncs. */
-class SyncClient extends MatrixClient {
-  lastSyncAt = 0;
-
-  constructor(homeserverUrl: string, accessToken: string, storage: FileSyncStorage) {
-    super(homeserverUrl, accessToken, storage);
-    this.persistTokenAfterSync = true;
-  }
-
-  override async doSync(token: string): Promise<unknown> {
-    const response = await super.doSync(token);
-    this.lastSyncAt = Date.now();
-    return response;
-  }
-}
 
 /**
  * The Matrix bot (matrix-bot-sdk, unencrypted rooms only). Commands start with the prefix (default
@@ -83,15 +50,10 @@ export class MatrixBot {
   private userId = '';
   private names: string[] = [];
   private stopping = false;
-  /** The invite each command minted (by the command's event id), for its log line. */
-  private readonly lastMinted = new Map<string, string>();
   /** Commands and events being handled: a graceful stop waits for them (bounded). */
   private readonly inflight = new Set<Promise<void>>();
-  /** Rooms told (this run) that encryption is not supported. */
-  private readonly encrypted = new Set<string>();
-  /** Rooms known to be encrypted (encryption, once on, cannot be turned off). */
-  private readonly encryptedRooms = new Set<string>();
-  private readonly createEvents = new Map<string, { sender: string; content: Record<string, unknown> }>();
+  private readonly guard: EncryptionGuard;
+  private readonly power: RoomPower;
 
   constructor(
     private readonly config: MatrixConfig,
@@ -100,6 +62,13 @@ export class MatrixBot {
     private readonly log: Logger,
   ) {
     this.agent = new AgentLink(paths.agentSocket, 10_000, log);
+    this.guard = new EncryptionGuard(
+      () => this.matrix,
+      () => this.invites,
+      config.e2eeProxy,
+      log,
+    );
+    this.power = new RoomPower(() => this.matrix, config.powerLevel);
   }
 
   get invites(): LiveInvites<Where> {
@@ -225,30 +194,7 @@ export class MatrixBot {
     }
     await this.matrix.joinRoom(roomId);
     this.log.info({ room: roomId, inviter: sender }, 'joined a room');
-    const encrypted = await this.matrix.getRoomStateEvent(roomId, 'm.room.encryption', '').then(
-      () => true,
-      () => false,
-    );
-    if (encrypted) {
-      this.encryptedRooms.add(roomId);
-      if (!this.config.e2eeProxy) await this.saysEncrypted(roomId);
-    }
-  }
-
-  /**
-   * Whether a room is encrypted, asked of the homeserver each time unless already known (a room
-   * can turn encryption on at any moment). A failed lookup counts as encrypted: the bot does not
-   * post an invite where it cannot tell.
-   */
-  private async isEncrypted(roomId: string): Promise<boolean> {
-    if (this.config.e2eeProxy) return false;
-    if (this.encryptedRooms.has(roomId)) return true;
-    const encrypted = await this.matrix.getRoomStateEvent(roomId, 'm.room.encryption', '').then(
-      () => true,
-      (error: { statusCode?: number; body?: { errcode?: string } }) => !isNotFound(error),
-    );
-    if (encrypted) this.encryptedRooms.add(roomId);
-    return encrypted;
+    await this.guard.joined(roomId);
   }
 
   /**
@@ -262,7 +208,7 @@ export class MatrixBot {
     for (const id of this.invites.store.ids()) {
       const entry = this.invites.store.get(id);
       if (!entry || entry.where.roomId !== roomId || entry.where.eventId !== redacts) continue;
-      await this.withdraw(id, roomId, [entry.where.imageId], 'the invite was withdrawn');
+      await this.guard.withdraw(id, roomId, [entry.where.imageId], 'the invite was withdrawn');
       this.log.info(
         { room: roomId, invite: id, by: event.sender },
         'invite notice redacted: invite cancelled',
@@ -270,51 +216,12 @@ export class MatrixBot {
     }
   }
 
-  /**
-   * A room turned encryption on: its live invites were posted in clear, and the bot cannot post
-   * there any more. Each is cancelled at the agent and its notice and QR image are redacted, so
-   * the link does not stay readable in a room whose members now expect end-to-end encryption.
-   */
-  private async onEncryptionEnabled(roomId: string): Promise<void> {
-    this.encryptedRooms.add(roomId);
-    if (this.config.e2eeProxy) return;
-    for (const id of this.invites.store.ids()) {
-      const entry = this.invites.store.get(id);
-      if (!entry || entry.where.roomId !== roomId) continue;
-      await this.withdraw(
-        id,
-        roomId,
-        [entry.where.eventId, entry.where.imageId],
-        'the room is now encrypted: the invite was cancelled',
-      );
-      this.log.info({ room: roomId, invite: id }, 'room became encrypted: invite cancelled and redacted');
-    }
-    await this.saysEncrypted(roomId);
-  }
-
-  /** Cancels an invite at the agent, forgets its message, and redacts the given events of it. */
-  private async withdraw(id: string, roomId: string, eventIds: string[], reason: string): Promise<void> {
-    await this.agent.call('invite.cancel', { id }).catch(() => undefined);
-    await this.invites.forget(id);
-    for (const eventId of eventIds.filter(Boolean))
-      await this.matrix
-        .redactEvent(roomId, eventId, reason)
-        .catch((error: Error) => this.log.warn({ err: error.message }, 'redacting an invite failed'));
-  }
-
-  /** Says once per room (per run) that encrypted rooms are not supported. */
-  private async saysEncrypted(roomId: string): Promise<void> {
-    if (this.encrypted.has(roomId)) return;
-    this.encrypted.add(roomId);
-    await this.matrix.sendMessage(roomId, { msgtype: 'm.notice', body: E2EE_NOTICE, 'm.mentions': {} });
-  }
-
   private async onRoomEvent(roomId: string, event: RoomEvent): Promise<void> {
     if (this.stopping || !event?.event_id || event.sender === this.userId) return;
     // Events from before the bot started are history, not commands.
     if (sentAt(event) < this.startedAt) return;
     if (event.type === 'm.room.encryption') {
-      await this.onEncryptionEnabled(roomId);
+      await this.guard.enabled(roomId);
       return;
     }
     if (event.type === 'm.room.redaction') {
@@ -322,9 +229,7 @@ export class MatrixBot {
       return;
     }
     if (event.type === 'm.room.encrypted') {
-      this.encryptedRooms.add(roomId);
-      // Behind a decrypting proxy an encrypted event is one it could not decrypt: say nothing.
-      if (!this.config.e2eeProxy) await this.saysEncrypted(roomId);
+      await this.guard.encryptedEvent(roomId);
       return;
     }
     if (event.type !== 'm.room.message') return;
@@ -336,7 +241,7 @@ export class MatrixBot {
         addressed(content.body.slice(0, 200), this.config.prefix, this.names) !== null &&
         !this.storage!.seen(event.event_id)
       )
-        await this.reply(roomId, event, [
+        await reply(this.matrix, roomId, event, [
           `That message is too long for a command (over ${MAX_BODY} characters).`,
         ]);
       return;
@@ -348,8 +253,8 @@ export class MatrixBot {
     if (this.storage!.seen(event.event_id)) return; // a duplicate delivery
     // A plaintext command in an encrypted room (any client that does not encrypt can send one):
     // nothing is answered there but the one notice, and certainly no invite.
-    if (await this.isEncrypted(roomId)) {
-      await this.saysEncrypted(roomId);
+    if (await this.guard.isEncrypted(roomId)) {
+      await this.guard.tell(roomId);
       return;
     }
     await this.command(roomId, event, text);
@@ -360,222 +265,100 @@ export class MatrixBot {
   private async command(roomId: string, event: RoomEvent, text: string): Promise<void> {
     const [first = 'help', ...words] = text.split(/\s+/).filter(Boolean);
     const name = first.toLowerCase();
-    // Ids are shown in backticks (or quoted): "`ID`" pasted back into a cancel works.
-    const args = name === 'cancel' ? words.map((a) => a.replace(/^[`'"“”‘’]+|[`'"“”‘’]+$/g, '')) : words;
     if (name === 'help') {
-      await this.reply(roomId, event, this.helpLines());
+      await reply(this.matrix, roomId, event, this.helpLines());
       return;
     }
-    if (!(COMMANDS as readonly string[]).includes(name)) {
-      await this.reply(roomId, event, [
+    if (!(BOT_ACTIONS as readonly string[]).includes(name)) {
+      await reply(this.matrix, roomId, event, [
         `I don’t know “${first.slice(0, 40)}”. Try \`${this.config.prefix} help\`.`,
       ]);
       return;
     }
-    const action = name as BotAction;
-    let actor: Actor;
-    try {
-      actor = await this.actor(roomId, event.sender);
-    } catch (error) {
-      await this.react(roomId, event.event_id, '❌');
-      await this.reply(roomId, event, [errorLine(error)]);
-      return;
-    }
-    const posted = action === 'cancel' && args[0] ? this.invites.store.get(args[0]) : undefined;
+    const surface = new RoomSurface(this.room, roomId, event);
+    const request = this.request(name as BotAction, words);
+    const posted = request.minterId !== undefined ? this.invites.store.get(request.invite ?? '') : undefined;
     if (posted && posted.where.roomId !== roomId) {
       // Power is per room: an invite is cancelled where it was posted, by that room's standards.
-      await this.react(roomId, event.event_id, '❌');
-      await this.reply(roomId, event, ['That invite was posted in another room: cancel it there.']);
+      await surface.refuse('That invite was posted in another room: cancel it there.');
       return;
     }
-    const minter = posted?.minterId;
-    const allowed =
-      mayDo(actor, action, this.allowlists()) || (minter !== undefined && mayCancel(actor, minter));
-    if (!allowed) {
-      await this.react(roomId, event.event_id, '❌');
-      await this.reply(roomId, event, [
-        action === 'cancel'
-          ? 'Sorry: only the member who minted this invite, or someone with enough power here, can cancel it.'
-          : `Sorry, you are not allowed to use \`${action}\` here (it needs power level ${this.config.powerLevel}, or the allowlist).`,
-      ]);
-      return;
-    }
-    const hourglass = await this.react(roomId, event.event_id, '⏳');
-    let ok = true;
-    let outcome = 'ok';
-    const started = Date.now();
-    try {
-      const lines = await this.run(roomId, event, action, args);
-      if (lines) await this.reply(roomId, event, lines);
-    } catch (error) {
-      ok = false;
-      outcome = `failed ${(error as { code?: string }).code ?? 'INTERNAL'}`;
-      await this.reply(roomId, event, [errorLine(error)]);
-    } finally {
-      if (hourglass) await this.matrix.redactEvent(roomId, hourglass).catch(() => undefined);
-      await this.react(roomId, event.event_id, ok ? '✅' : '❌');
-      // One line per command: who, where, what, which invite, how it ended (never a link or code).
-      const invite = this.lastMinted.get(event.event_id) ?? (action === 'cancel' ? args[0] : undefined);
-      this.lastMinted.delete(event.event_id);
-      this.log.info(
-        {
-          chat: 'matrix',
-          room: roomId,
-          user: event.sender,
-          command: action,
-          ...(invite ? { invite: invite.slice(0, 40) } : {}),
-          outcome,
-          ms: Date.now() - started,
-        },
-        'command',
-      );
-    }
+    await runCommand(
+      { agent: this.agent, invites: this.invites, log: this.log, allow: this.config.allow },
+      surface,
+      request,
+    );
   }
 
-  /** Runs a command; returns the reply's lines (the invite command posts its own message). */
-  private async run(
-    roomId: string,
-    event: RoomEvent,
-    action: BotAction,
-    args: string[],
-  ): Promise<string[] | null> {
+  /** A command's words as the bot core's request. */
+  private request(action: BotAction, words: string[]): CommandRequest<Where> {
     switch (action) {
       case 'invite':
-        await this.mint(roomId, event, args);
-        return null;
-      case 'accept': {
-        const { invite, relay } = acceptArgs(args);
-        const result = await this.agent.call('invite.accept', {
-          invite,
-          waitSeconds: 8,
-          ...(relay ? { relay } : {}),
-        });
-        // Still pending: follow it, and tell the member how it ended (a reply that mentions them).
-        if (result.status === 'pending') void this.followUp(roomId, event, result.acceptId);
-        return [acceptLine(result)];
-      }
+        return { action, run: (context) => mintInvite(context, inviteArgs(words)) };
+      case 'accept':
+        return {
+          action,
+          run: (context) => {
+            const { invite, relay } = acceptArgs(words);
+            return acceptInvite(context, invite, relay);
+          },
+        };
       case 'invites':
-        return inviteListLines(await this.agent.call('invite.list', {}), (iso) => expiryText(iso));
+        return { action, run: listInvites };
       case 'cancel': {
+        // Ids are shown in backticks (or quoted): "`ID`" pasted back into a cancel works.
+        const args = words.map((a) => a.replace(/^[`'"“”‘’]+|[`'"“”‘’]+$/g, ''));
         const id = args[0];
-        if (!id || args.length > 1) throw new PairlinkError('INVALID_PARAMS', 'cancel takes one invite id');
-        await this.agent.call('invite.cancel', { id });
-        return [`Invite \`${id}\` cancelled.`];
+        const minterId = id ? this.invites.store.get(id)?.minterId : undefined;
+        return {
+          action,
+          ...(id ? { invite: id } : {}),
+          ...(minterId !== undefined ? { minterId } : {}),
+          run: (context) => {
+            if (!id || args.length > 1)
+              throw new PairlinkError('INVALID_PARAMS', 'cancel takes one invite id');
+            return cancelInvite(context, id);
+          },
+        };
       }
       case 'peers':
-        return peerListLines(await this.agent.call('peer.list', {}));
+        return { action, run: listPeers };
     }
   }
 
-  private async followUp(roomId: string, event: RoomEvent, acceptId: string): Promise<void> {
-    const end = await followAccept(this.agent, acceptId, ACCEPT_FOLLOW_MS);
-    if (end === null || this.stopping) return;
-    const line = end instanceof Error ? `The pairing did not complete. ${errorLine(end)}` : acceptLine(end);
-    this.log.info(
-      { chat: 'matrix', accept: acceptId, outcome: end instanceof Error ? 'failed' : end.status },
-      'accept ended',
-    );
-    await this.reply(roomId, event, [line]).catch((error: Error) =>
-      this.log.warn({ err: error.message }, 'telling the end of an accept failed'),
-    );
-  }
-
-  /** Mints an invite and posts it: the notice (reply to the command), then the QR image. */
-  private async mint(roomId: string, event: RoomEvent, args: string[]): Promise<void> {
-    const params = inviteParams(inviteArgs(args));
-    const invite: InviteCreated = await this.agent.call('invite.create', {
-      ...params,
-      creator: {
-        kind: 'bot',
-        chat: 'matrix',
-        user: event.sender.slice(0, 200),
-        channel: roomId.slice(0, 200),
+  /** The parts a room command uses. */
+  private get room() {
+    const bot = this;
+    return {
+      get matrix() {
+        return bot.matrix;
       },
-    });
-    this.lastMinted.set(event.event_id, invite.id);
-    // Checked again just before posting: the room may have turned encryption on meanwhile.
-    if (await this.isEncrypted(roomId)) {
-      await this.agent.call('invite.cancel', { id: invite.id }).catch(() => undefined);
-      throw new PairlinkError('UNAUTHORIZED', 'this room is encrypted now: no invite is posted here');
-    }
-    const view: InviteView = { invite, minter: event.sender, state: 'open' };
-    const eventId = await this.matrix.sendMessage(roomId, {
-      msgtype: 'm.notice',
-      ...formatted(this.inviteText(view)),
-      'm.relates_to': this.relation(event),
-      'm.mentions': { user_ids: [event.sender] },
-    });
-    // Remembered at once, so that commands about it (a cancel from another room, say) and its
-    // progress find it while the QR image is still being posted.
-    await this.invites.posted({ where: { roomId, eventId, imageId: '' }, minterId: event.sender, view });
-    if (!invite.url) return;
-    const imageId = await this.postQr(roomId, event, invite.id, invite.url).catch((error: Error) => {
-      // The notice has the link and is what gets edited: go on without the image.
-      this.log.warn({ err: error.message }, 'posting the QR image failed');
-      return '';
-    });
-    if (!imageId) return;
-    const open = await this.invites.relocate(invite.id, { roomId, eventId, imageId });
-    // Finished before its image was up (cancelled at once, say): the image goes too.
-    if (!open) await this.matrix.redactEvent(roomId, imageId, 'the invite is no longer open').catch(() => '');
-  }
-
-  /** Uploads the QR code and posts it as an `m.image` next to the notice; returns its event id. */
-  private async postQr(roomId: string, event: RoomEvent, id: string, link: string): Promise<string> {
-    const png = await qrPng(link);
-    const name = `pairlink-${id}.png`;
-    const url = await this.matrix.uploadContent(png, 'image/png', name);
-    return this.matrix.sendMessage(roomId, {
-      msgtype: 'm.image',
-      body: name,
-      url,
-      info: { mimetype: 'image/png', size: png.length, ...pngSize(png) },
-      'm.relates_to': this.relation(event),
-      'm.mentions': {},
-    });
-  }
-
-  private inviteText(view: InviteView): string[] {
-    const accept = `${this.config.prefix} accept`;
-    return inviteLines(
-      view,
-      (iso) => expiryText(iso),
-      (relay) => (relay ? `${accept} <the code> ${relay}` : `${accept} <the link or code>`),
-    );
+      config: this.config,
+      guard: this.guard,
+      power: this.power,
+      invites: this.invites,
+      log: this.log,
+      get stopping() {
+        return bot.stopping;
+      },
+    };
   }
 
   /** Edits the invite notice; a finished invite's QR image is redacted. */
-  private async editPosted(entry: PostedInvite<Where>): Promise<void> {
+  private async editPosted(entry: PostedInvite<Where>): Promise<EditResult> {
     // Never a plaintext edit into a room that turned encryption on (its invites are cancelled).
-    if (this.encryptedRooms.has(entry.where.roomId) && !this.config.e2eeProxy) return;
-    const text = formatted(this.inviteText(entry.view));
-    await this.editNotice(entry, text);
-    if (isFinished(entry.view.state) && entry.where.imageId) {
-      await this.matrix
-        .redactEvent(entry.where.roomId, entry.where.imageId, 'the invite is no longer open')
-        .catch((error: Error) => this.log.warn({ err: error.message }, 'redacting a QR image failed'));
+    if (this.guard.blocksEdits(entry.where.roomId)) return { status: 'edited' };
+    const edited = await editNotice(this.matrix, entry, inviteText(this.config.prefix, entry.view));
+    if (edited.status === 'edited' && isFinished(entry.view.state) && entry.where.imageId) {
+      await redact(
+        this.matrix,
+        entry.where.roomId,
+        entry.where.imageId,
+        'the invite is no longer open',
+        (error) => this.log.warn({ err: error.message }, 'redacting a QR image failed'),
+      );
     }
-  }
-
-  /** The m.replace edit; a room the bot can no longer post in (left, kicked, gone) ends the entry. */
-  private async editNotice(entry: PostedInvite<Where>, text: ReturnType<typeof formatted>): Promise<void> {
-    const gone = (error: { statusCode?: number; body?: { errcode?: string } }) =>
-      error?.statusCode === 404 || error?.statusCode === 403 || error?.body?.errcode === 'M_FORBIDDEN';
-    await this.matrix
-      .sendMessage(entry.where.roomId, {
-        msgtype: 'm.notice',
-        body: `* ${text.body}`,
-        format: text.format,
-        formatted_body: `* ${text.formatted_body}`,
-        'm.new_content': { msgtype: 'm.notice', ...text, 'm.mentions': {} },
-        'm.relates_to': { rel_type: 'm.replace', event_id: entry.where.eventId },
-        'm.mentions': {},
-      })
-      .catch(async (error) => {
-        if (!gone(error)) throw error;
-        await this.agent.call('invite.cancel', { id: entry.view.invite.id }).catch(() => undefined);
-        throw new MessageGone(`homeserver: ${(error as Error).message ?? 'gone'}`);
-      });
+    return edited;
   }
 
   // ---- helpers -------------------------------------------------------------------------------
@@ -594,100 +377,4 @@ export class MatrixBot {
       ['Encrypted rooms are not supported: end-to-end encryption is unavailable in this build.'],
     );
   }
-
-  /** An m.notice reply: in the command's thread when it has one, mentioning the sender. */
-  private reply(roomId: string, event: RoomEvent, lines: string[]): Promise<string> {
-    return this.matrix.sendMessage(roomId, {
-      msgtype: 'm.notice',
-      ...formatted(lines),
-      'm.relates_to': this.relation(event),
-      'm.mentions': { user_ids: [event.sender] },
-    });
-  }
-
-  private relation(event: RoomEvent): Record<string, unknown> {
-    const rel = event.content['m.relates_to'] as { rel_type?: string; event_id?: string } | undefined;
-    if (rel?.rel_type === 'm.thread' && typeof rel.event_id === 'string')
-      return {
-        rel_type: 'm.thread',
-        event_id: rel.event_id,
-        is_falling_back: false,
-        'm.in_reply_to': { event_id: event.event_id },
-      };
-    return { 'm.in_reply_to': { event_id: event.event_id } };
-  }
-
-  /** Reacts; returns the reaction's event id, or '' when the reaction could not be sent. */
-  private react(roomId: string, eventId: string, key: string): Promise<string> {
-    return this.matrix
-      .sendEvent(roomId, 'm.reaction', {
-        'm.relates_to': { rel_type: 'm.annotation', event_id: eventId, key },
-      })
-      .catch(() => '');
-  }
-
-  private allowlists() {
-    const out: Partial<Record<BotAction, { userIds: string[]; roleIds: string[] }>> = {};
-    for (const [action, list] of Object.entries(this.config.allow))
-      if (list) out[action as BotAction] = { userIds: list.userIds, roleIds: [] };
-    return out;
-  }
-
-  /** The sender as the policy sees them: moderator when their power level reaches the threshold. */
-  private async actor(roomId: string, userId: string): Promise<Actor> {
-    const create = await this.createEvent(roomId);
-    // Only "there is no such event" means no power levels; any other failure is an error, never
-    // a default (a demoted creator of a pre-v12 room would otherwise be read as level 100).
-    const levels = (await this.matrix
-      .getRoomStateEvent(roomId, 'm.room.power_levels', '')
-      .catch((error: { statusCode?: number; body?: { errcode?: string } }) => {
-        if (isNotFound(error)) return null;
-        throw new PairlinkError(
-          'CHAT_UNREACHABLE',
-          `could not read this room's power levels (${error?.body?.errcode ?? error?.statusCode ?? 'error'}); try again`,
-        );
-      })) as Record<string, unknown> | null;
-    return {
-      userId,
-      roleIds: [],
-      isModerator: powerLevelOf(userId, create, levels) >= this.config.powerLevel,
-    };
-  }
-
-  /**
-   * The room's create event (it never changes, so it is cached). Asked for whole with
-   * `?format=event` (spec v1.16); a server that answers with the content only still gives the
-   * creator through `creator` in room versions before 11.
-   */
-  private async createEvent(roomId: string): Promise<{ sender: string; content: Record<string, unknown> }> {
-    const cached = this.createEvents.get(roomId);
-    if (cached) return cached;
-    const raw = (await this.matrix.doRequest(
-      'GET',
-      `/_matrix/client/v3/rooms/${encodeURIComponent(roomId)}/state/m.room.create/`,
-      { format: 'event' },
-    )) as Record<string, unknown>;
-    const event =
-      typeof raw.sender === 'string' && raw.content && typeof raw.content === 'object'
-        ? { sender: raw.sender, content: raw.content as Record<string, unknown> }
-        : { sender: typeof raw.creator === 'string' ? raw.creator : '', content: raw };
-    this.createEvents.set(roomId, event);
-    return event;
-  }
-}
-
-/** The homeserver's answer for a state event (or anything) that does not exist. */
-function isNotFound(error: { statusCode?: number; body?: { errcode?: string } } | undefined): boolean {
-  return error?.statusCode === 404 || error?.body?.errcode === 'M_NOT_FOUND';
-}
-
-/**
- * When the event was sent, by this machine's clock: now minus `unsigned.age` (which the server
- * computes when it serves the event), so a homeserver whose clock is off does not make new
- * commands look old; `origin_server_ts` when the server gives no age.
- */
-function sentAt(event: RoomEvent): number {
-  const age = event.unsigned?.age;
-  if (typeof age === 'number' && Number.isFinite(age) && age >= 0) return Date.now() - age;
-  return typeof event.origin_server_ts === 'number' ? event.origin_server_ts : 0;
 }

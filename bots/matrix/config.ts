@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { botSecret, loadBotConfig } from '../core/config.js';
+import { allowlistsSchema, botSecret, loadBotConfig } from '../core/config.js';
 
 const userId = z
   .string()
@@ -29,17 +29,7 @@ export const MATRIX_CONFIG_SCHEMA = z
     /** The power level that may use every command (moderators by default). */
     powerLevel: z.number().int().min(0).max(1_000_000).default(50),
     /** Users below the power level who may use a command anyway. */
-    allow: z
-      .object({
-        invite: allowlist,
-        accept: allowlist,
-        invites: allowlist,
-        cancel: allowlist,
-        peers: allowlist,
-      })
-      .partial()
-      .strict()
-      .default({}),
+    allow: allowlistsSchema(allowlist),
     /** Whose room invitations the bot accepts; others are declined. Empty: none. */
     joinFrom: z
       .object({ userIds: users, servers: z.array(serverName).max(1000).default([]) })

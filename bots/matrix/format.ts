@@ -1,5 +1,6 @@
 import { PairlinkError } from '../../src/errors.js';
-import { acceptRelay, acceptText, type InviteOptions } from '../core/commands.js';
+import { acceptRelay, acceptText } from '../core/commands/accept.js';
+import type { InviteOptions } from '../core/commands/invite.js';
 
 /** A Matrix message body: plain `body` and `org.matrix.custom.html` `formatted_body`. */
 export interface Formatted {

@@ -1,6 +1,6 @@
-import { stat } from 'node:fs/promises';
 import type { IFilterInfo, IStorageProvider } from 'matrix-bot-sdk';
-import { readFileIfExists, writeFileAtomic } from '../../io/secure-files.js';
+import { readJsonFile } from '../../io/json-file.js';
+import { writeFileAtomic } from '../../io/secure-files.js';
 import { PairlinkError } from '../../src/errors.js';
 
 const MAX_FILE_BYTES = 1024 * 1024;
@@ -33,35 +33,16 @@ export class FileSyncStorage implements IStorageProvider {
   }
 
   static async open(file: string): Promise<FileSyncStorage> {
-    const size = await stat(file).then(
-      (s) => s.size,
-      () => 0,
-    );
-    if (size > MAX_FILE_BYTES)
+    const read = await readJsonFile(file, MAX_FILE_BYTES, syncFile);
+    if (read.status === 'too-large')
       throw new PairlinkError('INVALID_PARAMS', `${file} is too large for a sync file`);
-    const raw = await readFileIfExists(file);
-    let data: SyncFile = { version: 1, syncToken: null, filter: null, values: {}, seen: [] };
-    if (raw) {
-      try {
-        const parsed = JSON.parse(raw.toString('utf8')) as SyncFile;
-        if (
-          parsed.version !== 1 ||
-          (parsed.syncToken !== null && typeof parsed.syncToken !== 'string') ||
-          typeof parsed.values !== 'object' ||
-          parsed.values === null ||
-          !Array.isArray(parsed.seen) ||
-          !parsed.seen.every((s) => typeof s === 'string')
-        )
-          throw new Error('unexpected contents');
-        data = parsed;
-      } catch (error) {
-        throw new PairlinkError(
-          'INVALID_PARAMS',
-          `${file} is damaged (${(error as Error).message}); move it away to start afresh (the bot then syncs from now)`,
-        );
-      }
-    }
-    return new FileSyncStorage(file, data);
+    if (read.status === 'damaged')
+      throw new PairlinkError(
+        'INVALID_PARAMS',
+        `${file} is damaged (${read.reason}); move it away to start afresh (the bot then syncs from now)`,
+      );
+    const fresh: SyncFile = { version: 1, syncToken: null, filter: null, values: {}, seen: [] };
+    return new FileSyncStorage(file, read.status === 'read' ? read.value : fresh);
   }
 
   /** True when the event was already handled; otherwise remembers it (saved with the next token). */
@@ -109,4 +90,19 @@ export class FileSyncStorage implements IStorageProvider {
     this.writing = this.writing.catch(() => undefined).then(() => writeFileAtomic(this.file, text));
     return this.writing;
   }
+}
+
+/** A sync file's contents, checked field by field (the SDK's filter is kept as it gave it). */
+function syncFile(value: unknown): SyncFile {
+  const parsed = value as SyncFile;
+  if (
+    parsed.version !== 1 ||
+    (parsed.syncToken !== null && typeof parsed.syncToken !== 'string') ||
+    typeof parsed.values !== 'object' ||
+    parsed.values === null ||
+    !Array.isArray(parsed.seen) ||
+    !parsed.seen.every((s) => typeof s === 'string')
+  )
+    throw new Error('unexpected contents');
+  return parsed;
 }

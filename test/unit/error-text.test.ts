@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { inviteParams } from '../../bots/core/commands.js';
+import { inviteParams } from '../../bots/core/commands/invite.js';
 import { errorLine } from '../../bots/core/render.js';
 import { startupError } from '../../bots/core/startup-error.js';
 import { relayRefusalCode } from '../../relay/wire/relay-answers.js';

@@ -1,7 +1,8 @@
 import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
 import { readRequest } from '../../agent/rpc-dispatch.js';
-import { acceptRelay, acceptText, inviteParams } from '../../bots/core/commands.js';
+import { acceptRelay, acceptText } from '../../bots/core/commands/accept.js';
+import { inviteParams } from '../../bots/core/commands/invite.js';
 import { DISCORD_CONFIG_SCHEMA } from '../../bots/discord/config.js';
 import { MATRIX_CONFIG_SCHEMA } from '../../bots/matrix/config.js';
 import { acceptArgs, addressed, inviteArgs } from '../../bots/matrix/format.js';
