@@ -1,7 +1,7 @@
-import { spawn } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { spawnCaptured } from '../support/accept-process.js';
 import { PAIRLINK_BIN } from '../support/relay-process.js';
 
 /**
@@ -23,19 +23,12 @@ describe('the log of a long-running command', () => {
       "logger.info({ role: 'issuer' }, 'pairing paired');",
       "process.kill(process.pid, 'SIGKILL');",
     ].join('\n');
-    const child = spawn(process.execPath, ['--input-type=module', '-e', script], {
+    const run = spawnCaptured(process.execPath, ['--input-type=module', '-e', script], {
       env: { ...process.env, UV_THREADPOOL_SIZE: '1' },
-      stdio: ['ignore', 'pipe', 'pipe'],
+      stdin: '',
     });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => {
-      stdout += d;
-    });
-    child.stderr.on('data', (d) => {
-      stderr += d;
-    });
-    const signal = await new Promise((resolve) => child.once('close', (_code, sig) => resolve(sig)));
+    const { signal } = await run.closed;
+    const { stdout, stderr } = run.output();
     expect(stderr).toBe('');
     expect(signal).toBe('SIGKILL');
     expect(

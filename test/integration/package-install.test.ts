@@ -4,6 +4,7 @@ import { dirname, join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { spawnCaptured } from '../support/accept-process.js';
 import { type AgentProcess, startAgent, testRoot } from '../support/agent-process.js';
 import { freePort } from '../support/free-port.js';
 import { PAIRLINK_BIN, type RelayProcess, startRelayProcess } from '../support/relay-process.js';
@@ -111,17 +112,9 @@ async function installedAgent(name: string): Promise<AgentProcess> {
 
 /** The installed `pairlink <args>` from outside the checkout, with `agent`'s environment. */
 async function pairlink(agent: AgentProcess, args: string[], input?: string): Promise<string> {
-  const child = spawn(bin, args, { cwd: elsewhere, env: agent.env, stdio: ['pipe', 'pipe', 'pipe'] });
-  child.stdin.end(input ?? '');
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (d) => {
-    stdout += d;
-  });
-  child.stderr.on('data', (d) => {
-    stderr += d;
-  });
-  const code = await new Promise<number | null>((r) => child.on('close', r));
+  const run = spawnCaptured(bin, args, { cwd: elsewhere, env: agent.env, stdin: input ?? '' });
+  const { code } = await run.closed;
+  const { stdout, stderr } = run.output();
   expect(code, `pairlink ${args[0]}: ${stdout}\n${stderr}`).toBe(0);
   return stdout;
 }
