@@ -826,8 +826,9 @@ export class Agent {
         });
     }
     const event = { type: 'effectFailed', effect, code } as const;
-    const restarted = since !== undefined && since * 1000 > this.startedAt.getTime();
-    return this.stepOwner(owner, restarted ? { ...event, relayStoreSince: since } : event);
+    // Compared in ms: a relay that restarted within the second the agent started, after it, counts.
+    if (since === undefined || since <= this.startedAt.getTime()) return this.stepOwner(owner, event);
+    return this.stepOwner(owner, { ...event, relayStoreSince: Math.floor(since / 1000) });
   }
 
   /** An accept whose relay never answered in its first seconds stops retrying it (agent/relay-trouble.ts). */

@@ -37,8 +37,9 @@ export interface RelayTransport {
   post(mailboxId: Uint8Array, writeCap: Uint8Array, body: Uint8Array): Promise<void>;
   deleteMailbox(mailboxId: Uint8Array, readCap: Uint8Array): Promise<void>;
   /**
-   * Unix seconds from which the relay holds every mailbox, when it says: a memory relay's start
-   * (it lost every mailbox then); undefined for a durable store, an older relay or a fake.
+   * Unix ms from which the relay holds every mailbox, when it says: a memory relay's start (it
+   * lost every mailbox then); undefined for a durable store, an older relay or a fake. In ms, not
+   * seconds: a relay that restarted in the same second as the agent started did so after it.
    */
   storeSince?(): Promise<number | undefined>;
   /** Watches a mailbox from after `afterSeq`, across reconnects, until unwatched or gone. */

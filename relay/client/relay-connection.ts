@@ -129,9 +129,8 @@ export class RelayConnection {
     return this.http((c) => c.claimNameplate(nameplate));
   }
 
-  async storeSince(): Promise<number | undefined> {
-    const since = await this.http((c) => c.storeSince());
-    return since === undefined ? undefined : Math.floor(since / 1000);
+  storeSince(): Promise<number | undefined> {
+    return this.http((c) => c.storeSince());
   }
 
   /** Over the first socket when it is up, else over HTTP. */

@@ -28,6 +28,8 @@ export class FakeRelay {
   holdPost: (body: Uint8Array) => boolean = () => false;
   private readonly held: (() => void)[] = [];
   readonly posts: Uint8Array[] = [];
+  /** What the relay says when asked when its store began (Unix ms); undefined: it does not say. */
+  storeSinceMs: number | undefined = undefined;
 
   /** `clock` dates mailboxes (a nameplate claim answers its mailbox's expiry). */
   constructor(
@@ -146,6 +148,9 @@ export class FakeRelay {
         };
         if (relay.holdPost(body)) relay.held.push(store);
         else store();
+      },
+      async storeSince() {
+        return relay.storeSinceMs;
       },
       async deleteMailbox(mailboxId) {
         relay.check('deleteMailbox');

@@ -140,6 +140,31 @@ describe('the agent hosting the machines (fake relay, manual clock)', () => {
   });
 });
 
+describe('a memory relay that restarted while the acceptor ran', () => {
+  it('restarted less than a second after the acceptor started: the hello that finds the link gone waits for the issuer to put it back', async () => {
+    // The clock near real time: the relay's answer is compared with when the agent started.
+    const relay = new FakeRelay();
+    const clock = new ManualClock(Math.floor(Date.now() / 1000));
+    const { agent: alice, home } = await agentOn(relay, clock, 'alice');
+    const { agent: bob } = await agentOn(relay, clock, 'bob');
+    const invite = await alice.createInvite({});
+    await alice.stop();
+    // The relay restarts 1 ms after bob started, in the same second (a fast machine): it lost
+    // the link's mailbox, and nobody puts it back before bob's hello comes.
+    relay.loseEverything();
+    relay.storeSinceMs = bob.startedAt.getTime() + 1;
+    const accept = await bob.startAccept(invite.url!, false);
+    await eventually(() => bob.findAccept(accept.id).acceptor.relayLost === true);
+    expect(bob.findAccept(accept.id).acceptor.phase).not.toBe('failed');
+    const { agent: back } = await agentOn(relay, clock, 'alice', home);
+    await eventually(() => relay.mailboxCount === 2); // the issuer put the link's mailbox back
+    clock.advance(2);
+    await eventually(() => back.snapshot.peers[0]?.confirmed === true);
+    expect(bob.snapshot.peers.map((p) => [p.name, p.confirmed])).toEqual([['alice', true]]);
+    await Promise.all([back.stop(), bob.stop()]);
+  });
+});
+
 describe('events and the audit log agree with the pins', () => {
   it('an ack the relay releases after the operator unpaired an unconfirmed peer: no "paired" event or entry after "unpaired"', async () => {
     const relay = new FakeRelay();
