@@ -38,7 +38,7 @@ import type {
   InviteProgress,
   PeerRemoved,
 } from '../src/rpc/protocol.js';
-import { AuditLog, type OpenedAuditLog } from './audit-log.js';
+import { AUDIT_ENTRIES_PER_FILE, AuditLog, type OpenedAuditLog } from './audit-log.js';
 import { refuseBurnedCode, refuseOwnCode } from './code-attempts.js';
 import { type EffectOwner, EffectRunner } from './effect-runner.js';
 import type { SecretStore } from './keystore/secret-store.js';
@@ -201,13 +201,18 @@ export class Agent {
         invites: [],
         accepts: [],
       }),
-      () => agent.syncAudit(),
+      {
+        takeLines: () => agent.audit?.takeLines() ?? [],
+        syncBeforeCompact: () => agent.syncAudit(),
+      },
     );
     agent.store.update((s) => ({ ...s, name: options.name }));
     const audit = await AuditLog.open(
       join(dirname(options.stateFile), 'audit.log'),
       stateKey,
       agent.store.state.audit,
+      AUDIT_ENTRIES_PER_FILE,
+      agent.store.carriedAuditLines,
     );
     agent.audit = audit.log;
     agent.reportAuditOpened(audit);
@@ -271,9 +276,14 @@ export class Agent {
     return agent;
   }
 
-  /** One warning line each for an altered audit log and a torn last line cut off at start. */
-  private reportAuditOpened({ integrity, tornBytes }: OpenedAuditLog): void {
+  /** One line each for an altered audit log, a torn last line cut off and a lost tail written back at start. */
+  private reportAuditOpened({ integrity, tornBytes, restored }: OpenedAuditLog): void {
     const logger = this.options.logger;
+    if (restored > 0)
+      logger.info(
+        { entries: restored },
+        'the audit log had lost its last entries (a crash before it was synced); wrote them back from the state',
+      );
     if (tornBytes > 0)
       logger.warn({ bytes: tornBytes }, 'the audit log ended in a torn line (a write cut short); cut it off');
     if (!integrity.ok)
@@ -284,8 +294,9 @@ export class Agent {
   }
 
   /**
-   * Runs before every state save: the audit entries its anchor names reach the disk first. A
-   * failure is logged rather than failing the save: pairings must not stop for the history.
+   * Runs before a compaction, which drops the audit lines the state log carried: the entries its
+   * anchor names reach the audit file's disk first. A failure is logged rather than failing the
+   * save: pairings must not stop for the history.
    */
   private syncAudit(): void {
     try {

@@ -25,20 +25,26 @@ export const AUDIT_ENTRIES_PER_FILE = 5_000;
  */
 const PREALLOCATE_BYTES = 256 * 1024;
 
-/** What `AuditLog.open` found: the log, its chain's verdict, and the bytes of a torn last line it cut off. */
+/**
+ * What `AuditLog.open` found: the log, its chain's verdict, the bytes of a torn last line it cut
+ * off, and how many entries the file had lost that the state carried and it wrote back.
+ */
 export interface OpenedAuditLog {
   readonly log: AuditLog;
   readonly integrity: AuditIntegrity;
   readonly tornBytes: number;
+  readonly restored: number;
 }
 
 /**
  * The operator's history of what happened (docs/ARCHITECTURE.md §Agent, docs/SECURITY.md §The
  * audit log): append-only, one sealed line per entry, each naming the digest of the one before
  * (a hash chain, audit-chain.ts), bounded to two files of AUDIT_ENTRIES_PER_FILE entries. The
- * chain's base and head live in the sealed agent state (`anchor()`, saved with each entry;
- * `sync()` runs before that save, so the state never names an entry the disk may not hold), which
- * is what makes a deleted line, a cut tail or a dropped file show. Appends are synchronous.
+ * chain's base and head live in the sealed agent state (`anchor()`, saved with each entry), which
+ * is what makes a deleted line, a cut tail or a dropped file show. The file is not synced before
+ * each save: that save carries the lines themselves (`takeLines()`), so it is one fdatasync, and
+ * `open` writes back a tail the file lost in a crash; a compaction, which drops those lines from
+ * the state, syncs the file first (DurableState's AuditSaves). Appends are synchronous.
  */
 export class AuditLog {
   /** Lines in the current file. */
@@ -51,6 +57,8 @@ export class AuditLog {
   private fd: number | null = null;
   /** Appended since the last sync. */
   private dirty = false;
+  /** Lines appended since the last `takeLines`, as written (without the newline). */
+  private untaken: string[] = [];
   /** Entries that could not be written (a full disk) since the last one that was. */
   private lost = 0;
   /** Where the current file's chain starts: rotation makes it the base. */
@@ -84,12 +92,14 @@ export class AuditLog {
     key: Uint8Array,
     anchor: AuditAnchor | undefined,
     entriesPerFile = AUDIT_ENTRIES_PER_FILE,
+    /** The lines the state's log carried (`takeLines` of the saves since its last compaction). */
+    carried: readonly string[] = [],
   ): Promise<OpenedAuditLog> {
     const cap = (entriesPerFile + 64) * MAX_AUDIT_LINE_BYTES;
     const previous = (await readBounded(`${path}.1`, cap)).data;
     const { data: current, complete } = await readBounded(path, cap);
     const linesEnd = endOfLines(current);
-    const whole = linesEnd === 0 ? 0 : current.lastIndexOf(0x0a, linesEnd - 1) + 1;
+    let whole = linesEnd === 0 ? 0 : current.lastIndexOf(0x0a, linesEnd - 1) + 1;
     const tornBytes = complete ? linesEnd - whole : 0;
     // A torn line, and the zeros a running agent writes ahead (a crash leaves them), go.
     if (complete && current.length > whole) {
@@ -103,6 +113,17 @@ export class AuditLog {
     }
     const previousLines = splitLines(previous).map((l) => openAuditLine(key, l));
     const currentLines = splitLines(current.subarray(0, whole)).map((l) => openAuditLine(key, l));
+    const onDisk = verifyAuditChain([...previousLines, ...currentLines], null).end;
+    const lost = lostTail(key, carried, onDisk ?? anchor?.base ?? GENESIS);
+    if (lost.length > 0) {
+      await appendLines(
+        path,
+        whole,
+        lost.map((l) => l.text),
+      );
+      currentLines.push(...lost.map((l) => l.line));
+      whole += lost.reduce((n, l) => n + l.text.length + 1, 0);
+    }
     const reading = verifyAuditChain([...previousLines, ...currentLines], anchor ?? null);
     const end = reading.end;
     const head = anchor && (end === null || end.seq < anchor.head.seq) ? anchor.head : (end ?? GENESIS);
@@ -113,7 +134,7 @@ export class AuditLog {
     const log = new AuditLog(path, key, entriesPerFile, base, head, fileStart, anchor?.base ?? null);
     log.count = currentLines.length;
     log.size = whole;
-    return { log, integrity: reading.integrity, tornBytes };
+    return { log, integrity: reading.integrity, tornBytes, restored: lost.length };
   }
 
   /** The chain's base and head, for the agent state (saved after each append). */
@@ -134,6 +155,13 @@ export class AuditLog {
   sync(): void {
     if (this.dirty && this.fd !== null) fdatasyncSync(this.fd);
     this.dirty = false;
+  }
+
+  /** The lines appended since the last call, for the state save that names them to carry. */
+  takeLines(): string[] {
+    const lines = this.untaken;
+    this.untaken = [];
+    return lines;
   }
 
   /** Entries lost since the last one written: the next write puts a `lost` entry before it. */
@@ -184,6 +212,7 @@ export class AuditLog {
       throw error;
     }
     this.dirty = true;
+    this.untaken.push(line.toString('latin1', 0, line.length - 1));
     this.size += line.length;
     this.count++;
     this.head = head;
@@ -242,6 +271,40 @@ const isChained = (line: AuditLine): line is Extract<AuditLine, { kind: 'chained
 function endOfLines(data: Buffer): number {
   const zero = data.indexOf(0);
   return zero === -1 ? data.length : zero;
+}
+
+/**
+ * The carried lines that continue the chain from `end`, the point after the last entry the files
+ * hold: what a crash took from the file's tail after the state that carries them was saved. Lines
+ * the files hold are skipped; the first that does not continue the chain stops the walk.
+ */
+function lostTail(
+  key: Uint8Array,
+  carried: readonly string[],
+  end: ChainPoint,
+): { text: string; line: AuditLine }[] {
+  const lost: { text: string; line: AuditLine }[] = [];
+  let at = end;
+  for (const text of carried) {
+    const line = openAuditLine(key, text);
+    if (line.kind !== 'chained' || line.seq < at.seq) continue;
+    if (line.seq !== at.seq || line.prev !== at.digest) break;
+    lost.push({ text, line });
+    at = { seq: line.seq + 1, digest: line.digest };
+  }
+  return lost;
+}
+
+/** Writes `lines` at `offset` (where the file's lines end) and syncs them. */
+async function appendLines(path: string, offset: number, lines: readonly string[]): Promise<void> {
+  const handle = await open(path, constants.O_WRONLY | constants.O_CREAT, 0o600);
+  try {
+    await handle.write(Buffer.from(lines.map((l) => `${l}\n`).join(''), 'latin1'), 0, undefined, offset);
+    await handle.truncate(offset + lines.reduce((n, l) => n + l.length + 1, 0));
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
 }
 
 function splitLines(data: Buffer): string[] {

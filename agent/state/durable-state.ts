@@ -48,6 +48,12 @@ interface Change {
   readonly createdAt: number;
   /** The audit log's anchor, when it moved. */
   readonly audit?: AuditAnchor;
+  /**
+   * The audit lines written since the last save, as in the audit file: that file is not synced
+   * before each save, so the entries the anchor names are on disk here until a compaction, which
+   * syncs it first (AuditSaves). Load hands them back to the audit log to restore a lost tail.
+   */
+  readonly auditLines?: string[];
   readonly put?: { invites?: InviteRecord[]; accepts?: AcceptRecord[]; peers?: PeerRecord[] };
   readonly del?: { invites?: string[]; accepts?: string[]; peers?: string[] };
   /** Records that finished: they leave the state and join the history. */
@@ -68,6 +74,18 @@ const sameAnchor = (x: AuditAnchor | undefined, y: AuditAnchor | undefined) =>
     x.base.digest === y.base.digest &&
     x.head.seq === y.head.seq &&
     x.head.digest === y.head.digest);
+
+/**
+ * How the saves carry the audit log (agent/audit-log.ts): each save takes the lines written since
+ * the one before; a compaction, which drops the lines the log carried, first makes the audit file
+ * durable. So a save is one fdatasync whether or not it names new audit entries.
+ */
+export interface AuditSaves {
+  takeLines(): string[];
+  syncBeforeCompact(): void;
+}
+
+const NO_AUDIT: AuditSaves = { takeLines: () => [], syncBeforeCompact: () => undefined };
 
 /** Records of `now` that are not (the same object) in `before`, and keys of `before` gone from `now`. */
 function diff<T>(before: Keyed<T>, now: Keyed<T>): { put: T[]; del: string[] } {
@@ -163,6 +181,10 @@ export class DurableState {
   private mustCompact: boolean;
   /** The files hold secrets of finished records (appended since the last compaction), seen at this time. */
   private finishedOnDisk: { since: number | null } | null = null;
+  /** The audit lines the log carried at load, oldest first (for AuditLog.open to restore a lost tail). */
+  carriedAuditLines: readonly string[] = [];
+  /** The log carries audit lines (appended since the last compaction). */
+  private carriesAudit = false;
 
   private constructor(
     private readonly stateFile: string,
@@ -170,7 +192,7 @@ export class DurableState {
     public state: AgentState,
     public history: AgentHistory,
     fresh: boolean,
-    private readonly beforeSave: () => void,
+    private readonly auditSaves: AuditSaves,
   ) {
     this.lastSaved = DurableState.keyed(state);
     this.mustCompact = fresh;
@@ -188,14 +210,14 @@ export class DurableState {
   }
 
   /**
-   * `beforeSave` runs at the start of every save, before the state is written: the agent syncs
-   * its audit log there, so a saved audit anchor never names an entry that is not on disk.
+   * `auditSaves` gives every save the audit lines its anchor names, and syncs the audit file
+   * before a compaction: a saved anchor never names an entry that is on no disk.
    */
   static async load(
     stateFile: string,
     key: Uint8Array,
     initial: () => AgentState,
-    beforeSave: () => void = () => undefined,
+    auditSaves: AuditSaves = NO_AUDIT,
   ): Promise<DurableState> {
     const log = new SealedLog<Snapshot, Change>(stateFile, key);
     const loaded = await log.load();
@@ -207,14 +229,17 @@ export class DurableState {
     // so do files that still hold secrets of finished records (an older version's history, or a
     // log that finished records: their secrets are in the entries before).
     const secretsOnDisk = history !== base.history || loaded.changes.some(finishesRecords);
-    return new DurableState(
+    const state = new DurableState(
       stateFile,
       log,
       snapshot.state,
       snapshot.history,
       loaded.snapshot === null || log.outdated || secretsOnDisk,
-      beforeSave,
+      auditSaves,
     );
+    state.carriedAuditLines = loaded.changes.flatMap((c) => c.auditLines ?? []);
+    state.carriesAudit = state.carriedAuditLines.length > 0;
+    return state;
   }
 
   /** Applies a change now (synchronously); call `persist()` before acting on it. */
@@ -257,11 +282,15 @@ export class DurableState {
     return this.persist();
   }
 
-  /** Closes the log file after the last save (which wipes finished records' secrets from the files). */
+  /**
+   * Closes the log file after the last save, a compaction if the files hold secrets of finished
+   * records or audit lines: a stopped agent's audit file holds every entry its state names, and
+   * its state no line to write back, so a line cut from the file at rest shows.
+   */
   async close(): Promise<void> {
     try {
       await this.persist();
-      if (this.finishedOnDisk) await this.compactSoon();
+      if (this.finishedOnDisk || this.carriesAudit) await this.compactSoon();
     } finally {
       await this.log.close();
     }
@@ -306,7 +335,7 @@ export class DurableState {
 
   private async saveNow(): Promise<void> {
     // Everything here up to the write is synchronous, so it sees one consistent state.
-    this.beforeSave();
+    const auditLines = this.auditSaves.takeLines();
     const finishedInvites = this.state.invites.filter(inviteFinished).map(wipeFinishedInvite);
     const finishedAccepts = this.state.accepts.filter(isFinished).map(wipeFinishedAccept);
     const before = { state: this.state, history: this.history };
@@ -324,6 +353,7 @@ export class DurableState {
       name: next.state.name,
       createdAt: next.state.createdAt,
       ...(audit ? { audit } : {}),
+      ...(auditLines.length > 0 ? { auditLines } : {}),
       put: { invites: invites.put, accepts: accepts.put, peers: peers.put },
       del: { invites: invites.del, accepts: accepts.del, peers: peers.del },
       done: { invites: finishedInvites, accepts: finishedAccepts },
@@ -334,14 +364,19 @@ export class DurableState {
       change.name === this.lastSaved.name &&
       change.createdAt === this.lastSaved.createdAt &&
       audit === undefined &&
+      auditLines.length === 0 &&
       invites.put.length + invites.del.length + accepts.put.length + accepts.del.length === 0 &&
       peers.put.length + peers.del.length + finishedInvites.length + finishedAccepts.length === 0;
     if (this.mustCompact || this.log.logBytes > Math.max(1 << 20, 4 * this.log.snapshotBytes)) {
+      // The snapshot does not carry audit lines: those the log carried must be in the audit file.
+      this.auditSaves.syncBeforeCompact();
       await this.log.compact(next);
       this.mustCompact = false;
       this.finishedOnDisk = null;
+      this.carriesAudit = false;
     } else if (!unchanged) {
       await this.log.append(change);
+      if (auditLines.length > 0) this.carriesAudit = true;
       // A record that finished here has its secrets in the entries (or the snapshot) that saved
       // it in flight: wipeFinishedFromFiles rewrites them.
       if (finishedInvites.length + finishedAccepts.length > 0) this.finishedOnDisk ??= { since: null };

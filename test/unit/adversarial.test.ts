@@ -403,6 +403,24 @@ describe('an audit log edited while the agent was stopped', () => {
     await alice.stop();
   });
 
+  it('the last line cut off after a stop that finished nothing (the state carried its line): still truncated, never written back', async () => {
+    const relay = new FakeRelay();
+    const clock = new ManualClock(NOW);
+    const first = await agentOn(relay, clock, 'alice');
+    await first.agent.createInvite({});
+    await first.agent.createInvite({});
+    await first.agent.stop();
+    const file = join(first.home, 'audit.log');
+    const lines = readFileSync(file, 'latin1').split('\n').filter(Boolean);
+    expect(lines).toHaveLength(2);
+    writeFileSync(file, joined(lines.slice(0, 1)), 'latin1');
+    const { agent: alice } = await agentOn(relay, clock, 'alice', first.home);
+    const { entries, integrity } = await alice.history(undefined, 100);
+    expect(entries.map((e) => e.seq)).toEqual([0]);
+    expect(integrity).toMatchObject({ ok: false, brokenAt: 1, reason: 'truncated', missing: 1 });
+    await alice.stop();
+  });
+
   it('the last line torn part-way: the next entry is written whole after it, and the gap stays visible', async () => {
     const { alice, file } = await editedHistory(
       (lines) => `${joined(lines.slice(0, 2))}${lines[2]!.slice(0, 162)}`,

@@ -126,6 +126,36 @@ describe('audit log chain and anchor', () => {
     await log.close();
   });
 
+  it('a crash took the unsynced tail the saved state names: the lines the state carried are written back, no alarm; without them the cut shows', async () => {
+    const file = fresh();
+    const { log } = await AuditLog.open(file, key, undefined);
+    appendSaved(log, 0, 1);
+    log.sync(); // the first entry is durable (a compaction synced it)
+    log.takeLines();
+    const durable = readFileSync(file).subarray(0, AUDIT_BUCKET_BYTES);
+    log.append(entry(1));
+    log.append(entry(2));
+    const carried = log.takeLines(); // what the state save that names them carries
+    const saved = log.anchor();
+    expect(carried).toHaveLength(2);
+    // The crash: the file keeps its synced line; the two unsynced ones are zeros on disk.
+    const crashed = `${file}.crashed`;
+    writeFileSync(crashed, Buffer.concat([durable, Buffer.alloc(4 * AUDIT_BUCKET_BYTES)]));
+    copyFileSync(crashed, `${crashed}.bare`);
+    const restored = await AuditLog.open(crashed, key, saved, undefined, [...carried]);
+    expect(restored.restored).toBe(2);
+    expect(restored.integrity).toEqual({ ok: true, checked: 3, beforeChain: 0 });
+    expect((await restored.log.list(undefined, 10)).entries.map((e) => e.invite)).toEqual(['I0', 'I1', 'I2']);
+    await restored.log.close();
+    expect(lines(crashed)).toEqual([...lines(file).slice(0, 1), ...carried]);
+    // Lines that do not continue the chain (another log's) are not written; the cut shows.
+    const bare = await AuditLog.open(`${crashed}.bare`, key, saved, undefined, carried.slice(1));
+    expect(bare.restored).toBe(0);
+    expect(bare.integrity).toMatchObject({ ok: false, reason: 'truncated', missing: 2 });
+    await bare.log.close();
+    await log.close();
+  });
+
   it('reads a log from before the chain: its entries listed as such, new ones chained after them', async () => {
     const file = fresh();
     // The previous version's format: one sealed JSON entry per line, variable length.

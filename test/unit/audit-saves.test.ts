@@ -1,7 +1,7 @@
 import { cpSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { basename, join } from 'node:path';
+import { describe, expect, it, vi } from 'vitest';
 import type { Agent } from '../../agent/agent.js';
 import type { AuditAnchor } from '../../agent/audit-chain.js';
 import { FakeRelay, ManualClock } from '../support/fake-relay.js';
@@ -13,10 +13,30 @@ import { waitFor } from '../support/wait-for.js';
  * An audit entry rides in the state save of the step it records: that save names it (so the
  * outcome and its entry are on disk together), and no save is made only to move the audit anchor.
  * Each such save cost a state-log append and two fdatasyncs per entry: three per pairing, the
- * pairing CPU regression of the audit chain. (The chain itself is in audit-log.test.ts.)
+ * pairing CPU regression of the audit chain. Then each such save still synced the audit file
+ * before the state log: two fdatasyncs, which halved the pairings per second at concurrency 100
+ * (the event loop waits for each). The save now carries the entries' lines, and the audit file is
+ * synced only before a compaction and at stop. (The chain itself is in audit-log.test.ts.)
  */
+/** Every fdatasyncSync, by the file it synced (node:fs, which both logs call, passed through). */
+const synced = vi.hoisted(() => [] as string[]);
+vi.mock('node:fs', async (importOriginal) => {
+  const fs = await importOriginal<typeof import('node:fs')>();
+  const fdatasyncSync = (fd: number) => {
+    synced.push(fs.readlinkSync(`/proc/self/fd/${fd}`));
+    fs.fdatasyncSync(fd);
+  };
+  return { ...fs, default: { ...fs, fdatasyncSync }, fdatasyncSync };
+});
+/** The kinds of file synced: `audit.log`, and `state.json.<id>.log` as `state log`. */
+const syncedFiles = () =>
+  [
+    ...new Set(synced.map((path) => basename(path).replace(/^state\.json\.[0-9a-f]{32}\.log$/, 'state log'))),
+  ].sort();
+
 interface SavedChange {
   readonly audit?: AuditAnchor;
+  readonly auditLines?: string[];
   readonly put?: Record<string, unknown[]>;
   readonly del?: Record<string, unknown[]>;
   readonly done?: Record<string, unknown[]>;
@@ -50,6 +70,7 @@ describe('audit entries ride in the saves of the steps they record', () => {
     const clock = new ManualClock(1_800_000_000);
     const { agent: alice, home: aliceHome } = await agentOn(relay, clock, 'alice');
     const { agent: bob, home: bobHome } = await agentOn(relay, clock, 'bob');
+    synced.length = 0;
     const invite = await alice.createInvite({});
     await bob.startAccept(invite.url!, false);
     await waitFor(
@@ -74,6 +95,11 @@ describe('audit entries ride in the saves of the steps they record', () => {
     const acceptorSaves = await savedThrough(bobHome, 'bob', 1);
     expect(acceptorSaves.filter((c) => c.audit && !movesRecords(c))).toEqual([]);
     expect(acceptorSaves.find((c) => countOf(c.put, 'peers') > 0)?.audit?.head.seq).toBe(1); // paired
+
+    // The saves synced the state logs alone, and each carried its entries' lines.
+    expect(syncedFiles()).toEqual(['state log']);
+    expect(issuerSaves.flatMap((c) => c.auditLines ?? [])).toHaveLength(2);
+    expect(acceptorSaves.flatMap((c) => c.auditLines ?? [])).toHaveLength(1);
     await Promise.all([alice.stop(), bob.stop()]);
   });
 
