@@ -98,8 +98,12 @@ export function sealNotice(
   return sealNoticePlaintext(plaintext, receiverAgreementKey, random);
 }
 
-/** The key of one notice: HKDF of X25519(e, receiver) bound to both public keys. */
-function noticeKey(shared: Uint8Array, share: Uint8Array, receiverAgreementKey: Uint8Array): Uint8Array {
+/** The key of one notice (§11.2): HKDF of X25519(e, receiver), bound to both public keys. */
+export function deriveNoticeKey(
+  shared: Uint8Array,
+  share: Uint8Array,
+  receiverAgreementKey: Uint8Array,
+): Uint8Array {
   const info = concatBytes(utf8(LABELS.noticeKey), lvCat(share, receiverAgreementKey));
   return hkdfExpand(hkdfExtract(shared, new Uint8Array(32)), info, 32);
 }
@@ -117,7 +121,7 @@ export function sealNoticePlaintext(
   const ephemeral = X25519KeyPair.fromSecret(random(X25519_KEY_LENGTH));
   const shared = ephemeral.sharedSecret(receiverAgreementKey);
   if (shared === null) throw new PairlinkError('PROTOCOL_ERROR', "the peer's X25519 key is of low order");
-  const key = noticeKey(shared, ephemeral.publicKey, receiverAgreementKey);
+  const key = deriveNoticeKey(shared, ephemeral.publicKey, receiverAgreementKey);
   return new ByteWriter()
     .u8(NOTICE_VERSION)
     .fixed(ephemeral.publicKey, X25519_KEY_LENGTH)
@@ -141,7 +145,7 @@ export function openNotice(bytes: Uint8Array, agreement: X25519KeyPair): OpenedN
   if (shared === null) return null;
   let plaintext: Uint8Array;
   try {
-    const key = noticeKey(shared, share, agreement.publicKey);
+    const key = deriveNoticeKey(shared, share, agreement.publicKey);
     plaintext = openFrame({ key }, NOTICE_SEAL_TYPE, bytes.subarray(SEALED_HEAD_LENGTH));
   } catch {
     return null;
