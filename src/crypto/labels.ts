@@ -24,6 +24,12 @@ export const LABELS = {
   transcriptSigAcceptor: 'pairlink/v1/transcript-sig/acceptor',
   transcriptSigIssuerWelcome: 'pairlink/v1/transcript-sig/issuer-welcome',
   fingerprint: 'pairlink/v1/fingerprint',
+  /** A notice's signature (PROTOCOL.md §11.2). */
+  noticeSignature: 'pairlink/v1/notice',
+  /** The key a notice is sealed under, from its ephemeral share and the receiver's X25519 key. */
+  noticeKey: 'pairlink/v1/notice/key',
+  /** The pre-rotation commitment to an identity's next signing key (§11.6). */
+  nextKey: 'pairlink/v1/next-key',
   /** Local only (never on the wire): an issuer session's ephemeral secret from its invite's seed. */
   issuerEphemeral: 'pairlink/v1/local/issuer-ephemeral',
 } as const;

@@ -63,6 +63,17 @@ describe('an independent implementation of docs/PROTOCOL.md', () => {
       ['extra', (v) => (v.url.session.extra = 'x'), /NOT COVERED url\.session\.extra/],
       // An R of small order claimed valid: the answer OpenSSL 3.0 gives, not §1's.
       ['small-order R', (v) => (v.ed25519Rule[2].valid = true), /MISMATCH ed25519Rule\.2\.valid/],
+      [
+        'notice',
+        (v) => (v.notices.notices[4].bytes = `${v.notices.notices[4].bytes.slice(0, -2)}00`),
+        /MISMATCH notices\.notices\.4\.bytes/,
+      ],
+      // The thief's key claimed to match the pinned commitment: §11.6's rule says it cannot.
+      [
+        'thief',
+        (v) => (v.notices.thief.matchesPinnedCommitment = true),
+        /MISMATCH notices\.thief\.matchesPinnedCommitment/,
+      ],
     ];
     for (const [name, change, expected] of cases) {
       const copy = structuredClone(vectors);

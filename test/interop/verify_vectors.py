@@ -489,7 +489,8 @@ def verify(c):
         c.check(f"{base}.fingerprint", fingerprint(pub))
         the_card = card(seed, agreement_pub, created_at, card_name, relay)
         c.check(f"{base}.card", the_card)
-        parties[name] = {"seed": seed, "pub": pub, "card": the_card, "did": did_key(pub)}
+        parties[name] = {"seed": seed, "pub": pub, "card": the_card, "did": did_key(pub),
+                         "agreement_pub": agreement_pub}
 
     # ---- URL form: alice issues, bob accepts.
     for key in ("format", "mode", "ttlSeconds", "uses", "requireSas"):
@@ -644,12 +645,98 @@ def verify(c):
 
     session_and_frames("code", "code", carol, dave, code_mailbox, code_mailbox, code_secret_of)
 
+    verify_notices(c, parties)
+
     # ---- §1's strict Ed25519 rule at its edges.
     for i in range(len(c.get("ed25519Rule"))):
         base = f"ed25519Rule.{i}"
         c.input(f"{base}.name")
         key, message, signature = (c.hex_input(f"{base}.{k}") for k in ("publicKey", "message", "signature"))
         c.check(f"{base}.valid", ed25519_verify_strict(key, message, signature))
+
+
+# ---------------------------------------------------------------- §11 notices
+
+NOTICE_KINDS = ["unpair", "rotate", "inboxMoved", "ping", "receipt"]
+ROTATION_REASONS = ["scheduled", "deviceRevoked", "compromised"]
+
+
+def secretbox_seal(key, type_byte, message):
+    # §6.1's seal: crypto_secretbox, nonce = the type byte then 23 zero bytes; tag || ciphertext.
+    return SecretBox(key).encrypt(message, u8(type_byte) + b"\0" * 23).ciphertext
+
+
+def next_key_commitment(signing_public):
+    return sha256(b"pairlink/v1/next-key" + b"\0" + signing_public)
+
+
+def verify_notices(c, parties):
+    """§11: the inbox, the inbox frame, pre-rotation, one notice of each kind, a thief's key."""
+    n = "notices"
+    sender, receiver = parties[c.input(f"{n}.sender")], parties[c.input(f"{n}.receiver")]
+    relay = c.input(f"{n}.inbox.relayUrl").encode()
+    inbox = u8(1) + short(relay) + c.hex_input(f"{n}.inbox.mailboxId") + c.hex_input(f"{n}.inbox.writeCapability")
+    c.check(f"{n}.inbox.bytes", inbox)
+
+    r = f"{n}.rotation"
+    next_seed = c.hex_input(f"{r}.nextSigningSeed")
+    next_agreement = c.hex_input(f"{r}.nextAgreementSecret")
+    next_pub = ed25519_public(next_seed)
+    commitment = next_key_commitment(next_pub)
+    c.check(f"{r}.nextSigningPublicKey", next_pub)
+    c.check(f"{r}.nextKeyCommitment", commitment)
+    c.hex_input(f"{r}.afterNextAgreementSecret")  # drawn for the identity after; not on the wire
+    after_pub = ed25519_public(c.hex_input(f"{r}.afterNextSigningSeed"))
+    c.check(f"{r}.afterNextSigningPublicKey", after_pub)
+    c.check(f"{r}.afterNextKeyCommitment", next_key_commitment(after_pub))
+    fields = [c.input(f"{r}.newCardFields.{k}") for k in ("createdAt", "name", "relayUrl")]
+    new_card = card(next_seed, x25519_public(next_agreement), *fields)
+    c.check(f"{r}.newCard", new_card)
+
+    extension = u8(1) + commitment + inbox
+    c.check(f"{n}.inboxFrame.extension", extension)
+    session_id = bytes.fromhex(c.get("url.session.sessionId"))
+    i2a = bytes.fromhex(c.get("url.session.keys.issuerToAcceptor"))
+    c.check(f"{n}.inboxFrame.frame", u8(1) + u8(8) + session_id + secretbox_seal(i2a, 8, extension))
+
+    for i in range(len(c.get(f"{n}.notices"))):
+        p = f"{n}.notices.{i}"
+        kind = c.input(f"{p}.kind")
+        counter, sent_at, expires_at = (c.input(f"{p}.{k}") for k in ("counter", "sentAt", "expiresAt"))
+        if kind == "rotate":
+            reason = ROTATION_REASONS.index(c.input(f"{p}.reason")) + 1
+            body = u8(reason) + long(new_card) + next_key_commitment(after_pub)
+        elif kind == "inboxMoved":
+            body = inbox
+        elif kind == "receipt":
+            body = u32(c.input(f"{p}.receiptFor"))
+        else:
+            body = b""
+        c.check(f"{p}.body", body)
+        signed = (u8(1) + u8(NOTICE_KINDS.index(kind) + 1) + sender["pub"] + receiver["pub"]
+                  + u32(counter) + u32(sent_at) + u32(expires_at) + long(body))
+        message = b"pairlink/v1/notice" + b"\0" + signed
+        # A rotation is signed by the key it reveals (§11.6); every other notice by the sender.
+        signature = ed25519_sign(next_seed if kind == "rotate" else sender["seed"], message)
+        c.check(f"{p}.signed", signed)
+        c.check(f"{p}.signedMessage", message)
+        c.check(f"{p}.signature", signature)
+        ephemeral = c.hex_input(f"{p}.ephemeralSecret")
+        share = x25519_public(ephemeral)
+        shared = x25519(ephemeral, receiver["agreement_pub"])
+        key = hkdf_expand(hkdf_extract(b"\0" * 32, shared),
+                          b"pairlink/v1/notice/key" + lv_cat(share, receiver["agreement_pub"]), 32)
+        c.check(f"{p}.ephemeralShare", share)
+        c.check(f"{p}.shared", shared)
+        c.check(f"{p}.key", key)
+        c.check(f"{p}.bytes", u8(1) + share + secretbox_seal(key, 9, signed + signature))
+
+    t = f"{n}.thief"
+    c.hex_input(f"{t}.agreementSecret")
+    thief_pub = ed25519_public(c.hex_input(f"{t}.signingSeed"))
+    c.check(f"{t}.signingPublicKey", thief_pub)
+    c.check(f"{t}.keyCommitment", next_key_commitment(thief_pub))
+    c.check(f"{t}.matchesPinnedCommitment", next_key_commitment(thief_pub) == commitment)
 
 
 SAS_EMOJI = [

@@ -36,6 +36,7 @@ import {
   runUntilQuiet,
 } from '../support/pairing-harness.js';
 import { ed25519RuleCases } from './ed25519-rule.js';
+import { noticeVectors } from './notices.js';
 
 const NOW = 1_800_000_000;
 const RELAY = 'https://relay.example.org';
@@ -270,6 +271,15 @@ export function generateProtocolVectors() {
     },
     url: urlVector,
     code: codeVector,
+    // §11: alice's inbox, pre-rotation keys and one notice of each kind to bob.
+    notices: noticeVectors({
+      alice,
+      bob,
+      now: NOW,
+      relayUrl: RELAY,
+      sessionId: urlAcceptor.state.sessionId,
+      issuerToAcceptor: deriveSessionKeys(urlAcceptor.state.sessionSecret!).issuerToAcceptor.key,
+    }),
     // §1's strict Ed25519 rule at its edges: what every implementation must answer for each.
     ed25519Rule: ed25519RuleCases().map((c) => ({
       name: c.name,
