@@ -1,13 +1,10 @@
 import type { LookupFunction } from 'node:net';
 import { encodeBase64url } from '../../src/encoding/base64url.js';
 import { PairlinkError } from '../../src/errors.js';
-import {
-  RelayAnswerError,
-  RelayClient,
-  type RelayEndpoint,
-  RelaySocket,
-  type SocketTimings,
-} from './relay-client.js';
+import { RelayClient } from './relay-client.js';
+import type { RelayEndpoint } from './relay-endpoint.js';
+import { RelayAnswerError } from './relay-failure.js';
+import { RelaySocket, type SocketTimings } from './relay-socket.js';
 
 /** What the connection tells its owner (the agent's transport port has the same shape). */
 export interface RelayConnectionHandlers {

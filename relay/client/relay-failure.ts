@@ -1,4 +1,29 @@
-import { PairlinkError } from '../../src/errors.js';
+import { type ErrorCode, PairlinkError } from '../../src/errors.js';
+import { relayRefusalCode } from '../wire/relay-answers.js';
+
+/** A relay error answer, with its HTTP status and the relay's error string (for callers that care). */
+export class RelayAnswerError extends PairlinkError {
+  constructor(
+    code: ErrorCode,
+    message: string,
+    readonly status: number,
+    readonly relayError: string,
+  ) {
+    super(code, message);
+  }
+}
+
+/** A relay's refusal over the socket, as the same refusal over HTTP (one table: relayRefusalCode). */
+export function relayAnswerError(
+  error: string,
+  status: number | undefined,
+  retryAfter: number | undefined,
+): Error {
+  const code = relayRefusalCode(error, status);
+  const retry = retryAfter ? ` (retry after ${retryAfter} s)` : '';
+  const answered = status === undefined ? error : `${status} ${error}`;
+  return new RelayAnswerError(code, `relay answered ${answered}${retry}`, status ?? 400, error);
+}
 
 /**
  * OpenSSL's and Node's codes for a certificate this process does not trust: no CA it knows signed

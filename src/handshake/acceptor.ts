@@ -1,5 +1,5 @@
 import { equalBytesConstantTime } from '../crypto/constant-time.js';
-import { type ErrorCode, PairlinkError } from '../errors.js';
+import { PairlinkError } from '../errors.js';
 import { readVerifiedCard } from '../identity/card.js';
 import {
   type AcceptorState,
@@ -11,6 +11,7 @@ import {
   targetExpiry,
   targetMailbox,
 } from './acceptor-state.js';
+import { fail, finishPaired, helloEffects, openReplyBox, resend, unchanged } from './acceptor-steps.js';
 import { acceptorDeadline, ackDeadline, retryDelaySeconds } from './deadlines.js';
 import { decodeDeviceBundle } from './device-bundle.js';
 import {
@@ -22,8 +23,8 @@ import {
   type Step,
   type StepContext,
 } from './effects.js';
-import { type AbortReason, decodeFrame, encodeFrame, type Frame } from './frames.js';
-import { buildAbort, buildAck, buildConfirm, openReply, openSealedAbort, openWelcome } from './messages.js';
+import { decodeFrame, encodeFrame, type Frame } from './frames.js';
+import { buildAck, buildConfirm, openReply, openSealedAbort, openWelcome } from './messages.js';
 import { deriveSas } from './sas.js';
 import { deriveSessionKeys, deriveSessionSecret, drawShare } from './session-keys.js';
 
@@ -90,62 +91,6 @@ export function startAcceptor(
   };
   return { state, effects: helloEffects(state) };
 }
-
-/** Opens (or re-opens: it is idempotent) the reply box, for as long as this accept may wait. */
-function openReplyBox(state: AcceptorState): Effect {
-  return {
-    type: 'openMailbox',
-    mailbox: state.replyBox,
-    expiresAt: acceptorDeadline(targetExpiry(state.target)),
-  };
-}
-
-/** The first hello goes out once its reply box is open. */
-function helloEffects(state: AcceptorState): Effect[] {
-  return [openReplyBox(state), { type: 'send', to: targetMailbox(state.target), frame: state.lastSentFrame }];
-}
-
-/**
- * Sends the last frame again (after a silence, a failure or a restart). Every resend opens the
- * reply box first (idempotent): if an earlier open failed, or the relay lost or refused our watch,
- * the box is watched again before anything is waited for; then it is read again in case a push
- * was lost on the way.
- */
-function resend(state: AcceptorState, ctx: StepContext): Step<AcceptorState> {
-  const next = {
-    ...state,
-    resends: state.resends + 1,
-    resendAt: ctx.now + retryDelaySeconds(state.resends + 1),
-  };
-  const send: Effect = {
-    type: 'send',
-    to: targetMailbox(state.target),
-    frame: state.lastSentFrame,
-    ...(state.ackPending ? { track: true } : {}),
-  };
-  return { state: next, effects: [openReplyBox(state), send, { type: 'resync' }] };
-}
-
-/**
- * Ends the accept. Before the reply the acceptor holds no session key, so it can only tell the
- * issuer in the clear; from the reply on it seals its abort, so the relay cannot forge the one
- * message that makes an issuer drop a pin.
- */
-function fail(state: AcceptorState, code: ErrorCode, notifyIssuer: AbortReason | null): Step<AcceptorState> {
-  const effects: Effect[] = [];
-  if (notifyIssuer !== null) {
-    const keys = state.sessionSecret ? deriveSessionKeys(state.sessionSecret) : undefined;
-    const frame = buildAbort('acceptor', state.sessionId, notifyIssuer, keys);
-    effects.push({ type: 'send', to: targetMailbox(state.target), frame });
-  }
-  effects.push(
-    { type: 'progress', status: 'failed', sessionId: state.sessionId, code },
-    { type: 'closeMailbox', mailboxId: state.replyBox.mailboxId },
-  );
-  return { state: { ...state, phase: 'failed', failure: code, ackPending: false }, effects };
-}
-
-const unchanged = (state: AcceptorState): Step<AcceptorState> => ({ state, effects: [] });
 
 /** Advances the acceptor by one event. Never throws for anything that arrives from the network. */
 export function stepAcceptor(
@@ -261,14 +206,6 @@ function onSealedAbort(
   if (!state.sessionSecret || state.phase === 'paired') return unchanged(state);
   const reason = openSealedAbort(deriveSessionKeys(state.sessionSecret), 'issuer', frame.sealed);
   return reason === null ? unchanged(state) : fail(state, reason, null); // null: not from this issuer
-}
-
-/** The ack is with the relay: nothing more to do but close the reply mailbox. */
-function finishPaired(state: AcceptorState): Step<AcceptorState> {
-  return {
-    state: { ...state, ackPending: false },
-    effects: [{ type: 'closeMailbox', mailboxId: state.replyBox.mailboxId }],
-  };
 }
 
 function onReply(

@@ -3,8 +3,17 @@ import type { ErrorCode } from '../errors.js';
 import { readVerifiedCard } from '../identity/card.js';
 import { ackDeadline, completeBy, ISSUER_SESSION_TIMEOUT_SECONDS, retryDelaySeconds } from './deadlines.js';
 import { encodeDeviceBundle } from './device-bundle.js';
-import { type Effect, isPermanentRelayFailure } from './effects.js';
+import { isPermanentRelayFailure } from './effects.js';
 import { ABORT_REASONS, type AbortReason, type Frame } from './frames.js';
+import {
+  endSession,
+  markUnconfirmed,
+  resendLast,
+  type SessionStep,
+  send,
+  settle,
+  unchanged,
+} from './issuer-session-steps.js';
 import {
   type IssuerSession,
   type IssuerState,
@@ -45,30 +54,6 @@ type PhaseEvent =
   /** The invite's mailbox is gone: no ack can arrive. */
   | { readonly type: 'mailboxLost' }
   | { readonly type: 'peerRemoved'; readonly did: string };
-
-/**
- * What the invite must do after a session's step: `pinned` consumes a use for `did`;
- * `guessFailed` counts a failed code attempt (the session ended before its acceptor proved the
- * code); `ackSettled` means a session that awaited its ack no longer does, so the mailbox may close.
- */
-export type SessionOutcome =
-  | { readonly type: 'pinned'; readonly did: string }
-  | { readonly type: 'guessFailed' }
-  | { readonly type: 'ackSettled' };
-
-export interface SessionStep {
-  /** The same object when nothing changed. */
-  readonly session: IssuerSession;
-  readonly effects: readonly Effect[];
-  readonly outcome?: SessionOutcome;
-  readonly replayable?: boolean;
-}
-
-const unchanged = (session: IssuerSession): SessionStep => ({ session, effects: [] });
-const send = (session: IssuerSession, frame: Uint8Array): SessionStep => ({
-  session,
-  effects: [{ type: 'send', to: session.replyTo, frame }],
-});
 
 /**
  * Opens a session for a new hello: draws its share, derives its keys and replies. Null when the
@@ -289,12 +274,6 @@ function answerRepeatedHello(session: IssuerSession, share: Uint8Array): Session
   return session.replyFrame.length > 0 ? send(session, session.replyFrame) : unchanged(session);
 }
 
-/** A repeated confirm: our welcome (or our sealed abort) may have been lost; resend the same bytes. */
-function resendLast(session: IssuerSession): SessionStep {
-  const last = session.welcomeFrame ?? session.finalFrame;
-  return last ? send(session, last) : unchanged(session);
-}
-
 function onConfirm(
   session: IssuerSession,
   sealed: Uint8Array,
@@ -380,45 +359,4 @@ function onPeerRemoved(session: IssuerSession, did: string): SessionStep {
   return settle({ ...session, phase: 'failed', failure: 'PEER_REMOVED' }, [
     { type: 'progress', status: 'failed', sessionId: session.sessionId, code: 'PEER_REMOVED' },
   ]);
-}
-
-function markUnconfirmed(session: IssuerSession): SessionStep {
-  const acceptor = readVerifiedCard(session.acceptorCard!);
-  return settle({ ...session, phase: 'unconfirmed' }, [
-    { type: 'progress', status: 'unconfirmed', sessionId: session.sessionId, peer: acceptor },
-  ]);
-}
-
-/** A session that awaited its ack (or had given up on it) ends as `ended`. */
-function settle(ended: IssuerSession, effects: Effect[]): SessionStep {
-  return { session: ended, effects, outcome: { type: 'ackSettled' } };
-}
-
-/**
- * Ends a session that has pinned nothing: on its own account, or because the invite ends it (the
- * invite ended, or needs its slot; only then is it exported). The acceptor is told with a sealed abort (which it can
- * open once it has our reply, and which the relay cannot forge) and, while it may still be waiting
- * for the reply, in the clear as well.
- */
-export function endSession(session: IssuerSession, code: ErrorCode, notify: AbortReason | null): SessionStep {
-  const effects: Effect[] = [];
-  let finalFrame: Uint8Array | undefined;
-  if (notify) {
-    if (session.phase === 'awaitingConfirm')
-      effects.push({
-        type: 'send',
-        to: session.replyTo,
-        frame: buildAbort('issuer', session.sessionId, notify),
-      });
-    finalFrame = buildAbort('issuer', session.sessionId, notify, deriveSessionKeys(session.sessionSecret));
-    effects.push({ type: 'send', to: session.replyTo, frame: finalFrame });
-  }
-  effects.push({ type: 'progress', status: 'failed', sessionId: session.sessionId, code });
-  const failed: IssuerSession = {
-    ...session,
-    phase: 'failed',
-    failure: code,
-    ...(finalFrame ? { finalFrame } : {}),
-  };
-  return { session: failed, effects };
 }

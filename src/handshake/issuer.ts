@@ -4,13 +4,8 @@ import { MAX_FAILED_CODE_ATTEMPTS } from '../invite/invite-policy.js';
 import { completeBy, EVICTABLE_AFTER_SECONDS } from './deadlines.js';
 import type { Effect, HostEvent, Step } from './effects.js';
 import { type AbortReason, decodeFrame, encodeFrame, type Frame } from './frames.js';
-import {
-  endSession,
-  openSession,
-  type SessionEvent,
-  type SessionStep,
-  stepSession,
-} from './issuer-session.js';
+import { openSession, type SessionEvent, stepSession } from './issuer-session.js';
+import { endSession, type SessionStep } from './issuer-session-steps.js';
 import {
   awaitsAck,
   type InviteStatus,

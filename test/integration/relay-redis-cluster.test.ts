@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { RelayClient, RelaySocket } from '../../relay/client/relay-client.js';
+import { RelayClient } from '../../relay/client/relay-client.js';
+import { RelaySocket } from '../../relay/client/relay-socket.js';
 import { type RedisServer, startRedis } from '../support/redis-server.js';
 import { newMailbox } from '../support/relay-http.js';
 import { type RelayProcess, startRelayProcess } from '../support/relay-process.js';

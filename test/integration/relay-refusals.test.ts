@@ -1,7 +1,8 @@
 import type { LookupFunction } from 'node:net';
 import { afterAll, describe, expect, it } from 'vitest';
 import { checkedRelayLookup } from '../../io/relay-lookup.js';
-import { RelayClient, RelaySocket } from '../../relay/client/relay-client.js';
+import { RelayClient } from '../../relay/client/relay-client.js';
+import { RelaySocket } from '../../relay/client/relay-socket.js';
 import { PairlinkError } from '../../src/errors.js';
 import { type LyingRelay, startLyingRelay } from '../support/lying-relay.js';
 import { waitFor } from '../support/wait-for.js';

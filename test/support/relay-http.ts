@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { capabilityHash } from '../../relay/client/relay-client.js';
+import { capabilityHash } from '../../relay/client/relay-endpoint.js';
 
 /** Raw HTTP helpers for relay API tests: exact statuses, headers and bodies. */
 export function b64(bytes: Uint8Array): string {

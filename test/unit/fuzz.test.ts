@@ -6,12 +6,12 @@ import { inviteParams } from '../../bots/core/commands/invite.js';
 import { DISCORD_CONFIG_SCHEMA } from '../../bots/discord/config.js';
 import { MATRIX_CONFIG_SCHEMA } from '../../bots/matrix/config.js';
 import { acceptArgs, addressed, inviteArgs } from '../../bots/matrix/format.js';
+import { parseOp } from '../../relay/server/client-ops.js';
 import { parseJson } from '../../relay/server/http-front.js';
 import { DEFAULT_LIMITS } from '../../relay/server/limits.js';
 import { RelayMetrics } from '../../relay/server/metrics.js';
 import { RelayService } from '../../relay/server/relay-service.js';
 import { MemoryStore } from '../../relay/server/store/memory-store.js';
-import { parseOp } from '../../relay/server/websocket-hub.js';
 import {
   claimAnswer,
   createdAnswer,
