@@ -2,11 +2,15 @@ import { Redis } from 'ioredis';
 import { NAMEPLATE_ATTEMPTS, randomNameplate } from './nameplates.js';
 import { SCRIPTS } from './redis-scripts.js';
 import {
+  type AddWriterResult,
   type AppendResult,
   type ClaimResult,
+  type InboxStats,
   MAX_UNUSED_CLAIMS,
   type MailboxEvent,
+  type MailboxInfo,
   type MailboxRecord,
+  type MessageBounds,
   type RelayStore,
   type StoredMessage,
 } from './store.js';
@@ -64,6 +68,11 @@ export class RedisStore implements RelayStore {
     return `${this.prefix}${kind}:${id}${suffix}`;
   }
 
+  /** The keys the inbox gauges are kept in: {p}inboxes, {p}iw, {p}iwn. */
+  private gaugeKeys(): [string, string, string] {
+    return [`${this.prefix}inboxes`, `${this.prefix}iw`, `${this.prefix}iwn`];
+  }
+
   async createMailbox(id: string, record: MailboxRecord): Promise<'created' | 'exists'> {
     const created = await this.redis.plCreate(
       this.key('mb', id),
@@ -71,49 +80,47 @@ export class RedisStore implements RelayStore {
       this.key('ip', record.ownerIp),
       `${this.prefix}all`,
       `${this.prefix}gone:${id}`,
+      ...this.gaugeKeys(),
       record.readCapHash,
       record.expiresAt,
       record.ownerIp,
       id,
       this.now(),
+      record.inbox ? 1 : 0,
       ...record.writeCapHashes,
     );
     return created === 1 ? 'created' : 'exists';
   }
 
-  async getMailbox(id: string): Promise<MailboxRecord | null> {
-    const [[, fields], [, writes]] = (await this.redis
-      .multi()
-      .hgetall(this.key('mb', id))
-      .smembers(this.key('mb', id, ':w'))
-      .exec()) as [[unknown, Record<string, string>], [unknown, string[]]];
-    if (!fields?.r || !fields.e || Number(fields.e) <= this.now()) return null;
-    return {
-      readCapHash: fields.r,
-      writeCapHashes: writes ?? [],
-      expiresAt: Number(fields.e),
-      ownerIp: fields.ip ?? '',
-    };
+  async getMailbox(id: string): Promise<MailboxInfo | null> {
+    // Never the write set: an inbox's may hold 16,384 hashes, and authorizing its owner needs none.
+    const [readCapHash, expiresAt, inbox] = await this.redis.hmget(this.key('mb', id), 'r', 'e', 'ib');
+    if (!readCapHash || !expiresAt || Number(expiresAt) <= this.now()) return null;
+    return { readCapHash, expiresAt: Number(expiresAt), inbox: inbox !== null };
   }
 
   async appendMessage(
     id: string,
     writeCapHash: string,
     body: string,
-    maxMessages: number,
+    bounds: MessageBounds,
   ): Promise<AppendResult> {
-    const [ok, value] = (await this.redis.plAppend(
+    const [ok, value, inbox] = (await this.redis.plAppend(
       this.key('mb', id),
       this.key('mb', id, ':m'),
       this.key('mb', id, ':w'),
       this.key('mb', id, ':u'),
+      this.key('mb', id, ':a'),
+      this.key('mb', id, ':c'),
       body,
-      maxMessages,
+      bounds.perMailbox,
       this.channel,
       id,
       writeCapHash,
-    )) as [number, string | number];
-    if (ok === 1) return { ok: true, seq: Number(value) };
+      bounds.perInbox,
+      bounds.perWriter,
+    )) as [number, string | number, number?];
+    if (ok === 1) return { ok: true, seq: Number(value), inbox: inbox === 1 };
     return { ok: false, reason: value === 'full' || value === 'crowded' ? value : 'not_found' };
   }
 
@@ -140,11 +147,83 @@ export class RedisStore implements RelayStore {
       this.key('mb', id, ':m'),
       this.key('mb', id, ':u'),
       `${this.prefix}gone:${id}`,
+      this.key('mb', id, ':a'),
+      this.key('mb', id, ':c'),
+      ...this.gaugeKeys(),
       id,
       this.channel,
       this.prefix,
     );
     return deleted === 1;
+  }
+
+  async renewInbox(id: string, expiresAt: number): Promise<number | null> {
+    const renewed = await this.redis.plRenew(
+      this.key('mb', id),
+      this.key('mb', id, ':w'),
+      this.key('mb', id, ':m'),
+      this.key('mb', id, ':a'),
+      this.key('mb', id, ':c'),
+      `${this.prefix}inboxes`,
+      expiresAt,
+      id,
+      this.prefix,
+    );
+    return renewed === 0 ? null : Number(renewed);
+  }
+
+  async addWriter(id: string, writeCapHash: string, maxWriters: number): Promise<AddWriterResult> {
+    const [, counts, total] = this.gaugeKeys();
+    const writers = Number(
+      await this.redis.plAddWriter(
+        this.key('mb', id),
+        this.key('mb', id, ':w'),
+        counts,
+        total,
+        writeCapHash,
+        maxWriters,
+        id,
+      ),
+    );
+    if (writers === -1) return { ok: false, reason: 'not_found' };
+    if (writers === -2) return { ok: false, reason: 'too_many_writers' };
+    return { ok: true, writers };
+  }
+
+  async revokeWriter(id: string, writeCapHash: string): Promise<boolean | null> {
+    const [, counts, total] = this.gaugeKeys();
+    const revoked = Number(
+      await this.redis.plRevokeWriter(
+        this.key('mb', id),
+        this.key('mb', id, ':w'),
+        counts,
+        total,
+        writeCapHash,
+        id,
+      ),
+    );
+    return revoked === -1 ? null : revoked === 1;
+  }
+
+  async trimInbox(id: string, throughSeq: number): Promise<number | null> {
+    const trimmed = Number(
+      await this.redis.plTrim(
+        this.key('mb', id),
+        this.key('mb', id, ':m'),
+        this.key('mb', id, ':a'),
+        this.key('mb', id, ':c'),
+        throughSeq,
+      ),
+    );
+    return trimmed === -1 ? null : trimmed;
+  }
+
+  async inboxStats(): Promise<InboxStats> {
+    const [inboxes, writers] = (await this.redis.plInboxStats(...this.gaugeKeys(), this.now())) as [
+      number,
+      number,
+    ];
+    return { inboxes, writers };
   }
 
   async countMailboxes(ip: string): Promise<number> {
