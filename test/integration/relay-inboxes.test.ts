@@ -2,11 +2,17 @@ import { randomBytes } from 'node:crypto';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { InboxRequests } from '../../relay/client/inbox-requests.js';
-import { capabilityHash, RelayAnswerError, RelayClient } from '../../relay/client/relay-client.js';
+import {
+  capabilityHash,
+  RelayAnswerError,
+  RelayClient,
+  RelaySocket,
+} from '../../relay/client/relay-client.js';
 import type { RelayLimits } from '../../relay/server/limits.js';
 import { type RunningRelay, startRelay } from '../../relay/server/relay-server.js';
 import { type RedisServer, startRedis } from '../support/redis-server.js';
 import { b64, call, createBody, newMailbox } from '../support/relay-http.js';
+import { waitFor } from '../support/wait-for.js';
 
 /**
  * Inboxes (docs/RELAY.md, Inboxes): long-lived mailboxes with one write capability per peer, a
@@ -255,6 +261,25 @@ describe.each(['memory', 'redis'] as const)('relay inboxes (%s store)', (backend
     expect(first.map((m) => m.seq)).toEqual(Array.from({ length: 64 }, (_, i) => i + 1));
     expect((await client.read(inbox.id, inbox.read, 64)).map((m) => m.seq)).toEqual([65, 66, 67, 68, 69, 70]);
     client.close();
+  });
+
+  it('delivers to a watch from below what was trimmed what is left, once', async () => {
+    const inbox = await newInbox(relay.url);
+    const requests = new InboxRequests(new RelayClient(relay.url));
+    const writer = randomBytes(16);
+    await requests.addWriter(inbox.id, inbox.read, writer);
+    for (let i = 0; i < 6; i++) await post(relay.url, inbox.path, writer);
+    await requests.trim(inbox.id, inbox.read, 4);
+    const seen: number[] = [];
+    const socket = new RelaySocket(relay.url, { onMessage: (_id, m) => seen.push(m.seq) });
+    await socket.ready();
+    socket.watch(inbox.id, inbox.read, 0);
+    await waitFor(() => seen.length >= 2, 'the messages left after the trim', { deadlineMs: 20_000 });
+    // A later message as a clock: a duplicate would arrive before it.
+    await post(relay.url, inbox.path, writer);
+    await waitFor(() => seen.includes(7), 'a message posted after the watch');
+    socket.close();
+    expect(seen).toEqual([5, 6, 7]);
   });
 
   it('counts inboxes and their writers in its metrics', async () => {
