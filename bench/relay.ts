@@ -7,16 +7,14 @@
  *  3. the same round trips across two relay instances sharing one Redis.
  * Run: npm run bench, or node dist/bench/relay.js (needs redis-server for the Redis rows)
  */
-import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import WebSocket from 'ws';
 import { RelayClient, RelaySocket } from '../relay/client/relay-client.js';
 import { startRedis } from '../test/support/redis-server.js';
-import { PAIRLINK_BIN } from '../test/support/relay-process.js';
+import { retainedHeap, rssBytes, sleep, startRelayChild } from './relay-child.js';
 import { type Figures, report, value } from './stats.js';
 
 const QUICK = process.env.BENCH_QUICK === '1';
@@ -24,58 +22,6 @@ const SECONDS = Number(process.env.BENCH_SECONDS ?? (QUICK ? 0.5 : 5));
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 64);
 const WAITING = Number(process.env.BENCH_WAITING ?? (QUICK ? 500 : 10_000));
 const SETTLE_MS = Number(process.env.BENCH_SETTLE_MS ?? (QUICK ? 500 : 12_000));
-const GENEROUS_LIMITS = JSON.stringify({
-  ipRatePerSecond: 1e7,
-  ipBurst: 1e7,
-  mailboxRatePerSecond: 1e7,
-  mailboxBurst: 1e7,
-  maxMessagesPerMailbox: 1e7,
-  maxMailboxesPerIp: 1e7,
-  maxSockets: 1e6,
-  maxSocketsPerIp: 1e6,
-});
-
-interface Child {
-  url: string;
-  process: ChildProcess;
-  stop(): Promise<void>;
-}
-
-function startRelayChild(extra: string[], nodeFlags: string[] = []): Promise<Child> {
-  const child = spawn(
-    process.execPath,
-    [...nodeFlags, PAIRLINK_BIN, 'relay', '--port', '0', '--log-level', 'info', ...extra],
-    {
-      env: { ...process.env, PAIRLINK_RELAY_LIMITS: GENEROUS_LIMITS },
-      stdio: ['ignore', 'pipe', 'inherit'],
-    },
-  );
-  return new Promise((resolve, reject) => {
-    createInterface({ input: child.stdout! }).on('line', (line) => {
-      const entry = JSON.parse(line) as { msg?: string; url?: string };
-      if (entry.msg === 'relay listening' && entry.url) {
-        resolve({
-          url: entry.url,
-          process: child,
-          stop: () =>
-            new Promise((done) => {
-              child.once('exit', () => done());
-              child.kill('SIGTERM');
-            }),
-        });
-      }
-    });
-    child.once('exit', (code) => reject(new Error(`relay exited ${code}`)));
-  });
-}
-
-function rssBytes(pid: number): number {
-  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-  return Number(/VmRSS:\s+(\d+) kB/.exec(status)![1]) * 1024;
-}
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
 interface Box {
   id: Uint8Array;
   read: Uint8Array;
@@ -146,35 +92,6 @@ async function openSockets(url: string, count: number): Promise<WebSocket[]> {
     sockets.push(...batch);
   }
   return sockets;
-}
-
-/** Total self size of a V8 heap snapshot (taken after a full GC, so: retained objects only). */
-function snapshotBytes(file: string): number {
-  const snapshot = JSON.parse(readFileSync(file, 'utf8')) as {
-    snapshot: { meta: { node_fields: string[] } };
-    nodes: number[];
-  };
-  const fields = snapshot.snapshot.meta.node_fields;
-  const selfSize = fields.indexOf('self_size');
-  let total = 0;
-  for (let i = selfSize; i < snapshot.nodes.length; i += fields.length) total += snapshot.nodes[i]!;
-  return total;
-}
-
-/** Makes the relay child write a heap snapshot (SIGUSR2 with --heapsnapshot-signal) and sizes it. */
-async function retainedHeap(child: Child, dir: string): Promise<number> {
-  const before = readdirSync(dir).length;
-  child.process.kill('SIGUSR2');
-  while (readdirSync(dir).length === before) await sleep(100);
-  const file = join(dir, readdirSync(dir).sort().at(-1)!);
-  let size = -1;
-  while (size !== statSync(file).size || size === 0) {
-    size = statSync(file).size;
-    await sleep(500);
-  }
-  const bytes = snapshotBytes(file);
-  rmSync(file);
-  return bytes;
 }
 
 interface MemoryFigures {
