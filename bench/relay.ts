@@ -4,7 +4,8 @@
  *     and Redis stores, posting over the WebSocket and over HTTP;
  *  2. relay RSS per waiting mailbox with 10,000 mailboxes each watched by its own socket, net of
  *     the sockets themselves (measured separately in the same run).
- *  3. the same round trips across two relay instances sharing one Redis.
+ *  3. the same round trips across two relay instances sharing one Redis;
+ *  4. what an inbox costs: memory per inbox writer and notices per second (bench/relay-inboxes.ts).
  * Run: npm run bench, or node dist/bench/relay.js (needs redis-server for the Redis rows)
  */
 import { randomBytes } from 'node:crypto';
@@ -15,6 +16,7 @@ import WebSocket from 'ws';
 import { RelayClient, RelaySocket } from '../relay/client/relay-client.js';
 import { startRedis } from '../test/support/redis-server.js';
 import { retainedHeap, rssBytes, sleep, startRelayChild } from './relay-child.js';
+import { inboxFigures } from './relay-inboxes.js';
 import { type Figures, report, value } from './stats.js';
 
 const QUICK = process.env.BENCH_QUICK === '1';
@@ -168,8 +170,9 @@ async function waitingMemory(nodeFlags: string[], snapshotDir: string | null): P
 
 const figures: Figures = {};
 const notes: string[] = [];
-const only = process.env.BENCH_ONLY; // 'throughput' or 'memory' to run one half
-if (only !== 'memory') {
+const only = process.env.BENCH_ONLY; // 'throughput', 'memory' or 'inbox' to run one part
+const runs = (part: 'throughput' | 'memory' | 'inbox') => only === undefined || only === part;
+if (runs('throughput')) {
   for (const store of ['memory', 'redis'] as const) {
     const redis = store === 'redis' ? await startRedis() : null;
     const relay = await startRelayChild(redis ? ['--redis', redis.url] : []);
@@ -193,7 +196,7 @@ if (only !== 'memory') {
   }
   notes.push(`round trips: concurrency ${CONCURRENCY}, ${SECONDS} s each, this process is the load`);
 }
-if (only !== 'throughput') {
+if (runs('memory')) {
   const REPEATS = Number(process.env.BENCH_MEMORY_REPEATS ?? (QUICK ? 1 : 3));
   // A single RSS delta swings with V8's heap sizing; report the median of a few runs.
   const runs: MemoryFigures[] = [];
@@ -231,5 +234,10 @@ if (only !== 'throughput') {
     );
     rmSync(snapshotDir, { recursive: true, force: true });
   }
+}
+if (runs('inbox')) {
+  const inbox = await inboxFigures(QUICK, SECONDS, CONCURRENCY);
+  Object.assign(figures, inbox.figures);
+  notes.push(...inbox.notes);
 }
 report(`Relay (its own process; memory store unless said), node ${process.version}`, figures, notes);
