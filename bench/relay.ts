@@ -4,20 +4,20 @@
  *     and Redis stores, posting over the WebSocket and over HTTP;
  *  2. relay RSS per waiting mailbox with 10,000 mailboxes each watched by its own socket, net of
  *     the sockets themselves (measured separately in the same run).
- *  3. the same round trips across two relay instances sharing one Redis.
+ *  3. the same round trips across two relay instances sharing one Redis;
+ *  4. what an inbox costs: memory per inbox writer and notices per second (bench/relay-inboxes.ts).
  * Run: npm run bench, or node dist/bench/relay.js (needs redis-server for the Redis rows)
  */
-import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import WebSocket from 'ws';
 import { RelayClient } from '../relay/client/relay-client.js';
 import { RelaySocket } from '../relay/client/relay-socket.js';
 import { startRedis } from '../test/support/redis-server.js';
-import { PAIRLINK_BIN } from '../test/support/relay-process.js';
+import { retainedHeap, rssBytes, sleep, startRelayChild } from './relay-child.js';
+import { inboxFigures } from './relay-inboxes.js';
 import { type Figures, report, value } from './stats.js';
 
 const QUICK = process.env.BENCH_QUICK === '1';
@@ -25,58 +25,6 @@ const SECONDS = Number(process.env.BENCH_SECONDS ?? (QUICK ? 0.5 : 5));
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 64);
 const WAITING = Number(process.env.BENCH_WAITING ?? (QUICK ? 500 : 10_000));
 const SETTLE_MS = Number(process.env.BENCH_SETTLE_MS ?? (QUICK ? 500 : 12_000));
-const GENEROUS_LIMITS = JSON.stringify({
-  ipRatePerSecond: 1e7,
-  ipBurst: 1e7,
-  mailboxRatePerSecond: 1e7,
-  mailboxBurst: 1e7,
-  maxMessagesPerMailbox: 1e7,
-  maxMailboxesPerIp: 1e7,
-  maxSockets: 1e6,
-  maxSocketsPerIp: 1e6,
-});
-
-interface Child {
-  url: string;
-  process: ChildProcess;
-  stop(): Promise<void>;
-}
-
-function startRelayChild(extra: string[], nodeFlags: string[] = []): Promise<Child> {
-  const child = spawn(
-    process.execPath,
-    [...nodeFlags, PAIRLINK_BIN, 'relay', '--port', '0', '--log-level', 'info', ...extra],
-    {
-      env: { ...process.env, PAIRLINK_RELAY_LIMITS: GENEROUS_LIMITS },
-      stdio: ['ignore', 'pipe', 'inherit'],
-    },
-  );
-  return new Promise((resolve, reject) => {
-    createInterface({ input: child.stdout! }).on('line', (line) => {
-      const entry = JSON.parse(line) as { msg?: string; url?: string };
-      if (entry.msg === 'relay listening' && entry.url) {
-        resolve({
-          url: entry.url,
-          process: child,
-          stop: () =>
-            new Promise((done) => {
-              child.once('exit', () => done());
-              child.kill('SIGTERM');
-            }),
-        });
-      }
-    });
-    child.once('exit', (code) => reject(new Error(`relay exited ${code}`)));
-  });
-}
-
-function rssBytes(pid: number): number {
-  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-  return Number(/VmRSS:\s+(\d+) kB/.exec(status)![1]) * 1024;
-}
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
 interface Box {
   id: Uint8Array;
   read: Uint8Array;
@@ -147,35 +95,6 @@ async function openSockets(url: string, count: number): Promise<WebSocket[]> {
     sockets.push(...batch);
   }
   return sockets;
-}
-
-/** Total self size of a V8 heap snapshot (taken after a full GC, so: retained objects only). */
-function snapshotBytes(file: string): number {
-  const snapshot = JSON.parse(readFileSync(file, 'utf8')) as {
-    snapshot: { meta: { node_fields: string[] } };
-    nodes: number[];
-  };
-  const fields = snapshot.snapshot.meta.node_fields;
-  const selfSize = fields.indexOf('self_size');
-  let total = 0;
-  for (let i = selfSize; i < snapshot.nodes.length; i += fields.length) total += snapshot.nodes[i]!;
-  return total;
-}
-
-/** Makes the relay child write a heap snapshot (SIGUSR2 with --heapsnapshot-signal) and sizes it. */
-async function retainedHeap(child: Child, dir: string): Promise<number> {
-  const before = readdirSync(dir).length;
-  child.process.kill('SIGUSR2');
-  while (readdirSync(dir).length === before) await sleep(100);
-  const file = join(dir, readdirSync(dir).sort().at(-1)!);
-  let size = -1;
-  while (size !== statSync(file).size || size === 0) {
-    size = statSync(file).size;
-    await sleep(500);
-  }
-  const bytes = snapshotBytes(file);
-  rmSync(file);
-  return bytes;
 }
 
 interface MemoryFigures {
@@ -252,8 +171,9 @@ async function waitingMemory(nodeFlags: string[], snapshotDir: string | null): P
 
 const figures: Figures = {};
 const notes: string[] = [];
-const only = process.env.BENCH_ONLY; // 'throughput' or 'memory' to run one half
-if (only !== 'memory') {
+const only = process.env.BENCH_ONLY; // 'throughput', 'memory' or 'inbox' to run one part
+const runs = (part: 'throughput' | 'memory' | 'inbox') => only === undefined || only === part;
+if (runs('throughput')) {
   for (const store of ['memory', 'redis'] as const) {
     const redis = store === 'redis' ? await startRedis() : null;
     const relay = await startRelayChild(redis ? ['--redis', redis.url] : []);
@@ -277,7 +197,7 @@ if (only !== 'memory') {
   }
   notes.push(`round trips: concurrency ${CONCURRENCY}, ${SECONDS} s each, this process is the load`);
 }
-if (only !== 'throughput') {
+if (runs('memory')) {
   const REPEATS = Number(process.env.BENCH_MEMORY_REPEATS ?? (QUICK ? 1 : 3));
   // A single RSS delta swings with V8's heap sizing; report the median of a few runs.
   const runs: MemoryFigures[] = [];
@@ -315,5 +235,10 @@ if (only !== 'throughput') {
     );
     rmSync(snapshotDir, { recursive: true, force: true });
   }
+}
+if (runs('inbox')) {
+  const inbox = await inboxFigures(QUICK, SECONDS, CONCURRENCY);
+  Object.assign(figures, inbox.figures);
+  notes.push(...inbox.notes);
 }
 report(`Relay (its own process; memory store unless said), node ${process.version}`, figures, notes);

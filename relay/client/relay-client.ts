@@ -249,4 +249,18 @@ export class RelayClient {
       expiresAt: claim.expiresAt,
     };
   }
+
+  /**
+   * One exchange whose answer `schema` decodes, with this client's deadline and refusals: for the
+   * requests kept beside this class (inbox-requests.ts).
+   */
+  async exchange<T>(
+    method: string,
+    path: string,
+    options: { cap?: Uint8Array; json?: object },
+    schema: z.ZodType<T>,
+    what: string,
+  ): Promise<T> {
+    return this.decoded(schema, await this.request(method, path, options), what);
+  }
 }

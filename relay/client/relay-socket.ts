@@ -44,6 +44,12 @@ interface Watch {
   lastSeq: number;
   /** Watches the relay refused for now (rate_limited, unavailable) in a row: the backoff's attempt. */
   refusals: number;
+  /**
+   * Read again for a gap: `asked` until the relay says `watching`, then `watching` until the next
+   * message, which starts what the relay still holds past `lastSeq`: a gap there is messages an
+   * inbox's owner trimmed, not a lost push, and reading again would only find it again.
+   */
+  resync?: 'asked' | 'watching' | undefined;
 }
 
 /**
@@ -121,7 +127,9 @@ export class RelaySocket {
   /** Reads a watched mailbox again from the last message delivered (unwatch, then watch). */
   resync(mailboxId: Uint8Array | string): void {
     const id = typeof mailboxId === 'string' ? mailboxId : b64(mailboxId);
-    if (!this.watches.has(id)) return;
+    const watch = this.watches.get(id);
+    if (!watch) return;
+    watch.resync = 'asked';
     this.send({ op: 'unwatch', mailbox: id });
     this.sendWatch(id);
   }
@@ -311,16 +319,18 @@ export class RelaySocket {
       case 'watching': {
         const watch = this.watches.get(frame.mailbox);
         if (watch) watch.refusals = 0;
+        if (watch?.resync === 'asked') watch.resync = 'watching';
         return;
       }
       case 'message': {
         const watch = this.watches.get(frame.mailbox);
         if (!watch || frame.seq <= watch.lastSeq) return;
-        if (frame.seq > watch.lastSeq + 1) {
-          // A push was lost (sequence numbers are contiguous): read the backlog again.
-          this.resync(frame.mailbox);
+        if (frame.seq > watch.lastSeq + 1 && watch.resync !== 'watching') {
+          // A push was lost (sequence numbers are contiguous): read the backlog again, once.
+          if (watch.resync !== 'asked') this.resync(frame.mailbox);
           return;
         }
+        watch.resync = undefined;
         let body: Uint8Array;
         try {
           body = decodeBase64url(frame.body, 64 * 1024);

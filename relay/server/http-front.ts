@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
+import { addWriterBody, createBody, decodeBody, renewBody, trimBody } from '../wire/inbox-bodies.js';
 import { INVITE_PAGE } from './invite-page.js';
 import type { RelayResult, RelayService } from './relay-service.js';
 import type { TokenBuckets } from './token-buckets.js';
@@ -80,6 +81,8 @@ export function parseJson(body: Buffer): Record<string, unknown> | null {
 
 const MAILBOX_ROUTE = /^\/v1\/mailboxes\/([^/]+)(\/messages|\/nameplate)?$/;
 const CLAIM_ROUTE = /^\/v1\/nameplates\/([^/]+)\/claim$/;
+/** An inbox owner's operations: renew, writers (add), writers/{writeCapHash} (revoke), trim. */
+const INBOX_ROUTE = /^\/v1\/mailboxes\/([^/]+)\/(renew|writers|trim)(?:\/([^/]+))?$/;
 
 /** The relay's HTTP API (docs/RELAY.md). Every route is size-bounded and rate-limited per address. */
 export class HttpFront {
@@ -159,6 +162,8 @@ export class HttpFront {
       if (method !== 'POST') return this.methodNotAllowed(response, 'claim');
       return { route: 'claim', status: sendResult(response, await this.service.claim(claim[1]!)) };
     }
+    const inbox = INBOX_ROUTE.exec(path);
+    if (inbox) return this.inboxOperation(request, response, method, inbox[1]!, inbox[2]!, inbox[3]);
     const mailbox = MAILBOX_ROUTE.exec(path);
     if (!mailbox) {
       sendJson(response, 404, { error: 'not_found' });
@@ -198,23 +203,54 @@ export class HttpFront {
   private async createMailbox(request: IncomingMessage, response: ServerResponse, id: string, ip: string) {
     const body = await readBody(request, this.service.limits.maxJsonBytes);
     if (!body) return this.tooLarge(response, 'create');
-    const json = body && parseJson(body);
-    const known = new Set(['readCapHash', 'writeCapHash', 'ttlSeconds']);
-    if (
-      !json ||
-      Object.keys(json).some((k) => !known.has(k)) ||
-      typeof json.readCapHash !== 'string' ||
-      (json.writeCapHash !== undefined && typeof json.writeCapHash !== 'string') ||
-      typeof json.ttlSeconds !== 'number'
-    ) {
-      return this.badRequest(response, 'create');
-    }
+    const json = decodeBody(createBody, parseJson(body));
+    if (!json) return this.badRequest(response, 'create');
     const result = await this.service.createMailbox(ip, id, {
       readCapHash: json.readCapHash,
       ttlSeconds: json.ttlSeconds,
-      ...(typeof json.writeCapHash === 'string' ? { writeCapHash: json.writeCapHash } : {}),
+      ...(json.writeCapHash !== undefined ? { writeCapHash: json.writeCapHash } : {}),
+      ...(json.inbox !== undefined ? { inbox: json.inbox } : {}),
     });
     return { route: 'create', status: sendResult(response, result, 201) };
+  }
+
+  /** An inbox owner's operations (docs/RELAY.md, Inboxes); every body strictly decoded first. */
+  private async inboxOperation(
+    request: IncomingMessage,
+    response: ServerResponse,
+    method: string,
+    id: string,
+    operation: string,
+    writer: string | undefined,
+  ) {
+    const cap = bearer(request);
+    if (writer !== undefined) {
+      if (operation !== 'writers') {
+        sendJson(response, 404, { error: 'not_found' });
+        return { route: 'unknown', status: 404 };
+      }
+      if (method !== 'DELETE') return this.methodNotAllowed(response, 'revoke_writer');
+      const revoked = await this.service.revokeWriter(id, cap, writer);
+      return { route: 'revoke_writer', status: sendResult(response, revoked) };
+    }
+    const route = operation === 'writers' ? 'add_writer' : operation;
+    if (method !== 'POST') return this.methodNotAllowed(response, route);
+    const body = await readBody(request, this.service.limits.maxJsonBytes);
+    if (!body) return this.tooLarge(response, route);
+    const json = parseJson(body);
+    let result: RelayResult<object> | null = null;
+    if (operation === 'renew') {
+      const renew = decodeBody(renewBody, json);
+      result = renew && (await this.service.renewInbox(id, cap, renew.ttlSeconds));
+    } else if (operation === 'trim') {
+      const trim = decodeBody(trimBody, json);
+      result = trim && (await this.service.trimInbox(id, cap, trim.through));
+    } else {
+      const add = decodeBody(addWriterBody, json);
+      result = add && (await this.service.addWriter(id, cap, add.writeCapHash));
+    }
+    if (!result) return this.badRequest(response, route);
+    return { route, status: sendResult(response, result) };
   }
 
   private async post(request: IncomingMessage, response: ServerResponse, id: string) {

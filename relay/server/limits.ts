@@ -27,6 +27,14 @@ export interface RelayLimits {
   readonly maxSockets: number;
   /** Open WebSockets one client address may hold (an agent shards its watches over a few). */
   readonly maxSocketsPerIp: number;
+  /** Longest inbox life per create or renewal: notices are retried for 30 days, plus room. */
+  readonly maxInboxTtlSeconds: number;
+  /** Writers (one per peer) an inbox may have. */
+  readonly maxWritersPerInbox: number;
+  /** Messages one writer may have pending in an inbox (posted, not yet trimmed by its owner). */
+  readonly maxPendingPerWriter: number;
+  /** Messages an inbox holds at most, all writers together. */
+  readonly maxMessagesPerInbox: number;
 }
 
 export const DEFAULT_LIMITS: RelayLimits = {
@@ -47,4 +55,8 @@ export const DEFAULT_LIMITS: RelayLimits = {
   longPollMaxSeconds: 25,
   maxSockets: 50_000,
   maxSocketsPerIp: 256,
+  maxInboxTtlSeconds: 45 * 24 * 3600,
+  maxWritersPerInbox: 16_384,
+  maxPendingPerWriter: 16,
+  maxMessagesPerInbox: 1024,
 };

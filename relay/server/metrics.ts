@@ -1,4 +1,5 @@
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { InboxStats } from './store/store.js';
 
 /** The relay's Prometheus metrics, on their own registry (no process-global state). */
 export class RelayMetrics {
@@ -48,19 +49,37 @@ export class RelayMetrics {
     registers: [this.registry],
   });
   readonly mailboxes: Gauge;
+  readonly inboxes: Gauge;
+  readonly inboxWriters: Gauge;
   readonly mailboxLimit = new Gauge({
     name: 'pairlink_relay_mailbox_limit',
     help: 'The global mailbox cap (maxMailboxes): creates past it get 503 (rejections reason mailbox_cap)',
     registers: [this.registry],
   });
 
-  constructor(mailboxCount: () => Promise<number>) {
+  constructor(mailboxCount: () => Promise<number>, inboxStats: () => Promise<InboxStats>) {
     this.mailboxes = new Gauge({
       name: 'pairlink_relay_mailboxes',
       help: 'Mailboxes in the store, tombstones of deleted ones included (-1 when the store does not answer)',
       registers: [this.registry],
       async collect() {
         this.set(await mailboxCount().catch(() => -1));
+      },
+    });
+    this.inboxes = new Gauge({
+      name: 'pairlink_relay_inboxes',
+      help: 'Live inboxes in the store, a subset of the mailboxes (-1 when the store does not answer)',
+      registers: [this.registry],
+      async collect() {
+        this.set((await inboxStats().catch(() => null))?.inboxes ?? -1);
+      },
+    });
+    this.inboxWriters = new Gauge({
+      name: 'pairlink_relay_inbox_writers',
+      help: 'Write capabilities of live inboxes, all inboxes together (-1 when the store does not answer)',
+      registers: [this.registry],
+      async collect() {
+        this.set((await inboxStats().catch(() => null))?.writers ?? -1);
       },
     });
   }

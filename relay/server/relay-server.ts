@@ -131,7 +131,10 @@ export async function startRelay(options: RelayOptions): Promise<RunningRelay> {
   } else {
     store = new MemoryStore();
   }
-  const metrics = new RelayMetrics(() => store.mailboxCount());
+  const metrics = new RelayMetrics(
+    () => store.mailboxCount(),
+    () => store.inboxStats(),
+  );
   metrics.mailboxLimit.set(limits.maxMailboxes);
   const service = new RelayService(store, limits, metrics);
   const ipBuckets = new TokenBuckets(limits.ipRatePerSecond, limits.ipBurst);

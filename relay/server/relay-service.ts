@@ -15,6 +15,7 @@ export type RelayErrorCode =
   | 'exists'
   | 'full'
   | 'too_many_mailboxes'
+  | 'too_many_writers'
   | 'unavailable';
 
 /** An operation's outcome: a value, or an HTTP status with a stable error code. */
@@ -34,6 +35,11 @@ const fail = (status: number, error: RelayErrorCode, retryAfter?: number): Relay
   retryAfter === undefined ? { ok: false, status, error } : { ok: false, status, error, retryAfter };
 // Unknown, expired, deleted and wrong-capability all look exactly the same from outside.
 const NOT_FOUND = fail(404, 'not_found');
+/**
+ * The most messages one read answers with (the client's schema takes no more): a handshake
+ * mailbox never holds more, an inbox may, and its owner reads on from the last sequence number.
+ */
+const READ_PAGE = 64;
 
 /**
  * A flat copy of an ASCII string that shares no memory with the string it came from: ids parsed
@@ -47,6 +53,8 @@ export interface CreateMailboxRequest {
   readonly readCapHash: string;
   readonly writeCapHash?: string;
   readonly ttlSeconds: number;
+  /** A long-lived inbox (docs/RELAY.md, Inboxes) rather than a handshake mailbox. */
+  readonly inbox?: boolean;
 }
 
 /**
@@ -77,13 +85,8 @@ export class RelayService {
     ) {
       return fail(400, 'bad_request');
     }
-    if (
-      !Number.isInteger(request.ttlSeconds) ||
-      request.ttlSeconds < 1 ||
-      request.ttlSeconds > this.limits.maxMailboxTtlSeconds
-    ) {
-      return fail(400, 'bad_request');
-    }
+    const inbox = request.inbox === true;
+    if (!this.validTtl(request.ttlSeconds, inbox)) return fail(400, 'bad_request');
     if ((await this.store.countMailboxes(ip)) >= this.limits.maxMailboxesPerIp) {
       this.metrics.reject('too_many_mailboxes');
       return fail(429, 'too_many_mailboxes', 60);
@@ -101,9 +104,15 @@ export class RelayService {
       writeCapHashes: request.writeCapHash ? [copyString(request.writeCapHash)] : [],
       expiresAt,
       ownerIp: ip,
+      inbox,
     });
     if (created === 'exists') return fail(409, 'exists');
     return { ok: true, value: { expiresAt } };
+  }
+
+  private validTtl(ttlSeconds: number, inbox: boolean): boolean {
+    const most = inbox ? this.limits.maxInboxTtlSeconds : this.limits.maxMailboxTtlSeconds;
+    return Number.isInteger(ttlSeconds) && ttlSeconds >= 1 && ttlSeconds <= most;
   }
 
   async post(
@@ -117,18 +126,24 @@ export class RelayService {
     const hash = presentedHash(capability);
     if (hash === null) return NOT_FOUND;
     // Peek before, charge after: only authorized posts spend a mailbox's tokens, so a stranger
-    // without the capability cannot rate-limit the real sender out.
-    const wait = this.mailboxBuckets.peek(`mb:${id}`);
+    // without the capability cannot rate-limit the real sender out. An inbox's bucket is per
+    // writer (only its bucket is ever charged): one peer's flood spends no other peer's tokens.
+    const writerBucket = `mb:${id}/${hash}`;
+    const wait = Math.max(this.mailboxBuckets.peek(`mb:${id}`), this.mailboxBuckets.peek(writerBucket));
     if (wait > 0) {
       this.metrics.reject('mailbox_rate');
       return fail(429, 'rate_limited', wait);
     }
-    const appended = await this.store.appendMessage(id, hash, body, this.limits.maxMessagesPerMailbox);
+    const appended = await this.store.appendMessage(id, hash, body, {
+      perMailbox: this.limits.maxMessagesPerMailbox,
+      perInbox: this.limits.maxMessagesPerInbox,
+      perWriter: this.limits.maxPendingPerWriter,
+    });
     if (!appended.ok) {
       if (appended.reason === 'crowded') this.metrics.reject('crowded');
       return appended.reason === 'not_found' ? NOT_FOUND : fail(409, appended.reason);
     }
-    this.mailboxBuckets.take(`mb:${id}`);
+    this.mailboxBuckets.take(appended.inbox ? writerBucket : `mb:${id}`);
     this.metrics.messages.inc();
     return { ok: true, value: { seq: appended.seq } };
   }
@@ -137,11 +152,11 @@ export class RelayService {
   async authorizeRead(
     id: string,
     capability: string | undefined,
-  ): Promise<RelayResult<{ expiresAt: number }>> {
+  ): Promise<RelayResult<{ expiresAt: number; inbox: boolean }>> {
     if (!ID.test(id)) return NOT_FOUND;
     const record = await this.store.getMailbox(id);
     if (!record || !hashMatches(presentedHash(capability), [record.readCapHash])) return NOT_FOUND;
-    return { ok: true, value: { expiresAt: record.expiresAt } };
+    return { ok: true, value: { expiresAt: record.expiresAt, inbox: record.inbox } };
   }
 
   async read(
@@ -153,7 +168,10 @@ export class RelayService {
     if (!authorized.ok) return authorized;
     const messages = await this.store.readMessages(id, afterSeq);
     if (messages === null) return NOT_FOUND;
-    return { ok: true, value: { messages, expiresAt: authorized.value.expiresAt } };
+    return {
+      ok: true,
+      value: { messages: messages.slice(0, READ_PAGE), expiresAt: authorized.value.expiresAt },
+    };
   }
 
   async delete(id: string, capability: string | undefined): Promise<RelayResult<{ deleted: true }>> {
@@ -172,6 +190,8 @@ export class RelayService {
       return fail(400, 'bad_request');
     const authorized = await this.authorizeRead(id, capability);
     if (!authorized.ok) return authorized;
+    // An inbox's writers are its owner's to add: no claim makes one.
+    if (authorized.value.inbox) return fail(400, 'bad_request');
     const nameplate = await this.store.createNameplate(id, maxClaims, authorized.value.expiresAt);
     if (nameplate === null) return fail(503, 'unavailable', 5);
     return { ok: true, value: { nameplate, expiresAt: authorized.value.expiresAt } };
@@ -195,5 +215,70 @@ export class RelayService {
       return claimed.reason === 'crowded' ? fail(409, 'crowded') : NOT_FOUND;
     }
     return { ok: true, value: { mailbox: claimed.mailbox, writeCap, expiresAt: claimed.expiresAt } };
+  }
+
+  /**
+   * The owner's check for an inbox operation: its read capability (else `not_found`, as
+   * everywhere), on a mailbox that is an inbox (else `bad_request`: the owner knows what it made).
+   */
+  private async authorizeInbox(id: string, capability: string | undefined): Promise<RelayResult<unknown>> {
+    const authorized = await this.authorizeRead(id, capability);
+    if (!authorized.ok) return authorized;
+    return authorized.value.inbox ? authorized : fail(400, 'bad_request');
+  }
+
+  /** Keeps an inbox `ttlSeconds` longer from now (never shorter than it already is). */
+  async renewInbox(
+    id: string,
+    capability: string | undefined,
+    ttlSeconds: number,
+  ): Promise<RelayResult<{ expiresAt: number }>> {
+    if (!this.validTtl(ttlSeconds, true)) return fail(400, 'bad_request');
+    const authorized = await this.authorizeInbox(id, capability);
+    if (!authorized.ok) return authorized;
+    const expiresAt = await this.store.renewInbox(id, this.now() + ttlSeconds * 1000);
+    return expiresAt === null ? NOT_FOUND : { ok: true, value: { expiresAt } };
+  }
+
+  /** Lets one more capability (one peer's) post to an inbox: the inbox's writers, counted. */
+  async addWriter(
+    id: string,
+    capability: string | undefined,
+    writeCapHash: string,
+  ): Promise<RelayResult<{ writers: number }>> {
+    if (!HASH.test(writeCapHash)) return fail(400, 'bad_request');
+    const authorized = await this.authorizeInbox(id, capability);
+    if (!authorized.ok) return authorized;
+    const added = await this.store.addWriter(id, copyString(writeCapHash), this.limits.maxWritersPerInbox);
+    if (added.ok) return { ok: true, value: { writers: added.writers } };
+    if (added.reason === 'not_found') return NOT_FOUND;
+    this.metrics.reject('too_many_writers');
+    return fail(409, 'too_many_writers');
+  }
+
+  /** Takes one capability's right to post away: from then on its posts are `not_found`. */
+  async revokeWriter(
+    id: string,
+    capability: string | undefined,
+    writeCapHash: string,
+  ): Promise<RelayResult<{ revoked: boolean }>> {
+    if (!HASH.test(writeCapHash)) return fail(400, 'bad_request');
+    const authorized = await this.authorizeInbox(id, capability);
+    if (!authorized.ok) return authorized;
+    const revoked = await this.store.revokeWriter(id, writeCapHash);
+    return revoked === null ? NOT_FOUND : { ok: true, value: { revoked } };
+  }
+
+  /** Drops what the owner has read, up to and including `throughSeq`: its writers get their room back. */
+  async trimInbox(
+    id: string,
+    capability: string | undefined,
+    throughSeq: number,
+  ): Promise<RelayResult<{ trimmed: number }>> {
+    if (!Number.isSafeInteger(throughSeq) || throughSeq < 0) return fail(400, 'bad_request');
+    const authorized = await this.authorizeInbox(id, capability);
+    if (!authorized.ok) return authorized;
+    const trimmed = await this.store.trimInbox(id, throughSeq);
+    return trimmed === null ? NOT_FOUND : { ok: true, value: { trimmed } };
   }
 }

@@ -46,6 +46,7 @@ describe('npm run bench -- --quick', () => {
     for (const expected of [
       'one code pairing, both sides, CPace on libsodium (CPU)',
       'round trips/s, two relays sharing one Redis (ws)',
+      'notices/s into inboxes, Redis store, posts over ws',
       'warm pairing, concurrency 1',
       'warm pairing, concurrency 100',
       'acceptor step: pairlink accept',

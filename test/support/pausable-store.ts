@@ -1,8 +1,12 @@
 import type {
+  AddWriterResult,
   AppendResult,
   ClaimResult,
+  InboxStats,
   MailboxEvent,
+  MailboxInfo,
   MailboxRecord,
+  MessageBounds,
   RelayStore,
   StoredMessage,
 } from '../../relay/server/store/store.js';
@@ -75,14 +79,19 @@ export class PausableStore implements RelayStore {
     return this.inner.createMailbox(id, record);
   }
 
-  async getMailbox(id: string): Promise<MailboxRecord | null> {
+  async getMailbox(id: string): Promise<MailboxInfo | null> {
     const record = await this.inner.getMailbox(id);
     await this.held('getMailbox', id);
     return record;
   }
 
-  appendMessage(id: string, writeCapHash: string, body: string, maxMessages: number): Promise<AppendResult> {
-    return this.inner.appendMessage(id, writeCapHash, body, maxMessages);
+  appendMessage(
+    id: string,
+    writeCapHash: string,
+    body: string,
+    bounds: MessageBounds,
+  ): Promise<AppendResult> {
+    return this.inner.appendMessage(id, writeCapHash, body, bounds);
   }
 
   async readMessages(id: string, afterSeq: number): Promise<StoredMessage[] | null> {
@@ -105,6 +114,26 @@ export class PausableStore implements RelayStore {
 
   claimNameplate(nameplate: string, writeCapHash: string): Promise<ClaimResult> {
     return this.inner.claimNameplate(nameplate, writeCapHash);
+  }
+
+  renewInbox(id: string, expiresAt: number): Promise<number | null> {
+    return this.inner.renewInbox(id, expiresAt);
+  }
+
+  addWriter(id: string, writeCapHash: string, maxWriters: number): Promise<AddWriterResult> {
+    return this.inner.addWriter(id, writeCapHash, maxWriters);
+  }
+
+  revokeWriter(id: string, writeCapHash: string): Promise<boolean | null> {
+    return this.inner.revokeWriter(id, writeCapHash);
+  }
+
+  trimInbox(id: string, throughSeq: number): Promise<number | null> {
+    return this.inner.trimInbox(id, throughSeq);
+  }
+
+  inboxStats(): Promise<InboxStats> {
+    return this.inner.inboxStats();
   }
 
   subscribe(listener: (event: MailboxEvent) => void): () => void {

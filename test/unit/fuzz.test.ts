@@ -189,7 +189,11 @@ describe('fuzzing what arrives from the relay', () => {
 
 describe('fuzzing what the relay takes in', () => {
   const store = new MemoryStore();
-  const service = new RelayService(store, DEFAULT_LIMITS, new RelayMetrics(() => store.mailboxCount()));
+  const metrics = new RelayMetrics(
+    () => store.mailboxCount(),
+    () => store.inboxStats(),
+  );
+  const service = new RelayService(store, DEFAULT_LIMITS, metrics);
   afterAll(() => store.close());
   fuzz('HTTP and WebSocket bodies: random text', fc.string({ maxLength: 300 }), 10_000, (text) => {
     parseJson(Buffer.from(text));
@@ -213,6 +217,10 @@ describe('fuzzing what the relay takes in', () => {
             service.read(id, cap ?? undefined, 0),
             service.claim(id),
             service.createNameplate(id, cap ?? undefined, 1),
+            service.renewInbox(id, cap ?? undefined, 60),
+            service.addWriter(id, cap ?? undefined, id),
+            service.revokeWriter(id, cap ?? undefined, id),
+            service.trimInbox(id, cap ?? undefined, 1),
           ]);
           for (const r of results) expect(typeof r.ok).toBe('boolean');
         },

@@ -1,11 +1,15 @@
 import { hashMatches } from '../../wire/capabilities.js';
 import { NAMEPLATE_ATTEMPTS, randomNameplate } from './nameplates.js';
 import {
+  type AddWriterResult,
   type AppendResult,
   type ClaimResult,
+  type InboxStats,
   MAX_UNUSED_CLAIMS,
   type MailboxEvent,
+  type MailboxInfo,
   type MailboxRecord,
+  type MessageBounds,
   type RelayStore,
   type StoredMessage,
 } from './store.js';
@@ -29,6 +33,21 @@ interface MemoryMailbox {
   /** Code mailboxes: claims that have not posted yet, and how many claims may post. */
   unusedClaims: string[] | null;
   maxClaims: number;
+  /** An inbox's writers and queue; null for a handshake mailbox. */
+  inbox: MemoryInbox | null;
+}
+
+interface MemoryInbox {
+  /**
+   * The writers' capability hashes. A post looks up the SHA-256 of the capability it presents: a
+   * hash-table probe keyed by a digest of the caller's own input, which (as Redis's SISMEMBER)
+   * reveals nothing about any stored capability, and costs the same with 10,000 writers as with one.
+   */
+  readonly writers: Set<string>;
+  /** Messages pending per writer (absent at zero): the bound that keeps one writer's flood its own. */
+  readonly pending: Map<string, number>;
+  /** The writer of each message in the mailbox's `messages`, in the same order. */
+  readonly authors: string[];
 }
 
 interface MemoryNameplate {
@@ -68,7 +87,7 @@ export class MemoryStore implements RelayStore {
     owner.count++;
     this.mailboxes.set(id, {
       readCapHash: record.readCapHash,
-      writeCapHashes: [...record.writeCapHashes],
+      writeCapHashes: record.inbox ? [] : [...record.writeCapHashes],
       expiresAt: record.expiresAt,
       owner,
       messages: null,
@@ -76,30 +95,27 @@ export class MemoryStore implements RelayStore {
       nameplate: null,
       unusedClaims: null,
       maxClaims: 0,
+      inbox: record.inbox
+        ? { writers: new Set(record.writeCapHashes), pending: new Map(), authors: [] }
+        : null,
     });
     return 'created';
   }
 
-  async getMailbox(id: string): Promise<MailboxRecord | null> {
+  async getMailbox(id: string): Promise<MailboxInfo | null> {
     const box = this.live(id);
-    return box
-      ? {
-          readCapHash: box.readCapHash,
-          writeCapHashes: box.writeCapHashes,
-          expiresAt: box.expiresAt,
-          ownerIp: box.owner.ip,
-        }
-      : null;
+    return box ? { readCapHash: box.readCapHash, expiresAt: box.expiresAt, inbox: box.inbox !== null } : null;
   }
 
   async appendMessage(
     id: string,
     writeCapHash: string,
     body: string,
-    maxMessages: number,
+    bounds: MessageBounds,
   ): Promise<AppendResult> {
     const box = this.live(id);
     if (!box) return { ok: false, reason: 'not_found' };
+    if (box.inbox) return this.appendToInbox(id, box, box.inbox, writeCapHash, body, bounds);
     let promote = -1;
     if (!hashMatches(writeCapHash, box.writeCapHashes)) {
       promote = box.unusedClaims?.indexOf(writeCapHash) ?? -1;
@@ -107,12 +123,36 @@ export class MemoryStore implements RelayStore {
       if (box.writeCapHashes.length >= box.maxClaims) return { ok: false, reason: 'crowded' };
     }
     box.messages ??= [];
-    if (box.messages.length >= maxMessages) return { ok: false, reason: 'full' };
+    if (box.messages.length >= bounds.perMailbox) return { ok: false, reason: 'full' };
     if (promote >= 0) box.writeCapHashes.push(...box.unusedClaims!.splice(promote, 1));
+    return { ok: true, seq: this.store(id, box, body), inbox: false };
+  }
+
+  private appendToInbox(
+    id: string,
+    box: MemoryMailbox,
+    inbox: MemoryInbox,
+    writeCapHash: string,
+    body: string,
+    bounds: MessageBounds,
+  ): AppendResult {
+    if (!inbox.writers.has(writeCapHash)) return { ok: false, reason: 'not_found' };
+    const pending = inbox.pending.get(writeCapHash) ?? 0;
+    box.messages ??= [];
+    if (pending >= bounds.perWriter || box.messages.length >= bounds.perInbox)
+      return { ok: false, reason: 'full' };
+    inbox.pending.set(writeCapHash, pending + 1);
+    inbox.authors.push(writeCapHash);
+    return { ok: true, seq: this.store(id, box, body), inbox: true };
+  }
+
+  /** Stores a message under the mailbox's next sequence number and publishes it. */
+  private store(id: string, box: MemoryMailbox, body: string): number {
     const message = { seq: box.nextSeq++, body };
+    box.messages ??= [];
     box.messages.push(message);
     this.emit({ type: 'message', mailbox: id, message });
-    return { ok: true, seq: message.seq };
+    return message.seq;
   }
 
   async readMessages(id: string, afterSeq: number): Promise<StoredMessage[] | null> {
@@ -138,6 +178,55 @@ export class MemoryStore implements RelayStore {
 
   async countMailboxes(ip: string): Promise<number> {
     return this.owners.get(ip)?.count ?? 0;
+  }
+
+  async renewInbox(id: string, expiresAt: number): Promise<number | null> {
+    const box = this.live(id);
+    if (!box?.inbox) return null;
+    box.expiresAt = Math.max(box.expiresAt, expiresAt);
+    return box.expiresAt;
+  }
+
+  async addWriter(id: string, writeCapHash: string, maxWriters: number): Promise<AddWriterResult> {
+    const inbox = this.live(id)?.inbox;
+    if (!inbox) return { ok: false, reason: 'not_found' };
+    if (!inbox.writers.has(writeCapHash)) {
+      if (inbox.writers.size >= maxWriters) return { ok: false, reason: 'too_many_writers' };
+      inbox.writers.add(writeCapHash);
+    }
+    return { ok: true, writers: inbox.writers.size };
+  }
+
+  async revokeWriter(id: string, writeCapHash: string): Promise<boolean | null> {
+    const inbox = this.live(id)?.inbox;
+    return inbox ? inbox.writers.delete(writeCapHash) : null;
+  }
+
+  async trimInbox(id: string, throughSeq: number): Promise<number | null> {
+    const box = this.live(id);
+    if (!box?.inbox) return null;
+    const messages = box.messages ?? [];
+    let count = 0;
+    while (count < messages.length && messages[count]!.seq <= throughSeq) count++;
+    messages.splice(0, count);
+    for (const author of box.inbox.authors.splice(0, count)) {
+      const left = (box.inbox.pending.get(author) ?? 1) - 1;
+      if (left > 0) box.inbox.pending.set(author, left);
+      else box.inbox.pending.delete(author);
+    }
+    return count;
+  }
+
+  async inboxStats(): Promise<InboxStats> {
+    const now = this.now();
+    let inboxes = 0;
+    let writers = 0;
+    for (const box of this.mailboxes.values()) {
+      if (!box.inbox || box.expiresAt <= now) continue;
+      inboxes++;
+      writers += box.inbox.writers.size;
+    }
+    return { inboxes, writers };
   }
 
   async createNameplate(mailbox: string, maxClaims: number, expiresAt: number): Promise<string | null> {

@@ -1,132 +1,24 @@
 import { Redis } from 'ioredis';
 import { NAMEPLATE_ATTEMPTS, randomNameplate } from './nameplates.js';
+import { SCRIPTS } from './redis-scripts.js';
 import {
+  type AddWriterResult,
   type AppendResult,
   type ClaimResult,
+  type InboxStats,
   MAX_UNUSED_CLAIMS,
   type MailboxEvent,
+  type MailboxInfo,
   type MailboxRecord,
+  type MessageBounds,
   type RelayStore,
   type StoredMessage,
 } from './store.js';
 
-/*
- * Redis layout (prefix `pl:` by default; see docs/RELAY.md):
- *   {p}mb:{id}      hash  r=read-cap hash, e=expiry ms, ip=owner, n=last seq, np=nameplate,
- *                         cm=claims that may post (code mailboxes)
- *   {p}mb:{id}:w    set   write-cap hashes (a code mailbox's: the claims that have posted)
- *   {p}mb:{id}:u    list  unused claims' write-cap hashes (at most 32, the oldest dropped)
- *   {p}mb:{id}:m    list  "seq:base64url body"
- *   {p}gone:{id}    string  tombstone of a deleted mailbox, until it would have expired
- *   {p}np:{name}    hash  mb=mailbox id
- *   {p}ip:{ip}      zset  mailbox ids owned by the address, scored by expiry
- *   {p}all          zset  every mailbox id and tombstone, scored by expiry (gauge and global cap)
- *   channel {p}events   JSON MailboxEvent, so a post on one instance reaches sockets on all
- * Every key carries PEXPIREAT of its mailbox, so Redis itself forgets what expires, and state
- * survives a relay restart. Each operation is one Lua script: atomic, one round trip.
- */
-
-const EXPIRE_AT_LEAST = `
-local function expire_at_least(key, at)
-  if redis.call('PTTL', key) == -1 then redis.call('PEXPIREAT', key, at) else redis.call('PEXPIREAT', key, at, 'GT') end
-end
-`;
-
-const SCRIPTS = {
-  // KEYS: mb, w, ipz, all, gone | ARGV: readHash, expiresAt, ip, id, now, writeHash...
-  plCreate: {
-    numberOfKeys: 5,
-    lua: `${EXPIRE_AT_LEAST}
-if redis.call('EXISTS', KEYS[1]) == 1 or redis.call('EXISTS', KEYS[5]) == 1 then return 0 end
-redis.call('HSET', KEYS[1], 'r', ARGV[1], 'e', ARGV[2], 'ip', ARGV[3], 'n', 0)
-redis.call('PEXPIREAT', KEYS[1], ARGV[2])
-if #ARGV >= 6 then
-  for i = 6, #ARGV do redis.call('SADD', KEYS[2], ARGV[i]) end
-  redis.call('PEXPIREAT', KEYS[2], ARGV[2])
-end
-redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', ARGV[5])
-redis.call('ZADD', KEYS[3], ARGV[2], ARGV[4])
-expire_at_least(KEYS[3], ARGV[2])
-redis.call('ZREMRANGEBYSCORE', KEYS[4], '-inf', ARGV[5])
-redis.call('ZADD', KEYS[4], ARGV[2], ARGV[4])
-return 1`,
-  },
-  // KEYS: mb, m, w, u | ARGV: body, max, channel, id, write-cap hash
-  // The capability check is a set lookup of SHA-256(capability): a hash-table probe keyed by a
-  // digest of the caller's own input reveals nothing about any stored capability. A claim's
-  // first post moves its hash from the unused claims to the write set, if the limit allows.
-  plAppend: {
-    numberOfKeys: 4,
-    lua: `
-local e = redis.call('HGET', KEYS[1], 'e')
-if not e then return {0, 'not_found'} end
-local promote = false
-if redis.call('SISMEMBER', KEYS[3], ARGV[5]) == 0 then
-  if not redis.call('LPOS', KEYS[4], ARGV[5]) then return {0, 'not_found'} end
-  local cm = tonumber(redis.call('HGET', KEYS[1], 'cm') or '0')
-  if redis.call('SCARD', KEYS[3]) >= cm then return {0, 'crowded'} end
-  promote = true
-end
-if redis.call('LLEN', KEYS[2]) >= tonumber(ARGV[2]) then return {0, 'full'} end
-if promote then
-  redis.call('LREM', KEYS[4], 1, ARGV[5])
-  redis.call('SADD', KEYS[3], ARGV[5])
-  redis.call('PEXPIREAT', KEYS[3], e)
-end
-local seq = redis.call('HINCRBY', KEYS[1], 'n', 1)
-redis.call('RPUSH', KEYS[2], seq .. ':' .. ARGV[1])
-redis.call('PEXPIREAT', KEYS[2], e)
-redis.call('PUBLISH', ARGV[3], cjson.encode({type = 'message', mailbox = ARGV[4], message = {seq = seq, body = ARGV[1]}}))
-return {1, seq}`,
-  },
-  // KEYS: mb, w, m, u, gone | ARGV: id, channel, prefix
-  // The id stays in {p}all (scored by its expiry) as a tombstone, so it counts against the cap.
-  plDelete: {
-    numberOfKeys: 5,
-    lua: `
-local fields = redis.call('HMGET', KEYS[1], 'ip', 'np', 'e')
-if not fields[1] then return 0 end
-redis.call('DEL', KEYS[1], KEYS[2], KEYS[3], KEYS[4])
-redis.call('SET', KEYS[5], '1', 'PXAT', fields[3])
-if fields[2] then redis.call('DEL', ARGV[3] .. 'np:' .. fields[2]) end
-redis.call('ZREM', ARGV[3] .. 'ip:' .. fields[1], ARGV[1])
-redis.call('PUBLISH', ARGV[2], cjson.encode({type = 'closed', mailbox = ARGV[1]}))
-return 1`,
-  },
-  // KEYS: np, mb | ARGV: mailbox id, maxClaims, expiresAt, name, prefix
-  plNameplate: {
-    numberOfKeys: 2,
-    lua: `
-if redis.call('EXISTS', KEYS[2]) == 0 then return -1 end
-if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
-redis.call('HSET', KEYS[1], 'mb', ARGV[1])
-redis.call('PEXPIREAT', KEYS[1], ARGV[3])
-local old = redis.call('HGET', KEYS[2], 'np')
-if old then redis.call('DEL', ARGV[5] .. 'np:' .. old) end
-redis.call('HSET', KEYS[2], 'np', ARGV[4], 'cm', ARGV[2])
-return 1`,
-  },
-  // KEYS: np | ARGV: prefix, write-cap hash, max unused claims
-  plClaim: {
-    numberOfKeys: 1,
-    lua: `
-local mb = redis.call('HGET', KEYS[1], 'mb')
-if not mb then return {0, 'not_found'} end
-local key = ARGV[1] .. 'mb:' .. mb
-local fields = redis.call('HMGET', key, 'e', 'cm')
-if not fields[1] then return {0, 'not_found'} end
-if redis.call('SCARD', key .. ':w') >= tonumber(fields[2] or '0') then return {0, 'crowded'} end
-redis.call('RPUSH', key .. ':u', ARGV[2])
-redis.call('LTRIM', key .. ':u', -tonumber(ARGV[3]), -1)
-redis.call('PEXPIREAT', key .. ':u', fields[1])
-return {1, mb, fields[1]}`,
-  },
-} as const;
-
 type ScriptName = keyof typeof SCRIPTS;
 type ScriptedRedis = Redis & Record<ScriptName, (...args: (string | number)[]) => Promise<unknown>>;
 
-/** The Redis-backed store; several relay instances may share one Redis. */
+/** The Redis-backed store (its layout: redis-scripts.ts); several relay instances may share one Redis. */
 export class RedisStore implements RelayStore {
   readonly kind = 'redis';
   readonly holdsSince = undefined;
@@ -176,6 +68,11 @@ export class RedisStore implements RelayStore {
     return `${this.prefix}${kind}:${id}${suffix}`;
   }
 
+  /** The keys the inbox gauges are kept in: {p}inboxes, {p}iw, {p}iwn. */
+  private gaugeKeys(): [string, string, string] {
+    return [`${this.prefix}inboxes`, `${this.prefix}iw`, `${this.prefix}iwn`];
+  }
+
   async createMailbox(id: string, record: MailboxRecord): Promise<'created' | 'exists'> {
     const created = await this.redis.plCreate(
       this.key('mb', id),
@@ -183,49 +80,47 @@ export class RedisStore implements RelayStore {
       this.key('ip', record.ownerIp),
       `${this.prefix}all`,
       `${this.prefix}gone:${id}`,
+      ...this.gaugeKeys(),
       record.readCapHash,
       record.expiresAt,
       record.ownerIp,
       id,
       this.now(),
+      record.inbox ? 1 : 0,
       ...record.writeCapHashes,
     );
     return created === 1 ? 'created' : 'exists';
   }
 
-  async getMailbox(id: string): Promise<MailboxRecord | null> {
-    const [[, fields], [, writes]] = (await this.redis
-      .multi()
-      .hgetall(this.key('mb', id))
-      .smembers(this.key('mb', id, ':w'))
-      .exec()) as [[unknown, Record<string, string>], [unknown, string[]]];
-    if (!fields?.r || !fields.e || Number(fields.e) <= this.now()) return null;
-    return {
-      readCapHash: fields.r,
-      writeCapHashes: writes ?? [],
-      expiresAt: Number(fields.e),
-      ownerIp: fields.ip ?? '',
-    };
+  async getMailbox(id: string): Promise<MailboxInfo | null> {
+    // Never the write set: an inbox's may hold 16,384 hashes, and authorizing its owner needs none.
+    const [readCapHash, expiresAt, inbox] = await this.redis.hmget(this.key('mb', id), 'r', 'e', 'ib');
+    if (!readCapHash || !expiresAt || Number(expiresAt) <= this.now()) return null;
+    return { readCapHash, expiresAt: Number(expiresAt), inbox: inbox !== null };
   }
 
   async appendMessage(
     id: string,
     writeCapHash: string,
     body: string,
-    maxMessages: number,
+    bounds: MessageBounds,
   ): Promise<AppendResult> {
-    const [ok, value] = (await this.redis.plAppend(
+    const [ok, value, inbox] = (await this.redis.plAppend(
       this.key('mb', id),
       this.key('mb', id, ':m'),
       this.key('mb', id, ':w'),
       this.key('mb', id, ':u'),
+      this.key('mb', id, ':a'),
+      this.key('mb', id, ':c'),
       body,
-      maxMessages,
+      bounds.perMailbox,
       this.channel,
       id,
       writeCapHash,
-    )) as [number, string | number];
-    if (ok === 1) return { ok: true, seq: Number(value) };
+      bounds.perInbox,
+      bounds.perWriter,
+    )) as [number, string | number, number?];
+    if (ok === 1) return { ok: true, seq: Number(value), inbox: inbox === 1 };
     return { ok: false, reason: value === 'full' || value === 'crowded' ? value : 'not_found' };
   }
 
@@ -252,11 +147,83 @@ export class RedisStore implements RelayStore {
       this.key('mb', id, ':m'),
       this.key('mb', id, ':u'),
       `${this.prefix}gone:${id}`,
+      this.key('mb', id, ':a'),
+      this.key('mb', id, ':c'),
+      ...this.gaugeKeys(),
       id,
       this.channel,
       this.prefix,
     );
     return deleted === 1;
+  }
+
+  async renewInbox(id: string, expiresAt: number): Promise<number | null> {
+    const renewed = await this.redis.plRenew(
+      this.key('mb', id),
+      this.key('mb', id, ':w'),
+      this.key('mb', id, ':m'),
+      this.key('mb', id, ':a'),
+      this.key('mb', id, ':c'),
+      `${this.prefix}inboxes`,
+      expiresAt,
+      id,
+      this.prefix,
+    );
+    return renewed === 0 ? null : Number(renewed);
+  }
+
+  async addWriter(id: string, writeCapHash: string, maxWriters: number): Promise<AddWriterResult> {
+    const [, counts, total] = this.gaugeKeys();
+    const writers = Number(
+      await this.redis.plAddWriter(
+        this.key('mb', id),
+        this.key('mb', id, ':w'),
+        counts,
+        total,
+        writeCapHash,
+        maxWriters,
+        id,
+      ),
+    );
+    if (writers === -1) return { ok: false, reason: 'not_found' };
+    if (writers === -2) return { ok: false, reason: 'too_many_writers' };
+    return { ok: true, writers };
+  }
+
+  async revokeWriter(id: string, writeCapHash: string): Promise<boolean | null> {
+    const [, counts, total] = this.gaugeKeys();
+    const revoked = Number(
+      await this.redis.plRevokeWriter(
+        this.key('mb', id),
+        this.key('mb', id, ':w'),
+        counts,
+        total,
+        writeCapHash,
+        id,
+      ),
+    );
+    return revoked === -1 ? null : revoked === 1;
+  }
+
+  async trimInbox(id: string, throughSeq: number): Promise<number | null> {
+    const trimmed = Number(
+      await this.redis.plTrim(
+        this.key('mb', id),
+        this.key('mb', id, ':m'),
+        this.key('mb', id, ':a'),
+        this.key('mb', id, ':c'),
+        throughSeq,
+      ),
+    );
+    return trimmed === -1 ? null : trimmed;
+  }
+
+  async inboxStats(): Promise<InboxStats> {
+    const [inboxes, writers] = (await this.redis.plInboxStats(...this.gaugeKeys(), this.now())) as [
+      number,
+      number,
+    ];
+    return { inboxes, writers };
   }
 
   async countMailboxes(ip: string): Promise<number> {
