@@ -6,7 +6,6 @@ import { PairlinkError } from '../src/errors.js';
 import { type AcceptorEvent, type AcceptTarget, startAcceptor } from '../src/handshake/acceptor.js';
 import { inviteExpiryFromMailbox, inviteMailboxTtl } from '../src/handshake/deadlines.js';
 import type { DeviceBundle } from '../src/handshake/device-bundle.js';
-import type { Effect } from '../src/handshake/effects.js';
 import type { IssuerEvent, IssuerStepContext } from '../src/handshake/issuer.js';
 import { mintCodeInvite, mintUrlInvite } from '../src/handshake/mint.js';
 import { issueCard, readVerifiedCard } from '../src/identity/card.js';
@@ -26,13 +25,13 @@ import type {
   InviteProgress,
   PeerRemoved,
 } from '../src/rpc/protocol.js';
-import { AuditLog, type OpenedAuditLog } from './audit-log.js';
+import { AuditTrail } from './audit-trail.js';
 import { refuseBurnedCode, refuseOwnCode } from './code-attempts.js';
 import { type SaveFailureLog, saveFailureLog } from './failed-saves.js';
 import type { SecretStore } from './keystore/secret-store.js';
 import { DEFAULT_LOST_MAILBOX_RETRY, type LostMailboxRetry } from './lost-mailboxes.js';
 import { PairingLog } from './pairing-log.js';
-import { ACCEPTS, type AuditParty, INVITES } from './record-kinds.js';
+import { ACCEPTS, INVITES } from './record-kinds.js';
 import { RelayPool, type RelayUse, relayKey } from './relay-pool.js';
 import { type AgentClock, type RelayTransportFactory, systemClock } from './relay-transport.js';
 import { warnRelayTrouble } from './relay-trouble.js';
@@ -79,14 +78,6 @@ export interface InviteDefaults {
 }
 
 const random = pooledRandom();
-/** The progress statuses that end a pairing (or an invite), and the audit entry each makes. */
-const OUTCOME_EVENTS: Partial<Record<InviteProgress['status'], AuditEntry['event']>> = {
-  paired: 'paired',
-  unconfirmed: 'unconfirmed',
-  failed: 'failed',
-  cancelled: 'cancelled',
-  expired: 'expired',
-};
 /** A short local id from the first 5 bytes of an id: 8 Crockford symbols. */
 function shortId(bytes: Uint8Array): string {
   return writeCrockfordSymbols(crockfordSymbolsFromBits(bytes, 8));
@@ -122,7 +113,7 @@ export class Agent {
   private readonly clock: AgentClock;
   readonly startedAt = new Date();
   relayConnected = false;
-  private audit: AuditLog | null = null;
+  private audit: AuditTrail | null = null;
   private readonly pairings: PairingLog;
   private readonly warnings: RepeatedWarnings;
   private readonly listeners = new Set<(progress: InviteProgress) => void>();
@@ -168,23 +159,22 @@ export class Agent {
         invites: [],
         accepts: [],
       }),
-      () => agent.syncAudit(),
+      () => agent.audit?.sync(),
     );
     agent.store.update((s) => ({ ...s, name: options.name }));
-    const audit = await AuditLog.open(
-      join(dirname(options.stateFile), 'audit.log'),
-      stateKey,
-      agent.store.state.audit,
-    );
-    agent.audit = audit.log;
-    agent.reportAuditOpened(audit);
-    const anchor = audit.log.anchor();
-    agent.store.update((s) => ({ ...s, audit: anchor }));
+    const audit = await AuditTrail.open(join(dirname(options.stateFile), 'audit.log'), stateKey, {
+      store: agent.store,
+      logger: options.logger,
+      warnings: agent.warnings,
+      logFailure: agent.logFailure,
+    });
+    agent.audit = audit;
+    const anchor = audit.anchor();
     agent.card = issueCard(agent.identity, options.name, options.relayUrl, agent.store.state.createdAt).bytes;
     // On a full disk the agent starts all the same, owing this save (its tick retries it): the
     // files hold what they held, and it serves what it has.
     await agent.store.persist().then(
-      () => audit.log.committed(anchor),
+      () => audit.committed(anchor),
       (error: unknown) => {
         if (!(error instanceof PairlinkError && error.code === 'DISK_FULL')) throw error;
         options.logger.warn(
@@ -224,77 +214,13 @@ export class Agent {
       did: () => agent.identity.did,
       importIdentity: (bundle) => agent.importIdentity(bundle),
       emit: (progress) => agent.emit(progress),
-      recordOutcomes: (effects, party) => agent.recordOutcomes(effects, party),
+      recordOutcomes: (effects, party) => audit.recordOutcomes(effects, party, agent.now()),
       logFailure: agent.logFailure,
     });
     // Whatever was in flight when the agent stopped (or was killed) goes out again now.
     agent.engine.resumeAll();
     agent.stopTicker = agent.clock.every(1000, () => agent.tick());
     return agent;
-  }
-
-  /** One warning line each for an altered audit log and a torn last line cut off at start. */
-  private reportAuditOpened({ integrity, tornBytes }: OpenedAuditLog): void {
-    const logger = this.options.logger;
-    if (tornBytes > 0)
-      logger.warn({ bytes: tornBytes }, 'the audit log ended in a torn line (a write cut short); cut it off');
-    if (!integrity.ok)
-      logger.warn(
-        { brokenAt: integrity.brokenAt, reason: integrity.reason, missing: integrity.missing },
-        'the audit log was altered: its hash chain breaks (pairlink log says where)',
-      );
-  }
-
-  /**
-   * Runs before every state save: the audit entries its anchor names reach the disk first. A
-   * failure is logged rather than failing the save: pairings must not stop for the history.
-   */
-  private syncAudit(): void {
-    try {
-      this.audit?.sync();
-    } catch (error) {
-      this.options.logger.error({ err: (error as Error).message }, 'syncing the audit log failed');
-    }
-  }
-
-  /**
-   * Appends to the audit log and moves its anchor in the state. Called in the turn that applies
-   * the change the entry records, before that change's save is asked for: the save (which syncs
-   * the log first) then carries the anchor, rather than another save after it (a state append and
-   * two fdatasyncs per entry). Once that save is on disk, the log may rotate past it.
-   */
-  private appendAudit(entry: AuditEntry): void {
-    this.writeAudit((audit) => audit.append(entry));
-  }
-
-  /**
-   * Writes to the audit log and saves its new anchor. While it cannot be written (a full disk),
-   * one line a minute says so with the count of entries lost so far; once it can, one line says
-   * how many were lost, as the `lost` entry written before the next one does in the history.
-   */
-  private writeAudit(write: (audit: AuditLog) => void): void {
-    const audit = this.audit;
-    if (!audit) return;
-    const lost = audit.lostEntries;
-    const head = audit.anchor().head;
-    try {
-      write(audit);
-    } catch (error) {
-      this.warnings.warn(
-        { err: (error as Error).message, lost: audit.lostEntries },
-        'the audit log could not be written: its entries are lost until it can be (count in "lost")',
-      );
-      return;
-    }
-    if (lost > 0 && audit.lostEntries === 0)
-      this.options.logger.warn(
-        { lost },
-        'the audit log is written again: a "lost" entry in it counts the entries it missed',
-      );
-    const anchor = audit.anchor();
-    if (anchor.head === head) return;
-    this.store.update((s) => ({ ...s, audit: anchor }));
-    this.logFailure(this.store.persist().then(() => audit.committed(anchor)));
   }
 
   private useIdentity(secrets: Uint8Array): void {
@@ -445,14 +371,7 @@ export class Agent {
     this.store.update((s) => ({ ...s, invites: [...s.invites, created] }));
     const by = params.creator ?? { kind: 'script' };
     const at = new Date(now * 1000).toISOString();
-    this.appendAudit({
-      at,
-      event: 'minted',
-      invite: record.id,
-      by,
-      format: record.format,
-      uses: policy.uses,
-    });
+    this.audit?.minted(record, by, policy.uses, at);
     // Both settle before either is looked at: a save that fails (a full disk) while the relay is
     // still being asked is this call's error, never an unhandled rejection that ends the agent.
     const [registration, save] = await Promise.allSettled([registered, this.store.persist()]);
@@ -464,7 +383,7 @@ export class Agent {
       const reason: unknown = failed.reason;
       const code = reason instanceof PairlinkError ? reason.code : 'INTERNAL';
       this.store.update((s) => ({ ...s, invites: s.invites.filter((i) => i.id !== created.id) }));
-      this.appendAudit({ at, event: 'failed', role: 'issuer', invite: record.id, by, code });
+      this.audit?.mintFailed(record, by, code, at);
       if (registration.status === 'fulfilled') this.engine.discard(record);
       await this.store.persist().catch(() => undefined);
       throw notSaved(reason, 'the invite was not made');
@@ -627,7 +546,7 @@ export class Agent {
     if (!removed) return false;
     this.store.update((s) => ({ ...s, peers: s.peers.filter((p) => p.did !== did) }));
     const event: PeerRemoved = { did, name: removed.name, at: new Date(this.now() * 1000).toISOString() };
-    this.appendAudit({ at: event.at, event: 'unpaired', peer: { did, name: removed.name } });
+    this.audit?.unpaired(removed, event.at);
     // Waits first, so "unpaired" is told before what the invites report about it.
     const saved = this.store.persist();
     // In the same save: every invite minted before now refuses this peer from here on, and a
@@ -654,27 +573,6 @@ export class Agent {
     for (const listener of this.listeners) listener(full);
   }
 
-  /**
-   * The history's side of a step: an entry for each way a pairing ends among its progress effects,
-   * with whose invite it was. Appended as the step is applied, so the step's own save names it
-   * (appendAudit): the outcome and its entry reach the disk together, whether or not the effects
-   * run after it (a failed save drops them; the record resumes without telling its progress again).
-   */
-  private recordOutcomes(effects: readonly Effect[], party: AuditParty): void {
-    for (const effect of effects) {
-      if (effect.type !== 'progress') continue;
-      const event = OUTCOME_EVENTS[effect.status];
-      if (!event) continue;
-      this.appendAudit({
-        at: new Date(this.now() * 1000).toISOString(),
-        event,
-        ...party,
-        ...(effect.peer ? { peer: { did: effect.peer.did, name: effect.peer.name } } : {}),
-        ...(effect.code ? { code: effect.code } : {}),
-      });
-    }
-  }
-
   /** The history, oldest first, and whether its chain is whole (`history.list`). */
   async history(
     since: string | undefined,
@@ -688,8 +586,7 @@ export class Agent {
   private tick(): void {
     this.engine.retrySaves();
     const now = this.now();
-    if (this.audit?.lostEntries)
-      this.writeAudit((audit) => audit.recordLost(new Date(now * 1000).toISOString()));
+    this.audit?.recordLost(now);
     this.logFailure(this.store.wipeFinishedFromFiles(now));
     this.engine.tick(now);
   }

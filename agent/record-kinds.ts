@@ -14,7 +14,7 @@ import {
   issuerWakeAt,
   stepIssuer,
 } from '../src/handshake/issuer.js';
-import type { AuditEntry } from '../src/rpc/protocol.js';
+import type { AuditParty } from './audit-trail.js';
 import { relayKey } from './relay-pool.js';
 import type { AcceptRecord, AgentState, InviteRecord } from './state/agent-state.js';
 import type { DurableState } from './state/durable-state.js';
@@ -38,9 +38,6 @@ export type LostMailboxRepair =
   | { readonly by: 'machine' }
   | { readonly by: 'host'; readonly mailbox: OwnedMailbox; readonly expiresAt: number }
   | { readonly by: 'never' };
-
-/** Which part an audit entry gives a record's pairing: its role and id (and an invite's creator). */
-export type AuditParty = Pick<AuditEntry, 'role' | 'invite' | 'accept' | 'by'>;
 
 /**
  * One row of the step engine's table (agent/step-engine.ts): everything the engine asks of one

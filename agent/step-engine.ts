@@ -3,17 +3,12 @@ import { type ErrorCode, PairlinkError } from '../src/errors.js';
 import type { Effect, HostEvent, RelayEffect } from '../src/handshake/effects.js';
 import type { IssuerStepContext } from '../src/handshake/issuer.js';
 import type { InviteProgress } from '../src/rpc/protocol.js';
+import type { AuditParty } from './audit-trail.js';
 import { type EffectOwner, EffectRunner } from './effect-runner.js';
 import type { SaveFailureLog } from './failed-saves.js';
 import { LostMailboxes, type LostMailboxRetry } from './lost-mailboxes.js';
 import { applyPins } from './pins.js';
-import {
-  type AnyRecordKind,
-  type AuditParty,
-  type PairingRecord,
-  RECORD_KINDS,
-  type RecordKind,
-} from './record-kinds.js';
+import { type AnyRecordKind, type PairingRecord, RECORD_KINDS, type RecordKind } from './record-kinds.js';
 import type { RelayPool } from './relay-pool.js';
 import { givesUpOnRelay } from './relay-trouble.js';
 import type { RepeatedWarnings } from './repeated-warnings.js';
