@@ -15,9 +15,8 @@ import {
   MAX_FAILED_CODE_ATTEMPTS,
   resolveInvitePolicy,
 } from '../src/invite/invite-policy.js';
-import { looksLikeInviteUrl, parseInviteUrl } from '../src/invite/invite-url.js';
+import { parseInviteText } from '../src/invite/invite-text.js';
 import { checkRelayUrl, DEFAULT_RELAY_SETTINGS, type RelaySettings } from '../src/invite/relay-policy.js';
-import { parseShortCode } from '../src/invite/short-code.js';
 import type {
   AuditEntry,
   AuditIntegrity,
@@ -431,11 +430,11 @@ export class Agent {
    * record keeps its relay, so a restart resumes there.
    */
   async startAccept(text: string, requireSas: boolean, relayUrl?: string): Promise<AcceptRecord> {
-    const trimmed = text.trim();
+    const parsed = parseInviteText(text, this.now());
     let target: AcceptTarget;
     let relay: string;
-    if (looksLikeInviteUrl(trimmed)) {
-      const invite = parseInviteUrl(trimmed, this.now());
+    if (parsed.form === 'url') {
+      const { invite } = parsed;
       // The policy first: a relay this agent would never contact is refused for that reason.
       this.refuseRelay(invite.relayUrl);
       relay = relayKey(invite.relayUrl);
@@ -448,7 +447,7 @@ export class Agent {
       this.relays.get(relay);
       target = { form: 'url', invite };
     } else {
-      const code = parseShortCode(trimmed);
+      const { code } = parsed;
       if (relayUrl !== undefined) this.refuseRelay(relayUrl);
       relay = relayUrl === undefined ? this.relays.homeUrl : relayKey(relayUrl);
       // Nameplates are per relay: only this relay's invites and accepts say anything about this one.
