@@ -1,97 +1,43 @@
 import { dirname, join } from 'node:path';
-import type { Logger } from 'pino';
 import { pooledRandom } from '../io/random-pool.js';
-import { crockfordSymbolsFromBits, writeCrockfordSymbols } from '../src/encoding/crockford.js';
 import { PairlinkError } from '../src/errors.js';
-import { type AcceptorEvent, type AcceptTarget, startAcceptor } from '../src/handshake/acceptor.js';
-import { inviteExpiryFromMailbox, inviteMailboxTtl } from '../src/handshake/deadlines.js';
+import { type AcceptorEvent, startAcceptor } from '../src/handshake/acceptor.js';
 import type { DeviceBundle } from '../src/handshake/device-bundle.js';
-import type { IssuerEvent, IssuerStepContext } from '../src/handshake/issuer.js';
-import { mintCodeInvite, mintUrlInvite } from '../src/handshake/mint.js';
-import { issueCard, readVerifiedCard } from '../src/identity/card.js';
-import { fingerprint, Identity } from '../src/identity/identity.js';
-import {
-  type InviteRequest,
-  MAX_FAILED_CODE_ATTEMPTS,
-  resolveInvitePolicy,
-} from '../src/invite/invite-policy.js';
-import { parseInviteText } from '../src/invite/invite-text.js';
-import { checkRelayUrl, DEFAULT_RELAY_SETTINGS, type RelaySettings } from '../src/invite/relay-policy.js';
-import type {
-  AuditEntry,
-  AuditIntegrity,
-  InviteCreator,
-  InviteProgress,
-  PeerRemoved,
-} from '../src/rpc/protocol.js';
+import type { IssuerEvent } from '../src/handshake/issuer.js';
+import { readVerifiedCard } from '../src/identity/card.js';
+import { fingerprint } from '../src/identity/identity.js';
+import { checkRelayUrl, DEFAULT_RELAY_SETTINGS } from '../src/invite/relay-policy.js';
+import type { AuditEntry, AuditIntegrity, InviteProgress, PeerRemoved } from '../src/rpc/protocol.js';
+import { resolveAcceptTarget } from './accept-target.js';
+import { AgentEvents } from './agent-events.js';
+import { AgentIdentity } from './agent-identity.js';
+import type { AgentOptions } from './agent-options.js';
 import { AuditTrail } from './audit-trail.js';
-import { refuseBurnedCode, refuseOwnCode } from './code-attempts.js';
-import { type SaveFailureLog, saveFailureLog } from './failed-saves.js';
-import type { SecretStore } from './keystore/secret-store.js';
-import { DEFAULT_LOST_MAILBOX_RETRY, type LostMailboxRetry } from './lost-mailboxes.js';
+import {
+  KEPT_UNSAVED,
+  notSaved,
+  type SaveFailureLog,
+  saveBeforeStop,
+  saveFailureLog,
+} from './failed-saves.js';
+import { createPolicy, type InviteCreateRequest, mintInvite } from './invite-minting.js';
+import { DEFAULT_LOST_MAILBOX_RETRY } from './lost-mailboxes.js';
 import { PairingLog } from './pairing-log.js';
-import { ACCEPTS, INVITES } from './record-kinds.js';
-import { RelayPool, type RelayUse, relayKey } from './relay-pool.js';
-import { type AgentClock, type RelayTransportFactory, systemClock } from './relay-transport.js';
-import { warnRelayTrouble } from './relay-trouble.js';
+import { ACCEPTS, INVITES, shortId } from './record-kinds.js';
+import { RelayPool, type RelayUse } from './relay-pool.js';
+import { type AgentClock, systemClock } from './relay-transport.js';
+import { reportConnection, warnRelayTrouble } from './relay-trouble.js';
 import { RepeatedWarnings } from './repeated-warnings.js';
 import type { AcceptRecord, AgentState, InviteRecord } from './state/agent-state.js';
 import { DurableState } from './state/durable-state.js';
 import { StepEngine } from './step-engine.js';
 
+export type { AgentOptions } from './agent-options.js';
+export type { InviteDefaults } from './invite-minting.js';
 export type { LostMailboxRetry } from './lost-mailboxes.js';
 export { FINISHED_RECORDS_KEPT, isFinished, pruneFinished } from './state/durable-state.js';
 
-export interface AgentOptions {
-  readonly stateFile: string;
-  readonly keystore: SecretStore;
-  readonly relayUrl: string;
-  readonly name: string;
-  readonly logger: Logger;
-  /**
-   * Opens the connection to one relay: the home relay at start, and each relay an invite or
-   * accept runs on, on demand (the agent's root passes RelayConnection; tests pass fakes).
-   */
-  readonly transport: RelayTransportFactory;
-  /** Relays open at once, the home relay included; by default DEFAULT_RELAY_LIMIT (32). */
-  readonly relayLimit?: number | undefined;
-  /** Seconds and a repeating timer; by default the system clock. */
-  readonly clock?: AgentClock;
-  /** Defaults for invite.create when a caller leaves them out (config `invites`). */
-  readonly inviteDefaults?: InviteDefaults | undefined;
-  /** Which relays an invite may name (config `agent`); by default DEFAULT_RELAY_SETTINGS. */
-  readonly relaySettings?: RelaySettings | undefined;
-  /** How a mailbox the relay lost is re-opened; by default DEFAULT_LOST_MAILBOX_RETRY. */
-  readonly lostMailboxRetry?: LostMailboxRetry | undefined;
-}
-
-/** How long a stop keeps trying its last save on a full disk, and how often. */
-export const STOP_SAVE_MS = 10_000;
-const STOP_SAVE_RETRY_MS = 500;
-
-/** Config-level invite defaults. */
-export interface InviteDefaults {
-  readonly format: 'url' | 'code';
-  readonly urlTtlSeconds: number;
-  readonly codeTtlSeconds: number;
-}
-
 const random = pooledRandom();
-/** A short local id from the first 5 bytes of an id: 8 Crockford symbols. */
-function shortId(bytes: Uint8Array): string {
-  return writeCrockfordSymbols(crockfordSymbolsFromBits(bytes, 8));
-}
-
-/** A save that failed with DISK_FULL, saying what that means for the call that asked for it. */
-function notSaved(error: unknown, outcome: string): unknown {
-  return error instanceof PairlinkError && error.code === 'DISK_FULL'
-    ? new PairlinkError('DISK_FULL', `${error.message}: ${outcome}`)
-    : error;
-}
-
-/** What DISK_FULL means for an operator's change to an invite, an accept or a peer (docs/PROTOCOL.md §7). */
-const KEPT_UNSAVED =
-  'the change is kept, and takes effect once a save succeeds (retried every second), unless the agent stops first';
 
 /**
  * The agent: one identity, its pinned peers, and every invite and accept in flight. This class
@@ -102,10 +48,7 @@ const KEPT_UNSAVED =
  * nothing and ends every pairing on both sides or neither.
  */
 export class Agent {
-  private identity!: Identity;
-  /** The identity's raw secrets, for device invites' bundles. */
-  private identitySecrets!: Uint8Array;
-  private card!: Uint8Array;
+  private self!: AgentIdentity;
   private store!: DurableState;
   private relays!: RelayPool;
   private stopTicker: (() => void) | null = null;
@@ -113,16 +56,15 @@ export class Agent {
   readonly startedAt = new Date();
   relayConnected = false;
   private audit: AuditTrail | null = null;
-  private readonly pairings: PairingLog;
   private readonly warnings: RepeatedWarnings;
-  private readonly listeners = new Set<(progress: InviteProgress) => void>();
+  private readonly events: AgentEvents;
   /** Every invite's and accept's machine, stepped and saved (step-engine.ts). */
   private engine!: StepEngine;
   private readonly logFailure: SaveFailureLog;
 
   private constructor(private readonly options: AgentOptions) {
     this.clock = options.clock ?? systemClock;
-    this.pairings = new PairingLog(options.logger);
+    this.events = new AgentEvents(new PairingLog(options.logger), () => this.now());
     this.warnings = new RepeatedWarnings(options.logger);
     this.logFailure = saveFailureLog(options.logger, this.warnings);
   }
@@ -140,13 +82,7 @@ export class Agent {
       await keystore.set('state-key', stateKey);
     }
     const agent = new Agent(options);
-    let secrets = await keystore.get('identity');
-    if (!secrets) {
-      const fresh = Identity.generate(random);
-      secrets = Buffer.concat([fresh.secrets.signingSeed, fresh.secrets.agreementSecret]);
-      await keystore.set('identity', secrets);
-    }
-    agent.useIdentity(secrets);
+    agent.self = await AgentIdentity.open(keystore, random);
     agent.store = await DurableState.load(
       options.stateFile,
       stateKey,
@@ -169,7 +105,7 @@ export class Agent {
     });
     agent.audit = audit;
     const anchor = audit.anchor();
-    agent.card = issueCard(agent.identity, options.name, options.relayUrl, agent.store.state.createdAt).bytes;
+    agent.self.issueCard(options.name, options.relayUrl, agent.store.state.createdAt);
     // On a full disk the agent starts all the same, owing this save (its tick retries it): the
     // files hold what they held, and it serves what it has.
     await agent.store.persist().then(
@@ -191,11 +127,7 @@ export class Agent {
         onConnectionChange: (relay, connected) => {
           const home = relay === agent.relays.homeUrl;
           if (home) agent.relayConnected = connected;
-          const origin = new URL(relay).origin;
-          agent.warnings.info(
-            home ? { connected } : { connected, relay: origin },
-            `${home ? 'relay' : 'invite relay'} ${connected ? 'connected' : 'disconnected'}`,
-          );
+          reportConnection(agent.warnings, relay, home, connected);
         },
         onTrouble: (relay, error) => warnRelayTrouble(agent.warnings, relay, error),
       },
@@ -209,10 +141,10 @@ export class Agent {
       now: () => agent.now(),
       startedAt: agent.startedAt,
       lostMailboxRetry: options.lostMailboxRetry ?? DEFAULT_LOST_MAILBOX_RETRY,
-      context: () => agent.context(),
-      did: () => agent.identity.did,
+      context: () => agent.self.context(agent.now(), () => agent.name, random),
+      did: () => agent.did,
       importIdentity: (bundle) => agent.importIdentity(bundle),
-      emit: (progress) => agent.emit(progress),
+      emit: (progress) => agent.events.progress(progress),
       recordOutcomes: (effects, party) => audit.recordOutcomes(effects, party, agent.now()),
       logFailure: agent.logFailure,
     });
@@ -222,30 +154,15 @@ export class Agent {
     return agent;
   }
 
-  private useIdentity(secrets: Uint8Array): void {
-    this.identitySecrets = Uint8Array.from(secrets);
-    this.identity = Identity.fromSecrets({
-      signingSeed: secrets.subarray(0, 32),
-      agreementSecret: secrets.subarray(32, 64),
-    });
-  }
-
   /** Device mode: this machine becomes another device of the issuer's identity. */
   private async importIdentity(bundle: DeviceBundle): Promise<void> {
-    const secrets = Buffer.concat([bundle.signingSeed, bundle.agreementSecret]);
-    await this.options.keystore.set('identity', secrets);
-    this.useIdentity(secrets);
+    await this.self.import(bundle);
     this.store.update((s) => ({ ...s, name: bundle.name }));
-    this.card = issueCard(
-      this.identity,
-      bundle.name,
-      this.options.relayUrl,
-      this.store.state.createdAt,
-    ).bytes;
+    this.self.issueCard(bundle.name, this.options.relayUrl, this.store.state.createdAt);
   }
 
   get did(): string {
-    return this.identity.did;
+    return this.self.identity.did;
   }
   get name(): string {
     return this.store.state.name;
@@ -263,10 +180,10 @@ export class Agent {
     return this.store.allInvites;
   }
   get fingerprint(): string {
-    return fingerprint(this.identity.signing.publicKey);
+    return fingerprint(this.self.identity.signing.publicKey);
   }
   get cardBytes(): Uint8Array {
-    return this.card;
+    return this.self.card;
   }
   /** Mailboxes watched at the home relay and the sockets carrying them. */
   get relayWatches(): { watches: number; sockets: number } {
@@ -287,87 +204,29 @@ export class Agent {
     return this.store.findAccept(id);
   }
 
-  private readonly removalListeners = new Set<(removed: PeerRemoved) => void>();
-
   /** Receives every `peer.removed` notification. */
   onPeerRemoved(listener: (removed: PeerRemoved) => void): () => void {
-    this.removalListeners.add(listener);
-    return () => this.removalListeners.delete(listener);
+    return this.events.onPeerRemoved(listener);
   }
 
   /** Receives every `invite.progress` notification. */
   onProgress(listener: (progress: InviteProgress) => void): () => void {
-    this.listeners.add(listener);
-    return () => this.listeners.delete(listener);
-  }
-
-  private context(): IssuerStepContext {
-    const secrets = this.identitySecrets;
-    return {
-      identity: this.identity,
-      card: this.card,
-      now: this.now(),
-      random,
-      deviceBundle: () => ({
-        signingSeed: secrets.subarray(0, 32),
-        agreementSecret: secrets.subarray(32, 64),
-        name: this.name,
-      }),
-    };
+    return this.events.onProgress(listener);
   }
 
   /** Mints an invite: registers its mailbox (and nameplate) at the relay, then records it. */
-  async createInvite(
-    params: InviteRequest & { label?: string | undefined; creator?: InviteCreator | undefined },
-  ): Promise<InviteRecord> {
-    const defaults = this.options.inviteDefaults;
-    const format = params.format ?? defaults?.format ?? 'url';
-    const configuredTtl = format === 'url' ? defaults?.urlTtlSeconds : defaults?.codeTtlSeconds;
-    const policy = resolveInvitePolicy({
-      ...params,
-      format,
-      ...(params.ttlSeconds === undefined && params.mode !== 'device' && configuredTtl !== undefined
-        ? { ttlSeconds: configuredTtl }
-        : {}),
-    });
+  async createInvite(params: InviteCreateRequest): Promise<InviteRecord> {
+    const policy = createPolicy(params, this.options.inviteDefaults);
     const now = this.now();
-    const readCapability = random(16);
-    // The mailbox outlives the invite by the grace period and the ack windows (deadlines.ts).
-    const ttl = inviteMailboxTtl(policy.ttlSeconds);
-    let record: InviteRecord;
-    let registered: Promise<void> = Promise.resolve();
-    // Minted on the home relay, and kept there if the agent's relay changes later.
-    const relay = this.relays.home;
-    if (policy.format === 'url') {
-      const minted = mintUrlInvite(this.identity, policy, this.options.relayUrl, now, random);
-      // The mailbox is created at the relay while the record is saved (below).
-      registered = relay.createMailbox(
-        minted.invite.mailboxId,
-        readCapability,
-        minted.invite.writeCapability,
-        ttl,
-      );
-      record = {
-        ...this.newInviteRecord(
-          minted.issuer,
-          readCapability,
-          { url: minted.webUrl, customUrl: minted.customUrl },
-          params.label,
-        ),
-        writeCapability: minted.invite.writeCapability,
-      };
-    } else {
-      const mailboxId = random(16);
-      await relay.createMailbox(mailboxId, readCapability, null, ttl);
-      const maxClaims = Math.min(16, policy.uses + MAX_FAILED_CODE_ATTEMPTS);
-      const { nameplate } = await relay.createNameplate(mailboxId, readCapability, maxClaims);
-      const minted = mintCodeInvite(policy, nameplate, mailboxId, now, random);
-      record = this.newInviteRecord(minted.issuer, readCapability, { code: minted.text }, params.label);
-    }
-    record = { ...record, relayUrl: this.relays.homeUrl };
-    if (params.creator) record = { ...record, creator: params.creator };
-    const created = record;
-    this.store.update((s) => ({ ...s, invites: [...s.invites, created] }));
+    const { record, registered } = await mintInvite(policy, params, {
+      identity: this.self.identity,
+      relay: this.relays.home,
+      relayUrl: this.options.relayUrl,
+      homeKey: this.relays.homeUrl,
+      now: () => this.now(),
+      random,
+    });
+    this.store.update((s) => ({ ...s, invites: [...s.invites, record] }));
     const by = params.creator ?? { kind: 'script' };
     const at = new Date(now * 1000).toISOString();
     this.audit?.minted(record, by, policy.uses, at);
@@ -381,36 +240,15 @@ export class Agent {
       // the relay made for it is deleted.
       const reason: unknown = failed.reason;
       const code = reason instanceof PairlinkError ? reason.code : 'INTERNAL';
-      this.store.update((s) => ({ ...s, invites: s.invites.filter((i) => i.id !== created.id) }));
+      this.store.update((s) => ({ ...s, invites: s.invites.filter((i) => i.id !== record.id) }));
       this.audit?.mintFailed(record, by, code, at);
       if (registration.status === 'fulfilled') this.engine.discard(record);
       await this.store.persist().catch(() => undefined);
       throw notSaved(reason, 'the invite was not made');
     }
     this.engine.listen(record);
-    this.emit({ id: record.id, role: 'issuer', status: 'published' });
+    this.events.progress({ id: record.id, role: 'issuer', status: 'published' });
     return record;
-  }
-
-  private newInviteRecord(
-    issuer: InviteRecord['issuer'],
-    readCapability: Uint8Array,
-    text: { url?: string; customUrl?: string; code?: string },
-    label: string | undefined,
-  ): InviteRecord {
-    return {
-      id: shortId(issuer.mailboxId),
-      format: issuer.formSecret.form,
-      mode: issuer.mode,
-      ...(label ? { label } : {}),
-      createdAt: new Date(this.now() * 1000).toISOString(),
-      ...text,
-      readCapability,
-      afterSeq: 0,
-      // Seeded ephemerals: replies may go out while their step is saved (Step.replayable).
-      issuer: { ...issuer, ephemeralSeed: random(32) },
-      sas: {},
-    };
   }
 
   /**
@@ -430,46 +268,18 @@ export class Agent {
    * record keeps its relay, so a restart resumes there.
    */
   async startAccept(text: string, requireSas: boolean, relayUrl?: string): Promise<AcceptRecord> {
-    const parsed = parseInviteText(text, this.now());
-    let target: AcceptTarget;
-    let relay: string;
-    if (parsed.form === 'url') {
-      const { invite } = parsed;
-      // The policy first: a relay this agent would never contact is refused for that reason.
-      this.refuseRelay(invite.relayUrl);
-      relay = relayKey(invite.relayUrl);
-      if (relayUrl !== undefined && relayKey(relayUrl) !== relay)
-        throw new PairlinkError(
-          'INVALID_PARAMS',
-          `this link names its own relay (${relay}); --relay is for codes, which carry none`,
-        );
-      // RELAY_LIMIT now, before anything is recorded.
-      this.relays.get(relay);
-      target = { form: 'url', invite };
-    } else {
-      const { code } = parsed;
-      if (relayUrl !== undefined) this.refuseRelay(relayUrl);
-      relay = relayUrl === undefined ? this.relays.homeUrl : relayKey(relayUrl);
-      // Nameplates are per relay: only this relay's invites and accepts say anything about this one.
-      const onRelay = <R extends InviteRecord | AcceptRecord>(records: readonly R[]) =>
-        records.filter((r) => this.engine.relayOf(r) === relay);
-      refuseOwnCode(onRelay(this.store.state.invites), code.nameplate);
-      const claim = await this.relays.holding(relay, (r) =>
-        r.claimNameplate(code.nameplate).catch((error: unknown) => {
-          if (error instanceof PairlinkError && error.code === 'INVITE_NOT_FOUND')
-            refuseBurnedCode(onRelay(this.store.allAccepts), code.nameplate, null);
-          throw error;
-        }),
-      );
-      refuseBurnedCode(onRelay(this.store.allAccepts), code.nameplate, claim.mailboxId);
-      target = {
-        form: 'code',
-        code,
-        issuerMailbox: { mailboxId: claim.mailboxId, writeCapability: claim.writeCap },
-        expiresAt: inviteExpiryFromMailbox(Math.floor(claim.expiresAt / 1000)),
-      };
-    }
-    const started = startAcceptor(target, requireSas, this.context());
+    const { target, relay } = await resolveAcceptTarget(text, relayUrl, this.now(), {
+      relays: this.relays,
+      refuseRelay: (url) => this.refuseRelay(url),
+      relayOf: (record) => this.engine.relayOf(record),
+      invites: () => this.store.state.invites,
+      accepts: () => this.store.allAccepts,
+    });
+    const started = startAcceptor(
+      target,
+      requireSas,
+      this.self.context(this.now(), () => this.name, random),
+    );
     const record: AcceptRecord = {
       id: shortId(started.state.sessionId),
       createdAt: new Date(this.now() * 1000).toISOString(),
@@ -480,7 +290,7 @@ export class Agent {
     this.store.update((s) => ({ ...s, accepts: [...s.accepts, record] }));
     // The reply box opens while the record is saved; the hello waits for the save.
     const saved = this.store.persist();
-    this.pairings.acceptStarted(record.id);
+    this.events.acceptStarted(record.id);
     this.engine.adopt(record, started.effects, saved);
     try {
       await saved;
@@ -512,34 +322,13 @@ export class Agent {
     });
   }
 
-  /**
-   * Resolves when the accept `id` is paired, failed or waiting for the SAS, or after `seconds`,
-   * with the accept as its latest step left it: followed step by step rather than looked up when
-   * the event comes, since the save before the event may already have dropped it from the history.
-   */
+  /** Resolves when the accept `id` is paired, failed or waiting for the SAS, or after `seconds` (AgentEvents). */
   waitForAccept(id: string, seconds: number): Promise<AcceptRecord> {
-    let latest = this.findAccept(id);
-    const key = latest.id;
-    return new Promise((resolve) => {
-      const unfollow = this.engine.follow(ACCEPTS, key, (record) => {
-        latest = record;
-      });
-      const done = () => {
-        clearTimeout(timer);
-        unsubscribe();
-        unfollow();
-        resolve(latest);
-      };
-      const unsubscribe = this.onProgress((p) => {
-        if (p.id === key && (p.status === 'paired' || p.status === 'failed' || p.status === 'sas')) done();
-      });
-      const timer = setTimeout(done, seconds * 1000);
-      // Already there (a caller that asks after the 'sas' event went out): answer now, not at the timeout.
-      const phase = latest.acceptor.phase;
-      if (phase === 'paired' || phase === 'failed' || phase === 'awaitingSas') done();
-    });
+    const accept = this.findAccept(id);
+    return this.events.waitForAccept(accept, seconds, (each) => this.engine.follow(ACCEPTS, accept.id, each));
   }
 
+  /** Unpairs `did`; false when no such peer is pinned. */
   async removePeer(did: string): Promise<boolean> {
     const removed = this.store.state.peers.find((p) => p.did === did);
     if (!removed) return false;
@@ -555,7 +344,7 @@ export class Agent {
     await saved.catch((error: unknown) => {
       throw notSaved(error, KEPT_UNSAVED);
     });
-    for (const listener of this.removalListeners) listener(event);
+    this.events.peerRemoved(event);
     return true;
   }
 
@@ -564,12 +353,6 @@ export class Agent {
     const peer = this.store.state.peers.find((p) => p.did === did);
     if (!peer) throw new PairlinkError('PEER_NOT_FOUND', `no pinned peer ${did}`);
     return { peer, card: readVerifiedCard(peer.card) };
-  }
-
-  private emit(progress: Omit<InviteProgress, 'at'>): void {
-    const full: InviteProgress = { ...progress, at: new Date(this.now() * 1000).toISOString() };
-    this.pairings.observe(full);
-    for (const listener of this.listeners) listener(full);
   }
 
   /** The history, oldest first, and whether its chain is whole (`history.list`). */
@@ -601,7 +384,7 @@ export class Agent {
     this.engine.stop();
     this.stopTicker?.();
     let failure: unknown = null;
-    await this.saveBeforeStop().catch((error: unknown) => {
+    await saveBeforeStop(() => this.store.persist(), this.options.logger).catch((error: unknown) => {
       failure = error;
     });
     await this.engine.idle();
@@ -614,32 +397,5 @@ export class Agent {
       this.relays.close();
     }
     if (failure) throw failure;
-  }
-
-  /**
-   * The last save. On a full disk it is tried again (space may come back) until STOP_SAVE_MS have
-   * passed, well inside a service manager's stop timeout (systemd's TimeoutStopSec=20), then given
-   * up with one line.
-   */
-  private async saveBeforeStop(): Promise<void> {
-    const deadline = Date.now() + STOP_SAVE_MS;
-    for (let attempts = 1; ; attempts++) {
-      try {
-        return await this.store.persist();
-      } catch (error) {
-        if (!(error instanceof PairlinkError && error.code === 'DISK_FULL')) throw error;
-        if (Date.now() >= deadline) {
-          this.options.logger.error(
-            { err: error.message, attempts },
-            'stopped without saving the last changes: the disk is full',
-          );
-          throw notSaved(
-            error,
-            'the changes answered DISK_FULL are lost; everything acknowledged is on disk',
-          );
-        }
-        await new Promise((resolve) => setTimeout(resolve, STOP_SAVE_RETRY_MS));
-      }
-    }
   }
 }

@@ -1,3 +1,4 @@
+import { crockfordSymbolsFromBits, writeCrockfordSymbols } from '../src/encoding/crockford.js';
 import { toHex } from '../src/encoding/hex.js';
 import {
   type AcceptorEvent,
@@ -22,6 +23,11 @@ import { wipeFinishedAcceptor, wipeFinishedInvite, wipeFinishedIssuer } from './
 
 /** A record the agent runs a handshake machine for: an invite it issued, or an accept. */
 export type PairingRecord = InviteRecord | AcceptRecord;
+
+/** A record's short local id, from the first 5 bytes of its mailbox or session id: 8 Crockford symbols. */
+export function shortId(bytes: Uint8Array): string {
+  return writeCrockfordSymbols(crockfordSymbolsFromBits(bytes, 8));
+}
 
 /** Events every kind of machine takes: the host's, frames from the relay, and the clock. */
 export type EngineEvent =
