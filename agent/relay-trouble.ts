@@ -56,3 +56,16 @@ export function warnRelayTrouble(warnings: RepeatedWarnings, relayUrl: string, e
     `relay ${origin}: ${TROUBLE[error.code] ?? 'it failed'}`,
   );
 }
+
+/** One info line when a relay connects or disconnects: the home relay by that name, any other by its origin. */
+export function reportConnection(
+  warnings: RepeatedWarnings,
+  relay: string,
+  home: boolean,
+  connected: boolean,
+): void {
+  warnings.info(
+    home ? { connected } : { connected, relay: new URL(relay).origin },
+    `${home ? 'relay' : 'invite relay'} ${connected ? 'connected' : 'disconnected'}`,
+  );
+}

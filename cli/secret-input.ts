@@ -1,6 +1,9 @@
 import { PairlinkError } from '../src/errors.js';
 
-/** The longest invite text read from stdin or a prompt (an invite URL is at most 8 KiB). */
+/**
+ * How much of stdin or a prompt is read at most: a bound on reading (room for the whitespace
+ * around a pasted invite), not the invite's own, MAX_INVITE_TEXT_LENGTH, checked after trimming.
+ */
 export const MAX_INVITE_INPUT_BYTES = 16 * 1024;
 
 /** The environment variable an invite may arrive in (only its owner can read a process's environment). */

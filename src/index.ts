@@ -21,6 +21,7 @@ export {
   type IdentitySecrets,
 } from './identity/identity.js';
 export { type InvitePolicy, type InviteRequest, resolveInvitePolicy } from './invite/invite-policy.js';
+export { type InviteText, parseInviteText } from './invite/invite-text.js';
 export { looksLikeInviteUrl, parseInviteUrl, type UrlInvite } from './invite/invite-url.js';
 export { formatShortCode, parseShortCode, type ShortCode } from './invite/short-code.js';
 export * from './rpc/errors.js';

@@ -1,10 +1,11 @@
 import type { PairlinkClient } from '../../client/index.js';
+import { MAX_INVITE_TEXT_LENGTH } from '../../src/invite/invite-url.js';
 import type { InviteAcceptResult, InviteProgress } from '../../src/rpc/protocol.js';
 import { parseDuration, withAgent } from '../agent-connection.js';
 import type { Command } from '../command.js';
 import { EXIT } from '../exit-codes.js';
 import { type Io, printJson, UsageError } from '../output.js';
-import { INVITE_ENV, MAX_INVITE_INPUT_BYTES, promptSecret, readPipedSecret } from '../secret-input.js';
+import { INVITE_ENV, promptSecret, readPipedSecret } from '../secret-input.js';
 
 /** Said once in a terminal when the invite came as the argument (docs/SECURITY.md §Local users). */
 const ARGUMENT_SEEN =
@@ -188,7 +189,7 @@ export const acceptCommand: Command = {
       });
     }
     const invite = await readInvite(positionals[0], io);
-    if (Buffer.byteLength(invite) > MAX_INVITE_INPUT_BYTES) throw new UsageError('the invite is too long');
+    if (invite.length > MAX_INVITE_TEXT_LENGTH) throw new UsageError('the invite is too long');
     if (positionals[0] !== undefined && positionals[0] !== '-' && io.isTty) io.err(ARGUMENT_SEEN);
     return withAgent(async (client) => {
       const progress = values.json ? null : watchProgress(client, io);

@@ -1,8 +1,7 @@
 import { PairlinkError } from '../../src/errors.js';
 import { fingerprint } from '../../src/identity/identity.js';
-import { looksLikeInviteUrl, parseInviteUrl } from '../../src/invite/invite-url.js';
+import { parseInviteText } from '../../src/invite/invite-text.js';
 import { checkRelayUrl } from '../../src/invite/relay-policy.js';
-import { parseShortCode } from '../../src/invite/short-code.js';
 import type { Command } from '../command.js';
 import { loadConfigFile } from '../config-file.js';
 import { EXIT } from '../exit-codes.js';
@@ -39,12 +38,12 @@ export const inspectCommand: Command = {
   allowPositionals: true,
   async run({ values, positionals, io }) {
     if (positionals.length !== 1) throw new UsageError('inspect takes exactly one invite');
-    const text = positionals[0]!.trim();
     const now = Math.floor(Date.now() / 1000);
-    if (looksLikeInviteUrl(text)) {
+    const parsed = parseInviteText(positionals[0]!, now);
+    if (parsed.form === 'url') {
       if (values.relay !== undefined)
         throw new UsageError('--relay is for a code: a link names its relay itself');
-      const invite = parseInviteUrl(text, now);
+      const invite = parsed.invite;
       // parseInviteUrl lets an acceptor's clock run a little ahead (the issuer's clock decides);
       // inspect answers the question its help asks, by this clock: has it expired?
       if (now >= invite.expiresAt)
@@ -75,7 +74,7 @@ export const inspectCommand: Command = {
       }
       return EXIT.ok;
     }
-    const code = parseShortCode(text);
+    const code = parsed.code;
     const relay = values.relay as string | undefined;
     const check = relay === undefined ? undefined : relayCheck(relay, values);
     if (values.json)

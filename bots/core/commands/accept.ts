@@ -1,5 +1,6 @@
 import { PairlinkError } from '../../../src/errors.js';
 import { MAX_RELAY_URL_BYTES } from '../../../src/identity/card.js';
+import { MAX_INVITE_TEXT_LENGTH } from '../../../src/invite/invite-url.js';
 import type { InviteAcceptResult } from '../../../src/rpc/protocol.js';
 import { followAccept } from '../agent-link.js';
 import { acceptLine, errorLine } from '../render.js';
@@ -9,7 +10,8 @@ import type { Answer, CommandContext } from '../run-command.js';
 export function acceptText(text: string | undefined): string {
   const invite = (text ?? '').trim();
   if (!invite) throw new PairlinkError('INVALID_PARAMS', 'give the invite link or code to accept');
-  if (invite.length > 1000) throw new PairlinkError('INVALID_PARAMS', 'that is too long to be an invite');
+  if (invite.length > MAX_INVITE_TEXT_LENGTH)
+    throw new PairlinkError('INVALID_PARAMS', 'that is too long to be an invite');
   return invite;
 }
 

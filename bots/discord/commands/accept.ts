@@ -1,5 +1,6 @@
 import { ApplicationCommandOptionType, InteractionContextType } from 'discord.js';
 import { MAX_RELAY_URL_BYTES } from '../../../src/identity/card.js';
+import { MAX_INVITE_TEXT_LENGTH } from '../../../src/invite/invite-url.js';
 import { acceptInvite } from '../../core/commands/accept.js';
 import { MANAGE_GUILD, type SlashCommand } from './slash-command.js';
 
@@ -16,7 +17,7 @@ export const accept = {
         name: 'invite',
         description: 'The invite link or code',
         required: true,
-        max_length: 1000,
+        max_length: MAX_INVITE_TEXT_LENGTH,
       },
       {
         type: ApplicationCommandOptionType.String,

@@ -1,0 +1,45 @@
+import { toHex } from '../src/encoding/hex.js';
+import type { Effect } from '../src/handshake/effects.js';
+import type { PeerRecord } from './state/agent-state.js';
+
+/**
+ * The pinned peers after a step's pin effects (`pin`, `confirmPin`, `unpin`), applied in the
+ * state in the same save as the step, so a pairing is recorded whole or not at all. `peers`
+ * itself when the step pins nothing. A pin of this agent's own did (`ownDid`) is never recorded;
+ * `now` (seconds) dates a new pin.
+ */
+export function applyPins(
+  peers: readonly PeerRecord[],
+  effects: readonly Effect[],
+  ownDid: string,
+  now: number,
+): readonly PeerRecord[] {
+  let next = peers;
+  for (const effect of effects) {
+    if (effect.type === 'pin' && effect.peer.did !== ownDid) {
+      const existing = next.find((p) => p.did === effect.peer.did);
+      const peer: PeerRecord = {
+        did: effect.peer.did,
+        name: effect.peer.name,
+        card: effect.peer.bytes,
+        pairedAt: new Date(now * 1000).toISOString(),
+        relayUrl: effect.peer.relayUrl,
+        relation: effect.mode,
+        // A peer already confirmed by an earlier pairing stays confirmed.
+        confirmed: effect.confirmed || (existing !== undefined && existing.confirmed !== false),
+        session: toHex(effect.sessionId),
+      };
+      next = [...next.filter((p) => p.did !== peer.did), peer];
+    } else if (effect.type === 'confirmPin' || effect.type === 'unpin') {
+      const session = toHex(effect.sessionId);
+      const peer = next.find((p) => p.did === effect.did);
+      // Only the session that made an unconfirmed pin may confirm or withdraw it.
+      if (!peer || peer.session !== session || peer.confirmed !== false) continue;
+      next =
+        effect.type === 'unpin'
+          ? next.filter((p) => p !== peer)
+          : next.map((p) => (p === peer ? { ...peer, confirmed: true } : p));
+    }
+  }
+  return next;
+}
