@@ -64,6 +64,7 @@ describe.each(['url', 'code'] as const)('the inbox frame in a pairing (%s form)'
     const run = pairing(form, { issuer: true, acceptor: true });
     run.exchange.tamper = (frame) => (frame[1] === INBOX ? [] : [frame]);
     runUntilQuiet(run.issuer, [run.acceptor]);
+    expect(typesSent(run.alice)).toEqual([FRAME_TYPE.reply, INBOX, FRAME_TYPE.welcome]); // posted, lost
     expect(typesSent(run.bob)).not.toContain(INBOX);
     expect(effectsOf(run.bob, 'pin')[0]!.peerInbox).toBeUndefined();
     expect(effectsOf(run.alice, 'confirmPin')[0]!.peerInbox).toBeUndefined();
@@ -217,6 +218,7 @@ describe('inbox frames that are not the other side’s first one are ignored', (
     };
     runUntilQuiet(run.issuer, [run.acceptor]);
     const paired = run.acceptor.state;
+    expect(held?.[1]).toBe(INBOX);
     expect(effectsOf(run.bob, 'pin')[0]!.peerInbox).toBeUndefined();
     run.acceptor.step({ type: 'frameReceived', frame: held! });
     expect(run.acceptor.state).toBe(paired);
