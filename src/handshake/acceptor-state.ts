@@ -2,6 +2,7 @@ import type { ErrorCode } from '../errors.js';
 import type { InviteMode } from '../invite/invite-policy.js';
 import type { UrlInvite } from '../invite/invite-url.js';
 import { codeInviteId, type ShortCode } from '../invite/short-code.js';
+import type { InboxExtension } from '../notice/inbox.js';
 import type { OwnedMailbox } from './effects.js';
 import type { MailboxAddress } from './frames.js';
 import type { FormSecret, SessionContext } from './session-keys.js';
@@ -53,6 +54,13 @@ export interface AcceptorState {
   readonly failure?: ErrorCode;
   /** A link's mailbox was gone at a relay that had just restarted: looked for again until RELAY_REFIND_SECONDS. */
   readonly relayLost?: boolean;
+  /** The issuer's inbox and commitment (PROTOCOL.md §11.1), from the first inbox frame that opened before the welcome. */
+  readonly peerInbox?: InboxExtension;
+  /**
+   * Our inbox frame, made once when we pinned (only if the issuer's had opened): posted before
+   * the ack and before every resend of it, the same bytes. Absent: we handed over no inbox.
+   */
+  readonly inboxFrame?: Uint8Array;
 }
 
 /** True once the accept can change no more (and its reply mailbox may go). */

@@ -46,7 +46,16 @@ export function resend(state: AcceptorState, ctx: StepContext): Step<AcceptorSta
     frame: state.lastSentFrame,
     ...(state.ackPending ? { track: true } : {}),
   };
-  return { state: next, effects: [openReplyBox(state), send, { type: 'resync' }] };
+  return { state: next, effects: [openReplyBox(state), ...inboxBefore(state), send, { type: 'resync' }] };
+}
+
+/**
+ * Our inbox frame, immediately before the ack and each resend of it (PROTOCOL.md §11.1); none
+ * before the hello or the confirm, nor if we handed over no inbox.
+ */
+export function inboxBefore(state: AcceptorState): Effect[] {
+  if (state.phase !== 'paired' || !state.inboxFrame) return [];
+  return [{ type: 'send', to: targetMailbox(state.target), frame: state.inboxFrame }];
 }
 
 /** The ack is with the relay: nothing more to do but close the reply mailbox. */

@@ -11,7 +11,15 @@ import {
   targetExpiry,
   targetMailbox,
 } from './acceptor-state.js';
-import { fail, finishPaired, helloEffects, openReplyBox, resend, unchanged } from './acceptor-steps.js';
+import {
+  fail,
+  finishPaired,
+  helloEffects,
+  inboxBefore,
+  openReplyBox,
+  resend,
+  unchanged,
+} from './acceptor-steps.js';
 import { acceptorDeadline, ackDeadline, retryDelaySeconds } from './deadlines.js';
 import { decodeDeviceBundle } from './device-bundle.js';
 import {
@@ -24,7 +32,15 @@ import {
   type StepContext,
 } from './effects.js';
 import { decodeFrame, encodeFrame, type Frame } from './frames.js';
-import { buildAck, buildConfirm, openReply, openSealedAbort, openWelcome } from './messages.js';
+import {
+  buildAck,
+  buildConfirm,
+  buildInbox,
+  openInbox,
+  openReply,
+  openSealedAbort,
+  openWelcome,
+} from './messages.js';
 import { deriveSas } from './sas.js';
 import { deriveSessionKeys, deriveSessionSecret, drawShare } from './session-keys.js';
 
@@ -139,6 +155,8 @@ export function stepAcceptor(
           return state.phase === 'awaitingReply' ? fail(state, frame.reason, null) : unchanged(state);
         case 'sealedAbort':
           return onSealedAbort(state, frame);
+        case 'inbox':
+          return onInbox(state, event.frame);
         default:
           return unchanged(state); // our own hello/confirm/ack reflected back: ignore
       }
@@ -314,7 +332,10 @@ function onWelcome(
     // Our ack may have been lost: answer a repeated welcome with the same ack bytes.
     return {
       state,
-      effects: [{ type: 'send', to: targetMailbox(state.target), frame: state.lastSentFrame }],
+      effects: [
+        ...inboxBefore(state),
+        { type: 'send', to: targetMailbox(state.target), frame: state.lastSentFrame },
+      ],
     };
   }
   if (state.phase !== 'awaitingWelcome') return unchanged(state);
@@ -339,22 +360,40 @@ function onWelcome(
     return fail(state, 'PROTOCOL_ERROR', 'PROTOCOL_ERROR');
   }
   // The welcome proves the issuer pinned us (it pins before it sends one): pin, confirmed, and
-  // tell the issuer with a sealed ack, which it needs to mark its own pin confirmed.
+  // tell the issuer with a sealed ack, which it needs to mark its own pin confirmed. The pin takes
+  // the issuer's inbox if its frame opened by now; only then do we hand over ours (§11.1: an issuer
+  // that sent none may be one that counts a frame it does not know as a guess).
   const ack = buildAck(keys, state.sessionId);
+  const inbox = state.peerInbox && ctx.inboxFor?.(state.sessionId);
+  const paired: AcceptorState = {
+    ...state,
+    phase: 'paired',
+    ackPending: true,
+    lastSentFrame: ack,
+    resendAt: ctx.now + retryDelaySeconds(0),
+    resends: 0,
+    ...(inbox ? { inboxFrame: buildInbox(keys, 'acceptor', state.sessionId, inbox) } : {}),
+  };
   effects.push(
-    { type: 'pin', sessionId: state.sessionId, peer: issuer, mode: state.mode!, confirmed: true },
+    {
+      type: 'pin',
+      sessionId: state.sessionId,
+      peer: issuer,
+      mode: state.mode!,
+      confirmed: true,
+      ...(state.peerInbox ? { peerInbox: state.peerInbox } : {}),
+      ...(inbox ? { handedWriteCapability: inbox.inbox.writeCapability } : {}),
+    },
     { type: 'progress', status: 'paired', sessionId: state.sessionId, peer: issuer },
+    ...inboxBefore(paired),
     { type: 'send', to: targetMailbox(state.target), frame: ack, track: true },
   );
-  return {
-    state: {
-      ...state,
-      phase: 'paired',
-      ackPending: true,
-      lastSentFrame: ack,
-      resendAt: ctx.now + retryDelaySeconds(0),
-      resends: 0,
-    },
-    effects,
-  };
+  return { state: paired, effects };
+}
+
+/** The issuer's inbox frame (before its welcome): the first that opens is kept; after the pin, none. */
+function onInbox(state: AcceptorState, frame: Uint8Array): Step<AcceptorState> {
+  if (state.phase !== 'awaitingWelcome' || state.peerInbox) return unchanged(state);
+  const peerInbox = openInbox(deriveSessionKeys(state.sessionSecret!), 'issuer', state.sessionId, frame);
+  return peerInbox ? { state: { ...state, peerInbox }, effects: [] } : unchanged(state);
 }

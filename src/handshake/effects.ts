@@ -3,6 +3,7 @@ import type { ErrorCode } from '../errors.js';
 import type { Card } from '../identity/card.js';
 import type { Identity } from '../identity/identity.js';
 import type { InviteMode } from '../invite/invite-policy.js';
+import type { InboxExtension } from '../notice/inbox.js';
 import type { DeviceBundle } from './device-bundle.js';
 import type { MailboxAddress } from './frames.js';
 import type { Sas } from './sas.js';
@@ -47,6 +48,7 @@ export type Effect =
   /**
    * Pins a peer. `confirmed` is false on the issuer, which pins before it knows the acceptor
    * heard its welcome; `confirmPin` (the ack arrived) or `unpin` (the acceptor withdrew) follows.
+   * The inbox fields (PROTOCOL.md §11.1) are absent for a peer without notices, as before them.
    */
   | {
       readonly type: 'pin';
@@ -54,8 +56,18 @@ export type Effect =
       readonly peer: Card;
       readonly mode: InviteMode;
       readonly confirmed: boolean;
+      /** The acceptor's pin: the issuer's inbox and next-key commitment, if its frame opened. */
+      readonly peerInbox?: InboxExtension;
+      /** The write capability to our inbox that we handed this peer (to revoke it at our relay). */
+      readonly handedWriteCapability?: Uint8Array;
     }
-  | { readonly type: 'confirmPin'; readonly sessionId: Uint8Array; readonly did: string }
+  /** The issuer's decision: `peerInbox` is the acceptor's, if its frame opened before the ack. */
+  | {
+      readonly type: 'confirmPin';
+      readonly sessionId: Uint8Array;
+      readonly did: string;
+      readonly peerInbox?: InboxExtension;
+    }
   | { readonly type: 'unpin'; readonly sessionId: Uint8Array; readonly did: string }
   | { readonly type: 'importIdentity'; readonly bundle: DeviceBundle; readonly issuer: Card }
   | {
@@ -130,4 +142,11 @@ export interface StepContext {
   /** Seconds since the Unix epoch. */
   readonly now: number;
   readonly random: RandomSource;
+  /**
+   * This agent's inbox for the peer of session `sessionId` (PROTOCOL.md §11.1): its next-key
+   * commitment and an inbox with a write capability drawn for that peer alone. Asked once per
+   * session, in the step that pins; the frame it makes is kept in the state and reposted from
+   * there. Absent, or undefined for a session: this side hands over no inbox, as before notices.
+   */
+  readonly inboxFor?: (sessionId: Uint8Array) => InboxExtension | undefined;
 }

@@ -21,6 +21,8 @@ export const FRAME_TYPE = {
   abort: 5,
   ack: 6,
   sealedAbort: 7,
+  /** An agent's inbox and next-key commitment (§11.1; src/notice/inbox.ts builds and opens it). */
+  inbox: 8,
 } as const;
 
 /** Why a session was abandoned; sent in the clear in an abort frame (it is not secret). */
@@ -65,7 +67,12 @@ export type Frame =
   /** The acceptor's proof that it pinned the issuer (sealed, empty body). */
   | { readonly type: 'ack'; readonly sessionId: Uint8Array; readonly sealed: Uint8Array }
   /** An abort after key confirmation, sealed so the relay cannot forge it (body: u8 reason). */
-  | { readonly type: 'sealedAbort'; readonly sessionId: Uint8Array; readonly sealed: Uint8Array };
+  | { readonly type: 'sealedAbort'; readonly sessionId: Uint8Array; readonly sealed: Uint8Array }
+  /**
+   * A side's inbox (§11.1), sealed. Any length here: its opener bounds it, so that a frame of a
+   * known session is never taken for junk (a code invite counts junk as guesses).
+   */
+  | { readonly type: 'inbox'; readonly sessionId: Uint8Array; readonly sealed: Uint8Array };
 
 const FORM_CODE = { url: 1, code: 2 } as const;
 
@@ -90,6 +97,7 @@ export function encodeFrame(frame: Frame): Uint8Array {
     case 'welcome':
     case 'ack':
     case 'sealedAbort':
+    case 'inbox':
       writer.raw(frame.sealed);
       break;
     case 'abort':
@@ -132,6 +140,8 @@ export function decodeFrame(bytes: Uint8Array): Frame {
       return { type: 'ack', sessionId, sealed: sealedExactly(reader, 0) };
     case FRAME_TYPE.sealedAbort:
       return { type: 'sealedAbort', sessionId, sealed: sealedExactly(reader, 1) };
+    case FRAME_TYPE.inbox:
+      return { type: 'inbox', sessionId, sealed: sealedRest(reader) };
     case FRAME_TYPE.abort: {
       const reason = ABORT_REASONS[reader.u8() - 1];
       reader.end();

@@ -29,6 +29,8 @@ export interface Party {
   readonly card: Uint8Array;
   readonly random: RandomSource;
   readonly effects: Effect[];
+  /** Its inbox for each session's peer (StepContext.inboxFor); absent: it hands over none. */
+  readonly inboxFor?: StepContext['inboxFor'];
 }
 
 /** A party with a fresh identity drawn from `random` and a card for `relayUrl`. */
@@ -52,6 +54,7 @@ export function contextOf(party: Party, now: number): IssuerStepContext & StepCo
     now,
     random: party.random,
     deviceBundle: () => ({ ...party.secrets, name: party.name }),
+    ...(party.inboxFor ? { inboxFor: party.inboxFor } : {}),
   };
 }
 

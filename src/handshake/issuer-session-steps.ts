@@ -40,10 +40,19 @@ export const send = (session: IssuerSession, frame: Uint8Array): SessionStep => 
   effects: [{ type: 'send', to: session.replyTo, frame }],
 });
 
+/**
+ * The welcome, with our inbox frame (if we handed one over) immediately before it, as on its first
+ * post (PROTOCOL.md §11.1): a relay that loses nothing delivers the inbox before the welcome.
+ */
+export function sendWelcome(session: IssuerSession, welcome: Uint8Array): SessionStep {
+  const frames = session.inboxFrame ? [session.inboxFrame, welcome] : [welcome];
+  return { session, effects: frames.map((frame) => ({ type: 'send', to: session.replyTo, frame })) };
+}
+
 /** A repeated confirm: our welcome (or our sealed abort) may have been lost; resend the same bytes. */
 export function resendLast(session: IssuerSession): SessionStep {
-  const last = session.welcomeFrame ?? session.finalFrame;
-  return last ? send(session, last) : unchanged(session);
+  if (session.welcomeFrame) return sendWelcome(session, session.welcomeFrame);
+  return session.finalFrame ? send(session, session.finalFrame) : unchanged(session);
 }
 
 /** The ack did not come in time, or cannot come (the mailbox is gone): the pin stays unconfirmed. */

@@ -3,7 +3,7 @@ import type { ErrorCode } from '../errors.js';
 import { readVerifiedCard } from '../identity/card.js';
 import { ackDeadline, completeBy, ISSUER_SESSION_TIMEOUT_SECONDS, retryDelaySeconds } from './deadlines.js';
 import { encodeDeviceBundle } from './device-bundle.js';
-import { isPermanentRelayFailure } from './effects.js';
+import { type Effect, isPermanentRelayFailure } from './effects.js';
 import { ABORT_REASONS, type AbortReason, type Frame } from './frames.js';
 import {
   endSession,
@@ -11,6 +11,7 @@ import {
   resendLast,
   type SessionStep,
   send,
+  sendWelcome,
   settle,
   unchanged,
 } from './issuer-session-steps.js';
@@ -20,7 +21,16 @@ import {
   type IssuerStepContext,
   statusReason,
 } from './issuer-state.js';
-import { buildAbort, buildReply, buildWelcome, openAck, openConfirm, openSealedAbort } from './messages.js';
+import {
+  buildAbort,
+  buildInbox,
+  buildReply,
+  buildWelcome,
+  openAck,
+  openConfirm,
+  openInbox,
+  openSealedAbort,
+} from './messages.js';
 import { deriveSas } from './sas.js';
 import {
   deriveSessionKeys,
@@ -43,6 +53,8 @@ export type SessionEvent = { readonly type: 'helloRepeated'; readonly share: Uin
 type PhaseEvent =
   | { readonly type: 'confirmReceived'; readonly sealed: Uint8Array }
   | { readonly type: 'ackReceived'; readonly sealed: Uint8Array }
+  /** An inbox frame of this session (PROTOCOL.md §11.1), whole: it is opened as one. */
+  | { readonly type: 'inboxReceived'; readonly frame: Uint8Array }
   | { readonly type: 'sealedAbortReceived'; readonly sealed: Uint8Array }
   | { readonly type: 'abortReceived'; readonly reason: AbortReason }
   | { readonly type: 'sasConfirmed' }
@@ -183,6 +195,7 @@ function stepOpen(
         ? endSession(session, 'INVITE_NOT_FOUND', null)
         : unchanged(session);
     case 'ackReceived':
+    case 'inboxReceived': // the acceptor sends one only after our welcome
     case 'resumed':
     case 'mailboxLost':
     case 'peerRemoved':
@@ -202,6 +215,8 @@ function stepAwaitingAck(
       return resendLast(session);
     case 'ackReceived':
       return onAck(session, event.sealed);
+    case 'inboxReceived':
+      return onInbox(session, event.frame);
     case 'sealedAbortReceived': {
       const reason = openSealedAbort(deriveSessionKeys(session.sessionSecret), 'acceptor', event.sealed);
       if (reason === null) return unchanged(session);
@@ -216,7 +231,7 @@ function stepAwaitingAck(
       if (ctx.now >= ackDeadline(invite.expiresAt)) return markUnconfirmed(session);
       if (session.retryAt !== undefined && ctx.now >= session.retryAt) {
         const { retryAt: _due, ...rest } = session;
-        return send({ ...rest, retries: (session.retries ?? 0) + 1 }, session.welcomeFrame!);
+        return sendWelcome({ ...rest, retries: (session.retries ?? 0) + 1 }, session.welcomeFrame!);
       }
       if (session.resyncAt !== undefined && ctx.now >= session.resyncAt) {
         const resyncs = (session.resyncs ?? 0) + 1;
@@ -227,7 +242,7 @@ function stepAwaitingAck(
       }
       return unchanged(session);
     case 'resumed':
-      return send(session, session.welcomeFrame!);
+      return sendWelcome(session, session.welcomeFrame!);
     case 'sendFailed':
       // A lost welcome is retried on the backoff schedule (the acceptor's resent confirm would also
       // bring it back). A reply box that is gone: its ack may still be in our mailbox, so keep
@@ -245,13 +260,15 @@ function stepAwaitingAck(
   }
 }
 
-/** unconfirmed, completed, failed: only a late ack, an unpair and repeats still matter. */
+/** unconfirmed, completed, failed: only a late ack (and its inbox), an unpair and repeats still matter. */
 function stepSettled(session: IssuerSession, event: PhaseEvent): SessionStep {
   switch (event.type) {
     case 'confirmReceived':
       return resendLast(session);
     case 'ackReceived':
       return session.phase === 'unconfirmed' ? onAck(session, event.sealed) : unchanged(session);
+    case 'inboxReceived':
+      return session.phase === 'unconfirmed' ? onInbox(session, event.frame) : unchanged(session);
     case 'peerRemoved':
       return session.phase === 'unconfirmed' ? onPeerRemoved(session, event.did) : unchanged(session);
     default:
@@ -322,21 +339,35 @@ function complete(session: IssuerSession, invite: IssuerState, ctx: IssuerStepCo
     throw new Error('device invite completed without a device bundle');
   const keys = deriveSessionKeys(session.sessionSecret);
   const welcomeFrame = buildWelcome(keys, session.sessionId, session.transcript, bundle, ctx);
-  return {
-    session: {
-      ...session,
-      phase: 'awaitingAck',
-      welcomeFrame,
-      retries: 0,
-      resyncs: 0,
-      resyncAt: ctx.now + retryDelaySeconds(0),
-    },
-    effects: [
-      { type: 'pin', sessionId: session.sessionId, peer: acceptor, mode: invite.mode, confirmed: false },
-      { type: 'send', to: session.replyTo, frame: welcomeFrame },
-    ],
-    outcome: { type: 'pinned', did: acceptor.did },
+  // Our inbox goes before the welcome (PROTOCOL.md §11.1), made once: the step saves before it posts.
+  const inbox = ctx.inboxFor?.(session.sessionId);
+  const inboxFrame = inbox && buildInbox(keys, 'issuer', session.sessionId, inbox);
+  const welcomed: IssuerSession = {
+    ...session,
+    phase: 'awaitingAck',
+    welcomeFrame,
+    ...(inboxFrame ? { inboxFrame } : {}),
+    retries: 0,
+    resyncs: 0,
+    resyncAt: ctx.now + retryDelaySeconds(0),
   };
+  const pin: Effect = {
+    type: 'pin',
+    sessionId: session.sessionId,
+    peer: acceptor,
+    mode: invite.mode,
+    confirmed: false,
+    ...(inbox ? { handedWriteCapability: inbox.inbox.writeCapability } : {}),
+  };
+  const effects = [pin, ...sendWelcome(welcomed, welcomeFrame).effects];
+  return { session: welcomed, effects, outcome: { type: 'pinned', did: acceptor.did } };
+}
+
+/** The acceptor's inbox frame (before its ack): the first that opens is kept for the pin's confirmation. */
+function onInbox(session: IssuerSession, frame: Uint8Array): SessionStep {
+  if (session.peerInbox) return unchanged(session);
+  const peerInbox = openInbox(deriveSessionKeys(session.sessionSecret), 'acceptor', session.sessionId, frame);
+  return peerInbox ? unchanged({ ...session, peerInbox }) : unchanged(session);
 }
 
 /** The acceptor pinned us too: the pin is confirmed and this session is done. */
@@ -345,7 +376,12 @@ function onAck(session: IssuerSession, sealed: Uint8Array): SessionStep {
   if (!openAck(deriveSessionKeys(session.sessionSecret), sealed)) return unchanged(session);
   const acceptor = readVerifiedCard(session.acceptorCard!);
   return settle({ ...session, phase: 'completed' }, [
-    { type: 'confirmPin', sessionId: session.sessionId, did: acceptor.did },
+    {
+      type: 'confirmPin',
+      sessionId: session.sessionId,
+      did: acceptor.did,
+      ...(session.peerInbox ? { peerInbox: session.peerInbox } : {}),
+    },
     { type: 'progress', status: 'paired', sessionId: session.sessionId, peer: acceptor },
   ]);
 }

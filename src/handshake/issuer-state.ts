@@ -1,5 +1,6 @@
 import type { ErrorCode } from '../errors.js';
 import type { InviteMode } from '../invite/invite-policy.js';
+import type { InboxExtension } from '../notice/inbox.js';
 import { ackDeadline, completeBy, ISSUER_SESSION_TIMEOUT_SECONDS } from './deadlines.js';
 import type { StepContext } from './effects.js';
 import type { AbortReason, MailboxAddress } from './frames.js';
@@ -49,6 +50,13 @@ export interface IssuerSession {
   readonly resyncAt?: number;
   readonly resyncs?: number;
   readonly failure?: ErrorCode;
+  /**
+   * Our inbox frame (PROTOCOL.md §11.1), made once when the session pinned: posted before the
+   * welcome and before every resend of it, the same bytes. Absent: we handed over no inbox.
+   */
+  readonly inboxFrame?: Uint8Array;
+  /** The acceptor's inbox and commitment, from the first of its inbox frames that opened. */
+  readonly peerInbox?: InboxExtension;
 }
 
 /** An issued invite and its sessions (persistable; secrets included). */

@@ -143,15 +143,17 @@ export function stepIssuer(
           ? stepSessionOf(state, session, { type: 'helloRepeated', share: frame.share }, ctx)
           : onHello(state, frame, ctx);
       if (!session) return countJunk(unchanged(state));
-      const sessionEvent = sessionEventOf(frame);
+      const sessionEvent = sessionEventOf(frame, event.frame);
       return sessionEvent ? stepSessionOf(state, session, sessionEvent, ctx) : unchanged(state);
     }
   }
 }
 
-/** The session event a frame of a known session is; null for a reply or welcome reflected back. */
-function sessionEventOf(frame: Exclude<Frame, { type: 'hello' }>): SessionEvent | null {
+/** The session event a frame of a known session (`bytes`) is; null for a reply or welcome reflected back. */
+function sessionEventOf(frame: Exclude<Frame, { type: 'hello' }>, bytes: Uint8Array): SessionEvent | null {
   switch (frame.type) {
+    case 'inbox':
+      return { type: 'inboxReceived', frame: bytes };
     case 'confirm':
       return { type: 'confirmReceived', sealed: frame.sealed };
     case 'ack':

@@ -1,7 +1,9 @@
 import { equalBytesConstantTime } from '../crypto/constant-time.js';
 import { type DirectionKey, openFrame, sealFrame } from '../crypto/frame-cipher.js';
+import { PairlinkError } from '../errors.js';
 import { type Card, verifyCard } from '../identity/card.js';
 import type { InviteMode } from '../invite/invite-policy.js';
+import { buildInboxFrame, type InboxExtension, openInboxFrame } from '../notice/inbox.js';
 import type { StepContext } from './effects.js';
 import {
   type AbortReason,
@@ -31,8 +33,8 @@ import {
  * The handshake's messages, for both roles: each builder derives the transcript, signs, tags,
  * seals and encodes one frame; each opener undoes that and runs every check, so a machine deals in
  * verified values and stable failures and never touches a key, a tag or a signature itself
- * (docs/PROTOCOL.md §6.1–6.3). The hello and the clear abort carry no secret and are built by the
- * machines with `encodeFrame` directly.
+ * (docs/PROTOCOL.md §6.1–6.3; the inbox frame, §11.1, through src/notice/inbox.ts). The hello and
+ * the clear abort carry no secret and are built by the machines with `encodeFrame` directly.
  */
 
 /** The side that signs and seals: its identity and its own signed card. */
@@ -269,5 +271,38 @@ export function openSealedAbort(
     return decodeAbortReason(openFrame(directionFrom(keys, sender), FRAME_TYPE.sealedAbort, sealed));
   } catch {
     return null;
+  }
+}
+
+/**
+ * `sender`'s inbox frame (§11.1): its inbox and next-key commitment, sealed under its direction's
+ * key. Each direction seals one per session: a repost is these same bytes, kept in the state.
+ */
+export function buildInbox(
+  keys: SessionKeys,
+  sender: HandshakeRole,
+  sessionId: Uint8Array,
+  extension: InboxExtension,
+): Uint8Array {
+  return buildInboxFrame(directionFrom(keys, sender), sessionId, extension);
+}
+
+/**
+ * The inbox and commitment in an inbox frame from `sender`, or null when it is not one: it does
+ * not open under this session's key (the relay, or our own frame reflected back), it is too large,
+ * or it opens and holds no valid extension. Null is ignored, never a failure: a relay can always
+ * drop the frame instead, and a pairing without an inbox is a pairing as before.
+ */
+export function openInbox(
+  keys: SessionKeys,
+  sender: HandshakeRole,
+  sessionId: Uint8Array,
+  frame: Uint8Array,
+): InboxExtension | null {
+  try {
+    return openInboxFrame(directionFrom(keys, sender), sessionId, frame);
+  } catch (error) {
+    if (error instanceof PairlinkError) return null;
+    throw error;
   }
 }

@@ -2,7 +2,7 @@ import { equalBytesConstantTime } from '../crypto/constant-time.js';
 import { type DirectionKey, openFrame, sealFrame } from '../crypto/frame-cipher.js';
 import { ByteReader, ByteWriter, decodeUtf8, utf8 } from '../encoding/binary.js';
 import { PairlinkError } from '../errors.js';
-import { FRAME_VERSION, SESSION_ID_LENGTH } from '../handshake/frames.js';
+import { FRAME_TYPE, FRAME_VERSION, SESSION_ID_LENGTH } from '../handshake/frames.js';
 import { checkRelayUrl, MAX_RELAY_URL_BYTES } from '../identity/card.js';
 import { CAPABILITY_LENGTH, MAILBOX_ID_LENGTH } from '../invite/invite-url.js';
 import { NEXT_KEY_COMMITMENT_LENGTH } from './rotation.js';
@@ -29,7 +29,7 @@ export interface InboxExtension {
 
 export const INBOX_VERSION = 1;
 /** The handshake frame type of the inbox frame; also its nonce's first byte. */
-export const INBOX_FRAME_TYPE = 8;
+export const INBOX_FRAME_TYPE = FRAME_TYPE.inbox;
 export const MAX_INBOX_BYTES = 1 + 1 + MAX_RELAY_URL_BYTES + MAILBOX_ID_LENGTH + CAPABILITY_LENGTH;
 export const MAX_INBOX_EXTENSION_BYTES = 1 + NEXT_KEY_COMMITMENT_LENGTH + MAX_INBOX_BYTES;
 const POLY1305_TAG_LENGTH = 16;

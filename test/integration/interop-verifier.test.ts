@@ -74,6 +74,17 @@ describe('an independent implementation of docs/PROTOCOL.md', () => {
         (v) => (v.notices.thief.matchesPinnedCommitment = true),
         /MISMATCH notices\.thief\.matchesPinnedCommitment/,
       ],
+      // The acceptor's inbox frame with a changed byte, and a pin claiming the wrong side's inbox.
+      [
+        'inbox frame',
+        (v) => (v.inboxRun.frames[5].bytes = `${v.inboxRun.frames[5].bytes.slice(0, -2)}00`),
+        /MISMATCH inboxRun\.frames\.5\.bytes/,
+      ],
+      [
+        'inbox pin',
+        (v) => (v.inboxRun.pinned.bob.peerInbox = v.inboxRun.acceptorInbox.extension),
+        /MISMATCH inboxRun\.pinned\.bob\.peerInbox/,
+      ],
     ];
     for (const [name, change, expected] of cases) {
       const copy = structuredClone(vectors);

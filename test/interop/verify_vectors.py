@@ -592,6 +592,7 @@ def verify(c):
                 c.check(f"{prefix}.frames.{i}.plaintext", plaintext)
         c.check(f"{prefix}.pinned.{issuer['name']}.0", acceptor["did"])
         c.check(f"{prefix}.pinned.{acceptor['name']}.0", issuer["did"])
+        return expected_frames, keys, session_id
 
     for name, party in parties.items():
         party["name"] = name
@@ -605,7 +606,7 @@ def verify(c):
 
     c.check("url.session.inviteId", invite_id)
     c.check("url.session.mailboxId", mailbox_id)
-    session_and_frames("url", "url", alice, bob, mailbox_id, mailbox_id, url_secret)
+    url_run = session_and_frames("url", "url", alice, bob, mailbox_id, mailbox_id, url_secret)
 
     # ---- Code form: carol issues, dave accepts.
     for key in ("format", "mode", "ttlSeconds", "uses", "requireSas"):
@@ -646,6 +647,7 @@ def verify(c):
     session_and_frames("code", "code", carol, dave, code_mailbox, code_mailbox, code_secret_of)
 
     verify_notices(c, parties)
+    verify_inbox_run(c, parties, url_run)
 
     # ---- §1's strict Ed25519 rule at its edges.
     for i in range(len(c.get("ed25519Rule"))):
@@ -739,6 +741,58 @@ def verify_notices(c, parties):
     c.check(f"{t}.matchesPinnedCommitment", next_key_commitment(thief_pub) == commitment)
 
 
+def verify_inbox_run(c, parties, url_run):
+    """§11.1 in the handshake: the URL session again, both sides handing over an inbox frame."""
+    r = "inboxRun"
+    expected, keys, session_id = url_run
+    issuer, acceptor = parties[c.input(f"{r}.issuer")], parties[c.input(f"{r}.acceptor")]
+    a = f"{r}.acceptorInbox"
+    relay = c.input(f"{a}.relayUrl").encode()
+    acceptor_cap = c.hex_input(f"{a}.writeCapability")
+    inbox = u8(1) + short(relay) + c.hex_input(f"{a}.mailboxId") + acceptor_cap
+    c.check(f"{a}.bytes", inbox)
+    c.hex_input(f"{a}.nextAgreementSecret")  # drawn for the next identity; not on the wire
+    next_pub = ed25519_public(c.hex_input(f"{a}.nextSigningSeed"))
+    c.check(f"{a}.nextSigningPublicKey", next_pub)
+    c.check(f"{a}.nextKeyCommitment", next_key_commitment(next_pub))
+    acceptor_extension = u8(1) + next_key_commitment(next_pub) + inbox
+    c.check(f"{a}.extension", acceptor_extension)
+    # The issuer hands over the notices group's inbox and commitment (verify_notices rebuilt them).
+    issuer_extension = bytes.fromhex(c.get("notices.inboxFrame.extension"))
+    issuer_cap = bytes.fromhex(c.get("notices.inbox.writeCapability"))
+    reply_box, invite_box = expected["reply"][0], expected["hello"][0]
+
+    def inbox_frame(key, to, extension):
+        return to, u8(1) + u8(8) + session_id + secretbox_seal(key, 8, extension), extension
+
+    # §11.1: the issuer's inbox frame right before its welcome, the acceptor's right before its ack.
+    order = [
+        ("hello", acceptor, expected["hello"]),
+        ("reply", issuer, expected["reply"]),
+        ("confirm", acceptor, expected["confirm"]),
+        ("inbox", issuer, inbox_frame(keys["issuerToAcceptor"], reply_box, issuer_extension)),
+        ("welcome", issuer, expected["welcome"]),
+        ("inbox", acceptor, inbox_frame(keys["acceptorToIssuer"], invite_box, acceptor_extension)),
+        ("ack", acceptor, expected["ack"]),
+    ]
+    frames = c.get(f"{r}.frames")
+    assert [f["type"] for f in frames] == [t for t, _, _ in order], f"{r}: frame order"
+    for i, (_, sender, (to, data, plaintext)) in enumerate(order):
+        c.input(f"{r}.frames.{i}.type")
+        c.check(f"{r}.frames.{i}.from", sender["name"])
+        c.check(f"{r}.frames.{i}.to", to)
+        c.check(f"{r}.frames.{i}.bytes", data)
+        if plaintext is not None:
+            c.check(f"{r}.frames.{i}.plaintext", plaintext)
+    # Each pin: the peer, the inbox extension it handed over, and the capability handed to it.
+    for me, peer, peer_extension, handed in ((issuer, acceptor, acceptor_extension, issuer_cap),
+                                             (acceptor, issuer, issuer_extension, acceptor_cap)):
+        p = f"{r}.pinned.{me['name']}"
+        c.check(f"{p}.did", peer["did"])
+        c.check(f"{p}.peerInbox", peer_extension)
+        c.check(f"{p}.handedWriteCapability", handed)
+
+
 SAS_EMOJI = [
     ("\U0001F436", "Dog"), ("\U0001F431", "Cat"), ("\U0001F981", "Lion"), ("\U0001F40E", "Horse"),
     ("\U0001F984", "Unicorn"), ("\U0001F437", "Pig"), ("\U0001F418", "Elephant"), ("\U0001F430", "Rabbit"),
@@ -786,3 +840,4 @@ def main():
 
 if __name__ == "__main__":
     main()
+

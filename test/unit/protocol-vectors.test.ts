@@ -25,4 +25,32 @@ describe('docs/test-vectors.json', () => {
     expect(v.url.frames.map((f) => f.type)).toEqual(['hello', 'reply', 'confirm', 'welcome', 'ack']);
     expect(v.code.frames.map((f) => f.type)).toEqual(['hello', 'reply', 'confirm', 'welcome', 'ack']);
   });
+
+  it('shows a pairing with inboxes: each inbox frame just before the frame it precedes, each pin with the other inbox', () => {
+    const v = generateProtocolVectors();
+    const run = v.inboxRun;
+    expect(run.frames.map((f) => `${f.from}:${f.type}`)).toEqual([
+      'bob:hello',
+      'alice:reply',
+      'bob:confirm',
+      'alice:inbox',
+      'alice:welcome',
+      'bob:inbox',
+      'bob:ack',
+    ]);
+    // The same session as the `url` group, byte for byte, and alice's frame the one §10.1 lists.
+    const plain = run.frames.filter((f) => f.type !== 'inbox').map((f) => f.bytes);
+    expect(plain).toEqual(v.url.frames.map((f) => f.bytes));
+    expect(run.frames[3]!.bytes).toBe(v.notices.inboxFrame.frame);
+    expect(run.pinned.alice).toEqual({
+      did: v.parties.bob.did,
+      peerInbox: run.acceptorInbox.extension,
+      handedWriteCapability: v.notices.inbox.writeCapability,
+    });
+    expect(run.pinned.bob).toEqual({
+      did: v.parties.alice.did,
+      peerInbox: v.notices.inboxFrame.extension,
+      handedWriteCapability: run.acceptorInbox.writeCapability,
+    });
+  });
 });

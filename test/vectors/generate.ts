@@ -36,6 +36,7 @@ import {
   runUntilQuiet,
 } from '../support/pairing-harness.js';
 import { ed25519RuleCases } from './ed25519-rule.js';
+import { inboxRunVectors } from './inbox-run.js';
 import { noticeVectors } from './notices.js';
 
 const NOW = 1_800_000_000;
@@ -259,6 +260,14 @@ export function generateProtocolVectors() {
     pinned: { carol: pinnedDids(carol), dave: pinnedDids(dave) },
   };
 
+  const notices = noticeVectors({
+    alice,
+    bob,
+    now: NOW,
+    relayUrl: RELAY,
+    sessionId: urlAcceptor.state.sessionId,
+    issuerToAcceptor: deriveSessionKeys(urlAcceptor.state.sessionSecret!).issuerToAcceptor.key,
+  });
   return {
     description:
       'pairlink protocol v1 test vectors. All randomness comes from the values listed here; see docs/PROTOCOL.md for every layout and label. Hex is lowercase; times are Unix seconds.',
@@ -272,14 +281,9 @@ export function generateProtocolVectors() {
     url: urlVector,
     code: codeVector,
     // §11: alice's inbox, pre-rotation keys and one notice of each kind to bob.
-    notices: noticeVectors({
-      alice,
-      bob,
-      now: NOW,
-      relayUrl: RELAY,
-      sessionId: urlAcceptor.state.sessionId,
-      issuerToAcceptor: deriveSessionKeys(urlAcceptor.state.sessionSecret!).issuerToAcceptor.key,
-    }),
+    notices,
+    // §11.1: the URL pairing again with both sides handing over their inboxes, frame by frame.
+    inboxRun: inboxRunVectors({ now: NOW, relayUrl: RELAY, issuerExtension: notices.inboxFrame.extension }),
     // §1's strict Ed25519 rule at its edges: what every implementation must answer for each.
     ed25519Rule: ed25519RuleCases().map((c) => ({
       name: c.name,
