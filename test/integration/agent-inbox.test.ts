@@ -58,9 +58,7 @@ describe('two agents hand each other their inboxes over a real relay', () => {
     // A memory relay that restarts has lost both inboxes: each agent makes its own again, writer too.
     await relay().stop();
     running.relay = await startRelayProcess(['--port', String(port)]);
-    await waitFor(async () => (await gauge(relay(), 'pairlink_relay_inbox_writers')) === 2, 'writers again', {
-      deadlineMs: 60_000,
-    });
+    await waitFor(async () => (await gauge(relay(), 'pairlink_relay_inbox_writers')) === 2, 'writers again');
     expect(await gauge(relay(), 'pairlink_relay_inboxes')).toBe(2);
   });
 });
