@@ -4,10 +4,11 @@ import { PairlinkError } from '../src/errors.js';
 import type { StepContext } from '../src/handshake/effects.js';
 import { CAPABILITY_LENGTH, MAILBOX_ID_LENGTH } from '../src/invite/invite-url.js';
 import type { InboxExtension } from '../src/notice/inbox.js';
+import type { AgentIdentity } from './agent-identity.js';
 import type { SaveFailureLog } from './failed-saves.js';
 import type { PairingRecord } from './record-kinds.js';
 import type { RelayPool } from './relay-pool.js';
-import type { RelayTransport } from './relay-transport.js';
+import type { AgentClock, RelayTransport } from './relay-transport.js';
 import type { RepeatedWarnings } from './repeated-warnings.js';
 import type { InboxRecord, PeerRecord } from './state/agent-state.js';
 import type { DurableState } from './state/durable-state.js';
@@ -25,13 +26,13 @@ export interface AgentInboxDeps {
   readonly relays: Pick<RelayPool, 'home' | 'homeUrl'>;
   /** The home relay's canonical URL (what peers are handed). */
   readonly relayUrl: string;
+  /** Our identity: its commitment to its next signing key (§11.6) goes with the inbox. */
+  readonly identity: Pick<AgentIdentity, 'nextKeyCommitment'>;
+  readonly clock: Pick<AgentClock, 'now'>;
   readonly logger: Logger;
   readonly warnings: RepeatedWarnings;
-  readonly now: () => number;
   readonly random: RandomSource;
   readonly logFailure: SaveFailureLog;
-  /** Our commitment to our next signing key (§11.6), handed with the inbox. */
-  readonly nextKeyCommitment: () => Uint8Array;
 }
 
 const b64 = (bytes: Uint8Array) => Buffer.from(bytes).toString('base64url');
@@ -75,13 +76,13 @@ export class AgentInbox {
   }
 
   /**
-   * The step context's part for a record's machine: `inboxFor`, unless the record pairs a device
+   * A record's machine's step context, `base` with `inboxFor`, unless the record pairs a device
    * (another device of this identity is no peer that notices go to: PROTOCOL.md §11 is between
    * peers, and a device invite's issuer sends no inbox frame, so its acceptor sends none either).
    */
-  contextFor(record: PairingRecord): Pick<StepContext, 'inboxFor'> {
+  context<C extends StepContext>(record: PairingRecord, base: C): C {
     const mode = 'issuer' in record ? record.mode : record.acceptor.mode;
-    return mode === 'device' ? {} : { inboxFor: () => this.extensionFor() };
+    return mode === 'device' ? base : { ...base, inboxFor: () => this.extensionFor() };
   }
 
   /**
@@ -93,7 +94,7 @@ export class AgentInbox {
     const inbox = this.record;
     if (!inbox || this.unsupported) return undefined;
     return {
-      nextKeyCommitment: this.deps.nextKeyCommitment(),
+      nextKeyCommitment: this.deps.identity.nextKeyCommitment,
       inbox: {
         relayUrl: inbox.relayUrl,
         mailboxId: inbox.mailboxId,
@@ -163,7 +164,7 @@ export class AgentInbox {
   private failed(error: PairlinkError): void {
     if (error.code === 'INVITE_NOT_FOUND') this.lost = true;
     this.failures++;
-    this.retryAt = this.deps.now() + Math.min(MAX_BACKOFF_SECONDS, 2 ** this.failures);
+    this.retryAt = this.deps.clock.now() + Math.min(MAX_BACKOFF_SECONDS, 2 ** this.failures);
     this.deps.warnings.warn(
       { code: error.code },
       'the home relay did not take a change to the inbox; trying again',
@@ -178,7 +179,7 @@ export class AgentInbox {
       if (!made) return;
       inbox = made;
     }
-    const now = this.deps.now();
+    const now = this.deps.clock.now();
     if (inbox.expiresAt - now < INBOX_RENEW_BELOW_SECONDS) {
       const expiresAt = await this.relay().renewInbox(
         inbox.mailboxId,

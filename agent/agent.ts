@@ -139,30 +139,30 @@ export class Agent {
       },
       options.relayLimit,
     );
+    const { store, relays, warnings, logFailure } = agent;
+    const shared = { store, relays, warnings, logFailure, logger: options.logger };
     agent.inbox = new AgentInbox({
-      ...{ store: agent.store, logger: options.logger, warnings: agent.warnings, random },
-      ...{ relays: agent.relays, relayUrl: options.relayUrl, logFailure: agent.logFailure },
-      now: () => agent.now(),
-      nextKeyCommitment: () => agent.self.nextKeyCommitment,
+      ...shared,
+      relayUrl: options.relayUrl,
+      identity: agent.self,
+      random,
+      clock: agent.clock,
     });
     agent.engine = new StepEngine({
-      store: agent.store,
-      relays: agent.relays,
-      logger: options.logger,
-      warnings: agent.warnings,
+      ...shared,
       now: () => agent.now(),
       startedAt: agent.startedAt,
       lostMailboxRetry: options.lostMailboxRetry ?? DEFAULT_LOST_MAILBOX_RETRY,
-      context: (record) => ({
-        ...agent.self.context(agent.now(), () => agent.name, random),
-        ...agent.inbox.contextFor(record),
-      }),
+      context: (record) =>
+        agent.inbox.context(
+          record,
+          agent.self.context(agent.now(), () => agent.name, random),
+        ),
       handedInbox: () => agent.inbox.kick(),
       did: () => agent.did,
       importIdentity: (bundle) => agent.importIdentity(bundle),
       emit: (progress) => agent.events.progress(progress),
       recordOutcomes: (effects, party) => audit.recordOutcomes(effects, party, agent.now()),
-      logFailure: agent.logFailure,
     });
     // Whatever was in flight when the agent stopped (or was killed) goes out again now.
     agent.engine.resumeAll();
