@@ -11,6 +11,7 @@ import type { AuditEntry, AuditIntegrity, InviteProgress, PeerRemoved } from '..
 import { resolveAcceptTarget } from './accept-target.js';
 import { AgentEvents } from './agent-events.js';
 import { AgentIdentity } from './agent-identity.js';
+import { AgentInbox } from './agent-inbox.js';
 import type { AgentOptions } from './agent-options.js';
 import { AuditTrail, auditSaves } from './audit-trail.js';
 import {
@@ -51,6 +52,7 @@ export class Agent {
   private self!: AgentIdentity;
   private store!: DurableState;
   private relays!: RelayPool;
+  private inbox!: AgentInbox;
   private stopTicker: (() => void) | null = null;
   private readonly clock: AgentClock;
   readonly startedAt = new Date();
@@ -122,8 +124,12 @@ export class Agent {
       options.relayUrl,
       options.transport,
       {
-        onMessage: (relay, mailbox, seq, body) => agent.engine.onRelayMessage(relay, mailbox, seq, body),
-        onMailboxGone: (relay, mailbox) => agent.engine.onMailboxGone(relay, mailbox),
+        // The inbox's own first; every other mailbox is a record's.
+        onMessage: (relay, mailbox, seq, body) =>
+          agent.inbox.onMessage(relay, mailbox, seq) ||
+          agent.engine.onRelayMessage(relay, mailbox, seq, body),
+        onMailboxGone: (relay, mailbox) =>
+          agent.inbox.onGone(relay, mailbox) || agent.engine.onMailboxGone(relay, mailbox),
         onConnectionChange: (relay, connected) => {
           const home = relay === agent.relays.homeUrl;
           if (home) agent.relayConnected = connected;
@@ -133,23 +139,34 @@ export class Agent {
       },
       options.relayLimit,
     );
+    const { store, relays, warnings, logFailure } = agent;
+    const shared = { store, relays, warnings, logFailure, logger: options.logger };
+    agent.inbox = new AgentInbox({
+      ...shared,
+      relayUrl: options.relayUrl,
+      identity: agent.self,
+      random,
+      clock: agent.clock,
+    });
     agent.engine = new StepEngine({
-      store: agent.store,
-      relays: agent.relays,
-      logger: options.logger,
-      warnings: agent.warnings,
+      ...shared,
       now: () => agent.now(),
       startedAt: agent.startedAt,
       lostMailboxRetry: options.lostMailboxRetry ?? DEFAULT_LOST_MAILBOX_RETRY,
-      context: () => agent.self.context(agent.now(), () => agent.name, random),
+      context: (record) =>
+        agent.inbox.context(
+          record,
+          agent.self.context(agent.now(), () => agent.name, random),
+        ),
+      handedInbox: () => agent.inbox.kick(),
       did: () => agent.did,
       importIdentity: (bundle) => agent.importIdentity(bundle),
       emit: (progress) => agent.events.progress(progress),
       recordOutcomes: (effects, party) => audit.recordOutcomes(effects, party, agent.now()),
-      logFailure: agent.logFailure,
     });
     // Whatever was in flight when the agent stopped (or was killed) goes out again now.
     agent.engine.resumeAll();
+    agent.inbox.kick();
     agent.stopTicker = agent.clock.every(1000, () => agent.tick());
     return agent;
   }
@@ -371,6 +388,7 @@ export class Agent {
     this.audit?.recordLost(now);
     this.logFailure(this.store.wipeFinishedFromFiles(now));
     this.engine.tick(now);
+    this.inbox.tick(now);
   }
 
   /**

@@ -1,10 +1,13 @@
 import { toHex } from '../src/encoding/hex.js';
 import type { Effect } from '../src/handshake/effects.js';
+import type { InboxExtension } from '../src/notice/inbox.js';
 import type { PeerRecord } from './state/agent-state.js';
 
 /**
  * The pinned peers after a step's pin effects (`pin`, `confirmPin`, `unpin`), applied in the
- * state in the same save as the step, so a pairing is recorded whole or not at all. `peers`
+ * state in the same save as the step, so a pairing is recorded whole or not at all: with the
+ * peer's inbox and commitment, and the capability to our inbox we handed it (a writer owed to
+ * our relay until agent-inbox.ts has added it). `peers`
  * itself when the step pins nothing. A pin of this agent's own did (`ownDid`) is never recorded;
  * `now` (seconds) dates a new pin.
  */
@@ -28,6 +31,10 @@ export function applyPins(
         // A peer already confirmed by an earlier pairing stays confirmed.
         confirmed: effect.confirmed || (existing !== undefined && existing.confirmed !== false),
         session: toHex(effect.sessionId),
+        ...peerInbox(effect.peerInbox),
+        ...(effect.handedWriteCapability
+          ? { handedWriteCapability: effect.handedWriteCapability, writerAdded: false }
+          : {}),
       };
       next = [...next.filter((p) => p.did !== peer.did), peer];
     } else if (effect.type === 'confirmPin' || effect.type === 'unpin') {
@@ -38,8 +45,13 @@ export function applyPins(
       next =
         effect.type === 'unpin'
           ? next.filter((p) => p !== peer)
-          : next.map((p) => (p === peer ? { ...peer, confirmed: true } : p));
+          : next.map((p) => (p === peer ? { ...peer, confirmed: true, ...peerInbox(effect.peerInbox) } : p));
     }
   }
   return next;
+}
+
+/** A pin's part from the peer's inbox frame (PROTOCOL.md §11.1): nothing for a peer without one. */
+function peerInbox(extension: InboxExtension | undefined): Pick<PeerRecord, 'inbox' | 'nextKeyCommitment'> {
+  return extension ? { inbox: extension.inbox, nextKeyCommitment: extension.nextKeyCommitment } : {};
 }

@@ -42,6 +42,16 @@ export interface RelayTransport {
    * seconds: a relay that restarted in the same second as the agent started did so after it.
    */
   storeSince?(): Promise<number | undefined>;
+  /**
+   * Creates this agent's inbox (docs/RELAY.md, Inboxes) living `ttlSeconds`: its expiry (Unix ms),
+   * also when an earlier attempt of ours made it; null when the relay keeps no inboxes (an older
+   * relay answers the create 400).
+   */
+  createInbox(mailboxId: Uint8Array, readCap: Uint8Array, ttlSeconds: number): Promise<number | null>;
+  /** Keeps the inbox `ttlSeconds` from now: its expiry (Unix ms). INVITE_NOT_FOUND: the relay lost it. */
+  renewInbox(mailboxId: Uint8Array, readCap: Uint8Array, ttlSeconds: number): Promise<number>;
+  /** Lets the holder of `writeCap` (one peer) post to the inbox; adding one already there changes nothing. */
+  addInboxWriter(mailboxId: Uint8Array, readCap: Uint8Array, writeCap: Uint8Array): Promise<void>;
   /** Watches a mailbox from after `afterSeq`, across reconnects, until unwatched or gone. */
   watch(mailboxId: Uint8Array, readCap: Uint8Array, afterSeq: number): void;
   unwatch(mailboxId: Uint8Array): void;

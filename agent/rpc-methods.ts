@@ -89,6 +89,7 @@ function peerInfo(peer: PeerRecord): PeerInfo {
     relayUrl: peer.relayUrl,
     relation: peer.relation,
     confirmed: peer.confirmed !== false,
+    inbox: peer.inbox !== undefined,
   };
 }
 

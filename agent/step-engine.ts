@@ -24,8 +24,10 @@ export interface StepEngineDeps {
   /** When the agent started: a relay whose store began after it has restarted since. */
   readonly startedAt: Date;
   readonly lostMailboxRetry: LostMailboxRetry;
-  /** The machines' context: the identity, its card, the clock and randomness. */
-  readonly context: () => IssuerStepContext;
+  /** A record's machine's context: the identity, its card, the clock, randomness, our inbox. */
+  readonly context: (record: PairingRecord) => IssuerStepContext;
+  /** A step handed a peer a capability to our inbox, and is saved: the relay is to add the writer. */
+  readonly handedInbox: () => void;
   /** The agent's own did: a pin of itself is never recorded. */
   readonly did: () => string;
   /** Device mode: an accept's machine hands this agent the issuer's identity (keystore, card). */
@@ -167,7 +169,7 @@ export class StepEngine {
     const { store } = this.deps;
     const current = kind.find(store, given.id);
     const before = kind.machine(current);
-    const { state: stepped, effects, replayable } = kind.step(before, event, this.deps.context());
+    const { state: stepped, effects, replayable } = kind.step(before, event, this.deps.context(current));
     const machine = kind.wipe(stepped);
     if (machine === before && given.afterSeq === current.afterSeq && effects.length === 0) return current;
     const afterSeq = restart ? given.afterSeq : Math.max(current.afterSeq, given.afterSeq);
@@ -183,6 +185,7 @@ export class StepEngine {
     this.deps.recordOutcomes(effects, kind.auditParty(next));
     const owner = this.ownerOf(current);
     await this.saveThenRun(ownerKey(kind.name, next.id), effects, owner, replayable && !imported);
+    if (effects.some((e) => e.type === 'pin' && e.handedWriteCapability)) this.deps.handedInbox();
     return next;
   }
 

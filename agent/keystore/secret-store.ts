@@ -6,5 +6,8 @@ export interface SecretStore {
   delete(name: SecretName): Promise<void>;
 }
 
-/** The agent's secrets: its identity, and the key that encrypts its state file. */
-export type SecretName = 'identity' | 'state-key';
+/**
+ * The agent's secrets: its identity, the identity it will rotate to (pre-rotation, PROTOCOL.md
+ * §11.6: kept apart from the current one), and the key that encrypts its state file.
+ */
+export type SecretName = 'identity' | 'next-identity' | 'state-key';

@@ -2,6 +2,7 @@ import type { AcceptorState } from '../../src/handshake/acceptor.js';
 import type { IssuerState } from '../../src/handshake/issuer.js';
 import type { Sas } from '../../src/handshake/sas.js';
 import type { InviteFormat, InviteMode } from '../../src/invite/invite-policy.js';
+import type { Inbox } from '../../src/notice/inbox.js';
 import type { InviteCreator } from '../../src/rpc/protocol.js';
 import type { AuditAnchor } from '../audit-chain.js';
 
@@ -23,6 +24,25 @@ export interface PeerRecord {
   readonly confirmed?: boolean;
   /** The session (hex id) whose pin this is, so only that session's withdrawal removes it. */
   readonly session?: string;
+  /** The peer's inbox (PROTOCOL.md §11.1); absent: a peer without notices (its unpair is one-sided). */
+  readonly inbox?: Inbox;
+  /** The peer's commitment to its next signing key (§11.6), handed with its inbox. */
+  readonly nextKeyCommitment?: Uint8Array;
+  /** The write capability to our inbox that we handed this peer (revoked at our relay to cut it off). */
+  readonly handedWriteCapability?: Uint8Array;
+  /** False until our relay holds `handedWriteCapability` as a writer of our inbox (agent-inbox.ts). */
+  readonly writerAdded?: boolean;
+}
+
+/** This agent's inbox on its home relay (docs/RELAY.md, Inboxes): where its peers post notices. */
+export interface InboxRecord {
+  /** The relay (canonical URL) it lives on: the home relay when it was made. */
+  readonly relayUrl: string;
+  readonly mailboxId: Uint8Array;
+  /** The owner's credential: reads, renews, adds and revokes writers. */
+  readonly readCapability: Uint8Array;
+  /** When the relay lets it lapse unless renewed (Unix seconds). */
+  readonly expiresAt: number;
 }
 
 /** An invite this agent issued, with its machine state. */
@@ -81,6 +101,8 @@ export interface AgentState {
   readonly invites: readonly InviteRecord[];
   /** Accepts still in flight; finished ones move to the history. */
   readonly accepts: readonly AcceptRecord[];
+  /** This agent's inbox; absent before it was made, or while the home relay keeps none. */
+  readonly inbox?: InboxRecord;
   /** Where the audit log's hash chain starts and ends (absent in states from before the chain). */
   readonly audit?: AuditAnchor;
 }

@@ -4,7 +4,14 @@ import { PairlinkError } from '../../src/errors.js';
 import { isAcceptorFinished } from '../../src/handshake/acceptor.js';
 import { isIssuerFinished } from '../../src/handshake/issuer.js';
 import type { AuditAnchor } from '../audit-chain.js';
-import type { AcceptRecord, AgentHistory, AgentState, InviteRecord, PeerRecord } from './agent-state.js';
+import type {
+  AcceptRecord,
+  AgentHistory,
+  AgentState,
+  InboxRecord,
+  InviteRecord,
+  PeerRecord,
+} from './agent-state.js';
 import { SealedLog } from './state-log.js';
 import { wipeFinishedAccept, wipeFinishedInvite } from './wipe-finished.js';
 
@@ -48,6 +55,8 @@ interface Change {
   readonly createdAt: number;
   /** The audit log's anchor, when it moved. */
   readonly audit?: AuditAnchor;
+  /** The agent's inbox, when it was made or changed (it is never taken away). */
+  readonly inbox?: InboxRecord;
   /**
    * The audit lines written since the last save, as in the audit file: that file is not synced
    * before each save, so the entries the anchor names are on disk here until a compaction, which
@@ -116,6 +125,7 @@ function applyChange(snapshot: Snapshot, change: Change): Snapshot {
     name: change.name,
     createdAt: change.createdAt,
     ...(change.audit ? { audit: change.audit } : {}),
+    ...(change.inbox ? { inbox: change.inbox } : {}),
     peers: upsert(snapshot.state.peers, change.put?.peers, change.del?.peers, (p) => p.did),
     invites: upsert(
       snapshot.state.invites,
@@ -173,6 +183,7 @@ export class DurableState {
     name: string;
     createdAt: number;
     audit: AuditAnchor | undefined;
+    inbox: InboxRecord | undefined;
     invites: Keyed<InviteRecord>;
     accepts: Keyed<AcceptRecord>;
     peers: Keyed<PeerRecord>;
@@ -203,6 +214,7 @@ export class DurableState {
       name: state.name,
       createdAt: state.createdAt,
       audit: state.audit,
+      inbox: state.inbox,
       invites: byId(state.invites),
       accepts: byId(state.accepts),
       peers: byDid(state.peers),
@@ -349,10 +361,12 @@ export class DurableState {
     const accepts = diff(this.lastSaved.accepts, keyed.accepts);
     const peers = diff(this.lastSaved.peers, keyed.peers);
     const audit = sameAnchor(next.state.audit, this.lastSaved.audit) ? undefined : next.state.audit;
+    const inbox = next.state.inbox === this.lastSaved.inbox ? undefined : next.state.inbox;
     const change: Change = {
       name: next.state.name,
       createdAt: next.state.createdAt,
       ...(audit ? { audit } : {}),
+      ...(inbox ? { inbox } : {}),
       ...(auditLines.length > 0 ? { auditLines } : {}),
       put: { invites: invites.put, accepts: accepts.put, peers: peers.put },
       del: { invites: invites.del, accepts: accepts.del, peers: peers.del },
@@ -364,6 +378,7 @@ export class DurableState {
       change.name === this.lastSaved.name &&
       change.createdAt === this.lastSaved.createdAt &&
       audit === undefined &&
+      inbox === undefined &&
       auditLines.length === 0 &&
       invites.put.length + invites.del.length + accepts.put.length + accepts.del.length === 0 &&
       peers.put.length + peers.del.length + finishedInvites.length + finishedAccepts.length === 0;

@@ -21,7 +21,10 @@ function wipeEndedSession(session: IssuerSession): IssuerSession {
   return { ...session, ephemeralSecret: WIPED, sessionSecret: WIPED, replyFrame: WIPED };
 }
 
-/** A session of a finished invite: nothing is answered any more, so every frame and capability goes too. */
+/**
+ * A session of a finished invite: nothing is answered any more, so every frame and capability goes
+ * too, our inbox frame and the peer's inbox with them (the pin holds the peer's inbox).
+ */
 function wipeFinishedSession(session: IssuerSession): IssuerSession {
   const keysGone = wipeEndedSession(session) === session;
   if (
@@ -29,11 +32,19 @@ function wipeFinishedSession(session: IssuerSession): IssuerSession {
     isEmpty(session.transcript) &&
     isEmpty(session.replyTo.writeCapability) &&
     session.welcomeFrame === undefined &&
-    session.finalFrame === undefined
+    session.finalFrame === undefined &&
+    session.inboxFrame === undefined &&
+    session.peerInbox === undefined
   ) {
     return session;
   }
-  const { welcomeFrame: _welcome, finalFrame: _final, ...rest } = session;
+  const {
+    welcomeFrame: _welcome,
+    finalFrame: _final,
+    inboxFrame: _inboxFrame,
+    peerInbox: _peerInbox,
+    ...rest
+  } = session;
   return {
     ...rest,
     ephemeralSecret: WIPED,
@@ -109,7 +120,7 @@ function isTargetWiped(target: AcceptTarget): boolean {
 
 /**
  * A finished accept: nothing secret or resendable is kept (the code's nameplate and the mailbox it
- * named stay, for refusing a burned code). A paired accept whose ack the relay has not yet taken
+ * named stay, for refusing a burned code), nor our inbox frame or the issuer's inbox (its pin has it). A paired accept whose ack the relay has not yet taken
  * is not finished: it still needs the ack's bytes to resend them.
  */
 export function wipeFinishedAcceptor(acceptor: AcceptorState): AcceptorState {
@@ -121,9 +132,17 @@ export function wipeFinishedAcceptor(acceptor: AcceptorState): AcceptorState {
     acceptor.transcript === undefined &&
     isEmpty(acceptor.replyBox.readCapability) &&
     isEmpty(acceptor.replyBox.writeCapability) &&
+    acceptor.inboxFrame === undefined &&
+    acceptor.peerInbox === undefined &&
     isTargetWiped(acceptor.target);
   if (wiped) return acceptor;
-  const { sessionSecret: _secret, transcript: _transcript, ...rest } = acceptor;
+  const {
+    sessionSecret: _secret,
+    transcript: _transcript,
+    inboxFrame: _inboxFrame,
+    peerInbox: _peerInbox,
+    ...rest
+  } = acceptor;
   return {
     ...rest,
     target: wipeTarget(acceptor.target),

@@ -13,7 +13,13 @@ export const peersCommand: Command = {
       if (values.json)
         printJson(
           io,
-          peers.map((p) => ({ did: p.did, name: p.name, pairedAt: p.pairedAt, confirmed: p.confirmed })),
+          peers.map((p) => ({
+            did: p.did,
+            name: p.name,
+            pairedAt: p.pairedAt,
+            confirmed: p.confirmed,
+            inbox: p.inbox,
+          })),
         );
       else if (peers.length === 0) io.out('No peers yet.');
       else

@@ -1,6 +1,7 @@
 import type { LookupFunction } from 'node:net';
 import { encodeBase64url } from '../../src/encoding/base64url.js';
 import { PairlinkError } from '../../src/errors.js';
+import { InboxRequests } from './inbox-requests.js';
 import { RelayClient } from './relay-client.js';
 import type { RelayEndpoint } from './relay-endpoint.js';
 import { RelayAnswerError } from './relay-failure.js';
@@ -46,6 +47,7 @@ interface Shard {
  */
 export class RelayConnection {
   private readonly client: RelayClient;
+  private readonly inboxes: InboxRequests;
   private readonly shards: Shard[] = [];
   /** Which shard carries each watched mailbox (base64url id). */
   private readonly shardOf = new Map<string, Shard>();
@@ -57,6 +59,7 @@ export class RelayConnection {
     private readonly options: RelayConnectionOptions = {},
   ) {
     this.client = new RelayClient(baseUrl, options.httpTimeoutMs ?? 10_000, options);
+    this.inboxes = new InboxRequests(this.client);
     this.watchesPerSocket = options.watchesPerSocket ?? 256;
     this.addShard();
   }
@@ -128,6 +131,28 @@ export class RelayConnection {
 
   storeSince(): Promise<number | undefined> {
     return this.http((c) => c.storeSince());
+  }
+
+  /**
+   * Creates our inbox (over HTTP, as inboxes are): its expiry, or null when the relay keeps no
+   * inboxes (it answers the create 400). A taken id is ours from an earlier attempt: renewed.
+   */
+  async createInbox(mailboxId: Uint8Array, readCap: Uint8Array, ttlSeconds: number): Promise<number | null> {
+    try {
+      return await this.http(() => this.inboxes.create(mailboxId, readCap, ttlSeconds));
+    } catch (error) {
+      if (isExistsAnswer(error)) return this.renewInbox(mailboxId, readCap, ttlSeconds);
+      if (error instanceof RelayAnswerError && error.status === 400) return null;
+      throw error;
+    }
+  }
+
+  renewInbox(mailboxId: Uint8Array, readCap: Uint8Array, ttlSeconds: number): Promise<number> {
+    return this.http(() => this.inboxes.renew(mailboxId, readCap, ttlSeconds));
+  }
+
+  async addInboxWriter(mailboxId: Uint8Array, readCap: Uint8Array, writeCap: Uint8Array): Promise<void> {
+    await this.http(() => this.inboxes.addWriter(mailboxId, readCap, writeCap));
   }
 
   /** Over the first socket when it is up, else over HTTP. */

@@ -217,6 +217,11 @@ export const PeerInfoSchema = peerRef.extend({
     .describe(
       'False while this agent (as issuer) has not heard the acceptor’s acknowledgement: the peer may not hold the pin.',
     ),
+  inbox: z
+    .boolean()
+    .describe(
+      'True when the peer handed over its inbox at pairing (docs/PROTOCOL.md §11.1), so notices such as an unpair can reach it; false for a peer without notices (an older version, or a relay without inboxes).',
+    ),
 });
 
 export const AuditEntrySchema = z.object({

@@ -12,7 +12,7 @@ import { PairlinkError } from '../../src/errors.js';
 export class FakeRelay {
   private readonly boxes = new Map<
     string,
-    { read: string; writes: Set<string>; messages: Uint8Array[]; expiresAt: number }
+    { read: string; writes: Set<string>; messages: Uint8Array[]; expiresAt: number; inbox?: true }
   >();
   /** Nameplate → mailbox id (base64url); a claim adds a write capability of its own. */
   private readonly nameplates = new Map<string, string>();
@@ -28,6 +28,8 @@ export class FakeRelay {
   holdPost: (body: Uint8Array) => boolean = () => false;
   private readonly held: (() => void)[] = [];
   readonly posts: Uint8Array[] = [];
+  /** False: an older relay, which answers an inbox's create 400 (the transport's null). */
+  keepsInboxes = true;
   /** What the relay says when asked when its store began (Unix ms); undefined: it does not say. */
   storeSinceMs: number | undefined = undefined;
 
@@ -41,13 +43,24 @@ export class FakeRelay {
     return this.failures.length;
   }
 
-  /** Mailboxes it holds now. */
+  /** Pairing mailboxes it holds now (inboxes are counted apart: `inboxIds`). */
   get mailboxCount(): number {
-    return this.boxes.size;
+    return [...this.boxes.values()].filter((box) => !box.inbox).length;
+  }
+
+  /** The inboxes it holds (base64url ids). */
+  get inboxIds(): string[] {
+    return [...this.boxes].filter(([, box]) => box.inbox).map(([id]) => id);
+  }
+
+  /** An inbox's expiry (Unix seconds) and its writers (base64url capabilities), or undefined. */
+  inbox(id: string): { expiresAt: number; writers: string[] } | undefined {
+    const box = this.boxes.get(id);
+    return box?.inbox ? { expiresAt: box.expiresAt, writers: [...box.writes] } : undefined;
   }
 
   failNext(
-    op: 'createMailbox' | 'post' | 'deleteMailbox',
+    op: 'createMailbox' | 'post' | 'deleteMailbox' | 'createInbox' | 'renewInbox' | 'addInboxWriter',
     code: PairlinkError['code'] = 'RELAY_UNREACHABLE',
   ): void {
     this.failures.push({ op, code });
@@ -85,6 +98,14 @@ export class FakeRelay {
     }
   }
 
+  /** The inbox `mailboxId` when `readCap` is its owner's, as the relay checks it; else not found. */
+  private ownedInbox(mailboxId: Uint8Array, readCap: Uint8Array) {
+    const box = this.boxes.get(encodeBase64url(mailboxId));
+    if (!box?.inbox || box.read !== encodeBase64url(readCap))
+      throw new PairlinkError('INVITE_NOT_FOUND', 'fake relay: no such inbox');
+    return box;
+  }
+
   transport(handlers: RelayTransportHandlers): RelayTransport {
     const relay = this;
     const mine = new Map<string, { handlers: RelayTransportHandlers; after: number }>();
@@ -115,6 +136,32 @@ export class FakeRelay {
           messages: [],
           expiresAt: relay.clock.now() + ttlSeconds,
         });
+      },
+      async createInbox(mailboxId, readCap, ttlSeconds) {
+        relay.check('createInbox');
+        if (!relay.keepsInboxes) return null;
+        const id = encodeBase64url(mailboxId);
+        const box = relay.boxes.get(id);
+        if (box) box.expiresAt = Math.max(box.expiresAt, relay.clock.now() + ttlSeconds);
+        else
+          relay.boxes.set(id, {
+            read: encodeBase64url(readCap),
+            writes: new Set(),
+            messages: [],
+            expiresAt: relay.clock.now() + ttlSeconds,
+            inbox: true,
+          });
+        return relay.boxes.get(id)!.expiresAt * 1000;
+      },
+      async renewInbox(mailboxId, readCap, ttlSeconds) {
+        relay.check('renewInbox');
+        const box = relay.ownedInbox(mailboxId, readCap);
+        box.expiresAt = Math.max(box.expiresAt, relay.clock.now() + ttlSeconds);
+        return box.expiresAt * 1000;
+      },
+      async addInboxWriter(mailboxId, readCap, writeCap) {
+        relay.check('addInboxWriter');
+        relay.ownedInbox(mailboxId, readCap).writes.add(encodeBase64url(writeCap));
       },
       async createNameplate(mailboxId) {
         const box = relay.boxes.get(encodeBase64url(mailboxId));

@@ -88,9 +88,15 @@ export class FaultRelay {
     this.proxy.setSilent(false);
   }
 
-  /** Notes how many mailboxes the store holds now into `mostMailboxes`. */
+  /**
+   * Notes how many pairing mailboxes the store holds now into `mostMailboxes`: not the agents'
+   * inboxes (a subset of its mailboxes), which live on their home relays. Counted first, so an
+   * inbox made between the two reads can only lower this count, never add one that is not there.
+   */
   async countMailboxes(): Promise<number> {
-    this.mostMailboxes = Math.max(this.mostMailboxes, await this.relay.store.mailboxCount());
+    const mailboxes = await this.relay.store.mailboxCount();
+    const { inboxes } = await this.relay.store.inboxStats();
+    this.mostMailboxes = Math.max(this.mostMailboxes, mailboxes - inboxes);
     return this.mostMailboxes;
   }
 

@@ -8,7 +8,8 @@ import type { FakeRelay, ManualClock } from './fake-relay.js';
 
 /**
  * A real Agent on a fake relay and a manual clock, in a home of its own (or `home`, to restart
- * one): unit tests of what the agent hosts, without processes or sleeps.
+ * one), logging to `log` (silent unless given): unit tests of what the agent hosts, without
+ * processes or sleeps.
  */
 export const FAKE_RELAY_URL = 'http://relay.test';
 const logger = pino({ level: 'silent' });
@@ -18,13 +19,14 @@ export async function agentOn(
   clock: ManualClock,
   name: string,
   home = mkdtempSync(join(tmpdir(), `pl-host-${name}-`)),
+  log: pino.Logger = logger,
 ) {
   const agent = await Agent.start({
     stateFile: join(home, 'state.json'),
     keystore: await FileKeystore.open(join(home, 'keystore.json'), `passphrase of ${name}`),
     relayUrl: FAKE_RELAY_URL,
     name,
-    logger,
+    logger: log,
     clock,
     transport: (_url, handlers) => relay.transport(handlers),
   });

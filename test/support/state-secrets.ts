@@ -43,6 +43,7 @@ export class StateSecrets {
       this.addBytes('issuer ephemeral secret', session.ephemeralSecret);
       this.addBytes('issuer session secret', session.sessionSecret);
       this.addBytes("acceptor's reply-box write capability", session.replyTo.writeCapability);
+      this.addBytes('issuer inbox frame', session.inboxFrame);
     }
   }
 
@@ -60,6 +61,7 @@ export class StateSecrets {
     this.addBytes('acceptor session secret', acceptor.sessionSecret);
     this.addBytes('reply-box read capability', acceptor.replyBox.readCapability);
     this.addBytes('reply-box write capability', acceptor.replyBox.writeCapability);
+    this.addBytes('acceptor inbox frame', acceptor.inboxFrame);
   }
 
   /** The names of the secrets found anywhere in `document`, with where. */

@@ -29,11 +29,14 @@ describe('the agent hosting the machines (fake relay, manual clock)', () => {
     clock.advance(2);
     await eventually(() => alice.snapshot.peers[0]?.confirmed === true && bob.snapshot.accepts.length === 0);
     expect(bob.findAccept(accept.id).acceptor.phase).toBe('paired');
+    // Each side's inbox frame (PROTOCOL.md §11.1) goes just before its welcome and its ack.
     expect(posted(relay)).toEqual([
       FRAME_TYPE.hello,
       FRAME_TYPE.reply,
       FRAME_TYPE.confirm,
+      FRAME_TYPE.inbox,
       FRAME_TYPE.welcome,
+      FRAME_TYPE.inbox,
       FRAME_TYPE.ack,
     ]);
     expect(alice.snapshot.peers.map((p) => [p.name, p.confirmed])).toEqual([['bob', true]]);

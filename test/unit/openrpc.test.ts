@@ -68,6 +68,7 @@ describe('OpenRPC discovery', () => {
       relayUrl: 'https://relay',
       relation: 'peer',
       confirmed: true,
+      inbox: true,
     };
     expect(peer(sample)).toBe(true);
     expect(RESULT_SCHEMAS['peer.get'].safeParse(sample).success).toBe(true);

@@ -1,0 +1,267 @@
+import type { Logger } from 'pino';
+import type { RandomSource } from '../src/crypto/random.js';
+import { PairlinkError } from '../src/errors.js';
+import type { StepContext } from '../src/handshake/effects.js';
+import { CAPABILITY_LENGTH, MAILBOX_ID_LENGTH } from '../src/invite/invite-url.js';
+import type { InboxExtension } from '../src/notice/inbox.js';
+import type { AgentIdentity } from './agent-identity.js';
+import type { SaveFailureLog } from './failed-saves.js';
+import type { PairingRecord } from './record-kinds.js';
+import type { RelayPool } from './relay-pool.js';
+import type { AgentClock, RelayTransport } from './relay-transport.js';
+import type { RepeatedWarnings } from './repeated-warnings.js';
+import type { InboxRecord, PeerRecord } from './state/agent-state.js';
+import type { DurableState } from './state/durable-state.js';
+
+/** What the inbox is made to live (the relay's maxInboxTtlSeconds: a notice is retried for 30 days). */
+export const INBOX_TTL_SECONDS = 45 * 86_400;
+/** Renewed once less than this is left: every 15 days, so a month of relay trouble loses nothing. */
+export const INBOX_RENEW_BELOW_SECONDS = 30 * 86_400;
+/** The longest wait between two attempts after the relay failed (seconds). */
+const MAX_BACKOFF_SECONDS = 300;
+
+export interface AgentInboxDeps {
+  readonly store: DurableState;
+  /** The relays: the inbox lives on the home one. */
+  readonly relays: Pick<RelayPool, 'home' | 'homeUrl'>;
+  /** The home relay's canonical URL (what peers are handed). */
+  readonly relayUrl: string;
+  /** Our identity: its commitment to its next signing key (§11.6) goes with the inbox. */
+  readonly identity: Pick<AgentIdentity, 'nextKeyCommitment'>;
+  readonly clock: Pick<AgentClock, 'now'>;
+  readonly logger: Logger;
+  readonly warnings: RepeatedWarnings;
+  readonly random: RandomSource;
+  readonly logFailure: SaveFailureLog;
+}
+
+const b64 = (bytes: Uint8Array) => Buffer.from(bytes).toString('base64url');
+
+/**
+ * The agent's inbox (docs/PROTOCOL.md §11, docs/RELAY.md Inboxes): one long-lived mailbox on the
+ * home relay that its peers post notices to, each with a write capability drawn for it alone.
+ * This keeps it alive: made at start (kept in the sealed state), renewed well before it lapses,
+ * made again under the same id and capability when the relay lost it (a memory relay's restart:
+ * its watch answers not_found), with every writer added again then; and it registers each
+ * capability handed to a peer as a writer. One pass runs at a time; a relay that fails is tried
+ * again on a tick, after a backoff. A relay without inboxes leaves the agent without one (said once).
+ */
+export class AgentInbox {
+  private running = false;
+  /** Another pass is owed: something changed while one ran. */
+  private again = false;
+  /** The relay lost it: make it again and add every writer. */
+  private lost = false;
+  /** The home relay keeps no inboxes (until the agent restarts). */
+  private unsupported = false;
+  private failures = 0;
+  private retryAt = 0;
+  private watched: string | null = null;
+
+  constructor(private readonly deps: AgentInboxDeps) {}
+
+  /** The inbox, when the relay has it (or had it: a lost one is made again under the same id). */
+  private get record(): InboxRecord | undefined {
+    const inbox = this.deps.store.state.inbox;
+    return inbox && inbox.relayUrl === this.deps.relayUrl ? inbox : undefined;
+  }
+
+  /** True when `mailbox` (base64url) on `relay` (pool key) is this inbox. */
+  private owns(relay: string, mailbox: string): boolean {
+    return this.watched === mailbox && relay === this.deps.relays.homeUrl;
+  }
+
+  private relay(): RelayTransport {
+    return this.deps.relays.home;
+  }
+
+  /**
+   * A record's machine's step context, `base` with `inboxFor`, unless the record pairs a device
+   * (another device of this identity is no peer that notices go to: PROTOCOL.md §11 is between
+   * peers, and a device invite's issuer sends no inbox frame, so its acceptor sends none either).
+   */
+  context<C extends StepContext>(record: PairingRecord, base: C): C {
+    const mode = 'issuer' in record ? record.mode : record.acceptor.mode;
+    return mode === 'device' ? base : { ...base, inboxFor: () => this.extensionFor() };
+  }
+
+  /**
+   * What we hand the peer of one session: our inbox with a capability drawn for it alone, and our
+   * next-key commitment; undefined while we have no inbox. The machine keeps what it was handed
+   * (in its inbox frame and its pin), so a step replayed after a crash hands the same capability.
+   */
+  private extensionFor(): InboxExtension | undefined {
+    const inbox = this.record;
+    if (!inbox || this.unsupported) return undefined;
+    return {
+      nextKeyCommitment: this.deps.identity.nextKeyCommitment,
+      inbox: {
+        relayUrl: inbox.relayUrl,
+        mailboxId: inbox.mailboxId,
+        writeCapability: this.deps.random(CAPABILITY_LENGTH),
+      },
+    };
+  }
+
+  /**
+   * A message in a mailbox: false when it is not the inbox's. Notices are read by a later step of
+   * issue #27; until then none is acted on.
+   */
+  onMessage(relay: string, mailbox: string, seq: number): boolean {
+    if (!this.owns(relay, mailbox)) return false;
+    this.deps.logger.debug({ seq }, 'a message in the inbox (notices are not read yet)');
+    return true;
+  }
+
+  /** The relay no longer has a mailbox: false when not the inbox; else it is made again with its writers. */
+  onGone(relay: string, mailbox: string): boolean {
+    if (!this.owns(relay, mailbox)) return false;
+    this.watched = null;
+    this.lost = true;
+    this.retryAt = 0;
+    this.kick();
+    return true;
+  }
+
+  /** Once a second: a pass when the inbox is missing, due for renewal, or owes a writer. */
+  tick(now: number): void {
+    if (this.unsupported || now < this.retryAt) return;
+    const inbox = this.record;
+    const due =
+      !inbox ||
+      this.lost ||
+      inbox.expiresAt - now < INBOX_RENEW_BELOW_SECONDS ||
+      this.deps.store.state.peers.some((p) => p.writerAdded === false);
+    if (due) this.kick();
+  }
+
+  /** Runs a pass now (or right after the one running). */
+  kick(): void {
+    if (this.unsupported) return;
+    if (this.running) {
+      this.again = true;
+      return;
+    }
+    this.running = true;
+    this.deps.logFailure(this.passes());
+  }
+
+  private async passes(): Promise<void> {
+    try {
+      do {
+        this.again = false;
+        await this.pass();
+      } while (this.again && !this.unsupported);
+    } catch (error) {
+      if (!(error instanceof PairlinkError)) throw error;
+      this.failed(error);
+    } finally {
+      this.running = false;
+    }
+  }
+
+  /** The relay (or a save) failed: tried again after a backoff; not found means the relay lost it. */
+  private failed(error: PairlinkError): void {
+    if (error.code === 'INVITE_NOT_FOUND') this.lost = true;
+    this.failures++;
+    this.retryAt = this.deps.clock.now() + Math.min(MAX_BACKOFF_SECONDS, 2 ** this.failures);
+    this.deps.warnings.warn(
+      { code: error.code },
+      'the home relay did not take a change to the inbox; trying again',
+    );
+  }
+
+  /** One pass: the inbox exists and is watched, renewed if due, and every handed capability is a writer. */
+  private async pass(): Promise<void> {
+    let inbox = this.record;
+    if (!inbox || this.lost) {
+      const made = await this.make(inbox);
+      if (!made) return;
+      inbox = made;
+    }
+    const now = this.deps.clock.now();
+    if (inbox.expiresAt - now < INBOX_RENEW_BELOW_SECONDS) {
+      const expiresAt = await this.relay().renewInbox(
+        inbox.mailboxId,
+        inbox.readCapability,
+        INBOX_TTL_SECONDS,
+      );
+      inbox = this.save({ ...inbox, expiresAt: Math.floor(expiresAt / 1000) });
+    }
+    this.watch(inbox);
+    for (const peer of this.deps.store.state.peers) {
+      if (peer.writerAdded !== false || !peer.handedWriteCapability) continue;
+      await this.relay().addInboxWriter(inbox.mailboxId, inbox.readCapability, peer.handedWriteCapability);
+      this.markAdded(peer);
+    }
+    this.failures = 0;
+    await this.deps.store.persist();
+  }
+
+  /**
+   * Makes the inbox on the relay: a lost one under its own id and capability (peers hold those),
+   * with every writer owed again; else a new one. Null when the relay keeps no inboxes.
+   */
+  private async make(existing: InboxRecord | undefined): Promise<InboxRecord | null> {
+    const mailboxId = existing?.mailboxId ?? this.deps.random(MAILBOX_ID_LENGTH);
+    const readCapability = existing?.readCapability ?? this.deps.random(CAPABILITY_LENGTH);
+    const expiresAt = await this.relay().createInbox(mailboxId, readCapability, INBOX_TTL_SECONDS);
+    if (expiresAt === null) {
+      this.unsupported = true;
+      this.deps.logger.warn(
+        { relay: this.deps.relayUrl },
+        'the home relay keeps no inboxes: peers paired now get no inbox from this agent, and an unpair reaches only this side',
+      );
+      return null;
+    }
+    if (existing) {
+      this.deps.warnings.warn(
+        {},
+        'the home relay lost the inbox; made it again, with every peer as a writer',
+      );
+      this.owePeers();
+    }
+    this.lost = false;
+    const inbox = this.save({
+      relayUrl: this.deps.relayUrl,
+      mailboxId,
+      readCapability,
+      expiresAt: Math.floor(expiresAt / 1000),
+    });
+    // A new inbox must be on disk before any peer is handed it.
+    await this.deps.store.persist();
+    return inbox;
+  }
+
+  private watch(inbox: InboxRecord): void {
+    const id = b64(inbox.mailboxId);
+    if (this.watched === id) return;
+    this.watched = id;
+    // Notices are not read yet (a later step): from the start each time, acting on none.
+    this.relay().watch(inbox.mailboxId, inbox.readCapability, 0);
+  }
+
+  private save(inbox: InboxRecord): InboxRecord {
+    this.deps.store.update((s) => ({ ...s, inbox }));
+    return inbox;
+  }
+
+  /** Every peer we handed a capability is owed as a writer again (the relay lost them all). */
+  private owePeers(): void {
+    this.deps.store.update((s) => ({
+      ...s,
+      peers: s.peers.map((p): PeerRecord => (p.handedWriteCapability ? { ...p, writerAdded: false } : p)),
+    }));
+  }
+
+  private markAdded(peer: PeerRecord): void {
+    this.deps.store.update((s) => ({
+      ...s,
+      peers: s.peers.map((p) =>
+        p.did === peer.did && p.handedWriteCapability === peer.handedWriteCapability
+          ? { ...p, writerAdded: true }
+          : p,
+      ),
+    }));
+  }
+}

@@ -1,0 +1,191 @@
+import pino from 'pino';
+import { describe, expect, it } from 'vitest';
+import type { Agent } from '../../agent/agent.js';
+import { INBOX_RENEW_BELOW_SECONDS, INBOX_TTL_SECONDS } from '../../agent/agent-inbox.js';
+import type { PeerRecord } from '../../agent/state/agent-state.js';
+import { encodeBase64url } from '../../src/encoding/base64url.js';
+import { toHex } from '../../src/encoding/hex.js';
+import { FRAME_TYPE } from '../../src/handshake/frames.js';
+import { FakeRelay, ManualClock } from '../support/fake-relay.js';
+import { agentOn, eventually } from '../support/hosted-agent.js';
+
+/**
+ * The agent's inbox (issue #27; PROTOCOL.md §11.1, RELAY.md Inboxes) with a real Agent on the fake
+ * relay and a manual clock: made at start, handed to each peer with a capability of its own that
+ * the relay then takes as a writer, kept alive, made again when the relay loses it.
+ */
+const START = 1_800_000_000;
+const b64 = (bytes: Uint8Array | undefined) => (bytes ? encodeBase64url(bytes) : undefined);
+
+function logLines() {
+  const lines: string[] = [];
+  const log = pino({ level: 'debug' }, { write: (line: string) => void lines.push(line) });
+  return { lines, log };
+}
+
+async function pairOn(issuer: Agent, acceptor: Agent) {
+  const invite = await issuer.createInvite({});
+  await acceptor.startAccept(invite.url!, false);
+  await eventually(
+    () =>
+      issuer.snapshot.peers.some((p) => p.did === acceptor.did && p.confirmed) &&
+      acceptor.snapshot.peers.some((p) => p.did === issuer.did),
+  );
+  expect(issuer.snapshot.peers.find((p) => p.did === acceptor.did)?.confirmed).toBe(true);
+}
+
+const peerOf = (agent: Agent, other: Agent): PeerRecord =>
+  agent.snapshot.peers.find((p) => p.did === other.did)!;
+const inboxOf = (agent: Agent) => agent.snapshot.inbox;
+const writersOf = (relay: FakeRelay, agent: Agent) =>
+  [...(relay.inbox(b64(inboxOf(agent)?.mailboxId)!)?.writers ?? [])].sort();
+
+/** Until every handed capability is a writer at the relay. */
+const writersSettled = (...agents: Agent[]) =>
+  agents.every((a) => a.snapshot.peers.every((p) => p.writerAdded !== false));
+
+describe("the agent's inbox", () => {
+  it('both agents make an inbox; each pin holds the other’s inbox and commitment and the capability handed to it, and the relay has exactly those writers', async () => {
+    const relay = new FakeRelay();
+    const clock = new ManualClock(START);
+    const { agent: alice } = await agentOn(relay, clock, 'alice');
+    const { agent: bob } = await agentOn(relay, clock, 'bob');
+    await eventually(() => relay.inboxIds.length === 2);
+    expect(relay.inboxIds.sort()).toEqual(
+      [b64(inboxOf(alice)?.mailboxId), b64(inboxOf(bob)?.mailboxId)].sort(),
+    );
+    await pairOn(alice, bob);
+    await eventually(() => writersSettled(alice, bob));
+    const bobAtAlice = peerOf(alice, bob);
+    const aliceAtBob = peerOf(bob, alice);
+    // Each holds the other's inbox, with the very capability the other handed it.
+    expect(b64(bobAtAlice.inbox?.mailboxId)).toBe(b64(inboxOf(bob)?.mailboxId));
+    expect(b64(aliceAtBob.inbox?.mailboxId)).toBe(b64(inboxOf(alice)?.mailboxId));
+    expect(b64(bobAtAlice.inbox?.writeCapability)).toBe(b64(aliceAtBob.handedWriteCapability));
+    expect(b64(aliceAtBob.inbox?.writeCapability)).toBe(b64(bobAtAlice.handedWriteCapability));
+    expect(bobAtAlice.inbox?.relayUrl).toBe('http://relay.test');
+    expect(bobAtAlice.nextKeyCommitment).toHaveLength(32);
+    expect(aliceAtBob.nextKeyCommitment).toHaveLength(32);
+    expect(b64(bobAtAlice.nextKeyCommitment)).not.toBe(b64(aliceAtBob.nextKeyCommitment));
+    expect(writersOf(relay, alice)).toEqual([b64(bobAtAlice.handedWriteCapability)]);
+    expect(writersOf(relay, bob)).toEqual([b64(aliceAtBob.handedWriteCapability)]);
+    // Both frames went over the relay: each side's inbox frame before its welcome and its ack.
+    const types = relay.posts.map((p) => p[1]);
+    expect(types.filter((t) => t === FRAME_TYPE.inbox)).toHaveLength(2);
+    await Promise.all([alice.stop(), bob.stop()]);
+  });
+
+  it('the commitment stays across a restart; a peer that hands no inbox is pinned without one, and the relay that keeps none is said once', async () => {
+    const relay = new FakeRelay();
+    const clock = new ManualClock(START);
+    // Alice's relay is an older one when she starts: she hands over no inbox, as an old peer.
+    relay.keepsInboxes = false;
+    const { lines, log } = logLines();
+    const { agent: alice } = await agentOn(relay, clock, 'alice', undefined, log);
+    await eventually(() => lines.some((l) => l.includes('keeps no inboxes')));
+    relay.keepsInboxes = true;
+    const { agent: bob, home } = await agentOn(relay, clock, 'bob');
+    await eventually(() => relay.inboxIds.length === 1);
+    await pairOn(alice, bob); // alice issues: she sends none, so bob sends none
+    const commitment = b64(peerOf(bob, alice).nextKeyCommitment);
+    expect(commitment).toBeUndefined();
+    expect(peerOf(alice, bob).inbox).toBeUndefined();
+    expect(peerOf(bob, alice).inbox).toBeUndefined();
+    expect(peerOf(bob, alice).handedWriteCapability).toBeUndefined();
+    await bob.stop();
+    const { agent: bobAgain } = await agentOn(relay, clock, 'bob', home);
+    const { agent: carol } = await agentOn(relay, clock, 'carol');
+    await pairOn(bobAgain, carol);
+    await pairOn(carol, alice); // carol hands hers; alice hands none back
+    await eventually(() => writersSettled(bobAgain, carol));
+    expect(peerOf(alice, carol).inbox).toBeDefined();
+    expect(peerOf(carol, alice).inbox).toBeUndefined();
+    // Bob's commitment, made once, is the one carol got after bob's restart.
+    const bobInboxFrameCommitment = b64(peerOf(carol, bobAgain).nextKeyCommitment);
+    const { agent: dave } = await agentOn(relay, clock, 'dave');
+    await pairOn(bobAgain, dave);
+    expect(b64(peerOf(dave, bobAgain).nextKeyCommitment)).toBe(bobInboxFrameCommitment);
+    expect(lines.filter((l) => l.includes('keeps no inboxes'))).toHaveLength(1);
+    await Promise.all([alice.stop(), bobAgain.stop(), carol.stop(), dave.stop()]);
+  });
+
+  it('a relay that lost the inbox: made again under the same id, every writer added again', async () => {
+    const relay = new FakeRelay();
+    const clock = new ManualClock(START);
+    const { agent: alice } = await agentOn(relay, clock, 'alice');
+    const { agent: bob } = await agentOn(relay, clock, 'bob');
+    await pairOn(alice, bob);
+    await eventually(() => writersSettled(alice, bob) && writersOf(relay, alice).length === 1);
+    const before = { id: b64(inboxOf(alice)?.mailboxId), writers: writersOf(relay, alice) };
+    expect(before.writers).toEqual([b64(peerOf(alice, bob).handedWriteCapability)]);
+    relay.loseEverything(); // a memory relay's restart: the watch answers not_found
+    await eventually(() => writersOf(relay, alice).length === 1 && writersOf(relay, bob).length === 1);
+    expect(b64(inboxOf(alice)?.mailboxId)).toBe(before.id);
+    expect(writersOf(relay, alice)).toEqual(before.writers);
+    await Promise.all([alice.stop(), bob.stop()]);
+  });
+
+  it('renews the inbox well before it lapses', async () => {
+    const clock = new ManualClock(START);
+    const relay = new FakeRelay(clock);
+    const { agent } = await agentOn(relay, clock, 'alice');
+    await eventually(() => inboxOf(agent) !== undefined);
+    const made = inboxOf(agent)!.expiresAt;
+    expect(made).toBe(START + INBOX_TTL_SECONDS);
+    clock.advance(INBOX_TTL_SECONDS - INBOX_RENEW_BELOW_SECONDS - 10); // not yet due
+    expect(inboxOf(agent)!.expiresAt).toBe(made);
+    clock.advance(20); // due: less than the renewal margin is left
+    await eventually(() => inboxOf(agent)!.expiresAt > made);
+    expect(inboxOf(agent)!.expiresAt).toBe(clock.seconds + INBOX_TTL_SECONDS);
+    expect(relay.inbox(b64(inboxOf(agent)!.mailboxId)!)?.expiresAt).toBe(inboxOf(agent)!.expiresAt);
+    await agent.stop();
+  });
+
+  it('a restart between the pin and the welcome hands the peer the same capability, and no second writer', async () => {
+    const relay = new FakeRelay();
+    const clock = new ManualClock(START);
+    const { agent: alice, home } = await agentOn(relay, clock, 'alice');
+    const { agent: bob } = await agentOn(relay, clock, 'bob');
+    await eventually(() => relay.inboxIds.length === 2);
+    // The relay loses alice's inbox frame and welcome: she has pinned, and crashes before they land.
+    relay.dropPost = (body) => body[1] === FRAME_TYPE.inbox || body[1] === FRAME_TYPE.welcome;
+    const invite = await alice.createInvite({});
+    await bob.startAccept(invite.url!, false);
+    await eventually(
+      () => alice.snapshot.peers.length === 1 && relay.posts.some((p) => p[1] === FRAME_TYPE.welcome),
+    );
+    const handed = b64(alice.snapshot.peers[0]!.handedWriteCapability);
+    await alice.stop();
+    relay.dropPost = () => false;
+    const { agent: back } = await agentOn(relay, clock, 'alice', home);
+    await eventually(() => bob.snapshot.peers.length === 1 && back.snapshot.peers[0]?.confirmed === true);
+    await eventually(() => writersSettled(back));
+    expect(b64(peerOf(bob, back).inbox?.writeCapability)).toBe(handed);
+    expect(b64(peerOf(back, bob).handedWriteCapability)).toBe(handed);
+    expect(writersOf(relay, back)).toEqual([handed]);
+    await Promise.all([back.stop(), bob.stop()]);
+  });
+
+  it('no capability reaches the log', async () => {
+    const relay = new FakeRelay();
+    const clock = new ManualClock(START);
+    const { lines, log } = logLines();
+    const { agent: alice } = await agentOn(relay, clock, 'alice', undefined, log);
+    const { agent: bob } = await agentOn(relay, clock, 'bob', undefined, log);
+    await pairOn(alice, bob);
+    relay.loseEverything();
+    await eventually(() => writersOf(relay, alice).length === 1 && writersSettled(alice, bob));
+    await Promise.all([alice.stop(), bob.stop()]);
+    expect(lines.some((l) => l.includes('lost the inbox'))).toBe(true);
+    const secrets = [alice, bob].flatMap((a) => [
+      a.snapshot.inbox!.readCapability,
+      ...a.snapshot.peers.flatMap((p) => [p.handedWriteCapability!, p.inbox!.writeCapability]),
+    ]);
+    const text = lines.join('\n');
+    for (const secret of secrets) {
+      expect(text).not.toContain(encodeBase64url(secret));
+      expect(text).not.toContain(toHex(secret));
+      expect(text).not.toContain(Buffer.from(secret).toString('base64'));
+    }
+  });
+});
