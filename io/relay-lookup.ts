@@ -1,7 +1,7 @@
 import { lookup as dnsLookup, type LookupAddress } from 'node:dns';
 import type { LookupFunction } from 'node:net';
 import { PairlinkError } from '../src/errors.js';
-import { checkRelayAddress } from '../src/invite/relay-policy.js';
+import { bareHost, checkRelayAddress } from '../src/invite/relay-policy.js';
 
 /**
  * A `lookup` for sockets to a relay named by an invite: the name is resolved here, right before
@@ -12,7 +12,8 @@ import { checkRelayAddress } from '../src/invite/relay-policy.js';
  * (DNS rebinding). One refused address refuses the name (RELAY_REFUSED).
  */
 export function checkedRelayLookup(ownRelayUrl: string): LookupFunction {
-  return (hostname, options, callback) => {
+  return (name, options, callback) => {
+    const hostname = bareHost(name); // a URL's [::1] is not a name getaddrinfo knows
     dnsLookup(hostname, { all: true, family: options.family ?? 0 }, (error, addresses: LookupAddress[]) => {
       if (error) return callback(error, '', 0);
       const refused = addresses

@@ -13,12 +13,12 @@ export async function ensurePrivateDir(dir: string, repair = true): Promise<void
   if (process.platform === 'win32') return;
   const info = await stat(dir);
   if (typeof process.getuid === 'function' && info.uid !== process.getuid()) {
-    throw new PairlinkError('INVALID_PARAMS', `${dir} belongs to another user`);
+    throw new PairlinkError('PERMISSION_DENIED', `${dir} belongs to another user`);
   }
   if ((info.mode & 0o077) === 0) return;
   if (!repair) {
     throw new PairlinkError(
-      'INVALID_PARAMS',
+      'PERMISSION_DENIED',
       `${dir} is open to other users (mode ${(info.mode & 0o777).toString(8)}): put the socket in a private (0700) directory`,
     );
   }

@@ -25,10 +25,10 @@ async function ensureGroupDir(dir: string): Promise<void> {
   await mkdir(dir, { recursive: true, mode: 0o750 });
   const info = await stat(dir);
   if (typeof process.getuid === 'function' && info.uid !== process.getuid())
-    throw new PairlinkError('INVALID_PARAMS', `${dir} belongs to another user`);
+    throw new PairlinkError('PERMISSION_DENIED', `${dir} belongs to another user`);
   if ((info.mode & 0o007) !== 0)
     throw new PairlinkError(
-      'INVALID_PARAMS',
+      'PERMISSION_DENIED',
       `${dir} is open to other users (mode ${(info.mode & 0o777).toString(8)}): put the socket in a directory only its owner and group can enter (0750)`,
     );
 }

@@ -47,7 +47,7 @@ export const ERROR_TEXT: Readonly<Record<ErrorCode, string>> = {
   AGENT_NOT_FOUND:
     'No pairlink agent was found; start one with `pairlink up` (to try it here) or `pairlink agent`, install one with `pairlink service install`, or set PAIRLINK_SOCKET to its socket. Looked for it at:',
   PERMISSION_DENIED:
-    'A file pairlink needs cannot be read or written by this user; check who owns it and its mode:',
+    "A file or directory pairlink needs is out of this user's reach, or open to other users; check who owns it and its mode:",
   UNAUTHORIZED: 'Not allowed: the credentials were refused.',
   INTERNAL: 'Something went wrong inside pairlink (a bug; please report it):',
   PARSE_ERROR: 'The agent could not read that request as JSON:',

@@ -78,20 +78,23 @@ export const inviteCommand: Command = {
       const drawQr = values.qr === true || (io.isTty && values['no-qr'] !== true);
       if (drawQr && created.url) io.out((await terminalQr(created.url)).replace(/\n+$/, ''));
       io.out(created.url ?? created.code ?? '');
-      if (created.customUrl) io.out(`  (or ${created.customUrl})`);
-      io.out(
+      // To a file or a pipe, stdout carries the invite alone (`pairlink accept < invite.txt`
+      // reads it whole); the lines for the person go to stderr.
+      const say = io.isTty ? io.out : io.err;
+      if (created.customUrl) say(`  (or ${created.customUrl})`);
+      say(
         `  invite ${created.id} · expires ${created.expiresAt} · ${created.usesLeft} use${created.usesLeft === 1 ? '' : 's'}${created.requireSas ? ' · SAS check required' : ''}`,
       );
       // A code carries no relay: the other side claims it on this one, so it is said beside it
       // (unless it is the built-in default, which every agent assumes).
       const relay = relayBesideCode(created);
       const relayFlag = relay ? ` --relay ${relay}` : '';
-      if (relay) io.out(`  relay ${relay}`);
-      io.out(
+      if (relay) say(`  relay ${relay}`);
+      say(
         `  on the other machine: pairlink accept${relayFlag}   (and paste it when asked: it stays off screen)`,
       );
       if (created.requireSas)
-        io.out(`  then compare the security code: pairlink invites, pairlink confirm ${created.id} yes|no`);
+        say(`  then compare the security code: pairlink invites, pairlink confirm ${created.id} yes|no`);
       return 0;
     });
   },

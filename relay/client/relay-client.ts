@@ -4,6 +4,7 @@ import type { LookupFunction } from 'node:net';
 import type { z } from 'zod';
 import { encodeBase64url as b64, decodeBase64url } from '../../src/encoding/base64url.js';
 import { PairlinkError } from '../../src/errors.js';
+import { bareHost } from '../../src/invite/relay-policy.js';
 import {
   claimAnswer,
   createdAnswer,
@@ -88,7 +89,8 @@ export class RelayClient {
         settle(new PairlinkError('RELAY_UNREACHABLE', `relay ${this.base.origin}: ${reason}`));
       const request = this.transport.request(
         {
-          host: this.base.hostname,
+          // Unbracketed: node:http passes `[::1]` to getaddrinfo as a name (ENOTFOUND).
+          host: bareHost(this.base.hostname),
           port: this.base.port,
           path: basePath + path,
           method,

@@ -175,7 +175,9 @@ export function parseInviteUrl(text: string, now: number): UrlInvite {
   }
   const reader = new ByteReader(decodeBase64url(encoded, MAX_PAYLOAD_BYTES), 'invite');
   const version = reader.u8();
-  if (version !== INVITE_VERSION) throw new PairlinkError('UNSUPPORTED_VERSION', `invite version ${version}`);
+  // Only a version above ours is a newer pairlink's; any other is not an invite at all.
+  if (version > INVITE_VERSION) throw new PairlinkError('UNSUPPORTED_VERSION', `invite version ${version}`);
+  if (version !== INVITE_VERSION) throw new PairlinkError('MALFORMED', `invite version ${version}`);
   const flags = reader.u8();
   if ((flags & ~KNOWN_FLAGS) !== 0)
     throw new PairlinkError('UNSUPPORTED_VERSION', 'invite uses unknown flags');

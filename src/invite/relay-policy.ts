@@ -103,11 +103,20 @@ export function checkRelayUrl(candidate: string, ownRelayUrl: string, settings: 
  * checkRelayUrl that depend on the address, for the DNS answer at connect time.
  */
 export function checkRelayAddress(address: string, ownRelayUrl: string): RelayVerdict {
-  const kind = classifyHost(address.includes(':') ? `[${address}]` : address);
+  const bare = bareHost(address);
+  const kind = classifyHost(bare.includes(':') ? `[${bare}]` : bare);
   if (NEVER.has(kind)) return refuse(`it resolves to ${address}, a ${kind} address`);
   if (kind === 'loopback' && !ownRelayKind(ownRelayUrl).loopback)
     return refuse(`it resolves to ${address} (loopback), and this agent's own relay is not`);
   return { ok: true, origin: address };
+}
+
+/**
+ * A URL hostname without the brackets URL keeps around an IPv6 address (`[::1]` → `::1`): the
+ * form getaddrinfo and net.connect take, which read `[::1]` as a name that does not exist.
+ */
+export function bareHost(hostname: string): string {
+  return hostname.startsWith('[') && hostname.endsWith(']') ? hostname.slice(1, -1) : hostname;
 }
 
 /** A URL hostname (IPv6 in brackets, as URL gives it) as the policy sees it. */

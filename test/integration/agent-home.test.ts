@@ -1,8 +1,9 @@
 import { spawn } from 'node:child_process';
-import { chmodSync, existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { describe, expect, it } from 'vitest';
+import { ERROR_TEXT } from '../../src/error-text.js';
 import { relayWithAgents, startAgent, testRoot } from '../support/agent-process.js';
 import { PAIRLINK_BIN } from '../support/relay-process.js';
 
@@ -92,6 +93,27 @@ describe('a state file the agent may not read', () => {
     expect(line).toMatch(/cannot read/);
     expect(line).toMatch(/mode 0?000/);
     expect(line.split('\n')).toHaveLength(1);
+  });
+});
+
+describe('a socket in a directory open to other users', () => {
+  it('is refused at start with the permission sentence, not "That request is not valid"', async () => {
+    const root = testRoot();
+    const open = join(root, 'open-dir');
+    mkdirSync(open, { mode: 0o755 });
+    chmodSync(open, 0o755);
+    const env = {
+      ...process.env,
+      PAIRLINK_HOME: join(root, 'home'),
+      PAIRLINK_SOCKET: join(open, 'agent.sock'),
+    };
+    const refused = await refusedStart({ ...env, PAIRLINK_KEYSTORE: 'file', PAIRLINK_PASSPHRASE: 'p' });
+    expect(refused.started, 'the agent started').toBe(false);
+    expect(refused.code).toBe(1);
+    const line = refused.stderr.trim();
+    expect(line).toBe(
+      `pairlink: ${ERROR_TEXT.PERMISSION_DENIED} ${open} is open to other users (mode 755): put the socket in a private (0700) directory`,
+    );
   });
 });
 

@@ -25,7 +25,9 @@ describe('pairlink across two relays, from the CLI', () => {
   it('a code shows its relay beside it; `accept --relay` pairs on it, and the link of the other side needs no flag', async () => {
     const human = await ann.cli(['invite', '--format', 'code']);
     expect(human.code).toBe(0);
-    expect(human.stdout).toContain(`pairlink accept --relay ${relayA.url}`);
+    // Piped, stdout is the code alone; the relay and what to run are said on stderr.
+    expect(human.stdout.trim()).toMatch(/^\S+$/);
+    expect(human.stderr).toContain(`pairlink accept --relay ${relayA.url}`);
     const created = (await ann.json<{ code: string; relayUrl: string }>(['invite', '--format', 'code']))
       .value;
     expect(created.relayUrl).toBe(relayA.url);

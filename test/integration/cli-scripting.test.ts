@@ -97,4 +97,26 @@ describe('scripting the CLI', () => {
       params: expect.objectContaining({ did: benDid, name: 'ben' }),
     });
   });
+
+  it('`pairlink invite > invite.txt` then `pairlink accept < invite.txt` pairs: a pipe gets only the invite', async () => {
+    const [cid, dot] = await Promise.all([fleet.agent('cid'), fleet.agent('dot')]);
+    for (const args of [['invite'], ['invite', '--format', 'code']]) {
+      const minted = await cid.cli(args);
+      expect(minted.code).toBe(0);
+      const accept = spawn(process.execPath, [PAIRLINK_BIN, 'accept', '--wait', '30s'], {
+        env: dot.env,
+        stdio: ['pipe', 'pipe', 'pipe'],
+      });
+      let out = '';
+      let err = '';
+      accept.stdout.on('data', (chunk: Buffer) => (out += chunk));
+      accept.stderr.on('data', (chunk: Buffer) => (err += chunk));
+      const exited = new Promise<number | null>((resolve) => accept.on('exit', (code) => resolve(code)));
+      accept.stdin.end(minted.stdout);
+      expect(await exited, `${args.join(' ')}: ${err}`).toBe(0);
+      expect(out).toContain('Paired with cid');
+      // The rest (id, expiry, what to run on the other machine) is for the person: on stderr.
+      expect(minted.stderr).toContain('on the other machine: pairlink accept');
+    }
+  }, 90_000);
 });

@@ -228,6 +228,11 @@ describe('invite URLs', () => {
     expect(code(() => parseInviteUrl(`pairlink://invite/${encodeBase64url(v2)}`, NOW))).toBe(
       'UNSUPPORTED_VERSION',
     );
+    // Only a version above ours is "newer": 0 (here the trial's garbage link) is not an invite.
+    const v0 = Uint8Array.from(payload);
+    v0[0] = 0;
+    expect(code(() => parseInviteUrl(`pairlink://invite/${encodeBase64url(v0)}`, NOW))).toBe('MALFORMED');
+    expect(code(() => parseInviteUrl('http://127.0.0.1:7457/i#AAAAAAAAAAAA', NOW))).toBe('MALFORMED');
     const badSig = Uint8Array.from(payload);
     badSig[badSig.length - 1]! ^= 1;
     expect(code(() => parseInviteUrl(`pairlink://invite/${encodeBase64url(badSig)}`, NOW))).toBe(

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { checkedRelayLookup } from '../../io/relay-lookup.js';
 import {
   checkRelayAddress,
   checkRelayUrl,
@@ -105,5 +106,20 @@ describe('relay URLs from invites', () => {
     expect(checkRelayAddress('127.0.0.1', SERVER).ok).toBe(false);
     expect(checkRelayAddress('127.0.0.1', DEV).ok).toBe(true);
     expect(checkRelayAddress('203.0.113.7', SERVER).ok).toBe(true);
+  });
+
+  it('a bracketed IPv6 host (as URL.hostname gives it) is checked and resolved as its address', async () => {
+    expect(checkRelayAddress('[::1]', SERVER).ok).toBe(false);
+    expect(checkRelayAddress('[::1]', 'http://[::1]:7457').ok).toBe(true);
+    expect(checkRelayAddress('[2001:db8::1]', SERVER).ok).toBe(true);
+    expect(checkRelayAddress('[fe80::1]', SERVER).ok).toBe(false);
+    expect(check('http://[::1]:17457', 'http://[::1]:17457').ok).toBe(true);
+    const resolve = (host: string, own: string) =>
+      new Promise((done) =>
+        checkedRelayLookup(own)(host, { all: true }, (error, addresses) => done(error ?? addresses)),
+      );
+    expect(await resolve('[::1]', 'http://[::1]:7457')).toEqual([{ address: '::1', family: 6 }]);
+    expect(await resolve('[2001:db8::1]', SERVER)).toEqual([{ address: '2001:db8::1', family: 6 }]);
+    expect(await resolve('[::1]', SERVER)).toMatchObject({ code: 'RELAY_REFUSED' });
   });
 });
