@@ -1,8 +1,6 @@
 import { dirname } from 'node:path';
 import { asDiskFull } from '../../io/disk-full.js';
 import { PairlinkError } from '../../src/errors.js';
-import { isAcceptorFinished } from '../../src/handshake/acceptor.js';
-import { isIssuerFinished } from '../../src/handshake/issuer.js';
 import type { AuditAnchor } from '../audit-chain.js';
 import type {
   AcceptRecord,
@@ -12,11 +10,31 @@ import type {
   InviteRecord,
   PeerRecord,
 } from './agent-state.js';
+import {
+  type AuditSaves,
+  applyChange,
+  byDid,
+  byId,
+  type Change,
+  diff,
+  finishesRecords,
+  inviteFinished,
+  isFinished,
+  type Keyed,
+  NO_AUDIT,
+  type Snapshot,
+  sameAnchor,
+  wipeHistory,
+} from './state-changes.js';
 import { SealedLog } from './state-log.js';
 import { wipeFinishedAccept, wipeFinishedInvite } from './wipe-finished.js';
 
-/** Finished invites and accepts kept in the history, most recent last. */
-export const FINISHED_RECORDS_KEPT = 100;
+export {
+  type AuditSaves,
+  FINISHED_RECORDS_KEPT,
+  isFinished,
+  pruneFinished,
+} from './state-changes.js';
 
 /**
  * How long the files may still hold secrets of a finished record (in the entries, or the
@@ -26,139 +44,6 @@ export const FINISHED_RECORDS_KEPT = 100;
  * every pairing.
  */
 export const FINISHED_SECRETS_ON_DISK_SECONDS = 10;
-
-/** Keeps the most recent finished records of each kind. */
-export function pruneFinished(history: AgentHistory): AgentHistory {
-  return {
-    invites: history.invites.slice(-FINISHED_RECORDS_KEPT),
-    accepts: history.accepts.slice(-FINISHED_RECORDS_KEPT),
-  };
-}
-
-/** True once an accept can change no more. */
-export function isFinished(accept: AcceptRecord): boolean {
-  return isAcceptorFinished(accept.acceptor);
-}
-
-/** True once an invite can change no more (ended, and no pin waiting for its ack). */
-const inviteFinished = (invite: InviteRecord) => isIssuerFinished(invite.issuer);
-
-/** The whole document: what is in flight, and the recent history. */
-interface Snapshot {
-  readonly state: AgentState;
-  readonly history: AgentHistory;
-}
-
-/** One save's worth of changes, as appended to the log. */
-interface Change {
-  readonly name: string;
-  readonly createdAt: number;
-  /** The audit log's anchor, when it moved. */
-  readonly audit?: AuditAnchor;
-  /** The agent's inbox, when it was made or changed (it is never taken away). */
-  readonly inbox?: InboxRecord;
-  /**
-   * The audit lines written since the last save, as in the audit file: that file is not synced
-   * before each save, so the entries the anchor names are on disk here until a compaction, which
-   * syncs it first (AuditSaves). Load hands them back to the audit log to restore a lost tail.
-   */
-  readonly auditLines?: string[];
-  readonly put?: { invites?: InviteRecord[]; accepts?: AcceptRecord[]; peers?: PeerRecord[] };
-  readonly del?: { invites?: string[]; accepts?: string[]; peers?: string[] };
-  /** Records that finished: they leave the state and join the history. */
-  readonly done?: { invites?: InviteRecord[]; accepts?: AcceptRecord[] };
-}
-
-type Keyed<T> = ReadonlyMap<string, T>;
-const byId = <T extends { id: string }>(items: readonly T[]): Map<string, T> =>
-  new Map(items.map((i) => [i.id, i]));
-const byDid = (peers: readonly PeerRecord[]): Map<string, PeerRecord> =>
-  new Map(peers.map((p) => [p.did, p]));
-/** By value: an agent that starts and finds its audit log where it left it has nothing to save. */
-const sameAnchor = (x: AuditAnchor | undefined, y: AuditAnchor | undefined) =>
-  x === y ||
-  (x !== undefined &&
-    y !== undefined &&
-    x.base.seq === y.base.seq &&
-    x.base.digest === y.base.digest &&
-    x.head.seq === y.head.seq &&
-    x.head.digest === y.head.digest);
-
-/**
- * How the saves carry the audit log (agent/audit-log.ts): each save takes the lines written since
- * the one before; a compaction, which drops the lines the log carried, first makes the audit file
- * durable. So a save is one fdatasync whether or not it names new audit entries.
- */
-export interface AuditSaves {
-  takeLines(): string[];
-  syncBeforeCompact(): void;
-}
-
-const NO_AUDIT: AuditSaves = { takeLines: () => [], syncBeforeCompact: () => undefined };
-
-/** Records of `now` that are not (the same object) in `before`, and keys of `before` gone from `now`. */
-function diff<T>(before: Keyed<T>, now: Keyed<T>): { put: T[]; del: string[] } {
-  const put: T[] = [];
-  const del: string[] = [];
-  for (const [key, value] of now) if (before.get(key) !== value) put.push(value);
-  for (const key of before.keys()) if (!now.has(key)) del.push(key);
-  return { put, del };
-}
-
-function upsert<T>(
-  items: readonly T[],
-  put: readonly T[] | undefined,
-  del: readonly string[] | undefined,
-  key: (t: T) => string,
-): T[] {
-  const gone = new Set([...(del ?? []), ...(put ?? []).map(key)]);
-  return [...items.filter((i) => !gone.has(key(i))), ...(put ?? [])];
-}
-
-/** Applies one logged change to a snapshot (load replays the log with this). */
-function applyChange(snapshot: Snapshot, change: Change): Snapshot {
-  const done = change.done ?? {};
-  const doneInvites = (done.invites ?? []).map((i) => i.id);
-  const doneAccepts = (done.accepts ?? []).map((a) => a.id);
-  const state: AgentState = {
-    ...snapshot.state,
-    name: change.name,
-    createdAt: change.createdAt,
-    ...(change.audit ? { audit: change.audit } : {}),
-    ...(change.inbox ? { inbox: change.inbox } : {}),
-    peers: upsert(snapshot.state.peers, change.put?.peers, change.del?.peers, (p) => p.did),
-    invites: upsert(
-      snapshot.state.invites,
-      change.put?.invites,
-      [...(change.del?.invites ?? []), ...doneInvites],
-      (i) => i.id,
-    ),
-    accepts: upsert(
-      snapshot.state.accepts,
-      change.put?.accepts,
-      [...(change.del?.accepts ?? []), ...doneAccepts],
-      (a) => a.id,
-    ),
-  };
-  // Wiped as they join the history (a no-op for what this version logs; an older one kept secrets).
-  const history = pruneFinished({
-    invites: upsert(snapshot.history.invites, done.invites?.map(wipeFinishedInvite), [], (i) => i.id),
-    accepts: upsert(snapshot.history.accepts, done.accepts?.map(wipeFinishedAccept), [], (a) => a.id),
-  });
-  return { state, history };
-}
-
-/** The history with every record wiped (the same object when nothing needed it). */
-function wipeHistory(history: AgentHistory): AgentHistory {
-  const invites = history.invites.map(wipeFinishedInvite);
-  const accepts = history.accepts.map(wipeFinishedAccept);
-  const same = <T>(a: readonly T[], b: readonly T[]) => a.every((item, i) => item === b[i]);
-  return same(invites, history.invites) && same(accepts, history.accepts) ? history : { invites, accepts };
-}
-
-/** True when a logged change finished records: their earlier secrets are in the files before it. */
-const finishesRecords = (change: Change) =>
-  (change.done?.invites?.length ?? 0) + (change.done?.accepts?.length ?? 0) > 0;
 
 /**
  * The agent's state in memory and on disk, with group commit. Changes are applied synchronously
