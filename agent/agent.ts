@@ -1,4 +1,3 @@
-import { dirname, join } from 'node:path';
 import { pooledRandom } from '../io/random-pool.js';
 import { PairlinkError } from '../src/errors.js';
 import { type AcceptorEvent, startAcceptor } from '../src/handshake/acceptor.js';
@@ -13,7 +12,8 @@ import { AgentEvents } from './agent-events.js';
 import { AgentIdentity } from './agent-identity.js';
 import { AgentInbox } from './agent-inbox.js';
 import type { AgentOptions } from './agent-options.js';
-import { AuditTrail, auditSaves } from './audit-trail.js';
+import { openAgentStore } from './agent-store.js';
+import type { AuditTrail } from './audit-trail.js';
 import {
   KEPT_UNSAVED,
   notSaved,
@@ -30,7 +30,7 @@ import { type AgentClock, systemClock } from './relay-transport.js';
 import { reportConnection, warnRelayTrouble } from './relay-trouble.js';
 import { RepeatedWarnings } from './repeated-warnings.js';
 import type { AcceptRecord, AgentState, InviteRecord } from './state/agent-state.js';
-import { DurableState } from './state/durable-state.js';
+import type { DurableState } from './state/durable-state.js';
 import { StepEngine } from './step-engine.js';
 
 export type { AgentOptions } from './agent-options.js';
@@ -77,49 +77,18 @@ export class Agent {
 
   /** Opens the keystore's identity (creating one on first start), loads state, connects. */
   static async start(options: AgentOptions): Promise<Agent> {
-    const keystore = options.keystore;
-    let stateKey = await keystore.get('state-key');
-    if (!stateKey) {
-      stateKey = random(32);
-      await keystore.set('state-key', stateKey);
-    }
     const agent = new Agent(options);
-    agent.self = await AgentIdentity.open(keystore, random);
-    agent.store = await DurableState.load(
-      options.stateFile,
-      stateKey,
-      () => ({
-        version: 1,
-        name: options.name,
-        createdAt: agent.now(),
-        peers: [],
-        invites: [],
-        accepts: [],
-      }),
-      auditSaves(() => agent.audit),
-    );
-    agent.store.update((s) => ({ ...s, name: options.name }));
-    const audit = await AuditTrail.open(join(dirname(options.stateFile), 'audit.log'), stateKey, {
-      store: agent.store,
-      logger: options.logger,
+    agent.self = await AgentIdentity.open(options.keystore, random);
+    const { store: opened, audit } = await openAgentStore({
+      ...options,
       warnings: agent.warnings,
       logFailure: agent.logFailure,
+      random,
+      now: () => agent.now(),
     });
+    agent.store = opened;
     agent.audit = audit;
-    const anchor = audit.anchor();
     agent.self.issueCard(options.name, options.relayUrl, agent.store.state.createdAt);
-    // On a full disk the agent starts all the same, owing this save (its tick retries it): the
-    // files hold what they held, and it serves what it has.
-    await agent.store.persist().then(
-      () => audit.committed(anchor),
-      (error: unknown) => {
-        if (!(error instanceof PairlinkError && error.code === 'DISK_FULL')) throw error;
-        options.logger.warn(
-          { err: error.message },
-          'started with the disk full: saving resumes once there is room',
-        );
-      },
-    );
     agent.relays = new RelayPool(
       options.relayUrl,
       options.transport,
