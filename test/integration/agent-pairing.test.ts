@@ -53,7 +53,13 @@ describe('two agents pair through a real relay, driven by the CLI', () => {
     const bobMe = await bob.json<{ did: string }>(['whoami']);
     const alicePeers = await alice.json<Peer[]>(['peers']);
     expect(alicePeers.value.map((p) => [p.did, p.name])).toEqual([[bobMe.value.did, 'bob']]);
-    expect(Object.keys(alicePeers.value[0]!).sort()).toEqual(['confirmed', 'did', 'inbox', 'name', 'pairedAt']);
+    expect(Object.keys(alicePeers.value[0]!).sort()).toEqual([
+      'confirmed',
+      'did',
+      'inbox',
+      'name',
+      'pairedAt',
+    ]);
     expect((await bob.json<Peer[]>(['peers'])).value.map((p) => p.did)).toEqual([me.value.did]);
   });
 
