@@ -52,13 +52,14 @@ export async function resolveAcceptTarget(
 }
 
 /**
- * Asks a relay that is not connected something cheap (its readiness) before an accept is recorded
+ * Asks a relay that is not connected and never answered since it was opened something cheap (its readiness) before an accept is recorded
  * on it: one that cannot be reached fails the accept at once, RELAY_UNREACHABLE naming its origin
  * (the client's message), with nothing saved. Any other answer lets the accept start, and the
  * machine retries a relay that answers and then goes away as before (relay-trouble.ts).
  */
 async function reachRelay(relay: RelayTransport): Promise<void> {
-  if (relay.connected || !relay.storeSince) return;
+  // A relay that answered once since it was opened (the home relay, down for a moment) is retried.
+  if (relay.connected || relay.answeredAt !== null || !relay.storeSince) return;
   await relay.storeSince().catch((error: unknown) => {
     if (error instanceof PairlinkError && error.code === 'RELAY_UNREACHABLE') throw error;
   });
