@@ -6,6 +6,7 @@ import type { ShortCode } from '../src/invite/short-code.js';
 import { refuseBurnedCode, refuseOwnCode } from './code-attempts.js';
 import type { PairingRecord } from './record-kinds.js';
 import { type RelayPool, relayKey } from './relay-pool.js';
+import type { RelayTransport } from './relay-transport.js';
 import type { AcceptRecord, InviteRecord } from './state/agent-state.js';
 
 /** What reading an accept's invite text needs from the agent. */
@@ -22,8 +23,9 @@ export interface AcceptTargetDeps {
 
 /**
  * What an accept of `text` (a link or a code, parseInviteText) aims at, and the relay (pool key)
- * it runs on. A link runs on the relay it names, after the relay policy lets it and the pool has
- * room (RELAY_LIMIT now, before anything is recorded); `relayUrl` may only repeat that relay. A
+ * it runs on. A link runs on the relay it names, after the relay policy lets it, the pool has
+ * room (RELAY_LIMIT now, before anything is recorded) and the relay can be reached (reachRelay);
+ * `relayUrl` may only repeat that relay. A
  * code runs on `relayUrl` when given, else on the home relay, where its nameplate is claimed;
  * one's own code and a code this agent already burned are refused.
  */
@@ -44,9 +46,23 @@ export async function resolveAcceptTarget(
       'INVALID_PARAMS',
       `this link names its own relay (${relay}); --relay is for codes, which carry none`,
     );
-  // RELAY_LIMIT now, before anything is recorded.
-  deps.relays.get(relay);
+  // RELAY_LIMIT now, before anything is recorded; a relay nobody answers at fails now too.
+  await deps.relays.holding(relay, reachRelay);
   return { target: { form: 'url', invite }, relay };
+}
+
+/**
+ * Asks a relay that is not connected and never answered since it was opened something cheap (its readiness) before an accept is recorded
+ * on it: one that cannot be reached fails the accept at once, RELAY_UNREACHABLE naming its origin
+ * (the client's message), with nothing saved. Any other answer lets the accept start, and the
+ * machine retries a relay that answers and then goes away as before (relay-trouble.ts).
+ */
+async function reachRelay(relay: RelayTransport): Promise<void> {
+  // A relay that answered once since it was opened (the home relay, down for a moment) is retried.
+  if (relay.connected || relay.answeredAt !== null || !relay.storeSince) return;
+  await relay.storeSince().catch((error: unknown) => {
+    if (error instanceof PairlinkError && error.code === 'RELAY_UNREACHABLE') throw error;
+  });
 }
 
 /** A code's target: its nameplate claimed on its relay, which hands out the issuer's mailbox. */

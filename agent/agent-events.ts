@@ -69,7 +69,9 @@ export class AgentEvents {
       const unsubscribe = this.onProgress((p) => {
         if (p.id === key && (p.status === 'paired' || p.status === 'failed' || p.status === 'sas')) done();
       });
+      // Unref'd: a wait whose client went away must not keep a stopping agent alive for its rest.
       const timer = setTimeout(done, seconds * 1000);
+      timer.unref();
       // Already there (a caller that asks after the 'sas' event went out): answer now, not at the timeout.
       const phase = latest.acceptor.phase;
       if (phase === 'paired' || phase === 'failed' || phase === 'awaitingSas') done();

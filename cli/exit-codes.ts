@@ -9,4 +9,7 @@ export const EXIT = {
   unavailable: 3,
   /** An accept is still pending after --wait; it completes in the background. */
   pending: 4,
+  /** Stopped by Ctrl-C (SIGINT) or SIGTERM while waiting (128 + the signal's number, the shell's convention). */
+  SIGINT: 130,
+  SIGTERM: 143,
 } as const;

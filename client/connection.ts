@@ -73,8 +73,14 @@ export class RpcConnection {
     this.notificationListener = listener;
   }
 
+  /**
+   * Ends the connection. Calls still waiting are given up on (they reject at once): ending politely
+   * would keep the socket, and the process, open until the agent answered them, which for
+   * `accept.get` with a wait may be minutes after the caller stopped waiting.
+   */
   close(): void {
-    this.socket.end();
+    if (this.pending.size > 0) this.socket.destroy();
+    else this.socket.end();
   }
 
   private onData(chunk: string): void {

@@ -6,6 +6,7 @@ import type { Command } from '../command.js';
 import { EXIT } from '../exit-codes.js';
 import { type Io, printJson, UsageError } from '../output.js';
 import { INVITE_ENV, promptSecret, readPipedSecret } from '../secret-input.js';
+import { type CaughtSignals, type StopSignal, withStopSignals } from '../signals.js';
 
 /** Said once in a terminal when the invite came as the argument (docs/SECURITY.md §Local users). */
 const ARGUMENT_SEEN =
@@ -94,6 +95,43 @@ async function finishAccept(
   return result.status === 'paired' ? EXIT.ok : EXIT.pending;
 }
 
+/** Stopped by a signal while waiting: the accept goes on in the agent; says so, and how to follow it. */
+function stoppedWaiting(
+  acceptId: string,
+  signal: StopSignal,
+  values: Record<string, unknown>,
+  io: Io,
+): number {
+  if (values.json) printJson(io, { status: 'pending', acceptId });
+  else
+    io.err(
+      `Stopped waiting: accept ${acceptId} goes on in the agent and may still pair; follow it with \`pairlink wait ${acceptId}\`.`,
+    );
+  return EXIT[signal];
+}
+
+/**
+ * Waits up to `waitSeconds` for the accept's outcome, then finishes it; a SIGINT or SIGTERM caught
+ * before (also while the accept was being handed over) stops the wait instead. The signals are
+ * released before the security-code question, which a terminal's Ctrl-C ends as before.
+ */
+async function waitForAccept(
+  client: PairlinkClient,
+  acceptId: string,
+  waitSeconds: number,
+  signals: CaughtSignals,
+  values: Record<string, unknown>,
+  io: Io,
+): Promise<number> {
+  const early = signals.received();
+  // Promise.race handles a later refusal of the abandoned call: nothing is left unhandled.
+  const outcome =
+    early ?? (await Promise.race([client.call('accept.get', { acceptId, waitSeconds }), signals.first]));
+  signals.release();
+  if (typeof outcome === 'string') return stoppedWaiting(acceptId, outcome, values, io);
+  return finishAccept(client, outcome, values, io);
+}
+
 /** How many notifications are kept while the accept's id is not known yet (other accepts' too). */
 const EARLY_EVENTS = 256;
 
@@ -130,6 +168,37 @@ function watchProgress(
   };
 }
 
+/** Hands a new accept to the agent, then waits for it (waitForAccept). */
+async function acceptNew(
+  client: PairlinkClient,
+  invite: string,
+  waitSeconds: number,
+  signals: CaughtSignals,
+  values: Record<string, unknown>,
+  io: Io,
+): Promise<number> {
+  const progress = values.json ? null : watchProgress(client, io);
+  // The agent answers at once (waitSeconds 0) when the invite passed every local check (its
+  // form, signature, expiry, relay) and the accept is recorded; only then is "Pairing…" true.
+  // Both requests are awaited together, so neither's refusal is ever left unhandled.
+  const [started] = await Promise.all([
+    client.call('invite.accept', {
+      invite,
+      waitSeconds: 0,
+      ...(values.relay !== undefined ? { relay: values.relay as string } : {}),
+      ...(values['require-sas'] ? { requireSas: true } : {}),
+    }),
+    progress?.subscribed,
+  ]);
+  progress?.follow(started.acceptId);
+  if (started.status === 'paired' || waitSeconds === 0) {
+    signals.release();
+    return finishAccept(client, started, values, io);
+  }
+  if (!values.json && !signals.received()) io.err('Pairing… (waiting for the issuer’s agent)');
+  return waitForAccept(client, started.acceptId, waitSeconds, signals, values, io);
+}
+
 export const acceptCommand: Command = {
   summary: [
     'Accept an invite link or code: pair with its issuer.',
@@ -141,6 +210,7 @@ export const acceptCommand: Command = {
     'Options:',
     '  --wait <duration>   how long to wait for the issuer (default 30s); after that the pairing',
     '                      goes on in the background and this exits 4 with status "pending"',
+    '                      (Ctrl-C while waiting: it goes on too, and this exits 130 naming it)',
     '  --require-sas       stop at the security code (also when the issuer asks for one): in a',
     '                      terminal you are asked whether it matches; otherwise this exits 4 and',
     '                      you answer with `pairlink confirm <accept-id> yes|no`',
@@ -184,32 +254,15 @@ export const acceptCommand: Command = {
           progress.follow(follow);
           await progress.subscribed;
         }
-        const result = await client.call('accept.get', { acceptId: follow, waitSeconds });
-        return finishAccept(client, result, values, io);
+        return withStopSignals((signals) => waitForAccept(client, follow, waitSeconds, signals, values, io));
       });
     }
     const invite = await readInvite(positionals[0], io);
     if (invite.length > MAX_INVITE_TEXT_LENGTH) throw new UsageError('the invite is too long');
     if (positionals[0] !== undefined && positionals[0] !== '-' && io.isTty) io.err(ARGUMENT_SEEN);
-    return withAgent(async (client) => {
-      const progress = values.json ? null : watchProgress(client, io);
-      // The agent answers at once (waitSeconds 0) when the invite passed every local check (its
-      // form, signature, expiry, relay) and the accept is recorded; only then is "Pairing…" true.
-      // Both requests are awaited together, so neither's refusal is ever left unhandled.
-      const [started] = await Promise.all([
-        client.call('invite.accept', {
-          invite,
-          waitSeconds: 0,
-          ...(values.relay !== undefined ? { relay: values.relay as string } : {}),
-          ...(values['require-sas'] ? { requireSas: true } : {}),
-        }),
-        progress?.subscribed,
-      ]);
-      progress?.follow(started.acceptId);
-      if (started.status === 'paired' || waitSeconds === 0) return finishAccept(client, started, values, io);
-      if (!values.json) io.err('Pairing… (waiting for the issuer’s agent)');
-      const result = await client.call('accept.get', { acceptId: started.acceptId, waitSeconds });
-      return finishAccept(client, result, values, io);
-    });
+    // Signals are caught from the hand-over on, so a Ctrl-C at any point after it names the accept.
+    return withAgent((client) =>
+      withStopSignals((signals) => acceptNew(client, invite, waitSeconds, signals, values, io)),
+    );
   },
 };
