@@ -46,6 +46,12 @@ async function agentOnLyingRelay(name: string) {
   return { agent, lines };
 }
 
+/**
+ * Warnings about invites and accepts. The agent's own inbox is on the same lying relay, and its
+ * retries (with their own backoff, agent/agent-inbox.ts) say so in lines of their own.
+ */
+const aboutRecords = (l: { level: number; msg: string }) => l.level >= 40 && !l.msg.includes('the inbox');
+
 describe('a relay that says "created" and then "not found" for ever', () => {
   it('the invite and the accept each end RELAY_UNRELIABLE after a bounded number of rounds, with bounded log lines', async () => {
     const issuer = await agentOnLyingRelay('issuer');
@@ -63,7 +69,7 @@ describe('a relay that says "created" and then "not found" for ever', () => {
     // The first create, then one re-create per loss up to the bound: never more.
     const issuerRounds = relay.counts.creates - before;
     expect(issuerRounds).toBeLessThanOrEqual(1 + FAST.maxLosses);
-    const warnings = issuer.lines.filter((l) => l.level >= 40);
+    const warnings = issuer.lines.filter(aboutRecords);
     expect(warnings.map((l) => l.msg)).toEqual([
       'the relay lost an invite mailbox; re-creating it',
       'the relay kept saying it created a mailbox and then that it had none; gave up on it (RELAY_UNRELIABLE)',
@@ -84,7 +90,7 @@ describe('a relay that says "created" and then "not found" for ever', () => {
     );
     expect(failedAccept.acceptor.failure).toBe('RELAY_UNRELIABLE');
     expect(relay.counts.creates - acceptBefore).toBeLessThanOrEqual(1 + FAST.maxLosses);
-    expect(acceptor.lines.filter((l) => l.level >= 40)).toHaveLength(1);
+    expect(acceptor.lines.filter(aboutRecords)).toHaveLength(1);
     await acceptor.agent.stop();
   });
 

@@ -14,6 +14,8 @@ export interface LyingRelayOptions {
 /** What the lying relay has been asked, for tests and the storm measurement to count. */
 export interface LyingRelayCounts {
   creates: number;
+  /** Creates of an agent's inbox (docs/RELAY.md, Inboxes), which a lying relay answers alike. */
+  inboxCreates: number;
   watches: number;
   posts: number;
   requests: number;
@@ -35,7 +37,14 @@ const MAILBOX = /^\/v1\/mailboxes\/([A-Za-z0-9_-]{22})(\/messages|\/nameplate)?(
  * of docs/RELAY.md so the real RelayClient and RelaySocket talk to it unchanged.
  */
 export async function startLyingRelay(options: LyingRelayOptions = {}): Promise<LyingRelay> {
-  const counts: LyingRelayCounts = { creates: 0, watches: 0, posts: 0, requests: 0, sockets: 0 };
+  const counts: LyingRelayCounts = {
+    creates: 0,
+    inboxCreates: 0,
+    watches: 0,
+    posts: 0,
+    requests: 0,
+    sockets: 0,
+  };
   const expiresAt = () => Date.now() + 3600_000;
   let seq = 0;
   const json = (response: http.ServerResponse, status: number, body: object) => {
@@ -57,8 +66,17 @@ export async function startLyingRelay(options: LyingRelayOptions = {}): Promise<
     if (!route) return json(response, 404, { error: 'not_found' });
     const [, , sub] = route;
     if (request.method === 'PUT' && !sub) {
-      counts.creates++;
-      return json(response, 201, { expiresAt: expiresAt() });
+      // An agent's inbox is counted apart: `creates` is the invites' and accepts' mailboxes.
+      let body = '';
+      request.on('data', (chunk: Buffer) => {
+        if (body.length < 4096) body += chunk.toString('latin1');
+      });
+      request.on('end', () => {
+        if (/"inbox"\s*:\s*true/.test(body)) counts.inboxCreates++;
+        else counts.creates++;
+        json(response, 201, { expiresAt: expiresAt() });
+      });
+      return;
     }
     if (request.method === 'DELETE' && !sub) return json(response, 200, { deleted: true });
     if (request.method === 'POST' && sub === '/messages') {
