@@ -165,7 +165,11 @@ export class AgentInbox {
     if (error.code === 'INVITE_NOT_FOUND') this.lost = true;
     this.failures++;
     this.retryAt = this.deps.clock.now() + Math.min(MAX_BACKOFF_SECONDS, 2 ** this.failures);
-    this.deps.warnings.warn(
+    // A relay it cannot reach or does not trust is already the relay pool's one warning line
+    // (relay-trouble.ts): the inbox's retry is a consequence, not a second alarm.
+    const said = error.code === 'RELAY_UNTRUSTED' || error.code === 'RELAY_UNREACHABLE';
+    (said ? this.deps.warnings.info : this.deps.warnings.warn).call(
+      this.deps.warnings,
       { code: error.code },
       'the home relay did not take a change to the inbox; trying again',
     );
