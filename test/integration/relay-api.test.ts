@@ -1,6 +1,5 @@
 import { get as httpGet } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket, { WebSocketServer } from 'ws';
 import { RelayClient } from '../../relay/client/relay-client.js';
@@ -8,14 +7,13 @@ import { isExistsAnswer, RelayConnection } from '../../relay/client/relay-connec
 import { capabilityHash } from '../../relay/client/relay-endpoint.js';
 import { RelaySocket } from '../../relay/client/relay-socket.js';
 import type { RelayLimits } from '../../relay/server/limits.js';
-import { type RunningRelay, startRelay } from '../../relay/server/relay-server.js';
+import type { RunningRelay } from '../../relay/server/relay-server.js';
 import { type RedisServer, startRedis } from '../support/redis-server.js';
-import { b64, call, createBody, newMailbox } from '../support/relay-http.js';
+import { b64, call, createBody, gauge, newMailbox } from '../support/relay-http.js';
+import { startTestRelay } from '../support/test-relay.js';
 import { waitFor } from '../support/wait-for.js';
 
-const silent = pino({ level: 'silent' });
 let redis: RedisServer;
-let prefixCounter = 0;
 
 beforeAll(async () => {
   redis = await startRedis();
@@ -24,27 +22,8 @@ afterAll(async () => {
   await redis?.stop();
 });
 
-async function relayWith(
-  backend: 'memory' | 'redis',
-  limits: Partial<RelayLimits> = {},
-): Promise<RunningRelay> {
-  return startRelay({
-    host: '127.0.0.1',
-    port: 0,
-    trustProxy: true,
-    logger: silent,
-    limits: { ipBurst: 10_000, ipRatePerSecond: 10_000, ...limits },
-    ...(backend === 'redis'
-      ? { redisUrl: redis.url, redisPrefix: `t${process.pid}-${prefixCounter++}:` }
-      : {}),
-  });
-}
-
-/** A gauge's value on the relay's /metrics, or undefined when the relay has no such gauge. */
-async function gauge(url: string, name: string): Promise<number | undefined> {
-  const { text } = await call(url, 'GET', '/metrics');
-  const line = new RegExp(`^${name} (\\S+)$`, 'm').exec(text);
-  return line ? Number(line[1]) : undefined;
+function relayWith(backend: 'memory' | 'redis', limits: Partial<RelayLimits> = {}): Promise<RunningRelay> {
+  return startTestRelay(backend, redis, { limits, trustProxy: true });
 }
 
 /**

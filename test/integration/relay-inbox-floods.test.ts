@@ -1,13 +1,13 @@
 import { randomBytes } from 'node:crypto';
-import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { InboxRequests } from '../../relay/client/inbox-requests.js';
 import { RelayClient } from '../../relay/client/relay-client.js';
 import type { RelayAnswerError } from '../../relay/client/relay-failure.js';
 import type { RelayLimits } from '../../relay/server/limits.js';
-import { type RunningRelay, startRelay } from '../../relay/server/relay-server.js';
+import type { RunningRelay } from '../../relay/server/relay-server.js';
 import { type RedisServer, startRedis } from '../support/redis-server.js';
-import { b64, call } from '../support/relay-http.js';
+import { b64, call, gauge } from '../support/relay-http.js';
+import { startTestRelay } from '../support/test-relay.js';
 
 /**
  * Inboxes at their bounds (docs/RELAY.md, Inboxes): 10,000 writers on one inbox, the bound on
@@ -15,7 +15,6 @@ import { b64, call } from '../support/relay-http.js';
  * a relay restart keeps. Both stores, the real relay, Redis a real redis-server.
  */
 
-const silent = pino({ level: 'silent' });
 let redis: RedisServer;
 let prefixCounter = 0;
 
@@ -29,16 +28,9 @@ afterAll(async () => {
 function relayWith(
   backend: 'memory' | 'redis',
   limits: Partial<RelayLimits> = {},
-  prefix = `f${process.pid}-${prefixCounter++}:`,
+  prefix?: string,
 ): Promise<RunningRelay> {
-  return startRelay({
-    host: '127.0.0.1',
-    port: 0,
-    trustProxy: false,
-    logger: silent,
-    limits: { ipBurst: 100_000, ipRatePerSecond: 100_000, ...limits },
-    ...(backend === 'redis' ? { redisUrl: redis.url, redisPrefix: prefix } : {}),
-  });
+  return startTestRelay(backend, redis, { limits, ...(prefix ? { prefix } : {}) });
 }
 
 /** A fresh inbox's id and read capability, made with the client. */
@@ -50,12 +42,6 @@ async function newInbox(requests: InboxRequests) {
 
 async function post(url: string, path: string, writeCap: Uint8Array) {
   return call(url, 'POST', `${path}/messages`, { cap: writeCap, body: new Uint8Array([1]) });
-}
-
-async function gauge(url: string, name: string): Promise<number | undefined> {
-  const { text } = await call(url, 'GET', '/metrics');
-  const line = new RegExp(`^${name} (\\S+)$`, 'm').exec(text);
-  return line ? Number(line[1]) : undefined;
 }
 
 describe.each(['memory', 'redis'] as const)('relay inboxes at their bounds (%s store)', (backend) => {

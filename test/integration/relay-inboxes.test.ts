@@ -1,5 +1,4 @@
 import { randomBytes } from 'node:crypto';
-import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { InboxRequests } from '../../relay/client/inbox-requests.js';
 import { RelayClient } from '../../relay/client/relay-client.js';
@@ -7,9 +6,10 @@ import { capabilityHash } from '../../relay/client/relay-endpoint.js';
 import { RelayAnswerError } from '../../relay/client/relay-failure.js';
 import { RelaySocket } from '../../relay/client/relay-socket.js';
 import type { RelayLimits } from '../../relay/server/limits.js';
-import { type RunningRelay, startRelay } from '../../relay/server/relay-server.js';
+import type { RunningRelay } from '../../relay/server/relay-server.js';
 import { type RedisServer, startRedis } from '../support/redis-server.js';
-import { b64, call, createBody, newMailbox } from '../support/relay-http.js';
+import { b64, call, createBody, gauge, newMailbox } from '../support/relay-http.js';
+import { startTestRelay } from '../support/test-relay.js';
 import { waitFor } from '../support/wait-for.js';
 
 /**
@@ -18,9 +18,7 @@ import { waitFor } from '../support/wait-for.js';
  * relay (its HTTP front, its service, its store) on both stores, Redis a real redis-server.
  */
 
-const silent = pino({ level: 'silent' });
 let redis: RedisServer;
-let prefixCounter = 0;
 const DAY = 24 * 3600;
 
 beforeAll(async () => {
@@ -30,26 +28,8 @@ afterAll(async () => {
   await redis?.stop();
 });
 
-function relayWith(
-  backend: 'memory' | 'redis',
-  limits: Partial<RelayLimits> = {},
-  prefix = `i${process.pid}-${prefixCounter++}:`,
-): Promise<RunningRelay> {
-  return startRelay({
-    host: '127.0.0.1',
-    port: 0,
-    trustProxy: false,
-    logger: silent,
-    limits: { ipBurst: 100_000, ipRatePerSecond: 100_000, ...limits },
-    ...(backend === 'redis' ? { redisUrl: redis.url, redisPrefix: prefix } : {}),
-  });
-}
-
-/** A gauge's value on the relay's /metrics, or undefined when the relay has no such gauge. */
-async function gauge(url: string, name: string): Promise<number | undefined> {
-  const { text } = await call(url, 'GET', '/metrics');
-  const line = new RegExp(`^${name} (\\S+)$`, 'm').exec(text);
-  return line ? Number(line[1]) : undefined;
+function relayWith(backend: 'memory' | 'redis', limits: Partial<RelayLimits> = {}): Promise<RunningRelay> {
+  return startTestRelay(backend, redis, { limits });
 }
 
 /** An inbox made over raw HTTP: its id, read capability and path. */

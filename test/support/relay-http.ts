@@ -60,3 +60,10 @@ export async function call(
 export function createBody(box: TestMailbox, ttlSeconds = 60) {
   return { readCapHash: capabilityHash(box.read), writeCapHash: capabilityHash(box.write), ttlSeconds };
 }
+
+/** A gauge's value on the relay's /metrics, or undefined when the relay has no such gauge. */
+export async function gauge(url: string, name: string): Promise<number | undefined> {
+  const { text } = await call(url, 'GET', '/metrics');
+  const line = new RegExp(`^${name} (\\S+)$`, 'm').exec(text);
+  return line ? Number(line[1]) : undefined;
+}
