@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, realpathSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
 import { hostname, tmpdir } from 'node:os';
 import { delimiter, dirname, join, resolve } from 'node:path';
 import {
@@ -78,8 +79,6 @@ export const upCommand: Command = {
     const logger = commandLogger('pairlink-up', undefined, process.env, 'info', values['log-format']);
     await ensurePrivateDir(dir);
     const passphraseFile = join(dir, 'passphrase');
-    if (!(await readFileIfExists(passphraseFile)))
-      await writeFileAtomic(passphraseFile, `${randomBytes(24).toString('base64url')}\n`);
     const home = join(dir, 'home');
     let socket = join(dir, 'agent.sock');
     if (!fitsSocketPathLimit(socket)) {
@@ -90,8 +89,13 @@ export const upCommand: Command = {
     }
     const paths = resolveAgentPaths({ ...process.env, PAIRLINK_HOME: home, PAIRLINK_SOCKET: socket });
     const relay = await startRelay({ host, port, trustProxy: false, logger });
+    // Drawn only once the relay listens: a run that fails before (a port taken) leaves no
+    // passphrase for a home it never made; one that fails later takes back a passphrase it drew
+    // unless the agent already sealed a home with it.
+    const drawn = !(await readFileIfExists(passphraseFile));
     let runtime: Awaited<ReturnType<typeof startAgentRuntime>>;
     try {
+      if (drawn) await writeFileAtomic(passphraseFile, `${randomBytes(24).toString('base64url')}\n`);
       runtime = await startAgentRuntime({
         paths,
         keystore: 'file',
@@ -105,6 +109,7 @@ export const upCommand: Command = {
       });
     } catch (error) {
       await relay.close();
+      if (drawn && !existsSync(home)) await rm(passphraseFile, { force: true });
       throw error;
     }
     // The CLI finds this agent by itself from here and below (agentSocketCandidates), unless

@@ -124,6 +124,28 @@ describe('pairlink up (the main job: npm start)', () => {
     child.kill('SIGINT');
     expect(await exited).toBe(0);
   });
+
+  it('on a port already taken says so in one line and leaves no passphrase behind for a home it never made', async () => {
+    const { createServer } = await import('node:net');
+    const { mkdtempSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const dir = join(mkdtempSync(join(tmpdir(), 'pl-up-taken-')), 'local');
+    const taken = createServer();
+    await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+    try {
+      const port = (taken.address() as { port: number }).port;
+      const failure = await run(process.execPath, [BIN, 'up', '--dir', dir, '--port', String(port)]).catch(
+        (e) => e,
+      );
+      expect(failure.code).not.toBe(0);
+      expect(failure.stderr).toMatch(/^pairlink: /);
+      expect(failure.stderr).not.toMatch(/\n\s+at /);
+      expect(existsSync(join(dir, 'passphrase'))).toBe(false);
+    } finally {
+      await new Promise((resolve) => taken.close(resolve));
+    }
+  });
 });
 
 describe('pairlink service install --dry-run', () => {
