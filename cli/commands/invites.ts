@@ -1,6 +1,24 @@
+import type { ErrorCode } from '../../src/errors.js';
+import type { InviteSummary } from '../../src/rpc/protocol.js';
 import { withAgent } from '../agent-connection.js';
 import type { Command } from '../command.js';
 import { printJson } from '../output.js';
+
+/** Why a failed invite failed, as its issuer reads it (the error texts speak to the acceptor). */
+const ISSUER_REASONS: Partial<Record<ErrorCode, string>> = {
+  INVITE_NOT_FOUND: 'the relay lost its nameplate (it restarted without its store?); make a new one',
+  RELAY_UNRELIABLE: 'the relay kept losing its mailbox; use another relay',
+};
+
+/** The failed code attempts, or why the invite failed: empty when neither applies. */
+export function attemptsText(i: InviteSummary): string {
+  if (i.error === 'INVITE_BURNED') return `  burned after ${i.failedAttempts ?? 3} failed code attempts`;
+  const attempts = i.failedAttempts
+    ? `  ${i.failedAttempts} failed code attempt${i.failedAttempts === 1 ? '' : 's'}`
+    : '';
+  if (i.status !== 'failed' || !i.error) return attempts;
+  return `${attempts}  failed: ${ISSUER_REASONS[i.error] ?? i.error}`;
+}
 
 export const invitesCommand: Command = {
   summary: 'List pending invites (--all: finished ones too).',
@@ -14,13 +32,8 @@ export const invitesCommand: Command = {
       else if (invites.length === 0) io.out('No pending invites.');
       else {
         for (const i of invites) {
-          const attempts = !i.failedAttempts
-            ? ''
-            : i.error === 'INVITE_BURNED'
-              ? `  burned after ${i.failedAttempts} failed code attempts`
-              : `  ${i.failedAttempts} failed code attempt${i.failedAttempts === 1 ? '' : 's'}`;
           io.out(
-            `${i.id}  ${i.status.padEnd(9)} ${i.format.padEnd(4)} ${i.mode.padEnd(6)} uses left ${i.usesLeft}  expires ${i.expiresAt}${attempts}${i.label ? `  ${i.label}` : ''}`,
+            `${i.id}  ${i.status.padEnd(9)} ${i.format.padEnd(4)} ${i.mode.padEnd(6)} uses left ${i.usesLeft}  expires ${i.expiresAt}${attemptsText(i)}${i.label ? `  ${i.label}` : ''}`,
           );
           for (const s of i.sessions.filter(
             (session) =>
