@@ -143,11 +143,17 @@ const EARLY_EVENTS = 256;
 function watchProgress(
   client: PairlinkClient,
   io: Io,
+  json: boolean,
 ): { subscribed: Promise<void>; follow(id: string): void } {
   let acceptId: string | null = null;
   const early: InviteProgress[] = [];
   const show = (progress: InviteProgress) => {
-    if (progress.status === 'sas') io.err('  security code ready: compare it with the other side');
+    // With --json stdout stays one document (the outcome); the code the issuer's operator must
+    // hear goes to stderr as one JSON line the moment it is known, not at the end of --wait.
+    if (json) {
+      if (progress.status === 'sasShown' && progress.sas)
+        io.err(JSON.stringify({ status: 'sasShown', acceptId: progress.id, sas: progress.sas }));
+    } else if (progress.status === 'sas') io.err('  security code ready: compare it with the other side');
     else if (progress.status === 'sasShown' && progress.sas)
       io.err(
         `Security code: ${progress.sas.digits}  ${progress.sas.emoji}\n  read it to the issuer's operator: they compare it and confirm; waiting for them`,
@@ -177,7 +183,7 @@ async function acceptNew(
   values: Record<string, unknown>,
   io: Io,
 ): Promise<number> {
-  const progress = values.json ? null : watchProgress(client, io);
+  const progress = watchProgress(client, io, values.json === true);
   // The agent answers at once (waitSeconds 0) when the invite passed every local check (its
   // form, signature, expiry, relay) and the accept is recorded; only then is "Pairing…" true.
   // Both requests are awaited together, so neither's refusal is ever left unhandled.
@@ -249,11 +255,9 @@ export const acceptCommand: Command = {
       if (positionals.length > 0) throw new UsageError('--follow takes an accept id and no invite');
       if (values.relay !== undefined) throw new UsageError('--relay is for a new accept, not with --follow');
       return withAgent(async (client) => {
-        if (!values.json) {
-          const progress = watchProgress(client, io);
-          progress.follow(follow);
-          await progress.subscribed;
-        }
+        const progress = watchProgress(client, io, values.json === true);
+        progress.follow(follow);
+        await progress.subscribed;
         return withStopSignals((signals) => waitForAccept(client, follow, waitSeconds, signals, values, io));
       });
     }

@@ -94,6 +94,22 @@ describe('security codes (SAS) through the CLI', () => {
     expect(accepted.stdout).toMatch(/^Paired with ann/m);
   });
 
+  it('with --json too, the acceptor writes the code the issuer must hear to stderr as it arrives (one JSON line)', async () => {
+    const erin = await agent('erin');
+    const invite = await ann.json<Created>(['invite', '--require-sas']);
+    const accepting = erin.cli(['accept', invite.value.url!, '--wait', '30s', '--json']);
+    const session = await waitingSession(ann, invite.value.id);
+    expect((await ann.cli(['confirm', invite.value.id, 'yes'])).code).toBe(0);
+    const accepted = await accepting;
+    expect(accepted.code).toBe(0);
+    expect(JSON.parse(accepted.stdout)).toMatchObject({ status: 'paired', peer: { name: 'ann' } });
+    const lines = accepted.stderr
+      .split('\n')
+      .filter((line) => line.startsWith('{'))
+      .map((line) => JSON.parse(line));
+    expect(lines).toEqual([{ status: 'sasShown', acceptId: expect.any(String), sas: session.sas }]);
+  });
+
   it('following an accept that already waits for its code answers with the code, not at the end of --wait', async () => {
     const invite = await ann.json<Created>(['invite', '--require-sas']);
     const accepted = await ben.json<Pending>(['accept', invite.value.url!, '--require-sas', '--wait', '10s']);
