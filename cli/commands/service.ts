@@ -109,7 +109,7 @@ export const serviceCommand: Command = {
     if (!['install', 'uninstall', 'status', 'ready'].includes(action!)) {
       throw new UsageError('service takes install, uninstall, status or ready');
     }
-    if (action === 'ready') return waitUntilReady(io);
+    if (action === 'ready') return waitUntilReady(io, Boolean(values.json));
     const service = serviceKind(values.bot as string | undefined, Boolean(values['relay-server']));
     const relayArgs = positionals.slice(1).map((arg) => checkUnitValue('a relay flag', arg));
     if (relayArgs.length > 0 && !(service.kind === 'relay' && action === 'install'))

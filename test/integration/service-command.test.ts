@@ -72,6 +72,8 @@ describe('the user service keeps the identity of the agent run by hand', () => {
       const service = await startAgent(tmpdir(), 'service', relay.url, unitEnv);
       try {
         expect((await service.json<{ did: string }>(['whoami'])).value.did).toBe(did);
+        // The unit's ExecStartPost, as a script would run it: one JSON document with --json.
+        expect(await service.json(['service', 'ready'])).toEqual({ code: 0, value: { ready: true, did } });
       } finally {
         await service.stop();
       }
