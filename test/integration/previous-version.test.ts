@@ -9,7 +9,7 @@ import { waitFor } from '../support/wait-for.js';
 /**
  * Issue #27 item 4, compatibility with the previous release (round 2, before inboxes): its agent,
  * built from git history and run as a real process, pairs with this one both ways, by link and by
- * code; and the home it wrote (identity, peers, a pending invite, history) loads in this agent,
+ * code; its relay pairs agents of this version (without inboxes); and the home it wrote (identity, peers, a pending invite, history) loads in this agent,
  * which then makes its inbox and next key without losing anything.
  */
 interface Peer {
@@ -122,6 +122,20 @@ describe.skipIf(!present)(`the previous version (${PREVIOUS_VERSION.slice(0, 7)}
       ['ben', true, undefined],
       ['dan', true, undefined],
     ]);
+  });
+
+  it('a relay of the previous version pairs agents of this one, without inboxes, each agent saying so once', async () => {
+    const on = await startRelayProcess([], {}, { bin });
+    running.relays.push(on);
+    const root = testRoot();
+    const [ivy, jon] = await Promise.all([agent(root, 'ivy', on.url), agent(root, 'jon', on.url)]);
+    const noInboxes = (a: AgentProcess) =>
+      a.logs.filter((l) => l.includes('the home relay keeps no inboxes'));
+    for (const a of [ivy, jon]) await waitFor(() => noInboxes(a).length > 0, `${a.name}'s no-inbox warning`);
+    await pair(ivy, jon, 'url');
+    expect((await peers(ivy)).map((p) => [p.name, p.inbox])).toEqual([['jon', false]]);
+    expect((await peers(jon)).map((p) => [p.name, p.inbox])).toEqual([['ivy', false]]);
+    expect([noInboxes(ivy).length, noInboxes(jon).length]).toEqual([1, 1]);
   });
 
   it("loads the previous version's home: same identity, peers, pending invite and history; then makes its inbox and next key", async () => {
