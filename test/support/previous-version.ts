@@ -1,5 +1,14 @@
 import { execFile, execFileSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  renameSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -43,12 +52,18 @@ export function previousVersionPresent(): boolean {
 export async function previousVersionBin(): Promise<{ bin: string; builtMs: number }> {
   const dir = join(tmpdir(), `pairlink-${PREVIOUS_VERSION.slice(0, 12)}`);
   const bin = join(dir, 'pairlink');
-  if (existsSync(bin) && existsSync(join(dir, 'node_modules', 'typescript'))) return { bin, builtMs: 0 };
+  if (existsSync(dir)) {
+    // A predictable name in a shared directory: use (or remove) only a tree of our own that no one else may write.
+    const { uid, mode } = statSync(dir);
+    if (uid !== process.getuid?.() || (mode & 0o022) !== 0)
+      throw new Error(`${dir} belongs to another user or is writable by others; remove it`);
+    if (existsSync(bin) && existsSync(join(dir, 'node_modules', 'typescript'))) return { bin, builtMs: 0 };
+  }
   rmSync(dir, { recursive: true, force: true });
   const started = Date.now();
   const building = `${dir}.build-${process.pid}`;
   rmSync(building, { recursive: true, force: true });
-  mkdirSync(building, { recursive: true, mode: 0o700 });
+  mkdirSync(building, { mode: 0o700 });
   await run('sh', [
     '-c',
     'git -C "$1" archive "$2" | tar -x -C "$3"',
