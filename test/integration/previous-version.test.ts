@@ -122,7 +122,7 @@ describe.skipIf(!present)(`the previous version (${PREVIOUS_VERSION.slice(0, 7)}
       ['ben', true, undefined],
       ['dan', true, undefined],
     ]);
-  });
+  }, 120_000); // a guard against a hang only: four agents, four pairings one after another
 
   it('a relay of the previous version pairs agents of this one, without inboxes, each agent saying so once', async () => {
     const on = await startRelayProcess([], {}, { bin });
@@ -202,5 +202,5 @@ describe.skipIf(!present)(`the previous version (${PREVIOUS_VERSION.slice(0, 7)}
     expect(after.slice(0, before.history.length)).toEqual(before.history);
     expect(after.slice(before.history.length).map((e) => e.event)).toEqual(['paired']);
     expect((await eve.json<{ ok: boolean }>(['log', '--verify'])).value.ok).toBe(true);
-  });
+  }, 120_000); // a guard against a hang only: five agent starts and three pairings in sequence
 });
