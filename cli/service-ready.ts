@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { PairlinkClient } from '../client/index.js';
 import type { PairlinkError } from '../src/errors.js';
-import type { Io } from './output.js';
+import { type Io, printJson } from './output.js';
 
 /** How long `service ready` waits for the agent at most (systemd's own start timeout is 90 s). */
 const READY_ATTEMPTS = 600;
@@ -12,13 +12,14 @@ const READY_INTERVAL_MS = 100;
  * or where the CLI looks) answers `agent.info`, so systemd reports the unit started, and starts the
  * units ordered after it, only once clients can use it. Bounded: 600 tries 100 ms apart.
  */
-export async function waitUntilReady(io: Io): Promise<number> {
+export async function waitUntilReady(io: Io, json: boolean): Promise<number> {
   for (let attempt = 1; ; attempt += 1) {
     try {
       const client = await PairlinkClient.connect();
       try {
         const info = await client.call('agent.info', {});
-        io.out(`pairlink agent ready (${info.did})`);
+        if (json) printJson(io, { ready: true, did: info.did });
+        else io.out(`pairlink agent ready (${info.did})`);
         return 0;
       } finally {
         client.close();

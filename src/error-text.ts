@@ -69,6 +69,8 @@ export const ERROR_TEXT: Readonly<Record<ErrorCode, string>> = {
   IDENTITY_MISSING:
     'This agent will not start as someone new, unknown to its peers, while its home holds the state of an earlier identity:',
   DISK_FULL: "The disk holding the agent's state is full, so this could not be saved; free some space on it:",
+  SERVICE_NOT_RUNNING:
+    'That service is not running; `pairlink service install` installs it and the service manager starts it:',
 };
 
 /**

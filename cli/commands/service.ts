@@ -109,7 +109,7 @@ export const serviceCommand: Command = {
     if (!['install', 'uninstall', 'status', 'ready'].includes(action!)) {
       throw new UsageError('service takes install, uninstall, status or ready');
     }
-    if (action === 'ready') return waitUntilReady(io);
+    if (action === 'ready') return waitUntilReady(io, Boolean(values.json));
     const service = serviceKind(values.bot as string | undefined, Boolean(values['relay-server']));
     const relayArgs = positionals.slice(1).map((arg) => checkUnitValue('a relay flag', arg));
     if (relayArgs.length > 0 && !(service.kind === 'relay' && action === 'install'))
@@ -250,23 +250,26 @@ export const serviceCommand: Command = {
         () => '',
       );
       const active = /state = running/.test(printed) ? 'active' : 'inactive';
-      if (values.json)
-        printJson(io, { path: servicePath, active, enabled: printed ? 'enabled' : 'disabled' });
+      const enabled = printed ? 'enabled' : 'disabled';
+      if (active !== 'active') throw notRunning(`${LAUNCHD_LABEL} is ${active}, ${enabled} (${servicePath})`);
+      if (values.json) printJson(io, { path: servicePath, active, enabled });
       else io.out(`${LAUNCHD_LABEL}: ${active} (${servicePath})`);
-      return active === 'active' ? 0 : 1;
+      return 0;
     }
-    if (!(await exists(servicePath))) {
-      if (values.json) printJson(io, { path: servicePath, installed: false });
-      else io.out(`${unitName}: not installed (no ${servicePath})`);
-      return 1;
-    }
+    if (!(await exists(servicePath))) throw notRunning(`${unitName} is not installed (no ${servicePath})`);
     const active = (await systemctl(scope, ['is-active', unitName]).catch(() => 'inactive')).trim();
     const enabled = (await systemctl(scope, ['is-enabled', unitName]).catch(() => 'disabled')).trim();
+    if (active !== 'active') throw notRunning(`${unitName} is ${active}, ${enabled} (${servicePath})`);
     if (values.json) printJson(io, { path: servicePath, installed: true, active, enabled });
     else io.out(`${unitName}: ${active}, ${enabled} (${servicePath})`);
-    return active === 'active' ? 0 : 1;
+    return 0;
   },
 };
+
+/** `service status` of a service that is not running: a failure, rendered as every command's is (exit 1). */
+function notRunning(what: string): PairlinkError {
+  return new PairlinkError('SERVICE_NOT_RUNNING', what);
+}
 
 function serviceKind(bot: string | undefined, relayServer: boolean): ServiceKind {
   if (bot !== undefined && relayServer) throw new UsageError('choose --bot or --relay-server, not both');

@@ -1,10 +1,20 @@
 import type { PairlinkClient } from '../../client/index.js';
+import type { ErrorCode } from '../../src/errors.js';
 import { parseDuration, withAgent } from '../agent-connection.js';
 import type { Command } from '../command.js';
 import { EXIT } from '../exit-codes.js';
 import { printJson, UsageError } from '../output.js';
 
 type Until = 'paired' | 'finished';
+
+/** Codes that say nothing about how the accept ended: a wrong id, or the agent out of reach. */
+const NOT_AN_END: ReadonlySet<string> = new Set<ErrorCode>([
+  'UNKNOWN_ID',
+  'INVALID_PARAMS',
+  'AGENT_UNAVAILABLE',
+  'AGENT_NOT_FOUND',
+  'INTERNAL',
+]);
 
 /** The state of an invite or an accept right now: done (and how), or still waiting. */
 async function look(
@@ -71,8 +81,10 @@ export const waitCommand: Command = {
         try {
           state = await look(client, id, until as Until);
         } catch (error) {
-          // An accept that failed is an end, not a crash.
-          const code = (error as { code?: string }).code ?? 'INTERNAL';
+          // An accept that failed is an end, not a crash; an id the agent does not know (or a
+          // call that failed for another reason) is an error, rendered as every command's is.
+          const code = (error as { code?: string }).code;
+          if (code === undefined || NOT_AN_END.has(code)) throw error;
           if (values.json) printJson(io, { id, status: 'failed', error: code });
           else io.out(`${id}: failed (${code})`);
           return EXIT.failed;

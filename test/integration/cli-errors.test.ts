@@ -61,6 +61,21 @@ describe('ids and dids this agent does not know', () => {
     expect((await ann.cli(['wait', 'NOSUCHID', '--timeout', '1s'])).code).toBe(1);
   });
 
+  it('wait NOSUCHID is UNKNOWN_ID: the error shape with --json, the one sentence without, exit 1', async () => {
+    const json = await ann.json<{ error?: { code: string; message: string } }>([
+      'wait',
+      'NOSUCHID',
+      '--timeout',
+      '1s',
+    ]);
+    expect(json).toMatchObject({ code: 1, value: { error: { code: 'UNKNOWN_ID' } } });
+    expect(json.value.error?.message).toEqual(expect.any(String));
+    const human = await ann.cli(['wait', 'NOSUCHID', '--timeout', '1s']);
+    expect(human).toMatchObject({ code: 1, stdout: '' });
+    expect(human.stderr).toMatch(/^pairlink: This agent has no invite or accept with that id/);
+    expect(human.stderr.trim().split('\n')).toHaveLength(1);
+  });
+
   it('unpair not-a-did is INVALID_PARAMS naming a did:key; an unknown valid did stays removed:false', async () => {
     const json = await ann.json<{ error?: { code: string; message: string } }>(['unpair', 'not-a-did']);
     expect(json.code).toBe(1);

@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { copyFileSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -72,6 +72,8 @@ describe('the user service keeps the identity of the agent run by hand', () => {
       const service = await startAgent(tmpdir(), 'service', relay.url, unitEnv);
       try {
         expect((await service.json<{ did: string }>(['whoami'])).value.did).toBe(did);
+        // The unit's ExecStartPost, as a script would run it: one JSON document with --json.
+        expect(await service.json(['service', 'ready'])).toEqual({ code: 0, value: { ready: true, did } });
       } finally {
         await service.stop();
       }
@@ -95,10 +97,30 @@ describe('the user service keeps the identity of the agent run by hand', () => {
 describe('what service refuses and reports', () => {
   it('status with nothing installed says "not installed"', async () => {
     const status = await pairlink(userEnv(), ['service', 'status']);
-    expect(status.stdout.trim()).toMatch(
-      /^pairlink-agent\.service: not installed \(no .*pairlink-agent\.service\)$/,
+    expect(status.stderr.trim()).toMatch(
+      /^pairlink: That service is not running; .*: pairlink-agent\.service is not installed \(no .*pairlink-agent\.service\)$/,
     );
+    expect(status).toMatchObject({ code: 1, stdout: '' });
+  });
+
+  it('status --system --json with nothing installed is the error shape, exit 1', async () => {
+    const unit = '/etc/systemd/system/pairlink-agent.service';
+    expect(existsSync(unit), `this test needs a machine without ${unit}`).toBe(false);
+    const status = await pairlink(userEnv(), [
+      'service',
+      'status',
+      '--system',
+      '--manager',
+      'systemd',
+      '--json',
+    ]);
     expect(status.code).toBe(1);
+    expect(JSON.parse(status.stdout)).toEqual({
+      error: {
+        code: 'SERVICE_NOT_RUNNING',
+        message: `pairlink-agent.service is not installed (no ${unit})`,
+      },
+    });
   });
 
   it('a system unit whose node or pairlink a service’s sandbox would hide is refused, saying why', async () => {

@@ -5,7 +5,10 @@ import { fileURLToPath } from 'node:url';
 
 // This file runs from test/support (vitest) or dist/test/support (compiled benches): find the repo.
 const SUPPORT_DIR = fileURLToPath(new URL('.', import.meta.url));
-const REPO_ROOT = resolve(SUPPORT_DIR, SUPPORT_DIR.includes(`${sep}dist${sep}`) ? '../../..' : '../..');
+export const REPO_ROOT = resolve(
+  SUPPORT_DIR,
+  SUPPORT_DIR.includes(`${sep}dist${sep}`) ? '../../..' : '../..',
+);
 export const PAIRLINK_BIN = join(REPO_ROOT, 'dist', 'bin', 'pairlink.cjs');
 
 /** The command that runs `pairlink`: `bin` itself (an installed one), else node on this checkout's build. */
