@@ -234,4 +234,23 @@ describe('notices between agents', () => {
     expect(peerOf(old, alice)).toBeDefined();
     await Promise.all([alice.stop(), bob.stop(), old.stop()]);
   });
+
+  it('a restart reads the inbox from after what was read and saved, not again from the start', async () => {
+    const { relay, clock, alice, bob, bobHome } = await pair();
+    // The relay keeps what bob read (his trims fail), so a restart could read it again.
+    relay.failNext('trimInbox');
+    relay.failNext('trimInbox');
+    expect((await alice.pingPeer(bob.did, 5)).reachable).toBe(true);
+    expect(relay.inbox(inboxId(bob))!.held).toBe(1);
+    const readThrough = bob.snapshot.inbox!.readThrough;
+    await bob.stop();
+    const { agent: bob2 } = await agentOn(relay, clock, 'bob', bobHome);
+    expect(bob2.snapshot.inbox!.readThrough).toBe(readThrough);
+    expect((await alice.pingPeer(bob2.did, 5)).reachable).toBe(true);
+    // Read again from the start, the first ping would have been receipted a second time.
+    const receipts = (await auditEvents(alice, 'noticeReceived')).filter((e) => e.notice === 'receipt');
+    expect(receipts).toHaveLength(2);
+    expect(peerOf(bob2, alice)!.lastCounter).toBe(2);
+    await Promise.all([alice.stop(), bob2.stop()]);
+  });
 });
