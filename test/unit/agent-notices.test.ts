@@ -253,4 +253,16 @@ describe('notices between agents', () => {
     expect(peerOf(bob2, alice)!.lastCounter).toBe(2);
     await Promise.all([alice.stop(), bob2.stop()]);
   });
+
+  it('a flood of 1,000 messages that do not open is read, skipped and trimmed; a ping behind it is answered', async () => {
+    const { relay, clock, alice, bob } = await pair();
+    for (let i = 0; i < 1000; i++) relay.inject(inboxId(bob), new Uint8Array(randomBytes(200 + (i % 300))));
+    expect((await alice.pingPeer(bob.did, 30)).reachable).toBe(true);
+    expect(bob.snapshot.inbox!.readThrough).toBe(1001);
+    clock.advance(1);
+    await eventually(() => relay.inbox(inboxId(bob))!.held === 0);
+    expect(relay.inbox(inboxId(bob))!.held).toBe(0);
+    expect(peerOf(bob, alice)).toBeDefined();
+    await Promise.all([alice.stop(), bob.stop()]);
+  });
 });
