@@ -71,6 +71,8 @@ export const ERROR_TEXT: Readonly<Record<ErrorCode, string>> = {
   DISK_FULL: "The disk holding the agent's state is full, so this could not be saved; free some space on it:",
   SERVICE_NOT_RUNNING:
     'That service is not running; `pairlink service install` installs it and the service manager starts it:',
+  NOTICE_QUEUE_FULL:
+    'Too many notices to this peer are still waiting for it (16); try again once it has answered them.',
 };
 
 /**

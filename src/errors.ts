@@ -51,6 +51,7 @@ export const ERROR_CODES = [
   'RELAY_UNTRUSTED',
   'DISK_FULL',
   'SERVICE_NOT_RUNNING',
+  'NOTICE_QUEUE_FULL',
 ] as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[number];
