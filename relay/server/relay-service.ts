@@ -3,7 +3,7 @@ import { isNameplate } from '../../src/invite/short-code.js';
 import { hashCapability, hashMatches, presentedHash } from '../wire/capabilities.js';
 import type { RelayLimits } from './limits.js';
 import type { RelayMetrics } from './metrics.js';
-import type { RelayStore, StoredMessage } from './store/store.js';
+import type { MessageBounds, RelayStore, StoredMessage } from './store/store.js';
 import { TokenBuckets } from './token-buckets.js';
 
 export type RelayErrorCode =
@@ -63,6 +63,8 @@ export interface CreateMailboxRequest {
  */
 export class RelayService {
   readonly mailboxBuckets: TokenBuckets;
+  /** What a post may find pending: from the limits, made once, not on every post. */
+  private readonly bounds: MessageBounds;
 
   constructor(
     readonly store: RelayStore,
@@ -71,6 +73,11 @@ export class RelayService {
     private readonly now: () => number = Date.now,
   ) {
     this.mailboxBuckets = new TokenBuckets(limits.mailboxRatePerSecond, limits.mailboxBurst, now);
+    this.bounds = {
+      perMailbox: limits.maxMessagesPerMailbox,
+      perInbox: limits.maxMessagesPerInbox,
+      perWriter: limits.maxPendingPerWriter,
+    };
   }
 
   async createMailbox(
@@ -128,22 +135,20 @@ export class RelayService {
     // Peek before, charge after: only authorized posts spend a mailbox's tokens, so a stranger
     // without the capability cannot rate-limit the real sender out. An inbox's bucket is per
     // writer (only its bucket is ever charged): one peer's flood spends no other peer's tokens.
-    const writerBucket = `mb:${id}/${hash}`;
-    const wait = Math.max(this.mailboxBuckets.peek(`mb:${id}`), this.mailboxBuckets.peek(writerBucket));
+    // Which kind the mailbox is shows only once the store has the post, so both are peeked.
+    const mailboxBucket = `mb:${id}`;
+    const writerBucket = `${mailboxBucket}/${hash}`;
+    const wait = Math.max(this.mailboxBuckets.peek(mailboxBucket), this.mailboxBuckets.peek(writerBucket));
     if (wait > 0) {
       this.metrics.reject('mailbox_rate');
       return fail(429, 'rate_limited', wait);
     }
-    const appended = await this.store.appendMessage(id, hash, body, {
-      perMailbox: this.limits.maxMessagesPerMailbox,
-      perInbox: this.limits.maxMessagesPerInbox,
-      perWriter: this.limits.maxPendingPerWriter,
-    });
+    const appended = await this.store.appendMessage(id, hash, body, this.bounds);
     if (!appended.ok) {
       if (appended.reason === 'crowded') this.metrics.reject('crowded');
       return appended.reason === 'not_found' ? NOT_FOUND : fail(409, appended.reason);
     }
-    this.mailboxBuckets.take(appended.inbox ? writerBucket : `mb:${id}`);
+    this.mailboxBuckets.take(appended.inbox ? writerBucket : mailboxBucket);
     this.metrics.messages.inc();
     return { ok: true, value: { seq: appended.seq } };
   }

@@ -2,8 +2,10 @@
  * Redis layout (prefix `pl:` by default; see docs/RELAY.md):
  *   {p}mb:{id}      hash  r=read-cap hash, e=expiry ms, ip=owner, n=last seq, np=nameplate,
  *                         cm=claims that may post (code mailboxes), ib=1 (inboxes)
- *   {p}mb:{id}:w    set   write-cap hashes (a code mailbox's: the claims that have posted;
- *                         an inbox's: its writers)
+ *   {p}mb:{id}:w    set   a handshake mailbox's write-cap hashes (a code mailbox's: the claims
+ *                         that have posted)
+ *   {p}mb:{id}:i    set   an inbox's writers' write-cap hashes (apart from :w, so that a post to a
+ *                         handshake mailbox finds its writer without asking whether it is an inbox)
  *   {p}mb:{id}:u    list  unused claims' write-cap hashes (at most 32, the oldest dropped)
  *   {p}mb:{id}:m    list  "seq:base64url body"
  *   {p}mb:{id}:a    list  an inbox's: the writer of each message in :m, in the same order
@@ -18,7 +20,8 @@
  * Every mailbox key carries PEXPIREAT of its mailbox, so Redis itself forgets what expires, and
  * state survives a relay restart. {p}inboxes, {p}iw and {p}iwn are brought up to date with what
  * expired when an inbox is created and when the gauges are read. Each operation is one Lua
- * script: atomic, one round trip.
+ * script: atomic, one round trip; but an inbox's post, which takes two (plAppend finds an inbox,
+ * plInboxAppend posts to it), so that a handshake mailbox's post pays nothing for inboxes.
  */
 
 const EXPIRE_AT_LEAST = `
@@ -42,8 +45,19 @@ local function forget_expired_inboxes(inboxes, counts, total, now)
 end
 `;
 
+/**
+ * A post's last step, either kind: the next sequence number, the message stored and published,
+ * `{1, seq}` answered. Inlined Lua (no function: a closure made on every call costs the hot path).
+ */
+const storeMessage = (body: string, channel: string, id: string) => `
+local seq = redis.call('HINCRBY', KEYS[1], 'n', 1)
+redis.call('RPUSH', KEYS[2], seq .. ':' .. ${body})
+redis.call('PEXPIREAT', KEYS[2], e)
+redis.call('PUBLISH', ${channel}, cjson.encode({type = 'message', mailbox = ${id}, message = {seq = seq, body = ${body}}}))
+return {1, seq}`;
+
 export const SCRIPTS = {
-  // KEYS: mb, w, ipz, all, gone, inboxes, iw, iwn | ARGV: readHash, expiresAt, ip, id, now, inbox (0|1), writeHash...
+  // KEYS: mb, w (an inbox's: i), ipz, all, gone, inboxes, iw, iwn | ARGV: readHash, expiresAt, ip, id, now, inbox (0|1), writeHash...
   plCreate: {
     numberOfKeys: 8,
     lua: `${EXPIRE_AT_LEAST}${INBOX_GAUGES}
@@ -70,55 +84,59 @@ if ARGV[6] == '1' then
 end
 return 1`,
   },
-  // KEYS: mb, m, w, u, a, c | ARGV: body, max per mailbox, channel, id, write-cap hash, max per inbox,
-  // max pending per writer
-  // The capability check is a set lookup of SHA-256(capability): a hash-table probe keyed by a
-  // digest of the caller's own input reveals nothing about any stored capability. A claim's
-  // first post moves its hash from the unused claims to the write set, if the limit allows. An
-  // inbox's post is refused 'full' when its writer has its share pending, or the inbox its total.
+  // KEYS: mb, m, w, u | ARGV: body, max messages, channel, id, write-cap hash
+  // A handshake mailbox's post, as before inboxes: the same keys, arguments and calls. The
+  // capability check is a set lookup of SHA-256(capability): a hash-table probe keyed by a digest
+  // of the caller's own input reveals nothing about any stored capability. A claim's first post
+  // moves its hash from the unused claims to the write set, if the limit allows. A capability
+  // found nowhere asks, then only, whether the mailbox is an inbox: {0, 'inbox'} sends the post
+  // on to plInboxAppend.
   plAppend: {
-    numberOfKeys: 6,
+    numberOfKeys: 4,
+    lua: `
+local e = redis.call('HGET', KEYS[1], 'e')
+if not e then return {0, 'not_found'} end
+local promote = false
+if redis.call('SISMEMBER', KEYS[3], ARGV[5]) == 0 then
+  if not redis.call('LPOS', KEYS[4], ARGV[5]) then
+    if redis.call('HEXISTS', KEYS[1], 'ib') == 1 then return {0, 'inbox'} end
+    return {0, 'not_found'}
+  end
+  local cm = tonumber(redis.call('HGET', KEYS[1], 'cm') or '0')
+  if redis.call('SCARD', KEYS[3]) >= cm then return {0, 'crowded'} end
+  promote = true
+end
+if redis.call('LLEN', KEYS[2]) >= tonumber(ARGV[2]) then return {0, 'full'} end
+if promote then
+  redis.call('LREM', KEYS[4], 1, ARGV[5])
+  redis.call('SADD', KEYS[3], ARGV[5])
+  redis.call('PEXPIREAT', KEYS[3], e)
+end${storeMessage('ARGV[1]', 'ARGV[3]', 'ARGV[4]')}`,
+  },
+  // KEYS: mb, m, i, a, c | ARGV: body, channel, id, write-cap hash, max per inbox, max pending per writer
+  // An inbox's post is refused 'full' when its writer has its share pending, or the inbox its total.
+  plInboxAppend: {
+    numberOfKeys: 5,
     lua: `
 local fields = redis.call('HMGET', KEYS[1], 'e', 'ib')
 local e = fields[1]
-if not e then return {0, 'not_found'} end
-if fields[2] then
-  if redis.call('SISMEMBER', KEYS[3], ARGV[5]) == 0 then return {0, 'not_found'} end
-  if tonumber(redis.call('HGET', KEYS[6], ARGV[5]) or '0') >= tonumber(ARGV[7]) then return {0, 'full'} end
-  if redis.call('LLEN', KEYS[2]) >= tonumber(ARGV[6]) then return {0, 'full'} end
-  redis.call('HINCRBY', KEYS[6], ARGV[5], 1)
-  redis.call('PEXPIREAT', KEYS[6], e)
-  redis.call('RPUSH', KEYS[5], ARGV[5])
-  redis.call('PEXPIREAT', KEYS[5], e)
-else
-  local promote = false
-  if redis.call('SISMEMBER', KEYS[3], ARGV[5]) == 0 then
-    if not redis.call('LPOS', KEYS[4], ARGV[5]) then return {0, 'not_found'} end
-    local cm = tonumber(redis.call('HGET', KEYS[1], 'cm') or '0')
-    if redis.call('SCARD', KEYS[3]) >= cm then return {0, 'crowded'} end
-    promote = true
-  end
-  if redis.call('LLEN', KEYS[2]) >= tonumber(ARGV[2]) then return {0, 'full'} end
-  if promote then
-    redis.call('LREM', KEYS[4], 1, ARGV[5])
-    redis.call('SADD', KEYS[3], ARGV[5])
-    redis.call('PEXPIREAT', KEYS[3], e)
-  end
-end
-local seq = redis.call('HINCRBY', KEYS[1], 'n', 1)
-redis.call('RPUSH', KEYS[2], seq .. ':' .. ARGV[1])
-redis.call('PEXPIREAT', KEYS[2], e)
-redis.call('PUBLISH', ARGV[3], cjson.encode({type = 'message', mailbox = ARGV[4], message = {seq = seq, body = ARGV[1]}}))
-return {1, seq, fields[2] and 1 or 0}`,
+if not e or not fields[2] then return {0, 'not_found'} end
+if redis.call('SISMEMBER', KEYS[3], ARGV[4]) == 0 then return {0, 'not_found'} end
+if tonumber(redis.call('HGET', KEYS[5], ARGV[4]) or '0') >= tonumber(ARGV[6]) then return {0, 'full'} end
+if redis.call('LLEN', KEYS[2]) >= tonumber(ARGV[5]) then return {0, 'full'} end
+redis.call('HINCRBY', KEYS[5], ARGV[4], 1)
+redis.call('PEXPIREAT', KEYS[5], e)
+redis.call('RPUSH', KEYS[4], ARGV[4])
+redis.call('PEXPIREAT', KEYS[4], e)${storeMessage('ARGV[1]', 'ARGV[2]', 'ARGV[3]')}`,
   },
-  // KEYS: mb, w, m, u, gone, a, c, inboxes, iw, iwn | ARGV: id, channel, prefix
+  // KEYS: mb, w, m, u, gone, a, c, inboxes, iw, iwn, i | ARGV: id, channel, prefix
   // The id stays in {p}all (scored by its expiry) as a tombstone, so it counts against the cap.
   plDelete: {
-    numberOfKeys: 10,
+    numberOfKeys: 11,
     lua: `${INBOX_GAUGES}
 local fields = redis.call('HMGET', KEYS[1], 'ip', 'np', 'e')
 if not fields[1] then return 0 end
-redis.call('DEL', KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[6], KEYS[7])
+redis.call('DEL', KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[6], KEYS[7], KEYS[11])
 redis.call('SET', KEYS[5], '1', 'PXAT', fields[3])
 if fields[2] then redis.call('DEL', ARGV[3] .. 'np:' .. fields[2]) end
 redis.call('ZREM', ARGV[3] .. 'ip:' .. fields[1], ARGV[1])
@@ -154,7 +172,7 @@ redis.call('LTRIM', key .. ':u', -tonumber(ARGV[3]), -1)
 redis.call('PEXPIREAT', key .. ':u', fields[1])
 return {1, mb, fields[1]}`,
   },
-  // KEYS: mb, w, m, a, c, inboxes | ARGV: expiresAt, id, prefix
+  // KEYS: mb, i, m, a, c, inboxes | ARGV: expiresAt, id, prefix
   // Never shortens. Expiries stay strings: Lua would print a 13-digit number as 4.1e+12.
   plRenew: {
     numberOfKeys: 6,
@@ -172,7 +190,7 @@ expire_at_least(ipz, e)
 redis.call('ZADD', ARGV[3] .. 'all', 'GT', e, ARGV[2])
 return e`,
   },
-  // KEYS: mb, w, iw, iwn | ARGV: write-cap hash, max writers, id
+  // KEYS: mb, i, iw, iwn | ARGV: write-cap hash, max writers, id
   plAddWriter: {
     numberOfKeys: 4,
     lua: `
@@ -187,7 +205,7 @@ if redis.call('SISMEMBER', KEYS[2], ARGV[1]) == 0 then
 end
 return redis.call('SCARD', KEYS[2])`,
   },
-  // KEYS: mb, w, iw, iwn | ARGV: write-cap hash, id
+  // KEYS: mb, i, iw, iwn | ARGV: write-cap hash, id
   plRevokeWriter: {
     numberOfKeys: 4,
     lua: `

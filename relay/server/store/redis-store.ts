@@ -76,7 +76,7 @@ export class RedisStore implements RelayStore {
   async createMailbox(id: string, record: MailboxRecord): Promise<'created' | 'exists'> {
     const created = await this.redis.plCreate(
       this.key('mb', id),
-      this.key('mb', id, ':w'),
+      this.key('mb', id, record.inbox ? ':i' : ':w'),
       this.key('ip', record.ownerIp),
       `${this.prefix}all`,
       `${this.prefix}gone:${id}`,
@@ -105,23 +105,43 @@ export class RedisStore implements RelayStore {
     body: string,
     bounds: MessageBounds,
   ): Promise<AppendResult> {
-    const [ok, value, inbox] = (await this.redis.plAppend(
+    const [ok, value] = (await this.redis.plAppend(
       this.key('mb', id),
       this.key('mb', id, ':m'),
       this.key('mb', id, ':w'),
       this.key('mb', id, ':u'),
-      this.key('mb', id, ':a'),
-      this.key('mb', id, ':c'),
       body,
       bounds.perMailbox,
       this.channel,
       id,
       writeCapHash,
+    )) as [number, string | number];
+    if (ok === 1) return { ok: true, seq: Number(value), inbox: false };
+    if (value === 'inbox') return this.appendToInbox(id, writeCapHash, body, bounds);
+    return { ok: false, reason: value === 'full' || value === 'crowded' ? value : 'not_found' };
+  }
+
+  private async appendToInbox(
+    id: string,
+    writeCapHash: string,
+    body: string,
+    bounds: MessageBounds,
+  ): Promise<AppendResult> {
+    const [ok, value] = (await this.redis.plInboxAppend(
+      this.key('mb', id),
+      this.key('mb', id, ':m'),
+      this.key('mb', id, ':i'),
+      this.key('mb', id, ':a'),
+      this.key('mb', id, ':c'),
+      body,
+      this.channel,
+      id,
+      writeCapHash,
       bounds.perInbox,
       bounds.perWriter,
-    )) as [number, string | number, number?];
-    if (ok === 1) return { ok: true, seq: Number(value), inbox: inbox === 1 };
-    return { ok: false, reason: value === 'full' || value === 'crowded' ? value : 'not_found' };
+    )) as [number, string | number];
+    if (ok === 1) return { ok: true, seq: Number(value), inbox: true };
+    return { ok: false, reason: value === 'full' ? value : 'not_found' };
   }
 
   async readMessages(id: string, afterSeq: number): Promise<StoredMessage[] | null> {
@@ -150,6 +170,7 @@ export class RedisStore implements RelayStore {
       this.key('mb', id, ':a'),
       this.key('mb', id, ':c'),
       ...this.gaugeKeys(),
+      this.key('mb', id, ':i'),
       id,
       this.channel,
       this.prefix,
@@ -160,7 +181,7 @@ export class RedisStore implements RelayStore {
   async renewInbox(id: string, expiresAt: number): Promise<number | null> {
     const renewed = await this.redis.plRenew(
       this.key('mb', id),
-      this.key('mb', id, ':w'),
+      this.key('mb', id, ':i'),
       this.key('mb', id, ':m'),
       this.key('mb', id, ':a'),
       this.key('mb', id, ':c'),
@@ -177,7 +198,7 @@ export class RedisStore implements RelayStore {
     const writers = Number(
       await this.redis.plAddWriter(
         this.key('mb', id),
-        this.key('mb', id, ':w'),
+        this.key('mb', id, ':i'),
         counts,
         total,
         writeCapHash,
@@ -195,7 +216,7 @@ export class RedisStore implements RelayStore {
     const revoked = Number(
       await this.redis.plRevokeWriter(
         this.key('mb', id),
-        this.key('mb', id, ':w'),
+        this.key('mb', id, ':i'),
         counts,
         total,
         writeCapHash,
