@@ -69,7 +69,7 @@ export class NoticeOutbox {
     if (outbox.filter((n) => n.did === peer.did).length >= MAX_QUEUED_PER_PEER)
       throw new PairlinkError('NOTICE_QUEUE_FULL', `${MAX_QUEUED_PER_PEER} notices wait for ${peer.name}`);
     const now = this.deps.clock.now();
-    const counter = peer.nextCounter ?? 1;
+    const counter = firstCounter(peer);
     const bytes = this.seal(peer, { kind }, counter, now);
     const notice: OutgoingNotice = {
       did: peer.did,
@@ -231,4 +231,14 @@ export function withRevocations(state: AgentState, capabilities: readonly Uint8A
   const inbox = state.inbox;
   if (!inbox || capabilities.length === 0) return state;
   return { ...state, inbox: { ...inbox, revoking: [...(inbox.revoking ?? []), ...capabilities] } };
+}
+
+/**
+ * The counter `peer`'s next counted notice takes (§11.4): the pin's own sequence, but never below
+ * the pairing's time in seconds, so a new pairing of the same two identities starts above every
+ * counter of an earlier one (which the peer may still hold as its `last`: §11.4) even when this
+ * agent kept nothing of it.
+ */
+export function firstCounter(peer: Pick<PeerRecord, 'nextCounter' | 'pairedAt'>): number {
+  return Math.max(peer.nextCounter ?? 1, Math.floor(Date.parse(peer.pairedAt) / 1000) || 1);
 }

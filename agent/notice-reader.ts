@@ -7,7 +7,7 @@ import { judgeNotice, type PeerTrust } from '../src/notice/verdict.js';
 import type { AuditTrail } from './audit-trail.js';
 import { type NoticeOutbox, withoutNotices, withRevocations } from './notice-outbox.js';
 import type { AgentClock } from './relay-transport.js';
-import type { AgentState, PeerRecord } from './state/agent-state.js';
+import type { AgentState, FormerCounters, PeerRecord } from './state/agent-state.js';
 
 /**
  * What reading one inbox message does: a change of the state, which the inbox saves together with
@@ -119,7 +119,8 @@ export class NoticeReader {
     const at = iso(now);
     this.deps.audit()?.unpairedByPeer(sender, at);
     return {
-      change: (s) => withoutPeer(s, sender, 'peer'),
+      // Its counters are kept with the unpair's own (§11.4): a replay of it after a new pairing is a duplicate.
+      change: (s) => withoutPeer(s, { ...sender, lastCounter: notice.counter }, 'peer'),
       after: () => {
         receipt();
         this.deps.removedByPeer(sender, at);
@@ -150,7 +151,11 @@ function departed(signingKey: Uint8Array): PeerTrust {
  * capability is revoked with the caller's unpair notice, if one was queued, else now.
  */
 export function withoutPeer(state: AgentState, peer: PeerRecord, by: 'peer' | 'local'): AgentState {
-  const rest = { ...state, peers: state.peers.filter((p) => p.did !== peer.did) };
+  const rest = {
+    ...state,
+    peers: state.peers.filter((p) => p.did !== peer.did),
+    formerCounters: rememberCounters(state.formerCounters, peer),
+  };
   const cap = peer.handedWriteCapability;
   if (by === 'peer')
     return withRevocations(
@@ -159,4 +164,20 @@ export function withoutPeer(state: AgentState, peer: PeerRecord, by: 'peer' | 'l
     );
   const waits = (state.outbox ?? []).some((n) => n.did === peer.did && n.revokeAfter !== undefined);
   return waits || !cap ? rest : withRevocations(rest, [cap]);
+}
+
+/** How many unpaired peers' counters an agent keeps (the oldest go first). */
+export const MAX_FORMER_COUNTERS = 4096;
+
+/**
+ * `former` with `peer`'s counters last (§11.4: a new pairing of the same two identities goes on
+ * from them). Bounded: a peer unpaired 4,096 unpairs ago starts over, as a new peer does.
+ */
+function rememberCounters(
+  former: readonly FormerCounters[] | undefined,
+  peer: PeerRecord,
+): readonly FormerCounters[] {
+  const kept = (former ?? []).filter((f) => f.did !== peer.did);
+  const entry = { did: peer.did, lastCounter: peer.lastCounter ?? 0, nextCounter: peer.nextCounter ?? 1 };
+  return [...kept.slice(Math.max(0, kept.length + 1 - MAX_FORMER_COUNTERS)), entry];
 }

@@ -1,7 +1,7 @@
 import { toHex } from '../src/encoding/hex.js';
 import type { Effect } from '../src/handshake/effects.js';
 import type { InboxExtension } from '../src/notice/inbox.js';
-import type { PeerRecord } from './state/agent-state.js';
+import type { FormerCounters, PeerRecord } from './state/agent-state.js';
 
 /**
  * The pinned peers after a step's pin effects (`pin`, `confirmPin`, `unpin`), applied in the
@@ -16,6 +16,7 @@ export function applyPins(
   effects: readonly Effect[],
   ownDid: string,
   now: number,
+  former: readonly FormerCounters[] = [],
 ): readonly PeerRecord[] {
   let next = peers;
   for (const effect of effects) {
@@ -35,6 +36,7 @@ export function applyPins(
         ...(effect.handedWriteCapability
           ? { handedWriteCapability: effect.handedWriteCapability, writerAdded: false }
           : {}),
+        ...counters(existing ?? former.findLast((f) => f.did === effect.peer.did)),
       };
       next = [...next.filter((p) => p.did !== peer.did), peer];
     } else if (effect.type === 'confirmPin' || effect.type === 'unpin') {
@@ -54,4 +56,17 @@ export function applyPins(
 /** A pin's part from the peer's inbox frame (PROTOCOL.md §11.1): nothing for a peer without one. */
 function peerInbox(extension: InboxExtension | undefined): Pick<PeerRecord, 'inbox' | 'nextKeyCommitment'> {
   return extension ? { inbox: extension.inbox, nextKeyCommitment: extension.nextKeyCommitment } : {};
+}
+
+/**
+ * A new pin's notice counters (PROTOCOL.md §11.4): those of the pin it replaces or of the same
+ * peer's last pairing, so a notice of an earlier pairing that a relay replays is a duplicate.
+ */
+function counters(
+  earlier: Pick<PeerRecord, 'lastCounter' | 'nextCounter'> | undefined,
+): Pick<PeerRecord, 'lastCounter' | 'nextCounter'> {
+  return {
+    ...(earlier?.lastCounter ? { lastCounter: earlier.lastCounter } : {}),
+    ...(earlier?.nextCounter ? { nextCounter: earlier.nextCounter } : {}),
+  };
 }

@@ -176,7 +176,8 @@ export class StepEngine {
     const next = kind.stepped(current, machine, effects, afterSeq);
     kind.replace(store, next);
     for (const follow of this.followers.get(ownerKey(kind.name, next.id)) ?? []) follow(next);
-    const peers = applyPins(store.state.peers, effects, this.deps.did(), this.deps.now());
+    const state = store.state;
+    const peers = applyPins(state.peers, effects, this.deps.did(), this.deps.now(), state.formerCounters);
     if (peers !== store.state.peers) store.update((s) => ({ ...s, peers }));
     const imported = effects.find(
       (e): e is Extract<Effect, { type: 'importIdentity' }> => e.type === 'importIdentity',

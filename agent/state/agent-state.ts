@@ -71,6 +71,17 @@ export interface OutgoingNotice {
   readonly nextAttemptAt: number;
 }
 
+/**
+ * The notice counters of a peer no longer pinned (PROTOCOL.md §11.4, "A new pairing of the same
+ * two identities"): a later pairing with it goes on from them, so a notice of the earlier pairing
+ * that a relay kept and replays is a duplicate, not an unpair of the new one.
+ */
+export interface FormerCounters {
+  readonly did: string;
+  readonly lastCounter: number;
+  readonly nextCounter: number;
+}
+
 /** This agent's inbox on its home relay (docs/RELAY.md, Inboxes): where its peers post notices. */
 export interface InboxRecord {
   /** The relay (canonical URL) it lives on: the home relay when it was made. */
@@ -148,6 +159,8 @@ export interface AgentState {
   readonly inbox?: InboxRecord;
   /** Notices on their way to peers, oldest first (absent: none). */
   readonly outbox?: readonly OutgoingNotice[];
+  /** The counters of peers unpaired, the most recent last (at most MAX_FORMER_COUNTERS). */
+  readonly formerCounters?: readonly FormerCounters[];
   /** Where the audit log's hash chain starts and ends (absent in states from before the chain). */
   readonly audit?: AuditAnchor;
 }

@@ -70,6 +70,7 @@ export class DurableState {
     audit: AuditAnchor | undefined;
     inbox: InboxRecord | undefined;
     outbox: AgentState['outbox'];
+    formerCounters: AgentState['formerCounters'];
     invites: Keyed<InviteRecord>;
     accepts: Keyed<AcceptRecord>;
     peers: Keyed<PeerRecord>;
@@ -102,6 +103,7 @@ export class DurableState {
       audit: state.audit,
       inbox: state.inbox,
       outbox: state.outbox,
+      formerCounters: state.formerCounters,
       invites: byId(state.invites),
       accepts: byId(state.accepts),
       peers: byDid(state.peers),
@@ -250,12 +252,15 @@ export class DurableState {
     const audit = sameAnchor(next.state.audit, this.lastSaved.audit) ? undefined : next.state.audit;
     const inbox = next.state.inbox === this.lastSaved.inbox ? undefined : next.state.inbox;
     const outbox = next.state.outbox === this.lastSaved.outbox ? undefined : next.state.outbox;
+    const formerCounters =
+      next.state.formerCounters === this.lastSaved.formerCounters ? undefined : next.state.formerCounters;
     const change: Change = {
       name: next.state.name,
       createdAt: next.state.createdAt,
       ...(audit ? { audit } : {}),
       ...(inbox ? { inbox } : {}),
       ...(outbox ? { outbox } : {}),
+      ...(formerCounters ? { formerCounters } : {}),
       ...(auditLines.length > 0 ? { auditLines } : {}),
       put: { invites: invites.put, accepts: accepts.put, peers: peers.put },
       del: { invites: invites.del, accepts: accepts.del, peers: peers.del },
@@ -269,6 +274,7 @@ export class DurableState {
       audit === undefined &&
       inbox === undefined &&
       outbox === undefined &&
+      formerCounters === undefined &&
       auditLines.length === 0 &&
       invites.put.length + invites.del.length + accepts.put.length + accepts.del.length === 0 &&
       peers.put.length + peers.del.length + finishedInvites.length + finishedAccepts.length === 0;

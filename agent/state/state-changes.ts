@@ -5,6 +5,7 @@ import type {
   AcceptRecord,
   AgentHistory,
   AgentState,
+  FormerCounters,
   InboxRecord,
   InviteRecord,
   OutgoingNotice,
@@ -53,6 +54,8 @@ export interface Change {
   readonly inbox?: InboxRecord;
   /** The whole outbox, when it changed (it is small: at most 16 notices per peer). */
   readonly outbox?: readonly OutgoingNotice[];
+  /** The whole list of former peers' counters, when it changed (bounded). */
+  readonly formerCounters?: readonly FormerCounters[];
   /**
    * The audit lines written since the last save, as in the audit file: that file is not synced
    * before each save, so the entries the anchor names are on disk here until a compaction, which
@@ -123,6 +126,7 @@ export function applyChange(snapshot: Snapshot, change: Change): Snapshot {
     ...(change.audit ? { audit: change.audit } : {}),
     ...(change.inbox ? { inbox: change.inbox } : {}),
     ...(change.outbox ? { outbox: change.outbox } : {}),
+    ...(change.formerCounters ? { formerCounters: change.formerCounters } : {}),
     peers: upsert(snapshot.state.peers, change.put?.peers, change.del?.peers, (p) => p.did),
     invites: upsert(
       snapshot.state.invites,

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import pino from 'pino';
 import { describe, expect, it } from 'vitest';
 import type { Agent } from '../../agent/agent.js';
+import { firstCounter } from '../../agent/notice-outbox.js';
 import type { PeerRecord } from '../../agent/state/agent-state.js';
 import { encodeBase64url } from '../../src/encoding/base64url.js';
 import { readVerifiedCard } from '../../src/identity/card.js';
@@ -126,6 +127,36 @@ describe('notices between agents', () => {
     await Promise.all([alice.stop(), bob.stop()]);
   });
 
+  it('an unpair of an earlier pairing that the relay replays after the two paired again is a duplicate, not an unpair of the new pairing', async () => {
+    const { relay, clock, alice, bob } = await pair();
+    expect((await alice.pingPeer(bob.did, 5)).reachable).toBe(true);
+    await alice.removePeer(bob.did);
+    const oldUnpair = alice.snapshot.outbox![0]!.bytes;
+    await eventually(() => peerOf(bob, alice) === undefined && (alice.snapshot.outbox ?? []).length === 0);
+    // A day later they pair again; bob kept alice's counters, and alice's new sequence starts above.
+    clock.advance(24 * HOUR);
+    await pairOn(alice, bob);
+    const heard = removals(bob);
+    const read = bob.snapshot.inbox!.readThrough ?? 0;
+    relay.inject(inboxId(bob), oldUnpair);
+    await eventually(() => (bob.snapshot.inbox?.readThrough ?? 0) > read);
+    expect(peerOf(bob, alice)).toBeDefined();
+    expect(heard).toEqual([]);
+    // And the new pairing's own notices still arrive: a ping, then an unpair.
+    expect((await alice.pingPeer(bob.did, 5)).reachable).toBe(true);
+    await alice.removePeer(bob.did);
+    await eventually(() => peerOf(bob, alice) === undefined && heard.length > 0);
+    expect(heard.map((r) => r.reason)).toEqual(['peer']);
+    await Promise.all([alice.stop(), bob.stop()]);
+  });
+
+  it('a pairing’s first counter is never below its time, so an agent that kept nothing of an earlier pairing starts above the counters its peer kept', () => {
+    const pairedAt = new Date(START * 1000).toISOString();
+    expect(firstCounter({ pairedAt })).toBe(START);
+    expect(firstCounter({ pairedAt, nextCounter: START + 5 })).toBe(START + 5);
+    expect(firstCounter({ pairedAt, nextCounter: 7 })).toBe(START);
+  });
+
   it('a notice from a stranger or from a removed peer is refused and changes nothing; garbage is skipped and trimmed', async () => {
     const { lines, log } = logLines();
     const { relay, clock, alice, bob } = await pair(undefined, undefined, log);
@@ -179,7 +210,7 @@ describe('notices between agents', () => {
     expect(pong.reachable).toBe(true);
     expect(pong.rttMs).toBeGreaterThanOrEqual(0);
     expect(peerOf(alice, bob)!.lastContact).toBe(new Date(START * 1000).toISOString());
-    expect(peerOf(bob, alice)!.lastCounter).toBe(1);
+    expect(peerOf(bob, alice)!.lastCounter).toBe(START);
     await Promise.all([alice.stop(), bob.stop()]);
   });
 
@@ -250,7 +281,7 @@ describe('notices between agents', () => {
     // Read again from the start, the first ping would have been receipted a second time.
     const receipts = (await auditEvents(alice, 'noticeReceived')).filter((e) => e.notice === 'receipt');
     expect(receipts).toHaveLength(2);
-    expect(peerOf(bob2, alice)!.lastCounter).toBe(2);
+    expect(peerOf(bob2, alice)!.lastCounter).toBe(START + 1);
     await Promise.all([alice.stop(), bob2.stop()]);
   });
 
