@@ -105,7 +105,33 @@ export function inviteListLines(
 /** Paired peers, at most 20, one a line. */
 export function peerListLines(peers: readonly PeerInfo[]): string[] {
   if (peers.length === 0) return ['No peers yet.'];
-  return peers.slice(0, 20).map((p) => `**${p.name}** \`${p.did}\``);
+  const lines: string[] = [];
+  let length = 0;
+  for (const p of peers.slice(0, MAX_PEER_LINES)) {
+    const line = [`**${p.name}** \`${p.did}\``, ...peerStates(p)].join(' · ');
+    // One chat message (Discord's limit is 2,000 characters), with room for the last line.
+    if (length + line.length + 1 > PEER_LINES_BUDGET) break;
+    lines.push(line);
+    length += line.length + 1;
+  }
+  const more = peers.length - lines.length;
+  return more > 0 ? [...lines, `…and ${more} more (\`pairlink peers\` lists them all)`] : lines;
+}
+
+/** At most this many peers in one reply, and at most this many characters of their lines. */
+const MAX_PEER_LINES = 20;
+const PEER_LINES_BUDGET = 1_900;
+
+/** What a chat user should know of a pin beyond its name: the same states `pairlink peers` shows. */
+function peerStates(p: PeerInfo): string[] {
+  return [
+    ...(p.relation === 'device' ? ['another device of this identity'] : []),
+    ...(p.confirmed ? [] : ['unconfirmed: it never acknowledged the pairing']),
+    ...(p.relation !== 'device' && !p.inbox ? ['no inbox: an unpair reaches only this side'] : []),
+    p.lastContact
+      ? `last contact ${p.lastContact.slice(0, 16).replace('T', ' ')} UTC`
+      : 'no contact since pairing',
+  ];
 }
 
 /** A short, human error line for a chat reply: the shared sentence of src/error-text.ts. */
