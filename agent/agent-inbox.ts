@@ -36,6 +36,13 @@ export interface AgentInboxDeps {
   readonly logFailure: SaveFailureLog;
   /** What a message in the inbox does (notice-reader.ts), judged against the state it changes. */
   read(state: AgentState, body: Uint8Array): Reading;
+  /**
+   * The home relay changed since the inbox was made on another one: `state` with the new inbox's
+   * capabilities handed to every peer in notices (agent/inbox-move.ts), saved with the new inbox.
+   */
+  moved(state: AgentState, inbox: InboxRecord): AgentState;
+  /** Posts the notices due now (the moved inbox's, once saved). */
+  sendQueued(): void;
 }
 
 const b64 = (bytes: Uint8Array) => Buffer.from(bytes).toString('base64url');
@@ -262,6 +269,9 @@ export class AgentInbox {
       this.owePeers();
     }
     this.lost = false;
+    // An inbox on another relay than this one: the agent moved, and tells its peers (§11.3).
+    const before = this.deps.store.state.inbox;
+    const moved = !existing && before !== undefined && before.relayUrl !== this.deps.relayUrl;
     // Made again, it starts from seq 1: what was read before is gone with the relay's store.
     const inbox = this.save({
       relayUrl: this.deps.relayUrl,
@@ -270,8 +280,10 @@ export class AgentInbox {
       expiresAt: Math.floor(expiresAt / 1000),
       ...(existing?.revoking ? { revoking: existing.revoking } : {}),
     });
+    if (moved) this.deps.store.update((s) => this.deps.moved(s, inbox));
     // A new inbox must be on disk before any peer is handed it.
     await this.deps.store.persist();
+    if (moved) this.deps.sendQueued();
     return inbox;
   }
 

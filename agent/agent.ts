@@ -21,6 +21,7 @@ import {
   saveBeforeStop,
   saveFailureLog,
 } from './failed-saves.js';
+import { announceMove } from './inbox-move.js';
 import { createPolicy, type InviteCreateRequest, mintInvite } from './invite-minting.js';
 import { DEFAULT_LOST_MAILBOX_RETRY } from './lost-mailboxes.js';
 import type { NoticeOutbox } from './notice-outbox.js';
@@ -135,6 +136,9 @@ export class Agent {
       random,
       clock,
       read: (state, body) => notices.reader.read(state, body),
+      moved: (state, inbox) =>
+        announceMove({ outbox: notices.outbox, random, logger: options.logger }, state, inbox),
+      sendQueued: () => notices.outbox.tick(clock.now()),
     });
     agent.engine = new StepEngine({
       ...shared,

@@ -4,6 +4,7 @@ import { PairlinkError } from '../src/errors.js';
 import { readVerifiedCard } from '../src/identity/card.js';
 import type { Identity } from '../src/identity/identity.js';
 import { type Notice, sealNotice } from '../src/notice/envelope.js';
+import type { Inbox } from '../src/notice/inbox.js';
 import type { NoticeBody } from '../src/notice/notice-body.js';
 import { type BackoffSchedule, backoffDelayMs } from '../src/retry-backoff.js';
 import type { AuditTrail } from './audit-trail.js';
@@ -61,16 +62,35 @@ export class NoticeOutbox {
   queue(
     state: AgentState,
     peer: PeerRecord,
-    kind: OutgoingNotice['kind'],
+    kind: 'unpair' | 'ping',
     revokeAfter?: Uint8Array,
   ): { state: AgentState; notice: OutgoingNotice } {
+    return this.enqueue(state, peer, { kind }, revokeAfter);
+  }
+
+  /** `state` with an inbox-moved notice to `peer` queued (§11.3): our new inbox, its capability. */
+  queueMove(
+    state: AgentState,
+    peer: PeerRecord,
+    inbox: Inbox,
+  ): { state: AgentState; notice: OutgoingNotice } {
+    return this.enqueue(state, peer, { kind: 'inboxMoved', inbox });
+  }
+
+  private enqueue(
+    state: AgentState,
+    peer: PeerRecord,
+    body: { readonly kind: 'unpair' | 'ping' } | { readonly kind: 'inboxMoved'; readonly inbox: Inbox },
+    revokeAfter?: Uint8Array,
+  ): { state: AgentState; notice: OutgoingNotice } {
+    const kind = body.kind;
     if (!peer.inbox) throw new RangeError('a notice goes only to a peer with an inbox');
     const outbox = state.outbox ?? [];
     if (outbox.filter((n) => n.did === peer.did).length >= MAX_QUEUED_PER_PEER)
       throw new PairlinkError('NOTICE_QUEUE_FULL', `${MAX_QUEUED_PER_PEER} notices wait for ${peer.name}`);
     const now = this.deps.clock.now();
     const counter = firstCounter(peer);
-    const bytes = this.seal(peer, { kind }, counter, now);
+    const bytes = this.seal(peer, body, counter, now);
     const notice: OutgoingNotice = {
       did: peer.did,
       name: peer.name,
@@ -162,7 +182,9 @@ export class NoticeOutbox {
       await this.deps.store.persist();
       let failure: PairlinkError | null = null;
       try {
-        await this.post(notice.inbox, notice.bytes);
+        // To where the peer's inbox is now: it may have moved since this was queued (§11.3).
+        const pinned = this.deps.store.state.peers.find((p) => p.did === notice.did);
+        await this.post(pinned?.inbox ?? notice.inbox, notice.bytes);
       } catch (error) {
         if (!(error instanceof PairlinkError)) throw error;
         failure = error;

@@ -106,7 +106,23 @@ export class NoticeReader {
         after: () => this.deps.outbox.answeredBy(did, body2.counter),
       };
     }
-    if (body2.kind === 'rotate' || body2.kind === 'inboxMoved') {
+    if (body2.kind === 'inboxMoved') {
+      // The peer's home relay changed: its notices and receipts go to its new inbox from now on,
+      // this notice's receipt first (the old inbox is no longer read).
+      this.deps.audit()?.notice('noticeReceived', sender, kind, 'applied', iso(now));
+      const moved: PeerRecord = { ...sender, inbox: body2.inbox };
+      return {
+        change: (s) => {
+          const seen = contacted(s, notice.counter);
+          return {
+            ...seen,
+            peers: seen.peers.map((p) => (p.did === did ? { ...p, inbox: body2.inbox } : p)),
+          };
+        },
+        after: () => this.deps.outbox.sendReceipt(moved, notice.counter, true),
+      };
+    }
+    if (body2.kind === 'rotate') {
       // Not taken up by this version yet: not applied, not receipted (the sender retries).
       this.deps.logger.info({ kind, verdict: 'unsupported' }, 'a notice in the inbox was not taken');
       this.deps.audit()?.notice('noticeReceived', sender, kind, 'unsupported', iso(now));

@@ -50,7 +50,7 @@ export interface OutgoingNotice {
   readonly did: string;
   /** The peer's name, for the log and the audit (the peer may be gone: an unpair). */
   readonly name: string;
-  readonly kind: 'unpair' | 'ping';
+  readonly kind: 'unpair' | 'ping' | 'inboxMoved';
   readonly counter: number;
   /** The receiver's signing key: its receipt is believed by it even once the pin is gone (an unpair). */
   readonly peerKey: Uint8Array;

@@ -14,21 +14,32 @@ import type { FakeRelay, ManualClock } from './fake-relay.js';
 export const FAKE_RELAY_URL = 'http://relay.test';
 const logger = pino({ level: 'silent' });
 
+/** Several fake relays: the agent's home is `relayUrl`; `relays` maps each URL to its relay. */
+export interface HostedRelays {
+  readonly relayUrl?: string;
+  readonly relays?: Readonly<Record<string, FakeRelay>>;
+}
+
 export async function agentOn(
   relay: FakeRelay,
   clock: ManualClock,
   name: string,
   home = mkdtempSync(join(tmpdir(), `pl-host-${name}-`)),
   log: pino.Logger = logger,
+  where: HostedRelays = {},
 ) {
+  const relays = where.relays ?? {};
   const agent = await Agent.start({
     stateFile: join(home, 'state.json'),
     keystore: await FileKeystore.open(join(home, 'keystore.json'), `passphrase of ${name}`),
-    relayUrl: FAKE_RELAY_URL,
+    relayUrl: where.relayUrl ?? FAKE_RELAY_URL,
     name,
     logger: log,
     clock,
-    transport: (_url, handlers) => relay.transport(handlers),
+    transport: (url, handlers) => (relays[url] ?? relay).transport(handlers),
+    ...(where.relays
+      ? { relaySettings: { allowRelays: [], denyRelays: [], allowInsecureRelays: true } }
+      : {}),
   });
   return { agent, home };
 }
