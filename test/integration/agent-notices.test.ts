@@ -2,8 +2,8 @@ import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { describe, expect, it } from 'vitest';
 import type { AgentProcess } from '../support/agent-process.js';
-import { relayWithAgents } from '../support/agent-process.js';
-import { PAIRLINK_BIN } from '../support/relay-process.js';
+import { relayWithAgents, startAgent } from '../support/agent-process.js';
+import { PAIRLINK_BIN, startRelayProcess } from '../support/relay-process.js';
 import { waitFor } from '../support/wait-for.js';
 
 /**
@@ -103,5 +103,37 @@ describe('an unpair reaches the peer', () => {
     expect(ping.value.reachable).toBe(false);
     expect((await peersOf(bob)).map((p) => p.name)).toEqual(['amy']);
     expect((await logOf(alice)).filter((e) => e.event === 'noticeSent' && e.notice === 'unpair')).toEqual([]);
+  }, 90_000);
+});
+
+describe('an agent that moves to another relay', () => {
+  it('tells its peer, which pings and unpairs it on the new relay, with no re-pairing', async () => {
+    const second = await startRelayProcess();
+    try {
+      const [alice, bob] = await Promise.all([fleet.agent('ada'), fleet.agent('bea')]);
+      await pair(alice, bob);
+      const aliceDid = await didOf(alice);
+      await alice.stop();
+      // The same home, started on the second relay.
+      const moved = await startAgent(fleet.root, 'ada', second.url);
+      try {
+        await waitFor(
+          async () =>
+            (await logOf(moved)).some((e) => e.event === 'noticeReceived' && e.notice === 'receipt'),
+          "ada hears bea's receipt of the move",
+        );
+        const ping = await bob.json<{ reachable: boolean }>(['ping', aliceDid]);
+        expect(ping.value.reachable).toBe(true);
+        expect((await moved.json<{ notified: boolean }>(['unpair', await didOf(bob)])).value.notified).toBe(
+          true,
+        );
+        await waitFor(async () => (await peersOf(bob)).length === 0, 'bea unpins ada');
+        expect(moved.logs.join('\n')).toContain('every peer is told');
+      } finally {
+        await moved.stop();
+      }
+    } finally {
+      await second.stop();
+    }
   }, 90_000);
 });
