@@ -61,11 +61,14 @@ export class PeerLifecycle {
     // In the same save: every invite minted before now refuses this peer from here on, and a
     // session still waiting for this peer's ack ends (a late ack announces nothing).
     this.deps.refuseInInvites(did);
+    // Told once it is on disk: now, or after a full disk, once a later save gets there.
+    store.whenSaved(() => {
+      this.deps.events.peerRemoved(event);
+      if (queued) outbox.tick(this.deps.clock.now());
+    });
     await saved.catch((error: unknown) => {
       throw notSaved(error, KEPT_UNSAVED);
     });
-    this.deps.events.peerRemoved(event);
-    if (queued) outbox.tick(this.deps.clock.now());
     return { removed: true, notified: queued !== null };
   }
 

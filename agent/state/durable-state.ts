@@ -63,6 +63,8 @@ export class DurableState {
   private saved = 0;
   private saving: Promise<void> | null = null;
   private readonly waiters: { generation: number; resolve: () => void; reject: (e: Error) => void }[] = [];
+  /** What runs once everything applied before it is on disk, however many saves fail first. */
+  private readonly afterSaves: { generation: number; run: () => void }[] = [];
   /** What the log holds: compared by reference with the state to find what changed. */
   private lastSaved: {
     name: string;
@@ -154,6 +156,15 @@ export class DurableState {
     return this.saved < this.applied;
   }
 
+  /**
+   * Runs `run` once everything applied so far is on disk: after the save under way or, when saves
+   * fail (a full disk), after the first later one that succeeds; never if none does.
+   */
+  whenSaved(run: () => void): void {
+    if (this.applied <= this.saved && !this.saving) run();
+    else this.afterSaves.push({ generation: this.applied, run });
+  }
+
   /** Resolves when everything applied so far is on disk. */
   persist(): Promise<void> {
     const generation = this.applied;
@@ -217,6 +228,14 @@ export class DurableState {
         }
         this.saved = target;
         this.settle(target, null);
+        for (let i = 0; i < this.afterSaves.length; ) {
+          const after = this.afterSaves[i]!;
+          if (after.generation <= target) {
+            this.afterSaves.splice(i, 1);
+            // Outside the save loop: what it does is no part of the save.
+            queueMicrotask(after.run);
+          } else i++;
+        }
       }
     } finally {
       this.saving = null;

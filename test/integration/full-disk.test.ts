@@ -1,9 +1,11 @@
+import { spawn } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { createInterface } from 'node:readline';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { spawnAccept } from '../support/accept-process.js';
 import { type AgentProcess, startAgent, testRoot } from '../support/agent-process.js';
-import { type RelayProcess, startRelayProcess } from '../support/relay-process.js';
+import { PAIRLINK_BIN, type RelayProcess, startRelayProcess } from '../support/relay-process.js';
 import { describeSmallDisk, mountSmallDisk, type SmallDisk } from '../support/small-disk.js';
 import { waitFor } from '../support/wait-for.js';
 
@@ -206,4 +208,48 @@ await describeSmallDisk('an agent whose disk is full', () => {
     await a.restart();
     expect(await keptState(a)).toBe(kept);
   }, 90_000);
+
+  it('an unpair answered DISK_FULL is told (peer.removed, and the notice to the peer) once space is back', async () => {
+    // Started afresh, its log holds no room ahead (as in the SIGTERM test above).
+    await a.restart();
+    const bDid = (await b.json<{ did: string }>(['whoami'])).value.did;
+    expect((await a.json<{ did: string }[]>(['peers'])).value.map((p) => p.did)).toContain(bDid);
+    // a's event stream, live before the disk fills: it carried a probe invite minted then.
+    const events = spawn(process.execPath, [PAIRLINK_BIN, 'events', '--json'], {
+      env: a.env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const lines: string[] = [];
+    createInterface({ input: events.stdout! }).on('line', (l) => lines.push(l));
+    try {
+      const probes: string[] = [];
+      await waitFor(async () => {
+        if (lines.some((l) => probes.some((id) => l.includes(id)))) return true;
+        probes.push((await a.json<{ id: string }>(['invite'])).value.id);
+        return false;
+      }, 'the event stream to carry a probe invite');
+      disk.fill();
+      await mintUntilDiskFull(a);
+      const unpaired = await a.json<{ error: { code: string } }>(['unpair', bDid]);
+      expect(unpaired.value.error.code).toBe('DISK_FULL');
+      const removed = () => lines.some((l) => l.includes('"peer.removed"'));
+      expect(removed()).toBe(false);
+      disk.free();
+      await waitFor(removed, 'the peer.removed event once the unpair is saved');
+      const event = lines.map(
+        (l) => JSON.parse(l) as { method: string; params: { did?: string; reason?: string } },
+      );
+      expect(event.find((e) => e.method === 'peer.removed')?.params).toMatchObject({
+        did: bDid,
+        reason: 'local',
+      });
+      // And the unpair notice went out with it: b unpins a.
+      await waitFor(
+        async () => (await b.json<unknown[]>(['peers'])).value.length === 0,
+        'b to hear the unpair',
+      );
+    } finally {
+      events.kill('SIGTERM');
+    }
+  }, 120_000);
 });
