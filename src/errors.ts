@@ -50,6 +50,8 @@ export const ERROR_CODES = [
   'IDENTITY_MISSING',
   'RELAY_UNTRUSTED',
   'DISK_FULL',
+  'NO_NEXT_KEY',
+  'KEY_RETIRED',
 ] as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[number];
