@@ -10,6 +10,7 @@ import {
   type RotationStep,
 } from '../../agent/identity-rotation.js';
 import { FileKeystore } from '../../agent/keystore/file-keystore.js';
+import { decodeDeviceBundle, encodeDeviceBundle } from '../../src/handshake/device-bundle.js';
 import { nextKeyCommitment } from '../../src/notice/rotation.js';
 
 /**
@@ -103,5 +104,34 @@ describe('AgentIdentity.rotate', () => {
     await expect(device.rotate('scheduled', NOW, random, async () => undefined)).rejects.toMatchObject({
       code: 'NO_NEXT_KEY',
     });
+  });
+});
+
+describe('device bundles (PROTOCOL.md §6.8, version 2)', () => {
+  it('carry the identity’s commitment and never its next key; a version 1 bundle imports without a commitment', async () => {
+    const { path, open } = await home();
+    const owner = await open();
+    const nextSecrets = (await (await FileKeystore.open(path, 'pass')).get('next-identity'))!;
+    const bundle = owner.context(NOW, () => 'laptop', random).deviceBundle!();
+    const bytes = encodeDeviceBundle(bundle);
+    expect(bytes[0]).toBe(2);
+    expect(Buffer.from(bytes).includes(Buffer.from(nextSecrets.subarray(0, 32)))).toBe(false);
+    expect(Buffer.from(bytes).includes(Buffer.from(nextSecrets.subarray(32, 64)))).toBe(false);
+    const decoded = decodeDeviceBundle(bytes, owner.identity.signing.publicKey);
+    expect(decoded.nextKeyCommitment).toEqual(owner.nextKeyCommitment);
+    // A version 1 bundle (an issuer before rotation): imported, no commitment to hand.
+    const v1 = Buffer.concat([
+      Uint8Array.of(1),
+      bundle.signingSeed,
+      bundle.agreementSecret,
+      Uint8Array.of(6),
+      Buffer.from('laptop'),
+    ]);
+    const old = decodeDeviceBundle(v1, owner.identity.signing.publicKey);
+    expect(old.nextKeyCommitment).toBeUndefined();
+    const device = await (await home()).open();
+    await device.import(old);
+    expect(device.nextKeyCommitment).toBeNull();
+    expect(device.holdsNextKey).toBe(false);
   });
 });
