@@ -6,11 +6,12 @@ import { CAPABILITY_LENGTH, MAILBOX_ID_LENGTH } from '../src/invite/invite-url.j
 import type { InboxExtension } from '../src/notice/inbox.js';
 import type { AgentIdentity } from './agent-identity.js';
 import type { SaveFailureLog } from './failed-saves.js';
+import type { Reading } from './notice-reader.js';
 import type { PairingRecord } from './record-kinds.js';
 import type { RelayPool } from './relay-pool.js';
 import type { AgentClock, RelayTransport } from './relay-transport.js';
 import type { RepeatedWarnings } from './repeated-warnings.js';
-import type { InboxRecord, PeerRecord } from './state/agent-state.js';
+import type { AgentState, InboxRecord, PeerRecord } from './state/agent-state.js';
 import type { DurableState } from './state/durable-state.js';
 
 /** What the inbox is made to live (the relay's maxInboxTtlSeconds: a notice is retried for 30 days). */
@@ -33,6 +34,8 @@ export interface AgentInboxDeps {
   readonly warnings: RepeatedWarnings;
   readonly random: RandomSource;
   readonly logFailure: SaveFailureLog;
+  /** What a message in the inbox does (notice-reader.ts), judged against the state it changes. */
+  read(state: AgentState, body: Uint8Array): Reading;
 }
 
 const b64 = (bytes: Uint8Array) => Buffer.from(bytes).toString('base64url');
@@ -107,12 +110,21 @@ export class AgentInbox {
   }
 
   /**
-   * A message in a mailbox: false when it is not the inbox's. Notices are read by a later step of
-   * issue #27; until then none is acted on.
+   * A message in a mailbox: false when it is not the inbox's. A message of the inbox is read now
+   * (notice-reader.ts): its change is saved with `readThrough`, so a restart watches from after
+   * it, and what follows the change (a receipt) waits for that save. One already read (a
+   * re-read after a lost push) is skipped.
    */
-  onMessage(relay: string, mailbox: string, seq: number): boolean {
+  onMessage(relay: string, mailbox: string, seq: number, body: Uint8Array): boolean {
     if (!this.owns(relay, mailbox)) return false;
-    this.deps.logger.debug({ seq }, 'a message in the inbox (notices are not read yet)');
+    const inbox = this.record;
+    if (!inbox || seq <= (inbox.readThrough ?? 0)) return true;
+    const reading = this.deps.read(this.deps.store.state, body);
+    this.deps.store.update((s) => {
+      const next = reading.change(s);
+      return next.inbox ? { ...next, inbox: { ...next.inbox, readThrough: seq } } : next;
+    });
+    this.deps.logFailure(this.deps.store.persist().then(() => reading.after()));
     return true;
   }
 
@@ -134,6 +146,8 @@ export class AgentInbox {
       !inbox ||
       this.lost ||
       inbox.expiresAt - now < INBOX_RENEW_BELOW_SECONDS ||
+      (inbox.revoking?.length ?? 0) > 0 ||
+      (inbox.readThrough ?? 0) > (inbox.trimmedThrough ?? 0) ||
       this.deps.store.state.peers.some((p) => p.writerAdded === false);
     if (due) this.kick();
   }
@@ -201,8 +215,30 @@ export class AgentInbox {
       await this.relay().addInboxWriter(inbox.mailboxId, inbox.readCapability, peer.handedWriteCapability);
       this.markAdded(peer);
     }
+    await this.revokeAndTrim();
     this.failures = 0;
     await this.deps.store.persist();
+  }
+
+  /**
+   * Revokes the capabilities owed (peers that unpaired or were unpaired), then trims what has
+   * been read: once per pass, so a burst of notices costs one trim, and only through a
+   * `readThrough` that is on disk (a crash must never re-watch from before a trimmed message
+   * whose effect was not saved).
+   */
+  private async revokeAndTrim(): Promise<void> {
+    const owed = this.record?.revoking ?? [];
+    for (const cap of owed) {
+      const inbox = this.record!;
+      await this.relay().revokeInboxWriter(inbox.mailboxId, inbox.readCapability, cap);
+      this.save({ ...this.record!, revoking: (this.record!.revoking ?? []).filter((c) => c !== cap) });
+    }
+    await this.deps.store.persist();
+    const inbox = this.record;
+    const through = inbox?.readThrough ?? 0;
+    if (!inbox || through <= (inbox.trimmedThrough ?? 0)) return;
+    await this.relay().trimInbox(inbox.mailboxId, inbox.readCapability, through);
+    this.save({ ...this.record!, trimmedThrough: through });
   }
 
   /**
@@ -229,11 +265,13 @@ export class AgentInbox {
       this.owePeers();
     }
     this.lost = false;
+    // Made again, it starts from seq 1: what was read before is gone with the relay's store.
     const inbox = this.save({
       relayUrl: this.deps.relayUrl,
       mailboxId,
       readCapability,
       expiresAt: Math.floor(expiresAt / 1000),
+      ...(existing?.revoking ? { revoking: existing.revoking } : {}),
     });
     // A new inbox must be on disk before any peer is handed it.
     await this.deps.store.persist();
@@ -244,8 +282,8 @@ export class AgentInbox {
     const id = b64(inbox.mailboxId);
     if (this.watched === id) return;
     this.watched = id;
-    // Notices are not read yet (a later step): from the start each time, acting on none.
-    this.relay().watch(inbox.mailboxId, inbox.readCapability, 0);
+    // From after what was read and saved: a restart reads each notice once.
+    this.relay().watch(inbox.mailboxId, inbox.readCapability, inbox.readThrough ?? 0);
   }
 
   private save(inbox: InboxRecord): InboxRecord {

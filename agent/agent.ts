@@ -23,7 +23,9 @@ import {
 } from './failed-saves.js';
 import { createPolicy, type InviteCreateRequest, mintInvite } from './invite-minting.js';
 import { DEFAULT_LOST_MAILBOX_RETRY } from './lost-mailboxes.js';
+import type { NoticeOutbox } from './notice-outbox.js';
 import { PairingLog } from './pairing-log.js';
+import { type PeerLifecycle, startNotices, type Unpaired } from './peer-lifecycle.js';
 import { ACCEPTS, INVITES, shortId } from './record-kinds.js';
 import { RelayPool, type RelayUse } from './relay-pool.js';
 import { type AgentClock, systemClock } from './relay-transport.js';
@@ -53,6 +55,8 @@ export class Agent {
   private store!: DurableState;
   private relays!: RelayPool;
   private inbox!: AgentInbox;
+  private outbox!: NoticeOutbox;
+  private lifecycle!: PeerLifecycle;
   private stopTicker: (() => void) | null = null;
   private readonly clock: AgentClock;
   readonly startedAt = new Date();
@@ -95,7 +99,7 @@ export class Agent {
       {
         // The inbox's own first; every other mailbox is a record's.
         onMessage: (relay, mailbox, seq, body) =>
-          agent.inbox.onMessage(relay, mailbox, seq) ||
+          agent.inbox.onMessage(relay, mailbox, seq, body) ||
           agent.engine.onRelayMessage(relay, mailbox, seq, body),
         onMailboxGone: (relay, mailbox) =>
           agent.inbox.onGone(relay, mailbox) || agent.engine.onMailboxGone(relay, mailbox),
@@ -108,14 +112,29 @@ export class Agent {
       },
       options.relayLimit,
     );
-    const { store, relays, warnings, logFailure } = agent;
+    const { store, relays, warnings, logFailure, clock, events } = agent;
     const shared = { store, relays, warnings, logFailure, logger: options.logger };
+    const notices = startNotices({
+      ...shared,
+      clock,
+      random,
+      events,
+      identity: () => agent.self.identity,
+      audit: () => audit,
+      refuseRelay: (url) => agent.refuseRelay(url),
+      refuseInInvites: (did) => {
+        for (const invite of store.state.invites)
+          logFailure(agent.engine.step(INVITES, invite, { type: 'peerRemoved', did }));
+      },
+    });
+    ({ outbox: agent.outbox, lifecycle: agent.lifecycle } = notices);
     agent.inbox = new AgentInbox({
       ...shared,
       relayUrl: options.relayUrl,
       identity: agent.self,
       random,
-      clock: agent.clock,
+      clock,
+      read: (state, body) => notices.reader.read(state, body),
     });
     agent.engine = new StepEngine({
       ...shared,
@@ -314,24 +333,17 @@ export class Agent {
     return this.events.waitForAccept(accept, seconds, (each) => this.engine.follow(ACCEPTS, accept.id, each));
   }
 
-  /** Unpairs `did`; false when no such peer is pinned. */
-  async removePeer(did: string): Promise<boolean> {
-    const removed = this.store.state.peers.find((p) => p.did === did);
-    if (!removed) return false;
-    this.store.update((s) => ({ ...s, peers: s.peers.filter((p) => p.did !== did) }));
-    const event: PeerRemoved = { did, name: removed.name, at: new Date(this.now() * 1000).toISOString() };
-    this.audit?.unpaired(removed, event.at);
-    // Waits first, so "unpaired" is told before what the invites report about it.
-    const saved = this.store.persist();
-    // In the same save: every invite minted before now refuses this peer from here on, and a
-    // session still waiting for this peer's ack ends (a late ack announces nothing).
-    for (const invite of this.store.state.invites)
-      this.logFailure(this.engine.step(INVITES, invite, { type: 'peerRemoved', did }));
-    await saved.catch((error: unknown) => {
-      throw notSaved(error, KEPT_UNSAVED);
-    });
-    this.events.peerRemoved(event);
-    return true;
+  /**
+   * Unpairs `did` and tells it with an unpair notice when it has an inbox and not `localOnly`
+   * (peer-lifecycle.ts); `removed` false when no such peer is pinned.
+   */
+  removePeer(did: string, localOnly = false): Promise<Unpaired> {
+    return this.lifecycle.remove(did, localOnly);
+  }
+
+  /** Pings `did`: whether its pong came within `waitSeconds`, and the round trip (peer-lifecycle.ts). */
+  pingPeer(did: string, waitSeconds: number): Promise<{ reachable: boolean; rttMs?: number }> {
+    return this.lifecycle.ping(did, waitSeconds);
   }
 
   /** The peer record for `did`, with its card decoded. */
@@ -358,6 +370,7 @@ export class Agent {
     this.logFailure(this.store.wipeFinishedFromFiles(now));
     this.engine.tick(now);
     this.inbox.tick(now);
+    this.outbox.tick(now);
   }
 
   /**

@@ -119,6 +119,31 @@ export class AuditTrail {
     this.append({ at, event: 'unpaired', peer: { did: peer.did, name: peer.name } });
   }
 
+  /** The peer unpaired this agent (its unpair notice was applied). */
+  unpairedByPeer(peer: { did: string; name: string }, at: string): void {
+    this.append({ at, event: 'unpairedByPeer', peer: { did: peer.did, name: peer.name } });
+  }
+
+  /**
+   * A notice queued to a peer (`noticeSent`) or heard from one (`noticeReceived`): its kind and
+   * what became of it, never its body. A notice from no pinned peer names no peer.
+   */
+  notice(
+    event: 'noticeSent' | 'noticeReceived',
+    peer: { did: string; name: string } | null,
+    kind: NonNullable<AuditEntry['notice']>,
+    verdict: NonNullable<AuditEntry['verdict']>,
+    at: string,
+  ): void {
+    this.append({
+      at,
+      event,
+      ...(peer ? { peer: { did: peer.did, name: peer.name } } : {}),
+      notice: kind,
+      verdict,
+    });
+  }
+
   /**
    * The history's side of a machine step: an entry for each way a pairing ends among its progress
    * effects, naming `party`. Appended as the step is applied, so the step's own save names it:

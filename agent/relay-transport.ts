@@ -52,6 +52,10 @@ export interface RelayTransport {
   renewInbox(mailboxId: Uint8Array, readCap: Uint8Array, ttlSeconds: number): Promise<number>;
   /** Lets the holder of `writeCap` (one peer) post to the inbox; adding one already there changes nothing. */
   addInboxWriter(mailboxId: Uint8Array, readCap: Uint8Array, writeCap: Uint8Array): Promise<void>;
+  /** Takes one peer's right to post away (its later posts are a stranger's); a repeated revoke is harmless. */
+  revokeInboxWriter(mailboxId: Uint8Array, readCap: Uint8Array, writeCap: Uint8Array): Promise<void>;
+  /** Drops the inbox's messages up to and including `throughSeq` (read already): each writer gets its share back. */
+  trimInbox(mailboxId: Uint8Array, readCap: Uint8Array, throughSeq: number): Promise<void>;
   /** Watches a mailbox from after `afterSeq`, across reconnects, until unwatched or gone. */
   watch(mailboxId: Uint8Array, readCap: Uint8Array, afterSeq: number): void;
   unwatch(mailboxId: Uint8Array): void;

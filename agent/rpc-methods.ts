@@ -14,6 +14,7 @@ import {
 } from '../src/rpc/protocol.js';
 import { MAX_LISTED_CONNECTIONS } from '../src/rpc/schemas.js';
 import { type Agent, isFinished } from './agent.js';
+import { DEFAULT_PING_WAIT_SECONDS } from './peer-lifecycle.js';
 import type { ConnectionFigures, NotificationSource, RpcHandlers, RpcService } from './rpc-dispatch.js';
 import type { AcceptRecord, InviteRecord, PeerRecord } from './state/agent-state.js';
 
@@ -90,6 +91,7 @@ function peerInfo(peer: PeerRecord): PeerInfo {
     relation: peer.relation,
     confirmed: peer.confirmed !== false,
     inbox: peer.inbox !== undefined,
+    ...(peer.lastContact ? { lastContact: peer.lastContact } : {}),
   };
 }
 
@@ -191,7 +193,8 @@ export function rpcHandlers(agent: Agent, connections: () => ConnectionFigures[]
     'history.verify': async () => (await agent.history(undefined, 1)).integrity,
     'peer.list': async () => agent.snapshot.peers.map(peerInfo),
     'peer.get': async ({ did }) => peerInfo(agent.peerCard(did).peer),
-    'peer.remove': async ({ did }) => ({ removed: await agent.removePeer(did) }),
+    'peer.remove': ({ did, localOnly }) => agent.removePeer(did, localOnly ?? false),
+    'peer.ping': ({ did, waitSeconds }) => agent.pingPeer(did, waitSeconds ?? DEFAULT_PING_WAIT_SECONDS),
     'events.subscribe': async (_params, connection) => {
       connection.subscribed = true;
       return { subscribed: true };

@@ -220,7 +220,11 @@ export class PairlinkClient {
   getAccept = (params: Params<'accept.get'>) => this.call('accept.get', params);
   listPeers = () => this.call('peer.list', {});
   getPeer = (did: string) => this.call('peer.get', { did });
-  removePeer = (did: string) => this.call('peer.remove', { did });
+  /** Unpins `did` and tells it with an unpair notice unless `localOnly` (or it has no inbox): `notified` says which. */
+  removePeer = (did: string, localOnly = false) => this.call('peer.remove', { did, localOnly });
+  /** Whether `did` answers a ping within `waitSeconds` (default 30), and the round trip. */
+  pingPeer = (did: string, waitSeconds?: number) =>
+    this.call('peer.ping', { did, ...(waitSeconds === undefined ? {} : { waitSeconds }) });
   history = (params: Params<'history.list'> = {}) => this.call('history.list', params);
   /** Whether the audit log's hash chain is whole, and where it breaks (docs/SECURITY.md §The audit log). */
   verifyHistory = () => this.call('history.verify', {});

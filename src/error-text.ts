@@ -69,6 +69,8 @@ export const ERROR_TEXT: Readonly<Record<ErrorCode, string>> = {
   IDENTITY_MISSING:
     'This agent will not start as someone new, unknown to its peers, while its home holds the state of an earlier identity:',
   DISK_FULL: "The disk holding the agent's state is full, so this could not be saved; free some space on it:",
+  NOTICE_QUEUE_FULL:
+    'Too many notices to this peer are still waiting for it (16); try again once it has answered them.',
   NO_NEXT_KEY: "This device does not hold the identity's next key; rotate on the device that does.",
   KEY_RETIRED:
     'That key was retired by a rotation of its identity, so this agent refuses it; pair with the identity’s new key.',

@@ -50,6 +50,7 @@ export const ERROR_CODES = [
   'IDENTITY_MISSING',
   'RELAY_UNTRUSTED',
   'DISK_FULL',
+  'NOTICE_QUEUE_FULL',
   'NO_NEXT_KEY',
   'KEY_RETIRED',
 ] as const;

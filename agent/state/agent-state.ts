@@ -32,6 +32,43 @@ export interface PeerRecord {
   readonly handedWriteCapability?: Uint8Array;
   /** False until our relay holds `handedWriteCapability` as a writer of our inbox (agent-inbox.ts). */
   readonly writerAdded?: boolean;
+  /** The counter of the last notice applied from this peer (§11.4); absent: 0. */
+  readonly lastCounter?: number;
+  /** The counter our next counted notice to this peer takes (§11.4); absent: 1. */
+  readonly nextCounter?: number;
+  /** When we last heard a notice or a receipt from this peer (ISO time); absent: never since pairing. */
+  readonly lastContact?: string;
+}
+
+/**
+ * A notice on its way to a peer (agent/notice-outbox.ts), kept sealed and signed as first made so
+ * that every retry, after a restart too, reposts the same bytes. It lives apart from the peer's
+ * record: an unpair notice outlives the pin it ends.
+ */
+export interface OutgoingNotice {
+  /** The receiver (the peer's did). */
+  readonly did: string;
+  /** The peer's name, for the log and the audit (the peer may be gone: an unpair). */
+  readonly name: string;
+  readonly kind: 'unpair' | 'ping';
+  readonly counter: number;
+  /** The receiver's signing key: its receipt is believed by it even once the pin is gone (an unpair). */
+  readonly peerKey: Uint8Array;
+  /**
+   * An unpair's: the write capability to our inbox we handed the peer, revoked at our relay once
+   * the notice is answered or given up (revoked sooner, the peer's receipt could not reach us).
+   */
+  readonly revokeAfter?: Uint8Array;
+  /** Where it goes: the peer's inbox as the peer handed it. */
+  readonly inbox: Inbox;
+  /** The sealed notice (§11.2), posted as is each time. */
+  readonly bytes: Uint8Array;
+  /** Unix seconds: given up after (its expiresAt). */
+  readonly expiresAt: number;
+  /** Posts tried so far (the backoff's step). */
+  readonly attempts: number;
+  /** Unix seconds: not posted again before. */
+  readonly nextAttemptAt: number;
 }
 
 /** This agent's inbox on its home relay (docs/RELAY.md, Inboxes): where its peers post notices. */
@@ -43,6 +80,12 @@ export interface InboxRecord {
   readonly readCapability: Uint8Array;
   /** When the relay lets it lapse unless renewed (Unix seconds). */
   readonly expiresAt: number;
+  /** Every message up to this seq has been read and acted on: a restart watches from after it. */
+  readonly readThrough?: number;
+  /** The seq the relay has trimmed through (agent-inbox.ts trims in batches up to readThrough). */
+  readonly trimmedThrough?: number;
+  /** Write capabilities of peers we unpaired (or that unpaired us), still to revoke at our relay. */
+  readonly revoking?: readonly Uint8Array[];
 }
 
 /** An invite this agent issued, with its machine state. */
@@ -103,6 +146,8 @@ export interface AgentState {
   readonly accepts: readonly AcceptRecord[];
   /** This agent's inbox; absent before it was made, or while the home relay keeps none. */
   readonly inbox?: InboxRecord;
+  /** Notices on their way to peers, oldest first (absent: none). */
+  readonly outbox?: readonly OutgoingNotice[];
   /** Where the audit log's hash chain starts and ends (absent in states from before the chain). */
   readonly audit?: AuditAnchor;
 }

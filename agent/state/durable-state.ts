@@ -69,6 +69,7 @@ export class DurableState {
     createdAt: number;
     audit: AuditAnchor | undefined;
     inbox: InboxRecord | undefined;
+    outbox: AgentState['outbox'];
     invites: Keyed<InviteRecord>;
     accepts: Keyed<AcceptRecord>;
     peers: Keyed<PeerRecord>;
@@ -100,6 +101,7 @@ export class DurableState {
       createdAt: state.createdAt,
       audit: state.audit,
       inbox: state.inbox,
+      outbox: state.outbox,
       invites: byId(state.invites),
       accepts: byId(state.accepts),
       peers: byDid(state.peers),
@@ -247,11 +249,13 @@ export class DurableState {
     const peers = diff(this.lastSaved.peers, keyed.peers);
     const audit = sameAnchor(next.state.audit, this.lastSaved.audit) ? undefined : next.state.audit;
     const inbox = next.state.inbox === this.lastSaved.inbox ? undefined : next.state.inbox;
+    const outbox = next.state.outbox === this.lastSaved.outbox ? undefined : next.state.outbox;
     const change: Change = {
       name: next.state.name,
       createdAt: next.state.createdAt,
       ...(audit ? { audit } : {}),
       ...(inbox ? { inbox } : {}),
+      ...(outbox ? { outbox } : {}),
       ...(auditLines.length > 0 ? { auditLines } : {}),
       put: { invites: invites.put, accepts: accepts.put, peers: peers.put },
       del: { invites: invites.del, accepts: accepts.del, peers: peers.del },
@@ -264,6 +268,7 @@ export class DurableState {
       change.createdAt === this.lastSaved.createdAt &&
       audit === undefined &&
       inbox === undefined &&
+      outbox === undefined &&
       auditLines.length === 0 &&
       invites.put.length + invites.del.length + accepts.put.length + accepts.del.length === 0 &&
       peers.put.length + peers.del.length + finishedInvites.length + finishedAccepts.length === 0;

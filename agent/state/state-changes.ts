@@ -7,6 +7,7 @@ import type {
   AgentState,
   InboxRecord,
   InviteRecord,
+  OutgoingNotice,
   PeerRecord,
 } from './agent-state.js';
 import { wipeFinishedAccept, wipeFinishedInvite } from './wipe-finished.js';
@@ -50,6 +51,8 @@ export interface Change {
   readonly audit?: AuditAnchor;
   /** The agent's inbox, when it was made or changed (it is never taken away). */
   readonly inbox?: InboxRecord;
+  /** The whole outbox, when it changed (it is small: at most 16 notices per peer). */
+  readonly outbox?: readonly OutgoingNotice[];
   /**
    * The audit lines written since the last save, as in the audit file: that file is not synced
    * before each save, so the entries the anchor names are on disk here until a compaction, which
@@ -119,6 +122,7 @@ export function applyChange(snapshot: Snapshot, change: Change): Snapshot {
     createdAt: change.createdAt,
     ...(change.audit ? { audit: change.audit } : {}),
     ...(change.inbox ? { inbox: change.inbox } : {}),
+    ...(change.outbox ? { outbox: change.outbox } : {}),
     peers: upsert(snapshot.state.peers, change.put?.peers, change.del?.peers, (p) => p.did),
     invites: upsert(
       snapshot.state.invites,

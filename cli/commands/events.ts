@@ -7,7 +7,7 @@ import { EXIT } from '../exit-codes.js';
 function line(event: PairlinkEvent): string {
   if (event.method === 'peer.removed') {
     const p = event.params;
-    return `${p.at}  peer removed  ${p.name} (${p.did})`;
+    return `${p.at}  peer removed  ${p.name} (${p.did})${p.reason === 'peer' ? '  by the peer' : ''}`;
   }
   const p = event.params;
   return `${p.at}  ${p.role} ${p.id}  ${p.status}${p.peer?.name ? `  ${p.peer.name}` : ''}${p.error?.code ? `  ${p.error.code}` : ''}`;

@@ -19,13 +19,14 @@ export const peersCommand: Command = {
             pairedAt: p.pairedAt,
             confirmed: p.confirmed,
             inbox: p.inbox,
+            ...(p.lastContact ? { lastContact: p.lastContact } : {}),
           })),
         );
       else if (peers.length === 0) io.out('No peers yet.');
       else
         for (const p of peers)
           io.out(
-            `${p.name}  ${p.did}  ${p.fingerprint}  since ${p.pairedAt}${p.relation === 'device' ? '  (device)' : ''}${p.confirmed ? '' : '  (unconfirmed: the peer never acknowledged this pairing)'}`,
+            `${p.name}  ${p.did}  ${p.fingerprint}  since ${p.pairedAt}${p.lastContact ? `  last contact ${p.lastContact}` : ''}${p.relation === 'device' ? '  (device)' : ''}${p.confirmed ? '' : '  (unconfirmed: the peer never acknowledged this pairing)'}`,
           );
       return 0;
     }),

@@ -155,6 +155,14 @@ export class RelayConnection {
     await this.http(() => this.inboxes.addWriter(mailboxId, readCap, writeCap));
   }
 
+  async revokeInboxWriter(mailboxId: Uint8Array, readCap: Uint8Array, writeCap: Uint8Array): Promise<void> {
+    await this.http(() => this.inboxes.revokeWriter(mailboxId, readCap, writeCap));
+  }
+
+  async trimInbox(mailboxId: Uint8Array, readCap: Uint8Array, throughSeq: number): Promise<void> {
+    await this.http(() => this.inboxes.trim(mailboxId, readCap, throughSeq));
+  }
+
   /** Over the first socket when it is up, else over HTTP. */
   async post(mailboxId: Uint8Array, writeCap: Uint8Array, body: Uint8Array): Promise<void> {
     const socket = this.shards[0]!.socket;

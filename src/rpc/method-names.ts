@@ -25,7 +25,8 @@ export const METHOD_DESCRIPTIONS = {
     'Whether the audit log is as the agent wrote it: its hash chain checked whole, and where it breaks.',
   'peer.list': 'Pinned peers and devices.',
   'peer.get': 'One pinned peer.',
-  'peer.remove': 'Unpin a peer.',
+  'peer.remove': 'Unpin a peer, and tell it so with an unpair notice when it has an inbox.',
+  'peer.ping': 'Ask a peer whether it is reachable: a ping notice, answered by its receipt.',
   'events.subscribe': 'Receive invite.progress notifications on this connection.',
   'events.unsubscribe': 'Stop receiving notifications on this connection.',
 } as const;

@@ -54,7 +54,7 @@ export type RpcNotificationName = keyof RpcNotifications;
 export const NOTIFICATION_DESCRIPTIONS: Readonly<Record<RpcNotificationName, string>> = {
   'invite.progress':
     'An invite or accept moved on (published, accepted, sas, sasShown, paired, unconfirmed, expired, cancelled, failed).',
-  'peer.removed': 'The operator unpaired a peer.',
+  'peer.removed': 'A peer was unpaired: by the operator (reason local) or by the peer itself (reason peer).',
 };
 
 /** Errors any method can answer: bad params, an agent fault, a request over 1 MiB. */
@@ -124,7 +124,8 @@ export const METHOD_ERRORS: Readonly<Record<RpcMethodName, readonly ErrorCode[]>
   'history.verify': [],
   'peer.list': [],
   'peer.get': ['PEER_NOT_FOUND'],
-  'peer.remove': ['DISK_FULL'],
+  'peer.remove': ['DISK_FULL', 'NOTICE_QUEUE_FULL'],
+  'peer.ping': ['PEER_NOT_FOUND', 'NOTICE_QUEUE_FULL', 'DISK_FULL'],
   'events.subscribe': [],
   'events.unsubscribe': [],
 };

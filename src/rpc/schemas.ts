@@ -222,14 +222,29 @@ export const PeerInfoSchema = peerRef.extend({
     .describe(
       'True when the peer handed over its inbox at pairing (docs/PROTOCOL.md §11.1), so notices such as an unpair can reach it; false for a peer without notices (an older version, or a relay without inboxes).',
     ),
+  lastContact: isoTime
+    .optional()
+    .describe('When this agent last heard a notice or a receipt from the peer; absent: not since pairing.'),
 });
 
 export const AuditEntrySchema = z.object({
   at: isoTime,
   event: z
-    .enum(['minted', 'paired', 'unconfirmed', 'failed', 'cancelled', 'expired', 'unpaired', 'lost'])
+    .enum([
+      'minted',
+      'paired',
+      'unconfirmed',
+      'failed',
+      'cancelled',
+      'expired',
+      'unpaired',
+      'lost',
+      'unpairedByPeer',
+      'noticeSent',
+      'noticeReceived',
+    ])
     .describe(
-      'lost: entries before this one could not be written (the disk was full; the agent’s log said so), `lost` says how many.',
+      'lost: entries before this one could not be written (the disk was full; the agent’s log said so), `lost` says how many. unpairedByPeer: the peer unpaired this agent (its unpair notice). noticeSent / noticeReceived: a notice (docs/PROTOCOL.md §11) queued to a peer / heard from one, with its `notice` kind and `verdict`; never its body.',
     ),
   role: z.enum(['issuer', 'acceptor']).optional(),
   invite: id.optional(),
@@ -239,6 +254,21 @@ export const AuditEntrySchema = z.object({
   code: errorCode.optional(),
   format: inviteFormat.optional(),
   uses: z.number().int().optional(),
+  notice: z.enum(['unpair', 'rotate', 'inboxMoved', 'ping', 'receipt']).optional(),
+  verdict: z
+    .enum([
+      'queued',
+      'applied',
+      'expired',
+      'misaddressed',
+      'unknownSender',
+      'badSignature',
+      'noCommitment',
+      'notCommitted',
+      'unsupported',
+    ])
+    .optional()
+    .describe('With noticeSent / noticeReceived: what became of it (docs/PROTOCOL.md §11.5).'),
   lost: z
     .number()
     .int()
@@ -291,7 +321,16 @@ export const InviteProgressSchema = z.object({
 });
 
 /** `peer.removed` notification params. */
-export const PeerRemovedSchema = z.object({ did, name: z.string(), at: isoTime });
+export const PeerRemovedSchema = z.object({
+  did,
+  name: z.string(),
+  at: isoTime,
+  reason: z
+    .enum(['local', 'peer'])
+    .describe(
+      'local: this agent’s operator unpaired the peer; peer: the peer unpaired this agent (its unpair notice).',
+    ),
+});
 
 const methodList = z.array(z.object({ name: z.string(), description: z.string() })).readonly();
 
@@ -363,7 +402,26 @@ export const PARAM_SCHEMAS = {
   'history.verify': empty,
   'peer.list': empty,
   'peer.get': z.object({ did: didParam }).strict(),
-  'peer.remove': z.object({ did: didParam }).strict(),
+  'peer.remove': z
+    .object({
+      did: didParam,
+      localOnly: z
+        .boolean()
+        .optional()
+        .describe('True: unpin here only and tell the peer nothing (the behaviour before notices).'),
+    })
+    .strict(),
+  'peer.ping': z
+    .object({
+      did: didParam,
+      waitSeconds: z
+        .number()
+        .min(1)
+        .max(600)
+        .optional()
+        .describe('How long to wait for the pong (default 30).'),
+    })
+    .strict(),
   'events.subscribe': empty,
   'events.unsubscribe': empty,
 } as const satisfies Record<RpcMethodName, z.ZodType>;
@@ -391,6 +449,15 @@ export const RESULT_SCHEMAS = {
       .describe(
         'False when no peer with that did was pinned (a did that is not a did:key is refused with INVALID_PARAMS).',
       ),
+    notified: z
+      .boolean()
+      .describe(
+        'True when an unpair notice is on its way to the peer (retried until its receipt, for 30 days); false when the peer has no inbox (an older version) or with localOnly: it keeps this agent pinned.',
+      ),
+  }),
+  'peer.ping': z.object({
+    reachable: z.boolean().describe('True when the peer’s pong arrived within the wait.'),
+    rttMs: z.number().int().min(0).optional().describe('With reachable: the round trip, in milliseconds.'),
   }),
   'events.subscribe': z.object({ subscribed: z.literal(true) }),
   'events.unsubscribe': z.object({ subscribed: z.literal(false) }),

@@ -12,12 +12,19 @@ import { PairlinkError } from '../../src/errors.js';
 export class FakeRelay {
   private readonly boxes = new Map<
     string,
-    { read: string; writes: Set<string>; messages: Uint8Array[]; expiresAt: number; inbox?: true }
+    {
+      read: string;
+      writes: Set<string>;
+      /** By seq − 1; a trimmed one is null (seqs go on from where they were, as the relay's). */
+      messages: (Uint8Array | null)[];
+      expiresAt: number;
+      inbox?: true;
+    }
   >();
   /** Nameplate → mailbox id (base64url); a claim adds a write capability of its own. */
   private readonly nameplates = new Map<string, string>();
   private nameplatesMade = 0;
-  private readonly watchers = new Map<string, Set<{ handlers: RelayTransportHandlers; after: number }>>();
+  private readonly watchers = new Map<string, Set<Watch>>();
   /** Each transport's hook for a lost mailbox: it drops the watch, then tells its agent. */
   private readonly losers = new Set<(id: string) => void>();
   /** Operations that fail next, with their error code, in order. */
@@ -53,14 +60,47 @@ export class FakeRelay {
     return [...this.boxes].filter(([, box]) => box.inbox).map(([id]) => id);
   }
 
-  /** An inbox's expiry (Unix seconds) and its writers (base64url capabilities), or undefined. */
-  inbox(id: string): { expiresAt: number; writers: string[] } | undefined {
+  /** An inbox's expiry (Unix seconds), its writers (base64url capabilities) and messages held (not trimmed), or undefined. */
+  inbox(id: string): { expiresAt: number; writers: string[]; held: number } | undefined {
     const box = this.boxes.get(id);
-    return box?.inbox ? { expiresAt: box.expiresAt, writers: [...box.writes] } : undefined;
+    return box?.inbox
+      ? {
+          expiresAt: box.expiresAt,
+          writers: [...box.writes],
+          held: box.messages.filter((m) => m !== null).length,
+        }
+      : undefined;
+  }
+
+  /** Posts `body` to the mailbox `id` (base64url) as a writer it holds would, e.g. a replay or garbage. */
+  inject(id: string, body: Uint8Array): void {
+    const box = this.boxes.get(id);
+    if (!box) throw new Error(`fake relay: no mailbox ${id}`);
+    box.messages.push(body);
+    for (const watch of this.watchers.get(id) ?? []) this.deliver(id, watch);
+  }
+
+  /** Pushes what `watch` has not seen yet, skipping trimmed messages (a gap, as the relay's). */
+  private deliver(id: string, watch: Watch): void {
+    const box = this.boxes.get(id);
+    if (!box) return;
+    while (watch.after < box.messages.length) {
+      const seq = ++watch.after;
+      const body = box.messages[seq - 1];
+      if (body) queueMicrotask(() => watch.handlers.onMessage(id, seq, body));
+    }
   }
 
   failNext(
-    op: 'createMailbox' | 'post' | 'deleteMailbox' | 'createInbox' | 'renewInbox' | 'addInboxWriter',
+    op:
+      | 'createMailbox'
+      | 'post'
+      | 'deleteMailbox'
+      | 'createInbox'
+      | 'renewInbox'
+      | 'addInboxWriter'
+      | 'revokeInboxWriter'
+      | 'trimInbox',
     code: PairlinkError['code'] = 'RELAY_UNREACHABLE',
   ): void {
     this.failures.push({ op, code });
@@ -108,20 +148,12 @@ export class FakeRelay {
 
   transport(handlers: RelayTransportHandlers): RelayTransport {
     const relay = this;
-    const mine = new Map<string, { handlers: RelayTransportHandlers; after: number }>();
+    const mine = new Map<string, Watch>();
     this.losers.add((id) => {
       // As the real connection does: a watch the relay refuses is dropped, then reported.
       if (mine.delete(id)) queueMicrotask(() => handlers.onMailboxGone(id));
     });
-    const deliver = (id: string, watch: { handlers: RelayTransportHandlers; after: number }) => {
-      const box = relay.boxes.get(id);
-      if (!box) return;
-      while (watch.after < box.messages.length) {
-        const seq = ++watch.after;
-        const body = box.messages[seq - 1]!;
-        queueMicrotask(() => watch.handlers.onMessage(id, seq, body));
-      }
-    };
+    const deliver = (id: string, watch: Watch) => relay.deliver(id, watch);
     return {
       async createMailbox(mailboxId, readCap, writeCap, ttlSeconds) {
         const held = relay.heldCreate;
@@ -162,6 +194,15 @@ export class FakeRelay {
       async addInboxWriter(mailboxId, readCap, writeCap) {
         relay.check('addInboxWriter');
         relay.ownedInbox(mailboxId, readCap).writes.add(encodeBase64url(writeCap));
+      },
+      async revokeInboxWriter(mailboxId, readCap, writeCap) {
+        relay.check('revokeInboxWriter');
+        relay.ownedInbox(mailboxId, readCap).writes.delete(encodeBase64url(writeCap));
+      },
+      async trimInbox(mailboxId, readCap, throughSeq) {
+        relay.check('trimInbox');
+        const box = relay.ownedInbox(mailboxId, readCap);
+        box.messages = box.messages.map((m, i) => (i < throughSeq ? null : m));
       },
       async createNameplate(mailboxId) {
         const box = relay.boxes.get(encodeBase64url(mailboxId));
@@ -243,6 +284,11 @@ export class FakeRelay {
       },
     };
   }
+}
+
+interface Watch {
+  readonly handlers: RelayTransportHandlers;
+  after: number;
 }
 
 /** A clock that moves only when the test says, running the agent's timers as it does. */

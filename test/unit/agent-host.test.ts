@@ -183,7 +183,7 @@ describe('events and the audit log agree with the pins', () => {
     // Alice pinned bob (unconfirmed) and welcomed him; bob pinned alice and sent his ack, which waits.
     await eventually(() => relay.posts.some((p) => p[1] === FRAME_TYPE.ack));
     expect(alice.snapshot.peers.map((p) => [p.name, p.confirmed])).toEqual([['bob', false]]);
-    expect(await alice.removePeer(bob.did)).toBe(true);
+    expect(await alice.removePeer(bob.did)).toMatchObject({ removed: true });
     relay.release();
     await eventually(() => alice.snapshot.invites.length === 0); // the invite has nothing left to wait for
     // Its last report: a late "paired" would come before it, from the same steps.

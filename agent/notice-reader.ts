@@ -1,0 +1,162 @@
+import type { Logger } from 'pino';
+import { PairlinkError } from '../src/errors.js';
+import { readVerifiedCard } from '../src/identity/card.js';
+import { encodeDidKey, type Identity } from '../src/identity/identity.js';
+import { type OpenedNotice, openNotice } from '../src/notice/envelope.js';
+import { judgeNotice, type PeerTrust } from '../src/notice/verdict.js';
+import type { AuditTrail } from './audit-trail.js';
+import { type NoticeOutbox, withoutNotices, withRevocations } from './notice-outbox.js';
+import type { AgentClock } from './relay-transport.js';
+import type { AgentState, PeerRecord } from './state/agent-state.js';
+
+/**
+ * What reading one inbox message does: a change of the state, which the inbox saves together with
+ * how far it has read, and what follows once that save is on disk (a receipt, a notification).
+ * Both-or-neither: a crash before the save re-reads the message; after it, the counter makes the
+ * sender's retry a duplicate, which is receipted again.
+ */
+export interface Reading {
+  change(state: AgentState): AgentState;
+  after(): void;
+}
+
+export interface NoticeReaderDeps {
+  identity(): Identity;
+  readonly outbox: NoticeOutbox;
+  readonly clock: Pick<AgentClock, 'now'>;
+  readonly logger: Logger;
+  audit(): AuditTrail | null;
+  /** The peer unpaired us: saved: tell subscribers (reason 'peer') and every invite to refuse it. */
+  removedByPeer(peer: PeerRecord, at: string): void;
+}
+
+const NOTHING: Reading = { change: (state) => state, after: () => undefined };
+const iso = (seconds: number) => new Date(seconds * 1000).toISOString();
+
+/**
+ * Reads the notices posted to the agent's inbox (PROTOCOL.md §11.5): opens each with our X25519
+ * key, finds its sender among the pins, asks `judgeNotice` whether to believe it, and turns the
+ * verdict into a Reading. Everything here is synchronous and bounded: a message that does not
+ * open costs one X25519 and is skipped (the inbox trims it with the rest), so a flood of garbage
+ * is never a crash or a queue.
+ */
+export class NoticeReader {
+  constructor(private readonly deps: NoticeReaderDeps) {}
+
+  /** What the message `body` does, judged against `state` (the state it will change). */
+  read(state: AgentState, body: Uint8Array): Reading {
+    const self = this.deps.identity();
+    let opened: OpenedNotice | null;
+    try {
+      opened = openNotice(body, self.agreement);
+    } catch (error) {
+      if (!(error instanceof PairlinkError)) throw error;
+      opened = null;
+    }
+    if (opened === null) {
+      this.deps.logger.debug('a message in the inbox that is no notice for this agent; skipped');
+      return NOTHING;
+    }
+    const { notice } = opened;
+    const did = encodeDidKey(notice.sender);
+    const peer = state.peers.find((p) => p.did === did) ?? null;
+    const now = this.deps.clock.now();
+    // A peer we unpaired is no pin any more, but its receipt of our unpair is still believed.
+    const departing =
+      peer === null && notice.body.kind === 'receipt'
+        ? (state.outbox ?? []).find((n) => n.did === did)
+        : undefined;
+    const trusted = peer ? trust(peer) : departing ? departed(departing.peerKey) : null;
+    const verdict = judgeNotice(opened, { ownKeys: [self.signing.publicKey], peer: trusted, now });
+    const kind = notice.body.kind;
+    if (verdict.outcome === 'refused' || verdict.outcome === 'expired') {
+      const said = verdict.outcome === 'refused' ? verdict.reason : 'expired';
+      this.deps.logger.info({ kind, verdict: said }, 'a notice in the inbox was not taken');
+      this.deps.audit()?.notice('noticeReceived', peer, kind, said, iso(now));
+      return NOTHING;
+    }
+    const body2 = notice.body;
+    if (peer === null) {
+      // Only a departing peer's receipt gets here.
+      if (body2.kind !== 'receipt') throw new RangeError('only a receipt is believed from a departing peer');
+      this.deps.audit()?.notice('noticeReceived', { did, name: departing!.name }, kind, 'applied', iso(now));
+      return {
+        change: (s) => this.deps.outbox.received(s, did, body2.counter),
+        after: () => this.deps.outbox.answeredBy(did, body2.counter),
+      };
+    }
+    const sender = peer;
+    const contacted = (s: AgentState, lastCounter?: number): AgentState => ({
+      ...s,
+      peers: s.peers.map((p) =>
+        p.did === did ? { ...p, lastContact: iso(now), ...(lastCounter ? { lastCounter } : {}) } : p,
+      ),
+    });
+    if (verdict.outcome === 'duplicate') {
+      this.deps.logger.debug({ kind }, 'a notice already applied came again; receipted again');
+      return {
+        change: (s) => contacted(s),
+        after: () => this.deps.outbox.sendReceipt(sender, notice.counter, false),
+      };
+    }
+    if (body2.kind === 'receipt') {
+      this.deps.audit()?.notice('noticeReceived', sender, kind, 'applied', iso(now));
+      return {
+        change: (s) => this.deps.outbox.received(contacted(s), did, body2.counter),
+        after: () => this.deps.outbox.answeredBy(did, body2.counter),
+      };
+    }
+    if (body2.kind === 'rotate' || body2.kind === 'inboxMoved') {
+      // Not taken up by this version yet: not applied, not receipted (the sender retries).
+      this.deps.logger.info({ kind, verdict: 'unsupported' }, 'a notice in the inbox was not taken');
+      this.deps.audit()?.notice('noticeReceived', sender, kind, 'unsupported', iso(now));
+      return NOTHING;
+    }
+    this.deps.audit()?.notice('noticeReceived', sender, kind, 'applied', iso(now));
+    const receipt = () => this.deps.outbox.sendReceipt(sender, notice.counter, true);
+    if (body2.kind === 'ping') return { change: (s) => contacted(s, notice.counter), after: receipt };
+    // An unpair: the sender goes, its capability to our inbox is revoked, our notices to it dropped.
+    const at = iso(now);
+    this.deps.audit()?.unpairedByPeer(sender, at);
+    return {
+      change: (s) => withoutPeer(s, sender, 'peer'),
+      after: () => {
+        receipt();
+        this.deps.removedByPeer(sender, at);
+      },
+    };
+  }
+}
+
+/** What `judgeNotice` needs of a pin. */
+function trust(peer: PeerRecord): PeerTrust {
+  const card = readVerifiedCard(peer.card);
+  return {
+    signingKey: card.signingKey,
+    agreementKey: card.agreementKey,
+    nextKeyCommitment: peer.nextKeyCommitment ?? null,
+    lastCounter: peer.lastCounter ?? 0,
+  };
+}
+
+/** A departing peer as `judgeNotice` sees it: its key only (only its receipts get this far). */
+function departed(signingKey: Uint8Array): PeerTrust {
+  return { signingKey, agreementKey: new Uint8Array(32), nextKeyCommitment: null, lastCounter: 0 };
+}
+
+/**
+ * `state` without `peer`'s pin. Unpaired by the peer: our notices to it go too, and its write
+ * capability to our inbox is revoked at once (agent-inbox.ts). Unpaired here (`local`): the
+ * capability is revoked with the caller's unpair notice, if one was queued, else now.
+ */
+export function withoutPeer(state: AgentState, peer: PeerRecord, by: 'peer' | 'local'): AgentState {
+  const rest = { ...state, peers: state.peers.filter((p) => p.did !== peer.did) };
+  const cap = peer.handedWriteCapability;
+  if (by === 'peer')
+    return withRevocations(
+      withoutNotices(rest, (n) => n.did === peer.did),
+      cap ? [cap] : [],
+    );
+  const waits = (state.outbox ?? []).some((n) => n.did === peer.did && n.revokeAfter !== undefined);
+  return waits || !cap ? rest : withRevocations(rest, [cap]);
+}
