@@ -4,7 +4,7 @@ import { PairlinkError } from '../src/errors.js';
 import { readVerifiedCard } from '../src/identity/card.js';
 import type { Identity } from '../src/identity/identity.js';
 import { type Notice, sealNotice } from '../src/notice/envelope.js';
-import type { NoticeBody } from '../src/notice/notice-body.js';
+import type { NoticeBody, RotateBody } from '../src/notice/notice-body.js';
 import { type BackoffSchedule, backoffDelayMs } from '../src/retry-backoff.js';
 import type { AuditTrail } from './audit-trail.js';
 import type { SaveFailureLog } from './failed-saves.js';
@@ -61,16 +61,40 @@ export class NoticeOutbox {
   queue(
     state: AgentState,
     peer: PeerRecord,
-    kind: OutgoingNotice['kind'],
+    kind: 'unpair' | 'ping',
     revokeAfter?: Uint8Array,
   ): { state: AgentState; notice: OutgoingNotice } {
+    return this.enqueue(state, peer, { kind }, revokeAfter);
+  }
+
+  /**
+   * `state` with a rotation queued to `peer` (PROTOCOL.md §11.6): signed by our new identity (the
+   * key it reveals), under `formerKey`, the key the peer still pins, as its sender.
+   */
+  queueRotation(
+    state: AgentState,
+    peer: PeerRecord,
+    body: RotateBody,
+    formerKey: Uint8Array,
+  ): { state: AgentState; notice: OutgoingNotice } {
+    return this.enqueue(state, peer, body, undefined, formerKey);
+  }
+
+  private enqueue(
+    state: AgentState,
+    peer: PeerRecord,
+    body: { readonly kind: 'unpair' | 'ping' } | RotateBody,
+    revokeAfter?: Uint8Array,
+    sender?: Uint8Array,
+  ): { state: AgentState; notice: OutgoingNotice } {
+    const kind = body.kind;
     if (!peer.inbox) throw new RangeError('a notice goes only to a peer with an inbox');
     const outbox = state.outbox ?? [];
     if (outbox.filter((n) => n.did === peer.did).length >= MAX_QUEUED_PER_PEER)
       throw new PairlinkError('NOTICE_QUEUE_FULL', `${MAX_QUEUED_PER_PEER} notices wait for ${peer.name}`);
     const now = this.deps.clock.now();
     const counter = peer.nextCounter ?? 1;
-    const bytes = this.seal(peer, { kind }, counter, now);
+    const bytes = this.seal(peer, body, counter, now, sender);
     const notice: OutgoingNotice = {
       did: peer.did,
       name: peer.name,
@@ -199,11 +223,17 @@ export class NoticeOutbox {
     );
   }
 
-  private seal(peer: PeerRecord, body: NoticeBody, counter: number, now: number): Uint8Array {
+  private seal(
+    peer: PeerRecord,
+    body: NoticeBody,
+    counter: number,
+    now: number,
+    sender?: Uint8Array,
+  ): Uint8Array {
     const card = readVerifiedCard(peer.card);
     const self = this.deps.identity();
     const notice: Notice = {
-      sender: self.signing.publicKey,
+      sender: sender ?? self.signing.publicKey,
       receiver: card.signingKey,
       counter,
       sentAt: now,
