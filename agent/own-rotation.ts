@@ -90,10 +90,15 @@ export class OwnRotation {
 
   /**
    * Revokes the device named `nameOrSession` (its name, or its device invite's session id): a
-   * rotation with reason deviceRevoked, its record removed in the rotation's save. PEER_NOT_FOUND
-   * for no such device, or a name two devices share (then name it by its session).
+   * rotation with reason deviceRevoked, its record removed in the rotation's save. The device is
+   * first saved as `revokingDevice`, so a rotation a kill interrupts, finished at the next start,
+   * still removes it. PEER_NOT_FOUND for no such device, or a name two devices share (then name it
+   * by its session).
    */
-  async revokeDevice(nameOrSession: string): Promise<RotationOutcome & { revoked: PeerRef }> {
+  async revokeDevice(
+    nameOrSession: string,
+    crash?: (step: RotationStep) => void,
+  ): Promise<RotationOutcome & { revoked: PeerRef }> {
     const matches = this.devices().filter((d) => d.name === nameOrSession || d.session === nameOrSession);
     const device = matches[0];
     if (!device || matches.length > 1)
@@ -103,15 +108,29 @@ export class OwnRotation {
           ? `${matches.length} devices are named ${nameOrSession}; name one by its session (pairlink devices)`
           : `no device ${nameOrSession} (pairlink devices lists them)`,
       );
-    const outcome = await this.rotate('deviceRevoked', device);
+    this.deps.store.update((s) => ({ ...s, revokingDevice: device.did }));
+    await this.deps.store.persist();
+    const outcome = await this.rotate('deviceRevoked', device, crash);
     return { ...outcome, revoked: ref(device) };
   }
 
-  /** At start: a rotation the keystore holds unfinished is finished (its state step, then its redo entry). */
+  /**
+   * At start: a rotation the keystore holds unfinished is finished (its state step, then its redo
+   * entry); a device revocation that never began its rotation is forgotten (the device stays).
+   */
   async finishAtStart(): Promise<void> {
-    if (!this.deps.self.unfinishedRotation) return;
+    const { self, store } = this.deps;
+    const pending = self.unfinishedRotation;
+    const revoking = store.state.peers.find((p) => p.did === store.state.revokingDevice);
+    if (!pending && store.state.revokingDevice !== undefined) {
+      store.update(({ revokingDevice: _forgotten, ...s }) => s);
+      await store.persist();
+    }
+    if (!pending) return;
     this.deps.logger.warn('finishing a rotation of this identity that a stop interrupted');
-    await this.deps.self.finishRotation((redo) => this.stateStep(redo, undefined, []));
+    await self.finishRotation((redo) =>
+      this.stateStep(redo, redo.reason === 'deviceRevoked' ? revoking : undefined, []),
+    );
   }
 
   private async stateStep(
@@ -157,9 +176,10 @@ export class OwnRotation {
         ...(revoking ? { revokedDevice: revoking.name } : {}),
       };
       next = withRetired(next, [{ did: former.did, by: to, reason: redo.reason, at }]);
+      const { revokingDevice: _done, ...rest } = next;
       store.update(() => ({
-        ...next,
-        peers: next.peers.filter((p) => p.did !== revoking?.did),
+        ...rest,
+        peers: rest.peers.filter((p) => p.did !== revoking?.did),
         rotations: [...(next.rotations ?? []), record].slice(-ROTATIONS_KEPT),
       }));
       this.deps.audit()?.rotated({ did: to, name: state.name }, former.did, redo.reason, at);

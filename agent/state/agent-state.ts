@@ -155,6 +155,8 @@ export interface AgentState {
   readonly retiredKeys?: readonly RetiredKey[];
   /** This identity's own rotations, newest last (agent/own-rotation.ts). */
   readonly rotations?: readonly OwnRotationRecord[];
+  /** The device record (its did) a device revocation removes once its rotation's state step runs. */
+  readonly revokingDevice?: string;
 }
 
 /** A key a rotation retired (agent/peer-rotation.ts): refused as a notice sender and in a pairing. */

@@ -260,4 +260,29 @@ describe('rotation between agents', () => {
       await Promise.all([again.stop(), bob.stop()]);
     },
   );
+
+  it.each(ROTATION_STEPS)(
+    'alice killed at %s while revoking a device: restarted, the device is gone and bob follows the rotation',
+    async (point) => {
+      const { relay, clock, alice, aliceHome, bob } = await pair();
+      const { agent: laptop } = await agentOn(relay, clock, 'laptop');
+      await pairOn(alice, laptop, 'device');
+      const oldDid = alice.did;
+      const crash = (step: RotationStep) => {
+        if (step === point) throw new Error(`killed at ${step}`);
+      };
+      await expect(alice.rotation.revokeDevice('laptop', crash)).rejects.toThrow(`killed at ${point}`);
+      await alice.stop().catch(() => undefined);
+      const { agent: again } = await agentOn(relay, clock, 'alice', aliceHome);
+      expect(again.did).not.toBe(oldDid);
+      expect(again.rotation.devices()).toEqual([]);
+      expect(again.snapshot.revokingDevice).toBeUndefined();
+      expect(again.snapshot.rotations?.map((r) => [r.reason, r.revokedDevice])).toEqual([
+        ['deviceRevoked', 'laptop'],
+      ]);
+      await eventually(() => peerOf(bob, again.did) !== undefined);
+      expect(peerOf(bob, oldDid)).toBeUndefined();
+      await Promise.all([again.stop(), bob.stop(), laptop.stop()]);
+    },
+  );
 });
