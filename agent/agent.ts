@@ -120,16 +120,16 @@ export class Agent {
     const { store, relays, warnings, logFailure, clock, events } = agent;
     const shared = { store, relays, warnings, logFailure, logger: options.logger };
     const common = { ...shared, clock, random, audit: () => audit };
+    const stepInvites = (event: IssuerEvent) => {
+      for (const invite of store.state.invites) logFailure(agent.engine.step(INVITES, invite, event));
+    };
     const notices = startNotices({
       ...common,
       events,
       identity: () => agent.self.identity,
       previousIdentity: () => agent.self.previousIdentity,
       refuseRelay: (url) => agent.refuseRelay(url),
-      refuseInInvites: (did) => {
-        for (const invite of store.state.invites)
-          logFailure(agent.engine.step(INVITES, invite, { type: 'peerRemoved', did }));
-      },
+      refuseInInvites: (did) => stepInvites({ type: 'peerRemoved', did }),
     });
     ({ outbox: agent.outbox, lifecycle: agent.lifecycle } = notices);
     agent.rotation = new OwnRotation({
@@ -137,6 +137,7 @@ export class Agent {
       self: agent.self,
       outbox: agent.outbox,
       relayUrl: options.relayUrl,
+      cancelInvites: () => stepInvites({ type: 'cancelRequested' }),
     });
     agent.inbox = new AgentInbox({
       ...shared,

@@ -39,6 +39,8 @@ export interface OwnRotationDeps {
   readonly logger: Logger;
   readonly relayUrl: string;
   audit(): AuditTrail | null;
+  /** Every pending invite was signed by the old key: cancelled (its acceptors hear INVITE_CANCELLED). */
+  cancelInvites(): void;
 }
 
 const iso = (seconds: number) => new Date(seconds * 1000).toISOString();
@@ -184,6 +186,7 @@ export class OwnRotation {
       }));
       this.deps.audit()?.rotated({ did: to, name: state.name }, former.did, redo.reason, at);
     }
+    this.deps.cancelInvites();
     await store.persist();
     outbox.tick(this.deps.clock.now());
   }

@@ -115,7 +115,11 @@ describe('rotation between agents', () => {
     const { alice, bob } = await pair();
     const heard = heardRotations(bob);
     const oldDid = alice.did;
+    // An invite minted before is signed by the old key: the rotation cancels it.
+    const pending = await alice.createInvite({});
     const outcome = await alice.rotation.rotate('scheduled');
+    await eventually(() => alice.findInvite(pending.id).issuer.status !== 'pending');
+    expect(alice.findInvite(pending.id).issuer.status).toBe('cancelled');
     expect(outcome).toMatchObject({
       previousDid: oldDid,
       did: alice.did,
