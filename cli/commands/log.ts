@@ -23,6 +23,11 @@ function line(entry: AuditEntry): string {
       return `${entry.at}  ${subject} paired with${peer}${who(entry)}`;
     case 'unpaired':
       return `${entry.at}  unpaired${peer}`;
+    case 'unpairedByPeer':
+      return `${entry.at}  unpaired by the peer${peer}`;
+    case 'noticeSent':
+    case 'noticeReceived':
+      return `${entry.at}  ${entry.notice} notice ${entry.event === 'noticeSent' ? 'sent to' : 'from'}${peer || ' an unknown sender'}: ${entry.verdict}`;
     case 'lost': {
       const n = entry.lost ?? 1;
       return `${entry.at}  ${n} ${n === 1 ? 'entry' : 'entries'} before this one could not be written (the agent's log said why)`;

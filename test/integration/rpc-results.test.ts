@@ -71,6 +71,9 @@ describe('RPC results match the published schemas', () => {
     const peers = await check(a, 'peer.list', {});
     expect(peers).toHaveLength(1);
     await check(a, 'peer.get', { did: peers[0]!.did });
+    const pong = await check(a, 'peer.ping', { did: peers[0]!.did, waitSeconds: 20 });
+    // A peer pinned without an inbox (paired before the agent had made its own) is never reachable.
+    expect(pong.reachable).toBe(peers[0]!.inbox);
     await check(a, 'peer.remove', { did: peers[0]!.did });
     await check(a, 'history.list', {});
     await check(a, 'history.verify', {});

@@ -234,4 +234,35 @@ describe('notices between agents', () => {
     expect(peerOf(old, alice)).toBeDefined();
     await Promise.all([alice.stop(), bob.stop(), old.stop()]);
   });
+
+  it('a restart reads the inbox from after what was read and saved, not again from the start', async () => {
+    const { relay, clock, alice, bob, bobHome } = await pair();
+    // The relay keeps what bob read (his trims fail), so a restart could read it again.
+    relay.failNext('trimInbox');
+    relay.failNext('trimInbox');
+    expect((await alice.pingPeer(bob.did, 5)).reachable).toBe(true);
+    expect(relay.inbox(inboxId(bob))!.held).toBe(1);
+    const readThrough = bob.snapshot.inbox!.readThrough;
+    await bob.stop();
+    const { agent: bob2 } = await agentOn(relay, clock, 'bob', bobHome);
+    expect(bob2.snapshot.inbox!.readThrough).toBe(readThrough);
+    expect((await alice.pingPeer(bob2.did, 5)).reachable).toBe(true);
+    // Read again from the start, the first ping would have been receipted a second time.
+    const receipts = (await auditEvents(alice, 'noticeReceived')).filter((e) => e.notice === 'receipt');
+    expect(receipts).toHaveLength(2);
+    expect(peerOf(bob2, alice)!.lastCounter).toBe(2);
+    await Promise.all([alice.stop(), bob2.stop()]);
+  });
+
+  it('a flood of 1,000 messages that do not open is read, skipped and trimmed; a ping behind it is answered', async () => {
+    const { relay, clock, alice, bob } = await pair();
+    for (let i = 0; i < 1000; i++) relay.inject(inboxId(bob), new Uint8Array(randomBytes(200 + (i % 300))));
+    expect((await alice.pingPeer(bob.did, 30)).reachable).toBe(true);
+    expect(bob.snapshot.inbox!.readThrough).toBe(1001);
+    clock.advance(1);
+    await eventually(() => relay.inbox(inboxId(bob))!.held === 0);
+    expect(relay.inbox(inboxId(bob))!.held).toBe(0);
+    expect(peerOf(bob, alice)).toBeDefined();
+    await Promise.all([alice.stop(), bob.stop()]);
+  });
 });
