@@ -13,7 +13,9 @@ const names = (peers: readonly PeerRef[]) => peers.map((p) => `${p.name} (${p.di
 function tell(io: Io, outcome: Outcome): void {
   io.out(`Rotated: this identity is now ${outcome.did} (was ${outcome.previousDid}).`);
   if (outcome.notified.length > 0)
-    io.out(`Told ${outcome.notified.length} peer(s); each re-pins the new key when the notice reaches it.`);
+    io.out(
+      `Told ${outcome.notified.length} peer(s); each re-pins the new key when the notice reaches it (one that never received this identity's commitment refuses it and must pair again).`,
+    );
   if (outcome.mustRePair.length > 0)
     io.out(
       `Cannot follow (no inbox; they still trust the old key): pair again with ${names(outcome.mustRePair)}.`,

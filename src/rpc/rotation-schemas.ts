@@ -19,7 +19,9 @@ const RotationOutcomeSchema = z.object({
   notified: z
     .array(peerRef)
     .readonly()
-    .describe('Peers a rotate notice is on its way to (retried until its receipt, 30 days).'),
+    .describe(
+      'Peers a rotate notice is on its way to (retried until its receipt, 30 days). One that pinned this identity without its commitment (its inbox frame did not reach it at pairing) refuses it (noCommitment in its log) and must re-pair.',
+    ),
   mustRePair: z
     .array(peerRef)
     .readonly()
