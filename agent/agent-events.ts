@@ -1,4 +1,4 @@
-import type { InviteProgress, PeerRemoved } from '../src/rpc/protocol.js';
+import type { InviteProgress, PeerRemoved, PeerRotated } from '../src/rpc/protocol.js';
 import type { PairingLog } from './pairing-log.js';
 import type { AcceptRecord } from './state/agent-state.js';
 
@@ -10,6 +10,7 @@ import type { AcceptRecord } from './state/agent-state.js';
 export class AgentEvents {
   private readonly progressListeners = new Set<(progress: InviteProgress) => void>();
   private readonly removalListeners = new Set<(removed: PeerRemoved) => void>();
+  private readonly rotationListeners = new Set<(rotated: PeerRotated) => void>();
 
   constructor(
     private readonly pairings: PairingLog,
@@ -32,6 +33,16 @@ export class AgentEvents {
     const full: InviteProgress = { ...progress, at: new Date(this.now() * 1000).toISOString() };
     this.pairings.observe(full);
     for (const listener of this.progressListeners) listener(full);
+  }
+
+  /** Receives every `peer.rotated` notification. */
+  onPeerRotated(listener: (rotated: PeerRotated) => void): () => void {
+    this.rotationListeners.add(listener);
+    return () => this.rotationListeners.delete(listener);
+  }
+
+  peerRotated(rotated: PeerRotated): void {
+    for (const listener of this.rotationListeners) listener(rotated);
   }
 
   peerRemoved(removed: PeerRemoved): void {

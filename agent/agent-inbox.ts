@@ -97,14 +97,17 @@ export class AgentInbox {
 
   /**
    * What we hand the peer of one session: our inbox with a capability drawn for it alone, and our
-   * next-key commitment; undefined while we have no inbox. The machine keeps what it was handed
-   * (in its inbox frame and its pin), so a step replayed after a crash hands the same capability.
+   * next-key commitment; undefined while we have no inbox, or no commitment (a device given a
+   * version 1 bundle: its peers are paired without notices, PROTOCOL.md §6.8). The machine keeps
+   * what it was handed (in its inbox frame and its pin), so a step replayed after a crash hands
+   * the same capability.
    */
   private extensionFor(): InboxExtension | undefined {
     const inbox = this.record;
-    if (!inbox || this.unsupported) return undefined;
+    const commitment = this.deps.identity.nextKeyCommitment;
+    if (!inbox || this.unsupported || commitment === null) return undefined;
     return {
-      nextKeyCommitment: this.deps.identity.nextKeyCommitment,
+      nextKeyCommitment: commitment,
       inbox: {
         relayUrl: inbox.relayUrl,
         mailboxId: inbox.mailboxId,

@@ -25,8 +25,10 @@ import { announceMove } from './inbox-move.js';
 import { createPolicy, type InviteCreateRequest, mintInvite } from './invite-minting.js';
 import { DEFAULT_LOST_MAILBOX_RETRY } from './lost-mailboxes.js';
 import type { NoticeOutbox } from './notice-outbox.js';
+import { OwnRotation } from './own-rotation.js';
 import { PairingLog } from './pairing-log.js';
 import { type PeerLifecycle, startNotices, type Unpaired } from './peer-lifecycle.js';
+import { isRetired } from './peer-rotation.js';
 import { ACCEPTS, INVITES, shortId } from './record-kinds.js';
 import { RelayPool, type RelayUse } from './relay-pool.js';
 import { type AgentClock, systemClock } from './relay-transport.js';
@@ -58,13 +60,16 @@ export class Agent {
   private inbox!: AgentInbox;
   private outbox!: NoticeOutbox;
   private lifecycle!: PeerLifecycle;
+  /** This identity's rotations and device revocations (own-rotation.ts). */
+  rotation!: OwnRotation;
   private stopTicker: (() => void) | null = null;
   private readonly clock: AgentClock;
   readonly startedAt = new Date();
   relayConnected = false;
   private audit: AuditTrail | null = null;
   private readonly warnings: RepeatedWarnings;
-  private readonly events: AgentEvents;
+  /** What the agent tells listeners (`peer.rotated` is subscribed to here directly). */
+  readonly events: AgentEvents;
   /** Every invite's and accept's machine, stepped and saved (step-engine.ts). */
   private engine!: StepEngine;
   private readonly logFailure: SaveFailureLog;
@@ -115,20 +120,26 @@ export class Agent {
     );
     const { store, relays, warnings, logFailure, clock, events } = agent;
     const shared = { store, relays, warnings, logFailure, logger: options.logger };
+    const common = { ...shared, clock, random, audit: () => audit };
+    const stepInvites = (event: IssuerEvent) => {
+      for (const invite of store.state.invites) logFailure(agent.engine.step(INVITES, invite, event));
+    };
     const notices = startNotices({
-      ...shared,
-      clock,
-      random,
+      ...common,
       events,
       identity: () => agent.self.identity,
-      audit: () => audit,
+      previousIdentity: () => agent.self.previousIdentity,
       refuseRelay: (url) => agent.refuseRelay(url),
-      refuseInInvites: (did) => {
-        for (const invite of store.state.invites)
-          logFailure(agent.engine.step(INVITES, invite, { type: 'peerRemoved', did }));
-      },
+      refuseInInvites: (did) => stepInvites({ type: 'peerRemoved', did }),
     });
     ({ outbox: agent.outbox, lifecycle: agent.lifecycle } = notices);
+    agent.rotation = new OwnRotation({
+      ...common,
+      self: agent.self,
+      outbox: agent.outbox,
+      relayUrl: options.relayUrl,
+      cancelInvites: () => stepInvites({ type: 'cancelRequested' }),
+    });
     agent.inbox = new AgentInbox({
       ...shared,
       relayUrl: options.relayUrl,
@@ -145,22 +156,25 @@ export class Agent {
       now: () => agent.now(),
       startedAt: agent.startedAt,
       lostMailboxRetry: options.lostMailboxRetry ?? DEFAULT_LOST_MAILBOX_RETRY,
-      context: (record) =>
-        agent.inbox.context(
-          record,
-          agent.self.context(agent.now(), () => agent.name, random),
-        ),
+      context: (record) => agent.inbox.context(record, agent.stepContext()),
       handedInbox: () => agent.inbox.kick(),
       did: () => agent.did,
       importIdentity: (bundle) => agent.importIdentity(bundle),
       emit: (progress) => agent.events.progress(progress),
       recordOutcomes: (effects, party) => audit.recordOutcomes(effects, party, agent.now()),
     });
+    await agent.rotation.finishAtStart();
     // Whatever was in flight when the agent stopped (or was killed) goes out again now.
     agent.engine.resumeAll();
     agent.inbox.kick();
     agent.stopTicker = agent.clock.every(1000, () => agent.tick());
     return agent;
+  }
+
+  /** What a machine step needs of this agent now: its identity, and the keys rotations retired. */
+  private stepContext() {
+    const retiredKey = (did: string) => isRetired(this.store.state, did);
+    return { ...this.self.context(this.now(), () => this.name, random), retiredKey };
   }
 
   /** Device mode: this machine becomes another device of the issuer's identity. */
@@ -284,11 +298,7 @@ export class Agent {
       invites: () => this.store.state.invites,
       accepts: () => this.store.allAccepts,
     });
-    const started = startAcceptor(
-      target,
-      requireSas,
-      this.self.context(this.now(), () => this.name, random),
-    );
+    const started = startAcceptor(target, requireSas, this.stepContext());
     const record: AcceptRecord = {
       id: shortId(started.state.sessionId),
       createdAt: new Date(this.now() * 1000).toISOString(),
@@ -375,6 +385,7 @@ export class Agent {
     this.engine.tick(now);
     this.inbox.tick(now);
     this.outbox.tick(now);
+    this.logFailure(this.self.forgetPrevious(now));
   }
 
   /**

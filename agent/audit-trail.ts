@@ -119,6 +119,22 @@ export class AuditTrail {
     this.append({ at, event: 'unpaired', peer: { did: peer.did, name: peer.name } });
   }
 
+  /** An identity rotated (PROTOCOL.md §11.6): ours, or a peer's whose rotation was applied. */
+  rotated(
+    now: { did: string; name: string },
+    previousDid: string,
+    reason: NonNullable<AuditEntry['rotation']>,
+    at: string,
+  ): void {
+    this.append({
+      at,
+      event: 'rotated',
+      peer: { did: now.did, name: now.name },
+      previousDid,
+      rotation: reason,
+    });
+  }
+
   /** The peer unpaired this agent (its unpair notice was applied). */
   unpairedByPeer(peer: { did: string; name: string }, at: string): void {
     this.append({ at, event: 'unpairedByPeer', peer: { did: peer.did, name: peer.name } });

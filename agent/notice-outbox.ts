@@ -5,7 +5,7 @@ import { readVerifiedCard } from '../src/identity/card.js';
 import type { Identity } from '../src/identity/identity.js';
 import { type Notice, sealNotice } from '../src/notice/envelope.js';
 import type { Inbox } from '../src/notice/inbox.js';
-import type { NoticeBody } from '../src/notice/notice-body.js';
+import type { NoticeBody, RotateBody } from '../src/notice/notice-body.js';
 import { type BackoffSchedule, backoffDelayMs } from '../src/retry-backoff.js';
 import type { AuditTrail } from './audit-trail.js';
 import type { SaveFailureLog } from './failed-saves.js';
@@ -77,11 +77,28 @@ export class NoticeOutbox {
     return this.enqueue(state, peer, { kind: 'inboxMoved', inbox });
   }
 
+  /**
+   * `state` with a rotation queued to `peer` (PROTOCOL.md §11.6): signed by our new identity (the
+   * key it reveals), under `formerKey`, the key the peer still pins, as its sender.
+   */
+  queueRotation(
+    state: AgentState,
+    peer: PeerRecord,
+    body: RotateBody,
+    formerKey: Uint8Array,
+  ): { state: AgentState; notice: OutgoingNotice } {
+    return this.enqueue(state, peer, body, undefined, formerKey);
+  }
+
   private enqueue(
     state: AgentState,
     peer: PeerRecord,
-    body: { readonly kind: 'unpair' | 'ping' } | { readonly kind: 'inboxMoved'; readonly inbox: Inbox },
+    body:
+      | { readonly kind: 'unpair' | 'ping' }
+      | { readonly kind: 'inboxMoved'; readonly inbox: Inbox }
+      | RotateBody,
     revokeAfter?: Uint8Array,
+    sender?: Uint8Array,
   ): { state: AgentState; notice: OutgoingNotice } {
     const kind = body.kind;
     if (!peer.inbox) throw new RangeError('a notice goes only to a peer with an inbox');
@@ -90,7 +107,7 @@ export class NoticeOutbox {
       throw new PairlinkError('NOTICE_QUEUE_FULL', `${MAX_QUEUED_PER_PEER} notices wait for ${peer.name}`);
     const now = this.deps.clock.now();
     const counter = firstCounter(peer);
-    const bytes = this.seal(peer, body, counter, now);
+    const bytes = this.seal(peer, body, counter, now, sender);
     const notice: OutgoingNotice = {
       did: peer.did,
       name: peer.name,
@@ -221,11 +238,17 @@ export class NoticeOutbox {
     );
   }
 
-  private seal(peer: PeerRecord, body: NoticeBody, counter: number, now: number): Uint8Array {
+  private seal(
+    peer: PeerRecord,
+    body: NoticeBody,
+    counter: number,
+    now: number,
+    sender?: Uint8Array,
+  ): Uint8Array {
     const card = readVerifiedCard(peer.card);
     const self = this.deps.identity();
     const notice: Notice = {
-      sender: self.signing.publicKey,
+      sender: sender ?? self.signing.publicKey,
       receiver: card.signingKey,
       counter,
       sentAt: now,

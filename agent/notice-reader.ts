@@ -3,9 +3,11 @@ import { PairlinkError } from '../src/errors.js';
 import { readVerifiedCard } from '../src/identity/card.js';
 import { encodeDidKey, type Identity } from '../src/identity/identity.js';
 import { type OpenedNotice, openNotice } from '../src/notice/envelope.js';
+import type { RotationReason } from '../src/notice/notice-body.js';
 import { judgeNotice, type PeerTrust } from '../src/notice/verdict.js';
 import type { AuditTrail } from './audit-trail.js';
 import { type NoticeOutbox, withoutNotices, withRevocations } from './notice-outbox.js';
+import { applyPeerRotation, rotatedPin } from './peer-rotation.js';
 import type { AgentClock } from './relay-transport.js';
 import type { AgentState, FormerCounters, PeerRecord } from './state/agent-state.js';
 
@@ -22,6 +24,10 @@ export interface Reading {
 
 export interface NoticeReaderDeps {
   identity(): Identity;
+  /** The identity we rotated away from, while notices sealed to it may still come (§11.2). */
+  previousIdentity(): Identity | null;
+  /** A peer's rotation was applied and saved (peer-rotation.ts): tell subscribers. */
+  rotatedPeer(previous: PeerRecord, pin: PeerRecord, reason: RotationReason, at: string): void;
   readonly outbox: NoticeOutbox;
   readonly clock: Pick<AgentClock, 'now'>;
   readonly logger: Logger;
@@ -46,9 +52,10 @@ export class NoticeReader {
   /** What the message `body` does, judged against `state` (the state it will change). */
   read(state: AgentState, body: Uint8Array): Reading {
     const self = this.deps.identity();
+    const previous = this.deps.previousIdentity();
     let opened: OpenedNotice | null;
     try {
-      opened = openNotice(body, self.agreement);
+      opened = openNotice(body, self.agreement) ?? (previous && openNotice(body, previous.agreement));
     } catch (error) {
       if (!(error instanceof PairlinkError)) throw error;
       opened = null;
@@ -67,7 +74,8 @@ export class NoticeReader {
         ? (state.outbox ?? []).find((n) => n.did === did)
         : undefined;
     const trusted = peer ? trust(peer) : departing ? departed(departing.peerKey) : null;
-    const verdict = judgeNotice(opened, { ownKeys: [self.signing.publicKey], peer: trusted, now });
+    const ownKeys = [self.signing.publicKey, ...(previous ? [previous.signing.publicKey] : [])];
+    const verdict = judgeNotice(opened, { ownKeys, peer: trusted, now });
     const kind = notice.body.kind;
     if (verdict.outcome === 'refused' || verdict.outcome === 'expired') {
       const said = verdict.outcome === 'refused' ? verdict.reason : 'expired';
@@ -106,6 +114,29 @@ export class NoticeReader {
         after: () => this.deps.outbox.answeredBy(did, body2.counter),
       };
     }
+    if (body2.kind === 'rotate' && verdict.outcome === 'apply' && verdict.card) {
+      const at = iso(now);
+      const rotation = {
+        card: verdict.card,
+        nextKeyCommitment: body2.nextKeyCommitment,
+        lastCounter: notice.counter,
+        reason: body2.reason,
+      };
+      const pin = rotatedPin(sender, rotation);
+      this.deps.audit()?.notice('noticeReceived', sender, kind, 'applied', at);
+      this.deps.audit()?.rotated(pin, sender.did, body2.reason, at);
+      this.deps.logger.info(
+        { peer: sender.did, now: pin.did, reason: body2.reason },
+        'a peer rotated its keys; re-pinned',
+      );
+      return {
+        change: (s) => applyPeerRotation(contacted(s), sender, rotation, at).state,
+        after: () => {
+          this.deps.outbox.sendReceipt(pin, notice.counter, true);
+          this.deps.rotatedPeer(sender, pin, body2.reason, at);
+        },
+      };
+    }
     if (body2.kind === 'inboxMoved') {
       // The peer's home relay changed: its notices and receipts go to its new inbox from now on,
       // this notice's receipt first (the old inbox is no longer read).
@@ -123,7 +154,8 @@ export class NoticeReader {
       };
     }
     if (body2.kind === 'rotate') {
-      // Not taken up by this version yet: not applied, not receipted (the sender retries).
+      // An applied rotation always carries its verified card (verdict.ts); without one it is not
+      // taken: not applied, not receipted (the sender retries).
       this.deps.logger.info({ kind, verdict: 'unsupported' }, 'a notice in the inbox was not taken');
       this.deps.audit()?.notice('noticeReceived', sender, kind, 'unsupported', iso(now));
       return NOTHING;

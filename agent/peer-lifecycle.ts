@@ -4,7 +4,7 @@ import type { AgentEvents } from './agent-events.js';
 import type { AuditTrail } from './audit-trail.js';
 import { KEPT_UNSAVED, notSaved, type SaveFailureLog } from './failed-saves.js';
 import { NoticeOutbox, type NoticeOutboxDeps } from './notice-outbox.js';
-import { NoticeReader, withoutPeer } from './notice-reader.js';
+import { NoticeReader, type NoticeReaderDeps, withoutPeer } from './notice-reader.js';
 import type { AgentClock } from './relay-transport.js';
 import type { PeerRecord } from './state/agent-state.js';
 import type { DurableState } from './state/durable-state.js';
@@ -119,13 +119,17 @@ export class PeerLifecycle {
 }
 
 /** The agent's notice parts, wired: its outbox, the reader of its inbox, and the pins' lifecycle. */
-export function startNotices(deps: NoticeOutboxDeps & Omit<PeerLifecycleDeps, 'outbox'>) {
+export function startNotices(
+  deps: NoticeOutboxDeps & Omit<PeerLifecycleDeps, 'outbox'> & Pick<NoticeReaderDeps, 'previousIdentity'>,
+) {
   const outbox = new NoticeOutbox(deps);
   const lifecycle = new PeerLifecycle({ ...deps, outbox });
   const reader = new NoticeReader({
     ...deps,
     outbox,
     removedByPeer: (peer, at) => lifecycle.removedByPeer(peer, at),
+    rotatedPeer: (previous, pin, reason, at) =>
+      deps.events.peerRotated({ did: pin.did, previousDid: previous.did, name: pin.name, reason, at }),
   });
   return { outbox, lifecycle, reader };
 }

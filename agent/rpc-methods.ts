@@ -8,6 +8,7 @@ import {
   type InviteSummary,
   METHOD_DESCRIPTIONS,
   PEER_REMOVED_NOTIFICATION,
+  PEER_ROTATED_NOTIFICATION,
   type PeerInfo,
   PROGRESS_NOTIFICATION,
   PROTOCOL_VERSION,
@@ -195,6 +196,15 @@ export function rpcHandlers(agent: Agent, connections: () => ConnectionFigures[]
     'peer.get': async ({ did }) => peerInfo(agent.peerCard(did).peer),
     'peer.remove': ({ did, localOnly }) => agent.removePeer(did, localOnly ?? false),
     'peer.ping': ({ did, waitSeconds }) => agent.pingPeer(did, waitSeconds ?? DEFAULT_PING_WAIT_SECONDS),
+    'identity.rotate': async ({ reason }) => agent.rotation.rotate(reason ?? 'scheduled'),
+    'device.list': async () =>
+      agent.rotation.devices().map((d) => ({
+        name: d.name,
+        did: d.did,
+        pairedAt: d.pairedAt,
+        ...(d.session ? { session: d.session } : {}),
+      })),
+    'device.revoke': async ({ device }) => agent.rotation.revokeDevice(device),
     'events.subscribe': async (_params, connection) => {
       connection.subscribed = true;
       return { subscribed: true };
@@ -211,9 +221,11 @@ function agentNotifications(agent: Agent): NotificationSource {
   return (broadcast) => {
     const offProgress = agent.onProgress((progress) => broadcast(PROGRESS_NOTIFICATION, progress));
     const offRemoved = agent.onPeerRemoved((removed) => broadcast(PEER_REMOVED_NOTIFICATION, removed));
+    const offRotated = agent.events.onPeerRotated((rotated) => broadcast(PEER_ROTATED_NOTIFICATION, rotated));
     return () => {
       offProgress();
       offRemoved();
+      offRotated();
     };
   };
 }

@@ -225,6 +225,12 @@ export class PairlinkClient {
   /** Whether `did` answers a ping within `waitSeconds` (default 30), and the round trip. */
   pingPeer = (did: string, waitSeconds?: number) =>
     this.call('peer.ping', { did, ...(waitSeconds === undefined ? {} : { waitSeconds }) });
+  /** Rotates this identity onto its committed next key (PROTOCOL.md §11.6); says who must re-pair. */
+  rotate = (reason: 'scheduled' | 'compromised' = 'scheduled') => this.call('identity.rotate', { reason });
+  /** This identity's devices known to this agent. */
+  listDevices = () => this.call('device.list', {});
+  /** Revokes a device (by name or session): a rotation with reason deviceRevoked. */
+  revokeDevice = (device: string) => this.call('device.revoke', { device });
   history = (params: Params<'history.list'> = {}) => this.call('history.list', params);
   /** Whether the audit log's hash chain is whole, and where it breaks (docs/SECURITY.md §The audit log). */
   verifyHistory = () => this.call('history.verify', {});

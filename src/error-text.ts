@@ -73,6 +73,9 @@ export const ERROR_TEXT: Readonly<Record<ErrorCode, string>> = {
     'That service is not running; `pairlink service install` installs it and the service manager starts it:',
   NOTICE_QUEUE_FULL:
     'Too many notices to this peer are still waiting for it (16); try again once it has answered them.',
+  NO_NEXT_KEY: "This device does not hold the identity's next key; rotate on the device that does.",
+  KEY_RETIRED:
+    'That key was retired by a rotation of its identity, so this agent refuses it; pair with the identity’s new key.',
 };
 
 /**

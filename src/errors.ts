@@ -52,6 +52,8 @@ export const ERROR_CODES = [
   'DISK_FULL',
   'SERVICE_NOT_RUNNING',
   'NOTICE_QUEUE_FULL',
+  'NO_NEXT_KEY',
+  'KEY_RETIRED',
 ] as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[number];

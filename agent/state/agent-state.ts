@@ -3,6 +3,7 @@ import type { IssuerState } from '../../src/handshake/issuer.js';
 import type { Sas } from '../../src/handshake/sas.js';
 import type { InviteFormat, InviteMode } from '../../src/invite/invite-policy.js';
 import type { Inbox } from '../../src/notice/inbox.js';
+import type { RotationReason } from '../../src/notice/notice-body.js';
 import type { InviteCreator } from '../../src/rpc/protocol.js';
 import type { AuditAnchor } from '../audit-chain.js';
 
@@ -50,7 +51,7 @@ export interface OutgoingNotice {
   readonly did: string;
   /** The peer's name, for the log and the audit (the peer may be gone: an unpair). */
   readonly name: string;
-  readonly kind: 'unpair' | 'ping' | 'inboxMoved';
+  readonly kind: 'unpair' | 'ping' | 'inboxMoved' | 'rotate';
   readonly counter: number;
   /** The receiver's signing key: its receipt is believed by it even once the pin is gone (an unpair). */
   readonly peerKey: Uint8Array;
@@ -163,4 +164,32 @@ export interface AgentState {
   readonly formerCounters?: readonly FormerCounters[];
   /** Where the audit log's hash chain starts and ends (absent in states from before the chain). */
   readonly audit?: AuditAnchor;
+  /** Keys retired by rotations, newest last (agent/peer-rotation.ts): refused in notices and pairings. */
+  readonly retiredKeys?: readonly RetiredKey[];
+  /** This identity's own rotations, newest last (agent/own-rotation.ts). */
+  readonly rotations?: readonly OwnRotationRecord[];
+  /** The device record (its did) a device revocation removes once its rotation's state step runs. */
+  readonly revokingDevice?: string;
+}
+
+/** A key a rotation retired (agent/peer-rotation.ts): refused as a notice sender and in a pairing. */
+export interface RetiredKey {
+  /** The retired key's did. */
+  readonly did: string;
+  /** The did that replaced it (the peer's, when it rotated; ours, for our own old key). */
+  readonly by: string;
+  readonly reason: RotationReason;
+  /** ISO time it was retired. */
+  readonly at: string;
+}
+
+/** One rotation of this identity (agent/own-rotation.ts). */
+export interface OwnRotationRecord {
+  readonly from: string;
+  readonly to: string;
+  readonly reason: RotationReason;
+  /** ISO time. */
+  readonly at: string;
+  /** A device revocation's device (its name). */
+  readonly revokedDevice?: string;
 }

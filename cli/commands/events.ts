@@ -9,6 +9,10 @@ function line(event: PairlinkEvent): string {
     const p = event.params;
     return `${p.at}  peer removed  ${p.name} (${p.did})${p.reason === 'peer' ? '  by the peer' : ''}`;
   }
+  if (event.method === 'peer.rotated') {
+    const p = event.params;
+    return `${p.at}  peer rotated  ${p.name} ${p.previousDid} -> ${p.did} (${p.reason})`;
+  }
   const p = event.params;
   return `${p.at}  ${p.role} ${p.id}  ${p.status}${p.peer?.name ? `  ${p.peer.name}` : ''}${p.error?.code ? `  ${p.error.code}` : ''}`;
 }
@@ -16,8 +20,8 @@ function line(event: PairlinkEvent): string {
 export const eventsCommand: Command = {
   summary: [
     'Stream what happens: invite progress (published, accepted, sas, paired, unconfirmed, expired,',
-    'cancelled, failed) and peers removed, one line each, until interrupted. With --json, NDJSON:',
-    '{"method":"invite.progress"|"peer.removed","params":{…}} per line, for scripts.',
+    'cancelled, failed), peers removed and peers rotated, one line each, until interrupted. With',
+    '--json, NDJSON: {"method":"invite.progress"|"peer.removed"|"peer.rotated","params":{…}} per line.',
   ].join('\n'),
   usage: 'pairlink events [--json]',
   options: {},

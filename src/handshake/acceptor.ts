@@ -1,6 +1,7 @@
 import { equalBytesConstantTime } from '../crypto/constant-time.js';
 import { PairlinkError } from '../errors.js';
 import { readVerifiedCard } from '../identity/card.js';
+import { encodeDidKey } from '../identity/identity.js';
 import {
   type AcceptorState,
   type AcceptTarget,
@@ -81,6 +82,8 @@ export function startAcceptor(
   ) {
     throw new PairlinkError('SELF_PAIRING', 'this invite was minted by this same identity');
   }
+  if (target.form === 'url' && ctx.retiredKey?.(encodeDidKey(target.invite.issuerKey)))
+    throw new PairlinkError('KEY_RETIRED', 'this invite was minted by a key its identity rotated away from');
   const sessionId = ctx.random(16);
   const replyBox: OwnedMailbox = {
     mailboxId: ctx.random(16),
@@ -271,6 +274,7 @@ function onReply(
   const { issuer, transcript: th1, mode, requireSas } = opened;
   if (equalBytesConstantTime(issuer.signingKey, ctx.identity.signing.publicKey))
     return fail(state, 'SELF_PAIRING', 'SELF_PAIRING');
+  if (ctx.retiredKey?.(issuer.did)) return fail(state, 'KEY_RETIRED', 'PEER_REMOVED');
   if (
     state.target.form === 'url' &&
     (mode !== state.target.invite.mode || requireSas !== state.target.invite.requireSas)

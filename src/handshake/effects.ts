@@ -149,4 +149,9 @@ export interface StepContext {
    * there. Absent, or undefined for a session: this side hands over no inbox, as before notices.
    */
   readonly inboxFor?: (sessionId: Uint8Array) => InboxExtension | undefined;
+  /**
+   * True for a did whose key a rotation retired (PROTOCOL.md §11.6): a pairing with it fails with
+   * KEY_RETIRED before anything is pinned (the other side hears PEER_REMOVED). Absent: none is.
+   */
+  readonly retiredKey?: (did: string) => boolean;
 }

@@ -310,6 +310,7 @@ function onConfirm(
   if (invite.refusedDids?.includes(acceptor.did)) {
     return endSession(session, 'PEER_REMOVED', 'PEER_REMOVED');
   }
+  if (ctx.retiredKey?.(acceptor.did)) return endSession(session, 'KEY_RETIRED', 'PEER_REMOVED');
   const verified: IssuerSession = { ...session, transcript: opened.transcript, acceptorCard: acceptor.bytes };
   if (invite.requireSas && !session.sasConfirmed) {
     return {
@@ -330,6 +331,7 @@ function complete(session: IssuerSession, invite: IssuerState, ctx: IssuerStepCo
   const reason = statusReason(invite.status, ctx.now, completeBy(invite.expiresAt));
   if (reason) return endSession(session, reason, reason);
   if (invite.refusedDids?.includes(acceptor.did)) return endSession(session, 'PEER_REMOVED', 'PEER_REMOVED');
+  if (ctx.retiredKey?.(acceptor.did)) return endSession(session, 'KEY_RETIRED', 'PEER_REMOVED');
   // Every completed session is a use, a repeat acceptor's included: uses bound how many pins
   // one invite can make, whoever asks (docs/SECURITY.md §Invites).
   if (invite.usesLeft === 0) return endSession(session, 'INVITE_USED', 'INVITE_USED');

@@ -27,6 +27,11 @@ export const METHOD_DESCRIPTIONS = {
   'peer.get': 'One pinned peer.',
   'peer.remove': 'Unpin a peer, and tell it so with an unpair notice when it has an inbox.',
   'peer.ping': 'Ask a peer whether it is reachable: a ping notice, answered by its receipt.',
+  'identity.rotate':
+    'Rotate this identity onto its committed next key and tell every peer; says which peers must re-pair.',
+  'device.list': 'This identity’s devices known to this agent (added with device invites).',
+  'device.revoke':
+    'Revoke a device: a rotation (reason deviceRevoked) that every peer applies; the remaining devices must be added again.',
   'events.subscribe': 'Receive invite.progress notifications on this connection.',
   'events.unsubscribe': 'Stop receiving notifications on this connection.',
 } as const;

@@ -8,6 +8,7 @@
 import type { z } from 'zod';
 import type { ErrorCode } from '../errors.js';
 import { METHOD_DESCRIPTIONS, type RpcMethodName } from './method-names.js';
+import type { PeerRotatedSchema } from './rotation-schemas.js';
 import type * as S from './schemas.js';
 
 export { METHOD_DESCRIPTIONS, type RpcMethodName };
@@ -35,6 +36,8 @@ export type AuditIntegrity = z.output<typeof S.AuditIntegritySchema>;
 export type InviteProgress = z.output<typeof S.InviteProgressSchema>;
 /** `peer.removed` notification params. */
 export type PeerRemoved = z.output<typeof S.PeerRemovedSchema>;
+/** `peer.rotated` notification params. */
+export type PeerRotated = z.output<typeof PeerRotatedSchema>;
 
 /** Every method: params (what a caller may send) and result (what the agent answers). */
 export type RpcMethods = {
@@ -55,6 +58,8 @@ export const NOTIFICATION_DESCRIPTIONS: Readonly<Record<RpcNotificationName, str
   'invite.progress':
     'An invite or accept moved on (published, accepted, sas, sasShown, paired, unconfirmed, expired, cancelled, failed).',
   'peer.removed': 'A peer was unpaired: by the operator (reason local) or by the peer itself (reason peer).',
+  'peer.rotated':
+    'A peer rotated its keys (its rotate notice was believed): re-pinned under its new did; the old one is refused.',
 };
 
 /** Errors any method can answer: bad params, an agent fault, a request over 1 MiB. */
@@ -126,6 +131,9 @@ export const METHOD_ERRORS: Readonly<Record<RpcMethodName, readonly ErrorCode[]>
   'peer.get': ['PEER_NOT_FOUND'],
   'peer.remove': ['DISK_FULL', 'NOTICE_QUEUE_FULL'],
   'peer.ping': ['PEER_NOT_FOUND', 'NOTICE_QUEUE_FULL', 'DISK_FULL'],
+  'identity.rotate': ['NO_NEXT_KEY', 'DISK_FULL'],
+  'device.list': [],
+  'device.revoke': ['PEER_NOT_FOUND', 'NO_NEXT_KEY', 'DISK_FULL'],
   'events.subscribe': [],
   'events.unsubscribe': [],
 };
@@ -133,3 +141,5 @@ export const METHOD_ERRORS: Readonly<Record<RpcMethodName, readonly ErrorCode[]>
 export const PROGRESS_NOTIFICATION = 'invite.progress';
 /** Sent (after `events.subscribe`) when the operator unpairs a peer. */
 export const PEER_REMOVED_NOTIFICATION = 'peer.removed';
+/** Sent (after `events.subscribe`) when a peer's rotation is applied. */
+export const PEER_ROTATED_NOTIFICATION = 'peer.rotated';

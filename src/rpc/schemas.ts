@@ -10,7 +10,9 @@ import {
   MIN_TTL_SECONDS,
 } from '../invite/invite-policy.js';
 import { MAX_INVITE_TEXT_LENGTH } from '../invite/invite-url.js';
+import { ROTATION_REASONS } from '../notice/notice-body.js';
 import type { RpcMethodName } from './method-names.js';
+import { PeerRotatedSchema, ROTATION_PARAM_SCHEMAS, ROTATION_RESULT_SCHEMAS } from './rotation-schemas.js';
 
 /**
  * The agent's JSON-RPC contract as data: every method's params, result and errors, and the
@@ -242,9 +244,10 @@ export const AuditEntrySchema = z.object({
       'unpairedByPeer',
       'noticeSent',
       'noticeReceived',
+      'rotated',
     ])
     .describe(
-      'lost: entries before this one could not be written (the disk was full; the agent’s log said so), `lost` says how many. unpairedByPeer: the peer unpaired this agent (its unpair notice). noticeSent / noticeReceived: a notice (docs/PROTOCOL.md §11) queued to a peer / heard from one, with its `notice` kind and `verdict`; never its body.',
+      'lost: entries before this one could not be written (the disk was full; the agent’s log said so), `lost` says how many. unpairedByPeer: the peer unpaired this agent (its unpair notice). noticeSent / noticeReceived: a notice (docs/PROTOCOL.md §11) queued to a peer / heard from one, with its `notice` kind and `verdict`; never its body. rotated: an identity rotated, this agent’s own or a peer’s (`peer` is its new did, `previousDid` the retired one).',
     ),
   role: z.enum(['issuer', 'acceptor']).optional(),
   invite: id.optional(),
@@ -269,6 +272,10 @@ export const AuditEntrySchema = z.object({
     ])
     .optional()
     .describe('With noticeSent / noticeReceived: what became of it (docs/PROTOCOL.md §11.5).'),
+  previousDid: did
+    .optional()
+    .describe('With event rotated: the did the identity rotated away from (retired); `peer` is the new one.'),
+  rotation: z.enum(ROTATION_REASONS).optional().describe('With event rotated: why (docs/PROTOCOL.md §11.3).'),
   lost: z
     .number()
     .int()
@@ -422,6 +429,7 @@ export const PARAM_SCHEMAS = {
         .describe('How long to wait for the pong (default 30).'),
     })
     .strict(),
+  ...ROTATION_PARAM_SCHEMAS,
   'events.subscribe': empty,
   'events.unsubscribe': empty,
 } as const satisfies Record<RpcMethodName, z.ZodType>;
@@ -459,6 +467,7 @@ export const RESULT_SCHEMAS = {
     reachable: z.boolean().describe('True when the peer’s pong arrived within the wait.'),
     rttMs: z.number().int().min(0).optional().describe('With reachable: the round trip, in milliseconds.'),
   }),
+  ...ROTATION_RESULT_SCHEMAS,
   'events.subscribe': z.object({ subscribed: z.literal(true) }),
   'events.unsubscribe': z.object({ subscribed: z.literal(false) }),
 } as const satisfies Record<RpcMethodName, z.ZodType>;
@@ -467,4 +476,5 @@ export const RESULT_SCHEMAS = {
 export const NOTIFICATION_SCHEMAS = {
   'invite.progress': InviteProgressSchema,
   'peer.removed': PeerRemovedSchema,
+  'peer.rotated': PeerRotatedSchema,
 } as const;

@@ -648,6 +648,7 @@ def verify(c):
 
     verify_notices(c, parties)
     verify_inbox_run(c, parties, url_run)
+    verify_device_bundle(c, parties)
 
     # ---- §1's strict Ed25519 rule at its edges.
     for i in range(len(c.get("ed25519Rule"))):
@@ -655,6 +656,22 @@ def verify(c):
         c.input(f"{base}.name")
         key, message, signature = (c.hex_input(f"{base}.{k}") for k in ("publicKey", "message", "signature"))
         c.check(f"{base}.valid", ed25519_verify_strict(key, message, signature))
+
+
+# ---------------------------------------------------------------- §6.8 device bundle
+def verify_device_bundle(c, parties):
+    """§6.8, version 2: the current secrets and the next-key commitment, never the next key."""
+    d = "deviceBundle"
+    party = parties[c.input(f"{d}.party")]
+    name = c.input(f"{d}.name")
+    c.check(f"{d}.nextKeyCommitment", c.get("notices.rotation.nextKeyCommitment"))
+    commitment = bytes.fromhex(c.get(f"{d}.nextKeyCommitment"))
+    p = f"parties.{c.get(f'{d}.party')}"
+    seed, agreement = bytes.fromhex(c.get(f"{p}.signingSeed")), bytes.fromhex(c.get(f"{p}.agreementSecret"))
+    assert ed25519_public(seed) == party["pub"]
+    bundle = u8(2) + seed + agreement + commitment + short(name.encode())
+    c.check(f"{d}.bytes", bundle)
+    assert bytes.fromhex(c.get("notices.rotation.nextSigningSeed")) not in bundle
 
 
 # ---------------------------------------------------------------- §11 notices

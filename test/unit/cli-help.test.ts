@@ -33,7 +33,7 @@ describe('CLI help', () => {
   });
 
   it('every README section a help text names exists', async () => {
-    const commands = [...(await helpOf()).matchAll(/^ {2}([a-z]+)\b/gm)].map((m) => m[1]!);
+    const commands = [...(await helpOf()).matchAll(/^ {2}([a-z-]+)\b/gm)].map((m) => m[1]!);
     expect(commands).toContain('service');
     const named: string[] = [];
     for (const command of new Set(commands)) {

@@ -49,7 +49,11 @@ describe('OpenRPC discovery', () => {
     expect(create.params.find((p) => p.name === 'uses')?.schema).toMatchObject({ minimum: 1, maximum: 1000 });
     const accept = doc.methods.find((m) => m.name === 'invite.accept')!;
     expect(accept.params.find((p) => p.name === 'invite')?.required).toBe(true);
-    expect(doc['x-notifications'].map((n) => n.name)).toEqual(['invite.progress', 'peer.removed']);
+    expect(doc['x-notifications'].map((n) => n.name)).toEqual([
+      'invite.progress',
+      'peer.removed',
+      'peer.rotated',
+    ]);
   });
 
   it('describes what the schemas accept: a value the schema refuses is outside the JSON Schema too', () => {

@@ -9,8 +9,9 @@ import {
 import { openFrame } from '../../src/crypto/frame-cipher.js';
 import { decodeBase64url } from '../../src/encoding/base64url.js';
 import { concatBytes, utf8 } from '../../src/encoding/binary.js';
-import { toHex } from '../../src/encoding/hex.js';
+import { fromHex, toHex } from '../../src/encoding/hex.js';
 import type { AcceptorState } from '../../src/handshake/acceptor.js';
+import { encodeDeviceBundle } from '../../src/handshake/device-bundle.js';
 import type { Effect } from '../../src/handshake/effects.js';
 import type { IssuerState } from '../../src/handshake/issuer.js';
 import { mintCodeInvite, mintUrlInvite } from '../../src/handshake/mint.js';
@@ -284,6 +285,20 @@ export function generateProtocolVectors() {
     notices,
     // §11.1: the URL pairing again with both sides handing over their inboxes, frame by frame.
     inboxRun: inboxRunVectors({ now: NOW, relayUrl: RELAY, issuerExtension: notices.inboxFrame.extension }),
+    // §6.8: the device bundle alice's welcome would carry in device mode: her current secrets and
+    // the commitment to her next key (notices.rotation), never the next key itself.
+    deviceBundle: {
+      party: 'alice',
+      name: 'alice',
+      nextKeyCommitment: notices.rotation.nextKeyCommitment,
+      bytes: toHex(
+        encodeDeviceBundle({
+          ...alice.secrets,
+          nextKeyCommitment: fromHex(notices.rotation.nextKeyCommitment),
+          name: 'alice',
+        }),
+      ),
+    },
     // §1's strict Ed25519 rule at its edges: what every implementation must answer for each.
     ed25519Rule: ed25519RuleCases().map((c) => ({
       name: c.name,
