@@ -16,6 +16,7 @@ import {
   byDid,
   byId,
   type Change,
+  changedWhole,
   diff,
   finishesRecords,
   inviteFinished,
@@ -71,8 +72,8 @@ export class DurableState {
     createdAt: number;
     audit: AuditAnchor | undefined;
     inbox: InboxRecord | undefined;
-    outbox: AgentState['outbox'];
-    formerCounters: AgentState['formerCounters'];
+    /** The state saved last, for its whole fields (WHOLE_FIELDS), compared by reference. */
+    whole: AgentState;
     invites: Keyed<InviteRecord>;
     accepts: Keyed<AcceptRecord>;
     peers: Keyed<PeerRecord>;
@@ -104,8 +105,7 @@ export class DurableState {
       createdAt: state.createdAt,
       audit: state.audit,
       inbox: state.inbox,
-      outbox: state.outbox,
-      formerCounters: state.formerCounters,
+      whole: state,
       invites: byId(state.invites),
       accepts: byId(state.accepts),
       peers: byDid(state.peers),
@@ -270,16 +270,13 @@ export class DurableState {
     const peers = diff(this.lastSaved.peers, keyed.peers);
     const audit = sameAnchor(next.state.audit, this.lastSaved.audit) ? undefined : next.state.audit;
     const inbox = next.state.inbox === this.lastSaved.inbox ? undefined : next.state.inbox;
-    const outbox = next.state.outbox === this.lastSaved.outbox ? undefined : next.state.outbox;
-    const formerCounters =
-      next.state.formerCounters === this.lastSaved.formerCounters ? undefined : next.state.formerCounters;
+    const whole = changedWhole(this.lastSaved.whole, next.state);
     const change: Change = {
       name: next.state.name,
       createdAt: next.state.createdAt,
       ...(audit ? { audit } : {}),
       ...(inbox ? { inbox } : {}),
-      ...(outbox ? { outbox } : {}),
-      ...(formerCounters ? { formerCounters } : {}),
+      ...(whole ? { whole } : {}),
       ...(auditLines.length > 0 ? { auditLines } : {}),
       put: { invites: invites.put, accepts: accepts.put, peers: peers.put },
       del: { invites: invites.del, accepts: accepts.del, peers: peers.del },
@@ -292,8 +289,7 @@ export class DurableState {
       change.createdAt === this.lastSaved.createdAt &&
       audit === undefined &&
       inbox === undefined &&
-      outbox === undefined &&
-      formerCounters === undefined &&
+      whole === undefined &&
       auditLines.length === 0 &&
       invites.put.length + invites.del.length + accepts.put.length + accepts.del.length === 0 &&
       peers.put.length + peers.del.length + finishedInvites.length + finishedAccepts.length === 0;

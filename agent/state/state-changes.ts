@@ -5,10 +5,8 @@ import type {
   AcceptRecord,
   AgentHistory,
   AgentState,
-  FormerCounters,
   InboxRecord,
   InviteRecord,
-  OutgoingNotice,
   PeerRecord,
 } from './agent-state.js';
 import { wipeFinishedAccept, wipeFinishedInvite } from './wipe-finished.js';
@@ -45,6 +43,51 @@ export interface Snapshot {
 }
 
 /** One save's worth of changes, as appended to the log. */
+/**
+ * The state's fields that a save writes whole whenever they changed (compared by reference), as
+ * opposed to the records, which it writes one by one. A field added to AgentState that is neither
+ * a record list nor in this list is saved only by a compaction: a crash would lose it.
+ */
+export const WHOLE_FIELDS = [
+  'outbox',
+  'formerCounters',
+  'retiredKeys',
+  'rotations',
+  'revokingDevice',
+] as const;
+export type WholeField = (typeof WHOLE_FIELDS)[number];
+
+/** Every field of AgentState is saved by each save: this fails to compile when one is not. */
+type SavedField =
+  | 'version'
+  | 'name'
+  | 'createdAt'
+  | 'audit'
+  | 'inbox'
+  | 'peers'
+  | 'invites'
+  | 'accepts'
+  | WholeField;
+export const EVERY_FIELD_SAVED: Exclude<keyof AgentState, SavedField> extends never ? true : never = true;
+
+/** The whole fields of `state` that differ (by reference) from `before`'s; undefined when none. */
+export function changedWhole(before: AgentState, state: AgentState): Change['whole'] {
+  const changed: Record<string, unknown> = {};
+  for (const field of WHOLE_FIELDS) if (state[field] !== before[field]) changed[field] = state[field] ?? null;
+  return Object.keys(changed).length > 0 ? (changed as Change['whole']) : undefined;
+}
+
+/** The whole fields `whole` sets: each given one replaced, a null one taken away. */
+function withWhole(whole: Change['whole']): Partial<AgentState> {
+  if (!whole) return {};
+  const fields: Record<string, unknown> = {};
+  for (const field of WHOLE_FIELDS) {
+    const value = whole[field];
+    if (value !== undefined) fields[field] = value ?? undefined;
+  }
+  return fields as Partial<AgentState>;
+}
+
 export interface Change {
   readonly name: string;
   readonly createdAt: number;
@@ -52,10 +95,11 @@ export interface Change {
   readonly audit?: AuditAnchor;
   /** The agent's inbox, when it was made or changed (it is never taken away). */
   readonly inbox?: InboxRecord;
-  /** The whole outbox, when it changed (it is small: at most 16 notices per peer). */
-  readonly outbox?: readonly OutgoingNotice[];
-  /** The whole list of former peers' counters, when it changed (bounded). */
-  readonly formerCounters?: readonly FormerCounters[];
+  /**
+   * The fields saved whole (WHOLE_FIELDS) that changed, each as it is now; null: it was taken
+   * away. Each is small and bounded (the outbox: 16 notices per peer; the lists: a few thousand).
+   */
+  readonly whole?: { readonly [K in WholeField]?: AgentState[K] | null };
   /**
    * The audit lines written since the last save, as in the audit file: that file is not synced
    * before each save, so the entries the anchor names are on disk here until a compaction, which
@@ -125,8 +169,7 @@ export function applyChange(snapshot: Snapshot, change: Change): Snapshot {
     createdAt: change.createdAt,
     ...(change.audit ? { audit: change.audit } : {}),
     ...(change.inbox ? { inbox: change.inbox } : {}),
-    ...(change.outbox ? { outbox: change.outbox } : {}),
-    ...(change.formerCounters ? { formerCounters: change.formerCounters } : {}),
+    ...withWhole(change.whole),
     peers: upsert(snapshot.state.peers, change.put?.peers, change.del?.peers, (p) => p.did),
     invites: upsert(
       snapshot.state.invites,

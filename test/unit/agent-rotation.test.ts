@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync } from 'node:fs';
+import { cpSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -59,7 +59,7 @@ async function pair() {
   const alice = await agentOn(relay, clock, 'alice');
   const bob = await agentOn(relay, clock, 'bob');
   await pairOn(alice.agent, bob.agent);
-  return { relay, clock, alice: alice.agent, aliceHome: alice.home, bob: bob.agent };
+  return { relay, clock, alice: alice.agent, aliceHome: alice.home, bob: bob.agent, bobHome: bob.home };
 }
 
 /** The secrets in an agent's keystore entry (what a thief of its disk and passphrase holds). */
@@ -151,6 +151,28 @@ describe('rotation between agents', () => {
     // Notices go on under the new key: a ping is answered.
     expect((await alice.pingPeer(bob.did, 5)).reachable).toBe(true);
     await Promise.all([alice.stop(), bob.stop()]);
+  });
+
+  it('what a rotation saves survives a crash (SIGKILL: the home as it is on disk, no stop): the retired keys, the rotations', async () => {
+    const { relay, clock, alice, aliceHome, bob, bobHome } = await pair();
+    const oldDid = alice.did;
+    await alice.rotation.rotate('scheduled');
+    await eventually(
+      () => peerOf(bob, alice.did) !== undefined && (alice.snapshot.outbox ?? []).length === 0,
+    );
+    // Each home copied as it is on disk while its agent runs: what a kill leaves.
+    const crashed = (home: string) => {
+      const copy = mkdtempSync(join(tmpdir(), 'pl-crash-'));
+      cpSync(home, copy, { recursive: true });
+      return copy;
+    };
+    const [bobCopy, aliceCopy] = [crashed(bobHome), crashed(aliceHome)];
+    await Promise.all([alice.stop(), bob.stop()]);
+    const { agent: bob2 } = await agentOn(relay, clock, 'bob', bobCopy);
+    const { agent: alice2 } = await agentOn(relay, clock, 'alice', aliceCopy);
+    expect(bob2.snapshot.retiredKeys).toEqual([expect.objectContaining({ did: oldDid, by: alice2.did })]);
+    expect(alice2.snapshot.rotations).toEqual([expect.objectContaining({ from: oldDid, to: alice2.did })]);
+    await Promise.all([alice2.stop(), bob2.stop()]);
   });
 
   it('the thief’s race: a rotation signed by the stolen current key is refused (notCommitted); the owner’s is applied; the old key’s notices and pairings are refused after', async () => {
