@@ -20,6 +20,11 @@ export const INBOX_TTL_SECONDS = 45 * 86_400;
 export const INBOX_RENEW_BELOW_SECONDS = 30 * 86_400;
 /** The longest wait between two attempts after the relay failed (seconds). */
 const MAX_BACKOFF_SECONDS = 300;
+/**
+ * Writer additions in flight at once: 10,000 writers one round trip at a time took 9.7 s on
+ * loopback (a busy 2-core machine), and take RTT × 10,000 to a relay far away.
+ */
+const WRITERS_IN_FLIGHT = 8;
 
 export interface AgentInboxDeps {
   readonly store: DurableState;
@@ -217,14 +222,38 @@ export class AgentInbox {
       inbox = this.save({ ...inbox, expiresAt: Math.floor(expiresAt / 1000) });
     }
     this.watch(inbox);
-    for (const peer of this.deps.store.state.peers) {
-      if (peer.writerAdded !== false || !peer.handedWriteCapability) continue;
-      await this.relay().addInboxWriter(inbox.mailboxId, inbox.readCapability, peer.handedWriteCapability);
-      this.markAdded(peer);
-    }
+    await this.addWriters(inbox);
     await this.revokeAndTrim();
     this.failures = 0;
     await this.deps.store.persist();
+  }
+
+  /**
+   * Registers every handed capability the relay does not hold yet, WRITERS_IN_FLIGHT requests at
+   * a time, each batch marked added in one change (10,000 owed: not 10,000 scans of the peers).
+   * A batch that added any is progress: a refusal after it (the relay's rate limit, as a restarted
+   * memory relay's 10,000 writers meet it) is retried after the first backoff, not after one
+   * doubled per pass, so the writers go in at the pace the relay allows.
+   */
+  private async addWriters(inbox: InboxRecord): Promise<void> {
+    const owed = this.deps.store.state.peers.filter(
+      (p) => p.writerAdded === false && p.handedWriteCapability,
+    );
+    for (let i = 0; i < owed.length; i += WRITERS_IN_FLIGHT) {
+      const batch = owed.slice(i, i + WRITERS_IN_FLIGHT);
+      const results = await Promise.allSettled(
+        batch.map((peer) =>
+          this.relay().addInboxWriter(inbox.mailboxId, inbox.readCapability, peer.handedWriteCapability!),
+        ),
+      );
+      const added = batch.filter((_, j) => results[j]!.status === 'fulfilled');
+      if (added.length > 0) {
+        this.markAdded(added);
+        this.failures = 0;
+      }
+      const refused = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+      if (refused) throw refused.reason;
+    }
   }
 
   /**
@@ -311,13 +340,13 @@ export class AgentInbox {
     }));
   }
 
-  private markAdded(peer: PeerRecord): void {
+  /** The relay holds these peers' capabilities now (a peer re-paired meanwhile holds another: untouched). */
+  private markAdded(peers: readonly PeerRecord[]): void {
+    const added = new Map(peers.map((p) => [p.did, p.handedWriteCapability]));
     this.deps.store.update((s) => ({
       ...s,
       peers: s.peers.map((p) =>
-        p.did === peer.did && p.handedWriteCapability === peer.handedWriteCapability
-          ? { ...p, writerAdded: true }
-          : p,
+        added.has(p.did) && added.get(p.did) === p.handedWriteCapability ? { ...p, writerAdded: true } : p,
       ),
     }));
   }

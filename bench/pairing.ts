@@ -6,11 +6,10 @@
  *  - JSON-RPC small requests per second on one socket (agent.info, 64 in flight).
  * The CLI figures are in bench/ceremony.ts. Run: npm run bench, or node dist/bench/pairing.js
  */
-import { readFileSync } from 'node:fs';
 import { PairlinkClient } from '../client/index.js';
 import { type AgentProcess, startAgent, testRoot } from '../test/support/agent-process.js';
 import { startRelayProcess } from '../test/support/relay-process.js';
-import { inMs, report, value } from './stats.js';
+import { cpuMs, inMs, report, value } from './stats.js';
 
 const QUICK = process.env.BENCH_QUICK === '1';
 const PAIRINGS = Number(process.env.BENCH_PAIRINGS ?? (QUICK ? 30 : 1000));
@@ -43,16 +42,6 @@ async function latencies(
   );
   times.perSecond = (total * 1000) / (performance.now() - began);
   return times.sort((a, b) => a - b);
-}
-
-/** User + system CPU of a process so far, in ms (Linux /proc; clock ticks of 10 ms). */
-function cpuMs(pid: number | undefined): number {
-  try {
-    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-    return (Number(fields[11]) + Number(fields[12])) * 10;
-  } catch {
-    return Number.NaN;
-  }
 }
 
 const relay = await startRelayProcess([], {

@@ -18,7 +18,7 @@ const quick = process.argv.includes('--quick');
 const onlyArg = process.argv.find((a) => a.startsWith('--only='));
 const only = onlyArg ? onlyArg.slice('--only='.length).split(',') : null;
 
-const BENCHES = ['crypto', 'relay', 'pairing', 'ceremony'] as const;
+const BENCHES = ['crypto', 'relay', 'pairing', 'ceremony', 'agent-inboxes'] as const;
 const DEADLINE_MS = quick ? 180_000 : 900_000;
 
 interface Outcome {

@@ -1,4 +1,4 @@
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 
 /** Times `fn` `runs` times after a warm-up and returns per-run milliseconds, sorted. */
 export function sample(fn: () => void, runs: number, warmup = Math.min(50, runs)): number[] {
@@ -89,4 +89,14 @@ export function ratioOf(figures: Figures, a: string, b: string): number | null {
   const x = figures[a];
   const y = figures[b];
   return x && y ? median(x.samples) / median(y.samples) : null;
+}
+
+/** User + system CPU of a process so far, in ms (Linux /proc; clock ticks of 10 ms); NaN when gone. */
+export function cpuMs(pid: number | undefined): number {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    return (Number(fields[11]) + Number(fields[12])) * 10;
+  } catch {
+    return Number.NaN;
+  }
 }

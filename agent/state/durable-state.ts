@@ -13,11 +13,11 @@ import type {
 import {
   type AuditSaves,
   applyChange,
-  byDid,
   byId,
   type Change,
   changedWhole,
   diff,
+  diffPeers,
   finishesRecords,
   inviteFinished,
   isFinished,
@@ -76,7 +76,7 @@ export class DurableState {
     whole: AgentState;
     invites: Keyed<InviteRecord>;
     accepts: Keyed<AcceptRecord>;
-    peers: Keyed<PeerRecord>;
+    peers: readonly PeerRecord[];
   };
   /** A failed append may have left a partial entry: start afresh with a snapshot. */
   private mustCompact: boolean;
@@ -108,7 +108,7 @@ export class DurableState {
       whole: state,
       invites: byId(state.invites),
       accepts: byId(state.accepts),
-      peers: byDid(state.peers),
+      peers: state.peers,
     };
   }
 
@@ -259,15 +259,19 @@ export class DurableState {
     const finishedInvites = this.state.invites.filter(inviteFinished).map(wipeFinishedInvite);
     const finishedAccepts = this.state.accepts.filter(isFinished).map(wipeFinishedAccept);
     const before = { state: this.state, history: this.history };
-    const next = applyChange(before, {
-      name: this.state.name,
-      createdAt: this.state.createdAt,
-      done: { invites: finishedInvites, accepts: finishedAccepts },
-    });
+    // Nothing finished: nothing moves to the history (and 10,000 peers are not copied per save).
+    const next =
+      finishedInvites.length + finishedAccepts.length === 0
+        ? before
+        : applyChange(before, {
+            name: this.state.name,
+            createdAt: this.state.createdAt,
+            done: { invites: finishedInvites, accepts: finishedAccepts },
+          });
     const keyed = DurableState.keyed(next.state);
     const invites = diff(this.lastSaved.invites, keyed.invites);
     const accepts = diff(this.lastSaved.accepts, keyed.accepts);
-    const peers = diff(this.lastSaved.peers, keyed.peers);
+    const peers = diffPeers(this.lastSaved.peers, keyed.peers);
     const audit = sameAnchor(next.state.audit, this.lastSaved.audit) ? undefined : next.state.audit;
     const inbox = next.state.inbox === this.lastSaved.inbox ? undefined : next.state.inbox;
     const whole = changedWhole(this.lastSaved.whole, next.state);

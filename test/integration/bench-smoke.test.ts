@@ -30,7 +30,7 @@ describe('npm run bench -- --quick', () => {
     const file = /raw figures: (\S+)/.exec(stdout)?.[1];
     expect(file).toBeDefined();
     const { outcomes } = JSON.parse(readFileSync(join(REPO, file!), 'utf8')) as { outcomes: Outcome[] };
-    expect(outcomes.map((o) => o.bench)).toEqual(['crypto', 'relay', 'pairing', 'ceremony']);
+    expect(outcomes.map((o) => o.bench)).toEqual(['crypto', 'relay', 'pairing', 'ceremony', 'agent-inboxes']);
     for (const o of outcomes) {
       expect(o.error, o.bench).toBeUndefined();
       for (const [name, figure] of Object.entries(o.section.figures)) {
@@ -55,6 +55,10 @@ describe('npm run bench -- --quick', () => {
       'acceptor step: wormhole-william (Go) receive',
       'acceptor step: magic-wormhole (Python) receive',
       'mailbox server memory per open nameplate (own socket)',
+      'agent memory per 1,000 peers with inboxes (RSS)',
+      'sealed state per peer with an inbox',
+      'pings answered/s, one peer (a notice and its receipt)',
+      'receiving agent CPU per ping, one peer',
     ])
       expect(names).toContain(expected);
     expect(stdout).toMatch(/acceptor step ÷ wormhole-william receive/);
