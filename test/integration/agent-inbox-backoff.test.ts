@@ -112,6 +112,10 @@ describe('writers added at the pace the relay allows', () => {
       read: () => {
         throw new Error('no message is sent in this test');
       },
+      moved: () => {
+        throw new Error('the inbox does not move in this test');
+      },
+      sendQueued: () => {},
     });
     const owed = () => store.state.peers.filter((p) => p.writerAdded === false).length;
     const added: number[] = [];
