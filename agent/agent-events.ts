@@ -1,4 +1,4 @@
-import type { InviteProgress, PeerRemoved, PeerRotated } from '../src/rpc/protocol.js';
+import type { InviteProgress, PeerMoved, PeerRemoved, PeerRotated } from '../src/rpc/protocol.js';
 import type { PairingLog } from './pairing-log.js';
 import type { AcceptRecord } from './state/agent-state.js';
 
@@ -11,6 +11,7 @@ export class AgentEvents {
   private readonly progressListeners = new Set<(progress: InviteProgress) => void>();
   private readonly removalListeners = new Set<(removed: PeerRemoved) => void>();
   private readonly rotationListeners = new Set<(rotated: PeerRotated) => void>();
+  private readonly moveListeners = new Set<(moved: PeerMoved) => void>();
 
   constructor(
     private readonly pairings: PairingLog,
@@ -43,6 +44,16 @@ export class AgentEvents {
 
   peerRotated(rotated: PeerRotated): void {
     for (const listener of this.rotationListeners) listener(rotated);
+  }
+
+  /** Receives every `peer.moved` notification. */
+  onPeerMoved(listener: (moved: PeerMoved) => void): () => void {
+    this.moveListeners.add(listener);
+    return () => this.moveListeners.delete(listener);
+  }
+
+  peerMoved(moved: PeerMoved): void {
+    for (const listener of this.moveListeners) listener(moved);
   }
 
   peerRemoved(removed: PeerRemoved): void {

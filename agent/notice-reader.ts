@@ -28,6 +28,8 @@ export interface NoticeReaderDeps {
   previousIdentity(): Identity | null;
   /** A peer's rotation was applied and saved (peer-rotation.ts): tell subscribers. */
   rotatedPeer(previous: PeerRecord, pin: PeerRecord, reason: RotationReason, at: string): void;
+  /** A peer's inbox moved (its notice applied and saved): subscribers hear it. */
+  movedPeer(peer: PeerRecord, at: string): void;
   readonly outbox: NoticeOutbox;
   readonly clock: Pick<AgentClock, 'now'>;
   readonly logger: Logger;
@@ -150,7 +152,10 @@ export class NoticeReader {
             peers: seen.peers.map((p) => (p.did === did ? { ...p, inbox: body2.inbox } : p)),
           };
         },
-        after: () => this.deps.outbox.sendReceipt(moved, notice.counter, true),
+        after: () => {
+          this.deps.outbox.sendReceipt(moved, notice.counter, true);
+          this.deps.movedPeer(moved, iso(now));
+        },
       };
     }
     if (body2.kind === 'rotate') {

@@ -130,6 +130,8 @@ export function startNotices(
     removedByPeer: (peer, at) => lifecycle.removedByPeer(peer, at),
     rotatedPeer: (previous, pin, reason, at) =>
       deps.events.peerRotated({ did: pin.did, previousDid: previous.did, name: pin.name, reason, at }),
+    movedPeer: (peer, at) =>
+      deps.events.peerMoved({ did: peer.did, name: peer.name, relayUrl: peer.inbox?.relayUrl ?? '', at }),
   });
   return { outbox, lifecycle, reader };
 }

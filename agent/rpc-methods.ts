@@ -7,6 +7,7 @@ import {
   type InviteAcceptResult,
   type InviteSummary,
   METHOD_DESCRIPTIONS,
+  PEER_MOVED_NOTIFICATION,
   PEER_REMOVED_NOTIFICATION,
   PEER_ROTATED_NOTIFICATION,
   type PeerInfo,
@@ -222,10 +223,12 @@ function agentNotifications(agent: Agent): NotificationSource {
     const offProgress = agent.onProgress((progress) => broadcast(PROGRESS_NOTIFICATION, progress));
     const offRemoved = agent.onPeerRemoved((removed) => broadcast(PEER_REMOVED_NOTIFICATION, removed));
     const offRotated = agent.events.onPeerRotated((rotated) => broadcast(PEER_ROTATED_NOTIFICATION, rotated));
+    const offMoved = agent.events.onPeerMoved((moved) => broadcast(PEER_MOVED_NOTIFICATION, moved));
     return () => {
       offProgress();
       offRemoved();
       offRotated();
+      offMoved();
     };
   };
 }

@@ -9,6 +9,10 @@ function line(event: PairlinkEvent): string {
     const p = event.params;
     return `${p.at}  peer removed  ${p.name} (${p.did})${p.reason === 'peer' ? '  by the peer' : ''}`;
   }
+  if (event.method === 'peer.moved') {
+    const p = event.params;
+    return `${p.at}  peer moved  ${p.name} (${p.did}) to ${p.relayUrl}`;
+  }
   if (event.method === 'peer.rotated') {
     const p = event.params;
     return `${p.at}  peer rotated  ${p.name} ${p.previousDid} -> ${p.did} (${p.reason})`;
@@ -20,8 +24,9 @@ function line(event: PairlinkEvent): string {
 export const eventsCommand: Command = {
   summary: [
     'Stream what happens: invite progress (published, accepted, sas, paired, unconfirmed, expired,',
-    'cancelled, failed), peers removed and peers rotated, one line each, until interrupted. With',
-    '--json, NDJSON: {"method":"invite.progress"|"peer.removed"|"peer.rotated","params":{…}} per line.',
+    'cancelled, failed), peers removed, rotated and moved, one line each, until interrupted. With',
+    '--json, NDJSON: {"method":"invite.progress"|"peer.removed"|"peer.rotated"|"peer.moved","params":{…}}',
+    'per line.',
   ].join('\n'),
   usage: 'pairlink events [--json]',
   options: {},

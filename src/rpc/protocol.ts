@@ -8,7 +8,7 @@
 import type { z } from 'zod';
 import type { ErrorCode } from '../errors.js';
 import { METHOD_DESCRIPTIONS, type RpcMethodName } from './method-names.js';
-import type { PeerRotatedSchema } from './rotation-schemas.js';
+import type { PeerMovedSchema, PeerRotatedSchema } from './rotation-schemas.js';
 import type * as S from './schemas.js';
 
 export { METHOD_DESCRIPTIONS, type RpcMethodName };
@@ -38,6 +38,8 @@ export type InviteProgress = z.output<typeof S.InviteProgressSchema>;
 export type PeerRemoved = z.output<typeof S.PeerRemovedSchema>;
 /** `peer.rotated` notification params. */
 export type PeerRotated = z.output<typeof PeerRotatedSchema>;
+/** `peer.moved` notification params. */
+export type PeerMoved = z.output<typeof PeerMovedSchema>;
 
 /** Every method: params (what a caller may send) and result (what the agent answers). */
 export type RpcMethods = {
@@ -60,6 +62,8 @@ export const NOTIFICATION_DESCRIPTIONS: Readonly<Record<RpcNotificationName, str
   'peer.removed': 'A peer was unpaired: by the operator (reason local) or by the peer itself (reason peer).',
   'peer.rotated':
     'A peer rotated its keys (its rotate notice was believed): re-pinned under its new did; the old one is refused.',
+  'peer.moved':
+    'A peer moved its inbox to another relay (its inbox-moved notice was applied): notices to it go there from now on.',
 };
 
 /** Errors any method can answer: bad params, an agent fault, a request over 1 MiB. */
@@ -143,3 +147,5 @@ export const PROGRESS_NOTIFICATION = 'invite.progress';
 export const PEER_REMOVED_NOTIFICATION = 'peer.removed';
 /** Sent (after `events.subscribe`) when a peer's rotation is applied. */
 export const PEER_ROTATED_NOTIFICATION = 'peer.rotated';
+/** Sent (after `events.subscribe`) when a peer's inbox-moved notice is applied. */
+export const PEER_MOVED_NOTIFICATION = 'peer.moved';

@@ -75,6 +75,14 @@ export const ROTATION_RESULT_SCHEMAS = {
   }),
 } as const;
 
+/** `peer.moved` notification params: a peer's inbox moved to another relay (its inbox-moved notice applied). */
+export const PeerMovedSchema = z.object({
+  did,
+  name: z.string(),
+  relayUrl: z.string().describe('The relay the peer’s inbox lives on now (its notices go there).'),
+  at: isoTime,
+});
+
 /** `peer.rotated` notification params. */
 export const PeerRotatedSchema = z.object({
   did: did.describe('The peer’s new did.'),

@@ -12,7 +12,12 @@ import {
 import { MAX_INVITE_TEXT_LENGTH } from '../invite/invite-url.js';
 import { ROTATION_REASONS } from '../notice/notice-body.js';
 import type { RpcMethodName } from './method-names.js';
-import { PeerRotatedSchema, ROTATION_PARAM_SCHEMAS, ROTATION_RESULT_SCHEMAS } from './rotation-schemas.js';
+import {
+  PeerMovedSchema,
+  PeerRotatedSchema,
+  ROTATION_PARAM_SCHEMAS,
+  ROTATION_RESULT_SCHEMAS,
+} from './rotation-schemas.js';
 
 /**
  * The agent's JSON-RPC contract as data: every method's params, result and errors, and the
@@ -477,4 +482,5 @@ export const NOTIFICATION_SCHEMAS = {
   'invite.progress': InviteProgressSchema,
   'peer.removed': PeerRemovedSchema,
   'peer.rotated': PeerRotatedSchema,
+  'peer.moved': PeerMovedSchema,
 } as const;

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { Agent } from '../../agent/agent.js';
+import type { PeerMoved } from '../../src/rpc/protocol.js';
 import { FakeRelay, ManualClock } from '../support/fake-relay.js';
 import { agentOn, eventually, FAKE_RELAY_URL } from '../support/hosted-agent.js';
 
@@ -34,6 +35,8 @@ const peerOf = (agent: Agent, other: Agent) => agent.snapshot.peers.find((p) => 
 describe('an agent that moves to another relay', () => {
   it('makes its inbox there and tells every peer, which posts there from then on', async () => {
     const { second, on, alice, bob, aliceHome } = await twoRelays();
+    const heard: PeerMoved[] = [];
+    bob.events.onPeerMoved((moved) => heard.push(moved));
     await alice.stop();
     const { agent: moved } = await on('alice', aliceHome, SECOND_RELAY);
     await eventually(() => moved.snapshot.inbox?.relayUrl === SECOND_RELAY);
@@ -45,6 +48,10 @@ describe('an agent that moves to another relay', () => {
     );
     expect(peerOf(bob, moved)?.inbox?.relayUrl).toBe(SECOND_RELAY);
     expect(moved.snapshot.outbox).toEqual([]);
+    await eventually(() => heard.length > 0);
+    expect(heard).toEqual([
+      expect.objectContaining({ did: moved.did, name: 'alice', relayUrl: SECOND_RELAY }),
+    ]);
     // The capability bob now holds is a writer of the new inbox, drawn for him alone.
     const handed = peerOf(moved, bob)!.handedWriteCapability!;
     expect(Buffer.from(peerOf(bob, moved)!.inbox!.writeCapability).equals(Buffer.from(handed))).toBe(true);

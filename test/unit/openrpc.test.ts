@@ -53,6 +53,7 @@ describe('OpenRPC discovery', () => {
       'invite.progress',
       'peer.removed',
       'peer.rotated',
+      'peer.moved',
     ]);
   });
 
