@@ -32,7 +32,9 @@ export function applyPins(
         // A peer already confirmed by an earlier pairing stays confirmed.
         confirmed: effect.confirmed || (existing !== undefined && existing.confirmed !== false),
         session: toHex(effect.sessionId),
-        ...peerInbox(effect.peerInbox),
+        // A pairing again whose inbox frame did not open (yet) keeps what the last one handed over:
+        // the same identity, the same inbox and commitment until the peer says otherwise.
+        ...peerInbox(effect.peerInbox ?? extensionOf(existing)),
         ...(effect.handedWriteCapability
           ? { handedWriteCapability: effect.handedWriteCapability, writerAdded: false }
           : {}),
@@ -42,15 +44,24 @@ export function applyPins(
     } else if (effect.type === 'confirmPin' || effect.type === 'unpin') {
       const session = toHex(effect.sessionId);
       const peer = next.find((p) => p.did === effect.did);
-      // Only the session that made an unconfirmed pin may confirm or withdraw it.
-      if (!peer || peer.session !== session || peer.confirmed !== false) continue;
-      next =
-        effect.type === 'unpin'
-          ? next.filter((p) => p !== peer)
-          : next.map((p) => (p === peer ? { ...peer, confirmed: true, ...peerInbox(effect.peerInbox) } : p));
+      if (!peer || peer.session !== session) continue;
+      // Only the session that made an unconfirmed pin may confirm or withdraw it; the session of a
+      // pairing again with a peer confirmed before withdraws nothing, but brings its inbox.
+      if (effect.type === 'unpin') {
+        if (peer.confirmed === false) next = next.filter((p) => p !== peer);
+      } else if (peer.confirmed === false || effect.peerInbox) {
+        next = next.map((p) => (p === peer ? { ...peer, confirmed: true, ...peerInbox(effect.peerInbox) } : p));
+      }
     }
   }
   return next;
+}
+
+/** What an existing pin holds of the peer's inbox frame, to keep it. */
+function extensionOf(pin: PeerRecord | undefined): InboxExtension | undefined {
+  return pin?.inbox && pin.nextKeyCommitment
+    ? { inbox: pin.inbox, nextKeyCommitment: pin.nextKeyCommitment }
+    : undefined;
 }
 
 /** A pin's part from the peer's inbox frame (PROTOCOL.md §11.1): nothing for a peer without one. */

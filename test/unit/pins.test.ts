@@ -1,0 +1,71 @@
+import { randomBytes } from 'node:crypto';
+import { describe, expect, it } from 'vitest';
+import { applyPins } from '../../agent/pins.js';
+import type { PeerRecord } from '../../agent/state/agent-state.js';
+import { toHex } from '../../src/encoding/hex.js';
+import type { Effect } from '../../src/handshake/effects.js';
+import { type Card, issueCard } from '../../src/identity/card.js';
+import { Identity } from '../../src/identity/identity.js';
+import type { InboxExtension } from '../../src/notice/inbox.js';
+
+/** The pins after a pairing again with a peer pinned before (agent/pins.ts, PROTOCOL.md §11.1). */
+const NOW = 1_800_000_000;
+const random = (n: number) => new Uint8Array(randomBytes(n));
+const ben = Identity.generate(random).identity;
+const card: Card = issueCard(ben, 'ben', 'https://relay.example.org', NOW);
+const extension = (): InboxExtension => ({
+  nextKeyCommitment: random(32),
+  inbox: { relayUrl: 'https://relay.example.org', mailboxId: random(16), writeCapability: random(16) },
+});
+const first = extension();
+const pinned: PeerRecord = {
+  did: card.did,
+  name: 'ben',
+  card: card.bytes,
+  pairedAt: new Date(NOW * 1000).toISOString(),
+  relayUrl: card.relayUrl,
+  relation: 'peer',
+  confirmed: true,
+  session: 'aa',
+  inbox: first.inbox,
+  nextKeyCommitment: first.nextKeyCommitment,
+};
+const session = random(16);
+const pin = (peerInbox?: InboxExtension): Effect => ({
+  type: 'pin',
+  sessionId: session,
+  peer: card,
+  mode: 'peer',
+  confirmed: false,
+  ...(peerInbox ? { peerInbox } : {}),
+});
+
+describe('pinning a peer again', () => {
+  it('as issuer: the acceptor’s inbox that comes with the ack is recorded, though the peer was confirmed before', () => {
+    const second = extension();
+    const afterWelcome = applyPins([pinned], [pin()], 'did:key:self', NOW + 60);
+    const afterAck = applyPins(
+      afterWelcome,
+      [{ type: 'confirmPin', sessionId: session, did: card.did, peerInbox: second }],
+      'did:key:self',
+      NOW + 61,
+    );
+    expect(afterAck[0]?.inbox).toEqual(second.inbox);
+    expect(afterAck[0]?.nextKeyCommitment).toEqual(second.nextKeyCommitment);
+    expect(afterAck[0]?.session).toBe(toHex(session));
+  });
+
+  it('without an inbox frame that opened, keeps the inbox and commitment the last pairing handed over', () => {
+    const again = applyPins([pinned], [pin()], 'did:key:self', NOW + 60);
+    expect(again[0]?.inbox).toEqual(first.inbox);
+    expect(again[0]?.nextKeyCommitment).toEqual(first.nextKeyCommitment);
+    // And a withdrawal by that session takes nothing from a peer confirmed before.
+    const withdrawn = applyPins(
+      again,
+      [{ type: 'unpin', sessionId: session, did: card.did }],
+      'did:key:self',
+      NOW + 61,
+    );
+    expect(withdrawn).toHaveLength(1);
+  });
+});
