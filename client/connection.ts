@@ -68,7 +68,7 @@ export class RpcConnection {
 
   private notificationListener: ((method: string, params: unknown) => void) | null = null;
 
-  /** Receives every notification (invite.progress, peer.removed), after `events.subscribe`. */
+  /** Receives every notification (invite.progress, peer.removed, peer.rotated, peer.moved), after `events.subscribe`. */
   onNotification(listener: (method: string, params: unknown) => void): void {
     this.notificationListener = listener;
   }

@@ -1,11 +1,12 @@
 import { agentSocketCandidates, findAgentSocket } from '../io/agent-paths.js';
 import { withDeadline } from '../io/deadline.js';
 import { PairlinkError } from '../src/errors.js';
-import type {
-  RpcMethodName,
-  RpcMethods,
-  RpcNotificationName,
-  RpcNotifications,
+import {
+  NOTIFICATION_DESCRIPTIONS,
+  type RpcMethodName,
+  type RpcMethods,
+  type RpcNotificationName,
+  type RpcNotifications,
 } from '../src/rpc/protocol.js';
 import { RpcConnection } from './connection.js';
 
@@ -84,7 +85,8 @@ export class PairlinkClient {
 
   private attach(connection: RpcConnection): void {
     connection.onNotification((method, params) => {
-      if (method !== 'invite.progress' && method !== 'peer.removed') return;
+      // Every notification the agent documents (a client of an older version skips newer ones).
+      if (!Object.hasOwn(NOTIFICATION_DESCRIPTIONS, method)) return;
       const event = { method, params } as PairlinkEvent;
       for (const listener of this.eventListeners) listener(event);
     });

@@ -72,20 +72,18 @@ describe('RPC results match the published schemas', () => {
     expect(peers).toHaveLength(1);
     await check(a, 'peer.get', { did: peers[0]!.did });
     const pong = await check(a, 'peer.ping', { did: peers[0]!.did, waitSeconds: 20 });
-    // A peer pinned without an inbox (paired before the agent had made its own) is never reachable.
-    expect(pong.reachable).toBe(peers[0]!.inbox);
-    // Ben rotates; ann hears it (peer.rotated) and re-pins him under his new did.
-    // Ann follows only if she pinned ben with his inbox frame, which carries his commitment; a pin
-    // without it refuses his rotation (noCommitment, §11.6) and keeps the old did.
+    // Paired twice, ann keeps ben's inbox (pins.ts): the pong comes back.
+    expect(peers[0]!.inbox).toBe(true);
+    expect(pong.reachable).toBe(true);
+    // Ben rotates; ann hears it (peer.rotated, through the client) and re-pins him under his new did.
     const rotated = await check(b, 'identity.rotate', { reason: 'scheduled' });
-    const follows = peers[0]!.inbox;
-    const heard = async () =>
-      seen.some((e) => e.method === 'peer.rotated') ||
-      (await a.call('history.list', {})).some((e) => e.notice === 'rotate' && e.verdict === 'noCommitment');
-    for (let i = 0; i < 400 && !(await heard()); i++) await new Promise((r) => setTimeout(r, 50));
-    expect(await heard()).toBe(true);
-    const benNow = follows ? rotated.did : rotated.previousDid;
-    expect((await a.call('peer.list', {})).map((p) => p.did)).toEqual([benNow]);
+    for (let i = 0; i < 400 && !seen.some((e) => e.method === 'peer.rotated'); i++)
+      await new Promise((r) => setTimeout(r, 50));
+    expect(seen.find((e) => e.method === 'peer.rotated')?.params).toMatchObject({
+      did: rotated.did,
+      previousDid: rotated.previousDid,
+    });
+    expect((await a.call('peer.list', {})).map((p) => p.did)).toEqual([rotated.did]);
     // A device of ann's (cal, by a device invite, both operators confirming the SAS), then revoked.
     const cal = await connect({ socket: (await fleet.agent('cal')).socket });
     clients.push(cal);
@@ -98,7 +96,7 @@ describe('RPC results match the published schemas', () => {
     expect(devices.map((d) => d.name)).toEqual(['cal']);
     const revoked = await check(a, 'device.revoke', { device: 'cal' });
     expect(revoked.revoked.name).toBe('cal');
-    await check(a, 'peer.remove', { did: benNow });
+    await check(a, 'peer.remove', { did: rotated.did });
     await check(a, 'history.list', {});
     await check(a, 'history.verify', {});
     await check(b, 'events.subscribe', {});
@@ -106,7 +104,7 @@ describe('RPC results match the published schemas', () => {
     expect(new Set(seen2)).toEqual(new Set(Object.keys(RESULT_SCHEMAS)));
     // And the notifications.
     expect(seen.map((e) => e.method)).toContain('peer.removed');
-    if (follows) expect(seen.map((e) => e.method)).toContain('peer.rotated');
+    expect(seen.map((e) => e.method)).toContain('peer.rotated');
     for (const e of seen) {
       const parsed = NOTIFICATION_SCHEMAS[e.method].safeParse(e.params);
       expect(parsed.error?.issues ?? [], e.method).toEqual([]);
