@@ -172,7 +172,7 @@ describe('a Redis-backed relay SIGKILLed in the middle of six accepts', () => {
   });
 });
 
-describe('seeded fault runs: drops, duplicates, delays, reordering, cuts, half-open, outages, relay restarts, crashes', () => {
+describe('seeded fault runs: drops, duplicates, delays, reordering, cuts, half-open, outages, relay restarts, crashes; then an unpair under the same faults', () => {
   let redis: RedisServer;
   beforeAll(async () => {
     redis = await startRedis();
@@ -181,7 +181,7 @@ describe('seeded fault runs: drops, duplicates, delays, reordering, cuts, half-o
     await redis?.stop();
   });
 
-  it('100 runs (memory and Redis relays, one relay or one each): both pinned or neither, nothing left pending, no peer lost', async () => {
+  it('100 runs (memory and Redis relays, one relay or one each): both pinned or neither, nothing left pending, no peer lost; an unpair heard on both sides, applied once', async () => {
     const RUNS = 100;
     const CONCURRENCY = 12;
     const results: FaultRunResult[] = [];
@@ -199,8 +199,12 @@ describe('seeded fault runs: drops, duplicates, delays, reordering, cuts, half-o
       return outcomes;
     };
     const cross = results.filter((r) => r.relays === 'cross');
+    const notices: Record<string, number> = {};
+    for (const { notices: n } of results)
+      if (n) notices[`${n.settled} → ${n.final}`] = (notices[`${n.settled} → ${n.final}`] ?? 0) + 1;
+    const noticeRuns = results.filter((r) => r.notices !== null);
     console.log(
-      `fault runs: ${RUNS}, outcomes ${JSON.stringify(tally(results))}, across two relays ${JSON.stringify(tally(cross))}; reproduce one with npm run faults -- --seed N --runs 1`,
+      `fault runs: ${RUNS}, outcomes ${JSON.stringify(tally(results))}, across two relays ${JSON.stringify(tally(cross))}; notice phases ${noticeRuns.length}, settled → final ${JSON.stringify(notices)}; reproduce one with npm run faults -- --seed N --runs 1`,
     );
     const failures = results
       .filter((r) => r.violations.length > 0)
@@ -209,6 +213,12 @@ describe('seeded fault runs: drops, duplicates, delays, reordering, cuts, half-o
     // The faults must not simply stop every pairing: not overall, and not across relays in either
     // form (a code accepted on the wrong relay would end every such run "neither", which is no violation).
     expect(tally(results).both ?? 0).toBeGreaterThan(RUNS / 2);
+    // The notice phase must run, and its unpair must get through: not every phase 'not unpaired'.
+    expect(noticeRuns.length, 'runs with a notice phase').toBeGreaterThan(RUNS / 10);
+    const removed = noticeRuns.filter((r) => r.notices?.final === 'both removed');
+    expect(removed.length, 'notice phases that ended with both removed').toBeGreaterThan(
+      noticeRuns.length / 2,
+    );
     for (const form of ['url', 'code'] as const) {
       const runs = cross.filter((r) => r.form === form);
       expect(runs.length, `${form} runs across two relays`).toBeGreaterThan(RUNS / 10);
