@@ -86,6 +86,12 @@ export interface InboxRecord {
   readonly trimmedThrough?: number;
   /** Write capabilities of peers we unpaired (or that unpaired us), still to revoke at our relay. */
   readonly revoking?: readonly Uint8Array[];
+  /**
+   * Peers whose unpair we applied, each as its pin was (`lastCounter` its unpair's), kept until
+   * that notice expires so that its retry (our receipt was lost) is receipted again; its write
+   * capability is revoked then (agent/notice-reader.ts, PROTOCOL.md §11.8).
+   */
+  readonly unpairedBy?: readonly { readonly peer: PeerRecord; readonly until: number }[];
 }
 
 /** An invite this agent issued, with its machine state. */
