@@ -39,7 +39,13 @@ export interface NoticeRun {
 }
 
 /** Where the unpair stands between two sides (see `judge`). */
-export type NoticeState = 'both removed' | 'awaiting receipt' | 'retrying' | 'not unpaired' | 'one-sided';
+export type NoticeState =
+  | 'both removed'
+  | 'awaiting receipt'
+  | 'retrying'
+  | 'not unpaired'
+  | 'not notified'
+  | 'one-sided';
 
 export interface NoticeOutcome {
   /** What was done: who unpaired whom, a ping first, both at once; the targeted crash. */
@@ -92,6 +98,8 @@ export async function noticePhase(run: NoticeRun, faultMs: number): Promise<Noti
   const applied = { issuer: 0, acceptor: 0 };
   /** The unpair was acknowledged to its caller (saved): nothing may undo it. */
   const acknowledged = { issuer: false, acceptor: false };
+  /** Unpaired with no notice: the peer handed no inbox (its relay had none yet), one-sided by design. */
+  const unnotified = { issuer: false, acceptor: false };
   /** One disruption at a time: two crashes of one side at once would leave an agent running. */
   let crashing: Promise<void> | null = null;
   const exclusive = (work: () => Promise<void>) => {
@@ -123,6 +131,7 @@ export async function noticePhase(run: NoticeRun, faultMs: number): Promise<Noti
     const result = await agent.removePeer(dids[other(side)]);
     // Answered by an agent crashed meanwhile, the answer would never have reached its caller.
     if (result.removed && run.alive(agent)) acknowledged[side] = true;
+    if (result.removed && !result.notified) unnotified[side] = true;
     events.push(`${side} unpaired: ${result.notified ? 'notified' : 'not notified'}`);
     if (crashAfterQueue && side === from) await crash(side);
   };
@@ -166,7 +175,9 @@ export async function noticePhase(run: NoticeRun, faultMs: number): Promise<Noti
    * the unpair waits in the unpairing side's outbox, the other still pins it; 'awaiting receipt':
    * neither pins the other, an unpair waits for its receipt; 'both removed': neither pins the
    * other, and every unpair was receipted (crossing unpairs are refused by each other, each
-   * retried until its TTL: PROTOCOL.md §11.8); 'one-sided': one pins the other with nothing queued.
+   * retried until its TTL: PROTOCOL.md §11.8); 'not notified': one side unpaired a peer that handed
+   * it no inbox (the unpair reaches only that side, by design); 'one-sided': one pins the other
+   * with nothing queued.
    */
   const judge = (): NoticeState => {
     for (const side of unpairers)
@@ -179,9 +190,20 @@ export async function noticePhase(run: NoticeRun, faultMs: number): Promise<Noti
       return waiting.length > 0 ? 'awaiting receipt' : 'both removed';
     }
     const pinning: Side = issuerPins ? 'issuer' : 'acceptor';
+    if (unnotified[other(pinning)]) return 'not notified';
     return queued(other(pinning)) ? 'retrying' : 'one-sided';
   };
-  const final = (s: NoticeState) => s === 'both removed' || s === 'not unpaired' || s === 'one-sided';
+  /** Each side's queue and its pin's counters, for a violation's report. */
+  const where = () =>
+    (['issuer', 'acceptor'] as const)
+      .map((side) => {
+        const agent = run.agent(side);
+        const pin = agent.snapshot.peers.find((p) => p.did === dids[other(side)]);
+        const queue = (agent.snapshot.outbox ?? []).map((n) => `${n.kind}#${n.counter}×${n.attempts}`);
+        return `${side}: pin ${pin ? `next ${pin.nextCounter ?? 1} last ${pin.lastCounter ?? 0}` : 'none'}, outbox [${queue.join(' ')}]`;
+      })
+      .join('; ');
+  const final = (s: NoticeState) => !['awaiting receipt', 'retrying'].includes(s);
   await until(() => final(judge()), 5000);
   const settled = judge();
   let state = settled;
@@ -191,7 +213,8 @@ export async function noticePhase(run: NoticeRun, faultMs: number): Promise<Noti
     state = judge();
   }
   if (state === 'one-sided') violations.push('notices: one side pins the other, and no unpair is queued');
-  else if (!final(state)) violations.push(`notices: still ${state} after ${SETTLE_ROUNDS} hours of retries`);
+  else if (!final(state))
+    violations.push(`notices: still ${state} after ${SETTLE_ROUNDS} hours of retries (${where()})`);
   for (const side of ['issuer', 'acceptor'] as const) {
     if (applied[side] > 1) violations.push(`notices: ${side} applied the unpair ${applied[side]} times`);
     const { entries } = await run.agent(side).history(undefined, 1000);

@@ -249,6 +249,7 @@ export async function faultRun(options: FaultRunOptions): Promise<FaultRunResult
   let outcome: FaultRunResult['outcome'] = 'not-started';
   let notices: NoticeOutcome | null = null;
   const crashed = new WeakSet<Agent>();
+  const stopping: Promise<void>[] = [];
   let crashes = 0;
   const crash = async (which: 'issuer' | 'acceptor') => {
     const victim = which === 'issuer' ? issuer : acceptor;
@@ -256,6 +257,9 @@ export async function faultRun(options: FaultRunOptions): Promise<FaultRunResult
     cpSync(victim.home, copy, { recursive: true }); // the disk as SIGKILL leaves it
     crashed.add(victim.agent);
     victim.kill();
+    // What the old agent still does touches only its old directory; it must be done before the
+    // run removes that.
+    stopping.push(victim.agent.stop());
     victim.clock.stopAll();
     const clock = new RunClock();
     clock.offset = victim.clock.offset;
@@ -423,6 +427,10 @@ export async function faultRun(options: FaultRunOptions): Promise<FaultRunResult
       a.clock.stopAll();
     }
     for (const relay of new Set([inviteRelay, acceptorRelay])) await relay.close();
+    for (const [i, stopped] of stopping.entries())
+      await stopped.catch((error: Error) =>
+        violations.push(`crashed agent ${i} did not stop: ${error.message}`),
+      );
     rmSync(root, { recursive: true, force: true });
   }
   if (errors.length > 0) violations.push(`${errors.length} error(s) logged, the first: ${errors[0]}`);
