@@ -258,7 +258,7 @@ export async function faultRun(options: FaultRunOptions): Promise<FaultRunResult
     crashed.add(victim.agent);
     victim.kill();
     // What the old agent still does touches only its old directory; it must be done before the
-    // run removes that.
+    // run removes that (so is every agent of the run at its end).
     stopping.push(victim.agent.stop());
     victim.clock.stopAll();
     const clock = new RunClock();
@@ -425,12 +425,11 @@ export async function faultRun(options: FaultRunOptions): Promise<FaultRunResult
     for (const a of [issuer, acceptor]) {
       a.kill();
       a.clock.stopAll();
+      stopping.push(a.agent.stop());
     }
     for (const relay of new Set([inviteRelay, acceptorRelay])) await relay.close();
     for (const [i, stopped] of stopping.entries())
-      await stopped.catch((error: Error) =>
-        violations.push(`crashed agent ${i} did not stop: ${error.message}`),
-      );
+      await stopped.catch((error: Error) => violations.push(`agent ${i} did not stop: ${error.message}`));
     rmSync(root, { recursive: true, force: true });
   }
   if (errors.length > 0) violations.push(`${errors.length} error(s) logged, the first: ${errors[0]}`);
