@@ -146,6 +146,7 @@ export class AgentInbox {
       (inbox.revoking?.length ?? 0) > 0 ||
       (inbox.readThrough ?? 0) > (inbox.trimmedThrough ?? 0) ||
       (inbox.unpairedBy ?? []).some((d) => d.until < now) ||
+      (this.deps.store.state.outbox ?? []).some((n) => n.writerOwed) ||
       this.deps.store.state.peers.some((p) => p.writerAdded === false);
     if (due) this.kick();
   }
@@ -212,6 +213,19 @@ export class AgentInbox {
       if (peer.writerAdded !== false || !peer.handedWriteCapability) continue;
       await this.relay().addInboxWriter(inbox.mailboxId, inbox.readCapability, peer.handedWriteCapability);
       this.markAdded(peer);
+    }
+    // A peer unpaired before its writer was added: added now, for its receipt of our unpair.
+    for (const notice of this.deps.store.state.outbox ?? []) {
+      if (!notice.writerOwed || !notice.revokeAfter) continue;
+      await this.relay().addInboxWriter(inbox.mailboxId, inbox.readCapability, notice.revokeAfter);
+      this.deps.store.update((s) => ({
+        ...s,
+        outbox: (s.outbox ?? []).map(({ writerOwed, ...n }) =>
+          n.did === notice.did && n.counter === notice.counter
+            ? n
+            : { ...n, ...(writerOwed ? { writerOwed } : {}) },
+        ),
+      }));
     }
     await this.revokeAndTrim();
     this.failures = 0;

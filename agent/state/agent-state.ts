@@ -59,6 +59,11 @@ export interface OutgoingNotice {
    * the notice is answered or given up (revoked sooner, the peer's receipt could not reach us).
    */
   readonly revokeAfter?: Uint8Array;
+  /**
+   * `revokeAfter` was never added as a writer at our relay (the pin's writer was still owed when
+   * it was unpaired): the inbox's pass adds it, so the peer's receipt can reach us.
+   */
+  readonly writerOwed?: true;
   /** Where it goes: the peer's inbox as the peer handed it. */
   readonly inbox: Inbox;
   /** The sealed notice (§11.2), posted as is each time. */

@@ -10,7 +10,9 @@ import { agentOn, eventually } from '../support/hosted-agent.js';
  * take and receipt the retry, also after a memory relay lost both inboxes. Found by the fault
  * suite (test/support/fault-notices.ts): seed 23, the unpaired side crashed right after it applied
  * the unpair, and seed 147, a memory relay restarted before the receipt came back, each ended
- * "still awaiting receipt after 12 hours of retries".
+ * "still awaiting receipt after 12 hours of retries"; seeds 2111 and 2170 ended so after an
+ * unanswered ping, the mark of a receipt path that never opened: an unpair of a peer whose writer
+ * the relay had not yet taken left it out for good (the third test).
  */
 const START = 1_800_000_000;
 /** Past any retry's backoff (at most an hour, §11.4). */
@@ -19,18 +21,23 @@ const HOUR = 3600;
 const pins = (agent: Agent, other: Agent) => agent.snapshot.peers.some((p) => p.did === other.did);
 const queued = (agent: Agent) => (agent.snapshot.outbox ?? []).length;
 
-async function paired() {
+/** Alice and bob paired; with `writersFail`, neither has added the other as a writer yet. */
+async function paired(writersFail = false) {
   const relay = new FakeRelay();
   const clock = new ManualClock(START);
   const { agent: alice } = await agentOn(relay, clock, 'alice');
   const { agent: bob } = await agentOn(relay, clock, 'bob');
+  if (writersFail) for (const _ of [alice, bob]) relay.failNext('addInboxWriter');
   const invite = await alice.createInvite({});
   await bob.startAccept(invite.url!, false);
+  const added = (p: { writerAdded?: boolean }) => (writersFail ? p.writerAdded === false : p.writerAdded);
   await eventually(
     () =>
-      alice.snapshot.peers.some((p) => p.did === bob.did && p.confirmed && p.writerAdded) &&
-      bob.snapshot.peers.some((p) => p.did === alice.did && p.writerAdded),
+      alice.snapshot.peers.some((p) => p.did === bob.did && p.confirmed && added(p)) &&
+      bob.snapshot.peers.some((p) => p.did === alice.did && added(p)) &&
+      relay.failuresPending === 0,
   );
+  expect(relay.failuresPending).toBe(0);
   const heard: PeerRemoved[] = [];
   bob.onPeerRemoved((r) => heard.push(r));
   return { relay, clock, alice, bob, heard };
@@ -86,6 +93,17 @@ describe('a lost receipt of an unpair', () => {
     await eventually(() => lost && relay.inboxIds.length === 2);
     expect(relay.inboxIds).toHaveLength(2);
     await retryUntilReceipted(clock, alice);
+    expect(queued(alice)).toBe(0);
+    expect(heard.map((r) => r.reason)).toEqual(['peer']);
+    await Promise.all([alice.stop(), bob.stop()]);
+  });
+
+  it('alice unpairs bob before her relay took him as a writer: his receipt still gets in', async () => {
+    const { clock, alice, bob, heard } = await paired(true);
+    expect(alice.snapshot.peers[0]?.writerAdded).toBe(false);
+    expect((await alice.removePeer(bob.did)).notified).toBe(true);
+    await retryUntilReceipted(clock, alice);
+    expect(pins(bob, alice)).toBe(false);
     expect(queued(alice)).toBe(0);
     expect(heard.map((r) => r.reason)).toEqual(['peer']);
     await Promise.all([alice.stop(), bob.stop()]);
