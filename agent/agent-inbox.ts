@@ -160,6 +160,8 @@ export class AgentInbox {
       inbox.expiresAt - now < INBOX_RENEW_BELOW_SECONDS ||
       (inbox.revoking?.length ?? 0) > 0 ||
       (inbox.readThrough ?? 0) > (inbox.trimmedThrough ?? 0) ||
+      (inbox.unpairedBy ?? []).some((d) => d.until < now) ||
+      (this.deps.store.state.outbox ?? []).some((n) => n.writerOwed) ||
       this.deps.store.state.peers.some((p) => p.writerAdded === false);
     if (due) this.kick();
   }
@@ -223,6 +225,19 @@ export class AgentInbox {
     }
     this.watch(inbox);
     await this.addWriters(inbox);
+    // A peer unpaired before its writer was added: added now, for its receipt of our unpair.
+    for (const notice of this.deps.store.state.outbox ?? []) {
+      if (!notice.writerOwed || !notice.revokeAfter) continue;
+      await this.relay().addInboxWriter(inbox.mailboxId, inbox.readCapability, notice.revokeAfter);
+      this.deps.store.update((s) => ({
+        ...s,
+        outbox: (s.outbox ?? []).map(({ writerOwed, ...n }) =>
+          n.did === notice.did && n.counter === notice.counter
+            ? n
+            : { ...n, ...(writerOwed ? { writerOwed } : {}) },
+        ),
+      }));
+    }
     await this.revokeAndTrim();
     this.failures = 0;
     await this.deps.store.persist();
@@ -263,6 +278,19 @@ export class AgentInbox {
    * whose effect was not saved).
    */
   private async revokeAndTrim(): Promise<void> {
+    // A peer that unpaired us, kept for its retries until its unpair expired, is revoked now.
+    const now = this.deps.clock.now();
+    const departed = this.record?.unpairedBy ?? [];
+    const over = departed.filter((d) => d.until < now);
+    if (over.length > 0)
+      this.save({
+        ...this.record!,
+        unpairedBy: departed.filter((d) => !over.includes(d)),
+        revoking: [
+          ...(this.record!.revoking ?? []),
+          ...over.flatMap((d) => d.peer.handedWriteCapability ?? []),
+        ],
+      });
     const owed = this.record?.revoking ?? [];
     for (const cap of owed) {
       const inbox = this.record!;
@@ -299,6 +327,12 @@ export class AgentInbox {
         'the home relay lost the inbox; made it again, with every peer as a writer',
       );
       this.owePeers();
+      // Who is no pin but may still post is a writer again at once: a peer we unpaired (its
+      // receipt) and one that unpaired us (its retry, after a lost receipt).
+      const departing = (this.deps.store.state.outbox ?? []).flatMap((n) => n.revokeAfter ?? []);
+      const departed = existing.unpairedBy?.flatMap((d) => d.peer.handedWriteCapability ?? []) ?? [];
+      for (const cap of [...departing, ...departed])
+        await this.relay().addInboxWriter(mailboxId, readCapability, cap);
     }
     this.lost = false;
     // An inbox on another relay than this one: the agent moved, and tells its peers (§11.3).
@@ -311,6 +345,7 @@ export class AgentInbox {
       readCapability,
       expiresAt: Math.floor(expiresAt / 1000),
       ...(existing?.revoking ? { revoking: existing.revoking } : {}),
+      ...(existing?.unpairedBy ? { unpairedBy: existing.unpairedBy } : {}),
     });
     if (moved) this.deps.store.update((s) => this.deps.moved(s, inbox));
     // A new inbox must be on disk before any peer is handed it.

@@ -115,6 +115,7 @@ export class NoticeOutbox {
       counter,
       peerKey: readVerifiedCard(peer.card).signingKey,
       ...(revokeAfter ? { revokeAfter } : {}),
+      ...(revokeAfter && peer.writerAdded === false ? { writerOwed: true as const } : {}),
       inbox: peer.inbox,
       bytes,
       expiresAt: now + NOTICE_TTL_SECONDS,

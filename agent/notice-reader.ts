@@ -70,12 +70,18 @@ export class NoticeReader {
     const did = encodeDidKey(notice.sender);
     const peer = state.peers.find((p) => p.did === did) ?? null;
     const now = this.deps.clock.now();
+    // A peer whose unpair we applied: only a retry of it is believed (and receipted again).
+    const gone =
+      peer === null && notice.body.kind !== 'receipt'
+        ? state.inbox?.unpairedBy?.find((d) => d.peer.did === did)?.peer
+        : undefined;
     // A peer we unpaired is no pin any more, but its receipt of our unpair is still believed.
     const departing =
       peer === null && notice.body.kind === 'receipt'
         ? (state.outbox ?? []).find((n) => n.did === did)
         : undefined;
-    const trusted = peer ? trust(peer) : departing ? departed(departing.peerKey) : null;
+    const known = peer ?? gone;
+    const trusted = known ? trust(known) : departing ? departed(departing.peerKey) : null;
     const ownKeys = [self.signing.publicKey, ...(previous ? [previous.signing.publicKey] : [])];
     const verdict = judgeNotice(opened, { ownKeys, peer: trusted, now });
     const kind = notice.body.kind;
@@ -86,6 +92,13 @@ export class NoticeReader {
       return NOTHING;
     }
     const body2 = notice.body;
+    if (gone) {
+      if (verdict.outcome === 'duplicate')
+        return { change: (s) => s, after: () => this.deps.outbox.sendReceipt(gone, notice.counter, false) };
+      this.deps.logger.info({ kind, verdict: 'unknownSender' }, 'a notice in the inbox was not taken');
+      this.deps.audit()?.notice('noticeReceived', null, kind, 'unknownSender', iso(now));
+      return NOTHING;
+    }
     if (peer === null) {
       // Only a departing peer's receipt gets here.
       if (body2.kind !== 'receipt') throw new RangeError('only a receipt is believed from a departing peer');
@@ -172,8 +185,9 @@ export class NoticeReader {
     const at = iso(now);
     this.deps.audit()?.unpairedByPeer(sender, at);
     return {
-      // Its counters are kept with the unpair's own (§11.4): a replay of it after a new pairing is a duplicate.
-      change: (s) => withoutPeer(s, { ...sender, lastCounter: notice.counter }, 'peer'),
+      // Its counters are kept with the unpair's own (§11.4): a replay of it after a new pairing is
+      // a duplicate; and it stays in the inbox's unpairedBy until the unpair expires.
+      change: (s) => withoutPeer(s, sender, { counter: notice.counter, until: notice.expiresAt }),
       after: () => {
         receipt();
         this.deps.removedByPeer(sender, at);
@@ -199,22 +213,32 @@ function departed(signingKey: Uint8Array): PeerTrust {
 }
 
 /**
- * `state` without `peer`'s pin. Unpaired by the peer: our notices to it go too, and its write
- * capability to our inbox is revoked at once (agent-inbox.ts). Unpaired here (`local`): the
- * capability is revoked with the caller's unpair notice, if one was queued, else now.
+ * `state` without `peer`'s pin. Unpaired by the peer (its unpair `counter`, expiring `until`): our
+ * notices to it go too, and it stays in the inbox's `unpairedBy` until then, its write capability
+ * to our inbox with it, so that a retry after a lost receipt reaches us and is receipted again;
+ * agent-inbox.ts revokes the capability then. Unpaired here (`local`): the capability is revoked
+ * with the caller's unpair notice, if one was queued, else now.
  */
-export function withoutPeer(state: AgentState, peer: PeerRecord, by: 'peer' | 'local'): AgentState {
+export function withoutPeer(
+  state: AgentState,
+  peer: PeerRecord,
+  by: { counter: number; until: number } | 'local',
+): AgentState {
+  const remembered = by === 'local' ? peer : { ...peer, lastCounter: by.counter };
   const rest = {
     ...state,
     peers: state.peers.filter((p) => p.did !== peer.did),
-    formerCounters: rememberCounters(state.formerCounters, peer),
+    formerCounters: rememberCounters(state.formerCounters, remembered),
   };
   const cap = peer.handedWriteCapability;
-  if (by === 'peer')
-    return withRevocations(
-      withoutNotices(rest, (n) => n.did === peer.did),
-      cap ? [cap] : [],
-    );
+  if (by !== 'local') {
+    const kept = withoutNotices(rest, (n) => n.did === peer.did);
+    const inbox = kept.inbox;
+    if (!inbox) return kept;
+    const others = (inbox.unpairedBy ?? []).filter((d) => d.peer.did !== peer.did);
+    const gone = { peer: { ...peer, lastCounter: by.counter }, until: by.until };
+    return { ...kept, inbox: { ...inbox, unpairedBy: [...others, gone] } };
+  }
   const waits = (state.outbox ?? []).some((n) => n.did === peer.did && n.revokeAfter !== undefined);
   return waits || !cap ? rest : withRevocations(rest, [cap]);
 }

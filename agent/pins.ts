@@ -50,7 +50,9 @@ export function applyPins(
       if (effect.type === 'unpin') {
         if (peer.confirmed === false) next = next.filter((p) => p !== peer);
       } else if (peer.confirmed === false || effect.peerInbox) {
-        next = next.map((p) => (p === peer ? { ...peer, confirmed: true, ...peerInbox(effect.peerInbox) } : p));
+        next = next.map((p) =>
+          p === peer ? { ...peer, confirmed: true, ...peerInbox(effect.peerInbox) } : p,
+        );
       }
     }
   }

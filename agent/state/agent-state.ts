@@ -60,6 +60,11 @@ export interface OutgoingNotice {
    * the notice is answered or given up (revoked sooner, the peer's receipt could not reach us).
    */
   readonly revokeAfter?: Uint8Array;
+  /**
+   * `revokeAfter` was never added as a writer at our relay (the pin's writer was still owed when
+   * it was unpaired): the inbox's pass adds it, so the peer's receipt can reach us.
+   */
+  readonly writerOwed?: true;
   /** Where it goes: the peer's inbox as the peer handed it. */
   readonly inbox: Inbox;
   /** The sealed notice (§11.2), posted as is each time. */
@@ -98,6 +103,12 @@ export interface InboxRecord {
   readonly trimmedThrough?: number;
   /** Write capabilities of peers we unpaired (or that unpaired us), still to revoke at our relay. */
   readonly revoking?: readonly Uint8Array[];
+  /**
+   * Peers whose unpair we applied, each as its pin was (`lastCounter` its unpair's), kept until
+   * that notice expires so that its retry (our receipt was lost) is receipted again; its write
+   * capability is revoked then (agent/notice-reader.ts, PROTOCOL.md §11.8).
+   */
+  readonly unpairedBy?: readonly { readonly peer: PeerRecord; readonly until: number }[];
 }
 
 /** An invite this agent issued, with its machine state. */

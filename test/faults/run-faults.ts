@@ -1,12 +1,14 @@
 import { parseArgs } from 'node:util';
+import { NOTICE_SHARE } from '../support/fault-notices.js';
 import { CROSS_RELAY_SHARE, faultRun } from '../support/fault-run.js';
 import { startRedis } from '../support/redis-server.js';
 
 /**
  * `npm run faults -- --runs 1000 [--seed N] [--concurrency 8] [--redis-share 0.3] [--cross-share 0.33]`:
  * seeded fault runs (test/support/fault-run.ts), several at a time; prints a summary, split by
- * store and by one relay or two, and the seed of every failing run, so `--seed N --runs 1`
- * reproduces it. Exits 1 if any run broke an invariant.
+ * store and by one relay or two, the notice phases (fault-notices.ts) by how they settled and
+ * ended, and the seed of every failing run, so `--seed N --runs 1` reproduces it. Exits 1 if any
+ * run broke an invariant or a promise rejection went unhandled.
  */
 const { values } = parseArgs({
   options: {
@@ -15,6 +17,7 @@ const { values } = parseArgs({
     concurrency: { type: 'string', default: '8' },
     'redis-share': { type: 'string', default: '0.3' },
     'cross-share': { type: 'string', default: String(CROSS_RELAY_SHARE) },
+    'notice-share': { type: 'string', default: String(NOTICE_SHARE) },
   },
 });
 const runs = Number(values.runs);
@@ -22,25 +25,42 @@ const first = Number(values.seed);
 const concurrency = Number(values.concurrency);
 const redisShare = Number(values['redis-share']);
 const crossShare = Number(values['cross-share']);
+const noticeShare = Number(values['notice-share']);
 const redis = redisShare > 0 ? await startRedis() : null;
 const started = Date.now();
 const outcomes: Record<string, number> = {};
 /** Runs, outcomes and runs with violations per kind of run ("memory, two relays"). */
 const byKind: Record<string, Record<string, number>> = {};
 const failures: { seed: number; violations: string[]; events: string[] }[] = [];
+/** Notice phases by "settled → final" state. */
+const notices: Record<string, number> = {};
+const unhandled: string[] = [];
+process.on('unhandledRejection', (reason) => {
+  unhandled.push(reason instanceof Error ? (reason.stack ?? reason.message) : String(reason));
+  console.log(`unhandled rejection: ${unhandled.at(-1)}`);
+});
 let next = 0;
 let done = 0;
 async function worker(): Promise<void> {
   while (next < runs) {
     const seed = first + next++;
     const useRedis = redis !== null && (seed % 10) / 10 < redisShare;
-    const result = await faultRun({ seed, redisUrl: useRedis ? redis.url : undefined, crossShare });
+    const result = await faultRun({
+      seed,
+      redisUrl: useRedis ? redis.url : undefined,
+      crossShare,
+      noticeShare,
+    });
     outcomes[result.outcome] = (outcomes[result.outcome] ?? 0) + 1;
     const kind = `${result.store}, ${result.relays === 'same' ? 'one relay' : 'two relays'}`;
     byKind[kind] ??= { runs: 0, violations: 0 };
     const counts = byKind[kind];
     counts.runs = (counts.runs ?? 0) + 1;
     counts[result.outcome] = (counts[result.outcome] ?? 0) + 1;
+    if (result.notices) {
+      const key = `${result.notices.settled} → ${result.notices.final}`;
+      notices[key] = (notices[key] ?? 0) + 1;
+    }
     if (result.violations.length > 0) {
       counts.violations = (counts.violations ?? 0) + 1;
       failures.push({ seed, violations: result.violations, events: result.events });
@@ -57,10 +77,10 @@ await redis?.stop();
 const seconds = ((Date.now() - started) / 1000).toFixed(1);
 for (const [kind, counts] of Object.entries(byKind).sort())
   console.log(`  ${kind}: ${JSON.stringify(counts)}`);
+const phases = Object.values(notices).reduce((a, b) => a + b, 0);
+console.log(`  notice phases: ${phases}, settled → final ${JSON.stringify(notices)}`);
 console.log(
-  `fault runs: ${runs} in ${seconds} s; outcomes ${JSON.stringify(outcomes)}; ${failures.length} with violations`,
+  `fault runs: ${runs} in ${seconds} s; outcomes ${JSON.stringify(outcomes)}; ${failures.length} with violations; ${unhandled.length} unhandled rejection(s)`,
 );
-if (failures.length > 0) {
-  console.log(`failing seeds: ${failures.map((f) => f.seed).join(' ')}`);
-  process.exit(1);
-}
+if (failures.length > 0) console.log(`failing seeds: ${failures.map((f) => f.seed).join(' ')}`);
+if (failures.length + unhandled.length > 0) process.exit(1);

@@ -1,7 +1,7 @@
 import { cpSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import pino from 'pino';
+import pino, { type Logger } from 'pino';
 import { Agent } from '../../agent/agent.js';
 import { FileKeystore } from '../../agent/keystore/file-keystore.js';
 import {
@@ -12,6 +12,7 @@ import {
 } from '../../agent/relay-transport.js';
 import { RelayConnection } from '../../relay/client/relay-connection.js';
 import { PairlinkError } from '../../src/errors.js';
+import { NOTICE_SHARE, type NoticeOutcome, noticePhase } from './fault-notices.js';
 import { type FaultRates, seededRandom } from './fault-proxy.js';
 import { FaultRelay } from './fault-relay.js';
 
@@ -26,12 +27,16 @@ import { FaultRelay } from './fault-relay.js';
  * it is on disk (a write in flight may be torn), every timer and every relay operation of the old
  * agent stops for good, and a new agent starts from the copy. Then the faults stop, the run waits
  * for both sides to settle, moves the agents' clock past every deadline, and checks the invariants.
+ * In a share of the runs that ended with both pinned, a notice phase follows (fault-notices.ts):
+ * an unpair (a ping first, or both at once) under faults and crashes, heard on both sides.
  */
 export interface FaultRunOptions {
   readonly seed: number;
   readonly redisUrl?: string | undefined;
   /** The share of seeds run across two relays; by default CROSS_RELAY_SHARE. */
   readonly crossShare?: number;
+  /** The share of runs ending both pinned that go on to a notice phase; by default NOTICE_SHARE. */
+  readonly noticeShare?: number;
   /** Real milliseconds of faults before healing. */
   readonly faultMs?: number;
   /** Real milliseconds to wait for both sides to settle once healed. */
@@ -49,13 +54,14 @@ export interface FaultRunResult {
   readonly outcome: 'both' | 'neither' | 'unconfirmed' | 'not-started';
   readonly events: string[];
   readonly violations: string[];
+  /** The notice phase, in the runs that had one. */
+  readonly notices: NoticeOutcome | null;
   readonly ms: number;
 }
 
 /** By default a third of the seeds pair across two relays. */
 export const CROSS_RELAY_SHARE = 1 / 3;
 
-const silent = pino({ level: 'silent' });
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** A clock that can jump forward, and whose timers can all be stopped at once (a crash). */
@@ -149,6 +155,7 @@ async function startRunAgent(
   name: string,
   relayUrl: string,
   clock: RunClock,
+  logger: Logger,
 ): Promise<RunningAgent> {
   const keystore = await FileKeystore.open(join(home, 'keystore.json'), `passphrase of ${name}`);
   const switcher = killable((url, handlers) => new RelayConnection(url, handlers, TIMINGS));
@@ -157,7 +164,7 @@ async function startRunAgent(
     keystore,
     relayUrl,
     name,
-    logger: silent,
+    logger,
     clock,
     transport: switcher.factory,
   });
@@ -232,20 +239,33 @@ export async function faultRun(options: FaultRunOptions): Promise<FaultRunResult
     events.push("the acceptor's relay down throughout");
     acceptorRelay.setDown(true);
   }
+  // An error logged (an exception in the agent's background work) is a violation.
+  const errors: string[] = [];
+  const logger = pino({ level: 'error' }, { write: (line: string) => errors.push(line) });
   const homes = { issuer: join(root, 'issuer'), acceptor: join(root, 'acceptor') };
   const homeRelay = { issuer: inviteRelay.url, acceptor: acceptorRelay.url };
-  let issuer = await startRunAgent(homes.issuer, 'issuer', homeRelay.issuer, new RunClock());
-  let acceptor = await startRunAgent(homes.acceptor, 'acceptor', homeRelay.acceptor, new RunClock());
+  const start = (which: 'issuer' | 'acceptor', home: string, clock: RunClock) =>
+    startRunAgent(home, which, homeRelay[which], clock, logger);
+  let issuer = await start('issuer', homes.issuer, new RunClock());
+  let acceptor = await start('acceptor', homes.acceptor, new RunClock());
   let outcome: FaultRunResult['outcome'] = 'not-started';
+  let notices: NoticeOutcome | null = null;
+  const crashed = new WeakSet<Agent>();
+  const stopping: Promise<void>[] = [];
+  let crashes = 0;
   const crash = async (which: 'issuer' | 'acceptor') => {
     const victim = which === 'issuer' ? issuer : acceptor;
-    const copy = `${victim.home}-${events.length}`;
+    const copy = `${victim.home}-${++crashes}`;
     cpSync(victim.home, copy, { recursive: true }); // the disk as SIGKILL leaves it
+    crashed.add(victim.agent);
     victim.kill();
+    // What the old agent still does touches only its old directory; it must be done before the
+    // run removes that (so is every agent of the run at its end).
+    stopping.push(victim.agent.stop());
     victim.clock.stopAll();
     const clock = new RunClock();
     clock.offset = victim.clock.offset;
-    const restarted = await startRunAgent(copy, which, homeRelay[which], clock);
+    const restarted = await start(which, copy, clock);
     if (which === 'issuer') issuer = restarted;
     else acceptor = restarted;
   };
@@ -270,9 +290,19 @@ export async function faultRun(options: FaultRunOptions): Promise<FaultRunResult
       await relay.restart();
     }
   };
+  const faults = (on: boolean) => {
+    if (on) {
+      inviteRelay.proxy.setRates(drawRates(random));
+      if (relays === 'cross' && !acceptorHomeDown) acceptorRelay.proxy.setRates(drawRates(random));
+      return;
+    }
+    for (const relay of new Set([inviteRelay, acceptorRelay])) {
+      relay.proxy.setRates({});
+      relay.proxy.setSilent(false);
+    }
+  };
   try {
-    inviteRelay.proxy.setRates(drawRates(random));
-    if (relays === 'cross' && !acceptorHomeDown) acceptorRelay.proxy.setRates(drawRates(random));
+    faults(true);
     const invite = await retried(() => issuer.agent.createInvite({ format: form, ttlSeconds: 60 }));
     const text = form === 'url' ? invite.url! : invite.code!;
     // A link names its relay; a code carries none, so the acceptor is told the issuer's.
@@ -301,10 +331,7 @@ export async function faultRun(options: FaultRunOptions): Promise<FaultRunResult
     }
     await sleep(Math.max(0, faultMs - elapsed));
     await accepting;
-    for (const relay of new Set([inviteRelay, acceptorRelay])) {
-      relay.proxy.setRates({});
-      relay.proxy.setSilent(false);
-    }
+    faults(false);
     // Settle: both sides final, or the time allowed runs out.
     const settleBy = Date.now() + (options.settleMs ?? 45_000);
     const settled = () => {
@@ -376,16 +403,38 @@ export async function faultRun(options: FaultRunOptions): Promise<FaultRunResult
         .join(),
     );
     if (peersBefore.join('|') !== peersAfter.join('|')) violations.push('a peer was lost across a restart');
+    // The acceptor's relay down throughout, it has no inbox: its peer's unpair reaches only one side.
+    if (outcome === 'both' && !acceptorHomeDown && random() < (options.noticeShare ?? NOTICE_SHARE))
+      notices = await noticePhase(
+        {
+          random,
+          events,
+          violations,
+          agent: (which) => (which === 'issuer' ? issuer : acceptor).agent,
+          alive: (agent) => !crashed.has(agent),
+          advance: (seconds) => {
+            for (const a of [issuer, acceptor]) a.clock.offset += seconds;
+          },
+          crash,
+          disrupt: (roll, where) => disrupt(disruptionOf(roll), where),
+          faults,
+        },
+        options.faultMs ?? 2500,
+      );
   } catch (error) {
     violations.push(`run failed: ${(error as Error).stack ?? String(error)}`);
   } finally {
     for (const a of [issuer, acceptor]) {
       a.kill();
       a.clock.stopAll();
+      stopping.push(a.agent.stop());
     }
     for (const relay of new Set([inviteRelay, acceptorRelay])) await relay.close();
+    for (const [i, stopped] of stopping.entries())
+      await stopped.catch((error: Error) => violations.push(`agent ${i} did not stop: ${error.message}`));
     rmSync(root, { recursive: true, force: true });
   }
+  if (errors.length > 0) violations.push(`${errors.length} error(s) logged, the first: ${errors[0]}`);
   const ms = Date.now() - started;
-  return { seed: options.seed, form, store, relays, description, outcome, events, violations, ms };
+  return { seed: options.seed, form, store, relays, description, outcome, events, violations, notices, ms };
 }

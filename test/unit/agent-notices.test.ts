@@ -76,9 +76,12 @@ describe('notices between agents', () => {
     ]);
     await eventually(() => (alice.snapshot.outbox ?? []).length === 0);
     expect(alice.snapshot.outbox).toEqual([]);
-    // The inbox's pass (once a second) revokes what is owed.
+    // The inbox's pass (once a second) revokes what is owed: alice's after the receipt, bob's once
+    // a retry of her unpair can no longer come (its expiry, PROTOCOL.md §11.8).
     clock.advance(1);
-    // Each side's capability handed to the other is revoked at its relay (alice's after the receipt).
+    await eventually(() => !relay.inbox(inboxId(alice))!.writers.includes(aliceCap));
+    expect(relay.inbox(inboxId(bob))!.writers).toContain(bobCap);
+    clock.advance(31 * 86_400);
     await eventually(
       () =>
         !relay.inbox(inboxId(alice))!.writers.includes(aliceCap) &&
