@@ -1,9 +1,7 @@
-import { spawn } from 'node:child_process';
-import { createInterface } from 'node:readline';
 import { describe, expect, it } from 'vitest';
 import type { AgentProcess } from '../support/agent-process.js';
-import { relayWithAgents, startAgent } from '../support/agent-process.js';
-import { PAIRLINK_BIN, startRelayProcess } from '../support/relay-process.js';
+import { eventStream, relayWithAgents, startAgent } from '../support/agent-process.js';
+import { startRelayProcess } from '../support/relay-process.js';
 import { waitFor } from '../support/wait-for.js';
 
 /**
@@ -38,29 +36,12 @@ async function pair(issuer: AgentProcess, acceptor: AgentProcess): Promise<void>
   }, `${issuer.name} pins ${acceptor.name} with an inbox`);
 }
 
-/** `pairlink events --json` on `agent`, live once it carried one of the probe invites it mints. */
-async function eventsOf(agent: AgentProcess) {
-  const child = spawn(process.execPath, [PAIRLINK_BIN, 'events', '--json'], {
-    env: agent.env,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const lines: string[] = [];
-  createInterface({ input: child.stdout! }).on('line', (l) => lines.push(l));
-  const probes: string[] = [];
-  await waitFor(async () => {
-    if (lines.some((l) => probes.some((id) => l.includes(id)))) return true;
-    probes.push((await agent.json<{ id: string }>(['invite'])).value.id);
-    return false;
-  }, 'the event stream to carry a probe invite');
-  return { child, lines };
-}
-
 describe('an unpair reaches the peer', () => {
   it('alice unpairs bob: bob no longer lists her, his events say reason peer, his log unpaired by the peer', async () => {
     const [alice, bob] = await Promise.all([fleet.agent('alice'), fleet.agent('bob')]);
     await pair(alice, bob);
     const aliceDid = await didOf(alice);
-    const events = await eventsOf(bob);
+    const events = await eventStream(bob);
     const ping = await alice.json<{ reachable: boolean; rttMs?: number }>(['ping', await didOf(bob)]);
     expect(ping.value.reachable).toBe(true);
     expect((await peersOf(alice))[0]?.lastContact).toMatch(/^\d{4}-/);

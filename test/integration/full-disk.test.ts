@@ -1,11 +1,9 @@
-import { spawn } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { spawnAccept } from '../support/accept-process.js';
-import { type AgentProcess, startAgent, testRoot } from '../support/agent-process.js';
-import { PAIRLINK_BIN, type RelayProcess, startRelayProcess } from '../support/relay-process.js';
+import { type AgentProcess, eventStream, startAgent, testRoot } from '../support/agent-process.js';
+import { type RelayProcess, startRelayProcess } from '../support/relay-process.js';
 import { describeSmallDisk, mountSmallDisk, type SmallDisk } from '../support/small-disk.js';
 import { waitFor } from '../support/wait-for.js';
 
@@ -214,20 +212,9 @@ await describeSmallDisk('an agent whose disk is full', () => {
     await a.restart();
     const bDid = (await b.json<{ did: string }>(['whoami'])).value.did;
     expect((await a.json<{ did: string }[]>(['peers'])).value.map((p) => p.did)).toContain(bDid);
-    // a's event stream, live before the disk fills: it carried a probe invite minted then.
-    const events = spawn(process.execPath, [PAIRLINK_BIN, 'events', '--json'], {
-      env: a.env,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    const lines: string[] = [];
-    createInterface({ input: events.stdout! }).on('line', (l) => lines.push(l));
+    // a's event stream, live before the disk fills (its probe invites need the disk).
+    const { child: events, lines } = await eventStream(a);
     try {
-      const probes: string[] = [];
-      await waitFor(async () => {
-        if (lines.some((l) => probes.some((id) => l.includes(id)))) return true;
-        probes.push((await a.json<{ id: string }>(['invite'])).value.id);
-        return false;
-      }, 'the event stream to carry a probe invite');
       disk.fill();
       await mintUntilDiskFull(a);
       const unpaired = await a.json<{ error: { code: string } }>(['unpair', bDid]);

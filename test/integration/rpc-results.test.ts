@@ -3,6 +3,7 @@ import { connect, type PairlinkClient, type PairlinkEvent } from '../../client/i
 import type { RpcMethodName, RpcMethods } from '../../src/rpc/protocol.js';
 import { NOTIFICATION_SCHEMAS, RESULT_SCHEMAS } from '../../src/rpc/schemas.js';
 import { relayWithAgents } from '../support/agent-process.js';
+import { waitFor } from '../support/wait-for.js';
 
 // What real agents answer, method by method, against the result schemas that rpc.discover and
 // docs/RPC.md are generated from: a field the agent sends but the contract does not declare (or
@@ -77,8 +78,7 @@ describe('RPC results match the published schemas', () => {
     expect(pong.reachable).toBe(true);
     // Ben rotates; ann hears it (peer.rotated, through the client) and re-pins him under his new did.
     const rotated = await check(b, 'identity.rotate', { reason: 'scheduled' });
-    for (let i = 0; i < 400 && !seen.some((e) => e.method === 'peer.rotated'); i++)
-      await new Promise((r) => setTimeout(r, 50));
+    await waitFor(() => seen.some((e) => e.method === 'peer.rotated'), 'ann to hear peer.rotated');
     expect(seen.find((e) => e.method === 'peer.rotated')?.params).toMatchObject({
       did: rotated.did,
       previousDid: rotated.previousDid,

@@ -5,7 +5,8 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll } from 'vitest';
-import { pairlinkCommand, type RelayProcess, startRelayProcess } from './relay-process.js';
+import { PAIRLINK_BIN, pairlinkCommand, type RelayProcess, startRelayProcess } from './relay-process.js';
+import { waitFor } from './wait-for.js';
 
 const run = promisify(execFile);
 
@@ -151,4 +152,24 @@ export function relayWithAgents() {
     await fleet.relay?.stop();
   });
   return fleet;
+}
+
+/**
+ * `pairlink events --json` on `agent`, live once it carried one of the probe invites it mints (so
+ * nothing the test does next can happen before the stream listens); the lines it printed so far.
+ */
+export async function eventStream(agent: AgentProcess): Promise<{ child: ChildProcess; lines: string[] }> {
+  const child = spawn(process.execPath, [PAIRLINK_BIN, 'events', '--json'], {
+    env: agent.env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const lines: string[] = [];
+  createInterface({ input: child.stdout! }).on('line', (l) => lines.push(l));
+  const probes: string[] = [];
+  await waitFor(async () => {
+    if (lines.some((l) => probes.some((id) => l.includes(id)))) return true;
+    probes.push((await agent.json<{ id: string }>(['invite'])).value.id);
+    return false;
+  }, 'the event stream to carry a probe invite');
+  return { child, lines };
 }

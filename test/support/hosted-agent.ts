@@ -49,3 +49,10 @@ export async function eventually(check: () => boolean): Promise<void> {
   const deadline = Date.now() + 5000;
   while (!check() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
 }
+
+/** A debug logger that keeps its lines (JSON), to assert what an agent logged and what it never did. */
+export function logLines(): { lines: string[]; log: pino.Logger } {
+  const lines: string[] = [];
+  const log = pino({ level: 'debug' }, { write: (line: string) => void lines.push(line) });
+  return { lines, log };
+}

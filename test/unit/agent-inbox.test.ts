@@ -1,4 +1,3 @@
-import pino from 'pino';
 import { describe, expect, it } from 'vitest';
 import type { Agent } from '../../agent/agent.js';
 import { INBOX_RENEW_BELOW_SECONDS, INBOX_TTL_SECONDS } from '../../agent/agent-inbox.js';
@@ -7,7 +6,7 @@ import { encodeBase64url } from '../../src/encoding/base64url.js';
 import { toHex } from '../../src/encoding/hex.js';
 import { FRAME_TYPE } from '../../src/handshake/frames.js';
 import { FakeRelay, ManualClock } from '../support/fake-relay.js';
-import { agentOn, eventually } from '../support/hosted-agent.js';
+import { agentOn, eventually, logLines } from '../support/hosted-agent.js';
 
 /**
  * The agent's inbox (issue #27; PROTOCOL.md §11.1, RELAY.md Inboxes) with a real Agent on the fake
@@ -16,12 +15,6 @@ import { agentOn, eventually } from '../support/hosted-agent.js';
  */
 const START = 1_800_000_000;
 const b64 = (bytes: Uint8Array | undefined) => (bytes ? encodeBase64url(bytes) : undefined);
-
-function logLines() {
-  const lines: string[] = [];
-  const log = pino({ level: 'debug' }, { write: (line: string) => void lines.push(line) });
-  return { lines, log };
-}
 
 async function pairOn(issuer: Agent, acceptor: Agent) {
   const invite = await issuer.createInvite({});

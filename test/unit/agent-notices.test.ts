@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import pino from 'pino';
+import type pino from 'pino';
 import { describe, expect, it } from 'vitest';
 import type { Agent } from '../../agent/agent.js';
 import { firstCounter } from '../../agent/notice-outbox.js';
@@ -10,7 +10,7 @@ import { Identity } from '../../src/identity/identity.js';
 import { sealNotice } from '../../src/notice/envelope.js';
 import type { PeerRemoved } from '../../src/rpc/protocol.js';
 import { FakeRelay, ManualClock } from '../support/fake-relay.js';
-import { agentOn, eventually } from '../support/hosted-agent.js';
+import { agentOn, eventually, logLines } from '../support/hosted-agent.js';
 
 /**
  * Notices between two real Agents on the fake relay and a manual clock (issue #27; PROTOCOL.md
@@ -20,12 +20,6 @@ const START = 1_800_000_000;
 /** Past any retry's backoff (at most an hour, §11.4). */
 const HOUR = 3600;
 const b64 = (bytes: Uint8Array) => encodeBase64url(bytes);
-
-function logLines() {
-  const lines: string[] = [];
-  const log = pino({ level: 'debug' }, { write: (line: string) => void lines.push(line) });
-  return { lines, log };
-}
 
 async function pairOn(issuer: Agent, acceptor: Agent) {
   const invite = await issuer.createInvite({});
