@@ -21,7 +21,7 @@ import { addSyntheticPeers } from '../test/support/many-peers.js';
 import { gauge } from '../test/support/relay-http.js';
 import { startRelayProcess } from '../test/support/relay-process.js';
 import { waitFor } from '../test/support/wait-for.js';
-import { rssBytes, sleep } from './relay-child.js';
+import { GENEROUS_LIMITS, rssBytes, sleep } from './relay-child.js';
 import { cpuMs, type Figure, type Figures, inMs, median, report, value } from './stats.js';
 
 const QUICK = process.env.BENCH_QUICK === '1';
@@ -76,13 +76,7 @@ async function pingRuns(from: PairlinkClient, did: string, receiverPid: number) 
 }
 
 const relay = await startRelayProcess([], {
-  PAIRLINK_RELAY_LIMITS: JSON.stringify({
-    ipRatePerSecond: 1e6,
-    ipBurst: 1e6,
-    mailboxRatePerSecond: 1e6,
-    mailboxBurst: 1e6,
-    maxPendingPerWriter: 1024,
-  }),
+  PAIRLINK_RELAY_LIMITS: JSON.stringify({ ...GENEROUS_LIMITS, maxPendingPerWriter: 1024 }),
 });
 const writers = async () => (await gauge(relay.url, 'pairlink_relay_inbox_writers')) ?? 0;
 const root = testRoot();

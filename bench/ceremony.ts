@@ -24,6 +24,7 @@ import { RelayClient } from '../relay/client/relay-client.js';
 import { type AgentProcess, startAgent, testRoot } from '../test/support/agent-process.js';
 import { freePort } from '../test/support/free-port.js';
 import { PAIRLINK_BIN, startRelayProcess } from '../test/support/relay-process.js';
+import { GENEROUS_LIMITS } from './relay-child.js';
 import { type Figures, inMs, ratioOf, report, value } from './stats.js';
 
 const QUICK = process.env.BENCH_QUICK === '1';
@@ -206,14 +207,7 @@ async function perWaiting(pid: number, count: number, open: () => Promise<WebSoc
 const figures: Figures = {};
 const notes: string[] = [];
 const root = testRoot();
-const relay = await startRelayProcess([], {
-  PAIRLINK_RELAY_LIMITS: JSON.stringify({
-    ipRatePerSecond: 1e6,
-    ipBurst: 1e6,
-    maxMailboxesPerIp: 1e6,
-    maxSocketsPerIp: 1e6,
-  }),
-});
+const relay = await startRelayProcess([], { PAIRLINK_RELAY_LIMITS: JSON.stringify(GENEROUS_LIMITS) });
 const agents: AgentProcess[] = await Promise.all([
   startAgent(root, 'issuer', relay.url),
   startAgent(root, 'acceptor', relay.url),

@@ -9,6 +9,7 @@
 import { PairlinkClient } from '../client/index.js';
 import { type AgentProcess, startAgent, testRoot } from '../test/support/agent-process.js';
 import { startRelayProcess } from '../test/support/relay-process.js';
+import { GENEROUS_LIMITS } from './relay-child.js';
 import { cpuMs, inMs, report, value } from './stats.js';
 
 const QUICK = process.env.BENCH_QUICK === '1';
@@ -44,15 +45,7 @@ async function latencies(
   return times.sort((a, b) => a - b);
 }
 
-const relay = await startRelayProcess([], {
-  PAIRLINK_RELAY_LIMITS: JSON.stringify({
-    ipRatePerSecond: 1e6,
-    ipBurst: 1e6,
-    maxMailboxesPerIp: 1e6,
-    mailboxRatePerSecond: 1e6,
-    mailboxBurst: 1e6,
-  }),
-});
+const relay = await startRelayProcess([], { PAIRLINK_RELAY_LIMITS: JSON.stringify(GENEROUS_LIMITS) });
 const root = testRoot();
 const agents: AgentProcess[] = await Promise.all([
   startAgent(root, 'issuer', relay.url),

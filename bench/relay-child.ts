@@ -8,8 +8,11 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { PAIRLINK_BIN } from '../test/support/relay-process.js';
 
-/** Limits no bench run reaches: the benches measure the relay's work, not its refusals. */
-export const GENEROUS_LIMITS = JSON.stringify({
+/**
+ * Limits no bench run reaches: the benches measure the relay's and the agents' work, not the
+ * relay's refusals (every bench process is one loopback address). Every bench's relay uses them.
+ */
+export const GENEROUS_LIMITS = {
   ipRatePerSecond: 1e7,
   ipBurst: 1e7,
   mailboxRatePerSecond: 1e7,
@@ -18,7 +21,7 @@ export const GENEROUS_LIMITS = JSON.stringify({
   maxMailboxesPerIp: 1e7,
   maxSockets: 1e6,
   maxSocketsPerIp: 1e6,
-});
+};
 
 /** A `pairlink relay` child process, listening. */
 export interface Child {
@@ -33,7 +36,7 @@ export function startRelayChild(extra: string[], nodeFlags: string[] = []): Prom
     process.execPath,
     [...nodeFlags, PAIRLINK_BIN, 'relay', '--port', '0', '--log-level', 'info', ...extra],
     {
-      env: { ...process.env, PAIRLINK_RELAY_LIMITS: GENEROUS_LIMITS },
+      env: { ...process.env, PAIRLINK_RELAY_LIMITS: JSON.stringify(GENEROUS_LIMITS) },
       stdio: ['ignore', 'pipe', 'inherit'],
     },
   );

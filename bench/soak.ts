@@ -10,6 +10,7 @@ import { parseArgs } from 'node:util';
 import { PairlinkClient } from '../client/index.js';
 import { startAgent, testRoot } from '../test/support/agent-process.js';
 import { startRelayProcess } from '../test/support/relay-process.js';
+import { GENEROUS_LIMITS } from './relay-child.js';
 
 const { values } = parseArgs({
   options: { pairings: { type: 'string', default: '10000' }, concurrency: { type: 'string', default: '16' } },
@@ -20,14 +21,7 @@ const concurrency = Number(values.concurrency);
 const rssKiB = (pid: number) =>
   Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0);
 
-const relay = await startRelayProcess([], {
-  PAIRLINK_RELAY_LIMITS: JSON.stringify({
-    ipRatePerSecond: 1e6,
-    ipBurst: 1e6,
-    mailboxRatePerSecond: 1e6,
-    mailboxBurst: 1e6,
-  }),
-});
+const relay = await startRelayProcess([], { PAIRLINK_RELAY_LIMITS: JSON.stringify(GENEROUS_LIMITS) });
 const root = testRoot();
 const [issuerAgent, acceptorAgent] = await Promise.all([
   startAgent(root, 'issuer', relay.url),
