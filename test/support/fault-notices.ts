@@ -102,6 +102,8 @@ export async function noticePhase(run: NoticeRun, faultMs: number): Promise<Noti
   const unnotified = { issuer: false, acceptor: false };
   /** One disruption at a time: two crashes of one side at once would leave an agent running. */
   let crashing: Promise<void> | null = null;
+  /** The phase is over: no crash may start (its new agent would outlive the run). */
+  let over = false;
   const exclusive = (work: () => Promise<void>) => {
     crashing ??= work().finally(() => {
       crashing = null;
@@ -120,7 +122,8 @@ export async function noticePhase(run: NoticeRun, faultMs: number): Promise<Noti
         if (removed.reason !== 'peer' || !run.alive(agent)) return;
         applied[side]++;
         // Saved, its receipt just handed to the relay connection: the disk as SIGKILL leaves it now.
-        if (crashOnApply && side === to && applied[side] === 1 && crashing === null) void crash(side);
+        if (crashOnApply && side === to && applied[side] === 1 && crashing === null && !over)
+          void crash(side);
       });
     }
   };
@@ -228,5 +231,7 @@ export async function noticePhase(run: NoticeRun, faultMs: number): Promise<Noti
     5000,
   );
   if (!emptied) violations.push('notices: an outbox still holds a notice past its TTL');
+  over = true;
+  await crashing;
   return { plan, settled, final: state };
 }

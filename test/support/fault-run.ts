@@ -41,6 +41,8 @@ export interface FaultRunOptions {
   readonly faultMs?: number;
   /** Real milliseconds to wait for both sides to settle once healed. */
   readonly settleMs?: number;
+  /** Keeps every agent's and relay's log lines (debug and up) in the result's `log`. */
+  readonly logs?: boolean;
 }
 
 export interface FaultRunResult {
@@ -56,6 +58,8 @@ export interface FaultRunResult {
   readonly violations: string[];
   /** The notice phase, in the runs that had one. */
   readonly notices: NoticeOutcome | null;
+  /** With `logs`: the agents' and relays' log lines and the run's events, in order; else empty. */
+  readonly log: string[];
   readonly ms: number;
 }
 
@@ -213,7 +217,8 @@ const OUTAGE_MS = 1500;
 export async function faultRun(options: FaultRunOptions): Promise<FaultRunResult> {
   const started = Date.now();
   const random = seededRandom(options.seed);
-  const events: string[] = [];
+  const log: string[] = [];
+  const events = options.logs ? loggedEvents(log) : [];
   const violations: string[] = [];
   const relays: FaultRunResult['relays'] =
     random() < (options.crossShare ?? CROSS_RELAY_SHARE) ? 'cross' : 'same';
@@ -228,8 +233,24 @@ export async function faultRun(options: FaultRunOptions): Promise<FaultRunResult
       : `two relays${acceptorHomeDown ? ", the acceptor's down throughout" : ''}`;
   const description = `${form}, ${store}, ${relaysSaid}`;
   const root = mkdtempSync(join(tmpdir(), 'pl-fault-'));
+  // An error logged (an exception in the agent's background work) is a violation.
+  const errors: string[] = [];
+  const logger = pino(
+    { level: options.logs ? 'debug' : 'error' },
+    {
+      write: (line: string) => {
+        if (options.logs) log.push(line.trimEnd());
+        if (!options.logs || /"level":(50|60)/.test(line)) errors.push(line);
+      },
+    },
+  );
   const relayOn = (name: string, seed: number) =>
-    FaultRelay.start({ seed, redisUrl: options.redisUrl, redisPrefix: `pl:f${options.seed}:${name}:` });
+    FaultRelay.start({
+      seed,
+      redisUrl: options.redisUrl,
+      redisPrefix: `pl:f${options.seed}:${name}:`,
+      ...(options.logs ? { logger: logger.child({ relay: name }) } : {}),
+    });
   // The invite's relay is the issuer's home; the acceptor's home is another relay, or the same one.
   const inviteRelay = await relayOn('i', options.seed);
   const acceptorRelay = relays === 'cross' ? await relayOn('a', options.seed ^ 0x5bd1e995) : inviteRelay;
@@ -239,13 +260,10 @@ export async function faultRun(options: FaultRunOptions): Promise<FaultRunResult
     events.push("the acceptor's relay down throughout");
     acceptorRelay.setDown(true);
   }
-  // An error logged (an exception in the agent's background work) is a violation.
-  const errors: string[] = [];
-  const logger = pino({ level: 'error' }, { write: (line: string) => errors.push(line) });
   const homes = { issuer: join(root, 'issuer'), acceptor: join(root, 'acceptor') };
   const homeRelay = { issuer: inviteRelay.url, acceptor: acceptorRelay.url };
   const start = (which: 'issuer' | 'acceptor', home: string, clock: RunClock) =>
-    startRunAgent(home, which, homeRelay[which], clock, logger);
+    startRunAgent(home, which, homeRelay[which], clock, logger.child({ agent: which }));
   let issuer = await start('issuer', homes.issuer, new RunClock());
   let acceptor = await start('acceptor', homes.acceptor, new RunClock());
   let outcome: FaultRunResult['outcome'] = 'not-started';
@@ -436,5 +454,27 @@ export async function faultRun(options: FaultRunOptions): Promise<FaultRunResult
   }
   if (errors.length > 0) violations.push(`${errors.length} error(s) logged, the first: ${errors[0]}`);
   const ms = Date.now() - started;
-  return { seed: options.seed, form, store, relays, description, outcome, events, violations, notices, ms };
+  return {
+    seed: options.seed,
+    form,
+    store,
+    relays,
+    description,
+    outcome,
+    events,
+    violations,
+    notices,
+    log,
+    ms,
+  };
+}
+
+/** The run's events list, each event also a timed line of `log`, so the log reads as one timeline. */
+function loggedEvents(log: string[]): string[] {
+  const events: string[] = [];
+  events.push = (...items: string[]) => {
+    for (const event of items) log.push(JSON.stringify({ time: Date.now(), event }));
+    return Array.prototype.push.apply(events, items);
+  };
+  return events;
 }
