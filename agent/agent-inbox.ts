@@ -338,6 +338,10 @@ export class AgentInbox {
       return null;
     }
     if (existing) {
+      // Made again, it numbers its messages from 1: a watch still held (the loss was heard over
+      // HTTP first) would go on from its old position, and skip as many.
+      if (this.watched !== null) this.relay().unwatch(mailboxId);
+      this.watched = null;
       this.deps.warnings.warn(
         {},
         'the home relay lost the inbox; made it again, with every peer as a writer',
