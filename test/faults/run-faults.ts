@@ -13,7 +13,7 @@ import { startRedis } from '../support/redis-server.js';
  * ended, and the seed of every failing run, so `--seed N --runs 1` reproduces it. Exits 1 if any
  * run broke an invariant or a promise rejection went unhandled. With `--logs DIR`, each failing
  * run's events and its agents' and relays' debug log go to DIR/seed-N-I.log (I: the run's index),
- * one timeline. With `--repeat N` each seed runs N times in a row (`--runs` counts every run): a
+ * one timeline (and a run still going after 5 minutes, a hang, to DIR/seed-N-I-hung.log). With `--repeat N` each seed runs N times in a row (`--runs` counts every run): a
  * failure that needs the batch's load (its timing) shows again with `--seed S --runs 8 --repeat 8`.
  */
 const { values } = parseArgs({
@@ -53,18 +53,26 @@ process.on('unhandledRejection', (reason) => {
 });
 let next = 0;
 let done = 0;
+/** When a run still going is reported (with `--logs`, its log so far written as …-hung.log). */
+const HANG_REPORT_MS = 300_000;
 async function worker(): Promise<void> {
   while (next < runs) {
     const index = next++;
     const seed = first + Math.floor(index / repeat);
     const useRedis = redis !== null && (seed % 10) / 10 < redisShare;
+    const log = logDir === undefined ? undefined : [];
+    // Only reports a run that hangs (each run ends by its own bounds in well under a minute).
+    const hung = setTimeout(() => {
+      console.log(`seed ${seed} (run ${index}) still running after ${HANG_REPORT_MS / 1000} s`);
+      if (logDir && log) writeFileSync(join(logDir, `seed-${seed}-${index}-hung.log`), `${log.join('\n')}\n`);
+    }, HANG_REPORT_MS);
     const result = await faultRun({
       seed,
       redisUrl: useRedis ? redis.url : undefined,
       crossShare,
       noticeShare,
-      logs: logDir !== undefined,
-    });
+      log,
+    }).finally(() => clearTimeout(hung));
     outcomes[result.outcome] = (outcomes[result.outcome] ?? 0) + 1;
     const kind = `${result.store}, ${result.relays === 'same' ? 'one relay' : 'two relays'}`;
     byKind[kind] ??= { runs: 0, violations: 0 };
@@ -78,7 +86,7 @@ async function worker(): Promise<void> {
     if (result.violations.length > 0) {
       counts.violations = (counts.violations ?? 0) + 1;
       failures.push({ seed, violations: result.violations, events: result.events });
-      if (logDir) writeFileSync(join(logDir, `seed-${seed}-${index}.log`), `${result.log.join('\n')}\n`);
+      if (logDir && log) writeFileSync(join(logDir, `seed-${seed}-${index}.log`), `${log.join('\n')}\n`);
       console.log(
         `seed ${seed} FAILED (${result.description}): ${result.violations.join('; ')} [${result.events.join(', ')}]`,
       );

@@ -218,6 +218,8 @@ export async function noticePhase(run: NoticeRun, faultMs: number): Promise<Noti
   if (state === 'one-sided') violations.push('notices: one side pins the other, and no unpair is queued');
   else if (!final(state))
     violations.push(`notices: still ${state} after ${SETTLE_ROUNDS} hours of retries (${where()})`);
+  // A crash on apply may have begun during the settle: its new agent's history is the one to read.
+  await crashing;
   for (const side of ['issuer', 'acceptor'] as const) {
     if (applied[side] > 1) violations.push(`notices: ${side} applied the unpair ${applied[side]} times`);
     const { entries } = await run.agent(side).history(undefined, 1000);

@@ -41,8 +41,11 @@ export interface FaultRunOptions {
   readonly faultMs?: number;
   /** Real milliseconds to wait for both sides to settle once healed. */
   readonly settleMs?: number;
-  /** Keeps every agent's and relay's log lines (debug and up) in the result's `log`. */
-  readonly logs?: boolean;
+  /**
+   * Where every agent's and relay's log line (debug and up) and the run's events go, in order, as
+   * they happen (so a run that hangs can be read); none by default.
+   */
+  readonly log?: string[];
 }
 
 export interface FaultRunResult {
@@ -58,8 +61,6 @@ export interface FaultRunResult {
   readonly violations: string[];
   /** The notice phase, in the runs that had one. */
   readonly notices: NoticeOutcome | null;
-  /** With `logs`: the agents' and relays' log lines and the run's events, in order; else empty. */
-  readonly log: string[];
   readonly ms: number;
 }
 
@@ -217,8 +218,8 @@ const OUTAGE_MS = 1500;
 export async function faultRun(options: FaultRunOptions): Promise<FaultRunResult> {
   const started = Date.now();
   const random = seededRandom(options.seed);
-  const log: string[] = [];
-  const events = options.logs ? loggedEvents(log) : [];
+  const log = options.log;
+  const events = log ? loggedEvents(log) : [];
   const violations: string[] = [];
   const relays: FaultRunResult['relays'] =
     random() < (options.crossShare ?? CROSS_RELAY_SHARE) ? 'cross' : 'same';
@@ -236,11 +237,11 @@ export async function faultRun(options: FaultRunOptions): Promise<FaultRunResult
   // An error logged (an exception in the agent's background work) is a violation.
   const errors: string[] = [];
   const logger = pino(
-    { level: options.logs ? 'debug' : 'error' },
+    { level: log ? 'debug' : 'error' },
     {
       write: (line: string) => {
-        if (options.logs) log.push(line.trimEnd());
-        if (!options.logs || /"level":(50|60)/.test(line)) errors.push(line);
+        log?.push(line.trimEnd());
+        if (!log || /"level":(50|60)/.test(line)) errors.push(line);
       },
     },
   );
@@ -249,7 +250,7 @@ export async function faultRun(options: FaultRunOptions): Promise<FaultRunResult
       seed,
       redisUrl: options.redisUrl,
       redisPrefix: `pl:f${options.seed}:${name}:`,
-      ...(options.logs ? { logger: logger.child({ relay: name }) } : {}),
+      ...(log ? { logger: logger.child({ relay: name }) } : {}),
     });
   // The invite's relay is the issuer's home; the acceptor's home is another relay, or the same one.
   const inviteRelay = await relayOn('i', options.seed);
@@ -464,7 +465,6 @@ export async function faultRun(options: FaultRunOptions): Promise<FaultRunResult
     events,
     violations,
     notices,
-    log,
     ms,
   };
 }
