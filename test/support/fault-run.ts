@@ -102,7 +102,10 @@ function killable(inner: (relayUrl: string, h: RelayTransportHandlers) => RelayT
       onConnectionChange: (c) => !dead && handlers.onConnectionChange(c),
     };
     const t = inner(relayUrl, guarded);
-    transports.add(t);
+    // One the dead agent opens (its stopped pool reopening a relay for a post in flight) is closed
+    // at once: its reconnects would otherwise outlive the run and keep the process from exiting.
+    if (dead) t.close();
+    else transports.add(t);
     return {
       createMailbox: (...a) => (dead ? gone() : t.createMailbox(...a)),
       createNameplate: (...a) => (dead ? gone() : t.createNameplate(...a)),
