@@ -45,6 +45,7 @@ export type NoticeState =
   | 'retrying'
   | 'not unpaired'
   | 'not notified'
+  | 'unanswerable'
   | 'one-sided';
 
 export interface NoticeOutcome {
@@ -179,9 +180,17 @@ export async function noticePhase(run: NoticeRun, faultMs: number): Promise<Noti
    * neither pins the other, an unpair waits for its receipt; 'both removed': neither pins the
    * other, and every unpair was receipted (crossing unpairs are refused by each other, each
    * retried until its TTL: PROTOCOL.md §11.8); 'not notified': one side unpaired a peer that handed
-   * it no inbox (the unpair reaches only that side, by design); 'one-sided': one pins the other
-   * with nothing queued.
+   * it no inbox (the unpair reaches only that side, by design); 'unanswerable': neither pins the
+   * other, and the side that applied the unpair pinned its sender without an inbox (its inbox frame
+   * lost with a memory relay's restart during the pairing: PROTOCOL.md §11.1), so it has nowhere to
+   * post a receipt and the unpair is retried until its TTL, by design; 'one-sided': one pins the
+   * other with nothing queued.
    */
+  /** `side`'s unpair was applied by a peer that had pinned it without an inbox. */
+  const unanswerable = (side: Side) =>
+    (run.agent(other(side)).snapshot.inbox?.unpairedBy ?? []).some(
+      (d) => d.peer.did === dids[side] && d.peer.inbox === undefined,
+    );
   const judge = (): NoticeState => {
     for (const side of unpairers)
       if (acknowledged[side] && pins(side)) violations.push(`${side}'s acknowledged unpair was undone`);
@@ -190,7 +199,8 @@ export async function noticePhase(run: NoticeRun, faultMs: number): Promise<Noti
     if (issuerPins && acceptorPins) return 'not unpaired';
     if (!issuerPins && !acceptorPins) {
       const waiting = both ? [] : unpairers.filter(queued);
-      return waiting.length > 0 ? 'awaiting receipt' : 'both removed';
+      if (waiting.length === 0) return 'both removed';
+      return waiting.every(unanswerable) ? 'unanswerable' : 'awaiting receipt';
     }
     const pinning: Side = issuerPins ? 'issuer' : 'acceptor';
     if (unnotified[other(pinning)]) return 'not notified';
