@@ -181,10 +181,10 @@ export async function noticePhase(run: NoticeRun, faultMs: number): Promise<Noti
    * other, and every unpair was receipted (crossing unpairs are refused by each other, each
    * retried until its TTL: PROTOCOL.md §11.8); 'not notified': one side unpaired a peer that handed
    * it no inbox (the unpair reaches only that side, by design); 'unanswerable': neither pins the
-   * other, and the side that applied the unpair pinned its sender without an inbox (its inbox frame
-   * lost with a memory relay's restart during the pairing: PROTOCOL.md §11.1), so it has nowhere to
-   * post a receipt and the unpair is retried until its TTL, by design; 'one-sided': one pins the
-   * other with nothing queued.
+   * other, and the side that applied the unpair pinned its sender without an inbox (its inbox
+   * frame lost during the pairing: a memory relay's restart, a dropped frame; PROTOCOL.md §11.1),
+   * so it has nowhere to post a receipt and the unpair is retried until its TTL, by design;
+   * 'one-sided': one pins the other with nothing queued.
    */
   /** `side`'s unpair was applied by a peer that had pinned it without an inbox. */
   const unanswerable = (side: Side) =>
