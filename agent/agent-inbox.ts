@@ -18,6 +18,12 @@ import type { DurableState } from './state/durable-state.js';
 export const INBOX_TTL_SECONDS = 45 * 86_400;
 /** Renewed once less than this is left: every 15 days, so a month of relay trouble loses nothing. */
 export const INBOX_RENEW_BELOW_SECONDS = 30 * 86_400;
+/**
+ * How often the watched inbox is read again from its last message delivered (seconds): a watch
+ * frame or a push that a lossy path lost while the socket stayed up (nothing tells the agent)
+ * delays a notice by at most this long.
+ */
+export const INBOX_RESYNC_SECONDS = 300;
 /** The longest wait between two attempts after the relay failed (seconds). */
 const MAX_BACKOFF_SECONDS = 300;
 /**
@@ -72,6 +78,8 @@ export class AgentInbox {
   private failures = 0;
   private retryAt = 0;
   private watched: string | null = null;
+  /** When the watch was sent or last read again (clock seconds). */
+  private watchedAt = 0;
 
   constructor(private readonly deps: AgentInboxDeps) {}
 
@@ -131,6 +139,7 @@ export class AgentInbox {
     if (!this.owns(relay, mailbox)) return false;
     const inbox = this.record;
     if (!inbox || seq <= (inbox.readThrough ?? 0)) return true;
+    this.deps.logger.debug({ seq }, 'a message in the inbox');
     const reading = this.deps.read(this.deps.store.state, body);
     this.deps.store.update((s) => {
       const next = reading.change(s);
@@ -150,10 +159,17 @@ export class AgentInbox {
     return true;
   }
 
-  /** Once a second: a pass when the inbox is missing, due for renewal, or owes a writer. */
+  /**
+   * Once a second: the watch read again every INBOX_RESYNC_SECONDS; a pass when the inbox is
+   * missing, due for renewal, or owes a writer.
+   */
   tick(now: number): void {
-    if (this.unsupported || now < this.retryAt) return;
     const inbox = this.record;
+    if (inbox && this.watched !== null && now - this.watchedAt >= INBOX_RESYNC_SECONDS) {
+      this.watchedAt = now;
+      this.relay().resync(inbox.mailboxId);
+    }
+    if (this.unsupported || now < this.retryAt) return;
     const due =
       !inbox ||
       this.lost ||
@@ -322,6 +338,10 @@ export class AgentInbox {
       return null;
     }
     if (existing) {
+      // Made again, it numbers its messages from 1: a watch still held (the loss was heard over
+      // HTTP first) would go on from its old position, and skip as many.
+      if (this.watched !== null) this.relay().unwatch(mailboxId);
+      this.watched = null;
       this.deps.warnings.warn(
         {},
         'the home relay lost the inbox; made it again, with every peer as a writer',
@@ -358,7 +378,9 @@ export class AgentInbox {
     const id = b64(inbox.mailboxId);
     if (this.watched === id) return;
     this.watched = id;
+    this.watchedAt = this.deps.clock.now();
     // From after what was read and saved: a restart reads each notice once.
+    this.deps.logger.debug({ after: inbox.readThrough ?? 0 }, 'watching the inbox');
     this.relay().watch(inbox.mailboxId, inbox.readCapability, inbox.readThrough ?? 0);
   }
 

@@ -161,10 +161,16 @@ export class NoticeOutbox {
     const bytes = this.seal(peer, { kind: 'receipt', counter }, 0, now);
     if (audited) this.deps.audit()?.notice('noticeSent', peer, 'receipt', 'queued', iso(now));
     this.deps.logFailure(
-      this.post(inbox, bytes).catch((error: unknown) => {
-        if (!(error instanceof PairlinkError)) throw error;
-        this.deps.logger.debug({ code: error.code }, 'a receipt did not reach the peer (it will send again)');
-      }),
+      this.post(inbox, bytes).then(
+        () => this.deps.logger.debug({ peer: peer.did, counter }, 'a receipt was posted to the peer’s inbox'),
+        (error: unknown) => {
+          if (!(error instanceof PairlinkError)) throw error;
+          this.deps.logger.debug(
+            { code: error.code },
+            'a receipt did not reach the peer (it will send again)',
+          );
+        },
+      ),
     );
   }
 
@@ -203,6 +209,10 @@ export class NoticeOutbox {
         // To where the peer's inbox is now: it may have moved since this was queued (§11.3).
         const pinned = this.deps.store.state.peers.find((p) => p.did === notice.did);
         await this.post(pinned?.inbox ?? notice.inbox, notice.bytes);
+        this.deps.logger.debug(
+          { peer: notice.did, kind: notice.kind, counter: notice.counter, attempt: notice.attempts + 1 },
+          'a notice was posted to the peer’s inbox',
+        );
       } catch (error) {
         if (!(error instanceof PairlinkError)) throw error;
         failure = error;

@@ -85,6 +85,11 @@ export class NoticeReader {
     const ownKeys = [self.signing.publicKey, ...(previous ? [previous.signing.publicKey] : [])];
     const verdict = judgeNotice(opened, { ownKeys, peer: trusted, now });
     const kind = notice.body.kind;
+    const from = peer ? 'pin' : gone ? 'unpaired us' : departing ? 'departing' : 'unknown';
+    this.deps.logger.debug(
+      { kind, counter: notice.counter, from, verdict: verdict.outcome },
+      'a notice read',
+    );
     if (verdict.outcome === 'refused' || verdict.outcome === 'expired') {
       const said = verdict.outcome === 'refused' ? verdict.reason : 'expired';
       this.deps.logger.info({ kind, verdict: said }, 'a notice in the inbox was not taken');

@@ -1,14 +1,20 @@
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { NOTICE_SHARE } from '../support/fault-notices.js';
 import { CROSS_RELAY_SHARE, faultRun } from '../support/fault-run.js';
 import { startRedis } from '../support/redis-server.js';
 
 /**
- * `npm run faults -- --runs 1000 [--seed N] [--concurrency 8] [--redis-share 0.3] [--cross-share 0.33]`:
+ * `npm run faults -- --runs 1000 [--seed N] [--concurrency 8] [--redis-share 0.3] [--cross-share 0.33]
+ * [--notice-share 0.5] [--logs DIR] [--repeat N]`:
  * seeded fault runs (test/support/fault-run.ts), several at a time; prints a summary, split by
  * store and by one relay or two, the notice phases (fault-notices.ts) by how they settled and
  * ended, and the seed of every failing run, so `--seed N --runs 1` reproduces it. Exits 1 if any
- * run broke an invariant or a promise rejection went unhandled.
+ * run broke an invariant or a promise rejection went unhandled. With `--logs DIR`, each failing
+ * run's events and its agents' and relays' debug log go to DIR/seed-N-I.log (I: the run's index),
+ * one timeline (and a run still going after 5 minutes, a hang, to DIR/seed-N-I-hung.log). With `--repeat N` each seed runs N times in a row (`--runs` counts every run): a
+ * failure that needs the batch's load (its timing) shows again with `--seed S --runs 8 --repeat 8`.
  */
 const { values } = parseArgs({
   options: {
@@ -18,6 +24,8 @@ const { values } = parseArgs({
     'redis-share': { type: 'string', default: '0.3' },
     'cross-share': { type: 'string', default: String(CROSS_RELAY_SHARE) },
     'notice-share': { type: 'string', default: String(NOTICE_SHARE) },
+    logs: { type: 'string' },
+    repeat: { type: 'string', default: '1' },
   },
 });
 const runs = Number(values.runs);
@@ -26,6 +34,10 @@ const concurrency = Number(values.concurrency);
 const redisShare = Number(values['redis-share']);
 const crossShare = Number(values['cross-share']);
 const noticeShare = Number(values['notice-share']);
+/** Each seed run this many times (at once, with `--concurrency`): a timing-bound failure shows again. */
+const repeat = Number(values.repeat);
+const logDir = values.logs;
+if (logDir) mkdirSync(logDir, { recursive: true });
 const redis = redisShare > 0 ? await startRedis() : null;
 const started = Date.now();
 const outcomes: Record<string, number> = {};
@@ -41,16 +53,26 @@ process.on('unhandledRejection', (reason) => {
 });
 let next = 0;
 let done = 0;
+/** When a run still going is reported (with `--logs`, its log so far written as …-hung.log). */
+const HANG_REPORT_MS = 300_000;
 async function worker(): Promise<void> {
   while (next < runs) {
-    const seed = first + next++;
+    const index = next++;
+    const seed = first + Math.floor(index / repeat);
     const useRedis = redis !== null && (seed % 10) / 10 < redisShare;
+    const log = logDir === undefined ? undefined : [];
+    // Only reports a run that hangs (each run ends by its own bounds in well under a minute).
+    const hung = setTimeout(() => {
+      console.log(`seed ${seed} (run ${index}) still running after ${HANG_REPORT_MS / 1000} s`);
+      if (logDir && log) writeFileSync(join(logDir, `seed-${seed}-${index}-hung.log`), `${log.join('\n')}\n`);
+    }, HANG_REPORT_MS);
     const result = await faultRun({
       seed,
       redisUrl: useRedis ? redis.url : undefined,
       crossShare,
       noticeShare,
-    });
+      log,
+    }).finally(() => clearTimeout(hung));
     outcomes[result.outcome] = (outcomes[result.outcome] ?? 0) + 1;
     const kind = `${result.store}, ${result.relays === 'same' ? 'one relay' : 'two relays'}`;
     byKind[kind] ??= { runs: 0, violations: 0 };
@@ -64,6 +86,7 @@ async function worker(): Promise<void> {
     if (result.violations.length > 0) {
       counts.violations = (counts.violations ?? 0) + 1;
       failures.push({ seed, violations: result.violations, events: result.events });
+      if (logDir && log) writeFileSync(join(logDir, `seed-${seed}-${index}.log`), `${log.join('\n')}\n`);
       console.log(
         `seed ${seed} FAILED (${result.description}): ${result.violations.join('; ')} [${result.events.join(', ')}]`,
       );

@@ -122,10 +122,15 @@ export class FakeRelay {
     return release;
   }
 
-  /** Forgets every mailbox, as a memory relay that restarted. */
-  loseEverything(): void {
+  /**
+   * Forgets every mailbox, as a memory relay that restarted. `heard` false: the watches are not
+   * told, and stay where they were, as a socket that reconnects after its owner made a mailbox
+   * again watches it from its old position.
+   */
+  loseEverything(heard = true): void {
     const ids = [...this.boxes.keys()];
     this.boxes.clear();
+    if (!heard) return;
     this.watchers.clear();
     for (const id of ids) for (const lose of this.losers) lose(id);
   }

@@ -45,6 +45,7 @@ export type NoticeState =
   | 'retrying'
   | 'not unpaired'
   | 'not notified'
+  | 'unanswerable'
   | 'one-sided';
 
 export interface NoticeOutcome {
@@ -102,6 +103,8 @@ export async function noticePhase(run: NoticeRun, faultMs: number): Promise<Noti
   const unnotified = { issuer: false, acceptor: false };
   /** One disruption at a time: two crashes of one side at once would leave an agent running. */
   let crashing: Promise<void> | null = null;
+  /** The phase is over: no crash may start (its new agent would outlive the run). */
+  let over = false;
   const exclusive = (work: () => Promise<void>) => {
     crashing ??= work().finally(() => {
       crashing = null;
@@ -120,7 +123,8 @@ export async function noticePhase(run: NoticeRun, faultMs: number): Promise<Noti
         if (removed.reason !== 'peer' || !run.alive(agent)) return;
         applied[side]++;
         // Saved, its receipt just handed to the relay connection: the disk as SIGKILL leaves it now.
-        if (crashOnApply && side === to && applied[side] === 1 && crashing === null) void crash(side);
+        if (crashOnApply && side === to && applied[side] === 1 && crashing === null && !over)
+          void crash(side);
       });
     }
   };
@@ -176,9 +180,17 @@ export async function noticePhase(run: NoticeRun, faultMs: number): Promise<Noti
    * neither pins the other, an unpair waits for its receipt; 'both removed': neither pins the
    * other, and every unpair was receipted (crossing unpairs are refused by each other, each
    * retried until its TTL: PROTOCOL.md §11.8); 'not notified': one side unpaired a peer that handed
-   * it no inbox (the unpair reaches only that side, by design); 'one-sided': one pins the other
-   * with nothing queued.
+   * it no inbox (the unpair reaches only that side, by design); 'unanswerable': neither pins the
+   * other, and the side that applied the unpair pinned its sender without an inbox (its inbox
+   * frame lost during the pairing: a memory relay's restart, a dropped frame; PROTOCOL.md §11.1),
+   * so it has nowhere to post a receipt and the unpair is retried until its TTL, by design;
+   * 'one-sided': one pins the other with nothing queued.
    */
+  /** `side`'s unpair was applied by a peer that had pinned it without an inbox. */
+  const unanswerable = (side: Side) =>
+    (run.agent(other(side)).snapshot.inbox?.unpairedBy ?? []).some(
+      (d) => d.peer.did === dids[side] && d.peer.inbox === undefined,
+    );
   const judge = (): NoticeState => {
     for (const side of unpairers)
       if (acknowledged[side] && pins(side)) violations.push(`${side}'s acknowledged unpair was undone`);
@@ -187,7 +199,8 @@ export async function noticePhase(run: NoticeRun, faultMs: number): Promise<Noti
     if (issuerPins && acceptorPins) return 'not unpaired';
     if (!issuerPins && !acceptorPins) {
       const waiting = both ? [] : unpairers.filter(queued);
-      return waiting.length > 0 ? 'awaiting receipt' : 'both removed';
+      if (waiting.length === 0) return 'both removed';
+      return waiting.every(unanswerable) ? 'unanswerable' : 'awaiting receipt';
     }
     const pinning: Side = issuerPins ? 'issuer' : 'acceptor';
     if (unnotified[other(pinning)]) return 'not notified';
@@ -215,6 +228,8 @@ export async function noticePhase(run: NoticeRun, faultMs: number): Promise<Noti
   if (state === 'one-sided') violations.push('notices: one side pins the other, and no unpair is queued');
   else if (!final(state))
     violations.push(`notices: still ${state} after ${SETTLE_ROUNDS} hours of retries (${where()})`);
+  // A crash on apply may have begun during the settle: its new agent's history is the one to read.
+  await crashing;
   for (const side of ['issuer', 'acceptor'] as const) {
     if (applied[side] > 1) violations.push(`notices: ${side} applied the unpair ${applied[side]} times`);
     const { entries } = await run.agent(side).history(undefined, 1000);
@@ -228,5 +243,7 @@ export async function noticePhase(run: NoticeRun, faultMs: number): Promise<Noti
     5000,
   );
   if (!emptied) violations.push('notices: an outbox still holds a notice past its TTL');
+  over = true;
+  await crashing;
   return { plan, settled, final: state };
 }

@@ -1,4 +1,4 @@
-import pino from 'pino';
+import pino, { type Logger } from 'pino';
 import { type RunningRelay, startRelay } from '../../relay/server/relay-server.js';
 import { FaultProxy } from './fault-proxy.js';
 
@@ -10,6 +10,8 @@ export interface FaultRelayOptions {
   readonly redisUrl?: string | undefined;
   /** Keeps this relay's keys apart from every other relay's on the same Redis. */
   readonly redisPrefix: string;
+  /** Where the relay logs; silent by default. */
+  readonly logger?: Logger;
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -39,7 +41,7 @@ export class FaultRelay {
       redisPrefix: options.redisPrefix,
       trustProxy: false,
       limits: { ipRatePerSecond: 100_000, ipBurst: 100_000 },
-      logger: pino({ level: 'silent' }),
+      logger: options.logger ?? pino({ level: 'silent' }),
     };
     const relay = await startRelay(relayOptions);
     const proxy = new FaultProxy({ host: '127.0.0.1', port: relay.port }, options.seed);

@@ -41,6 +41,11 @@ export interface FaultRunOptions {
   readonly faultMs?: number;
   /** Real milliseconds to wait for both sides to settle once healed. */
   readonly settleMs?: number;
+  /**
+   * Where every agent's and relay's log line (debug and up) and the run's events go, in order, as
+   * they happen (so a run that hangs can be read); none by default.
+   */
+  readonly log?: string[];
 }
 
 export interface FaultRunResult {
@@ -97,7 +102,10 @@ function killable(inner: (relayUrl: string, h: RelayTransportHandlers) => RelayT
       onConnectionChange: (c) => !dead && handlers.onConnectionChange(c),
     };
     const t = inner(relayUrl, guarded);
-    transports.add(t);
+    // One the dead agent opens (its stopped pool reopening a relay for a post in flight) is closed
+    // at once: its reconnects would otherwise outlive the run and keep the process from exiting.
+    if (dead) t.close();
+    else transports.add(t);
     return {
       createMailbox: (...a) => (dead ? gone() : t.createMailbox(...a)),
       createNameplate: (...a) => (dead ? gone() : t.createNameplate(...a)),
@@ -213,7 +221,8 @@ const OUTAGE_MS = 1500;
 export async function faultRun(options: FaultRunOptions): Promise<FaultRunResult> {
   const started = Date.now();
   const random = seededRandom(options.seed);
-  const events: string[] = [];
+  const log = options.log;
+  const events = log ? loggedEvents(log) : [];
   const violations: string[] = [];
   const relays: FaultRunResult['relays'] =
     random() < (options.crossShare ?? CROSS_RELAY_SHARE) ? 'cross' : 'same';
@@ -228,8 +237,24 @@ export async function faultRun(options: FaultRunOptions): Promise<FaultRunResult
       : `two relays${acceptorHomeDown ? ", the acceptor's down throughout" : ''}`;
   const description = `${form}, ${store}, ${relaysSaid}`;
   const root = mkdtempSync(join(tmpdir(), 'pl-fault-'));
+  // An error logged (an exception in the agent's background work) is a violation.
+  const errors: string[] = [];
+  const logger = pino(
+    { level: log ? 'debug' : 'error' },
+    {
+      write: (line: string) => {
+        log?.push(line.trimEnd());
+        if (!log || /"level":(50|60)/.test(line)) errors.push(line);
+      },
+    },
+  );
   const relayOn = (name: string, seed: number) =>
-    FaultRelay.start({ seed, redisUrl: options.redisUrl, redisPrefix: `pl:f${options.seed}:${name}:` });
+    FaultRelay.start({
+      seed,
+      redisUrl: options.redisUrl,
+      redisPrefix: `pl:f${options.seed}:${name}:`,
+      ...(log ? { logger: logger.child({ relay: name }) } : {}),
+    });
   // The invite's relay is the issuer's home; the acceptor's home is another relay, or the same one.
   const inviteRelay = await relayOn('i', options.seed);
   const acceptorRelay = relays === 'cross' ? await relayOn('a', options.seed ^ 0x5bd1e995) : inviteRelay;
@@ -239,13 +264,10 @@ export async function faultRun(options: FaultRunOptions): Promise<FaultRunResult
     events.push("the acceptor's relay down throughout");
     acceptorRelay.setDown(true);
   }
-  // An error logged (an exception in the agent's background work) is a violation.
-  const errors: string[] = [];
-  const logger = pino({ level: 'error' }, { write: (line: string) => errors.push(line) });
   const homes = { issuer: join(root, 'issuer'), acceptor: join(root, 'acceptor') };
   const homeRelay = { issuer: inviteRelay.url, acceptor: acceptorRelay.url };
   const start = (which: 'issuer' | 'acceptor', home: string, clock: RunClock) =>
-    startRunAgent(home, which, homeRelay[which], clock, logger);
+    startRunAgent(home, which, homeRelay[which], clock, logger.child({ agent: which }));
   let issuer = await start('issuer', homes.issuer, new RunClock());
   let acceptor = await start('acceptor', homes.acceptor, new RunClock());
   let outcome: FaultRunResult['outcome'] = 'not-started';
@@ -436,5 +458,26 @@ export async function faultRun(options: FaultRunOptions): Promise<FaultRunResult
   }
   if (errors.length > 0) violations.push(`${errors.length} error(s) logged, the first: ${errors[0]}`);
   const ms = Date.now() - started;
-  return { seed: options.seed, form, store, relays, description, outcome, events, violations, notices, ms };
+  return {
+    seed: options.seed,
+    form,
+    store,
+    relays,
+    description,
+    outcome,
+    events,
+    violations,
+    notices,
+    ms,
+  };
+}
+
+/** The run's events list, each event also a timed line of `log`, so the log reads as one timeline. */
+function loggedEvents(log: string[]): string[] {
+  const events: string[] = [];
+  events.push = (...items: string[]) => {
+    for (const event of items) log.push(JSON.stringify({ time: Date.now(), event }));
+    return Array.prototype.push.apply(events, items);
+  };
+  return events;
 }

@@ -118,6 +118,31 @@ describe("the agent's inbox", () => {
     await Promise.all([alice.stop(), bob.stop()]);
   });
 
+  it('a loss heard over HTTP before the watch heard it: the inbox made again is watched from its first message', async () => {
+    const relay = new FakeRelay();
+    const clock = new ManualClock(START);
+    const { lines, log } = logLines();
+    const { agent: alice } = await agentOn(relay, clock, 'alice', undefined, log);
+    const { agent: bob } = await agentOn(relay, clock, 'bob');
+    await pairOn(alice, bob);
+    await eventually(() => writersSettled(alice, bob));
+    // A ping: alice's watch is past her inbox's first message, and she trimmed it.
+    expect((await bob.pingPeer(alice.did, 5)).reachable).toBe(true);
+    clock.advance(1);
+    await eventually(() => inboxOf(alice)?.trimmedThrough === 1);
+    // The relay restarts; the renewal, not the watch, finds alice's inbox gone, and she makes it again.
+    relay.loseEverything(false);
+    clock.advance(INBOX_TTL_SECONDS - INBOX_RENEW_BELOW_SECONDS + 1);
+    await eventually(() => lines.some((l) => l.includes('INVITE_NOT_FOUND')));
+    clock.advance(60);
+    await eventually(() => writersOf(relay, alice).length === 1);
+    // Its first message is bob's unpair.
+    expect(await bob.removePeer(alice.did)).toEqual({ removed: true, notified: true });
+    await eventually(() => alice.snapshot.peers.length === 0);
+    expect(alice.snapshot.peers).toEqual([]);
+    await Promise.all([alice.stop(), bob.stop()]);
+  });
+
   it('renews the inbox well before it lapses', async () => {
     const clock = new ManualClock(START);
     const relay = new FakeRelay(clock);
