@@ -42,6 +42,8 @@ interface Member {
  */
 export class RelayPool {
   private readonly members = new Map<string, Member>();
+  /** Closed with the agent: nothing opens again (a receipt in flight would reconnect for ever). */
+  private closed = false;
   readonly homeUrl: string;
 
   constructor(
@@ -55,7 +57,7 @@ export class RelayPool {
   }
 
   get home(): RelayTransport {
-    return this.members.get(this.homeUrl)!.transport;
+    return this.get(this.homeUrl);
   }
 
   /** The transport for `url`, opened now if it is not open; RELAY_LIMIT when the pool is full. */
@@ -110,11 +112,13 @@ export class RelayPool {
   }
 
   close(): void {
+    this.closed = true;
     for (const member of this.members.values()) member.transport.close();
     this.members.clear();
   }
 
   private open(key: string): Member {
+    if (this.closed) throw new PairlinkError('AGENT_UNAVAILABLE', 'the agent is stopping');
     if (this.members.size >= this.limit)
       throw new PairlinkError(
         'RELAY_LIMIT',
