@@ -275,7 +275,8 @@ export class AgentInbox {
    * Revokes the capabilities owed (peers that unpaired or were unpaired), then trims what has
    * been read: once per pass, so a burst of notices costs one trim, and only through a
    * `readThrough` that is on disk (a crash must never re-watch from before a trimmed message
-   * whose effect was not saved).
+   * whose effect was not saved). A capability is revoked only once the change that owes it is on
+   * disk (a pairing again that replaced it, which a crash must not undo behind the relay's back).
    */
   private async revokeAndTrim(): Promise<void> {
     // A peer that unpaired us, kept for its retries until its unpair expired, is revoked now.
@@ -292,6 +293,7 @@ export class AgentInbox {
         ],
       });
     const owed = this.record?.revoking ?? [];
+    if (owed.length > 0) await this.deps.store.persist();
     for (const cap of owed) {
       const inbox = this.record!;
       await this.relay().revokeInboxWriter(inbox.mailboxId, inbox.readCapability, cap);

@@ -1,7 +1,7 @@
 import { toHex } from '../src/encoding/hex.js';
 import type { Effect } from '../src/handshake/effects.js';
 import type { InboxExtension } from '../src/notice/inbox.js';
-import type { FormerCounters, PeerRecord } from './state/agent-state.js';
+import type { AgentState, FormerCounters, PeerRecord } from './state/agent-state.js';
 
 /**
  * The pinned peers after a step's pin effects (`pin`, `confirmPin`, `unpin`), applied in the
@@ -57,6 +57,27 @@ export function applyPins(
     }
   }
   return next;
+}
+
+/**
+ * `state` with `peers` (applyPins' result) in place, and every capability we handed that no pin
+ * holds any more (a pairing again replaced it, or a withdrawn pin took it) owed for revocation at
+ * our relay (agent-inbox.ts revokes it once this is saved), in the same change: the relay's
+ * writers of our inbox stay one per current peer.
+ */
+export function withPins(state: AgentState, peers: readonly PeerRecord[]): AgentState {
+  const kept = new Set(
+    peers.flatMap((p) => (p.handedWriteCapability ? [toHex(p.handedWriteCapability)] : [])),
+  );
+  const dropped = state.peers.flatMap((p) =>
+    p.handedWriteCapability && !kept.has(toHex(p.handedWriteCapability)) ? [p.handedWriteCapability] : [],
+  );
+  if (dropped.length === 0 || !state.inbox) return { ...state, peers };
+  return {
+    ...state,
+    peers,
+    inbox: { ...state.inbox, revoking: [...(state.inbox.revoking ?? []), ...dropped] },
+  };
 }
 
 /** What an existing pin holds of the peer's inbox frame, to keep it. */

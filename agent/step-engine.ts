@@ -7,7 +7,7 @@ import type { AuditParty } from './audit-trail.js';
 import { type EffectOwner, EffectRunner } from './effect-runner.js';
 import type { SaveFailureLog } from './failed-saves.js';
 import { LostMailboxes, type LostMailboxRetry } from './lost-mailboxes.js';
-import { applyPins } from './pins.js';
+import { applyPins, withPins } from './pins.js';
 import { type AnyRecordKind, type PairingRecord, RECORD_KINDS, type RecordKind } from './record-kinds.js';
 import type { RelayPool } from './relay-pool.js';
 import { givesUpOnRelay } from './relay-trouble.js';
@@ -26,7 +26,7 @@ export interface StepEngineDeps {
   readonly lostMailboxRetry: LostMailboxRetry;
   /** A record's machine's context: the identity, its card, the clock, randomness, our inbox. */
   readonly context: (record: PairingRecord) => IssuerStepContext;
-  /** A step handed a peer a capability to our inbox, and is saved: the relay is to add the writer. */
+  /** A step changed the capabilities to our inbox that peers hold, and is saved: the relay is to add or revoke writers. */
   readonly handedInbox: () => void;
   /** The agent's own did: a pin of itself is never recorded. */
   readonly did: () => string;
@@ -178,7 +178,7 @@ export class StepEngine {
     for (const follow of this.followers.get(ownerKey(kind.name, next.id)) ?? []) follow(next);
     const state = store.state;
     const peers = applyPins(state.peers, effects, this.deps.did(), this.deps.now(), state.formerCounters);
-    if (peers !== store.state.peers) store.update((s) => ({ ...s, peers }));
+    if (peers !== store.state.peers) store.update((s) => withPins(s, peers));
     const imported = effects.find(
       (e): e is Extract<Effect, { type: 'importIdentity' }> => e.type === 'importIdentity',
     );
@@ -186,7 +186,9 @@ export class StepEngine {
     this.deps.recordOutcomes(effects, kind.auditParty(next));
     const owner = this.ownerOf(current);
     await this.saveThenRun(ownerKey(kind.name, next.id), effects, owner, replayable && !imported);
-    if (effects.some((e) => e.type === 'pin' && e.handedWriteCapability)) this.deps.handedInbox();
+    // A writer to add, or one a pairing again (or a withdrawn pin) leaves to revoke.
+    if (effects.some((e) => (e.type === 'pin' && e.handedWriteCapability) || e.type === 'unpin'))
+      this.deps.handedInbox();
     return next;
   }
 
