@@ -215,6 +215,9 @@ export class AgentInbox {
       inbox = made;
     }
     const now = this.deps.clock.now();
+    // Whether this pass changed what must be saved before it ends. Writers marked added need not:
+    // they ride the next save (a pairing's, or the tick's), as adding one again is harmless.
+    let changed = false;
     if (inbox.expiresAt - now < INBOX_RENEW_BELOW_SECONDS) {
       const expiresAt = await this.relay().renewInbox(
         inbox.mailboxId,
@@ -222,12 +225,17 @@ export class AgentInbox {
         INBOX_TTL_SECONDS,
       );
       inbox = this.save({ ...inbox, expiresAt: Math.floor(expiresAt / 1000) });
+      changed = true;
     }
     this.watch(inbox);
+    // Revoked before writers are added: their marks, unsaved, would make the save that a
+    // revocation waits for one of its own.
+    await this.revokeOwed();
     await this.addWriters(inbox);
     // A peer unpaired before its writer was added: added now, for its receipt of our unpair.
     for (const notice of this.deps.store.state.outbox ?? []) {
       if (!notice.writerOwed || !notice.revokeAfter) continue;
+      changed = true;
       await this.relay().addInboxWriter(inbox.mailboxId, inbox.readCapability, notice.revokeAfter);
       this.deps.store.update((s) => ({
         ...s,
@@ -238,9 +246,9 @@ export class AgentInbox {
         ),
       }));
     }
-    await this.revokeAndTrim();
+    if (await this.trim()) changed = true;
     this.failures = 0;
-    await this.deps.store.persist();
+    if (changed) await this.deps.store.persist();
   }
 
   /**
@@ -272,13 +280,12 @@ export class AgentInbox {
   }
 
   /**
-   * Revokes the capabilities owed (peers that unpaired or were unpaired), then trims what has
-   * been read: once per pass, so a burst of notices costs one trim, and only through a
-   * `readThrough` that is on disk (a crash must never re-watch from before a trimmed message
-   * whose effect was not saved). A capability is revoked only once the change that owes it is on
-   * disk (a pairing again that replaced it, which a crash must not undo behind the relay's back).
+   * Revokes the capabilities owed: peers that unpaired or were unpaired, and those a pairing again
+   * (or a withdrawn pin) replaced. Only once the change that owes them is on disk (a crash must not
+   * undo a pairing behind the relay's back); each revoked leaves the list in memory, to ride the
+   * next save, as revoking one again is harmless.
    */
-  private async revokeAndTrim(): Promise<void> {
+  private async revokeOwed(): Promise<void> {
     // A peer that unpaired us, kept for its retries until its unpair expired, is revoked now.
     const now = this.deps.clock.now();
     const departed = this.record?.unpairedBy ?? [];
@@ -293,18 +300,28 @@ export class AgentInbox {
         ],
       });
     const owed = this.record?.revoking ?? [];
-    if (owed.length > 0) await this.deps.store.persist();
+    if (owed.length === 0) return;
+    await this.deps.store.persist();
     for (const cap of owed) {
       const inbox = this.record!;
       await this.relay().revokeInboxWriter(inbox.mailboxId, inbox.readCapability, cap);
       this.save({ ...this.record!, revoking: (this.record!.revoking ?? []).filter((c) => c !== cap) });
     }
+  }
+
+  /**
+   * Trims what has been read: once per pass, so a burst of notices costs one trim, and only
+   * through a `readThrough` that is on disk (a crash must never re-watch from before a trimmed
+   * message whose effect was not saved). True when it trimmed (a change to save).
+   */
+  private async trim(): Promise<boolean> {
+    const through = this.record?.readThrough ?? 0;
+    if (through <= (this.record?.trimmedThrough ?? 0)) return false;
     await this.deps.store.persist();
-    const inbox = this.record;
-    const through = inbox?.readThrough ?? 0;
-    if (!inbox || through <= (inbox.trimmedThrough ?? 0)) return;
+    const inbox = this.record!;
     await this.relay().trimInbox(inbox.mailboxId, inbox.readCapability, through);
     this.save({ ...this.record!, trimmedThrough: through });
+    return true;
   }
 
   /**
