@@ -158,13 +158,17 @@ export class StepEngine {
   /**
    * One step of a record's machine: applied now, saved (with whatever else is pending), then its
    * effects run. Resolves with the record as the step left it. `restart` takes the given
-   * record's afterSeq as it is (a re-created mailbox starts again at sequence 1).
+   * record's afterSeq as it is (a re-created mailbox starts again at sequence 1). `read`: the
+   * event is a frame read from the relay, whose step, when it has no effects (a peer's inbox frame
+   * kept for the pin), needs no save of its own: it rides the next one, and a crash before that
+   * reads the frame again from the saved afterSeq. It resolves at once then.
    */
   async step<R extends PairingRecord, M, E>(
     kind: RecordKind<R, M, E>,
     given: R,
     event: E,
     restart = false,
+    read = false,
   ): Promise<R> {
     const { store } = this.deps;
     const current = kind.find(store, given.id);
@@ -184,6 +188,7 @@ export class StepEngine {
     );
     if (imported) await this.deps.importIdentity(imported.bundle);
     this.deps.recordOutcomes(effects, kind.auditParty(next));
+    if (read && effects.length === 0) return next;
     const owner = this.ownerOf(current);
     await this.saveThenRun(ownerKey(kind.name, next.id), effects, owner, replayable && !imported);
     // A writer to add, or one a pairing again (or a withdrawn pin) leaves to revoke.
@@ -243,7 +248,9 @@ export class StepEngine {
     const kind = RECORD_KINDS[reader.kind];
     const record = kind.inFlight(this.deps.store.state).find((r) => r.id === reader.id);
     if (record && seq > record.afterSeq)
-      this.deps.logFailure(this.step(kind, { ...record, afterSeq: seq }, { type: 'frameReceived', frame }));
+      this.deps.logFailure(
+        this.step(kind, { ...record, afterSeq: seq }, { type: 'frameReceived', frame }, false, true),
+      );
   }
 
   /**
