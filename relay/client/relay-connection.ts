@@ -39,7 +39,8 @@ interface Shard {
 
 /**
  * The agent's connection to its relay: WebSockets for pushes, posts and (where the relay takes
- * them, WS_OPS_HEADER) mailbox creation and deletion; HTTP for nameplates and, when no socket is
+ * them, WS_OPS_HEADER) mailbox creation and deletion and an inbox's writers; HTTP for nameplates,
+ * an inbox's create, renew and trim and, when no socket is
  * up or the relay is older, for the rest. Watches are spread over as many sockets as they need
  * (the relay caps watches per socket), so an agent with 10,000 pending invites hears every one.
  * A socket is opened only when the ones before it are full; the first one always exists, so
@@ -151,12 +152,22 @@ export class RelayConnection {
     return this.http(() => this.inboxes.renew(mailboxId, readCap, ttlSeconds));
   }
 
+  /** Over the first socket where the relay takes writer ops there (WS_OPS_HEADER), else over HTTP. */
   async addInboxWriter(mailboxId: Uint8Array, readCap: Uint8Array, writeCap: Uint8Array): Promise<void> {
-    await this.http(() => this.inboxes.addWriter(mailboxId, readCap, writeCap));
+    const socket = this.writerSocket();
+    if (socket) await this.inboxes.addWriter(mailboxId, readCap, writeCap, socket);
+    else await this.http(() => this.inboxes.addWriter(mailboxId, readCap, writeCap));
   }
 
   async revokeInboxWriter(mailboxId: Uint8Array, readCap: Uint8Array, writeCap: Uint8Array): Promise<void> {
-    await this.http(() => this.inboxes.revokeWriter(mailboxId, readCap, writeCap));
+    const socket = this.writerSocket();
+    if (socket) await this.inboxes.revokeWriter(mailboxId, readCap, writeCap, socket);
+    else await this.http(() => this.inboxes.revokeWriter(mailboxId, readCap, writeCap));
+  }
+
+  private writerSocket(): RelaySocket | null {
+    const socket = this.shards[0]!.socket;
+    return socket.connected && socket.writerOps ? socket : null;
   }
 
   async trimInbox(mailboxId: Uint8Array, readCap: Uint8Array, throughSeq: number): Promise<void> {

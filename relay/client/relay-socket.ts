@@ -82,6 +82,8 @@ export class RelaySocket {
   answeredAt: number | undefined;
   /** The relay said (upgrade header) that it creates and deletes mailboxes over the socket. */
   mailboxOps = false;
+  /** The relay said (upgrade header) that it adds and revokes an inbox's writers over the socket. */
+  writerOps = false;
 
   constructor(
     private readonly baseUrl: string,
@@ -175,8 +177,11 @@ export class RelaySocket {
     );
   }
 
-  /** Sends `op` and waits for its answer (SocketRequests), if the socket is connected. */
-  private request<T>(op: object, what: string, accept: (frame: SocketFrame) => T | undefined): Promise<T> {
+  /**
+   * Sends `op` and waits for its answer (SocketRequests), if the socket is connected: for the ops
+   * here and an inbox's writer ops (inbox-requests.ts).
+   */
+  request<T>(op: object, what: string, accept: (frame: SocketFrame) => T | undefined): Promise<T> {
     if (!this.connected)
       return Promise.reject(new PairlinkError('RELAY_UNREACHABLE', 'relay socket is not connected'));
     return this.requests.send(op, what, accept, (message) => this.send(message));
@@ -240,7 +245,9 @@ export class RelaySocket {
     });
     socket.on('upgrade', (response) => {
       const ops = response.headers[WS_OPS_HEADER];
-      this.mailboxOps = typeof ops === 'string' && ops.split(' ').includes('create');
+      const named = typeof ops === 'string' ? ops.split(' ') : [];
+      this.mailboxOps = named.includes('create');
+      this.writerOps = named.includes('add_writer') && named.includes('revoke_writer');
     });
     socket.on('pong', () => {
       this.awaitingPong = false;
@@ -344,6 +351,8 @@ export class RelaySocket {
       case 'posted':
       case 'created':
       case 'deleted':
+      case 'writer_added':
+      case 'writer_revoked':
         this.requests.settle(frame.ref, frame);
         return;
       case 'closed':
