@@ -7,6 +7,7 @@ import type { InboxExtension } from '../src/notice/inbox.js';
 import type { AgentIdentity } from './agent-identity.js';
 import type { SaveFailureLog } from './failed-saves.js';
 import type { Reading } from './notice-reader.js';
+import { handedCapabilities } from './pins.js';
 import type { PairingRecord } from './record-kinds.js';
 import type { RelayPool } from './relay-pool.js';
 import type { AgentClock, RelayTransport } from './relay-transport.js';
@@ -294,10 +295,7 @@ export class AgentInbox {
       this.save({
         ...this.record!,
         unpairedBy: departed.filter((d) => !over.includes(d)),
-        revoking: [
-          ...(this.record!.revoking ?? []),
-          ...over.flatMap((d) => d.peer.handedWriteCapability ?? []),
-        ],
+        revoking: [...(this.record!.revoking ?? []), ...over.flatMap((d) => handedCapabilities(d.peer))],
       });
     const owed = this.record?.revoking ?? [];
     if (owed.length === 0) return;
@@ -349,8 +347,10 @@ export class AgentInbox {
       // Who is no pin but may still post is a writer again at once: a peer we unpaired (its
       // receipt) and one that unpaired us (its retry, after a lost receipt).
       const departing = (this.deps.store.state.outbox ?? []).flatMap((n) => n.revokeAfter ?? []);
-      const departed = existing.unpairedBy?.flatMap((d) => d.peer.handedWriteCapability ?? []) ?? [];
-      for (const cap of [...departing, ...departed])
+      const departed = existing.unpairedBy?.flatMap((d) => handedCapabilities(d.peer)) ?? [];
+      // And a peer's earlier capability while a pairing again waits for its ack (pins.ts).
+      const earlier = this.deps.store.state.peers.flatMap((p) => p.handedBefore ?? []);
+      for (const cap of [...departing, ...departed, ...earlier])
         await this.relay().addInboxWriter(mailboxId, readCapability, cap);
     }
     this.lost = false;
