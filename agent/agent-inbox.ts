@@ -68,6 +68,11 @@ export class AgentInbox {
   private again = false;
   /** The relay lost it: make it again and add every writer. */
   private lost = false;
+  /**
+   * The tick asked for the revocations owed: they wait for it (once a second) rather than take a
+   * pass and a relay op each, and go in one op per 64 (a burst of re-pairings: one op a second).
+   */
+  private revokeDue = false;
   /** The home relay keeps no inboxes (until the agent restarts). */
   private unsupported = false;
   private failures = 0;
@@ -164,7 +169,9 @@ export class AgentInbox {
       (inbox.unpairedBy ?? []).some((d) => d.until < now) ||
       (this.deps.store.state.outbox ?? []).some((n) => n.writerOwed) ||
       this.deps.store.state.peers.some((p) => p.writerAdded === false);
-    if (due) this.kick();
+    if (!due) return;
+    this.revokeDue = true;
+    this.kick();
   }
 
   /** Runs a pass now (or right after the one running). */
@@ -230,8 +237,11 @@ export class AgentInbox {
     }
     this.watch(inbox);
     // Revoked before writers are added: their marks, unsaved, would make the save that a
-    // revocation waits for one of its own.
-    await this.revokeOwed();
+    // revocation waits for one of its own. Only on the tick's pass.
+    if (this.revokeDue) {
+      this.revokeDue = false;
+      await this.revokeOwed();
+    }
     await this.addWriters(inbox);
     // A peer unpaired before its writer was added: added now, for its receipt of our unpair.
     for (const notice of this.deps.store.state.outbox ?? []) {
@@ -283,8 +293,8 @@ export class AgentInbox {
   /**
    * Revokes the capabilities owed: peers that unpaired or were unpaired, and those a pairing again
    * (or a withdrawn pin) replaced. Only once the change that owes them is on disk (a crash must not
-   * undo a pairing behind the relay's back); each revoked leaves the list in memory, to ride the
-   * next save, as revoking one again is harmless.
+   * undo a pairing behind the relay's back); on the tick's pass, all in one relay op per 64. The
+   * revoked leave the list in memory, to ride the next save, as revoking one again is harmless.
    */
   private async revokeOwed(): Promise<void> {
     // A peer that unpaired us, kept for its retries until its unpair expired, is revoked now.
@@ -300,11 +310,9 @@ export class AgentInbox {
     const owed = this.record?.revoking ?? [];
     if (owed.length === 0) return;
     await this.deps.store.persist();
-    for (const cap of owed) {
-      const inbox = this.record!;
-      await this.relay().revokeInboxWriter(inbox.mailboxId, inbox.readCapability, cap);
-      this.save({ ...this.record!, revoking: (this.record!.revoking ?? []).filter((c) => c !== cap) });
-    }
+    const inbox = this.record!;
+    await this.relay().revokeInboxWriter(inbox.mailboxId, inbox.readCapability, owed);
+    this.save({ ...this.record!, revoking: (this.record!.revoking ?? []).filter((c) => !owed.includes(c)) });
   }
 
   /**

@@ -183,7 +183,6 @@ export class StepEngine {
     const state = store.state;
     const peers = applyPins(state.peers, effects, this.deps.did(), this.deps.now(), state.formerCounters);
     if (peers !== store.state.peers) store.update((s) => withPins(s, peers));
-    const owed = (store.state.inbox?.revoking?.length ?? 0) > (state.inbox?.revoking?.length ?? 0);
     const imported = effects.find(
       (e): e is Extract<Effect, { type: 'importIdentity' }> => e.type === 'importIdentity',
     );
@@ -192,8 +191,9 @@ export class StepEngine {
     if (read && effects.length === 0) return next;
     const owner = this.ownerOf(current);
     await this.saveThenRun(ownerKey(kind.name, next.id), effects, owner, replayable && !imported);
-    // A writer to add, or one a pairing again (confirmed) or a withdrawn pin leaves to revoke.
-    if (owed || effects.some((e) => e.type === 'pin' && e.handedWriteCapability)) this.deps.handedInbox();
+    // A writer to add now; a capability a pairing again (confirmed) or a withdrawn pin leaves to
+    // revoke waits for the inbox's tick, batched with the others owed (agent-inbox.ts).
+    if (effects.some((e) => e.type === 'pin' && e.handedWriteCapability)) this.deps.handedInbox();
     return next;
   }
 

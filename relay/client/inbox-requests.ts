@@ -61,6 +61,27 @@ export class InboxRequests {
     return answer.writers;
   }
 
+  /**
+   * Takes the rights of `writeCaps` (at most MAX_REVOKED_PER_OP) to post away in one op over
+   * `socket`, whose relay names revoke_writers: how many of them had it.
+   */
+  revokeWriters(
+    mailboxId: Uint8Array,
+    readCap: Uint8Array,
+    writeCaps: readonly Uint8Array[],
+    socket: RelaySocket,
+  ): Promise<number> {
+    const op = {
+      op: 'revoke_writers',
+      mailbox: encodeBase64url(mailboxId),
+      cap: encodeBase64url(readCap),
+      writeCapHashes: writeCaps.map(capabilityHash),
+    };
+    return socket.request(op, 'a revocation', (frame) =>
+      frame.op === 'writers_revoked' ? frame.revoked : undefined,
+    );
+  }
+
   /** Takes `writeCap`'s right to post away: whether it had it (a repeated revoke is harmless). */
   async revokeWriter(
     mailboxId: Uint8Array,

@@ -1,6 +1,7 @@
 import type { LookupFunction } from 'node:net';
 import { encodeBase64url } from '../../src/encoding/base64url.js';
 import { PairlinkError } from '../../src/errors.js';
+import { MAX_REVOKED_PER_OP } from '../wire/ws-ops.js';
 import { InboxRequests } from './inbox-requests.js';
 import { RelayClient } from './relay-client.js';
 import type { RelayEndpoint } from './relay-endpoint.js';
@@ -159,10 +160,26 @@ export class RelayConnection {
     else await this.http(() => this.inboxes.addWriter(mailboxId, readCap, writeCap));
   }
 
-  async revokeInboxWriter(mailboxId: Uint8Array, readCap: Uint8Array, writeCap: Uint8Array): Promise<void> {
-    const socket = this.writerSocket();
-    if (socket) await this.inboxes.revokeWriter(mailboxId, readCap, writeCap, socket);
-    else await this.http(() => this.inboxes.revokeWriter(mailboxId, readCap, writeCap));
+  /**
+   * In one op per MAX_REVOKED_PER_OP where the relay takes revoke_writers over the socket; else
+   * one revoke per capability, over the socket or HTTP.
+   */
+  async revokeInboxWriter(
+    mailboxId: Uint8Array,
+    readCap: Uint8Array,
+    writeCaps: readonly Uint8Array[],
+  ): Promise<void> {
+    for (let i = 0; i < writeCaps.length; i += MAX_REVOKED_PER_OP) {
+      const batch = writeCaps.slice(i, i + MAX_REVOKED_PER_OP);
+      const socket = this.writerSocket();
+      if (socket?.revokesBatched) {
+        await this.inboxes.revokeWriters(mailboxId, readCap, batch, socket);
+        continue;
+      }
+      for (const writeCap of batch)
+        if (socket) await this.inboxes.revokeWriter(mailboxId, readCap, writeCap, socket);
+        else await this.http(() => this.inboxes.revokeWriter(mailboxId, readCap, writeCap));
+    }
   }
 
   private writerSocket(): RelaySocket | null {

@@ -84,6 +84,8 @@ export class RelaySocket {
   mailboxOps = false;
   /** The relay said (upgrade header) that it adds and revokes an inbox's writers over the socket. */
   writerOps = false;
+  /** The relay said (upgrade header) that it revokes up to 64 writers in one op (revoke_writers). */
+  revokesBatched = false;
 
   constructor(
     private readonly baseUrl: string,
@@ -248,6 +250,7 @@ export class RelaySocket {
       const named = typeof ops === 'string' ? ops.split(' ') : [];
       this.mailboxOps = named.includes('create');
       this.writerOps = named.includes('add_writer') && named.includes('revoke_writer');
+      this.revokesBatched = named.includes('revoke_writers');
     });
     socket.on('pong', () => {
       this.awaitingPong = false;
@@ -353,6 +356,7 @@ export class RelaySocket {
       case 'deleted':
       case 'writer_added':
       case 'writer_revoked':
+      case 'writers_revoked':
         this.requests.settle(frame.ref, frame);
         return;
       case 'closed':

@@ -1,4 +1,5 @@
 import type { RawData } from 'ws';
+import { MAX_REVOKED_PER_OP } from '../wire/ws-ops.js';
 import type { RelayResult, RelayService } from './relay-service.js';
 
 /** What a client may ask over the relay's WebSocket (docs/RELAY.md), as parseOp hands it on. */
@@ -15,7 +16,8 @@ export type ClientOp =
       ref: string;
     }
   | { op: 'delete'; mailbox: string; cap: string; ref: string }
-  | WriterOp;
+  | WriterOp
+  | WritersRevokeOp;
 
 /** An inbox owner's writer operation over the socket: HTTP's POST and DELETE .../writers. */
 export interface WriterOp {
@@ -26,11 +28,29 @@ export interface WriterOp {
   ref: string;
 }
 
+/** Up to MAX_REVOKED_PER_OP writers revoked in one op (an owner's revocations, batched). */
+export interface WritersRevokeOp {
+  op: 'revoke_writers';
+  mailbox: string;
+  cap: string;
+  writeCapHashes: string[];
+  ref: string;
+}
+
 /** The operations that are HTTP routes over the socket: their errors carry the HTTP status. */
-export type MailboxOp = Extract<ClientOp, { op: 'create' | 'delete' | 'add_writer' | 'revoke_writer' }>;
+export type MailboxOp = Extract<
+  ClientOp,
+  { op: 'create' | 'delete' | 'add_writer' | 'revoke_writer' | 'revoke_writers' }
+>;
 
 export function isMailboxOp(op: ClientOp): op is MailboxOp {
-  return op.op === 'create' || op.op === 'delete' || op.op === 'add_writer' || op.op === 'revoke_writer';
+  return (
+    op.op === 'create' ||
+    op.op === 'delete' ||
+    op.op === 'add_writer' ||
+    op.op === 'revoke_writer' ||
+    op.op === 'revoke_writers'
+  );
 }
 
 const BODY = /^[A-Za-z0-9_-]*$/;
@@ -102,6 +122,24 @@ export function parseOp(data: RawData): ClientOp | null {
     };
   }
   if (
+    v.op === 'revoke_writers' &&
+    str(v.mailbox, 64) &&
+    str(v.cap, 64) &&
+    Array.isArray(v.writeCapHashes) &&
+    v.writeCapHashes.length > 0 &&
+    v.writeCapHashes.length <= MAX_REVOKED_PER_OP &&
+    v.writeCapHashes.every((h) => typeof h === 'string' && CAP_HASH.test(h)) &&
+    str(v.ref, 64)
+  ) {
+    return {
+      op: 'revoke_writers',
+      mailbox: v.mailbox as string,
+      cap: v.cap as string,
+      writeCapHashes: v.writeCapHashes as string[],
+      ref: v.ref as string,
+    };
+  }
+  if (
     v.op === 'post' &&
     str(v.mailbox, 64) &&
     str(v.cap, 64) &&
@@ -164,6 +202,24 @@ async function mailboxAnswer(
     const result = await service.addWriter(op.mailbox, op.cap, op.writeCapHash);
     return { result, op: 'writer_added', ...(result.ok ? { fields: result.value } : {}) };
   }
+  if (op.op === 'revoke_writers') {
+    const result = await revokeWriters(service, op);
+    return { result, op: 'writers_revoked', ...(result.ok ? { fields: result.value } : {}) };
+  }
   const result = await service.revokeWriter(op.mailbox, op.cap, op.writeCapHash);
   return { result, op: 'writer_revoked', ...(result.ok ? { fields: result.value } : {}) };
+}
+
+/** Each named writer revoked in turn, as its own revoke would: how many were writers, or the first refusal. */
+async function revokeWriters(
+  service: RelayService,
+  op: WritersRevokeOp,
+): Promise<RelayResult<{ revoked: number }>> {
+  let revoked = 0;
+  for (const hash of op.writeCapHashes) {
+    const result = await service.revokeWriter(op.mailbox, op.cap, hash);
+    if (!result.ok) return result;
+    if (result.value.revoked) revoked++;
+  }
+  return { ok: true, value: { revoked } };
 }

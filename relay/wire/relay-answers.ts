@@ -49,6 +49,7 @@ export const socketFrame = z.discriminatedUnion('op', [
   z.strictObject({ op: z.literal('deleted'), ref: z.string().max(64) }),
   z.strictObject({ op: z.literal('writer_added'), ref: z.string().max(64), writers: count }),
   z.strictObject({ op: z.literal('writer_revoked'), ref: z.string().max(64), revoked: z.boolean() }),
+  z.strictObject({ op: z.literal('writers_revoked'), ref: z.string().max(64), revoked: count }),
   z.strictObject({ op: z.literal('closed'), mailbox: id }),
   z.strictObject({
     op: z.literal('error'),

@@ -5,4 +5,7 @@
  * answers those ops `bad_request`), else over HTTP.
  */
 export const WS_OPS_HEADER = 'x-pairlink-ws-ops';
-export const WS_EXTRA_OPS = 'create delete add_writer revoke_writer';
+export const WS_EXTRA_OPS = 'create delete add_writer revoke_writer revoke_writers';
+
+/** The most writers one revoke_writers op names (an inbox owner's revocations, batched). */
+export const MAX_REVOKED_PER_OP = 64;

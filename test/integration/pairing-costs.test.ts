@@ -7,8 +7,10 @@ import { waitFor } from '../support/wait-for.js';
 /**
  * What one warm pairing (the same two agents pairing again) costs the relay, in requests by
  * route: a guard on counts, never on time (issue #24). Each side's mailbox is created, watched,
- * posted to, unwatched and deleted; each side adds the writer it handed and revokes the one the
- * pairing replaced, over the socket. A change that adds a relay request per pairing fails here.
+ * posted to, unwatched and deleted; each side adds the writer it handed, over the socket, and
+ * revokes the one the pairing replaced on its inbox's tick, with every other revocation owed, in
+ * one revoke_writers op (at most one a side per pairing, however the ticks fall; one per tick and
+ * side when the pairings come faster). A change that adds a relay request per pairing fails here.
  */
 const PER_PAIRING: Record<string, number> = {
   'ws:create': 2,
@@ -17,7 +19,7 @@ const PER_PAIRING: Record<string, number> = {
   'ws:unwatch': 2,
   'ws:delete': 2,
   'ws:add_writer': 2,
-  'ws:revoke_writer': 2,
+  'ws:revoke_writers': 2,
 };
 const PAIRINGS = 5;
 

@@ -174,6 +174,46 @@ describe.each(['memory', 'redis'] as const)('relay inboxes (%s store)', (backend
     }
   });
 
+  it('revokes up to 64 writers in one op over its socket, strictly shaped', async () => {
+    const inbox = await newInbox(relay.url);
+    const requests = new InboxRequests(new RelayClient(relay.url));
+    const socket = new RelaySocket(relay.url, { onMessage: () => undefined });
+    try {
+      await socket.ready();
+      expect(socket.revokesBatched).toBe(true);
+      const [alice, bob, carol, stranger] = [
+        randomBytes(16),
+        randomBytes(16),
+        randomBytes(16),
+        randomBytes(16),
+      ];
+      for (const writer of [alice, bob, carol])
+        await requests.addWriter(inbox.id, inbox.read, writer, socket);
+      // Two writers and one that never was: two revoked, in one op.
+      expect(await requests.revokeWriters(inbox.id, inbox.read, [alice, bob, stranger], socket)).toBe(2);
+      expect((await post(relay.url, inbox.path, alice)).json).toEqual({ error: 'not_found' });
+      expect((await post(relay.url, inbox.path, bob)).json).toEqual({ error: 'not_found' });
+      expect((await post(relay.url, inbox.path, carol)).json).toEqual({ seq: 1 });
+      expect(await refusal(requests.revokeWriters(inbox.id, alice, [carol], socket))).toBe('not_found');
+      const op = { op: 'revoke_writers', mailbox: b64(inbox.id), cap: b64(inbox.read), ref: 'w' };
+      const hash = capabilityHash(carol);
+      expect(
+        parseOp(Buffer.from(JSON.stringify({ ...op, writeCapHashes: Array(64).fill(hash) }))),
+      ).not.toBeNull();
+      for (const bad of [
+        { ...op, writeCapHashes: [] },
+        { ...op, writeCapHashes: Array(65).fill(hash) },
+        { ...op, writeCapHashes: [hash, 'x'.repeat(42)] },
+        { ...op, writeCapHashes: [hash, 7] },
+        { ...op, writeCapHashes: hash },
+        { ...op, writeCapHashes: [hash], ref: undefined },
+      ])
+        expect(parseOp(Buffer.from(JSON.stringify(bad)))).toBeNull();
+    } finally {
+      socket.close();
+    }
+  });
+
   it('a RelayConnection adds and revokes writers over its socket, with no HTTP request', async () => {
     const connection = new RelayConnection(relay.url, {
       onMessage: () => undefined,
@@ -183,15 +223,23 @@ describe.each(['memory', 'redis'] as const)('relay inboxes (%s store)', (backend
     try {
       await waitFor(() => connection.connected, 'the relay connection');
       const inbox = await newInbox(relay.url);
-      const routes = ['add_writer', 'revoke_writer', 'ws:add_writer', 'ws:revoke_writer'];
+      const routes = [
+        'add_writer',
+        'revoke_writer',
+        'ws:add_writer',
+        'ws:revoke_writer',
+        'ws:revoke_writers',
+      ];
       const before = await Promise.all(routes.map((r) => requestsOn(relay.url, r)));
-      const writer = randomBytes(16);
-      await connection.addInboxWriter(inbox.id, inbox.read, writer);
-      expect((await post(relay.url, inbox.path, writer)).json).toEqual({ seq: 1 });
-      await connection.revokeInboxWriter(inbox.id, inbox.read, writer);
-      expect((await post(relay.url, inbox.path, writer)).json).toEqual({ error: 'not_found' });
+      const writers = [randomBytes(16), randomBytes(16)];
+      for (const writer of writers) await connection.addInboxWriter(inbox.id, inbox.read, writer);
+      expect((await post(relay.url, inbox.path, writers[0]!)).json).toEqual({ seq: 1 });
+      await connection.revokeInboxWriter(inbox.id, inbox.read, writers);
+      for (const writer of writers)
+        expect((await post(relay.url, inbox.path, writer)).json).toEqual({ error: 'not_found' });
       const after = await Promise.all(routes.map((r) => requestsOn(relay.url, r)));
-      expect(after.map((n, i) => n - before[i]!)).toEqual([0, 0, 1, 1]);
+      // Both revoked in one op.
+      expect(after.map((n, i) => n - before[i]!)).toEqual([0, 0, 2, 0, 1]);
     } finally {
       connection.close();
     }
