@@ -1,3 +1,4 @@
+import type { Socket } from 'node:net';
 import WebSocket from 'ws';
 import { encodeBase64url as b64, decodeBase64url } from '../../src/encoding/base64url.js';
 import { PairlinkError } from '../../src/errors.js';
@@ -62,6 +63,9 @@ interface Watch {
  */
 export class RelaySocket {
   private socket: WebSocket | null = null;
+  /** The connection under `socket` (its upgrade's), corked while a turn's frames are sent. */
+  private wire: Socket | null = null;
+  private corked = false;
   private readonly watches = new Map<string, Watch>();
   /** Operations awaiting their answer, by ref: posts, and mailbox creations and deletions. */
   private readonly requests: SocketRequests;
@@ -246,6 +250,7 @@ export class RelaySocket {
       for (const id of this.watches.keys()) this.sendWatch(id);
     });
     socket.on('upgrade', (response) => {
+      this.wire = response.socket;
       const ops = response.headers[WS_OPS_HEADER];
       const named = typeof ops === 'string' ? ops.split(' ') : [];
       this.mailboxOps = named.includes('create');
@@ -398,6 +403,23 @@ export class RelaySocket {
   }
 
   private send(message: object): void {
-    if (this.socket?.readyState === WebSocket.OPEN) this.socket.send(JSON.stringify(message));
+    if (this.socket?.readyState !== WebSocket.OPEN) return;
+    this.corkForTurn();
+    this.socket.send(JSON.stringify(message));
+  }
+
+  /**
+   * The frames sent in one turn of the event loop (a step's post and delete, a pass's ops) leave
+   * in one write rather than a system call each: the connection is corked until the turn ends.
+   */
+  private corkForTurn(): void {
+    const wire = this.wire;
+    if (!wire || this.corked) return;
+    this.corked = true;
+    wire.cork();
+    setImmediate(() => {
+      this.corked = false;
+      wire.uncork();
+    });
   }
 }
