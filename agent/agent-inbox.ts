@@ -7,6 +7,7 @@ import type { InboxExtension } from '../src/notice/inbox.js';
 import type { AgentIdentity } from './agent-identity.js';
 import type { SaveFailureLog } from './failed-saves.js';
 import type { Reading } from './notice-reader.js';
+import { handedCapabilities } from './pins.js';
 import type { PairingRecord } from './record-kinds.js';
 import type { RelayPool } from './relay-pool.js';
 import type { AgentClock, RelayTransport } from './relay-transport.js';
@@ -73,6 +74,11 @@ export class AgentInbox {
   private again = false;
   /** The relay lost it: make it again and add every writer. */
   private lost = false;
+  /**
+   * The tick asked for the revocations owed: they wait for it (once a second) rather than take a
+   * pass and a relay op each, and go in one op per 64 (a burst of re-pairings: one op a second).
+   */
+  private revokeDue = false;
   /** The home relay keeps no inboxes (until the agent restarts). */
   private unsupported = false;
   private failures = 0;
@@ -179,7 +185,9 @@ export class AgentInbox {
       (inbox.unpairedBy ?? []).some((d) => d.until < now) ||
       (this.deps.store.state.outbox ?? []).some((n) => n.writerOwed) ||
       this.deps.store.state.peers.some((p) => p.writerAdded === false);
-    if (due) this.kick();
+    if (!due) return;
+    this.revokeDue = true;
+    this.kick();
   }
 
   /** Runs a pass now (or right after the one running). */
@@ -231,6 +239,9 @@ export class AgentInbox {
       inbox = made;
     }
     const now = this.deps.clock.now();
+    // Whether this pass changed what must be saved before it ends. Writers marked added need not:
+    // they ride the next save (a pairing's, or the tick's), as adding one again is harmless.
+    let changed = false;
     if (inbox.expiresAt - now < INBOX_RENEW_BELOW_SECONDS) {
       const expiresAt = await this.relay().renewInbox(
         inbox.mailboxId,
@@ -238,12 +249,20 @@ export class AgentInbox {
         INBOX_TTL_SECONDS,
       );
       inbox = this.save({ ...inbox, expiresAt: Math.floor(expiresAt / 1000) });
+      changed = true;
     }
     this.watch(inbox);
+    // Revoked before writers are added: their marks, unsaved, would make the save that a
+    // revocation waits for one of its own. Only on the tick's pass.
+    if (this.revokeDue) {
+      this.revokeDue = false;
+      await this.revokeOwed();
+    }
     await this.addWriters(inbox);
     // A peer unpaired before its writer was added: added now, for its receipt of our unpair.
     for (const notice of this.deps.store.state.outbox ?? []) {
       if (!notice.writerOwed || !notice.revokeAfter) continue;
+      changed = true;
       await this.relay().addInboxWriter(inbox.mailboxId, inbox.readCapability, notice.revokeAfter);
       this.deps.store.update((s) => ({
         ...s,
@@ -254,9 +273,9 @@ export class AgentInbox {
         ),
       }));
     }
-    await this.revokeAndTrim();
+    if (await this.trim()) changed = true;
     this.failures = 0;
-    await this.deps.store.persist();
+    if (changed) await this.deps.store.persist();
   }
 
   /**
@@ -288,12 +307,12 @@ export class AgentInbox {
   }
 
   /**
-   * Revokes the capabilities owed (peers that unpaired or were unpaired), then trims what has
-   * been read: once per pass, so a burst of notices costs one trim, and only through a
-   * `readThrough` that is on disk (a crash must never re-watch from before a trimmed message
-   * whose effect was not saved).
+   * Revokes the capabilities owed: peers that unpaired or were unpaired, and those a pairing again
+   * (or a withdrawn pin) replaced. Only once the change that owes them is on disk (a crash must not
+   * undo a pairing behind the relay's back); on the tick's pass, all in one relay op per 64. The
+   * revoked leave the list in memory, to ride the next save, as revoking one again is harmless.
    */
-  private async revokeAndTrim(): Promise<void> {
+  private async revokeOwed(): Promise<void> {
     // A peer that unpaired us, kept for its retries until its unpair expired, is revoked now.
     const now = this.deps.clock.now();
     const departed = this.record?.unpairedBy ?? [];
@@ -302,23 +321,29 @@ export class AgentInbox {
       this.save({
         ...this.record!,
         unpairedBy: departed.filter((d) => !over.includes(d)),
-        revoking: [
-          ...(this.record!.revoking ?? []),
-          ...over.flatMap((d) => d.peer.handedWriteCapability ?? []),
-        ],
+        revoking: [...(this.record!.revoking ?? []), ...over.flatMap((d) => handedCapabilities(d.peer))],
       });
     const owed = this.record?.revoking ?? [];
-    for (const cap of owed) {
-      const inbox = this.record!;
-      await this.relay().revokeInboxWriter(inbox.mailboxId, inbox.readCapability, cap);
-      this.save({ ...this.record!, revoking: (this.record!.revoking ?? []).filter((c) => c !== cap) });
-    }
+    if (owed.length === 0) return;
     await this.deps.store.persist();
-    const inbox = this.record;
-    const through = inbox?.readThrough ?? 0;
-    if (!inbox || through <= (inbox.trimmedThrough ?? 0)) return;
+    const inbox = this.record!;
+    await this.relay().revokeInboxWriter(inbox.mailboxId, inbox.readCapability, owed);
+    this.save({ ...this.record!, revoking: (this.record!.revoking ?? []).filter((c) => !owed.includes(c)) });
+  }
+
+  /**
+   * Trims what has been read: once per pass, so a burst of notices costs one trim, and only
+   * through a `readThrough` that is on disk (a crash must never re-watch from before a trimmed
+   * message whose effect was not saved). True when it trimmed (a change to save).
+   */
+  private async trim(): Promise<boolean> {
+    const through = this.record?.readThrough ?? 0;
+    if (through <= (this.record?.trimmedThrough ?? 0)) return false;
+    await this.deps.store.persist();
+    const inbox = this.record!;
     await this.relay().trimInbox(inbox.mailboxId, inbox.readCapability, through);
     this.save({ ...this.record!, trimmedThrough: through });
+    return true;
   }
 
   /**
@@ -350,8 +375,10 @@ export class AgentInbox {
       // Who is no pin but may still post is a writer again at once: a peer we unpaired (its
       // receipt) and one that unpaired us (its retry, after a lost receipt).
       const departing = (this.deps.store.state.outbox ?? []).flatMap((n) => n.revokeAfter ?? []);
-      const departed = existing.unpairedBy?.flatMap((d) => d.peer.handedWriteCapability ?? []) ?? [];
-      for (const cap of [...departing, ...departed])
+      const departed = existing.unpairedBy?.flatMap((d) => handedCapabilities(d.peer)) ?? [];
+      // And a peer's earlier capability while a pairing again waits for its ack (pins.ts).
+      const earlier = this.deps.store.state.peers.flatMap((p) => p.handedBefore ?? []);
+      for (const cap of [...departing, ...departed, ...earlier])
         await this.relay().addInboxWriter(mailboxId, readCapability, cap);
     }
     this.lost = false;

@@ -245,7 +245,8 @@ export function withoutPeer(
     return { ...kept, inbox: { ...inbox, unpairedBy: [...others, gone] } };
   }
   const waits = (state.outbox ?? []).some((n) => n.did === peer.did && n.revokeAfter !== undefined);
-  return waits || !cap ? rest : withRevocations(rest, [cap]);
+  // What earlier pairings handed, not yet revoked (a pairing again waiting for its ack), goes now.
+  return withRevocations(rest, [...(peer.handedBefore ?? []), ...(waits || !cap ? [] : [cap])]);
 }
 
 /** How many unpaired peers' counters an agent keeps (the oldest go first). */

@@ -1,7 +1,7 @@
 import { toHex } from '../src/encoding/hex.js';
 import type { Effect } from '../src/handshake/effects.js';
 import type { InboxExtension } from '../src/notice/inbox.js';
-import type { FormerCounters, PeerRecord } from './state/agent-state.js';
+import type { AgentState, FormerCounters, PeerRecord } from './state/agent-state.js';
 
 /**
  * The pinned peers after a step's pin effects (`pin`, `confirmPin`, `unpin`), applied in the
@@ -22,6 +22,9 @@ export function applyPins(
   for (const effect of effects) {
     if (effect.type === 'pin' && effect.peer.did !== ownDid) {
       const existing = next.find((p) => p.did === effect.peer.did);
+      // The issuer's pin of a pairing again is unconfirmed until the ack: what the peer was handed
+      // before stays a writer till then. The acceptor pins after the issuer: nothing to keep.
+      const before = effect.confirmed || !existing ? [] : handedCapabilities(existing);
       const peer: PeerRecord = {
         did: effect.peer.did,
         name: effect.peer.name,
@@ -38,6 +41,7 @@ export function applyPins(
         ...(effect.handedWriteCapability
           ? { handedWriteCapability: effect.handedWriteCapability, writerAdded: false }
           : {}),
+        ...(before.length > 0 ? { handedBefore: before } : {}),
         ...counters(existing ?? former.findLast((f) => f.did === effect.peer.did)),
       };
       next = [...next.filter((p) => p.did !== peer.did), peer];
@@ -49,14 +53,39 @@ export function applyPins(
       // pairing again with a peer confirmed before withdraws nothing, but brings its inbox.
       if (effect.type === 'unpin') {
         if (peer.confirmed === false) next = next.filter((p) => p !== peer);
-      } else if (peer.confirmed === false || effect.peerInbox) {
+      } else if (peer.confirmed === false || effect.peerInbox || peer.handedBefore) {
+        // Confirmed: the peer holds this pairing's capability, and the earlier ones are revoked.
+        const { handedBefore: _revoked, ...confirmed } = peer;
         next = next.map((p) =>
-          p === peer ? { ...peer, confirmed: true, ...peerInbox(effect.peerInbox) } : p,
+          p === peer ? { ...confirmed, confirmed: true, ...peerInbox(effect.peerInbox) } : p,
         );
       }
     }
   }
   return next;
+}
+
+/** Every capability to our inbox a pin's peer may hold: this pairing's, and those before it not yet revoked. */
+export function handedCapabilities(peer: PeerRecord): Uint8Array[] {
+  return [...(peer.handedBefore ?? []), ...(peer.handedWriteCapability ? [peer.handedWriteCapability] : [])];
+}
+
+/**
+ * `state` with `peers` (applyPins' result) in place, and every capability we handed that no pin
+ * holds any more (a pairing again replaced it and, on the issuer, the ack confirmed it; or a
+ * withdrawn pin took it) owed for revocation at our relay (agent-inbox.ts revokes it once this is
+ * saved), in the same change: the relay's writers of our inbox stay one per current peer, and
+ * more only while a pairing again waits for its ack.
+ */
+export function withPins(state: AgentState, peers: readonly PeerRecord[]): AgentState {
+  const kept = new Set(peers.flatMap((p) => handedCapabilities(p).map(toHex)));
+  const dropped = state.peers.flatMap((p) => handedCapabilities(p).filter((c) => !kept.has(toHex(c))));
+  if (dropped.length === 0 || !state.inbox) return { ...state, peers };
+  return {
+    ...state,
+    peers,
+    inbox: { ...state.inbox, revoking: [...(state.inbox.revoking ?? []), ...dropped] },
+  };
 }
 
 /** What an existing pin holds of the peer's inbox frame, to keep it. */

@@ -52,8 +52,15 @@ export interface RelayTransport {
   renewInbox(mailboxId: Uint8Array, readCap: Uint8Array, ttlSeconds: number): Promise<number>;
   /** Lets the holder of `writeCap` (one peer) post to the inbox; adding one already there changes nothing. */
   addInboxWriter(mailboxId: Uint8Array, readCap: Uint8Array, writeCap: Uint8Array): Promise<void>;
-  /** Takes one peer's right to post away (its later posts are a stranger's); a repeated revoke is harmless. */
-  revokeInboxWriter(mailboxId: Uint8Array, readCap: Uint8Array, writeCap: Uint8Array): Promise<void>;
+  /**
+   * Takes peers' rights to post away (their later posts are a stranger's), all of `writeCaps` in
+   * one relay op per 64 where the relay can; a repeated revoke is harmless.
+   */
+  revokeInboxWriter(
+    mailboxId: Uint8Array,
+    readCap: Uint8Array,
+    writeCaps: readonly Uint8Array[],
+  ): Promise<void>;
   /** Drops the inbox's messages up to and including `throughSeq` (read already): each writer gets its share back. */
   trimInbox(mailboxId: Uint8Array, readCap: Uint8Array, throughSeq: number): Promise<void>;
   /** Watches a mailbox from after `afterSeq`, across reconnects, until unwatched or gone. */

@@ -7,7 +7,7 @@ import type { AuditParty } from './audit-trail.js';
 import { type EffectOwner, EffectRunner } from './effect-runner.js';
 import type { SaveFailureLog } from './failed-saves.js';
 import { LostMailboxes, type LostMailboxRetry } from './lost-mailboxes.js';
-import { applyPins } from './pins.js';
+import { applyPins, withPins } from './pins.js';
 import { type AnyRecordKind, type PairingRecord, RECORD_KINDS, type RecordKind } from './record-kinds.js';
 import type { RelayPool } from './relay-pool.js';
 import { givesUpOnRelay } from './relay-trouble.js';
@@ -26,7 +26,7 @@ export interface StepEngineDeps {
   readonly lostMailboxRetry: LostMailboxRetry;
   /** A record's machine's context: the identity, its card, the clock, randomness, our inbox. */
   readonly context: (record: PairingRecord) => IssuerStepContext;
-  /** A step handed a peer a capability to our inbox, and is saved: the relay is to add the writer. */
+  /** A step changed the capabilities to our inbox that peers hold, and is saved: the relay is to add or revoke writers. */
   readonly handedInbox: () => void;
   /** The agent's own did: a pin of itself is never recorded. */
   readonly did: () => string;
@@ -158,13 +158,17 @@ export class StepEngine {
   /**
    * One step of a record's machine: applied now, saved (with whatever else is pending), then its
    * effects run. Resolves with the record as the step left it. `restart` takes the given
-   * record's afterSeq as it is (a re-created mailbox starts again at sequence 1).
+   * record's afterSeq as it is (a re-created mailbox starts again at sequence 1). `read`: the
+   * event is a frame read from the relay, whose step, when it has no effects (a peer's inbox frame
+   * kept for the pin), needs no save of its own: it rides the next one, and a crash before that
+   * reads the frame again from the saved afterSeq. It resolves at once then.
    */
   async step<R extends PairingRecord, M, E>(
     kind: RecordKind<R, M, E>,
     given: R,
     event: E,
     restart = false,
+    read = false,
   ): Promise<R> {
     const { store } = this.deps;
     const current = kind.find(store, given.id);
@@ -178,14 +182,17 @@ export class StepEngine {
     for (const follow of this.followers.get(ownerKey(kind.name, next.id)) ?? []) follow(next);
     const state = store.state;
     const peers = applyPins(state.peers, effects, this.deps.did(), this.deps.now(), state.formerCounters);
-    if (peers !== store.state.peers) store.update((s) => ({ ...s, peers }));
+    if (peers !== store.state.peers) store.update((s) => withPins(s, peers));
     const imported = effects.find(
       (e): e is Extract<Effect, { type: 'importIdentity' }> => e.type === 'importIdentity',
     );
     if (imported) await this.deps.importIdentity(imported.bundle);
     this.deps.recordOutcomes(effects, kind.auditParty(next));
+    if (read && effects.length === 0) return next;
     const owner = this.ownerOf(current);
     await this.saveThenRun(ownerKey(kind.name, next.id), effects, owner, replayable && !imported);
+    // A writer to add now; a capability a pairing again (confirmed) or a withdrawn pin leaves to
+    // revoke waits for the inbox's tick, batched with the others owed (agent-inbox.ts).
     if (effects.some((e) => e.type === 'pin' && e.handedWriteCapability)) this.deps.handedInbox();
     return next;
   }
@@ -241,7 +248,9 @@ export class StepEngine {
     const kind = RECORD_KINDS[reader.kind];
     const record = kind.inFlight(this.deps.store.state).find((r) => r.id === reader.id);
     if (record && seq > record.afterSeq)
-      this.deps.logFailure(this.step(kind, { ...record, afterSeq: seq }, { type: 'frameReceived', frame }));
+      this.deps.logFailure(
+        this.step(kind, { ...record, afterSeq: seq }, { type: 'frameReceived', frame }, false, true),
+      );
   }
 
   /**

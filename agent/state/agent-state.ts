@@ -33,6 +33,12 @@ export interface PeerRecord {
   readonly handedWriteCapability?: Uint8Array;
   /** False until our relay holds `handedWriteCapability` as a writer of our inbox (agent-inbox.ts). */
   readonly writerAdded?: boolean;
+  /**
+   * Capabilities to our inbox that earlier pairings handed this peer, writers still: as issuer of
+   * a pairing again we cannot know which one the peer holds until its ack confirms the pin (it may
+   * give up before the welcome, keeping its old pin); revoked then (agent/pins.ts).
+   */
+  readonly handedBefore?: readonly Uint8Array[];
   /** The counter of the last notice applied from this peer (§11.4); absent: 0. */
   readonly lastCounter?: number;
   /** The counter our next counted notice to this peer takes (§11.4); absent: 1. */

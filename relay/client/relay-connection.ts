@@ -1,6 +1,7 @@
 import type { LookupFunction } from 'node:net';
 import { encodeBase64url } from '../../src/encoding/base64url.js';
 import { PairlinkError } from '../../src/errors.js';
+import { MAX_REVOKED_PER_OP } from '../wire/ws-ops.js';
 import { InboxRequests } from './inbox-requests.js';
 import { RelayClient } from './relay-client.js';
 import type { RelayEndpoint } from './relay-endpoint.js';
@@ -39,7 +40,8 @@ interface Shard {
 
 /**
  * The agent's connection to its relay: WebSockets for pushes, posts and (where the relay takes
- * them, WS_OPS_HEADER) mailbox creation and deletion; HTTP for nameplates and, when no socket is
+ * them, WS_OPS_HEADER) mailbox creation and deletion and an inbox's writers; HTTP for nameplates,
+ * an inbox's create, renew and trim and, when no socket is
  * up or the relay is older, for the rest. Watches are spread over as many sockets as they need
  * (the relay caps watches per socket), so an agent with 10,000 pending invites hears every one.
  * A socket is opened only when the ones before it are full; the first one always exists, so
@@ -151,12 +153,38 @@ export class RelayConnection {
     return this.http(() => this.inboxes.renew(mailboxId, readCap, ttlSeconds));
   }
 
+  /** Over the first socket where the relay takes writer ops there (WS_OPS_HEADER), else over HTTP. */
   async addInboxWriter(mailboxId: Uint8Array, readCap: Uint8Array, writeCap: Uint8Array): Promise<void> {
-    await this.http(() => this.inboxes.addWriter(mailboxId, readCap, writeCap));
+    const socket = this.writerSocket();
+    if (socket) await this.inboxes.addWriter(mailboxId, readCap, writeCap, socket);
+    else await this.http(() => this.inboxes.addWriter(mailboxId, readCap, writeCap));
   }
 
-  async revokeInboxWriter(mailboxId: Uint8Array, readCap: Uint8Array, writeCap: Uint8Array): Promise<void> {
-    await this.http(() => this.inboxes.revokeWriter(mailboxId, readCap, writeCap));
+  /**
+   * In one op per MAX_REVOKED_PER_OP where the relay takes revoke_writers over the socket; else
+   * one revoke per capability, over the socket or HTTP.
+   */
+  async revokeInboxWriter(
+    mailboxId: Uint8Array,
+    readCap: Uint8Array,
+    writeCaps: readonly Uint8Array[],
+  ): Promise<void> {
+    for (let i = 0; i < writeCaps.length; i += MAX_REVOKED_PER_OP) {
+      const batch = writeCaps.slice(i, i + MAX_REVOKED_PER_OP);
+      const socket = this.writerSocket();
+      if (socket?.revokesBatched) {
+        await this.inboxes.revokeWriters(mailboxId, readCap, batch, socket);
+        continue;
+      }
+      for (const writeCap of batch)
+        if (socket) await this.inboxes.revokeWriter(mailboxId, readCap, writeCap, socket);
+        else await this.http(() => this.inboxes.revokeWriter(mailboxId, readCap, writeCap));
+    }
+  }
+
+  private writerSocket(): RelaySocket | null {
+    const socket = this.shards[0]!.socket;
+    return socket.connected && socket.writerOps ? socket : null;
   }
 
   async trimInbox(mailboxId: Uint8Array, readCap: Uint8Array, throughSeq: number): Promise<void> {

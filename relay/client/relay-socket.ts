@@ -1,3 +1,4 @@
+import type { Socket } from 'node:net';
 import WebSocket from 'ws';
 import { encodeBase64url as b64, decodeBase64url } from '../../src/encoding/base64url.js';
 import { PairlinkError } from '../../src/errors.js';
@@ -62,6 +63,9 @@ interface Watch {
  */
 export class RelaySocket {
   private socket: WebSocket | null = null;
+  /** The connection under `socket` (its upgrade's), corked while a turn's frames are sent. */
+  private wire: Socket | null = null;
+  private corked = false;
   private readonly watches = new Map<string, Watch>();
   /** Operations awaiting their answer, by ref: posts, and mailbox creations and deletions. */
   private readonly requests: SocketRequests;
@@ -82,6 +86,10 @@ export class RelaySocket {
   answeredAt: number | undefined;
   /** The relay said (upgrade header) that it creates and deletes mailboxes over the socket. */
   mailboxOps = false;
+  /** The relay said (upgrade header) that it adds and revokes an inbox's writers over the socket. */
+  writerOps = false;
+  /** The relay said (upgrade header) that it revokes up to 64 writers in one op (revoke_writers). */
+  revokesBatched = false;
 
   constructor(
     private readonly baseUrl: string,
@@ -175,8 +183,11 @@ export class RelaySocket {
     );
   }
 
-  /** Sends `op` and waits for its answer (SocketRequests), if the socket is connected. */
-  private request<T>(op: object, what: string, accept: (frame: SocketFrame) => T | undefined): Promise<T> {
+  /**
+   * Sends `op` and waits for its answer (SocketRequests), if the socket is connected: for the ops
+   * here and an inbox's writer ops (inbox-requests.ts).
+   */
+  request<T>(op: object, what: string, accept: (frame: SocketFrame) => T | undefined): Promise<T> {
     if (!this.connected)
       return Promise.reject(new PairlinkError('RELAY_UNREACHABLE', 'relay socket is not connected'));
     return this.requests.send(op, what, accept, (message) => this.send(message));
@@ -239,8 +250,12 @@ export class RelaySocket {
       for (const id of this.watches.keys()) this.sendWatch(id);
     });
     socket.on('upgrade', (response) => {
+      this.wire = response.socket;
       const ops = response.headers[WS_OPS_HEADER];
-      this.mailboxOps = typeof ops === 'string' && ops.split(' ').includes('create');
+      const named = typeof ops === 'string' ? ops.split(' ') : [];
+      this.mailboxOps = named.includes('create');
+      this.writerOps = named.includes('add_writer') && named.includes('revoke_writer');
+      this.revokesBatched = named.includes('revoke_writers');
     });
     socket.on('pong', () => {
       this.awaitingPong = false;
@@ -344,6 +359,9 @@ export class RelaySocket {
       case 'posted':
       case 'created':
       case 'deleted':
+      case 'writer_added':
+      case 'writer_revoked':
+      case 'writers_revoked':
         this.requests.settle(frame.ref, frame);
         return;
       case 'closed':
@@ -385,6 +403,23 @@ export class RelaySocket {
   }
 
   private send(message: object): void {
-    if (this.socket?.readyState === WebSocket.OPEN) this.socket.send(JSON.stringify(message));
+    if (this.socket?.readyState !== WebSocket.OPEN) return;
+    this.corkForTurn();
+    this.socket.send(JSON.stringify(message));
+  }
+
+  /**
+   * The frames sent in one turn of the event loop (a step's post and delete, a pass's ops) leave
+   * in one write rather than a system call each: the connection is corked until the turn ends.
+   */
+  private corkForTurn(): void {
+    const wire = this.wire;
+    if (!wire || this.corked) return;
+    this.corked = true;
+    wire.cork();
+    setImmediate(() => {
+      this.corked = false;
+      wire.uncork();
+    });
   }
 }

@@ -1,4 +1,6 @@
 import type { RawData } from 'ws';
+import { MAX_REVOKED_PER_OP } from '../wire/ws-ops.js';
+import type { RelayResult, RelayService } from './relay-service.js';
 
 /** What a client may ask over the relay's WebSocket (docs/RELAY.md), as parseOp hands it on. */
 export type ClientOp =
@@ -13,9 +15,47 @@ export type ClientOp =
       ttlSeconds: number;
       ref: string;
     }
-  | { op: 'delete'; mailbox: string; cap: string; ref: string };
+  | { op: 'delete'; mailbox: string; cap: string; ref: string }
+  | WriterOp
+  | WritersRevokeOp;
+
+/** An inbox owner's writer operation over the socket: HTTP's POST and DELETE .../writers. */
+export interface WriterOp {
+  op: 'add_writer' | 'revoke_writer';
+  mailbox: string;
+  cap: string;
+  writeCapHash: string;
+  ref: string;
+}
+
+/** Up to MAX_REVOKED_PER_OP writers revoked in one op (an owner's revocations, batched). */
+export interface WritersRevokeOp {
+  op: 'revoke_writers';
+  mailbox: string;
+  cap: string;
+  writeCapHashes: string[];
+  ref: string;
+}
+
+/** The operations that are HTTP routes over the socket: their errors carry the HTTP status. */
+export type MailboxOp = Extract<
+  ClientOp,
+  { op: 'create' | 'delete' | 'add_writer' | 'revoke_writer' | 'revoke_writers' }
+>;
+
+export function isMailboxOp(op: ClientOp): op is MailboxOp {
+  return (
+    op.op === 'create' ||
+    op.op === 'delete' ||
+    op.op === 'add_writer' ||
+    op.op === 'revoke_writer' ||
+    op.op === 'revoke_writers'
+  );
+}
 
 const BODY = /^[A-Za-z0-9_-]*$/;
+/** SHA-256 of a capability, base64url: exactly 43 characters. */
+const CAP_HASH = /^[A-Za-z0-9_-]{43}$/;
 
 /**
  * One client operation from a WebSocket message, or null for anything else (not JSON, an unknown
@@ -66,6 +106,40 @@ export function parseOp(data: RawData): ClientOp | null {
   if (v.op === 'delete' && str(v.mailbox, 64) && str(v.cap, 64) && str(v.ref, 64))
     return { op: 'delete', mailbox: v.mailbox as string, cap: v.cap as string, ref: v.ref as string };
   if (
+    (v.op === 'add_writer' || v.op === 'revoke_writer') &&
+    str(v.mailbox, 64) &&
+    str(v.cap, 64) &&
+    str(v.writeCapHash, 43) &&
+    CAP_HASH.test(v.writeCapHash as string) &&
+    str(v.ref, 64)
+  ) {
+    return {
+      op: v.op,
+      mailbox: v.mailbox as string,
+      cap: v.cap as string,
+      writeCapHash: v.writeCapHash as string,
+      ref: v.ref as string,
+    };
+  }
+  if (
+    v.op === 'revoke_writers' &&
+    str(v.mailbox, 64) &&
+    str(v.cap, 64) &&
+    Array.isArray(v.writeCapHashes) &&
+    v.writeCapHashes.length > 0 &&
+    v.writeCapHashes.length <= MAX_REVOKED_PER_OP &&
+    v.writeCapHashes.every((h) => typeof h === 'string' && CAP_HASH.test(h)) &&
+    str(v.ref, 64)
+  ) {
+    return {
+      op: 'revoke_writers',
+      mailbox: v.mailbox as string,
+      cap: v.cap as string,
+      writeCapHashes: v.writeCapHashes as string[],
+      ref: v.ref as string,
+    };
+  }
+  if (
     v.op === 'post' &&
     str(v.mailbox, 64) &&
     str(v.cap, 64) &&
@@ -83,4 +157,69 @@ export function parseOp(data: RawData): ClientOp | null {
     };
   }
   return null;
+}
+
+/**
+ * Runs a mailbox operation with the HTTP route's checks (the service's): the frame to answer
+ * with (docs/RELAY.md, WebSocket), and the status for the metrics.
+ */
+export async function runMailboxOp(
+  service: RelayService,
+  ip: string,
+  op: MailboxOp,
+): Promise<{ frame: object; status: string }> {
+  const answer = await mailboxAnswer(service, ip, op);
+  const { result } = answer;
+  if (result.ok) return { frame: { op: answer.op, ref: op.ref, ...answer.fields }, status: 'ok' };
+  return {
+    frame: {
+      op: 'error',
+      ref: op.ref,
+      error: result.error,
+      status: result.status,
+      ...(result.retryAfter ? { retryAfter: result.retryAfter } : {}),
+    },
+    status: result.error,
+  };
+}
+
+/** The service's result of `op`, and the success frame's op and fields. */
+async function mailboxAnswer(
+  service: RelayService,
+  ip: string,
+  op: MailboxOp,
+): Promise<{ result: RelayResult<object>; op: string; fields?: object }> {
+  if (op.op === 'create') {
+    const result = await service.createMailbox(ip, op.mailbox, {
+      readCapHash: op.readCapHash,
+      ttlSeconds: op.ttlSeconds,
+      ...(op.writeCapHash !== undefined ? { writeCapHash: op.writeCapHash } : {}),
+    });
+    return { result, op: 'created', ...(result.ok ? { fields: result.value } : {}) };
+  }
+  if (op.op === 'delete') return { result: await service.delete(op.mailbox, op.cap), op: 'deleted' };
+  if (op.op === 'add_writer') {
+    const result = await service.addWriter(op.mailbox, op.cap, op.writeCapHash);
+    return { result, op: 'writer_added', ...(result.ok ? { fields: result.value } : {}) };
+  }
+  if (op.op === 'revoke_writers') {
+    const result = await revokeWriters(service, op);
+    return { result, op: 'writers_revoked', ...(result.ok ? { fields: result.value } : {}) };
+  }
+  const result = await service.revokeWriter(op.mailbox, op.cap, op.writeCapHash);
+  return { result, op: 'writer_revoked', ...(result.ok ? { fields: result.value } : {}) };
+}
+
+/** Each named writer revoked in turn, as its own revoke would: how many were writers, or the first refusal. */
+async function revokeWriters(
+  service: RelayService,
+  op: WritersRevokeOp,
+): Promise<RelayResult<{ revoked: number }>> {
+  let revoked = 0;
+  for (const hash of op.writeCapHashes) {
+    const result = await service.revokeWriter(op.mailbox, op.cap, hash);
+    if (!result.ok) return result;
+    if (result.value.revoked) revoked++;
+  }
+  return { ok: true, value: { revoked } };
 }

@@ -2,7 +2,7 @@ import type { IncomingMessage } from 'node:http';
 import type { Logger } from 'pino';
 import { type RawData, WebSocket, WebSocketServer } from 'ws';
 import { WS_EXTRA_OPS, WS_OPS_HEADER } from '../wire/ws-ops.js';
-import { parseOp } from './client-ops.js';
+import { isMailboxOp, parseOp, runMailboxOp } from './client-ops.js';
 import { copyString, type RelayService } from './relay-service.js';
 import type { MailboxEvent, StoredMessage } from './store/store.js';
 import type { TokenBuckets } from './token-buckets.js';
@@ -107,8 +107,8 @@ export class WebSocketHub {
     const started = process.hrtime.bigint();
     const op = parseOp(data);
     if (!op) return this.send(ws, { op: 'error', error: 'bad_request' });
-    // create and delete are HTTP routes over the socket: their errors carry the HTTP status.
-    const mailboxOp = op.op === 'create' || op.op === 'delete';
+    // create, delete and an inbox's writer ops are HTTP routes over the socket: their errors carry the HTTP status.
+    const mailboxOp = isMailboxOp(op);
     const wait = this.ipBuckets.take(state.ip);
     if (wait > 0) {
       this.service.metrics.reject('ip_rate');
@@ -125,31 +125,10 @@ export class WebSocketHub {
     try {
       if (op.op === 'watch') status = await this.watch(ws, state, op.mailbox, op.cap, op.after ?? 0);
       else if (op.op === 'unwatch') this.unwatch(state, op.mailbox);
-      else if (mailboxOp) {
-        // The HTTP routes' checks and answers.
-        const result =
-          op.op === 'create'
-            ? await this.service.createMailbox(state.ip, op.mailbox, {
-                readCapHash: op.readCapHash,
-                ttlSeconds: op.ttlSeconds,
-                ...(op.writeCapHash !== undefined ? { writeCapHash: op.writeCapHash } : {}),
-              })
-            : await this.service.delete(op.mailbox, op.cap);
-        status = result.ok ? 'ok' : result.error;
-        this.send(
-          ws,
-          result.ok
-            ? op.op === 'create'
-              ? { op: 'created', ref: op.ref, ...result.value }
-              : { op: 'deleted', ref: op.ref }
-            : {
-                op: 'error',
-                ref: op.ref,
-                error: result.error,
-                status: result.status,
-                ...(result.retryAfter ? { retryAfter: result.retryAfter } : {}),
-              },
-        );
+      else if (isMailboxOp(op)) {
+        const ran = await runMailboxOp(this.service, state.ip, op);
+        status = ran.status;
+        this.send(ws, ran.frame);
       } else {
         const bytes = Math.floor((op.body.length * 3) / 4);
         const posted = await this.service.post(op.mailbox, op.cap, op.body, bytes);

@@ -11,6 +11,7 @@ import { type ErrorCode, PairlinkError } from '../../src/errors.js';
 /** Unix milliseconds: an integer within a century of now is all a relay may say. */
 const millis = z.number().int().min(0).max(4_102_444_800_000);
 const seq = z.number().int().min(1).max(Number.MAX_SAFE_INTEGER);
+const count = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
 const b64 = (max: number) =>
   z
     .string()
@@ -46,13 +47,16 @@ export const socketFrame = z.discriminatedUnion('op', [
   z.strictObject({ op: z.literal('posted'), ref: z.string().max(64), seq }),
   z.strictObject({ op: z.literal('created'), ref: z.string().max(64), expiresAt: millis }),
   z.strictObject({ op: z.literal('deleted'), ref: z.string().max(64) }),
+  z.strictObject({ op: z.literal('writer_added'), ref: z.string().max(64), writers: count }),
+  z.strictObject({ op: z.literal('writer_revoked'), ref: z.string().max(64), revoked: z.boolean() }),
+  z.strictObject({ op: z.literal('writers_revoked'), ref: z.string().max(64), revoked: count }),
   z.strictObject({ op: z.literal('closed'), mailbox: id }),
   z.strictObject({
     op: z.literal('error'),
     error: z.string().max(64),
     mailbox: id.optional(),
     ref: z.string().max(64).optional(),
-    /** Answers to create and delete: the HTTP status the same refusal has over HTTP. */
+    /** Answers to create, delete and the writer ops: the HTTP status the same refusal has over HTTP. */
     status: z.number().int().min(400).max(599).optional(),
     retryAfter: z.number().min(0).max(3600).optional(),
   }),

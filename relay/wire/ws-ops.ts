@@ -1,7 +1,11 @@
 /**
  * Sent with the WebSocket upgrade's answer: the operations beyond watch, unwatch and post that
- * this relay takes over the socket. A client creates and deletes mailboxes over the socket only
- * when it is there (a relay without it answers those ops `bad_request`), else over HTTP.
+ * this relay takes over the socket. A client creates and deletes mailboxes, and adds and revokes
+ * an inbox's writers, over the socket only when the relay names the op here (a relay without it
+ * answers those ops `bad_request`), else over HTTP.
  */
 export const WS_OPS_HEADER = 'x-pairlink-ws-ops';
-export const WS_EXTRA_OPS = 'create delete';
+export const WS_EXTRA_OPS = 'create delete add_writer revoke_writer revoke_writers';
+
+/** The most writers one revoke_writers op names (an inbox owner's revocations, batched). */
+export const MAX_REVOKED_PER_OP = 64;

@@ -14,8 +14,25 @@ export interface SessionKeys {
   readonly sas: Uint8Array;
 }
 
+/**
+ * A session's keys, derived once per secret held in memory: a session's steps (its confirm, its
+ * inbox frame, an abort) ask again for the keys of the secret its state keeps, and got six HKDF
+ * calls each time. Weakly held, so they go with the state; a secret read back from disk is a new
+ * array and derives them again. The secret is never changed in place.
+ */
+const derived = new WeakMap<Uint8Array, SessionKeys>();
+
 /** Splits a 32-byte session secret into the per-purpose keys (HKDF-SHA-256, one label each). */
 export function deriveSessionKeys(sessionSecret: Uint8Array): SessionKeys {
+  let keys = derived.get(sessionSecret);
+  if (!keys) {
+    keys = splitSessionSecret(sessionSecret);
+    derived.set(sessionSecret, keys);
+  }
+  return keys;
+}
+
+function splitSessionSecret(sessionSecret: Uint8Array): SessionKeys {
   const prk = hkdfExtract(sessionSecret, new Uint8Array(32));
   return {
     acceptorToIssuer: { key: hkdfExpandLabel(prk, LABELS.keyAcceptorToIssuer, 32) },

@@ -2,9 +2,11 @@ import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { InboxRequests } from '../../relay/client/inbox-requests.js';
 import { RelayClient } from '../../relay/client/relay-client.js';
+import { RelayConnection } from '../../relay/client/relay-connection.js';
 import { capabilityHash } from '../../relay/client/relay-endpoint.js';
 import { RelayAnswerError } from '../../relay/client/relay-failure.js';
 import { RelaySocket } from '../../relay/client/relay-socket.js';
+import { parseOp } from '../../relay/server/client-ops.js';
 import type { RelayLimits } from '../../relay/server/limits.js';
 import type { RunningRelay } from '../../relay/server/relay-server.js';
 import { type RedisServer, startRedis } from '../support/redis-server.js';
@@ -46,6 +48,16 @@ async function newInbox(url: string, ttlSeconds = 3600) {
 /** The relay's answer to a post of one byte with `writeCap`. */
 async function post(url: string, path: string, writeCap: Uint8Array) {
   return call(url, 'POST', `${path}/messages`, { cap: writeCap, body: new Uint8Array([1]) });
+}
+
+/** The relay's count of requests on `route` (pairlink_relay_requests_total, every status). */
+async function requestsOn(url: string, route: string): Promise<number> {
+  const { text } = await call(url, 'GET', '/metrics');
+  const pattern = new RegExp(
+    `pairlink_relay_requests_total\\{route="${route}",status="[^"]+"\\} (\\d+)`,
+    'g',
+  );
+  return [...text.matchAll(pattern)].map((m) => Number(m[1])).reduce((a, b) => a + b, 0);
 }
 
 /** The relay's refusal code of a client call that must fail. */
@@ -131,6 +143,106 @@ describe.each(['memory', 'redis'] as const)('relay inboxes (%s store)', (backend
     // What the revoked writer posted before stays for the owner to read.
     const read = await call(relay.url, 'GET', `${inbox.path}/messages`, { cap: inbox.read });
     expect((read.json.messages as { seq: number }[]).map((m) => m.seq)).toEqual([1, 2, 3]);
+  });
+
+  it("adds and revokes writers over its socket with the HTTP routes' checks and answers", async () => {
+    const inbox = await newInbox(relay.url);
+    const requests = new InboxRequests(new RelayClient(relay.url));
+    const socket = new RelaySocket(relay.url, { onMessage: () => undefined });
+    try {
+      await socket.ready();
+      expect(socket.writerOps).toBe(true);
+      const [alice, stranger] = [randomBytes(16), randomBytes(16)];
+      expect(await requests.addWriter(inbox.id, inbox.read, alice, socket)).toBe(1);
+      expect(await requests.addWriter(inbox.id, inbox.read, alice, socket)).toBe(1); // again: no change
+      expect(await refusal(requests.addWriter(inbox.id, alice, stranger, socket))).toBe('not_found');
+      expect((await post(relay.url, inbox.path, alice)).json).toEqual({ seq: 1 });
+      expect(await requests.revokeWriter(inbox.id, inbox.read, alice, socket)).toBe(true);
+      expect(await requests.revokeWriter(inbox.id, inbox.read, alice, socket)).toBe(false);
+      expect((await post(relay.url, inbox.path, alice)).json).toEqual({ error: 'not_found' });
+      // Strictly shaped: a hash that is not 43 base64url characters, or no ref, is no op at all.
+      const op = { op: 'add_writer', mailbox: b64(inbox.id), cap: b64(inbox.read), ref: 'w' };
+      for (const bad of [
+        { ...op, writeCapHash: 'x'.repeat(42) },
+        { ...op, writeCapHash: `${'x'.repeat(42)}=` },
+        { ...op, writeCapHash: capabilityHash(alice), ref: undefined },
+        { ...op, writeCapHash: capabilityHash(alice), cap: 1 },
+      ])
+        expect(parseOp(Buffer.from(JSON.stringify(bad)))).toBeNull();
+    } finally {
+      socket.close();
+    }
+  });
+
+  it('revokes up to 64 writers in one op over its socket, strictly shaped', async () => {
+    const inbox = await newInbox(relay.url);
+    const requests = new InboxRequests(new RelayClient(relay.url));
+    const socket = new RelaySocket(relay.url, { onMessage: () => undefined });
+    try {
+      await socket.ready();
+      expect(socket.revokesBatched).toBe(true);
+      const [alice, bob, carol, stranger] = [
+        randomBytes(16),
+        randomBytes(16),
+        randomBytes(16),
+        randomBytes(16),
+      ];
+      for (const writer of [alice, bob, carol])
+        await requests.addWriter(inbox.id, inbox.read, writer, socket);
+      // Two writers and one that never was: two revoked, in one op.
+      expect(await requests.revokeWriters(inbox.id, inbox.read, [alice, bob, stranger], socket)).toBe(2);
+      expect((await post(relay.url, inbox.path, alice)).json).toEqual({ error: 'not_found' });
+      expect((await post(relay.url, inbox.path, bob)).json).toEqual({ error: 'not_found' });
+      expect((await post(relay.url, inbox.path, carol)).json).toEqual({ seq: 1 });
+      expect(await refusal(requests.revokeWriters(inbox.id, alice, [carol], socket))).toBe('not_found');
+      const op = { op: 'revoke_writers', mailbox: b64(inbox.id), cap: b64(inbox.read), ref: 'w' };
+      const hash = capabilityHash(carol);
+      expect(
+        parseOp(Buffer.from(JSON.stringify({ ...op, writeCapHashes: Array(64).fill(hash) }))),
+      ).not.toBeNull();
+      for (const bad of [
+        { ...op, writeCapHashes: [] },
+        { ...op, writeCapHashes: Array(65).fill(hash) },
+        { ...op, writeCapHashes: [hash, 'x'.repeat(42)] },
+        { ...op, writeCapHashes: [hash, 7] },
+        { ...op, writeCapHashes: hash },
+        { ...op, writeCapHashes: [hash], ref: undefined },
+      ])
+        expect(parseOp(Buffer.from(JSON.stringify(bad)))).toBeNull();
+    } finally {
+      socket.close();
+    }
+  });
+
+  it('a RelayConnection adds and revokes writers over its socket, with no HTTP request', async () => {
+    const connection = new RelayConnection(relay.url, {
+      onMessage: () => undefined,
+      onMailboxGone: () => undefined,
+      onConnectionChange: () => undefined,
+    });
+    try {
+      await waitFor(() => connection.connected, 'the relay connection');
+      const inbox = await newInbox(relay.url);
+      const routes = [
+        'add_writer',
+        'revoke_writer',
+        'ws:add_writer',
+        'ws:revoke_writer',
+        'ws:revoke_writers',
+      ];
+      const before = await Promise.all(routes.map((r) => requestsOn(relay.url, r)));
+      const writers = [randomBytes(16), randomBytes(16)];
+      for (const writer of writers) await connection.addInboxWriter(inbox.id, inbox.read, writer);
+      expect((await post(relay.url, inbox.path, writers[0]!)).json).toEqual({ seq: 1 });
+      await connection.revokeInboxWriter(inbox.id, inbox.read, writers);
+      for (const writer of writers)
+        expect((await post(relay.url, inbox.path, writer)).json).toEqual({ error: 'not_found' });
+      const after = await Promise.all(routes.map((r) => requestsOn(relay.url, r)));
+      // Both revoked in one op.
+      expect(after.map((n, i) => n - before[i]!)).toEqual([0, 0, 2, 0, 1]);
+    } finally {
+      connection.close();
+    }
   });
 
   it('bounds what one writer has pending: a flood fills its own share and nobody else’s', async () => {

@@ -200,9 +200,10 @@ export class FakeRelay {
         relay.check('addInboxWriter');
         relay.ownedInbox(mailboxId, readCap).writes.add(encodeBase64url(writeCap));
       },
-      async revokeInboxWriter(mailboxId, readCap, writeCap) {
+      async revokeInboxWriter(mailboxId, readCap, writeCaps) {
         relay.check('revokeInboxWriter');
-        relay.ownedInbox(mailboxId, readCap).writes.delete(encodeBase64url(writeCap));
+        const box = relay.ownedInbox(mailboxId, readCap);
+        for (const writeCap of writeCaps) box.writes.delete(encodeBase64url(writeCap));
       },
       async trimInbox(mailboxId, readCap, throughSeq) {
         relay.check('trimInbox');

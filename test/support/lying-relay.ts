@@ -114,6 +114,9 @@ export async function startLyingRelay(options: LyingRelayOptions = {}): Promise<
           ws.send(JSON.stringify({ op: 'created', ref, expiresAt: expiresAt() }));
         } else if (op.op === 'delete') {
           ws.send(JSON.stringify({ op: 'deleted', ref }));
+        } else if (op.op === 'add_writer' || op.op === 'revoke_writer' || op.op === 'revoke_writers') {
+          // As its HTTP routes answer an inbox's writer ops.
+          ws.send(JSON.stringify({ op: 'error', ref, error: 'not_found', status: 404 }));
         } else if (op.op === 'post') {
           counts.posts++;
           ws.send(

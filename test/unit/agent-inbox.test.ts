@@ -143,6 +143,36 @@ describe("the agent's inbox", () => {
     await Promise.all([alice.stop(), bob.stop()]);
   });
 
+  it('a pairing again revokes the capability the last one handed: one writer per peer, on either side', async () => {
+    const relay = new FakeRelay();
+    const clock = new ManualClock(START);
+    const { agent: alice } = await agentOn(relay, clock, 'alice');
+    const { agent: bob } = await agentOn(relay, clock, 'bob');
+    await pairOn(alice, bob);
+    await eventually(() => writersSettled(alice, bob));
+    const first = [peerOf(alice, bob).handedWriteCapability, peerOf(bob, alice).handedWriteCapability];
+    await pairOn(bob, alice); // again, the other way round
+    // The replaced capabilities wait for the inbox's tick, then go in one op on each side.
+    const handedAgain = () =>
+      b64(peerOf(alice, bob).handedWriteCapability) !== b64(first[0]) &&
+      b64(peerOf(bob, alice).handedWriteCapability) !== b64(first[1]);
+    await eventually(
+      () => handedAgain() && writersSettled(alice, bob) && (inboxOf(bob)?.revoking?.length ?? 0) > 0,
+    );
+    expect([writersOf(relay, alice).length, writersOf(relay, bob).length]).toEqual([2, 2]);
+    expect([alice, bob].map((a) => inboxOf(a)?.revoking?.length)).toEqual([1, 1]);
+    clock.advance(1);
+    const settled = () =>
+      writersSettled(alice, bob) &&
+      [alice, bob].every((a) => (inboxOf(a)?.revoking?.length ?? 0) === 0) &&
+      b64(peerOf(alice, bob).handedWriteCapability) !== b64(first[0]);
+    await eventually(settled);
+    expect(b64(peerOf(bob, alice).handedWriteCapability)).not.toBe(b64(first[1]));
+    expect(writersOf(relay, alice)).toEqual([b64(peerOf(alice, bob).handedWriteCapability)]);
+    expect(writersOf(relay, bob)).toEqual([b64(peerOf(bob, alice).handedWriteCapability)]);
+    await Promise.all([alice.stop(), bob.stop()]);
+  });
+
   it('renews the inbox well before it lapses', async () => {
     const clock = new ManualClock(START);
     const relay = new FakeRelay(clock);

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { applyPins } from '../../agent/pins.js';
-import type { PeerRecord } from '../../agent/state/agent-state.js';
+import { applyPins, withPins } from '../../agent/pins.js';
+import type { AgentState, PeerRecord } from '../../agent/state/agent-state.js';
 import { toHex } from '../../src/encoding/hex.js';
 import type { Effect } from '../../src/handshake/effects.js';
 import { type Card, issueCard } from '../../src/identity/card.js';
@@ -31,13 +31,14 @@ const pinned: PeerRecord = {
   nextKeyCommitment: first.nextKeyCommitment,
 };
 const session = random(16);
-const pin = (peerInbox?: InboxExtension): Effect => ({
+const pin = (peerInbox?: InboxExtension, handed?: Uint8Array, confirmed = false): Effect => ({
   type: 'pin',
   sessionId: session,
   peer: card,
   mode: 'peer',
-  confirmed: false,
+  confirmed,
   ...(peerInbox ? { peerInbox } : {}),
+  ...(handed ? { handedWriteCapability: handed } : {}),
 });
 
 describe('pinning a peer again', () => {
@@ -67,5 +68,42 @@ describe('pinning a peer again', () => {
       NOW + 61,
     );
     expect(withdrawn).toHaveLength(1);
+  });
+});
+
+describe('the capability a pairing again replaces', () => {
+  const old = random(16);
+  const state = {
+    version: 1,
+    name: 'ann',
+    createdAt: NOW,
+    peers: [{ ...pinned, handedWriteCapability: old, writerAdded: true }],
+    invites: [],
+    accepts: [],
+    inbox: {
+      relayUrl: 'https://relay.example.org',
+      mailboxId: random(16),
+      readCapability: random(16),
+      expiresAt: NOW + 3600,
+    },
+  } satisfies AgentState;
+  /** `before` after `effects`, as the step engine saves it: the pins, and what is owed for revocation. */
+  const step = (before: AgentState, effects: Effect[]) =>
+    withPins(before, applyPins(before.peers, effects, 'did:key:self', NOW + 60));
+  const revoking = (s: AgentState) => (s.inbox?.revoking ?? []).map(toHex);
+
+  it('as issuer: stays a writer until the ack confirms the pin, and for good if the acceptor gives up', () => {
+    const pinned = step(state, [pin(undefined, random(16))]);
+    expect(revoking(pinned)).toEqual([]); // the acceptor may still hold only the old one
+    const withdrawn = step(pinned, [{ type: 'unpin', sessionId: session, did: card.did }]);
+    expect(revoking(withdrawn)).toEqual([]); // it gave up before the welcome: its pin holds `old`
+    const acked = step(pinned, [{ type: 'confirmPin', sessionId: session, did: card.did }]);
+    expect(revoking(acked)).toEqual([toHex(old)]);
+    expect(acked.peers[0]?.handedBefore).toBeUndefined();
+  });
+
+  it('as acceptor: revoked at pin time (the issuer pinned first, so it holds the new one)', () => {
+    const pinned = step(state, [pin(undefined, random(16), true)]);
+    expect(revoking(pinned)).toEqual([toHex(old)]);
   });
 });
