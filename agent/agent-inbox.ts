@@ -6,13 +6,14 @@ import { CAPABILITY_LENGTH, MAILBOX_ID_LENGTH } from '../src/invite/invite-url.j
 import type { InboxExtension } from '../src/notice/inbox.js';
 import type { AgentIdentity } from './agent-identity.js';
 import type { SaveFailureLog } from './failed-saves.js';
+import { InboxWriters } from './inbox-writers.js';
 import type { Reading } from './notice-reader.js';
 import { handedCapabilities } from './pins.js';
 import type { PairingRecord } from './record-kinds.js';
 import type { RelayPool } from './relay-pool.js';
 import type { AgentClock, RelayTransport } from './relay-transport.js';
 import type { RepeatedWarnings } from './repeated-warnings.js';
-import type { AgentState, InboxRecord, PeerRecord } from './state/agent-state.js';
+import type { AgentState, InboxRecord } from './state/agent-state.js';
 import type { DurableState } from './state/durable-state.js';
 
 /** What the inbox is made to live (the relay's maxInboxTtlSeconds: a notice is retried for 30 days). */
@@ -27,12 +28,6 @@ export const INBOX_RENEW_BELOW_SECONDS = 30 * 86_400;
 export const INBOX_RESYNC_SECONDS = 300;
 /** The longest wait between two attempts after the relay failed (seconds). */
 const MAX_BACKOFF_SECONDS = 300;
-/**
- * Writer additions in flight at once: 10,000 writers one round trip at a time took 9.7 s on
- * loopback (a busy 2-core machine), and take RTT × 10,000 to a relay far away.
- */
-const WRITERS_IN_FLIGHT = 8;
-
 export interface AgentInboxDeps {
   readonly store: DurableState;
   /** The relays: the inbox lives on the home one. */
@@ -87,7 +82,11 @@ export class AgentInbox {
   /** When the watch was sent or last read again (clock seconds). */
   private watchedAt = 0;
 
-  constructor(private readonly deps: AgentInboxDeps) {}
+  private readonly writers: InboxWriters;
+
+  constructor(private readonly deps: AgentInboxDeps) {
+    this.writers = new InboxWriters(deps.store, () => this.relay());
+  }
 
   /** The inbox, when the relay has it (or had it: a lost one is made again under the same id). */
   private get record(): InboxRecord | undefined {
@@ -258,7 +257,9 @@ export class AgentInbox {
       this.revokeDue = false;
       await this.revokeOwed();
     }
-    await this.addWriters(inbox);
+    await this.writers.addOwed(inbox, () => {
+      this.failures = 0;
+    });
     // A peer unpaired before its writer was added: added now, for its receipt of our unpair.
     for (const notice of this.deps.store.state.outbox ?? []) {
       if (!notice.writerOwed || !notice.revokeAfter) continue;
@@ -276,34 +277,6 @@ export class AgentInbox {
     if (await this.trim()) changed = true;
     this.failures = 0;
     if (changed) await this.deps.store.persist();
-  }
-
-  /**
-   * Registers every handed capability the relay does not hold yet, WRITERS_IN_FLIGHT requests at
-   * a time, each batch marked added in one change (10,000 owed: not 10,000 scans of the peers).
-   * A batch that added any is progress: a refusal after it (the relay's rate limit, as a restarted
-   * memory relay's 10,000 writers meet it) is retried after the first backoff, not after one
-   * doubled per pass, so the writers go in at the pace the relay allows.
-   */
-  private async addWriters(inbox: InboxRecord): Promise<void> {
-    const owed = this.deps.store.state.peers.filter(
-      (p) => p.writerAdded === false && p.handedWriteCapability,
-    );
-    for (let i = 0; i < owed.length; i += WRITERS_IN_FLIGHT) {
-      const batch = owed.slice(i, i + WRITERS_IN_FLIGHT);
-      const results = await Promise.allSettled(
-        batch.map((peer) =>
-          this.relay().addInboxWriter(inbox.mailboxId, inbox.readCapability, peer.handedWriteCapability!),
-        ),
-      );
-      const added = batch.filter((_, j) => results[j]!.status === 'fulfilled');
-      if (added.length > 0) {
-        this.markAdded(added);
-        this.failures = 0;
-      }
-      const refused = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-      if (refused) throw refused.reason;
-    }
   }
 
   /**
@@ -371,15 +344,7 @@ export class AgentInbox {
         {},
         'the home relay lost the inbox; made it again, with every peer as a writer',
       );
-      this.owePeers();
-      // Who is no pin but may still post is a writer again at once: a peer we unpaired (its
-      // receipt) and one that unpaired us (its retry, after a lost receipt).
-      const departing = (this.deps.store.state.outbox ?? []).flatMap((n) => n.revokeAfter ?? []);
-      const departed = existing.unpairedBy?.flatMap((d) => handedCapabilities(d.peer)) ?? [];
-      // And a peer's earlier capability while a pairing again waits for its ack (pins.ts).
-      const earlier = this.deps.store.state.peers.flatMap((p) => p.handedBefore ?? []);
-      for (const cap of [...departing, ...departed, ...earlier])
-        await this.relay().addInboxWriter(mailboxId, readCapability, cap);
+      await this.writers.madeAgain(existing, mailboxId, readCapability);
     }
     this.lost = false;
     // An inbox on another relay than this one: the agent moved, and tells its peers (§11.3).
@@ -414,24 +379,5 @@ export class AgentInbox {
   private save(inbox: InboxRecord): InboxRecord {
     this.deps.store.update((s) => ({ ...s, inbox }));
     return inbox;
-  }
-
-  /** Every peer we handed a capability is owed as a writer again (the relay lost them all). */
-  private owePeers(): void {
-    this.deps.store.update((s) => ({
-      ...s,
-      peers: s.peers.map((p): PeerRecord => (p.handedWriteCapability ? { ...p, writerAdded: false } : p)),
-    }));
-  }
-
-  /** The relay holds these peers' capabilities now (a peer re-paired meanwhile holds another: untouched). */
-  private markAdded(peers: readonly PeerRecord[]): void {
-    const added = new Map(peers.map((p) => [p.did, p.handedWriteCapability]));
-    this.deps.store.update((s) => ({
-      ...s,
-      peers: s.peers.map((p) =>
-        added.has(p.did) && added.get(p.did) === p.handedWriteCapability ? { ...p, writerAdded: true } : p,
-      ),
-    }));
   }
 }
