@@ -232,7 +232,7 @@ export class AgentInbox {
   /** One pass: the inbox exists and is watched, renewed if due, and every handed capability is a writer. */
   private async pass(): Promise<void> {
     let inbox = this.record;
-    if (!inbox || this.lost) {
+    if (!inbox || this.lost || inbox.writersOwed) {
       const made = await this.make(inbox);
       if (!made) return;
       inbox = made;
@@ -326,6 +326,12 @@ export class AgentInbox {
   private async make(existing: InboxRecord | undefined): Promise<InboxRecord | null> {
     const mailboxId = existing?.mailboxId ?? this.deps.random(MAILBOX_ID_LENGTH);
     const readCapability = existing?.readCapability ?? this.deps.random(CAPABILITY_LENGTH);
+    if (existing) {
+      // Every writer owed again, on disk before the relay has the inbox again (crash safety).
+      this.writers.oweAgain();
+      this.save({ ...existing, writersOwed: true });
+      await this.deps.store.persist();
+    }
     const expiresAt = await this.relay().createInbox(mailboxId, readCapability, INBOX_TTL_SECONDS);
     if (expiresAt === null) {
       this.unsupported = true;

@@ -48,21 +48,25 @@ export class InboxWriters {
   }
 
   /**
-   * The inbox was made again (the relay lost it with every writer): every peer is owed again, and
+   * The inbox was made again (the relay lost it with every writer; its peers owed again first):
    * who is no pin but may still post is a writer again at once — a peer we unpaired (its receipt),
    * one that unpaired us (its retry, after a lost receipt), and a peer's earlier capability while
    * a pairing again waits for its ack (pins.ts).
    */
   async madeAgain(existing: InboxRecord, mailboxId: Uint8Array, readCapability: Uint8Array): Promise<void> {
-    this.store.update((s) => ({
-      ...s,
-      peers: s.peers.map((p): PeerRecord => (p.handedWriteCapability ? { ...p, writerAdded: false } : p)),
-    }));
     const departing = (this.store.state.outbox ?? []).flatMap((n) => n.revokeAfter ?? []);
     const departed = existing.unpairedBy?.flatMap((d) => handedCapabilities(d.peer)) ?? [];
     const earlier = this.store.state.peers.flatMap((p) => p.handedBefore ?? []);
     for (const cap of [...departing, ...departed, ...earlier])
       await this.relay().addInboxWriter(mailboxId, readCapability, cap);
+  }
+
+  /** Every peer we handed a capability is owed as a writer again (the relay lost them all). */
+  oweAgain(): void {
+    this.store.update((s) => ({
+      ...s,
+      peers: s.peers.map((p): PeerRecord => (p.handedWriteCapability ? { ...p, writerAdded: false } : p)),
+    }));
   }
 
   /** The relay holds these peers' capabilities now (a peer re-paired meanwhile holds another: untouched). */

@@ -115,6 +115,12 @@ export interface InboxRecord {
    * capability is revoked then (agent/notice-reader.ts, PROTOCOL.md §11.8).
    */
   readonly unpairedBy?: readonly { readonly peer: PeerRecord; readonly until: number }[];
+  /**
+   * The relay lost the inbox and it is being made again: every writer is owed again. On disk
+   * before the relay has it again, so an agent that crashes meanwhile makes it again with its
+   * writers at its next start rather than finding it there without them.
+   */
+  readonly writersOwed?: true;
 }
 
 /** An invite this agent issued, with its machine state. */

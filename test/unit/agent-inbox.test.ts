@@ -1,6 +1,10 @@
+import { cpSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { Agent } from '../../agent/agent.js';
 import { INBOX_RENEW_BELOW_SECONDS, INBOX_TTL_SECONDS } from '../../agent/agent-inbox.js';
+import type { RelayTransport, RelayTransportHandlers } from '../../agent/relay-transport.js';
 import type { PeerRecord } from '../../agent/state/agent-state.js';
 import { encodeBase64url } from '../../src/encoding/base64url.js';
 import { toHex } from '../../src/encoding/hex.js';
@@ -36,6 +40,21 @@ const writersOf = (relay: FakeRelay, agent: Agent) =>
 /** Until every handed capability is a writer at the relay. */
 const writersSettled = (...agents: Agent[]) =>
   agents.every((a) => a.snapshot.peers.every((p) => p.writerAdded !== false));
+
+/** A fake relay that runs `onInboxMade` the moment it has made an inbox (to copy a disk then: a crash). */
+class WatchedRelay extends FakeRelay {
+  onInboxMade: (() => void) | null = null;
+  override transport(handlers: RelayTransportHandlers): RelayTransport {
+    const transport = super.transport(handlers);
+    const createInbox = transport.createInbox.bind(transport);
+    transport.createInbox = async (...args) => {
+      const made = await createInbox(...args);
+      this.onInboxMade?.();
+      return made;
+    };
+    return transport;
+  }
+}
 
 describe("the agent's inbox", () => {
   it('both agents make an inbox; each pin holds the other’s inbox and commitment and the capability handed to it, and the relay has exactly those writers', async () => {
@@ -116,6 +135,36 @@ describe("the agent's inbox", () => {
     expect(b64(inboxOf(alice)?.mailboxId)).toBe(before.id);
     expect(writersOf(relay, alice)).toEqual(before.writers);
     await Promise.all([alice.stop(), bob.stop()]);
+  });
+
+  it('a crash while the relay makes the lost inbox again: the agent started from its disk makes it again with every writer', async () => {
+    const relay = new WatchedRelay();
+    const clock = new ManualClock(START);
+    const { agent: alice, home } = await agentOn(relay, clock, 'alice');
+    const { agent: bob } = await agentOn(relay, clock, 'bob');
+    await pairOn(alice, bob);
+    await eventually(() => writersSettled(alice, bob) && writersOf(relay, alice).length === 1);
+    const bobsCapability = b64(peerOf(alice, bob).handedWriteCapability);
+    // The relay loses everything; alice's disk is copied the moment it has her inbox again, and
+    // she dies before adding any writer to it.
+    const crashed = mkdtempSync(join(tmpdir(), 'pl-host-alice-crashed-'));
+    let copied = false;
+    relay.onInboxMade = () => {
+      relay.onInboxMade = null;
+      cpSync(home, crashed, { recursive: true });
+      copied = true;
+    };
+    relay.failNext('addInboxWriter');
+    relay.loseEverything();
+    await eventually(() => copied && relay.failuresPending === 0);
+    expect(copied).toBe(true);
+    await alice.stop();
+    expect(writersOf(relay, alice)).toEqual([]);
+    // Started from that disk, she finds the inbox at the relay: bob must be its writer again.
+    const { agent: back } = await agentOn(relay, clock, 'alice', crashed);
+    await eventually(() => writersOf(relay, back).length === 1);
+    expect(writersOf(relay, back)).toEqual([bobsCapability]);
+    await Promise.all([back.stop(), bob.stop()]);
   });
 
   it('a loss heard over HTTP before the watch heard it: the inbox made again is watched from its first message', async () => {
