@@ -110,26 +110,29 @@ export class AgentInbox {
    */
   context<C extends StepContext>(record: PairingRecord, base: C): C {
     const mode = 'issuer' in record ? record.mode : record.acceptor.mode;
-    return mode === 'device' ? base : { ...base, inboxFor: () => this.extensionFor() };
+    return mode === 'device' ? base : { ...base, inboxFor: (_session, did) => this.extensionFor(did) };
   }
 
   /**
-   * What we hand the peer of one session: our inbox with a capability drawn for it alone, and our
+   * What we hand the peer `did` of one session: our inbox with a capability for it alone, and our
    * next-key commitment; undefined while we have no inbox, or no commitment (a device given a
-   * version 1 bundle: its peers are paired without notices, PROTOCOL.md §6.8). The machine keeps
-   * what it was handed (in its inbox frame and its pin), so a step replayed after a crash hands
-   * the same capability.
+   * version 1 bundle: its peers are paired without notices, PROTOCOL.md §6.8). A peer we pin
+   * already holds a capability, and a pairing again hands it the same one (PROTOCOL.md §11.1):
+   * no new right, no writer to add or revoke at the relay, however many pairings again overlap.
+   * The machine keeps what it was handed (in its inbox frame and its pin), so a step replayed
+   * after a crash hands the same capability.
    */
-  private extensionFor(): InboxExtension | undefined {
+  private extensionFor(did: string): InboxExtension | undefined {
     const inbox = this.record;
     const commitment = this.deps.identity.nextKeyCommitment;
     if (!inbox || this.unsupported || commitment === null) return undefined;
+    const held = this.deps.store.state.peers.find((p) => p.did === did)?.handedWriteCapability;
     return {
       nextKeyCommitment: commitment,
       inbox: {
         relayUrl: inbox.relayUrl,
         mailboxId: inbox.mailboxId,
-        writeCapability: this.deps.random(CAPABILITY_LENGTH),
+        writeCapability: held ?? this.deps.random(CAPABILITY_LENGTH),
       },
     };
   }

@@ -1,3 +1,4 @@
+import { equalBytesConstantTime } from '../src/crypto/constant-time.js';
 import { toHex } from '../src/encoding/hex.js';
 import type { Effect } from '../src/handshake/effects.js';
 import type { InboxExtension } from '../src/notice/inbox.js';
@@ -23,8 +24,14 @@ export function applyPins(
     if (effect.type === 'pin' && effect.peer.did !== ownDid) {
       const existing = next.find((p) => p.did === effect.peer.did);
       // The issuer's pin of a pairing again is unconfirmed until the ack: what the peer was handed
-      // before stays a writer till then. The acceptor pins after the issuer: nothing to keep.
-      const before = effect.confirmed || !existing ? [] : handedCapabilities(existing);
+      // before stays a writer till then. The acceptor pins after the issuer: nothing to keep. A
+      // pairing again normally hands the capability the pin holds (agent-inbox.ts), which stays a
+      // writer as it was, and is never kept twice.
+      const handed = effect.handedWriteCapability;
+      const same = (c: Uint8Array | undefined) =>
+        c !== undefined && handed !== undefined && equalBytesConstantTime(c, handed);
+      const before =
+        effect.confirmed || !existing ? [] : handedCapabilities(existing).filter((c) => !same(c));
       const peer: PeerRecord = {
         did: effect.peer.did,
         name: effect.peer.name,
@@ -38,8 +45,11 @@ export function applyPins(
         // A pairing again whose inbox frame did not open (yet) keeps what the last one handed over:
         // the same identity, the same inbox and commitment until the peer says otherwise.
         ...peerInbox(effect.peerInbox ?? extensionOf(existing)),
-        ...(effect.handedWriteCapability
-          ? { handedWriteCapability: effect.handedWriteCapability, writerAdded: false }
+        ...(handed
+          ? {
+              handedWriteCapability: handed,
+              writerAdded: same(existing?.handedWriteCapability) && existing?.writerAdded !== false,
+            }
           : {}),
         ...(before.length > 0 ? { handedBefore: before } : {}),
         ...counters(existing ?? former.findLast((f) => f.did === effect.peer.did)),

@@ -368,7 +368,7 @@ function onWelcome(
   // the issuer's inbox if its frame opened by now; only then do we hand over ours (§11.1: an issuer
   // that sent none may be one that counts a frame it does not know as a guess).
   const ack = buildAck(keys, state.sessionId);
-  const inbox = state.peerInbox && ctx.inboxFor?.(state.sessionId);
+  const inbox = state.peerInbox && ctx.inboxFor?.(state.sessionId, issuer.did);
   const paired: AcceptorState = {
     ...state,
     phase: 'paired',

@@ -143,12 +143,13 @@ export interface StepContext {
   readonly now: number;
   readonly random: RandomSource;
   /**
-   * This agent's inbox for the peer of session `sessionId` (PROTOCOL.md §11.1): its next-key
-   * commitment and an inbox with a write capability drawn for that peer alone. Asked once per
-   * session, in the step that pins; the frame it makes is kept in the state and reposted from
-   * there. Absent, or undefined for a session: this side hands over no inbox, as before notices.
+   * This agent's inbox for the peer `peerDid` of session `sessionId` (PROTOCOL.md §11.1): its
+   * next-key commitment and an inbox with a write capability for that peer alone (the one it
+   * already holds, for a pairing again). Asked once per session, in the step that pins; the frame
+   * it makes is kept in the state and reposted from there. Absent, or undefined for a session:
+   * this side hands over no inbox, as before notices.
    */
-  readonly inboxFor?: (sessionId: Uint8Array) => InboxExtension | undefined;
+  readonly inboxFor?: (sessionId: Uint8Array, peerDid: string) => InboxExtension | undefined;
   /**
    * True for a did whose key a rotation retired (PROTOCOL.md §11.6): a pairing with it fails with
    * KEY_RETIRED before anything is pinned (the other side hears PEER_REMOVED). Absent: none is.

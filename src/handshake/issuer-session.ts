@@ -342,7 +342,7 @@ function complete(session: IssuerSession, invite: IssuerState, ctx: IssuerStepCo
   const keys = deriveSessionKeys(session.sessionSecret);
   const welcomeFrame = buildWelcome(keys, session.sessionId, session.transcript, bundle, ctx);
   // Our inbox goes before the welcome (PROTOCOL.md §11.1), made once: the step saves before it posts.
-  const inbox = ctx.inboxFor?.(session.sessionId);
+  const inbox = ctx.inboxFor?.(session.sessionId, acceptor.did);
   const inboxFrame = inbox && buildInbox(keys, 'issuer', session.sessionId, inbox);
   const welcomed: IssuerSession = {
     ...session,

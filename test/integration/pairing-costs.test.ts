@@ -7,10 +7,9 @@ import { waitFor } from '../support/wait-for.js';
 /**
  * What one warm pairing (the same two agents pairing again) costs the relay, in requests by
  * route: a guard on counts, never on time (issue #24). Each side's mailbox is created, watched,
- * posted to, unwatched and deleted; each side adds the writer it handed, over the socket, and
- * revokes the one the pairing replaced on its inbox's tick, with every other revocation owed, in
- * one revoke_writers op (at most one a side per pairing, however the ticks fall; one per tick and
- * side when the pairings come faster). A change that adds a relay request per pairing fails here.
+ * posted to, unwatched and deleted; a pairing again hands each peer the capability to our inbox
+ * it already holds, so no writer is added or revoked. A change that adds a relay request per
+ * pairing fails here.
  */
 const PER_PAIRING: Record<string, number> = {
   'ws:create': 2,
@@ -18,8 +17,6 @@ const PER_PAIRING: Record<string, number> = {
   'ws:post': 7,
   'ws:unwatch': 2,
   'ws:delete': 2,
-  'ws:add_writer': 2,
-  'ws:revoke_writers': 2,
 };
 const PAIRINGS = 5;
 

@@ -91,6 +91,9 @@ export class FakeRelay {
     }
   }
 
+  /** Writer additions and revocations asked of any inbox so far. */
+  writerOps = 0;
+
   failNext(
     op:
       | 'createMailbox'
@@ -198,10 +201,12 @@ export class FakeRelay {
       },
       async addInboxWriter(mailboxId, readCap, writeCap) {
         relay.check('addInboxWriter');
+        relay.writerOps++;
         relay.ownedInbox(mailboxId, readCap).writes.add(encodeBase64url(writeCap));
       },
       async revokeInboxWriter(mailboxId, readCap, writeCaps) {
         relay.check('revokeInboxWriter');
+        relay.writerOps++;
         const box = relay.ownedInbox(mailboxId, readCap);
         for (const writeCap of writeCaps) box.writes.delete(encodeBase64url(writeCap));
       },

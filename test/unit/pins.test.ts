@@ -106,4 +106,15 @@ describe('the capability a pairing again replaces', () => {
     const pinned = step(state, [pin(undefined, random(16), true)]);
     expect(revoking(pinned)).toEqual([toHex(old)]);
   });
+
+  it('handed again (the same peer gets the capability it holds): still a writer, nothing kept or owed', () => {
+    // 100 pairings again in a row on the issuer, none acked yet (concurrent re-pairings).
+    let s: AgentState = state;
+    for (let i = 0; i < 100; i++) s = step(s, [pin(undefined, Uint8Array.from(old))]);
+    const again = step(s, [pin(undefined, Uint8Array.from(old), true)]);
+    expect([s, again].map((x) => [x.peers[0]?.handedBefore, x.peers[0]?.writerAdded, revoking(x)])).toEqual([
+      [undefined, true, []],
+      [undefined, true, []],
+    ]);
+  });
 });
