@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import { addWriterBody, createBody, decodeBody, renewBody, trimBody } from '../wire/inbox-bodies.js';
+import type { InFlight } from './in-flight.js';
 import { INVITE_PAGE } from './invite-page.js';
 import type { RelayResult, RelayService } from './relay-service.js';
 import type { TokenBuckets } from './token-buckets.js';
@@ -90,6 +91,7 @@ export class HttpFront {
     private readonly service: RelayService,
     private readonly hub: WebSocketHub,
     private readonly ipBuckets: TokenBuckets,
+    private readonly inFlight: InFlight,
     private readonly log: Logger,
   ) {}
 
@@ -101,7 +103,10 @@ export class HttpFront {
     try {
       ({ route, status } = await this.dispatch(request, response, url, ip));
     } catch (error) {
-      this.log.error({ err: (error as Error).message, route }, 'request failed');
+      // While the relay closes, a store failing under a handler is the shutdown's doing, not a fault.
+      if (this.inFlight.closing)
+        this.log.warn({ err: (error as Error).message, route }, 'request cut by shutdown');
+      else this.log.error({ err: (error as Error).message, route }, 'request failed');
       if (!response.headersSent) sendJson(response, 503, { error: 'unavailable' }, { 'retry-after': '5' });
       status = 503;
     }

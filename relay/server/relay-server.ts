@@ -5,6 +5,7 @@ import type { Logger } from 'pino';
 import { PairlinkError } from '../../src/errors.js';
 import { clientAddress } from './client-address.js';
 import { HttpFront } from './http-front.js';
+import { InFlight } from './in-flight.js';
 import { DEFAULT_LIMITS, type RelayLimits } from './limits.js';
 import { RelayMetrics } from './metrics.js';
 import { RelayService } from './relay-service.js';
@@ -36,6 +37,8 @@ export interface RelayOptions {
   /** Serve https and wss with this certificate and key (PEM files, reloaded on change). */
   readonly tls?: TlsFiles | undefined;
   readonly limits?: Partial<RelayLimits> | undefined;
+  /** How long a shutdown lets in-flight handlers finish before it closes the store (SHUTDOWN_DRAIN_MS). */
+  readonly shutdownDrainMs?: number | undefined;
   readonly logger: Logger;
 }
 
@@ -59,6 +62,11 @@ function isLoopbackHost(host: string): boolean {
 /** How long a connection may take to send complete request headers (slowloris defence). */
 const HEADERS_DEADLINE_MS = 10_000;
 const KEEP_ALIVE_MS = 30_000;
+/**
+ * How long a shutdown waits for handlers still at work (a store call under way) before it closes
+ * the store under them: a store answers in milliseconds, so only a stuck one is cut.
+ */
+export const SHUTDOWN_DRAIN_MS = 5_000;
 const headerTimers = new WeakMap<Socket, NodeJS.Timeout>();
 
 /** Cuts `socket` unless its headers arrive within `ms`; `cut` counts it (operators and tests see it). */
@@ -138,8 +146,9 @@ export async function startRelay(options: RelayOptions): Promise<RunningRelay> {
   metrics.mailboxLimit.set(limits.maxMailboxes);
   const service = new RelayService(store, limits, metrics);
   const ipBuckets = new TokenBuckets(limits.ipRatePerSecond, limits.ipBurst);
-  const hub = new WebSocketHub(service, ipBuckets, log);
-  const front = new HttpFront(service, hub, ipBuckets, log);
+  const inFlight = new InFlight();
+  const hub = new WebSocketHub(service, ipBuckets, inFlight, log);
+  const front = new HttpFront(service, hub, ipBuckets, inFlight, log);
   const headersLate = () => metrics.reject('headers_deadline');
   const pruner = setInterval(() => {
     ipBuckets.prune();
@@ -152,11 +161,14 @@ export async function startRelay(options: RelayOptions): Promise<RunningRelay> {
     clientAddress(request.headers['x-forwarded-for'], request.socket.remoteAddress, hops);
   const handle = (request: IncomingMessage, response: ServerResponse) => {
     headersArrived(request.socket);
-    // The next request on this keep-alive socket must be complete in time too.
-    response.once('finish', () =>
-      headersDue(request.socket, KEEP_ALIVE_MS + HEADERS_DEADLINE_MS, headersLate),
-    );
-    void front.handle(request, response, addressOf(request));
+    response.once('finish', () => {
+      // Answered while the relay closes: no next request on this socket (it would hold
+      // server.close() for the keep-alive time).
+      if (inFlight.closing) request.socket.end();
+      // The next request on this keep-alive socket must be complete in time too.
+      else headersDue(request.socket, KEEP_ALIVE_MS + HEADERS_DEADLINE_MS, headersLate);
+    });
+    void inFlight.track(front.handle(request, response, addressOf(request)));
   };
   const timeouts = {
     requestTimeout: 60_000,
@@ -231,11 +243,21 @@ export async function startRelay(options: RelayOptions): Promise<RunningRelay> {
     close() {
       closing ??= (async () => {
         log.info('relay shutting down');
+        inFlight.close();
         clearInterval(pruner);
         certificate?.close();
         const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
         server.closeIdleConnections();
         await hub.close();
+        // A handler outlives its connection (a client that hung up, a socket the hub closed): the
+        // store closes only once they are done, or cut at the deadline.
+        if (inFlight.count > 0) log.info({ requests: inFlight.count }, 'relay finishing requests in flight');
+        const cut = await inFlight.drain(options.shutdownDrainMs ?? SHUTDOWN_DRAIN_MS);
+        if (cut > 0) {
+          log.warn({ requests: cut }, `relay shutdown cut ${cut} requests still in flight`);
+          // A cut handler's connection would hold server.close() until its request timeout.
+          server.closeAllConnections();
+        }
         await stopped;
         await store.close();
         log.info('relay stopped');

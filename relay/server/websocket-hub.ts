@@ -2,7 +2,8 @@ import type { IncomingMessage } from 'node:http';
 import type { Logger } from 'pino';
 import { type RawData, WebSocket, WebSocketServer } from 'ws';
 import { WS_EXTRA_OPS, WS_OPS_HEADER } from '../wire/ws-ops.js';
-import { isMailboxOp, parseOp, runMailboxOp } from './client-ops.js';
+import { type ClientOp, isMailboxOp, parseOp, runMailboxOp } from './client-ops.js';
+import type { InFlight } from './in-flight.js';
 import { copyString, type RelayService } from './relay-service.js';
 import type { MailboxEvent, StoredMessage } from './store/store.js';
 import type { TokenBuckets } from './token-buckets.js';
@@ -52,6 +53,7 @@ export class WebSocketHub {
   constructor(
     private readonly service: RelayService,
     private readonly ipBuckets: TokenBuckets,
+    private readonly inFlight: InFlight,
     private readonly log: Logger,
   ) {
     this.server = new WebSocketServer({
@@ -97,7 +99,7 @@ export class WebSocketHub {
     });
     ws.on('message', (data, isBinary) => {
       if (isBinary) return this.send(ws, { op: 'error', error: 'bad_request' });
-      void this.onMessage(ws, state, data);
+      void this.inFlight.track(this.onMessage(ws, state, data));
     });
     ws.on('close', () => this.drop(ws, state));
     ws.on('error', (error) => this.log.debug({ err: error.message }, 'websocket error'));
@@ -107,6 +109,8 @@ export class WebSocketHub {
     const started = process.hrtime.bigint();
     const op = parseOp(data);
     if (!op) return this.send(ws, { op: 'error', error: 'bad_request' });
+    // Arrived while the relay closes (its socket is being closed): refused, as a store outage is.
+    if (this.inFlight.closing) return this.unavailable(ws, op);
     // create, delete and an inbox's writer ops are HTTP routes over the socket: their errors carry the HTTP status.
     const mailboxOp = isMailboxOp(op);
     const wait = this.ipBuckets.take(state.ip);
@@ -147,18 +151,24 @@ export class WebSocketHub {
       }
     } catch (error) {
       status = 'unavailable';
-      this.log.warn({ err: (error as Error).message }, 'websocket operation failed');
-      this.send(ws, {
-        op: 'error',
-        error: 'unavailable',
-        ...('ref' in op && op.ref ? { ref: op.ref } : {}),
-        ...(op.op === 'watch' ? { mailbox: op.mailbox, retryAfter: 1 } : {}),
-        ...(mailboxOp ? { status: 503, retryAfter: 1 } : {}),
-      });
+      const message = this.inFlight.closing ? 'request cut by shutdown' : 'websocket operation failed';
+      this.log.warn({ err: (error as Error).message }, message);
+      this.unavailable(ws, op);
     }
     const route = `ws:${op.op}`;
     this.service.metrics.requests.inc({ route, status });
     this.service.metrics.latency.observe({ route }, Number(process.hrtime.bigint() - started) / 1e9);
+  }
+
+  /** Answers `op` with "unavailable" (the store failed, or the relay is closing): try again soon. */
+  private unavailable(ws: WebSocket, op: ClientOp): void {
+    this.send(ws, {
+      op: 'error',
+      error: 'unavailable',
+      ...('ref' in op && op.ref ? { ref: op.ref } : {}),
+      ...(op.op === 'watch' ? { mailbox: op.mailbox, retryAfter: 1 } : {}),
+      ...(isMailboxOp(op) ? { status: 503, retryAfter: 1 } : {}),
+    });
   }
 
   private async watch(

@@ -13,7 +13,7 @@ import type {
 
 /** One held store answer: the test learns when it is held, then lets it go (or fails it). */
 export interface HeldAnswer {
-  /** Resolves once the call has its answer from the real store and is held. */
+  /** Resolves once the call is held (a read: with its answer from the real store; a write: before it reaches the store). */
   readonly reached: Promise<void>;
   /** Lets the held call return the answer it already had. */
   release(): void;
@@ -27,16 +27,22 @@ interface Hold {
   readonly gate: Promise<void>;
 }
 
-type HeldMethod = 'getMailbox' | 'readMessages';
+type HeldMethod = 'getMailbox' | 'readMessages' | 'appendMessage';
 
 /**
  * A real store (memory or Redis) whose next `getMailbox` or `readMessages` of one mailbox can be
  * held after the real store answered and before the relay sees the answer: the window in which a
- * relay has read a mailbox but not yet acted on what it read, made as wide as a test needs.
- * Everything else passes straight through.
+ * relay has read a mailbox but not yet acted on what it read, made as wide as a test needs. Its
+ * next `appendMessage` can be held before it reaches the real store: a relay handler still
+ * awaiting its write. Everything else passes straight through.
  */
 export class PausableStore implements RelayStore {
   private readonly holds = new Map<string, Hold>();
+  private closeCalled = () => {};
+  /** Resolves once the relay has begun closing this store. */
+  readonly closing = new Promise<void>((resolve) => {
+    this.closeCalled = resolve;
+  });
 
   constructor(private readonly inner: RelayStore) {}
 
@@ -85,12 +91,13 @@ export class PausableStore implements RelayStore {
     return record;
   }
 
-  appendMessage(
+  async appendMessage(
     id: string,
     writeCapHash: string,
     body: string,
     bounds: MessageBounds,
   ): Promise<AppendResult> {
+    await this.held('appendMessage', id);
     return this.inner.appendMessage(id, writeCapHash, body, bounds);
   }
 
@@ -164,6 +171,7 @@ export class PausableStore implements RelayStore {
   }
 
   close(): Promise<void> {
+    this.closeCalled();
     return this.inner.close();
   }
 }
