@@ -8,6 +8,7 @@ import { WS_OPS_HEADER } from '../wire/ws-ops.js';
 import { capabilityHash, type RelayEndpoint, type RelayMessage } from './relay-endpoint.js';
 import { relayConnectionError } from './relay-failure.js';
 import { SocketRequests } from './socket-requests.js';
+import { TurnCork } from './turn-cork.js';
 
 export interface WatchHandlers {
   readonly onMessage: (mailboxId: string, message: RelayMessage) => void;
@@ -65,7 +66,7 @@ export class RelaySocket {
   private socket: WebSocket | null = null;
   /** The connection under `socket` (its upgrade's), corked while a turn's frames are sent. */
   private wire: Socket | null = null;
-  private corked = false;
+  private readonly cork = new TurnCork();
   private readonly watches = new Map<string, Watch>();
   /** Operations awaiting their answer, by ref: posts, and mailbox creations and deletions. */
   private readonly requests: SocketRequests;
@@ -402,24 +403,10 @@ export class RelaySocket {
     if (watch) this.send({ op: 'watch', mailbox: id, cap: watch.cap, after: watch.lastSeq });
   }
 
+  /** The frames sent in one turn leave in one write (TurnCork). */
   private send(message: object): void {
     if (this.socket?.readyState !== WebSocket.OPEN) return;
-    this.corkForTurn();
+    this.cork.hold(this.wire);
     this.socket.send(JSON.stringify(message));
-  }
-
-  /**
-   * The frames sent in one turn of the event loop (a step's post and delete, a pass's ops) leave
-   * in one write rather than a system call each: the connection is corked until the turn ends.
-   */
-  private corkForTurn(): void {
-    const wire = this.wire;
-    if (!wire || this.corked) return;
-    this.corked = true;
-    wire.cork();
-    setImmediate(() => {
-      this.corked = false;
-      wire.uncork();
-    });
   }
 }
