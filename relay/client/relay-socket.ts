@@ -4,11 +4,11 @@ import { encodeBase64url as b64, decodeBase64url } from '../../src/encoding/base
 import { PairlinkError } from '../../src/errors.js';
 import { backoffDelayMs } from '../../src/retry-backoff.js';
 import { type SocketFrame, socketFrame } from '../wire/relay-answers.js';
+import { TurnCork } from '../wire/turn-cork.js';
 import { WS_OPS_HEADER } from '../wire/ws-ops.js';
 import { capabilityHash, type RelayEndpoint, type RelayMessage } from './relay-endpoint.js';
 import { relayConnectionError } from './relay-failure.js';
 import { SocketRequests } from './socket-requests.js';
-import { TurnCork } from './turn-cork.js';
 
 export interface WatchHandlers {
   readonly onMessage: (mailboxId: string, message: RelayMessage) => void;

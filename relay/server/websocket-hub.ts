@@ -1,6 +1,8 @@
 import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import { type RawData, WebSocket, WebSocketServer } from 'ws';
+import { TurnCork } from '../wire/turn-cork.js';
 import { WS_EXTRA_OPS, WS_OPS_HEADER } from '../wire/ws-ops.js';
 import { type ClientOp, isMailboxOp, parseOp, runMailboxOp } from './client-ops.js';
 import type { InFlight } from './in-flight.js';
@@ -18,6 +20,9 @@ interface Watch {
 
 interface SocketState {
   readonly ip: string;
+  /** The connection under the socket, corked while a turn's frames to it are sent (TurnCork). */
+  readonly wire: Duplex;
+  readonly cork: TurnCork;
   /** A small array, not a Map: most sockets watch one mailbox, and a Map costs ~200 B more. */
   watches: Watch[];
   alive: boolean;
@@ -72,12 +77,7 @@ export class WebSocketHub {
   }
 
   /** Takes over an HTTP upgrade for `/v1/ws`. */
-  handleUpgrade(
-    request: IncomingMessage,
-    socket: import('node:stream').Duplex,
-    head: Buffer,
-    ip: string,
-  ): void {
+  handleUpgrade(request: IncomingMessage, socket: Duplex, head: Buffer, ip: string): void {
     if (
       this.sockets.size >= this.service.limits.maxSockets ||
       (this.socketsPerIp.get(ip) ?? 0) >= this.service.limits.maxSocketsPerIp
@@ -86,11 +86,11 @@ export class WebSocketHub {
       socket.end('HTTP/1.1 503 Service Unavailable\r\nRetry-After: 10\r\nContent-Length: 0\r\n\r\n');
       return;
     }
-    this.server.handleUpgrade(request, socket, head, (ws) => this.onConnection(ws, ip));
+    this.server.handleUpgrade(request, socket, head, (ws) => this.onConnection(ws, ip, socket));
   }
 
-  private onConnection(ws: WebSocket, ip: string): void {
-    const state: SocketState = { ip, watches: [], alive: true };
+  private onConnection(ws: WebSocket, ip: string, wire: Duplex): void {
+    const state: SocketState = { ip, wire, cork: new TurnCork(), watches: [], alive: true };
     this.sockets.set(ws, state);
     this.socketsPerIp.set(ip, (this.socketsPerIp.get(ip) ?? 0) + 1);
     this.service.metrics.sockets.set(this.sockets.size);
@@ -305,8 +305,15 @@ export class WebSocketHub {
     });
   }
 
+  /**
+   * The frames a turn sends one socket (the answers to a read's worth of ops, the pushes a store
+   * event makes) leave in one write rather than a system call each, as on the client (TurnCork).
+   */
   private send(ws: WebSocket, message: object): void {
-    if (ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify(message));
+    if (ws.readyState !== WebSocket.OPEN) return;
+    const state = this.sockets.get(ws);
+    if (state) state.cork.hold(state.wire);
+    ws.send(JSON.stringify(message));
   }
 
   private ping(): void {

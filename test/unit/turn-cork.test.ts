@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { TurnCork } from '../../relay/client/turn-cork.js';
+import { TurnCork } from '../../relay/wire/turn-cork.js';
 
 /** A connection that records when it is corked, uncorked and written. */
 function recordingWire(events: string[]) {
