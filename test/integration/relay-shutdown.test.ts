@@ -129,6 +129,26 @@ describe.each(['memory', 'redis'] as const)('relay shutdown with work in flight 
     return held;
   }
 
+  /** A WebSocket to the relay, open. */
+  async function openSocket(url: string): Promise<WebSocket> {
+    const ws = new WebSocket(`${url.replace('http', 'ws')}/v1/ws`);
+    await new Promise((resolve) => ws.once('open', resolve));
+    return ws;
+  }
+
+  /** Posts one byte to `box` over `ws` (the answer is not awaited). */
+  function postOver(ws: WebSocket, box: TestMailbox, byte: number, ref: string): void {
+    ws.send(
+      JSON.stringify({
+        op: 'post',
+        mailbox: b64(box.id),
+        cap: b64(box.write),
+        body: b64(new Uint8Array([byte])),
+        ref,
+      }),
+    );
+  }
+
   /** Which comes first: the relay draining its handlers, or closing its store under them. */
   function firstOf(): Promise<'draining' | 'store closed'> {
     return Promise.race([
@@ -169,19 +189,9 @@ describe.each(['memory', 'redis'] as const)('relay shutdown with work in flight 
   it('a WebSocket post held in the store finishes before the store closes', async () => {
     const { url } = await start();
     const box = await freshMailbox(url);
-    const id = b64(box.id);
-    const ws = new WebSocket(`${url.replace('http', 'ws')}/v1/ws`);
-    await new Promise((resolve) => ws.once('open', resolve));
-    const held = store.holdNext('appendMessage', id);
-    ws.send(
-      JSON.stringify({
-        op: 'post',
-        mailbox: id,
-        cap: b64(box.write),
-        body: b64(new Uint8Array([5])),
-        ref: 'r1',
-      }),
-    );
+    const ws = await openSocket(url);
+    const held = store.holdNext('appendMessage', b64(box.id));
+    postOver(ws, box, 5, 'r1');
     await held.reached;
     const closed = relay!.close();
     expect(await firstOf()).toBe('draining');
@@ -194,20 +204,10 @@ describe.each(['memory', 'redis'] as const)('relay shutdown with work in flight 
   it('a WebSocket op that arrives once close() has begun is not run', async () => {
     const { url } = await start();
     const box = await freshMailbox(url);
-    const id = b64(box.id);
-    const ws = new WebSocket(`${url.replace('http', 'ws')}/v1/ws`);
-    await new Promise((resolve) => ws.once('open', resolve));
+    const ws = await openSocket(url);
     const closed = relay!.close();
     // Sent before the client has read the relay's close frame: the relay receives it while closing.
-    ws.send(
-      JSON.stringify({
-        op: 'post',
-        mailbox: id,
-        cap: b64(box.write),
-        body: b64(new Uint8Array([6])),
-        ref: 'r2',
-      }),
-    );
+    postOver(ws, box, 6, 'r2');
     await closed;
     expect(await stored(box)).toEqual([]);
     expect(logs.errors()).toEqual([]);
