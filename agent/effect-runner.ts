@@ -36,12 +36,33 @@ const isRelayEffect = (effect: Effect): effect is RelayEffect =>
   effect.type === 'send' ||
   effect.type === 'resync';
 
+const sameBytes = (a: Uint8Array, b: Uint8Array) => a.length === b.length && a.every((x, i) => x === b[i]);
+
+/** The sends from `effects[start]` on that go to the same mailbox with the same capability, in a row. */
+function sendsInRow(effects: readonly Effect[], start: number): RelayEffect[] {
+  const first = effects[start] as Extract<Effect, { type: 'send' }>;
+  const run: RelayEffect[] = [first];
+  for (let i = start + 1; i < effects.length; i++) {
+    const next = effects[i]!;
+    if (
+      next.type !== 'send' ||
+      !sameBytes(next.to.mailboxId, first.to.mailboxId) ||
+      !sameBytes(next.to.writeCapability, first.to.writeCapability)
+    )
+      break;
+    run.push(next);
+  }
+  return run;
+}
+
 /**
  * Performs the relay side of machine effects (open, close and re-read mailboxes; post frames;
  * report progress), after the state that caused them is saved. One chain per invite or accept
  * keeps each one's effects in order; different ones run concurrently. The first relay effect of a
  * batch that fails ends the batch's relay work (a hello must not go out when its reply mailbox
  * could not be opened) and is reported to the machine, which decides: retry later or give up.
+ * Sends in a row to one mailbox go together (RelayTransport.postInOrder): none is stored after
+ * one the relay refused, so that still holds without a round trip between them.
  */
 export class EffectRunner {
   private readonly chains = new Map<string, Promise<void>>();
@@ -84,7 +105,8 @@ export class EffectRunner {
     let failure: { effect: RelayEffect; code: ErrorCode } | null = null;
     const delivered: Uint8Array[] = [];
     let gate = saved;
-    for (const effect of effects) {
+    for (let i = 0; i < effects.length; i++) {
+      const effect = effects[i]!;
       if (gate && effect.type !== 'openMailbox') {
         const ok = await gate.then(
           () => true,
@@ -98,22 +120,18 @@ export class EffectRunner {
         continue; // pin, sasReady and importIdentity were applied to the state before it was saved
       }
       if (failure || (queuedWhileRunning && this.deps.hasFailed?.(owner))) continue;
-      try {
-        await this.performRelay(effect, owner);
-        if (effect.type === 'send' && effect.track) delivered.push(effect.frame);
-      } catch (error) {
-        const code = error instanceof PairlinkError ? error.code : 'INTERNAL';
-        if (code === 'INTERNAL')
-          this.deps.logger.error(
-            { err: (error as Error).message, effect: effect.type },
-            'relay effect failed',
-          );
-        else
-          this.deps.logger.debug(
-            { code, effect: effect.type, owner: owner.id },
-            'relay effect failed; the machine decides',
-          );
-        failure = { effect, code };
+      // Frames in a row to one mailbox (an inbox frame and the welcome or ack after it) go
+      // together, each stored only after the one before it (RelayTransport.postInOrder).
+      const run = effect.type === 'send' ? sendsInRow(effects, i) : [effect];
+      i += run.length - 1;
+      const outcomes = await this.performRun(run, owner);
+      for (const [j, outcome] of outcomes.entries()) {
+        const done = run[j]!;
+        if (outcome.status === 'rejected') {
+          failure = { effect: done, code: this.failureCode(done, owner, outcome.reason) };
+          break;
+        }
+        if (done.type === 'send' && done.track) delivered.push(done.frame);
       }
     }
     const report = (done: Promise<void>) =>
@@ -122,6 +140,40 @@ export class EffectRunner {
       );
     for (const frame of delivered) await report(this.deps.delivered(owner, frame));
     if (failure) await report(this.deps.failed(owner, failure.effect, failure.code));
+  }
+
+  /**
+   * Runs one effect, or sends in a row to one mailbox together, on the owner's relay: how each
+   * ended, in order (a post fails when the one before it did, so the first failure is the cause).
+   */
+  private async performRun(
+    run: readonly RelayEffect[],
+    owner: EffectOwner,
+  ): Promise<PromiseSettledResult<void>[]> {
+    const first = run[0]!;
+    try {
+      if (run.length === 1) return [{ status: 'fulfilled', value: await this.performRelay(first, owner) }];
+      const to = (first as Extract<RelayEffect, { type: 'send' }>).to;
+      const frames = run.map((e) => (e as Extract<RelayEffect, { type: 'send' }>).frame);
+      return await this.deps.relays.holding(owner.relay, (relay) =>
+        Promise.allSettled(relay.postInOrder(to.mailboxId, to.writeCapability, frames)),
+      );
+    } catch (reason) {
+      return [{ status: 'rejected', reason }];
+    }
+  }
+
+  /** A failed relay effect's code, logged: the machine decides what follows (retry, or give up). */
+  private failureCode(effect: RelayEffect, owner: EffectOwner, error: unknown): ErrorCode {
+    const code = error instanceof PairlinkError ? error.code : 'INTERNAL';
+    if (code === 'INTERNAL')
+      this.deps.logger.error({ err: (error as Error).message, effect: effect.type }, 'relay effect failed');
+    else
+      this.deps.logger.debug(
+        { code, effect: effect.type, owner: owner.id },
+        'relay effect failed; the machine decides',
+      );
+    return code;
   }
 
   /** On the owner's relay, held open while the effect runs (the pool reopens it if it was closed). */

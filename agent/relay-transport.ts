@@ -35,6 +35,12 @@ export interface RelayTransport {
     nameplate: string,
   ): Promise<{ mailboxId: Uint8Array; writeCap: Uint8Array; expiresAt: number }>;
   post(mailboxId: Uint8Array, writeCap: Uint8Array, body: Uint8Array): Promise<void>;
+  /**
+   * Posts `bodies` to one mailbox, each stored only after the one before it, and never when that
+   * one was refused: one promise per body, and once one fails, every one after it fails too. Sent
+   * together where the relay keeps that order (docs/RELAY.md, `post_after`), else one by one.
+   */
+  postInOrder(mailboxId: Uint8Array, writeCap: Uint8Array, bodies: readonly Uint8Array[]): Promise<void>[];
   deleteMailbox(mailboxId: Uint8Array, readCap: Uint8Array): Promise<void>;
   /**
    * Unix ms from which the relay holds every mailbox, when it says: a memory relay's start (it

@@ -198,6 +198,19 @@ export class RelayConnection {
     else await this.http((c) => c.post(mailboxId, writeCap, body));
   }
 
+  /**
+   * Posts `bodies` to one mailbox in order, each only after the one before it was stored: together
+   * over the first socket when its relay keeps a socket's posts in that order (post_after), else
+   * one after the other (over HTTP, two requests may reach the relay in either order).
+   */
+  postInOrder(mailboxId: Uint8Array, writeCap: Uint8Array, bodies: readonly Uint8Array[]): Promise<void>[] {
+    const socket = this.shards[0]!.socket;
+    if (socket.connected && socket.postsAfter)
+      return socket.postInOrder(mailboxId, writeCap, bodies).map((posted) => posted.then(() => undefined));
+    let previous = Promise.resolve();
+    return bodies.map((body) => (previous = previous.then(() => this.post(mailboxId, writeCap, body))));
+  }
+
   async deleteMailbox(mailboxId: Uint8Array, readCap: Uint8Array): Promise<void> {
     try {
       const socket = this.mailboxSocket();

@@ -91,6 +91,8 @@ export class RelaySocket {
   writerOps = false;
   /** The relay said (upgrade header) that it revokes up to 64 writers in one op (revoke_writers). */
   revokesBatched = false;
+  /** The relay said (upgrade header) that a post may name an earlier one to be stored after (post_after). */
+  postsAfter = false;
 
   constructor(
     private readonly baseUrl: string,
@@ -153,6 +155,23 @@ export class RelaySocket {
   }
 
   /**
+   * Posts `bodies` to one mailbox together (only when `postsAfter`): each names the one before it
+   * in `after`, so the relay stores it only after that one, and never when that one was refused.
+   * One promise per body, each within the post timeout.
+   */
+  postInOrder(mailboxId: Uint8Array, writeCap: Uint8Array, bodies: readonly Uint8Array[]): Promise<number>[] {
+    const mailbox = b64(mailboxId);
+    const cap = b64(writeCap);
+    let after: string | undefined;
+    return bodies.map((body) => {
+      const ref = this.requests.newRef();
+      const op = { op: 'post', mailbox, cap, body: b64(body), ...(after !== undefined ? { after } : {}) };
+      after = ref;
+      return this.request(op, 'a post', (frame) => (frame.op === 'posted' ? frame.seq : undefined), ref);
+    });
+  }
+
+  /**
    * Creates a mailbox over the socket (only when `mailboxOps`): the HTTP route's request and
    * answers, without a connection of its own. Resolves with its expiry (ms).
    */
@@ -188,10 +207,15 @@ export class RelaySocket {
    * Sends `op` and waits for its answer (SocketRequests), if the socket is connected: for the ops
    * here and an inbox's writer ops (inbox-requests.ts).
    */
-  request<T>(op: object, what: string, accept: (frame: SocketFrame) => T | undefined): Promise<T> {
+  request<T>(
+    op: object,
+    what: string,
+    accept: (frame: SocketFrame) => T | undefined,
+    ref?: string,
+  ): Promise<T> {
     if (!this.connected)
       return Promise.reject(new PairlinkError('RELAY_UNREACHABLE', 'relay socket is not connected'));
-    return this.requests.send(op, what, accept, (message) => this.send(message));
+    return this.requests.send(op, what, accept, (message) => this.send(message), ref);
   }
 
   /** Resolves once connected (or rejects after `timeoutMs`). */
@@ -257,6 +281,7 @@ export class RelaySocket {
       this.mailboxOps = named.includes('create');
       this.writerOps = named.includes('add_writer') && named.includes('revoke_writer');
       this.revokesBatched = named.includes('revoke_writers');
+      this.postsAfter = named.includes('post_after');
     });
     socket.on('pong', () => {
       this.awaitingPong = false;

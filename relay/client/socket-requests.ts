@@ -29,8 +29,8 @@ export class SocketRequests {
     what: string,
     accept: (frame: SocketFrame) => T | undefined,
     transmit: (message: object) => void,
+    ref = this.newRef(),
   ): Promise<T> {
-    const ref = String(this.nextRef++);
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         this.pending.delete(ref);
@@ -52,6 +52,11 @@ export class SocketRequests {
       });
       transmit({ ...op, ref });
     });
+  }
+
+  /** A ref no operation of this socket had: for one that a later one names (a post's `after`). */
+  newRef(): string {
+    return String(this.nextRef++);
   }
 
   /** Hands `frame` to the operation awaiting `ref`; an answer nothing awaits is dropped. */

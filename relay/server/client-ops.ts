@@ -6,7 +6,7 @@ import type { RelayResult, RelayService } from './relay-service.js';
 export type ClientOp =
   | { op: 'watch'; mailbox: string; cap: string; after?: number }
   | { op: 'unwatch'; mailbox: string }
-  | { op: 'post'; mailbox: string; cap: string; body: string; ref?: string }
+  | PostOp
   | {
       op: 'create';
       mailbox: string;
@@ -18,6 +18,19 @@ export type ClientOp =
   | { op: 'delete'; mailbox: string; cap: string; ref: string }
   | WriterOp
   | WritersRevokeOp;
+
+/**
+ * A post. With `after` (the ref of an earlier post on this socket), it is stored only once that
+ * one is, and refused (`after_refused`) when that one was refused or is not known (docs/RELAY.md).
+ */
+export interface PostOp {
+  op: 'post';
+  mailbox: string;
+  cap: string;
+  body: string;
+  ref?: string;
+  after?: string;
+}
 
 /** An inbox owner's writer operation over the socket: HTTP's POST and DELETE .../writers. */
 export interface WriterOp {
@@ -146,7 +159,8 @@ export function parseOp(data: RawData): ClientOp | null {
     str(v.body, 64 * 1024) &&
     (v.body as string).length > 0 && // an empty message is refused, as over HTTP
     BODY.test(v.body as string) &&
-    (v.ref === undefined || str(v.ref, 64))
+    (v.ref === undefined || str(v.ref, 64)) &&
+    (v.after === undefined || str(v.after, 64))
   ) {
     return {
       op: 'post',
@@ -154,6 +168,7 @@ export function parseOp(data: RawData): ClientOp | null {
       cap: v.cap as string,
       body: v.body as string,
       ...(v.ref !== undefined ? { ref: v.ref as string } : {}),
+      ...(v.after !== undefined ? { after: v.after as string } : {}),
     };
   }
   return null;

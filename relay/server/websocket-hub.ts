@@ -4,7 +4,7 @@ import type { Logger } from 'pino';
 import { type RawData, WebSocket, WebSocketServer } from 'ws';
 import { TurnCork } from '../wire/turn-cork.js';
 import { WS_EXTRA_OPS, WS_OPS_HEADER } from '../wire/ws-ops.js';
-import { type ClientOp, isMailboxOp, parseOp, runMailboxOp } from './client-ops.js';
+import { type ClientOp, isMailboxOp, type PostOp, parseOp, runMailboxOp } from './client-ops.js';
 import type { InFlight } from './in-flight.js';
 import { copyString, type RelayService } from './relay-service.js';
 import type { MailboxEvent, StoredMessage } from './store/store.js';
@@ -26,7 +26,15 @@ interface SocketState {
   /** A small array, not a Map: most sockets watch one mailbox, and a Map costs ~200 B more. */
   watches: Watch[];
   alive: boolean;
+  /**
+   * The socket's last RECENT_POSTS posts by ref, each resolving to whether it was stored: what a
+   * later post's `after` waits for. Made at its first post with a ref.
+   */
+  posts?: Map<string, Promise<boolean>>;
 }
+
+/** How many of a socket's posts a later one may name in `after` (a client pipelines two or three). */
+const RECENT_POSTS = 16;
 
 /** The set stored under `key`, created on first use. */
 function setFor<T>(map: Map<string, Set<T>>, key: string): Set<T> {
@@ -133,22 +141,7 @@ export class WebSocketHub {
         const ran = await runMailboxOp(this.service, state.ip, op);
         status = ran.status;
         this.send(ws, ran.frame);
-      } else {
-        const bytes = Math.floor((op.body.length * 3) / 4);
-        const posted = await this.service.post(op.mailbox, op.cap, op.body, bytes);
-        status = posted.ok ? 'ok' : posted.error;
-        this.send(
-          ws,
-          posted.ok
-            ? { op: 'posted', ref: op.ref, seq: posted.value.seq }
-            : {
-                op: 'error',
-                ref: op.ref,
-                error: posted.error,
-                ...(posted.retryAfter ? { retryAfter: posted.retryAfter } : {}),
-              },
-        );
-      }
+      } else status = await this.post(ws, state, op);
     } catch (error) {
       status = 'unavailable';
       const message = this.inFlight.closing ? 'request cut by shutdown' : 'websocket operation failed';
@@ -158,6 +151,47 @@ export class WebSocketHub {
     const route = `ws:${op.op}`;
     this.service.metrics.requests.inc({ route, status });
     this.service.metrics.latency.observe({ route }, Number(process.hrtime.bigint() - started) / 1e9);
+  }
+
+  /**
+   * A post. One with `after` waits until that earlier post of this socket is settled, and is
+   * stored only if that one was: a client may send two posts to a mailbox without waiting for the
+   * first's answer, and the second is never stored without the first (docs/RELAY.md).
+   */
+  private async post(ws: WebSocket, state: SocketState, op: PostOp): Promise<string> {
+    // Looked up before this post is remembered: one naming itself is not known, not a deadlock.
+    const earlier =
+      op.after === undefined ? undefined : (state.posts?.get(op.after) ?? Promise.resolve(false));
+    let stored = false;
+    let settle: ((stored: boolean) => void) | undefined;
+    if (op.ref !== undefined) {
+      state.posts ??= new Map();
+      state.posts.set(op.ref, new Promise<boolean>((resolve) => (settle = resolve)));
+      if (state.posts.size > RECENT_POSTS) state.posts.delete(state.posts.keys().next().value!);
+    }
+    try {
+      if (earlier && !(await earlier)) {
+        this.send(ws, { op: 'error', ref: op.ref, error: 'after_refused' });
+        return 'after_refused';
+      }
+      const bytes = Math.floor((op.body.length * 3) / 4);
+      const posted = await this.service.post(op.mailbox, op.cap, op.body, bytes);
+      stored = posted.ok;
+      this.send(
+        ws,
+        posted.ok
+          ? { op: 'posted', ref: op.ref, seq: posted.value.seq }
+          : {
+              op: 'error',
+              ref: op.ref,
+              error: posted.error,
+              ...(posted.retryAfter ? { retryAfter: posted.retryAfter } : {}),
+            },
+      );
+      return posted.ok ? 'ok' : posted.error;
+    } finally {
+      settle?.(stored);
+    }
   }
 
   /** Answers `op` with "unavailable" (the store failed, or the relay is closing): try again soon. */

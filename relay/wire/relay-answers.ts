@@ -88,6 +88,8 @@ const REFUSALS: Readonly<Record<string, ErrorCode>> = {
   too_many_mailboxes: 'RATE_LIMITED',
   unavailable: 'RELAY_BUSY',
   busy: 'RELAY_BUSY',
+  // A post sent after another one (`after`) that the relay did not store: try both again.
+  after_refused: 'RELAY_BUSY',
   // The relay does not take what we sent (another version, or not a pairlink relay).
   bad_request: 'RELAY_PROTOCOL',
   method_not_allowed: 'RELAY_PROTOCOL',

@@ -30,7 +30,8 @@ export type ProgressStatus =
  * performs the effects; every effect is safe to repeat after a crash (sends are idempotent at the
  * receiving machine, pins are keyed by did). The relay effects (open, close, send) run in order
  * and stop at the first that fails: the host feeds `effectFailed` back to the machine, which
- * retries with backoff or ends the session; nothing after a failed effect runs.
+ * retries with backoff or ends the session; nothing after a failed effect runs (sends in a row to
+ * one mailbox may leave together, but the relay stores none after one it refused).
  */
 export type Effect =
   | { readonly type: 'openMailbox'; readonly mailbox: OwnedMailbox; readonly expiresAt: number }

@@ -337,6 +337,56 @@ describe.each(['memory', 'redis'] as const)('relay API (%s store)', (backend) =>
     ws.close();
   });
 
+  it('WebSocket: a post naming an earlier one in `after` is stored after it, and never when that one was refused', async () => {
+    const client = new RelayClient(relay.url);
+    const box = newMailbox();
+    await client.createMailbox(box.id, box.read, box.write, 60);
+    const { ws, next } = await wsOpen(relay.url);
+    const post = (ref: string, byte: number, extra: Record<string, unknown> = {}) => ({
+      op: 'post',
+      mailbox: b64(box.id),
+      cap: b64(box.write),
+      body: b64(new Uint8Array([byte])),
+      ref,
+      ...extra,
+    });
+    // Sent without waiting: one write each, read by the relay in one go or not.
+    ws.send(JSON.stringify(post('a', 1)));
+    ws.send(JSON.stringify(post('b', 2, { after: 'a' })));
+    ws.send(JSON.stringify(post('c', 3, { after: 'b' })));
+    expect([await next('posted'), await next('posted'), await next('posted')]).toEqual([
+      { op: 'posted', ref: 'a', seq: 1 },
+      { op: 'posted', ref: 'b', seq: 2 },
+      { op: 'posted', ref: 'c', seq: 3 },
+    ]);
+    // The first is refused (a wrong capability): the one after it is refused too, not stored.
+    ws.send(JSON.stringify(post('d', 4, { cap: b64(newMailbox().write) })));
+    ws.send(JSON.stringify(post('e', 5, { after: 'd' })));
+    expect(await next('error')).toEqual({ op: 'error', ref: 'd', error: 'not_found' });
+    expect(await next('error')).toEqual({ op: 'error', ref: 'e', error: 'after_refused' });
+    // A ref this socket never posted (or posted too long ago to remember): refused as well.
+    ws.send(JSON.stringify(post('f', 6, { after: 'never' })));
+    expect(await next('error')).toEqual({ op: 'error', ref: 'f', error: 'after_refused' });
+    ws.send(JSON.stringify(post('g', 7, { after: 'g' })));
+    expect(await next('error')).toEqual({ op: 'error', ref: 'g', error: 'after_refused' });
+    const read = await client.read(box.id, box.read);
+    expect(read.map((m) => [m.seq, Array.from(m.body)])).toEqual([
+      [1, [1]],
+      [2, [2]],
+      [3, [3]],
+    ]);
+    // And the relay says so when the socket opens, for clients to send `after` only to relays that keep it.
+    const current = new RelaySocket(relay.url, { onMessage: () => undefined });
+    try {
+      await current.ready();
+      expect(current.postsAfter).toBe(true);
+    } finally {
+      current.close();
+      ws.close();
+      client.close();
+    }
+  });
+
   it('RelayConnection creates and deletes over its socket where the relay says it can, else over HTTP', async () => {
     const connection = new RelayConnection(relay.url, {
       onMessage: () => undefined,

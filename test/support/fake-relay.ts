@@ -248,6 +248,10 @@ export class FakeRelay {
         if (relay.holdPost(body)) relay.held.push(store);
         else store();
       },
+      postInOrder(mailboxId, writeCap, bodies) {
+        let previous = Promise.resolve();
+        return bodies.map((body) => (previous = previous.then(() => this.post(mailboxId, writeCap, body))));
+      },
       async storeSince() {
         return relay.storeSinceMs;
       },

@@ -111,6 +111,7 @@ function killable(inner: (relayUrl: string, h: RelayTransportHandlers) => RelayT
       createNameplate: (...a) => (dead ? gone() : t.createNameplate(...a)),
       claimNameplate: (...a) => (dead ? gone() : t.claimNameplate(...a)),
       post: (...a) => (dead ? gone() : t.post(...a)),
+      postInOrder: (m, w, bodies) => (dead ? bodies.map(() => gone()) : t.postInOrder(m, w, bodies)),
       deleteMailbox: (...a) => (dead ? gone() : t.deleteMailbox(...a)),
       createInbox: (...a) => (dead ? gone() : t.createInbox(...a)),
       renewInbox: (...a) => (dead ? gone() : t.renewInbox(...a)),
