@@ -18,6 +18,7 @@ export interface Corkable {
 export class TurnCork {
   private held: Corkable | null = null;
 
+  /** Corks `wire` unless this turn already did; it is uncorked on this turn's nextTick. */
   hold(wire: Corkable | null): void {
     if (!wire || this.held) return;
     this.held = wire;
@@ -25,8 +26,7 @@ export class TurnCork {
     process.nextTick(() => this.release());
   }
 
-  /** Uncorks now (a connection about to be dropped, or a caller that must flush). */
-  release(): void {
+  private release(): void {
     const wire = this.held;
     this.held = null;
     wire?.uncork();

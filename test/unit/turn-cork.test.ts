@@ -41,15 +41,15 @@ describe('TurnCork (relay socket)', () => {
     expect(events).toEqual(['cork', 'buffer reply', 'buffer delete', 'uncork', 'save']);
   });
 
-  it('a later turn corks again; release() flushes at once', async () => {
+  it('one cork per turn however many frames, and a later turn corks again', async () => {
     const events: string[] = [];
     const wire = recordingWire(events);
     const cork = new TurnCork();
     cork.hold(wire);
-    cork.release();
-    cork.release();
-    expect(events).toEqual(['cork', 'uncork']);
+    cork.hold(wire);
+    expect(events).toEqual(['cork']);
     await new Promise((resolve) => setImmediate(resolve));
+    expect(events).toEqual(['cork', 'uncork']);
     cork.hold(wire);
     cork.hold(wire);
     await new Promise((resolve) => setImmediate(resolve));
