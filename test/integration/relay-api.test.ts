@@ -1,7 +1,8 @@
 import { get as httpGet } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import WebSocket, { WebSocketServer } from 'ws';
+import type WebSocket from 'ws';
+import { WebSocketServer } from 'ws';
 import { RelayClient } from '../../relay/client/relay-client.js';
 import { isExistsAnswer, RelayConnection } from '../../relay/client/relay-connection.js';
 import { capabilityHash } from '../../relay/client/relay-endpoint.js';
@@ -9,7 +10,7 @@ import { RelaySocket } from '../../relay/client/relay-socket.js';
 import type { RelayLimits } from '../../relay/server/limits.js';
 import type { RunningRelay } from '../../relay/server/relay-server.js';
 import { type RedisServer, startRedis } from '../support/redis-server.js';
-import { b64, call, createBody, gauge, newMailbox } from '../support/relay-http.js';
+import { b64, call, createBody, gauge, newMailbox, openRelaySocket } from '../support/relay-http.js';
 import { startTestRelay } from '../support/test-relay.js';
 import { waitFor } from '../support/wait-for.js';
 
@@ -32,12 +33,12 @@ function relayWith(backend: 'memory' | 'redis', limits: Partial<RelayLimits> = {
  */
 const LONG_POLL_SECONDS = 3600;
 
-function wsOpen(url: string): Promise<{
+async function wsOpen(url: string): Promise<{
   ws: WebSocket;
   frames: Record<string, unknown>[];
   next: (op: string) => Promise<Record<string, unknown>>;
 }> {
-  const ws = new WebSocket(`${url.replace('http', 'ws')}/v1/ws`);
+  const ws = await openRelaySocket(url);
   const frames: Record<string, unknown>[] = [];
   const waiting: { op: string; resolve: (f: Record<string, unknown>) => void }[] = [];
   ws.on('message', (data) => {
@@ -52,10 +53,7 @@ function wsOpen(url: string): Promise<{
       if (index >= 0) resolve(frames.splice(index, 1)[0]!);
       else waiting.push({ op, resolve });
     });
-  return new Promise((resolve, reject) => {
-    ws.once('open', () => resolve({ ws, frames, next }));
-    ws.once('error', reject);
-  });
+  return { ws, frames, next };
 }
 
 describe.each(['memory', 'redis'] as const)('relay API (%s store)', (backend) => {

@@ -1,8 +1,7 @@
 import { connect, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import WebSocket from 'ws';
 import { type AgentProcess, startAgent, testRoot } from '../support/agent-process.js';
-import { b64, call, createBody, newMailbox } from '../support/relay-http.js';
+import { b64, call, createBody, newMailbox, openRelaySocket } from '../support/relay-http.js';
 import { type RelayProcess, startRelayProcess } from '../support/relay-process.js';
 
 // The relay flooded as an attacker would (docs/SECURITY.md §Relay): 10,000 mailboxes from many
@@ -98,8 +97,7 @@ describe('relay floods', () => {
     }).catch(() => ({ status: 413 }));
     expect(bigJson.status).toBe(413);
     // A 10 MB WebSocket frame: the socket is closed with 1009 (message too big).
-    const ws = new WebSocket(`${relay.url.replace('http', 'ws')}/v1/ws`);
-    await new Promise((r) => ws.once('open', r));
+    const ws = await openRelaySocket(relay.url);
     const closed = new Promise<number>((r) => ws.once('close', (code) => r(code)));
     ws.on('error', () => undefined);
     ws.send(Buffer.alloc(MB10, 0x61));

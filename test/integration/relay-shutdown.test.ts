@@ -2,7 +2,7 @@ import { request } from 'node:http';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import WebSocket from 'ws';
+import type WebSocket from 'ws';
 import { RelayClient } from '../../relay/client/relay-client.js';
 import { type RunningRelay, startRelay } from '../../relay/server/relay-server.js';
 import { MemoryStore } from '../../relay/server/store/memory-store.js';
@@ -10,7 +10,7 @@ import { RedisStore } from '../../relay/server/store/redis-store.js';
 import type { RelayStore } from '../../relay/server/store/store.js';
 import { type HeldAnswer, PausableStore } from '../support/pausable-store.js';
 import { type RedisServer, startRedis } from '../support/redis-server.js';
-import { b64, call, newMailbox, type TestMailbox } from '../support/relay-http.js';
+import { b64, call, newMailbox, openRelaySocket, type TestMailbox } from '../support/relay-http.js';
 
 /**
  * A relay told to stop (SIGTERM → close()) while a handler still awaits its store finishes that
@@ -129,13 +129,6 @@ describe.each(['memory', 'redis'] as const)('relay shutdown with work in flight 
     return held;
   }
 
-  /** A WebSocket to the relay, open. */
-  async function openSocket(url: string): Promise<WebSocket> {
-    const ws = new WebSocket(`${url.replace('http', 'ws')}/v1/ws`);
-    await new Promise((resolve) => ws.once('open', resolve));
-    return ws;
-  }
-
   /** Posts one byte to `box` over `ws` (the answer is not awaited). */
   function postOver(ws: WebSocket, box: TestMailbox, byte: number, ref: string): void {
     ws.send(
@@ -189,7 +182,7 @@ describe.each(['memory', 'redis'] as const)('relay shutdown with work in flight 
   it('a WebSocket post held in the store finishes before the store closes', async () => {
     const { url } = await start();
     const box = await freshMailbox(url);
-    const ws = await openSocket(url);
+    const ws = await openRelaySocket(url);
     const held = store.holdNext('appendMessage', b64(box.id));
     postOver(ws, box, 5, 'r1');
     await held.reached;
@@ -204,7 +197,7 @@ describe.each(['memory', 'redis'] as const)('relay shutdown with work in flight 
   it('a WebSocket op that arrives once close() has begun is not run', async () => {
     const { url } = await start();
     const box = await freshMailbox(url);
-    const ws = await openSocket(url);
+    const ws = await openRelaySocket(url);
     const closed = relay!.close();
     // Sent before the client has read the relay's close frame: the relay receives it while closing.
     postOver(ws, box, 6, 'r2');

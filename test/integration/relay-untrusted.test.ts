@@ -6,7 +6,7 @@ import { RelayClient } from '../../relay/client/relay-client.js';
 import { RelaySocket } from '../../relay/client/relay-socket.js';
 import { type RunningRelay, startRelay } from '../../relay/server/relay-server.js';
 import { FaultProxy } from '../support/fault-proxy.js';
-import { b64, call, createBody, newMailbox } from '../support/relay-http.js';
+import { b64, call, createBody, newMailbox, openRelaySocket } from '../support/relay-http.js';
 import { waitFor } from '../support/wait-for.js';
 
 const logger = pino({ level: 'silent' });
@@ -115,11 +115,10 @@ describe('the relay under faults of its own', () => {
       }
       return read(...a);
     };
-    const ws = new WebSocket(`${relay.url.replace('http', 'ws')}/v1/ws`);
+    const ws = await openRelaySocket(relay.url);
     closers.push(() => ws.terminate());
     const frames: Record<string, unknown>[] = [];
     ws.on('message', (data) => frames.push(JSON.parse(String(data)) as Record<string, unknown>));
-    await new Promise((r) => ws.once('open', r));
     const watch = JSON.stringify({ op: 'watch', mailbox: b64(box.id), cap: b64(box.read) });
     ws.send(watch);
     await waitFor(() => frames.some((f) => f.op === 'error'), 'the refused watch');
@@ -150,9 +149,8 @@ describe('the relay under faults of its own', () => {
     const relay = await realRelay();
     const box = newMailbox();
     await new RelayClient(relay.url).createMailbox(box.id, box.read, box.write, 60);
-    const ws = new WebSocket(`${relay.url.replace('http', 'ws')}/v1/ws`);
+    const ws = await openRelaySocket(relay.url);
     closers.push(() => ws.terminate());
-    await new Promise((r) => ws.once('open', r));
     const answer = new Promise<Record<string, unknown>>((r) =>
       ws.once('message', (d) => r(JSON.parse(String(d)))),
     );

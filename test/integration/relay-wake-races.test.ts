@@ -1,13 +1,13 @@
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import WebSocket from 'ws';
+import type WebSocket from 'ws';
 import { RelayClient } from '../../relay/client/relay-client.js';
 import { type RunningRelay, startRelay } from '../../relay/server/relay-server.js';
 import { MemoryStore } from '../../relay/server/store/memory-store.js';
 import { RedisStore } from '../../relay/server/store/redis-store.js';
 import { PausableStore } from '../support/pausable-store.js';
 import { type RedisServer, startRedis } from '../support/redis-server.js';
-import { b64, call, newMailbox, type TestMailbox } from '../support/relay-http.js';
+import { b64, call, newMailbox, openRelaySocket, type TestMailbox } from '../support/relay-http.js';
 
 /**
  * A relay reads a mailbox, then waits for what happens to it next. Whatever happens between the
@@ -35,8 +35,10 @@ async function storeFor(backend: 'memory' | 'redis'): Promise<PausableStore> {
   return new PausableStore(store);
 }
 
-function wsFrames(url: string): Promise<{ ws: WebSocket; next: () => Promise<Record<string, unknown>> }> {
-  const ws = new WebSocket(`${url.replace('http', 'ws')}/v1/ws`);
+async function wsFrames(
+  url: string,
+): Promise<{ ws: WebSocket; next: () => Promise<Record<string, unknown>> }> {
+  const ws = await openRelaySocket(url);
   const frames: Record<string, unknown>[] = [];
   const waiting: ((frame: Record<string, unknown>) => void)[] = [];
   ws.on('message', (data) => {
@@ -51,10 +53,7 @@ function wsFrames(url: string): Promise<{ ws: WebSocket; next: () => Promise<Rec
       if (frame) resolve(frame);
       else waiting.push(resolve);
     });
-  return new Promise((resolve, reject) => {
-    ws.once('open', () => resolve({ ws, next }));
-    ws.once('error', reject);
-  });
+  return { ws, next };
 }
 
 describe.each(['memory', 'redis'] as const)('wake-ups around a store read (%s store)', (backend) => {

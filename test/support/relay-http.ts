@@ -1,9 +1,19 @@
 import { randomBytes } from 'node:crypto';
+import WebSocket from 'ws';
 import { capabilityHash } from '../../relay/client/relay-endpoint.js';
 
 /** Raw HTTP helpers for relay API tests: exact statuses, headers and bodies. */
 export function b64(bytes: Uint8Array): string {
   return Buffer.from(bytes).toString('base64url');
+}
+
+/** A WebSocket to the relay at `url` (http or https), once open; rejects if it cannot open. */
+export function openRelaySocket(url: string): Promise<WebSocket> {
+  const ws = new WebSocket(`${url.replace(/^http/, 'ws')}/v1/ws`);
+  return new Promise((resolve, reject) => {
+    ws.once('open', () => resolve(ws));
+    ws.once('error', reject);
+  });
 }
 
 export interface TestMailbox {
