@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import { equalBytesConstantTime } from '../src/crypto/constant-time.js';
 import { toHex } from '../src/encoding/hex.js';
 import { type ErrorCode, PairlinkError } from '../src/errors.js';
 import type { Effect, RelayEffect } from '../src/handshake/effects.js';
@@ -36,8 +37,6 @@ const isRelayEffect = (effect: Effect): effect is RelayEffect =>
   effect.type === 'send' ||
   effect.type === 'resync';
 
-const sameBytes = (a: Uint8Array, b: Uint8Array) => a.length === b.length && a.every((x, i) => x === b[i]);
-
 /** The sends from `effects[start]` on that go to the same mailbox with the same capability, in a row. */
 function sendsInRow(effects: readonly Effect[], start: number): RelayEffect[] {
   const first = effects[start] as Extract<Effect, { type: 'send' }>;
@@ -46,8 +45,8 @@ function sendsInRow(effects: readonly Effect[], start: number): RelayEffect[] {
     const next = effects[i]!;
     if (
       next.type !== 'send' ||
-      !sameBytes(next.to.mailboxId, first.to.mailboxId) ||
-      !sameBytes(next.to.writeCapability, first.to.writeCapability)
+      !equalBytesConstantTime(next.to.mailboxId, first.to.mailboxId) ||
+      !equalBytesConstantTime(next.to.writeCapability, first.to.writeCapability)
     )
       break;
     run.push(next);

@@ -39,6 +39,18 @@ interface Shard {
 }
 
 /**
+ * Posts `bodies` one after the other, each once the one before it was taken: one promise per body,
+ * and once one fails, those after it fail with it, unsent (postInOrder where nothing keeps order).
+ */
+export function postOneAfterAnother(
+  bodies: readonly Uint8Array[],
+  post: (body: Uint8Array) => Promise<void>,
+): Promise<void>[] {
+  let previous = Promise.resolve();
+  return bodies.map((body) => (previous = previous.then(() => post(body))));
+}
+
+/**
  * The agent's connection to its relay: WebSockets for pushes, posts and (where the relay takes
  * them, WS_OPS_HEADER) mailbox creation and deletion and an inbox's writers; HTTP for nameplates,
  * an inbox's create, renew and trim and, when no socket is
@@ -207,8 +219,7 @@ export class RelayConnection {
     const socket = this.shards[0]!.socket;
     if (socket.connected && socket.postsAfter)
       return socket.postInOrder(mailboxId, writeCap, bodies).map((posted) => posted.then(() => undefined));
-    let previous = Promise.resolve();
-    return bodies.map((body) => (previous = previous.then(() => this.post(mailboxId, writeCap, body))));
+    return postOneAfterAnother(bodies, (body) => this.post(mailboxId, writeCap, body));
   }
 
   async deleteMailbox(mailboxId: Uint8Array, readCap: Uint8Array): Promise<void> {

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { AgentClock, RelayTransport, RelayTransportHandlers } from '../../agent/relay-transport.js';
+import { postOneAfterAnother } from '../../relay/client/relay-connection.js';
 import { decodeBase64url, encodeBase64url } from '../../src/encoding/base64url.js';
 import { PairlinkError } from '../../src/errors.js';
 
@@ -249,8 +250,7 @@ export class FakeRelay {
         else store();
       },
       postInOrder(mailboxId, writeCap, bodies) {
-        let previous = Promise.resolve();
-        return bodies.map((body) => (previous = previous.then(() => this.post(mailboxId, writeCap, body))));
+        return postOneAfterAnother(bodies, (body) => this.post(mailboxId, writeCap, body));
       },
       async storeSince() {
         return relay.storeSinceMs;
